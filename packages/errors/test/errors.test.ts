@@ -1,0 +1,38 @@
+import { MessageChannel } from 'node:worker_threads'
+import test from 'ava'
+import { createError, fromWire, toWire } from '../src/index.ts'
+
+const MI_ERR_TEST_THING = createError<[string, number]>('MI_ERR_TEST_THING', 'thing %s failed at %d')
+
+test('formats, carries code and cause, and brands instanceof', (t) => {
+  const cause = new Error('disk')
+  const err = new MI_ERR_TEST_THING('seg-1', 42, { cause })
+  t.is(err.message, 'thing seg-1 failed at 42')
+  t.is(err.code, 'MI_ERR_TEST_THING')
+  t.is(err.cause, cause)
+  t.true(err instanceof MI_ERR_TEST_THING)
+  t.true(err instanceof Error)
+  t.false(new Error('x') instanceof MI_ERR_TEST_THING)
+  // A second copy of the class (as a plugin's own node_modules would hold) still recognises it.
+  const Copy = createError('MI_ERR_TEST_THING', 'other')
+  t.true(err instanceof Copy)
+})
+
+test('callable without new', (t) => {
+  const err = (MI_ERR_TEST_THING as unknown as (a: string, b: number) => Error)('a', 1)
+  t.true(err instanceof MI_ERR_TEST_THING)
+})
+
+test('postMessage strips the code, the wire shape keeps it (pinned on this Node)', async (t) => {
+  const { port1, port2 } = new MessageChannel()
+  const received = new Promise<unknown[]>((resolve) => port2.once('message', resolve))
+  const err = new MI_ERR_TEST_THING('x', 1, { cause: new Error('root') })
+  port1.postMessage([err, toWire(err)])
+  const [cloned, wire] = (await received) as [Error & { code?: string }, ReturnType<typeof toWire>]
+  port1.close()
+  t.is(cloned.code, undefined)
+  const back = fromWire(wire)
+  t.is(back.code, 'MI_ERR_TEST_THING')
+  t.is(back.message, 'thing x failed at 1')
+  t.is((back.cause as Error).message, 'root')
+})
