@@ -28,7 +28,7 @@ export const MI_ERR_PLUGIN_EMIT_INVALID = createError<[string, string]>(
 )
 
 // Test kit only: the failure injected by harness.failNext().
-export const MI_ERR_PLUGIN_SIMULATED_FAILURE = createError<[number]>(
+export const MI_ERR_PLUGIN_SIMULATED_FAILURE = createError<[string]>(
   'MI_ERR_PLUGIN_SIMULATED_FAILURE',
-  'simulated delivery failure (attempt %d)',
+  'simulated delivery failure: %s',
 )
