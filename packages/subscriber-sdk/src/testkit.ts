@@ -166,9 +166,9 @@ export function createTestHarness<C>(
     gauge: (n) => ({ set: (v) => void gauges.set(n, v) }),
     histogram: (n) => ({
       record: (v) => {
-        let values = histograms.get(n)
-        if (!values) histograms.set(n, (values = []))
-        values.push(v)
+        const values = histograms.get(n)
+        if (values) values.push(v)
+        else histograms.set(n, [v])
       },
     }),
   }
