@@ -153,12 +153,16 @@ test('full ring: tryWrite returns false without side effects, succeeds after rel
   )
   t.false(p.tryWrite(1, 99, bytes(0)), 'read but not released: still occupied')
   c.release()
+  // 8 bytes of tail left: a 64-byte record needs a PAD (8) + 64 but only 64 were released.
+  t.false(p.tryWrite(1, 16, bytes(56, 16)))
+  t.is(c.read(() => {}, 1), 1)
+  c.release()
   t.true(p.tryWrite(1, 16, bytes(56, 16)))
   p.publish()
   const got = drain(c)
   t.deepEqual(
     got.map((r) => r.tag),
-    Array.from({ length: 16 }, (_, i) => i + 1),
+    Array.from({ length: 15 }, (_, i) => i + 2),
   )
   for (const r of got) t.deepEqual(r.data, [...bytes(r.tag === 15 ? 48 : 56, r.tag)])
 })
