@@ -1,0 +1,10 @@
+// Everything, for sibling packages' tests and this package's own: not a stable surface.
+export * from './credential-set.ts'
+export * from './credentials-file.ts'
+export * from './errors.ts'
+export * from './handshake-crypto.ts'
+export * from './names.ts'
+export * from './schema.ts'
+export * from './secrets.ts'
+export * from './store.ts'
+export * from './tokens.ts'
