@@ -131,7 +131,16 @@ export class FrameDecoder {
     const avail = buf.length - at
     if (avail === 0) return null
     const total = this.#checkHeader(buf, at, avail)
-    if (total < 0 || avail < total) return null
+    if (total < 0 || avail < total) {
+      // Stash the partial frame now rather than at the next push(): once next() has returned null
+      // the decoder holds no reference into the caller's chunk, so the caller may reuse that memory
+      // at once (the engine releases ring space right after decoding a chunk).
+      this.#reserve(this.#asmLen + avail)
+      buf.copy(this.#asm, this.#asmLen, at)
+      this.#asmLen += avail
+      this.#off = buf.length
+      return null
+    }
     this.#off = at + total
     return this.#finish(buf, at, total)
   }
