@@ -22,7 +22,11 @@ function chunkOf(bodyBytes: number, mac: boolean): { chunk: Buffer; frames: numb
   const parts: Buffer[] = []
   let size = 0
   for (let seq = 1n; ; seq++) {
-    const f = encodeData(seq, { stream: 'telemetry.gps', ts: 1_700_000_000_000_000, body }, mac ? macKey : null)
+    const f = encodeData(
+      seq,
+      { stream: 'telemetry.gps', ts: 1_700_000_000_000_000, body },
+      mac ? macKey : null,
+    )
     if (size + f.length > CHUNK) break
     parts.push(f)
     size += f.length
