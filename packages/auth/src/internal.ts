@@ -1,10 +1,16 @@
 // Everything, for sibling packages' tests and this package's own: not a stable surface.
+
+export * from './address.ts'
+export * from './audit.ts'
 export * from './credential-set.ts'
 export * from './credentials-file.ts'
 export * from './errors.ts'
 export * from './handshake-crypto.ts'
 export * from './names.ts'
+export * from './rate-limit.ts'
 export * from './schema.ts'
 export * from './secrets.ts'
 export * from './store.ts'
+export * from './throttle.ts'
+export * from './tls.ts'
 export * from './tokens.ts'
