@@ -54,3 +54,21 @@ test('async schemas are awaited', async (t) => {
   })
   t.is(await validateSubscriberConfig(asyncSub, 21), 42)
 })
+
+test('zod v4 schemas work as they are (Standard Schema), nested paths included', async (t) => {
+  const { z } = await import('zod')
+  const zsub = defineSubscriber({
+    name: 'zod',
+    configSchema: z.object({ window: z.object({ size: z.number().int() }), streams: z.array(z.string()) }),
+    handle() {},
+  })
+  const ok = await validateSubscriberConfig(zsub, { window: { size: 3 }, streams: ['a'] })
+  t.is(ok.window.size, 3)
+  const err = await t.throwsAsync(
+    validateSubscriberConfig(zsub, { window: { size: 1.5 }, streams: ['a', 2] }),
+  )
+  t.deepEqual(
+    (err as unknown as { issues: { path: string }[] }).issues.map((i) => i.path),
+    ['window.size', 'streams[1]'],
+  )
+})

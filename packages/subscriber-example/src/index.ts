@@ -1,0 +1,6 @@
+export type { AnomalyConfig } from './config.ts'
+export { anomalyConfigSchema } from './config.ts'
+export { parseValue } from './parse.ts'
+export { RollingStats } from './rolling.ts'
+export type { AnomalyScore } from './subscriber.ts'
+export { anomalySubscriber as default } from './subscriber.ts'
