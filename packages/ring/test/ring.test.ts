@@ -155,7 +155,10 @@ test('full ring: tryWrite returns false without side effects, succeeds after rel
   c.release()
   // 8 bytes of tail left: a 64-byte record needs a PAD (8) + 64 but only 64 were released.
   t.false(p.tryWrite(1, 16, bytes(56, 16)))
-  t.is(c.read(() => {}, 1), 1)
+  t.is(
+    c.read(() => {}, 1),
+    1,
+  )
   c.release()
   t.true(p.tryWrite(1, 16, bytes(56, 16)))
   p.publish()
