@@ -1,0 +1,606 @@
+/**
+ * The dispatcher of one subscriber: cursor → filter → batches → lanes → pool → commit.
+ *
+ *   cursor.read() ──▶ stream filter ──▶ builder per lane ──(full | maxWaitMs)──▶ lane queue (fastq, 1)
+ *                        │ skipped                                                  │ deliver(): attempts,
+ *                        ▼                                                          ▼ backoff, DLQ, emits
+ *                   OffsetTracker ◀──────────────── batch done ─────────────────────┘
+ *                        │ contiguous commit point (every N batches, every T ms, at close)
+ *                        ▼
+ *                   reader.groups.commit(group, nextLsn)
+ *
+ * Ordering: lanes = `concurrency`. With ordering 'module' a record goes to lane
+ * hash(module) % lanes, and a lane runs one batch at a time, retries included: each module's
+ * records are handled in log order (strict log order overall when concurrency is 1). With
+ * 'none', full batches go to the least loaded lane: no order between batches.
+ * A lane holds at most one running and one queued batch; when the target lane is full the
+ * dispatcher stops reading — memory stays bounded and a slow subscriber only builds lag.
+ */
+
+import type { CodedError } from '@module-ingest/errors'
+import type { Logger } from '@module-ingest/subscriber-sdk'
+import fastq from 'fastq'
+import { recordBytes, type WireEmit } from './codec.ts'
+import type { ResolvedSubscriberConfig } from './config.ts'
+import { MI_ERR_SUBSCRIBER_EMIT_FAILED } from './errors.ts'
+import type { LogCursor, LogReader, StoredRecord } from './log-types.ts'
+import { OffsetTracker, type Owner } from './offsets.ts'
+import type { Outcome, SubscriberPool } from './pool.ts'
+import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
+
+/** The host appends derived records and dead letters to the log. */
+export type HostEmit = (records: { stream: string; body: Uint8Array; module?: string }[]) => Promise<void>
+
+/** Optional callbacks: the engine maps them onto its registry. Keep this the only coupling. */
+export interface RuntimeMetrics {
+  batchDelivered?(subscriber: string, records: number, durationMs: number): void
+  batchRetried?(subscriber: string, code: string): void
+  batchDeadLettered?(subscriber: string, records: number, code: string): void
+  workerRestarted?(subscriber: string, code: string): void
+  offsetCommitted?(subscriber: string, nextLsn: number): void
+  pluginMetric?(
+    subscriber: string,
+    kind: 'counter' | 'histogram' | 'gauge',
+    name: string,
+    values: number[],
+  ): void
+}
+
+/** Subscribe to durable-watermark moves (e.g. from log.onDurable); returns an unsubscribe. */
+export type DurableSignal = (listener: (durableLsn: number) => void) => () => void
+
+export type SubscriberState = 'running' | 'paused' | 'finished' | 'closing' | 'closed'
+
+export interface SubscriberStats {
+  name: string
+  group: string
+  state: SubscriberState
+  /** Committed offset: the next LSN a restart would deliver from. */
+  nextLsn: number
+  /** Contiguous done point, ahead of `nextLsn` until the next commit. */
+  ackedLsn: number
+  /** One past the highest LSN read from the log. */
+  scannedLsn: number
+  /** Durable LSNs not yet done (includes records the stream filter will skip). */
+  lagRecords: number
+  inFlightBatches: number
+  queuedBatches: number
+  /** Records whose batch's handle() resolved (dry run: records counted). */
+  delivered: number
+  deliveredBatches: number
+  deliveredBytes: number
+  retries: number
+  deadLettered: number
+  emitted: number
+  restarts: number
+  threads: number
+  lastError: { code: string; message: string; atMs: number } | null
+}
+
+export interface DispatcherOptions {
+  cfg: ResolvedSubscriberConfig
+  reader: LogReader
+  /** null in a dry run: batches are counted, never delivered, offsets never committed. */
+  pool: SubscriberPool | null
+  emit: HostEmit
+  logger: Logger
+  metrics: RuntimeMetrics | undefined
+  durableSignal: DurableSignal | undefined
+  commitEveryBatches: number
+  commitIntervalMs: number
+}
+
+interface Batch extends Owner {
+  records: StoredRecord[]
+  bytes: number
+  openedAt: number
+}
+
+interface Lane {
+  queue: fastq.queueAsPromised<Batch, void>
+  /** Running + queued batches. */
+  load: number
+}
+
+const kLaneDepth = 2
+const kPollMs = 1000
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    function done() {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+export class Dispatcher {
+  readonly #o: DispatcherOptions
+  readonly #filter: StreamFilter
+  readonly #lanes: Lane[]
+  readonly #builders: (Batch | null)[]
+  /** Stops reading and retry backoffs (graceful close). */
+  readonly #stop = new AbortController()
+  /** Aborts in-flight pool tasks (close timeout). */
+  readonly #hardStop = new AbortController()
+  #tracker!: OffsetTracker
+  #cursor: LogCursor | undefined
+  #committed = 1
+  #batchesSinceCommit = 0
+  #commitChain: Promise<void> = Promise.resolve()
+  #commitTimer: NodeJS.Timeout | undefined
+  #state: SubscriberState = 'running'
+  /** Resolvers of everyone waiting for a lane to free up, a resume or a close. */
+  readonly #waiters = new Set<() => void>()
+  #loopDone: Promise<void> = Promise.resolve()
+  #finished: PromiseWithResolvers<void> = Promise.withResolvers()
+  readonly #s = {
+    delivered: 0,
+    deliveredBatches: 0,
+    deliveredBytes: 0,
+    retries: 0,
+    deadLettered: 0,
+    emitted: 0,
+    restarts: 0,
+    lastError: null as SubscriberStats['lastError'],
+  }
+
+  constructor(o: DispatcherOptions) {
+    this.#o = o
+    this.#filter = compileStreamFilter(o.cfg.streams, `dlq.${o.cfg.name}`)
+    const lanes = o.cfg.concurrency
+    this.#lanes = Array.from({ length: lanes }, () => {
+      const lane: Lane = {
+        load: 0,
+        queue: fastq.promise<unknown, Batch, void>(async (batch: Batch) => {
+          try {
+            await this.#deliver(batch)
+          } finally {
+            lane.load--
+            this.#poke()
+          }
+        }, 1),
+      }
+      return lane
+    })
+    this.#builders = Array.from({ length: o.cfg.ordering === 'module' ? lanes : 1 }, () => null)
+  }
+
+  get name(): string {
+    return this.#o.cfg.name
+  }
+
+  /** Resolves when an `until` bound was reached and everything before it is done and committed. */
+  get finished(): Promise<void> {
+    return this.#finished.promise
+  }
+
+  async start(): Promise<void> {
+    const { cfg, reader } = this.#o
+    const stored = await reader.groups.get(cfg.group)
+    const committed = typeof stored === 'number' && stored > 0 ? stored : 1
+    const from = cfg.from
+    let cursorOpts: { fromLsn?: number; fromTimeUs?: number }
+    if (from?.lsn !== undefined) {
+      this.#committed = Math.max(1, from.lsn)
+      cursorOpts = { fromLsn: this.#committed }
+    } else if (from?.timeUs !== undefined) {
+      this.#committed = 1
+      cursorOpts = { fromTimeUs: from.timeUs }
+    } else {
+      this.#committed = committed
+      cursorOpts = { fromLsn: committed }
+    }
+    this.#tracker = new OffsetTracker(this.#committed)
+    this.#cursor = reader.cursor(cursorOpts)
+    this.#commitTimer = setInterval(() => this.#commit(), this.#o.commitIntervalMs)
+    this.#commitTimer.unref()
+    this.#o.logger.info(
+      {
+        subscriber: cfg.name,
+        group: cfg.group,
+        fromLsn: cursorOpts.fromLsn,
+        fromTimeUs: cursorOpts.fromTimeUs,
+      },
+      'SubscriberStarted',
+    )
+    this.#loopDone = this.#loop().catch((err) => {
+      this.#noteError(err as CodedError)
+      this.#o.logger.error({ subscriber: cfg.name, err }, 'SubscriberDispatcherError')
+    })
+  }
+
+  pause(): void {
+    if (this.#state === 'running') this.#state = 'paused'
+  }
+
+  resume(): void {
+    if (this.#state === 'paused') {
+      this.#state = 'running'
+      this.#poke()
+    }
+  }
+
+  stats(): SubscriberStats {
+    const durable = this.#o.reader.durableLsn()
+    const acked = this.#tracker ? this.#tracker.nextLsn() : this.#committed
+    let inFlight = 0
+    let queued = 0
+    for (const lane of this.#lanes) {
+      inFlight += lane.queue.running()
+      queued += lane.queue.length()
+    }
+    return {
+      name: this.#o.cfg.name,
+      group: this.#o.cfg.group,
+      state: this.#state,
+      nextLsn: this.#committed,
+      ackedLsn: acked,
+      scannedLsn: this.#tracker ? this.#tracker.scannedLsn() : this.#committed,
+      lagRecords: Math.max(0, durable + 1 - acked),
+      inFlightBatches: inFlight,
+      queuedBatches: queued,
+      ...this.#s,
+      threads: this.#o.pool?.threads ?? 0,
+    }
+  }
+
+  // --- reading and batching ------------------------------------------------------------------
+
+  #poke(): void {
+    for (const w of this.#waiters) w()
+    this.#waiters.clear()
+  }
+
+  /** Wait until poked (lane done, resume, close) or `ms` passed or new durable data. */
+  async #idle(ms: number, forData: boolean): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#waiters.add(resolve)
+    const ac = new AbortController()
+    // Once stopping, only pokes (lanes finishing) and the timer end the wait, or close() would spin.
+    const signal = this.#stop.signal.aborted ? ac.signal : AbortSignal.any([ac.signal, this.#stop.signal])
+    const waits: Promise<unknown>[] = [promise, sleep(ms, signal)]
+    let unsubscribe: (() => void) | undefined
+    if (forData) {
+      waits.push(Promise.resolve(this.#cursor!.waitForData({ signal, timeoutMs: ms })).catch(() => undefined))
+      if (this.#o.durableSignal) {
+        const p = Promise.withResolvers<void>()
+        unsubscribe = this.#o.durableSignal(() => p.resolve())
+        waits.push(p.promise)
+      }
+    }
+    try {
+      await Promise.race(waits)
+    } finally {
+      ac.abort()
+      unsubscribe?.()
+      this.#waiters.delete(resolve)
+    }
+  }
+
+  #reachedUntil(rec: StoredRecord): boolean {
+    const u = this.#o.cfg.until
+    if (u === undefined) return false
+    return (u.lsn !== undefined && rec.lsn > u.lsn) || (u.timeUs !== undefined && rec.rts > u.timeUs)
+  }
+
+  async #loop(): Promise<void> {
+    const { cfg } = this.#o
+    const readMax = { maxRecords: cfg.batch.maxRecords, maxBytes: cfg.batch.maxBytes }
+    let readFailures = 0
+    if (cfg.until?.lsn !== undefined && this.#committed > cfg.until.lsn) return this.#finish()
+    while (!this.#stop.signal.aborted) {
+      if (this.#state === 'paused') {
+        await this.#idle(kPollMs, false)
+        continue
+      }
+      const durableBefore = this.#o.reader.durableLsn()
+      let recs: StoredRecord[]
+      try {
+        recs = await this.#cursor!.read(readMax)
+        readFailures = 0
+      } catch (err) {
+        // A reader error (e.g. a segment removed by retention under us) must not kill fan-out.
+        this.#noteError(err as CodedError)
+        this.#o.logger.error({ subscriber: cfg.name, err }, 'SubscriberReadError')
+        await this.#idle(Math.min(30_000, 100 * 2 ** Math.min(readFailures++, 8)), false)
+        continue
+      }
+      if (recs.length === 0) {
+        const untilLsn = cfg.until?.lsn
+        this.#tracker.caughtUp(Math.min(durableBefore, untilLsn ?? durableBefore) + 1)
+        if (untilLsn !== undefined && durableBefore >= untilLsn) {
+          await this.#flushAll()
+          return this.#finish()
+        }
+        await this.#flushDue()
+        await this.#idle(this.#nextDeadline(), true)
+        continue
+      }
+      for (const rec of recs) {
+        if (this.#reachedUntil(rec)) {
+          await this.#flushAll()
+          return this.#finish()
+        }
+        if (!this.#filter(rec.stream)) {
+          this.#tracker.add(rec.lsn, null)
+          continue
+        }
+        const idx = cfg.ordering === 'module' ? fnv1a(rec.module) % this.#builders.length : 0
+        let b = this.#builders[idx]
+        if (b == null) {
+          b = { records: [], bytes: 0, openedAt: Date.now(), done: false }
+          this.#builders[idx] = b
+        }
+        b.records.push(rec)
+        b.bytes += recordBytes(rec)
+        this.#tracker.add(rec.lsn, b)
+        if (b.records.length >= cfg.batch.maxRecords || b.bytes >= cfg.batch.maxBytes)
+          await this.#dispatch(idx)
+        if (this.#stop.signal.aborted) return
+      }
+      await this.#flushDue()
+    }
+  }
+
+  /** Time until the oldest partial batch is due, capped by the poll interval. */
+  #nextDeadline(): number {
+    let ms = kPollMs
+    const now = Date.now()
+    for (const b of this.#builders) {
+      if (b) ms = Math.min(ms, Math.max(1, b.openedAt + this.#o.cfg.batch.maxWaitMs - now))
+    }
+    return ms
+  }
+
+  async #flushDue(): Promise<void> {
+    const now = Date.now()
+    for (let i = 0; i < this.#builders.length; i++) {
+      const b = this.#builders[i]
+      if (b && now - b.openedAt >= this.#o.cfg.batch.maxWaitMs) await this.#dispatch(i)
+    }
+  }
+
+  async #flushAll(): Promise<void> {
+    for (let i = 0; i < this.#builders.length; i++) if (this.#builders[i]) await this.#dispatch(i)
+  }
+
+  /** Hand builder `idx`'s batch to its lane, waiting while that lane is full. */
+  async #dispatch(idx: number): Promise<void> {
+    const batch = this.#builders[idx]
+    if (!batch) return
+    this.#builders[idx] = null
+    const pick = () =>
+      this.#o.cfg.ordering === 'module'
+        ? this.#lanes[idx]!
+        : this.#lanes.reduce((a, b) => (b.load < a.load ? b : a))
+    let lane = pick()
+    while (lane.load >= kLaneDepth && !this.#stop.signal.aborted) {
+      await this.#idle(kPollMs, false)
+      lane = pick()
+    }
+    // On close the batch is dropped: it stays uncommitted and is redelivered after a restart.
+    if (this.#stop.signal.aborted) return
+    lane.load++
+    lane.queue.push(batch).catch((err) => {
+      this.#o.logger.error({ subscriber: this.name, err }, 'SubscriberDeliverError')
+    })
+  }
+
+  // --- delivery --------------------------------------------------------------------------------
+
+  #backoffMs(attempt: number): number {
+    const { initialMs, maxMs } = this.#o.cfg.backoff
+    const cap = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30))
+    // Full jitter: spreads retries of many subscribers hitting the same broken dependency.
+    return Math.round(cap / 2 + (Math.random() * cap) / 2)
+  }
+
+  #noteError(err: CodedError | Error): void {
+    const code = (err as CodedError)?.code ?? 'MI_ERR_INTERNAL'
+    this.#s.lastError = { code, message: err?.message ?? String(err), atMs: Date.now() }
+  }
+
+  async #deliver(batch: Batch): Promise<void> {
+    const { cfg, pool, logger, metrics } = this.#o
+    const n = batch.records.length
+    const first = batch.records[0]!.lsn
+    const last = batch.records.at(-1)!.lsn
+    if (pool === null) {
+      this.#done(batch, n)
+      return
+    }
+    let attempt = 1
+    let lastError: CodedError | undefined
+    const t0 = performance.now()
+    while (attempt <= cfg.maxAttempts) {
+      const outcome: Outcome = await pool.run(batch.records, attempt, this.#hardStop.signal)
+      if (outcome.kind === 'abandoned') return
+      if (outcome.kind === 'ok') {
+        if (outcome.emits.length > 0) {
+          if (!(await this.#emitToHost(outcome.emits))) return
+          this.#s.emitted += outcome.emits.length
+        }
+        metrics?.batchDelivered?.(cfg.name, n, performance.now() - t0)
+        this.#done(batch, n)
+        return
+      }
+      lastError = outcome.error
+      this.#noteError(outcome.error)
+      if (outcome.kind === 'failed') {
+        if (outcome.restarted) {
+          this.#s.restarts++
+          metrics?.workerRestarted?.(cfg.name, outcome.error.code)
+          logger.warn(
+            {
+              subscriber: cfg.name,
+              code: outcome.error.code,
+              err: outcome.error,
+              firstLsn: first,
+              lastLsn: last,
+            },
+            'SubscriberWorkerRestarted',
+          )
+        }
+        logger.warn(
+          {
+            subscriber: cfg.name,
+            attempt,
+            maxAttempts: cfg.maxAttempts,
+            err: outcome.error,
+            firstLsn: first,
+            lastLsn: last,
+          },
+          'SubscriberBatchFailedError',
+        )
+        attempt++
+        if (attempt > cfg.maxAttempts) break
+        this.#s.retries++
+        metrics?.batchRetried?.(cfg.name, outcome.error.code)
+      } else {
+        // unavailable: the plugin cannot load/init — retry the same attempt, never dead-letter.
+        logger.error(
+          { subscriber: cfg.name, err: outcome.error, code: outcome.error.code },
+          'SubscriberInitFailedError',
+        )
+      }
+      await sleep(this.#backoffMs(attempt), this.#stop.signal)
+      if (this.#stop.signal.aborted) return
+    }
+    // Dead letter: one record per original record, so a replay tool can take them one by one.
+    const err = lastError!
+    const failedAtUs = Date.now() * 1000
+    const letters = batch.records.map((r) => ({
+      stream: `dlq.${cfg.name}`,
+      body: Buffer.from(
+        JSON.stringify({
+          subscriber: cfg.name,
+          group: cfg.group,
+          error: { code: err.code, message: err.message },
+          attempts: cfg.maxAttempts,
+          failedAtUs,
+          record: {
+            lsn: r.lsn,
+            stream: r.stream,
+            module: r.module,
+            core: r.core,
+            seq: r.seq.toString(),
+            ts: r.ts,
+            rts: r.rts,
+            body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('base64'),
+          },
+        }),
+      ),
+    }))
+    if (!(await this.#emitToHost(letters))) return
+    this.#s.deadLettered += n
+    metrics?.batchDeadLettered?.(cfg.name, n, err.code)
+    logger.error(
+      {
+        subscriber: cfg.name,
+        code: err.code,
+        firstLsn: first,
+        lastLsn: last,
+        records: n,
+        stream: `dlq.${cfg.name}`,
+      },
+      'SubscriberBatchDeadLettered',
+    )
+    this.#done(batch, 0)
+  }
+
+  /** Append via the host, retrying until it works or the runtime stops. False: gave up (closing). */
+  async #emitToHost(records: WireEmit[]): Promise<boolean> {
+    let attempt = 1
+    for (;;) {
+      try {
+        await this.#o.emit(records)
+        return true
+      } catch (cause) {
+        const err = new MI_ERR_SUBSCRIBER_EMIT_FAILED(this.name, (cause as Error)?.message ?? String(cause), {
+          cause,
+        })
+        this.#noteError(err)
+        this.#o.logger.error({ subscriber: this.name, err }, 'SubscriberEmitError')
+      }
+      await sleep(this.#backoffMs(attempt++), this.#stop.signal)
+      if (this.#stop.signal.aborted) return false
+    }
+  }
+
+  #done(batch: Batch, delivered: number): void {
+    batch.done = true
+    this.#s.delivered += delivered
+    if (delivered > 0) {
+      this.#s.deliveredBatches++
+      this.#s.deliveredBytes += batch.bytes
+    }
+    batch.records = []
+    if (++this.#batchesSinceCommit >= this.#o.commitEveryBatches) this.#commit()
+  }
+
+  // --- offsets ---------------------------------------------------------------------------------
+
+  /** Commit the contiguous done point if it moved. Serialised; errors are logged, not thrown. */
+  #commit(): Promise<void> {
+    if (this.#o.pool === null || this.#tracker === undefined) return this.#commitChain
+    this.#commitChain = this.#commitChain.then(async () => {
+      const next = this.#tracker.nextLsn()
+      if (next <= this.#committed) return
+      this.#batchesSinceCommit = 0
+      try {
+        await this.#o.reader.groups.commit(this.#o.cfg.group, next)
+        this.#committed = next
+        this.#o.metrics?.offsetCommitted?.(this.name, next)
+      } catch (err) {
+        this.#noteError(err as Error)
+        this.#o.logger.error({ subscriber: this.name, err }, 'SubscriberCommitError')
+      }
+    })
+    return this.#commitChain
+  }
+
+  async #drained(): Promise<void> {
+    while (this.#lanes.some((l) => l.load > 0)) await this.#idle(kPollMs, false)
+  }
+
+  async #finish(): Promise<void> {
+    await this.#drained()
+    await this.#commit()
+    if (this.#state === 'running' || this.#state === 'paused') this.#state = 'finished'
+    this.#o.logger.info({ subscriber: this.name, nextLsn: this.#committed }, 'SubscriberFinished')
+    this.#finished.resolve()
+  }
+
+  /**
+   * Graceful stop: no new batches; in-flight ones get `timeoutMs` to finish, then their tasks
+   * are aborted (their threads destroyed). Partial and aborted batches stay uncommitted.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.#state === 'closed') return
+    this.#state = 'closing'
+    this.#stop.abort()
+    this.#poke()
+    const deadline = AbortSignal.timeout(timeoutMs)
+    await Promise.race([this.#drained(), sleep(timeoutMs, deadline)])
+    this.#hardStop.abort()
+    await this.#loopDone
+    for (const lane of this.#lanes) lane.queue.kill()
+    clearInterval(this.#commitTimer)
+    await this.#commit()
+    await this.#o.pool?.close(Math.max(100, timeoutMs))
+    this.#state = 'closed'
+    this.#finished.resolve()
+    this.#o.logger.info({ subscriber: this.name, nextLsn: this.#committed }, 'SubscriberClosed')
+  }
+}

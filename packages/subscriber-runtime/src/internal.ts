@@ -1,0 +1,20 @@
+export { decodeBatch, encodeBatch } from './codec.ts'
+export type { BatchOptions, LogPosition, ResolvedSubscriberConfig, SubscriberConfig } from './config.ts'
+export { BUILTIN_PLUGINS, DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs } from './config.ts'
+export type {
+  DurableSignal,
+  HostEmit,
+  RuntimeMetrics,
+  SubscriberState,
+  SubscriberStats,
+} from './dispatcher.ts'
+export { Dispatcher } from './dispatcher.ts'
+export * from './errors.ts'
+export type { LogCursor, LogGroups, LogReader, StoredRecord } from './log-types.ts'
+export { OffsetTracker } from './offsets.ts'
+export { checkPlugin, HOST_VERSION, resolvePluginSpecifier } from './plugin.ts'
+export type { Outcome } from './pool.ts'
+export { SubscriberPool } from './pool.ts'
+export type { StartSubscribersOptions, SubscriberRuntime } from './runtime.ts'
+export { startSubscribers } from './runtime.ts'
+export { compileStreamFilter } from './stream-filter.ts'

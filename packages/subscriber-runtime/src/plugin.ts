@@ -1,0 +1,64 @@
+import { createRequire } from 'node:module'
+import { isAbsolute, join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import {
+  assertHostCompatible,
+  type Subscriber,
+  subscriberFromModule,
+  validateSubscriberConfig,
+} from '@module-ingest/subscriber-sdk'
+import { BUILTIN_PLUGINS } from './config.ts'
+import { MI_ERR_PLUGIN_NOT_FOUND } from './errors.ts'
+
+/** The host version plugins are checked against (the SDK's `host` semver range). */
+export const HOST_VERSION = '0.1.0'
+
+/**
+ * Turn `use` into an importable specifier:
+ * - 'disk' / 'nats' → the built-in package;
+ * - a path ('./x.ts', '/abs/x.js') or file: URL → a file URL, relative paths against `baseDir`;
+ * - anything else is an npm package name, resolved from `baseDir` first (the app's own
+ *   node_modules, where users install plugins), then from this package.
+ */
+export function resolvePluginSpecifier(use: string, baseDir: string): string {
+  if (use.startsWith('file:')) return use
+  if (use.startsWith('.') || isAbsolute(use)) return pathToFileURL(resolve(baseDir, use)).href
+  const pkg = BUILTIN_PLUGINS[use] ?? use
+  const errors: string[] = []
+  try {
+    return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(pkg)).href
+  } catch (err) {
+    errors.push((err as Error).message.split('\n')[0]!)
+  }
+  try {
+    return import.meta.resolve(pkg)
+  } catch (err) {
+    errors.push((err as Error).message.split('\n')[0]!)
+  }
+  throw new MI_ERR_PLUGIN_NOT_FOUND(use, errors.join('; '))
+}
+
+export interface CheckedPlugin {
+  specifier: string
+  subscriber: Subscriber<unknown>
+  config: unknown
+}
+
+/**
+ * Registration-time checks on the main thread, before any worker starts: the module loads, its
+ * default export is a subscriber, the host version satisfies its range, its options validate.
+ * Throws MI_ERR_PLUGIN_NOT_FOUND or the SDK's MI_ERR_PLUGIN_* errors.
+ */
+export async function checkPlugin(use: string, options: unknown, baseDir: string): Promise<CheckedPlugin> {
+  const specifier = resolvePluginSpecifier(use, baseDir)
+  let mod: unknown
+  try {
+    mod = await import(specifier)
+  } catch (err) {
+    throw new MI_ERR_PLUGIN_NOT_FOUND(use, (err as Error).message, { cause: err })
+  }
+  const subscriber = subscriberFromModule(mod, use)
+  assertHostCompatible(subscriber, HOST_VERSION)
+  const config = await validateSubscriberConfig(subscriber, options)
+  return { specifier, subscriber, config }
+}

@@ -1,0 +1,183 @@
+import { randomUUID } from 'node:crypto'
+import { BroadcastChannel } from 'node:worker_threads'
+import { type CodedError, fromWire } from '@module-ingest/errors'
+import type { Logger } from '@module-ingest/subscriber-sdk'
+import { Piscina } from 'piscina'
+import { decodeEmits, encodeBatch, type WireEmit } from './codec.ts'
+import type { ResolvedSubscriberConfig } from './config.ts'
+import {
+  MI_ERR_SUBSCRIBER_HANDLE_FAILED,
+  MI_ERR_SUBSCRIBER_INIT_FAILED,
+  MI_ERR_SUBSCRIBER_TIMEOUT,
+  MI_ERR_SUBSCRIBER_WORKER_EXITED,
+  MI_ERR_SUBSCRIBER_WORKER_OOM,
+} from './errors.ts'
+import type { StoredRecord } from './log-types.ts'
+import {
+  type BatchResult,
+  type BatchTask,
+  type ChannelMessage,
+  kContext,
+  type MetricDelta,
+  type WorkerLogEvent,
+  type WorkerSetup,
+} from './messages.ts'
+import { HOST_VERSION } from './plugin.ts'
+
+/**
+ * What one delivery attempt came to.
+ * - `ok`: handle resolved; `emits` are the derived records to append before the offset moves.
+ * - `failed`: counts as an attempt (throw, timeout, exit, OOM); `restarted` when the worker died.
+ * - `unavailable`: the plugin could not load or init: not the batch's fault, retried without
+ *   spending attempts (an offline broker must not dead-letter good data).
+ * - `abandoned`: the runtime is shutting down; the batch stays uncommitted.
+ */
+export type Outcome =
+  | { kind: 'ok'; emits: WireEmit[] }
+  | { kind: 'failed'; error: CodedError; restarted: boolean }
+  | { kind: 'unavailable'; error: CodedError }
+  | { kind: 'abandoned' }
+
+export interface PoolHooks {
+  onPluginLog(event: WorkerLogEvent): void
+  onPluginMetrics(deltas: MetricDelta[]): void
+  /** A worker died outside any task (piscina's 'error' event). */
+  onPoolError(err: Error): void
+}
+
+const kWorkerUrl = new URL('./worker.ts', import.meta.url).href
+
+/**
+ * One piscina pool per subscriber. Why not one shared pool: a pool's workers load one plugin
+ * (init once per thread, no cross-plugin state), `resourceLimits` are per pool, and a plugin that
+ * hangs or crashes only ever occupies its own threads, so other subscribers keep their capacity.
+ * The cost is `concurrency` threads per subscriber (~10 MB each when idle).
+ */
+export class SubscriberPool {
+  readonly #cfg: ResolvedSubscriberConfig
+  readonly #pool: Piscina
+  readonly #channel: string
+  readonly #graceMs: number
+
+  constructor(cfg: ResolvedSubscriberConfig, specifier: string, hooks: PoolHooks) {
+    this.#cfg = cfg
+    this.#channel = `mi.subscriber.${cfg.name}.${randomUUID()}`
+    // The plugin sees ctx.signal abort at timeoutMs; the thread is destroyed after this grace.
+    this.#graceMs = Math.min(1000, Math.max(50, Math.floor(cfg.timeoutMs / 10)))
+    const setup: WorkerSetup = {
+      name: cfg.name,
+      specifier,
+      options: cfg.options,
+      timeoutMs: cfg.timeoutMs,
+      hostVersion: HOST_VERSION,
+      channel: this.#channel,
+    }
+    this.#pool = new Piscina({
+      filename: kWorkerUrl,
+      name: 'default',
+      minThreads: cfg.concurrency,
+      maxThreads: cfg.concurrency,
+      // The dispatcher never queues more than `concurrency` tasks here; fastq holds the rest.
+      maxQueue: cfg.concurrency,
+      // Plugins keep sockets and timers alive between batches (NATS heartbeats, flush timers):
+      // piscina's default Atomics.wait() loop would freeze their event loop while idle.
+      atomics: 'disabled',
+      workerData: setup,
+      ...(cfg.resourceLimits ? { resourceLimits: cfg.resourceLimits } : {}),
+    })
+    this.#pool.on('message', (msg: WorkerLogEvent) => {
+      if (msg?.context === kContext && msg.code === 'LOG') hooks.onPluginLog(msg)
+    })
+    // Without a listener an 'error' event would throw and take the host down.
+    this.#pool.on('error', (err: Error) => hooks.onPoolError(err))
+    this.#hooks = hooks
+  }
+
+  readonly #hooks: PoolHooks
+
+  get threads(): number {
+    return this.#pool.threads.length
+  }
+
+  /** One attempt: move the encoded batch in, wait for the worker, classify the outcome. */
+  async run(records: readonly StoredRecord[], attempt: number, stop: AbortSignal): Promise<Outcome> {
+    if (stop.aborted) return { kind: 'abandoned' }
+    const timeout = AbortSignal.timeout(this.#cfg.timeoutMs + this.#graceMs)
+    const signal = AbortSignal.any([stop, timeout])
+    const batch = encodeBatch(records)
+    const task: BatchTask = { batch, attempt }
+    let result: BatchResult
+    try {
+      result = (await this.#pool.run(task, { transferList: [batch], signal })) as BatchResult
+    } catch (err) {
+      return this.#classify(err as Error & { code?: string }, stop, timeout)
+    }
+    if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
+    if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ? decodeEmits(result.emits) : [] }
+    const cause = fromWire(result.error)
+    if (result.phase !== 'handle') {
+      return {
+        kind: 'unavailable',
+        error: new MI_ERR_SUBSCRIBER_INIT_FAILED(this.#cfg.name, cause.message, { cause }),
+      }
+    }
+    // Keep the plugin's own code when it has one: it is what operators search for.
+    const error =
+      cause.code !== 'MI_ERR_INTERNAL'
+        ? cause
+        : new MI_ERR_SUBSCRIBER_HANDLE_FAILED(this.#cfg.name, cause.message, { cause })
+    return { kind: 'failed', error, restarted: false }
+  }
+
+  #classify(err: Error & { code?: string }, stop: AbortSignal, timeout: AbortSignal): Outcome {
+    const name = this.#cfg.name
+    // Verified on piscina 5.3 / Node 24: an aborted running task rejects with AbortError and its
+    // thread is terminated; process.exit() in a task rejects with "worker exited with code: N";
+    // resourceLimits overflow rejects with code ERR_WORKER_OUT_OF_MEMORY. In each case piscina
+    // replaces the thread (minThreads).
+    if (err?.name === 'AbortError') {
+      if (stop.aborted && !timeout.aborted) return { kind: 'abandoned' }
+      return {
+        kind: 'failed',
+        error: new MI_ERR_SUBSCRIBER_TIMEOUT(name, this.#cfg.timeoutMs),
+        restarted: true,
+      }
+    }
+    if (err?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+      return {
+        kind: 'failed',
+        error: new MI_ERR_SUBSCRIBER_WORKER_OOM(name, err.message, { cause: err }),
+        restarted: true,
+      }
+    }
+    if (stop.aborted) return { kind: 'abandoned' }
+    // Exit codes, uncaught exceptions from the plugin's background work: the thread is gone.
+    return {
+      kind: 'failed',
+      error: new MI_ERR_SUBSCRIBER_WORKER_EXITED(name, err?.message ?? String(err), { cause: err }),
+      restarted: true,
+    }
+  }
+
+  /** Ask every live worker to run the plugin's close(), then destroy the threads. */
+  async close(timeoutMs: number): Promise<void> {
+    const expected = this.#pool.threads.length
+    if (expected > 0) {
+      const ch = new BroadcastChannel(this.#channel)
+      let acks = 0
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs)
+        ch.onmessage = (ev: unknown) => {
+          const msg = (ev as { data: ChannelMessage }).data
+          if (msg?.code === 'CLOSED' && ++acks >= expected) {
+            clearTimeout(timer)
+            resolve()
+          }
+        }
+        ch.postMessage({ code: 'CLOSE', timeoutMs } satisfies ChannelMessage)
+      })
+      ch.close()
+    }
+    await this.#pool.destroy()
+  }
+}

@@ -1,0 +1,128 @@
+import type { Logger } from '@module-ingest/subscriber-sdk'
+import { resolveSubscriberConfigs, type SubscriberConfig } from './config.ts'
+import {
+  Dispatcher,
+  type DurableSignal,
+  type HostEmit,
+  type RuntimeMetrics,
+  type SubscriberStats,
+} from './dispatcher.ts'
+import { MI_ERR_SUBSCRIBER_UNKNOWN } from './errors.ts'
+import type { LogReader } from './log-types.ts'
+import { type CheckedPlugin, checkPlugin } from './plugin.ts'
+import { SubscriberPool } from './pool.ts'
+
+export interface StartSubscribersOptions {
+  dataDir: string
+  subscribers: SubscriberConfig[]
+  /** pino (or anything with its call signatures and child()). */
+  logger: Logger
+  metrics?: RuntimeMetrics
+  /** Appends derived records and dead letters to the log; resolve once appended. */
+  emit: HostEmit
+  /** Wake dispatchers as soon as the durable watermark moves instead of polling the reader. */
+  durableSignal?: DurableSignal
+  /** A reader already open on dataDir (the engine shares its own). Default: openReader(dataDir). */
+  reader?: LogReader
+  /** Where relative plugin paths and npm plugin names resolve from. Default process.cwd(). */
+  baseDir?: string
+  /** Count what would be delivered: no workers, no deliveries, no emits, no commits. */
+  dryRun?: boolean
+  /** Commit offsets after this many completed batches… Default 16. */
+  commitEveryBatches?: number
+  /** …or this often. Default 1000. */
+  commitIntervalMs?: number
+  /** close(): how long in-flight batches may take to finish. Default 10000. */
+  closeTimeoutMs?: number
+}
+
+export interface SubscriberRuntime {
+  stats(): SubscriberStats[]
+  pause(name: string): void
+  resume(name: string): void
+  /** Resolves when `name` (or every subscriber) reached its `until` bound, or closed. */
+  finished(name?: string): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Start one dispatcher and one piscina pool per enabled subscriber. Every plugin is loaded and
+ * its options validated on this thread first: a bad entry fails the whole call (MI_ERR_PLUGIN_*
+ * or MI_ERR_SUBSCRIBER_OPT_INVALID) before any worker starts.
+ */
+export async function startSubscribers(opts: StartSubscribersOptions): Promise<SubscriberRuntime> {
+  const configs = resolveSubscriberConfigs(opts.subscribers)
+  const baseDir = opts.baseDir ?? process.cwd()
+  const checked: CheckedPlugin[] = []
+  for (const cfg of configs) checked.push(await checkPlugin(cfg.use, cfg.options, baseDir))
+
+  const ownReader = opts.reader === undefined
+  const reader: LogReader = opts.reader ?? (await openLogReader(opts.dataDir))
+  const logger = opts.logger
+  const closeTimeoutMs = opts.closeTimeoutMs ?? 10_000
+  const dispatchers = new Map<string, Dispatcher>()
+
+  configs.forEach((cfg, i) => {
+    const log = logger.child({ subscriber: cfg.name })
+    const pool = opts.dryRun
+      ? null
+      : new SubscriberPool(cfg, checked[i]!.specifier, {
+          onPluginLog: (ev) => {
+            const args: [object, string] = [{ plugin: true, ...(ev.obj ?? {}) }, ev.msg]
+            log[ev.level](...args)
+          },
+          onPluginMetrics: (deltas) => {
+            for (const d of deltas) opts.metrics?.pluginMetric?.(cfg.name, d.kind, d.name, d.values)
+          },
+          onPoolError: (err) => log.error({ err }, 'SubscriberPoolError'),
+        })
+    dispatchers.set(
+      cfg.name,
+      new Dispatcher({
+        cfg,
+        reader,
+        pool,
+        emit: opts.emit,
+        logger,
+        metrics: opts.metrics,
+        durableSignal: opts.durableSignal,
+        commitEveryBatches: opts.commitEveryBatches ?? 16,
+        commitIntervalMs: opts.commitIntervalMs ?? 1000,
+      }),
+    )
+  })
+  for (const d of dispatchers.values()) await d.start()
+
+  const get = (name: string) => {
+    const d = dispatchers.get(name)
+    if (d === undefined) throw new MI_ERR_SUBSCRIBER_UNKNOWN(name)
+    return d
+  }
+  let closing: Promise<void> | undefined
+  return {
+    stats: () => [...dispatchers.values()].map((d) => d.stats()),
+    pause: (name) => get(name).pause(),
+    resume: (name) => get(name).resume(),
+    finished: async (name) => {
+      if (name !== undefined) return get(name).finished
+      await Promise.all([...dispatchers.values()].map((d) => d.finished))
+    },
+    close() {
+      closing ??= (async () => {
+        // Subscribers stop independently: one slow plugin close does not hold up the others.
+        await Promise.all([...dispatchers.values()].map((d) => d.close(closeTimeoutMs)))
+        if (ownReader) await reader.close?.()
+      })()
+      return closing
+    },
+  }
+}
+
+// Loaded lazily: an engine that passes its own reader never needs it here.
+const kLogPackage = '@module-ingest/log'
+async function openLogReader(dataDir: string): Promise<LogReader> {
+  const { openReader } = (await import(kLogPackage)) as {
+    openReader(dir: string): Promise<LogReader>
+  }
+  return openReader(dataDir)
+}

@@ -1,0 +1,225 @@
+/**
+ * Piscina worker entry: one plugin per pool (workerData names it), loaded once per thread.
+ *
+ * Per thread: import the plugin → check it is a subscriber and the host version → validate its
+ * options → init(ctx) → onReady. Per task: decode the moved batch → handle(batch, ctx) → return
+ * the emitted records, moved. Failures come back in-band as a `FAILED` result with a wire error,
+ * because piscina posts thrown errors raw and structured clone drops their `code`.
+ *
+ * A plugin that hangs, exits or runs out of heap is not handled here: the main thread aborts the
+ * task (piscina then terminates this thread) or sees the thread die, and piscina starts another.
+ */
+
+import { format } from 'node:util'
+import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads'
+import { toWire } from '@module-ingest/errors'
+import {
+  assertHostCompatible,
+  createEmitBuffer,
+  type LogFn,
+  type Logger,
+  type Subscriber,
+  type SubscriberContext,
+  type SubscriberMetrics,
+  type SubscriberRecord,
+  subscriberFromModule,
+  validateSubscriberConfig,
+} from '@module-ingest/subscriber-sdk'
+import { Piscina } from 'piscina'
+import { decodeBatch, encodeEmits } from './codec.ts'
+import {
+  type BatchResult,
+  type BatchTask,
+  type ChannelMessage,
+  kContext,
+  type MetricDelta,
+  type WorkerLogEvent,
+  type WorkerSetup,
+} from './messages.ts'
+
+const setup = workerData as WorkerSetup
+const lifetime = new AbortController()
+
+// --- logger and metrics: forwarded to the main thread ------------------------------------------
+
+function makeLogger(bindings: Record<string, unknown>): Logger {
+  const at =
+    (level: WorkerLogEvent['level']): LogFn =>
+    (first: unknown, ...rest: unknown[]) => {
+      let obj: Record<string, unknown> | undefined
+      let msg: string
+      if (typeof first === 'string') msg = format(first, ...rest)
+      else {
+        obj = { ...bindings, ...(first as Record<string, unknown>) }
+        const [m, ...args] = rest
+        msg = typeof m === 'string' ? format(m, ...args) : ''
+      }
+      if (obj === undefined && Object.keys(bindings).length > 0) obj = { ...bindings }
+      if (obj?.err instanceof Error) obj.err = toWire(obj.err)
+      const event: WorkerLogEvent = { code: 'LOG', context: kContext, name: setup.name, level, obj, msg }
+      try {
+        parentPort?.postMessage(event)
+      } catch {
+        // An uncloneable field: send the text alone rather than lose the line.
+        parentPort?.postMessage({ ...event, obj: undefined })
+      }
+    }
+  return {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: (b) => makeLogger({ ...bindings, ...b }),
+  }
+}
+
+const pendingMetrics = new Map<string, MetricDelta>()
+function metric(kind: MetricDelta['kind'], name: string) {
+  const key = `${kind}:${name}`
+  let d = pendingMetrics.get(key)
+  if (d === undefined) {
+    d = { kind, name, values: [] }
+    pendingMetrics.set(key, d)
+  }
+  return d
+}
+const metrics: SubscriberMetrics = {
+  counter: (name) => ({
+    inc(n = 1) {
+      const d = metric('counter', name)
+      d.values[0] = (d.values[0] ?? 0) + n
+    },
+  }),
+  histogram: (name) => ({
+    record(v) {
+      const d = metric('histogram', name)
+      // Bounded between two batches: a plugin recording in a tight loop must not grow this forever.
+      if (d.values.length < 10_000) d.values.push(v)
+    },
+  }),
+  gauge: (name) => ({
+    set(v) {
+      metric('gauge', name).values[0] = v
+    },
+  }),
+}
+function takeMetrics(): MetricDelta[] {
+  const out = [...pendingMetrics.values()]
+  pendingMetrics.clear()
+  return out
+}
+
+// --- plugin lifecycle ------------------------------------------------------------------------
+
+const logger = makeLogger({})
+const emitBuffer = createEmitBuffer(setup.name)
+
+interface Loaded {
+  sub: Subscriber<unknown>
+  config: unknown
+}
+
+function contextFor(config: unknown, signal: AbortSignal, attempt: number): SubscriberContext<unknown> {
+  return { name: setup.name, config, logger, metrics, signal, emit: emitBuffer.emit, attempt }
+}
+
+class PhaseError extends Error {
+  phase: 'load' | 'init'
+  constructor(phase: 'load' | 'init', cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause })
+    this.phase = phase
+  }
+}
+
+async function load(): Promise<Loaded> {
+  let sub: Subscriber<unknown>
+  let config: unknown
+  try {
+    sub = subscriberFromModule(await import(setup.specifier), setup.specifier)
+    assertHostCompatible(sub, setup.hostVersion)
+    config = await validateSubscriberConfig(sub, setup.options)
+  } catch (err) {
+    throw new PhaseError('load', err)
+  }
+  try {
+    const ctx = contextFor(config, lifetime.signal, 0)
+    await sub.init?.(ctx)
+    await sub.hooks?.onReady?.(ctx)
+  } catch (err) {
+    throw new PhaseError('init', err)
+  }
+  return { sub, config }
+}
+
+let loaded: Promise<Loaded> | undefined
+function ensureLoaded(): Promise<Loaded> {
+  if (loaded === undefined) {
+    loaded = load()
+    // A failed init is retried by the next task (e.g. a broker that was down comes back).
+    loaded.catch(() => {
+      loaded = undefined
+    })
+  }
+  return loaded
+}
+
+// --- shutdown: the main thread broadcasts CLOSE once in-flight batches are done -------------
+
+const channel = new BroadcastChannel(setup.channel)
+// Unref'd: piscina decides this thread's lifetime, an idle channel must not keep it alive.
+channel.unref()
+channel.onmessage = async (ev: unknown) => {
+  const msg = (ev as { data: ChannelMessage }).data
+  if (msg?.code !== 'CLOSE') return
+  lifetime.abort(new Error('subscriber closing'))
+  const current = loaded
+  if (current !== undefined) {
+    try {
+      const { sub, config } = await current
+      const ctx = contextFor(config, lifetime.signal, 0)
+      await sub.close?.(ctx)
+      await sub.hooks?.onClose?.(ctx)
+    } catch (err) {
+      logger.error({ err }, 'SubscriberCloseError')
+    }
+  }
+  channel.postMessage({ code: 'CLOSED', threadId } satisfies ChannelMessage)
+}
+
+// --- one task = one delivery attempt of one batch ---------------------------------------------
+
+export default async function handleBatch(task: BatchTask): Promise<BatchResult | unknown> {
+  let state: Loaded
+  try {
+    state = await ensureLoaded()
+  } catch (err) {
+    const phase = err instanceof PhaseError ? err.phase : 'load'
+    const cause = err instanceof PhaseError ? err.cause : err
+    return { code: 'FAILED', context: kContext, phase, error: toWire(cause), metrics: takeMetrics() }
+  }
+  const records = decodeBatch(task.batch) as SubscriberRecord[]
+  // The plugin sees the abort at timeoutMs; the main thread destroys this thread a little later
+  // if the plugin ignores it.
+  const signal = AbortSignal.any([lifetime.signal, AbortSignal.timeout(setup.timeoutMs)])
+  const ctx = contextFor(state.config, signal, task.attempt)
+  emitBuffer.open()
+  try {
+    await state.sub.handle(records, ctx)
+  } catch (err) {
+    emitBuffer.discard()
+    try {
+      await state.sub.hooks?.onError?.(err, records, ctx)
+    } catch (hookErr) {
+      logger.error({ err: hookErr }, 'SubscriberOnErrorHookError')
+    }
+    return { code: 'FAILED', context: kContext, phase: 'handle', error: toWire(err), metrics: takeMetrics() }
+  }
+  const emitted = emitBuffer.take()
+  const emits = emitted.length > 0 ? encodeEmits(emitted) : null
+  const result: BatchResult = { code: 'DONE', context: kContext, emits, metrics: takeMetrics() }
+  if (emits === null) return result
+  // A piscina Transferable: the result object travels by clone, its one buffer by transfer.
+  return Piscina.move({ [Piscina.transferableSymbol]: [emits], [Piscina.valueSymbol]: result } as never)
+}

@@ -1,0 +1,80 @@
+import test from 'ava'
+import {
+  compileStreamFilter,
+  decodeBatch,
+  encodeBatch,
+  OffsetTracker,
+  resolveSubscriberConfigs,
+} from '../src/internal.ts'
+
+test('stream globs: * spans dots, the rest is literal, own dead letters are excluded', (t) => {
+  const f = compileStreamFilter(['sensors.*', 'exact', 'a*c'], 'dlq.me')
+  t.true(f('sensors.temp'))
+  t.true(f('sensors.a.b'))
+  t.false(f('sensorsXtemp'))
+  t.true(f('exact'))
+  t.false(f('exactly'))
+  t.true(f('abc'))
+  t.true(f('ac'))
+  const all = compileStreamFilter(['*'], 'dlq.me')
+  t.true(all('dlq.other'))
+  t.false(all('dlq.me'))
+})
+
+test('offset tracker commits only the contiguous done point', (t) => {
+  const tr = new OffsetTracker(1)
+  const b1 = { done: false }
+  const b2 = { done: false }
+  tr.add(1, b1)
+  tr.add(2, b2)
+  tr.add(3, null)
+  tr.add(4, b1)
+  t.is(tr.nextLsn(), 1)
+  b2.done = true
+  t.is(tr.nextLsn(), 1, 'b2 done but b1 still pending')
+  b1.done = true
+  t.is(tr.nextLsn(), 5)
+  tr.caughtUp(10)
+  t.is(tr.nextLsn(), 10, 'caught up past filtered records')
+})
+
+test('batches round-trip through msgpack with bigint seq and byte bodies', (t) => {
+  const recs = [
+    {
+      lsn: 1,
+      stream: 's',
+      module: 'm',
+      core: '',
+      seq: 2n ** 63n - 1n,
+      ts: 1_700_000_000_000_001,
+      rts: 5,
+      body: new Uint8Array([1, 2]),
+    },
+    { lsn: 2, stream: 's', module: 'm', core: 'c', seq: 1n, ts: 1, rts: 6, body: new Uint8Array(0) },
+  ]
+  const back = decodeBatch(encodeBatch(recs))
+  t.is(back[0]!.seq, 2n ** 63n - 1n)
+  t.is(back[0]!.ts, 1_700_000_000_000_001)
+  t.deepEqual([...back[0]!.body], [1, 2])
+  t.is(back[1]!.core, 'c')
+})
+
+test('config: defaults, disabled entries dropped, coded errors with the option path', (t) => {
+  const [a] = resolveSubscriberConfigs([
+    { name: 'a', use: 'disk' },
+    { name: 'b', use: 'disk', enabled: false },
+  ])
+  t.is(a!.group, 'sub.a')
+  t.deepEqual(a!.streams, ['*'])
+  t.is(a!.concurrency, 1)
+  const err = t.throws(() => resolveSubscriberConfigs([{ name: 'a', use: 'x', batch: { maxRecords: 0 } }]))
+  t.is((err as { code?: string }).code, 'MI_ERR_SUBSCRIBER_OPT_INVALID')
+  t.regex(err!.message, /subscribers\[0\]\.batch\.maxRecords/)
+  const dup = t.throws(() =>
+    resolveSubscriberConfigs([
+      { name: 'a', use: 'x' },
+      { name: 'a', use: 'y' },
+    ]),
+  )
+  t.is((dup as { code?: string }).code, 'MI_ERR_SUBSCRIBER_DUPLICATE')
+})
