@@ -36,7 +36,6 @@ const kMaxChars = 128
 /** Wire-supplied text is attacker-chosen: cap its length and drop control characters. */
 function clean(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
   const text = value.slice(0, kMaxChars).replace(/[\u0000-\u001f\u007f]/g, '?')
   return value.length > kMaxChars ? `${text}…` : text
 }
