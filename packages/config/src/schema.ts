@@ -1,0 +1,277 @@
+import { availableParallelism } from 'node:os'
+import { z } from 'zod'
+import { parseHostPort } from './host-port.ts'
+
+/*
+ * The server configuration schema. Every field carries `.meta({ description })`, read by
+ * describeConfig() to produce docs/configuration.md, and the helpers below give each kind of value
+ * one error message, so errors read the same whichever source the value came from.
+ *
+ * Objects use `.prefault({})`: in zod 4, `.default(v)` returns v as is, while `.prefault(v)` parses
+ * it, so nested defaults apply when a whole section is missing.
+ */
+
+export type FieldMeta = {
+  description: string
+  /** Type as shown in the docs, when the schema's own type says too little. */
+  type?: string
+  /** Default as shown in the docs, for computed or derived defaults. */
+  defaultText?: string
+}
+
+const kMiB = 1024 * 1024
+
+function intSchema(what: string, min: number) {
+  const error = `expected ${what}`
+  return z.number({ error }).int({ error }).min(min, { error }).max(Number.MAX_SAFE_INTEGER, { error })
+}
+
+export const posInt = () => intSchema('a positive integer', 1).meta({ type: 'integer ≥ 1' })
+export const nonNegInt = () => intSchema('a non-negative integer', 0).meta({ type: 'integer ≥ 0' })
+const minInt = (min: number) => intSchema(`an integer ≥ ${min}`, min).meta({ type: `integer ≥ ${min}` })
+const str = () => z.string({ error: 'expected a string' }).min(1, { error: 'expected a non-empty string' })
+const bool = () => z.boolean({ error: 'expected true or false' })
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected one of ${values.map((v) => `"${v}"`).join(', ')}` }).meta({
+    type: values.map((v) => `\`"${v}"\``).join(' \\| '),
+  })
+
+const hostPort = () =>
+  z
+    .string({ error: 'expected "host:port"' })
+    .transform((text, ctx) => {
+      const r = parseHostPort(text)
+      if (typeof r === 'string') {
+        ctx.issues.push({ code: 'custom', message: r, input: text })
+        return z.NEVER
+      }
+      return r
+    })
+    .meta({ type: '"host:port"' })
+
+const d = (description: string, extra: Omit<FieldMeta, 'description'> = {}) => ({ description, ...extra })
+
+export const defaultParsers = () => Math.max(1, Math.min(4, availableParallelism() - 1))
+
+const tlsSchema = z
+  .strictObject({
+    certFile: str().meta(d('PEM certificate chain file.')),
+    keyFile: str().meta(d('PEM private key file.')),
+    caFile: str().optional().meta(d('PEM CA bundle used to verify client certificates.')),
+    requestClientCert: bool()
+      .default(false)
+      .meta(d('Ask clients for a certificate (verified against caFile).')),
+  })
+  .optional()
+  .meta(d('Serve MIP/1 over TLS. Without it the listener is plain TCP.', { type: 'object' }))
+
+const limitsSchema = z
+  .strictObject({
+    maxConnections: posInt()
+      .default(20000)
+      .meta(d('Open connections at most; more get ERROR TOO_MANY_CONNECTIONS.')),
+    maxConnectionsPerIp: posInt()
+      .default(1000)
+      .meta(
+        d(
+          'Open connections at most from one address. Modules behind one NAT gateway share an address, so this is generous; it still stops one host from taking every slot.',
+        ),
+      ),
+    maxFrameBytes: posInt()
+      .default(kMiB)
+      .meta(d('Largest frame payload accepted (announced in WELCOME as max_frame).')),
+    handshakeTimeoutMs: posInt().default(5000).meta(d('Time from accept to HELLO before HANDSHAKE_TIMEOUT.')),
+    heartbeatMs: posInt()
+      .default(10000)
+      .meta(d('Heartbeat announced in WELCOME; a connection silent for 3× this gets IDLE_TIMEOUT.')),
+    failedHandshakesPerMinute: minInt(20)
+      .default(20)
+      .meta(d('Failed handshakes per minute from one address before RATE_LIMITED (MIP/1 requires ≥ 20).')),
+    moduleBytesPerSec: posInt()
+      .optional()
+      .meta(d('Per-module read rate limit in bytes/s (backpressure). Unset: none.')),
+    moduleMsgsPerSec: posInt()
+      .optional()
+      .meta(d('Per-module frame rate limit in frames/s (backpressure). Unset: none.')),
+    ipBytesPerSec: posInt()
+      .optional()
+      .meta(d('Per-address read rate limit in bytes/s (backpressure). Unset: none.')),
+  })
+  .prefault({})
+  .meta(d('Connection and rate limits.'))
+
+const logSchema = z
+  .strictObject({
+    segmentSizeBytes: posInt()
+      .default(64 * kMiB)
+      .meta(d('Roll to a new segment file past this size.')),
+    flush: oneOf(['always', 'interval', 'none'] as const)
+      .default('always')
+      .meta(
+        d(
+          '`always`: fdatasync before every ACK (durable). `interval`: every flushIntervalMs. `none`: leave it to the OS. Weaker policies are announced in WELCOME.',
+        ),
+      ),
+    flushIntervalMs: posInt().default(10).meta(d('Sync period under flush "interval".')),
+    groupCommitMaxDelayMs: nonNegInt()
+      .default(2)
+      .meta(d('Longest a record waits for others to share its fdatasync.')),
+    groupCommitMaxBytes: posInt()
+      .default(4 * kMiB)
+      .meta(d('Commit early once this much is pending.')),
+    compression: oneOf(['none', 'zstd'] as const)
+      .default('none')
+      .meta(d('Compression of stored batches.')),
+    retention: z
+      .strictObject({
+        maxAgeMs: posInt()
+          .optional()
+          .meta(d('Delete segments whose newest record is older than this. Unset: keep.')),
+        maxBytes: posInt()
+          .optional()
+          .meta(d('Delete the oldest segments while the log is larger. Unset: no limit.')),
+        forceDeleteAfterMs: posInt()
+          .optional()
+          .meta(
+            d(
+              'Delete segments past retention even if a subscriber has not consumed them, after this long. Unset: never.',
+            ),
+          ),
+      })
+      .prefault({})
+      .meta(d('When old segments are deleted. Segments a subscriber still needs are kept unless forced.')),
+  })
+  .prefault({})
+  .meta(d('The durable log (packages/log).'))
+
+const ringSchema = z
+  .strictObject({
+    inboundBytes: posInt()
+      .default(4 * kMiB)
+      .meta(d('Main thread → parser ring, per parser.')),
+    toWriterBytes: posInt()
+      .default(8 * kMiB)
+      .meta(d('Parser → writer ring, per parser.')),
+    outboundBytes: posInt().default(kMiB).meta(d('Parser → main thread ring (outbound frames), per parser.')),
+  })
+  .prefault({})
+  .meta(d('Shared-memory ring sizes between threads.'))
+
+export const subscriberSchema = z.strictObject({
+  name: str()
+    .regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a name of [A-Za-z0-9._-]' })
+    .meta(d('Unique name; also the consumer group name.')),
+  use: str().meta(d('Built-in name ("disk", "nats"), an npm package name, or a path to a module.')),
+  enabled: bool().default(true).meta(d('Set false to keep the entry but not run it.')),
+  streams: z
+    .array(str(), { error: 'expected a list of stream patterns' })
+    .min(1, { error: 'expected at least one stream pattern' })
+    .default(['*'])
+    .meta(d('Stream patterns to deliver (`*` matches any run of characters).')),
+  options: z
+    .record(z.string(), z.unknown(), { error: 'expected an object' })
+    .default({})
+    .meta(d("Passed to the plugin; validated by the plugin's own schema.", { type: 'object' })),
+  batch: z
+    .strictObject({
+      maxRecords: posInt().default(1000).meta(d('Records per batch at most.')),
+      maxBytes: posInt().default(kMiB).meta(d('Bytes of record bodies per batch at most.')),
+      maxWaitMs: nonNegInt().default(50).meta(d('Longest a partial batch waits for more records.')),
+    })
+    .prefault({})
+    .meta(d('Batching.')),
+  concurrency: posInt().default(1).meta(d('Batches in flight at once.')),
+  maxAttempts: posInt().default(5).meta(d('Attempts per batch before it goes to the dead-letter log.')),
+  timeoutMs: posInt().default(30000).meta(d('Time allowed for one attempt.')),
+})
+
+const telemetrySchema = z
+  .strictObject({
+    logLevel: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const)
+      .default('info')
+      .meta(d('Minimum level logged.')),
+    logFile: str().optional().meta(d('Also write JSON log lines to this file. Unset: stdout only.')),
+    metrics: z
+      .union(
+        [
+          z.strictObject({
+            listen: hostPort().prefault('127.0.0.1:7412').meta(d('Address of the /metrics HTTP server.')),
+          }),
+          z.literal(false),
+        ],
+        {
+          error: 'expected { listen } or false',
+        },
+      )
+      .prefault({})
+      .meta(d('Prometheus /metrics and /healthz over HTTP; `false` disables.', { type: 'object \\| false' })),
+    adminSocket: str()
+      .optional()
+      .meta(
+        d('Unix socket for `module-ingest stats` and `logs`.', { defaultText: '`<dataDir>/admin.sock`' }),
+      ),
+    memoryLogLines: nonNegInt()
+      .default(1000)
+      .meta(d('Log lines kept in memory for `module-ingest logs`; 0 disables.')),
+  })
+  .prefault({})
+  .meta(d('Logging, metrics and the admin socket.'))
+
+export const configSchema = z.strictObject({
+  listen: hostPort()
+    .prefault('127.0.0.1:7411')
+    .meta(d('Address of the MIP/1 listener. Port 0 picks a free port.')),
+  dataDir: str()
+    .default('./data')
+    .meta(d('Directory for the log, metadata and derived files. Resolved against the working directory.')),
+  tls: tlsSchema,
+  credentialsFile: str()
+    .optional()
+    .meta(d('Module credentials (packages/auth).', { defaultText: '`<dataDir>/credentials.yaml`' })),
+  workers: z
+    .strictObject({
+      parsers: posInt()
+        .default(defaultParsers)
+        .meta(d('Parser worker threads.', { defaultText: '`max(1, min(4, cores - 1))`' })),
+    })
+    .prefault({})
+    .meta(d('Thread counts.')),
+  limits: limitsSchema,
+  log: logSchema,
+  ring: ringSchema,
+  subscribers: z
+    .array(subscriberSchema, { error: 'expected a list of subscribers' })
+    .optional()
+    .meta(
+      d('Where committed records go. Names must be unique.', {
+        type: 'array',
+        defaultText: 'one subscriber `{ name: "disk", use: "disk", options: { dir: "<dataDir>/archive" } }`',
+      }),
+    ),
+  telemetry: telemetrySchema,
+  shutdown: z
+    .strictObject({
+      gracefulTimeoutMs: posInt()
+        .default(10000)
+        .meta(d('On SIGTERM, time allowed to drain before closing hard.')),
+    })
+    .prefault({})
+    .meta(d('Shutdown.')),
+})
+
+type Parsed = z.output<typeof configSchema>
+export type SubscriberConfig = z.output<typeof subscriberSchema>
+export type TlsConfig = NonNullable<Parsed['tls']>
+export type LimitsConfig = Parsed['limits']
+export type LogConfig = Parsed['log']
+export type RingConfig = Parsed['ring']
+export type TelemetryConfig = Omit<Parsed['telemetry'], 'adminSocket'> & { adminSocket: string }
+
+/** The validated configuration: derived defaults filled in, every path absolute. */
+export type ServerConfig = Omit<Parsed, 'credentialsFile' | 'subscribers' | 'telemetry'> & {
+  credentialsFile: string
+  subscribers: SubscriberConfig[]
+  telemetry: TelemetryConfig
+}
+/** What a config file, the environment or flags may contain. */
+export type ServerConfigInput = z.input<typeof configSchema>

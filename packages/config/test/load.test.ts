@@ -1,0 +1,240 @@
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { defaultConfig, loadConfig } from '../src/index.ts'
+
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname
+const cwd = '/srv/mi'
+
+function configError(t: import('ava').ExecutionContext, fn: () => unknown): string {
+  const err = t.throws(fn) as Error & { code: string }
+  return err.message
+}
+
+test('defaults, with paths derived from dataDir', (t) => {
+  const c = defaultConfig(cwd)
+  t.deepEqual(c.listen, { host: '127.0.0.1', port: 7411 })
+  t.is(c.dataDir, '/srv/mi/data')
+  t.is(c.credentialsFile, '/srv/mi/data/credentials.yaml')
+  t.is(c.telemetry.adminSocket, '/srv/mi/data/admin.sock')
+  t.deepEqual(c.telemetry.metrics, { listen: { host: '127.0.0.1', port: 7412 } })
+  t.is(c.telemetry.logLevel, 'info')
+  t.is(c.telemetry.memoryLogLines, 1000)
+  t.is(c.workers.parsers, Math.max(1, Math.min(4, availableParallelism() - 1)))
+  t.like(c.limits, {
+    maxConnections: 20000,
+    maxFrameBytes: 1048576,
+    handshakeTimeoutMs: 5000,
+    heartbeatMs: 10000,
+    failedHandshakesPerMinute: 20,
+  })
+  t.is(c.limits.moduleBytesPerSec, undefined)
+  t.like(c.log, {
+    segmentSizeBytes: 64 * 1024 * 1024,
+    flush: 'always',
+    flushIntervalMs: 10,
+    groupCommitMaxDelayMs: 2,
+    groupCommitMaxBytes: 4 * 1024 * 1024,
+    compression: 'none',
+  })
+  t.deepEqual(c.log.retention, {})
+  t.deepEqual(c.ring, { inboundBytes: 4 << 20, toWriterBytes: 8 << 20, outboundBytes: 1 << 20 })
+  t.deepEqual(c.subscribers, [
+    {
+      name: 'disk',
+      use: 'disk',
+      enabled: true,
+      streams: ['*'],
+      options: { dir: '/srv/mi/data/archive' },
+      batch: { maxRecords: 1000, maxBytes: 1048576, maxWaitMs: 50 },
+      concurrency: 1,
+      maxAttempts: 5,
+      timeoutMs: 30000,
+    },
+  ])
+  t.is(c.shutdown.gracefulTimeoutMs, 10000)
+  t.is(c.tls, undefined)
+})
+
+test('YAML file, with units and derived paths', (t) => {
+  const c = loadConfig({ file: fixture('config.yaml'), env: {}, cwd })
+  t.deepEqual(c.listen, { host: '0.0.0.0', port: 7500 })
+  t.is(c.dataDir, '/var/lib/mi')
+  t.is(c.credentialsFile, '/var/lib/mi/credentials.yaml')
+  t.is(c.limits.maxConnections, 500)
+  t.is(c.limits.heartbeatMs, 15000)
+  t.is(c.log.segmentSizeBytes, 16 << 20)
+  t.is(c.log.flush, 'interval')
+  t.is(c.telemetry.metrics, false)
+  t.is(c.subscribers.length, 2)
+  t.deepEqual(c.subscribers[0]?.options, { dir: '/var/lib/mi/archive' })
+  t.deepEqual(c.subscribers[1]?.streams, ['telemetry.*'])
+  t.deepEqual(c.subscribers[1]?.options, { url: 'nats://127.0.0.1:4222' })
+  t.is(c.subscribers[1]?.batch.maxWaitMs, 50)
+})
+
+test('JSON file; port 0 allowed', (t) => {
+  const c = loadConfig({ file: fixture('config.json'), env: {}, cwd })
+  t.deepEqual(c.listen, { host: '127.0.0.1', port: 0 })
+  t.is(c.limits.maxConnections, 42)
+  t.is(c.telemetry.logLevel, 'warn')
+  t.deepEqual(c.telemetry.metrics, { listen: { host: '127.0.0.1', port: 0 } })
+})
+
+test('precedence: defaults < file < env < flags', (t) => {
+  const file = fixture('config.yaml')
+  const env = { MI_LIMITS__MAX_CONNECTIONS: '600', MI_LISTEN: '127.0.0.1:7600', MI_LOG_LEVEL: 'debug' }
+  const c = loadConfig({ file, env, cwd, flags: { listen: '[::1]:7700' } })
+  t.deepEqual(c.listen, { host: '::1', port: 7700 }, 'flag beats env and file')
+  t.is(c.limits.maxConnections, 600, 'env beats file')
+  t.is(c.limits.heartbeatMs, 15000, 'file beats default, siblings from other sources kept')
+  t.is(c.limits.maxFrameBytes, 1048576, 'default where nobody set it')
+  t.is(c.telemetry.logLevel, 'debug', 'MI_LOG_LEVEL shorthand')
+  t.is(c.dataDir, '/var/lib/mi')
+  const d = loadConfig({ file, env: { MI_DATA_DIR: 'rel' }, cwd, flags: { 'telemetry.logLevel': 'error' } })
+  t.is(d.dataDir, '/srv/mi/rel')
+  t.is(d.telemetry.adminSocket, '/srv/mi/rel/admin.sock')
+  t.is(d.telemetry.logLevel, 'error')
+})
+
+test('environment mapping: nesting, booleans, lists, JSON, false sections', (t) => {
+  const c = loadConfig({
+    cwd,
+    env: {
+      MI_TLS__CERT_FILE: 'cert.pem',
+      MI_TLS__KEY_FILE: '/etc/key.pem',
+      MI_TLS__REQUEST_CLIENT_CERT: 'true',
+      MI_TELEMETRY__METRICS: 'false',
+      MI_LOG__RETENTION__MAX_AGE_MS: '7d',
+      MI_SUBSCRIBERS: '[{"name":"a","use":"./my-plugin.js","streams":["x.*"]}]',
+      MI_TEST: '1',
+      MI_SOAK: '1',
+      MI_SOMETHING_ELSE_ENTIRELY: 'ignored',
+      PATH: '/bin',
+    },
+  })
+  t.deepEqual(c.tls, { certFile: '/srv/mi/cert.pem', keyFile: '/etc/key.pem', requestClientCert: true })
+  t.is(c.telemetry.metrics, false)
+  t.is(c.log.retention.maxAgeMs, 7 * 86_400_000)
+  t.is(c.subscribers.length, 1)
+  t.like(c.subscribers[0], { name: 'a', use: './my-plugin.js', streams: ['x.*'], concurrency: 1 })
+  const d = loadConfig({
+    cwd,
+    env: { MI_TELEMETRY__METRICS__LISTEN: '0.0.0.0:9100', MI_CREDENTIALS_FILE: 'creds.yaml' },
+  })
+  t.deepEqual(d.telemetry.metrics, { listen: { host: '0.0.0.0', port: 9100 } })
+  t.is(d.credentialsFile, '/srv/mi/creds.yaml')
+})
+
+test('error: bad value names key, source and problem', (t) => {
+  const msg = configError(t, () => loadConfig({ env: { MI_LIMITS__MAX_CONNECTIONS: 'abc' } }))
+  t.is(
+    msg,
+    'config error: limits.maxConnections (from MI_LIMITS__MAX_CONNECTIONS): expected a positive integer, got "abc"',
+  )
+  t.is(
+    configError(t, () =>
+      loadConfig({
+        env: {},
+        flags: { 'limits.maxFrameBytes': '0' },
+        flagLabels: { 'limits.maxFrameBytes': '--max-frame' },
+      }),
+    ),
+    'config error: limits.maxFrameBytes (from --max-frame): expected a positive integer, got 0',
+  )
+  t.is(
+    configError(t, () => loadConfig({ env: { MI_LIMITS__FAILED_HANDSHAKES_PER_MINUTE: '5' } })),
+    'config error: limits.failedHandshakesPerMinute (from MI_LIMITS__FAILED_HANDSHAKES_PER_MINUTE): expected an integer ≥ 20, got 5',
+  )
+  t.is(
+    configError(t, () => loadConfig({ env: { MI_LOG__FLUSH: 'sometimes' } })),
+    'config error: log.flush (from MI_LOG__FLUSH): expected one of "always", "interval", "none", got "sometimes"',
+  )
+  t.regex(
+    configError(t, () => loadConfig({ env: {}, flags: { listen: 'localhost' } })),
+    /^config error: listen \(from --listen\): expected "host:port"/,
+  )
+  t.regex(
+    configError(t, () => loadConfig({ env: { MI_LISTEN: '1.2.3.4:70000' } })),
+    /listen \(from MI_LISTEN\): port 70000 is out of range/,
+  )
+  t.regex(
+    configError(t, () => loadConfig({ env: { MI_TLS__CERT_FILE: 'a.pem' } })),
+    /^config error: tls.keyFile \(from defaults\): is required/,
+  )
+  t.regex(
+    configError(t, () =>
+      loadConfig({
+        env: { MI_TLS__REQUEST_CLIENT_CERT: 'maybe', MI_TLS__CERT_FILE: 'a', MI_TLS__KEY_FILE: 'b' },
+      }),
+    ),
+    /tls.requestClientCert \(from MI_TLS__REQUEST_CLIENT_CERT\): expected true or false, got "maybe"/,
+  )
+  t.regex(
+    configError(t, () => loadConfig({ env: { MI_SUBSCRIBERS: '[{"name":' } })),
+    /subscribers \(from MI_SUBSCRIBERS\): invalid JSON/,
+  )
+})
+
+test('error: unknown keys with did-you-mean, in file, env and flags', (t) => {
+  const msg = configError(t, () => loadConfig({ file: fixture('bad.yaml'), env: {} }))
+  const file = fixture('bad.yaml')
+  t.is(
+    msg,
+    [
+      `config error: limits.maxConections (from ${file}): unknown key, did you mean "maxConnections"?`,
+      `config error: log.segmentSize (from ${file}): unknown key, did you mean "segmentSizeBytes"?`,
+      `config error: limits.maxFrameBytes (from ${file}): expected a positive integer, got "lots"`,
+    ].join('\n'),
+  )
+  t.is(
+    configError(t, () => loadConfig({ env: { MI_LIMITS__MAX_CONECTIONS: '5' } })),
+    'config error: limits.maxConections (from MI_LIMITS__MAX_CONECTIONS): unknown key, did you mean MI_LIMITS__MAX_CONNECTIONS?',
+  )
+  t.is(
+    configError(t, () => loadConfig({ env: { MI_DATADIR: '/x' } })),
+    'config error: datadir (from MI_DATADIR): unknown setting, did you mean MI_DATA_DIR?',
+  )
+  t.is(
+    configError(t, () => loadConfig({ env: {}, flags: { 'limits.maxConection': 1 } })),
+    'config error: limits.maxConection (from --limits.maxConection): unknown key, did you mean "limits.maxConnections"?',
+  )
+  t.regex(
+    configError(t, () => loadConfig({ env: {}, flags: { zzz: 1 } })),
+    /zzz \(from --zzz\): unknown key$/,
+  )
+})
+
+test('error: cross-field checks', (t) => {
+  t.regex(
+    configError(t, () =>
+      loadConfig({ env: { MI_SUBSCRIBERS: '[{"name":"a","use":"disk"},{"name":"a","use":"nats"}]' } }),
+    ),
+    /subscribers\[1\]\.name \(from MI_SUBSCRIBERS\): duplicate subscriber name "a"/,
+  )
+  t.regex(
+    configError(t, () => loadConfig({ env: { MI_RING__INBOUND_BYTES: '1MiB' } })),
+    /ring.inboundBytes \(from MI_RING__INBOUND_BYTES\): must be larger than limits.maxFrameBytes/,
+  )
+})
+
+test('error: config file problems', (t) => {
+  t.throws(() => loadConfig({ file: fixture('missing.yaml'), env: {} }), {
+    code: 'MI_ERR_CONFIG_FILE_READ',
+    message: /missing\.yaml: no such file/,
+  })
+  t.throws(() => loadConfig({ file: fixture('broken.json'), env: {} }), { code: 'MI_ERR_CONFIG_FILE_PARSE' })
+  t.throws(() => loadConfig({ file: fixture('config.toml'), env: {} }), { code: 'MI_ERR_CONFIG_FILE_TYPE' })
+  const err = t.throws(() => loadConfig({ file: fixture('bad.yaml'), env: {} })) as Error & {
+    code: string
+    issues: unknown[]
+  }
+  t.is(err.code, 'MI_ERR_CONFIG_INVALID')
+  t.is(err.issues.length, 3)
+})
+
+test('MI_CONFIG names the file', (t) => {
+  const c = loadConfig({ env: { MI_CONFIG: fixture('config.json') }, cwd })
+  t.is(c.limits.maxConnections, 42)
+  t.is(join(c.dataDir), '/srv/mi/data')
+})
