@@ -64,7 +64,7 @@ export const natsConfigSchema = z
     /** Create the stream (subjects `<prefix>.>`, file storage) when it does not exist. */
     createStream: z.boolean().default(true),
     /** `duplicate_window` for a stream we create: how long JetStream remembers Nats-Msg-Ids. */
-    duplicateWindowMs: ms(120_000),
+    duplicateWindowMs: z.number().int().min(100).default(120_000),
     /** `num_replicas` for a stream we create (1 for a single server, 3 for a cluster). */
     replicas: z.number().int().min(1).max(5).default(1),
 

@@ -228,6 +228,7 @@ export class NatsForwarder {
     const { metrics } = this.#deps
     metrics.counter('nats_published_records_total').inc(result.stored)
     metrics.counter('nats_duplicate_records_total').inc(result.duplicates)
+    metrics.counter('nats_skipped_records_total').inc(result.skipped)
     const missing = batch.length - acked.size
     if (missing > 0) {
       metrics.counter('nats_publish_errors_total').inc(failed)
