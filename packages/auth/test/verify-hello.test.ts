@@ -257,3 +257,18 @@ test('failures carry the credential id for audit, never secrets', (t) => {
   const r = store.verifyHello({ module: 'gateway-1', method: 'token', token: 'nope' }, ctx)
   t.deepEqual(r, { ok: false, reason: 'bad-secret', credentialId: 'tok' })
 })
+
+test('a HELLO as @module-ingest/protocol decodes it from the wire verifies', async (t) => {
+  const { decodeHello, encodeBody } = await import('@module-ingest/protocol')
+  const payload = encodeBody({
+    module: 'sensor-1',
+    method: 'hmac',
+    cnonce: VECTOR.cnonce,
+    proof: VECTOR.proof,
+    mac: true,
+    client: 'test/1',
+  })
+  const r = store.verifyHello(decodeHello(payload), ctx)
+  if (!r.ok) return t.fail(r.reason)
+  t.deepEqual(Buffer.from(r.identity.sessionKey!), VECTOR.sessionKey)
+})
