@@ -1,0 +1,635 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import {
+  DEFAULT_MAX_FRAME,
+  dataFrameSize,
+  decodeHelloOk,
+  decodeNackOrError,
+  decodeWelcome,
+  ErrorCode,
+  encodeBatch,
+  encodeFrame,
+  encodeHello,
+  Flags,
+  FrameDecoder,
+  FrameType,
+  frameSize,
+  HEADER_BYTES,
+  type Hello,
+  hmacProof,
+  isValidStreamName,
+  ProtocolError,
+  type RecordInput,
+  recordSize,
+  sessionKey,
+  type Welcome,
+  writeData,
+  writeTrailer,
+} from '@module-ingest/protocol'
+import {
+  fatalError,
+  MI_ERR_CLIENT_CLOSED,
+  MI_ERR_CLIENT_CONNECTION,
+  MI_ERR_CLIENT_GAVE_UP,
+  nackError,
+  type WireCodedError,
+} from './errors.ts'
+import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.ts'
+
+/**
+ * Session lifecycle and resume rule (PROTOCOL.md "Sequence, acks and durability"):
+ *
+ *   connect ─▶ WELCOME ─▶ HELLO ─▶ HELLO_OK(seq = HWM) ─▶ ready ──(loss / transient ERROR)──▶ backoff ─┐
+ *      ▲                                                                                               │
+ *      └───────────────────────────────────────────────────────────────────────────────────────────────┘
+ *
+ * Every admitted frame sits in `queue` (seq order) until settled. On HELLO_OK, entries with
+ * seq ≤ HWM are resolved (the server has them durably, or they are duplicates), and the rest are
+ * re-sent in order with their original seq. The server dedupes by seq, so each awaited send is
+ * stored exactly once.
+ */
+
+/** Errors after which reconnecting cannot help: the client fails and rejects everything pending. */
+export const PERMANENT_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.BAD_MAGIC,
+  ErrorCode.UNSUPPORTED_VERSION,
+  ErrorCode.FRAME_TOO_LARGE,
+  ErrorCode.AUTH_REQUIRED,
+  ErrorCode.AUTH_FAILED,
+  ErrorCode.SUPERSEDED,
+  ErrorCode.UNSUPPORTED_TYPE,
+  ErrorCode.BAD_FRAME,
+])
+
+export interface SendOptions {
+  /** Producer timestamp, µs since the epoch; 0 (default) lets the server stamp it. */
+  ts?: number
+}
+
+export interface BatchOptions {
+  /** zstd-compress the batch when the server offers zstd. Default false. */
+  compress?: boolean
+}
+
+export interface ClientStats {
+  /** Frames admitted and not yet settled (sent or waiting to be re-sent). */
+  inFlight: number
+  /** Frames resolved by ACK or by a resuming HELLO_OK. */
+  acked: number
+  nacked: number
+  /** Successful re-handshakes after the first. */
+  reconnects: number
+  /** Frames re-sent after a reconnect. */
+  resent: number
+  /** Senders waiting for a window slot. */
+  waiting: number
+  connected: boolean
+}
+
+export interface ConnectedInfo {
+  session: string
+  hwm: bigint
+  mac: boolean
+  scopes: string[]
+  welcome: Welcome
+}
+
+interface Entry {
+  seq: bigint
+  frame: Buffer
+  sealed: number
+  settled: boolean
+  resolve: (seq: bigint) => void
+  reject: (err: Error) => void
+}
+
+type Phase = 'idle' | 'welcome' | 'hello' | 'ready'
+
+const kCompactAt = 1024
+
+export class Client extends EventEmitter {
+  #o: ResolvedOptions
+  #socket: Socket | null = null
+  #decoder: FrameDecoder | null = null
+  #phase: Phase = 'idle'
+  #welcome: Welcome | null = null
+  #cnonce: Uint8Array | null = null
+  #macKey: Uint8Array | null = null
+  #sessionId = 0
+  #maxFrame = DEFAULT_MAX_FRAME
+  #zstd = false
+  #nextSeq = 0n
+  #everConnected = false
+  #queue: Entry[] = []
+  #head = 0
+  #unsettled = 0
+  #reserved = 0
+  #waiters: (() => void)[] = []
+  #outstanding = new Set<Promise<bigint>>()
+  #closing = false
+  #failed: Error | null = null
+  #attempts = 0
+  #retryTimer: NodeJS.Timeout | null = null
+  #handshakeTimer: NodeJS.Timeout | null = null
+  #heartbeat: NodeJS.Timeout | null = null
+  #lastRx = 0
+  #lastTx = 0
+  #pingSeq = 0n
+  #corked = false
+  #stats = { acked: 0, nacked: 0, reconnects: 0, resent: 0 }
+  #firstReady: { resolve: () => void; reject: (e: Error) => void } | null = null
+
+  constructor(options: ConnectOptions) {
+    super()
+    this.#o = resolveOptions(options)
+  }
+
+  /** @internal Starts the first attempt; resolves at the first HELLO_OK. Use `connect()`. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#firstReady = { resolve, reject }
+      this.#attempt()
+    })
+  }
+
+  get stats(): ClientStats {
+    return {
+      inFlight: this.#unsettled,
+      ...this.#stats,
+      waiting: this.#waiters.length,
+      connected: this.#phase === 'ready',
+    }
+  }
+
+  /** Send one record as a DATA frame. Resolves with its seq once ACKed; rejects on NACK. */
+  send(stream: string, body: Uint8Array | string, opts?: SendOptions): Promise<bigint> {
+    if (this.#closing || this.#failed) return Promise.reject(this.#failed ?? new MI_ERR_CLIENT_CLOSED())
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body
+    if (!isValidStreamName(stream)) {
+      return Promise.reject(
+        nackError(undefined, ErrorCode.BAD_PAYLOAD, `invalid stream name ${JSON.stringify(stream)}`),
+      )
+    }
+    const ts = opts?.ts ?? 0
+    if (!Number.isSafeInteger(ts) || ts < 0) {
+      return Promise.reject(
+        nackError(undefined, ErrorCode.BAD_PAYLOAD, 'ts must be a safe non-negative integer'),
+      )
+    }
+    if (recordSize(stream, bytes) > this.#maxFrame) {
+      return Promise.reject(
+        nackError(undefined, ErrorCode.FRAME_TOO_LARGE, `record exceeds max_frame ${this.#maxFrame}`),
+      )
+    }
+    const admit = (): Promise<bigint> => {
+      const seq = this.#nextSeq++
+      // Sized and sealed at admission: the MAC key may have changed while this send waited.
+      const frame = Buffer.allocUnsafe(dataFrameSize(stream, bytes, this.#macKey !== null))
+      writeData(frame, 0, seq, stream, ts, bytes, this.#macKey)
+      return this.#admit(seq, frame)
+    }
+    return this.#withSlot(admit)
+  }
+
+  /** Send records as one atomic BATCH frame (one seq). Resolves with the seq once ACKed. */
+  sendBatch(records: readonly RecordInput[], opts?: BatchOptions): Promise<bigint> {
+    if (this.#closing || this.#failed) return Promise.reject(this.#failed ?? new MI_ERR_CLIENT_CLOSED())
+    let payload: Buffer
+    let flags: number
+    try {
+      const compress = Boolean(opts?.compress) && this.#zstd
+      const plain = encodeBatch(records)
+      if (plain.payload.byteLength > this.#maxFrame) {
+        const code = compress ? ErrorCode.BAD_PAYLOAD : ErrorCode.FRAME_TOO_LARGE
+        return Promise.reject(nackError(undefined, code, `batch exceeds max_frame ${this.#maxFrame}`))
+      }
+      ;({ payload, flags } = compress ? encodeBatch(records, { compress: true }) : plain)
+    } catch (err) {
+      const code = err instanceof ProtocolError ? err.code : ErrorCode.BAD_PAYLOAD
+      return Promise.reject(nackError(undefined, code, (err as Error).message))
+    }
+    const admit = (): Promise<bigint> => {
+      const seq = this.#nextSeq++
+      return this.#admit(seq, encodeFrame(FrameType.BATCH, seq, payload, { flags, macKey: this.#macKey }))
+    }
+    return this.#withSlot(admit)
+  }
+
+  /** Resolves once every frame sent before this call is settled (ACKed, NACKed or rejected). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.#outstanding])
+  }
+
+  /**
+   * Stop sending: waits up to `timeoutMs` (default 5000) for everything pending to settle, then
+   * closes the socket and rejects whatever is still unsettled with MI_ERR_CLIENT_CLOSED.
+   */
+  async close(opts?: { timeoutMs?: number }): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    const timeoutMs = opts?.timeoutMs ?? 5000
+    if (this.#outstanding.size > 0 && !this.#failed && timeoutMs > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([this.flush(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))])
+      clearTimeout(timer)
+    }
+    this.#shutdown(new MI_ERR_CLIENT_CLOSED())
+    const s = this.#socket
+    this.#teardown()
+    if (s && !s.destroyed) {
+      await new Promise<void>((resolve) => {
+        s.once('close', () => resolve())
+        s.end()
+        setTimeout(() => s.destroy(), 1000).unref()
+      })
+    }
+  }
+
+  // ── window ──────────────────────────────────────────────────────────────────────────────────────
+
+  #withSlot(admit: () => Promise<bigint>): Promise<bigint> {
+    if (this.#waiters.length === 0 && this.#unsettled + this.#reserved < this.#o.window) return admit()
+    const p = new Promise<void>((resolve) => this.#waiters.push(resolve)).then(() => {
+      this.#reserved--
+      if (this.#failed || this.#closing) throw this.#failed ?? new MI_ERR_CLIENT_CLOSED()
+      return admit()
+    })
+    // A waiting send counts for flush() too.
+    this.#track(p)
+    return p
+  }
+
+  #wake(): void {
+    while (this.#waiters.length > 0 && this.#unsettled + this.#reserved < this.#o.window) {
+      this.#reserved++
+      this.#waiters.shift()!()
+    }
+  }
+
+  #track(p: Promise<bigint>): void {
+    this.#outstanding.add(p)
+    const done = () => this.#outstanding.delete(p)
+    p.then(done, done)
+  }
+
+  #admit(seq: bigint, frame: Buffer): Promise<bigint> {
+    let entry!: Entry
+    const p = new Promise<bigint>((resolve, reject) => {
+      // sealed 0 = never written: its first write is not a re-send and re-seals it for the session.
+      entry = {
+        seq,
+        frame,
+        sealed: this.#phase === 'ready' ? this.#sessionId : 0,
+        settled: false,
+        resolve,
+        reject,
+      }
+    })
+    this.#queue.push(entry)
+    this.#unsettled++
+    this.#track(p)
+    if (this.#phase === 'ready') this.#write(entry)
+    return p
+  }
+
+  // ── settling ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Resolve every queued entry with seq ≤ upTo (cumulative ACK, or HELLO_OK's HWM). */
+  #settleUpTo(upTo: bigint): void {
+    const q = this.#queue
+    let h = this.#head
+    while (h < q.length && q[h]!.seq <= upTo) {
+      const e = q[h]!
+      if (!e.settled) {
+        e.settled = true
+        this.#unsettled--
+        this.#stats.acked++
+        e.resolve(e.seq)
+      }
+      q[h] = undefined as unknown as Entry
+      h++
+    }
+    this.#head = h
+    if (h === q.length) {
+      this.#queue = []
+      this.#head = 0
+    } else if (h >= kCompactAt && h * 2 > q.length) {
+      this.#queue = q.slice(h)
+      this.#head = 0
+    }
+    this.#wake()
+  }
+
+  #nack(seq: bigint, code: number, message: string): void {
+    const q = this.#queue
+    let lo = this.#head
+    let hi = q.length - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const e = q[mid]!
+      if (e.seq === seq) {
+        if (!e.settled) {
+          e.settled = true
+          this.#unsettled--
+          this.#stats.nacked++
+          e.reject(nackError(seq, code, message))
+          this.#wake()
+        }
+        return
+      }
+      if (e.seq < seq) lo = mid + 1
+      else hi = mid - 1
+    }
+    this.#log('warn', { seq, code }, 'NACK for a frame not in flight')
+  }
+
+  /** Reject everything pending and waiting. */
+  #shutdown(err: Error): void {
+    const q = this.#queue
+    for (let h = this.#head; h < q.length; h++) {
+      const e = q[h]!
+      if (!e.settled) {
+        e.settled = true
+        e.reject(err)
+      }
+    }
+    this.#queue = []
+    this.#head = 0
+    this.#unsettled = 0
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const w of waiters) {
+      this.#reserved++
+      w()
+    }
+  }
+
+  #fail(err: Error): void {
+    if (this.#failed) return
+    this.#failed = err
+    this.#shutdown(err)
+    this.#teardown()
+    this.#firstReady?.reject(err)
+    this.#firstReady = null
+    this.#emitError(err)
+  }
+
+  // ── connection ──────────────────────────────────────────────────────────────────────────────────
+
+  #attempt(): void {
+    this.#retryTimer = null
+    if (this.#closing || this.#failed) return
+    const o = this.#o
+    const socket = o.tls
+      ? tlsConnect({ servername: o.host, ...o.tls, host: o.host, port: o.port })
+      : netConnect({ host: o.host, port: o.port })
+    socket.setNoDelay(true)
+    this.#socket = socket
+    this.#decoder = new FrameDecoder({ maxFrame: DEFAULT_MAX_FRAME, role: 'client' })
+    this.#phase = 'welcome'
+    this.#macKey = null
+    this.#lastRx = Date.now()
+    this.#handshakeTimer = setTimeout(
+      () => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION('handshake timed out')),
+      o.handshakeTimeoutMs,
+    )
+    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk))
+    socket.on('error', (err) => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION(err.message, { cause: err })))
+    socket.on('close', () => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION('socket closed')))
+  }
+
+  #onData(socket: Socket, chunk: Buffer): void {
+    if (socket !== this.#socket) return
+    this.#lastRx = Date.now()
+    const dec = this.#decoder!
+    try {
+      dec.push(chunk)
+      for (let f = dec.next(); f !== null; f = dec.next()) {
+        this.#onFrame(f.type, f.seq, f.payload)
+        if (socket !== this.#socket) return
+      }
+    } catch (err) {
+      if (socket !== this.#socket) return
+      if (err instanceof ProtocolError && err.code === ErrorCode.UNSUPPORTED_VERSION) {
+        this.#fail(fatalError(err.code, err.message))
+        return
+      }
+      // A server speaking garbage may be mid-restart or behind a bad proxy: treat as a lost connection.
+      this.#lost(
+        socket,
+        new MI_ERR_CLIENT_CONNECTION(`protocol error from server: ${(err as Error).message}`, { cause: err }),
+      )
+    }
+  }
+
+  #onFrame(type: number, seq: bigint, payload: Uint8Array): void {
+    switch (type) {
+      case FrameType.ACK:
+        if (this.#phase === 'ready') this.#settleUpTo(seq)
+        return
+      case FrameType.NACK: {
+        const { code, message } = decodeNackOrError(payload)
+        this.#nack(seq, code, message)
+        return
+      }
+      case FrameType.PING:
+        this.#writeRaw(encodeFrame(FrameType.PONG, seq, payload, { macKey: this.#macKey }))
+        return
+      case FrameType.PONG:
+        return
+      case FrameType.ERROR: {
+        const { code, message } = decodeNackOrError(payload)
+        const err = fatalError(code, message)
+        if (PERMANENT_CODES.has(code)) this.#fail(err)
+        else this.#lost(this.#socket!, err)
+        return
+      }
+      case FrameType.WELCOME:
+        if (this.#phase !== 'welcome') throw new ProtocolError(ErrorCode.AUTH_REQUIRED, 'unexpected WELCOME')
+        this.#onWelcome(decodeWelcome(payload))
+        return
+      case FrameType.HELLO_OK:
+        if (this.#phase !== 'hello') throw new ProtocolError(ErrorCode.AUTH_REQUIRED, 'unexpected HELLO_OK')
+        this.#onHelloOk(seq, payload)
+        return
+    }
+  }
+
+  #onWelcome(w: Welcome): void {
+    const o = this.#o
+    this.#welcome = w
+    const hello: Hello = {
+      module: o.module,
+      method: o.token !== undefined ? 'token' : 'hmac',
+      client: o.clientName,
+    }
+    if (o.core !== undefined) hello.core = o.core
+    if (o.fingerprint !== undefined) hello.fingerprint = o.fingerprint
+    if (o.token !== undefined) {
+      hello.token = o.token
+    } else {
+      this.#cnonce = randomBytes(16)
+      hello.cnonce = this.#cnonce
+      hello.proof = hmacProof(o.hmacKey!, w.nonce, this.#cnonce, o.module)
+      hello.mac = o.mac
+    }
+    this.#phase = 'hello'
+    this.#writeRaw(encodeHello(hello))
+  }
+
+  #onHelloOk(hwm: bigint, payload: Uint8Array): void {
+    const ok = decodeHelloOk(payload)
+    const w = this.#welcome!
+    clearTimeout(this.#handshakeTimer!)
+    this.#handshakeTimer = null
+    if (ok.mac) {
+      if (!this.#o.hmacKey)
+        throw new ProtocolError(ErrorCode.BAD_PAYLOAD, 'MAC session without an hmac key', undefined, {
+          fatal: true,
+        })
+      this.#macKey = sessionKey(this.#o.hmacKey, w.nonce, this.#cnonce!)
+      // HELLO_OK itself carried a CRC; every frame after it carries a MAC.
+      this.#decoder!.setMacKey(this.#macKey)
+    }
+    this.#maxFrame = w.max_frame
+    this.#zstd = w.compression.includes('zstd')
+    this.#sessionId++
+    this.#phase = 'ready'
+    this.#attempts = 0
+    if (this.#everConnected) this.#stats.reconnects++
+    else this.#nextSeq = hwm + 1n
+    this.#everConnected = true
+    if (this.#nextSeq <= hwm) this.#nextSeq = hwm + 1n
+    this.#settleUpTo(hwm)
+    // Re-send the rest in order, with their original seqs.
+    const q = this.#queue
+    for (let h = this.#head; h < q.length; h++) {
+      const e = q[h]!
+      if (!e.settled) this.#write(e)
+    }
+    this.#startHeartbeat(w.heartbeat_ms)
+    this.#log('info', { session: ok.session, hwm, mac: ok.mac }, 'MIP/1 session ready')
+    this.emit('connected', {
+      session: ok.session,
+      hwm,
+      mac: ok.mac,
+      scopes: ok.scopes,
+      welcome: w,
+    } satisfies ConnectedInfo)
+    this.#firstReady?.resolve()
+    this.#firstReady = null
+  }
+
+  #lost(socket: Socket, err: Error): void {
+    if (socket !== this.#socket) return
+    const wasReady = this.#phase === 'ready'
+    this.#teardown()
+    if (this.#closing || this.#failed) return
+    this.#log('warn', { err: err.message }, 'MIP/1 connection lost')
+    if (wasReady) this.emit('disconnected', err)
+    this.#emitError(err)
+    const r = this.#o.reconnect
+    this.#attempts++
+    if (r === false || this.#attempts >= r.maxAttempts) {
+      this.#fail(r === false ? err : new MI_ERR_CLIENT_GAVE_UP(this.#attempts, { cause: err }))
+      return
+    }
+    // Equal jitter: half fixed, half random, so a fleet restarting together spreads out.
+    const base = Math.min(r.maxDelayMs, r.initialDelayMs * r.factor ** (this.#attempts - 1))
+    const delay = base / 2 + Math.random() * (base / 2)
+    this.#retryTimer = setTimeout(() => this.#attempt(), delay)
+  }
+
+  #teardown(): void {
+    const s = this.#socket
+    this.#socket = null
+    this.#decoder = null
+    this.#phase = 'idle'
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer)
+    if (this.#heartbeat) clearInterval(this.#heartbeat)
+    if (this.#retryTimer && (this.#closing || this.#failed)) clearTimeout(this.#retryTimer)
+    this.#handshakeTimer = null
+    this.#heartbeat = null
+    if (s && !s.destroyed && !this.#closing) s.destroy()
+  }
+
+  #startHeartbeat(heartbeatMs: number): void {
+    this.#lastTx = Date.now()
+    this.#heartbeat = setInterval(() => {
+      const now = Date.now()
+      const s = this.#socket
+      if (!s) return
+      if (now - this.#lastRx > 3 * heartbeatMs) {
+        this.#lost(s, new MI_ERR_CLIENT_CONNECTION(`no frame from the server for ${now - this.#lastRx} ms`))
+        return
+      }
+      if (now - this.#lastTx >= heartbeatMs) {
+        this.#writeRaw(
+          encodeFrame(FrameType.PING, ++this.#pingSeq, new Uint8Array(0), { macKey: this.#macKey }),
+        )
+      }
+    }, heartbeatMs)
+    this.#heartbeat.unref()
+  }
+
+  // ── writing ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** Write a queued frame, re-sealing its trailer if it was built for another session. */
+  #write(e: Entry): void {
+    if (e.sealed !== this.#sessionId) {
+      if (e.sealed !== 0) this.#stats.resent++
+      e.frame = reseal(e.frame, this.#macKey)
+      e.sealed = this.#sessionId
+    }
+    this.#writeRaw(e.frame)
+  }
+
+  #writeRaw(buf: Buffer): void {
+    const s = this.#socket
+    if (!s) return
+    this.#lastTx = Date.now()
+    // Cork for the rest of this tick: a burst of sends goes out in one write syscall.
+    if (!this.#corked) {
+      this.#corked = true
+      s.cork()
+      process.nextTick(() => {
+        this.#corked = false
+        s.uncork()
+      })
+    }
+    s.write(buf)
+  }
+
+  #emitError(err: Error): void {
+    // 'error' without a listener would throw: transient errors are only worth a log line then.
+    if (this.listenerCount('error') > 0) this.emit('error', err)
+  }
+
+  #log(level: 'debug' | 'info' | 'warn' | 'error', obj: object, msg: string): void {
+    const fn = this.#o.logger[level]
+    if (fn) fn.call(this.#o.logger, { module: this.#o.module, ...obj }, msg)
+  }
+}
+
+/** Rewrite a frame's MAC flag and trailer for the current session (in place when the size fits). */
+function reseal(frame: Buffer, macKey: Uint8Array | null): Buffer {
+  const len = frame.readUInt32BE(8)
+  const want = frameSize(len, macKey !== null)
+  const out = want === frame.length ? frame : Buffer.allocUnsafe(want)
+  if (out !== frame) frame.copy(out, 0, 0, HEADER_BYTES + len)
+  const flags = out.readUInt16BE(4)
+  out.writeUInt16BE(macKey ? flags | Flags.MAC : flags & ~Flags.MAC, 4)
+  writeTrailer(out, 0, len, macKey)
+  return out
+}
+
+/** Open a client and resolve once its first session is ready (HELLO_OK received). */
+export async function connect(options: ConnectOptions): Promise<Client> {
+  const client = new Client(options)
+  await client.start()
+  return client
+}
+
+export type { WireCodedError }

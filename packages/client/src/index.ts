@@ -1,0 +1,12 @@
+export type { BatchOptions, ClientStats, ConnectedInfo, SendOptions } from './client.ts'
+export { Client, connect, PERMANENT_CODES } from './client.ts'
+export type { WireCodedError } from './errors.ts'
+export {
+  MI_ERR_CLIENT_CLOSED,
+  MI_ERR_CLIENT_CONNECTION,
+  MI_ERR_CLIENT_FATAL,
+  MI_ERR_CLIENT_GAVE_UP,
+  MI_ERR_CLIENT_NACK,
+  MI_ERR_CLIENT_OPT_INVALID,
+} from './errors.ts'
+export type { ConnectOptions, Logger, ReconnectOptions } from './options.ts'
