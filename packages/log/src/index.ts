@@ -1,0 +1,117 @@
+/**
+ * @module-ingest/log: the durable segmented append-only log. The WAL *is* the queue.
+ *
+ * ## Design constraints
+ * - One writer per directory (the engine's writer worker), any number of readers in any thread or
+ *   process. Readers take no lock the writer could wait on: they read files with their own fds,
+ *   bounded by a durable watermark the writer publishes.
+ * - One `append()` is one atomic unit (a MIP/1 BATCH): after any crash all its records are present
+ *   and contiguous, or none are. Nothing is written twice: readers consume the segments directly.
+ * - Segments default to 64 MiB (`segmentSizeBytes`); a group never spans two segments (a group
+ *   larger than the segment size gets a segment of its own).
+ * - Every group carries a CRC-32 (zlib). Recovery cost is bounded by the data since the last
+ *   checkpoint (default every 16 MiB / 5 s), not by the log size.
+ * - No node:net; no native addons.
+ *
+ * ## On-disk format (directory)
+ * ```
+ * <base:20 digits>.seg   segment: "MILOGSG1" | u64le base lsn | group*
+ * <base>.idx             sparse index (sparse-index.ts): entry every 64 KiB; sealed ones have a footer
+ * catalog                "MICATLG1" | (u32 crc | u16 len | utf8 name)*   id = 1-based position
+ * checkpoint.0|1         JSON {crc, body}: segBase, offset, nextLsn, catalogCount, module HWMs
+ * durable                40 B watermark, pwritten in place after every commit (meta.ts)
+ * groups/<name>          JSON {nextLsn}: consumer-group offsets
+ * quarantine.json        corrupt (segment, offset) pairs readers refuse to pass
+ * writer.pid             the live writer's pid
+ *
+ * group   = u32le payloadLen | u32le crc32(payload) | payload
+ * payload = u8 flags (0xA0 | 1 if zstd) · varint baseLsn · varint count · varint baseRts
+ *           · [zstd: varint rawLen · zstd frame of the rest] · batch+
+ * batch   = varint moduleId · varint coreId (0 = '') · varint seq (u64) · zigzag(rts - baseRts)
+ *           · varint n · n × record
+ * record  = varint streamId · zigzag(ts - rts) · varint bodyLen · body
+ * ```
+ * A group holds every append of one group commit. Overhead per record: 8 (prefix) + ~12 (group
+ * header) + ~7 (batch header) + ~5 (record header) ≈ 30-35 B when one DATA is alone in its group;
+ * ≈ 12 B for DATA under load (many per group) and ≈ 5 B for records inside a BATCH. See README.
+ *
+ * ## Catalog rule
+ * Names are interned to ids. A new name's catalog entry is written and fdatasync'ed before the first
+ * group that uses it is written, so a durable group never references an id missing from the catalog.
+ *
+ * ## Group-commit rule
+ * Under flush 'always', `onDurable(lsn)` fires, the watermark moves and readers may see records only
+ * after the fdatasync that covers the group holding them has returned. Appends made while an
+ * fdatasync runs form the next group; a group is cut early when it reaches `groupCommitMaxBytes`
+ * and is then written at once, overlapping the running fdatasync, and synced right after it.
+ * `groupCommitMaxDelayMs` (default 0) lets an idle writer wait to gather a bigger first group.
+ * Under 'interval' / 'none' a group counts as durable once written (in the page cache): it survives
+ * a process crash but not a power cut; 'interval' fdatasyncs every `flushIntervalMs`.
+ *
+ * ## Durable watermark (how readers learn it)
+ * The writer pwrites `durable` (durableLsn, segment base, end offset, CRC) after each commit;
+ * readers re-read it on every `read()` and wait for it with fs.watch (inotify) + a 50 ms poll. A
+ * same-process reader may pass the writer's `log.durableSignal` (Int32Array over a
+ * SharedArrayBuffer, slot 0 = commit counter, Atomics.add + notify after every commit) to wake
+ * without waiting for inotify. Readers never read past (segment, end offset).
+ *
+ * ## Recovery (openLog)
+ * 1. Catalog: drop a torn last entry (never referenced, by the catalog rule).
+ * 2. Pick the valid checkpoint slot with the higher generation (missing/invalid → full scan).
+ * 3. Scan groups from the checkpoint forward, checking length, CRC, lsn continuity and catalog ids,
+ *    rebuilding module HWMs and the active segment's sparse index.
+ * 4. The first bad group in the last segment is a torn tail: the file is truncated there (partial
+ *    or CRC-bad groups, garbage or zeros appended). A bad group inside a sealed segment is
+ *    corruption: reported (stats().recovery) and quarantined; readers stop there with
+ *    MI_ERR_LOG_CORRUPT naming segment + offset. Sealed data before the checkpoint is not re-read
+ *    at open (verifyLog does that); readers CRC-check every group they read.
+ * 5. fdatasync what was kept, write a fresh checkpoint and the watermark.
+ *
+ * ## Failure (ENOSPC, EIO)
+ * The writer stops accepting (`append` throws MI_ERR_LOG_UNAVAILABLE, `onError` fires), discards
+ * what was not durable (lsns and HWMs fall back to the durable ones), truncates the segment back
+ * to the durable end and probes every `retryIntervalMs` (or on `retry()`); `onResume` fires when a
+ * probe write + fdatasync succeeds.
+ *
+ * ## Retention
+ * Sealed segments only, oldest first, by age of their newest record (`maxAgeMs`) and total size
+ * (`maxBytes`); never one that a group in `retention.protectGroups` has not fully consumed,
+ * unless its newest record is older than `forceDeleteAfterMs`.
+ */
+
+export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './config.ts'
+export { kDefaults } from './config.ts'
+export {
+  MI_ERR_LOG_APPEND_INVALID,
+  MI_ERR_LOG_CLOSED,
+  MI_ERR_LOG_CORRUPT,
+  MI_ERR_LOG_FORMAT,
+  MI_ERR_LOG_GROUP_INVALID,
+  MI_ERR_LOG_LOCKED,
+  MI_ERR_LOG_OPTION_INVALID,
+  MI_ERR_LOG_UNAVAILABLE,
+} from './errors.ts'
+export type { AppendEntry, AppendRecord, AppendResult, Log, LogStats } from './log.ts'
+export { openLog } from './log.ts'
+export type { QuarantineEntry, Watermark } from './meta.ts'
+export type { ScanOptions, SegmentInfo, SegmentScan, VerifyReport } from './raw.ts'
+export {
+  listSegments,
+  quarantineSegment,
+  readSegment,
+  rebuildIndex,
+  scanSegment,
+  truncateSegmentTail,
+  verifyLog,
+} from './raw.ts'
+export type {
+  CursorOptions,
+  GroupInfo,
+  Groups,
+  ReaderOptions,
+  ReadOptions,
+  StoredRecord,
+  WaitOptions,
+} from './reader.ts'
+export { Cursor, openReader, Reader } from './reader.ts'
+export type { RecoveryReport } from './recovery.ts'

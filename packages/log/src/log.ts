@@ -1,0 +1,939 @@
+// The writer: one per log directory, living in the engine's writer worker. See index.ts for the design.
+import fs from 'node:fs'
+import path from 'node:path'
+import { crc32, zstdCompressSync } from 'node:zlib'
+import { encodeCatalogEntry } from './catalog.ts'
+import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
+import {
+  MI_ERR_LOG_APPEND_INVALID,
+  MI_ERR_LOG_CLOSED,
+  MI_ERR_LOG_LOCKED,
+  MI_ERR_LOG_UNAVAILABLE,
+} from './errors.ts'
+import {
+  encodeSegmentHeader,
+  indexName,
+  kFlagZstd,
+  kGroupMagic,
+  kGroupPrefixBytes,
+  kSegmentHeaderBytes,
+  segmentName,
+  Writer,
+} from './format.ts'
+import { realIo, type WriterIo } from './io.ts'
+import {
+  encodeWatermark,
+  fsyncDir,
+  kLockFile,
+  kWatermarkBytes,
+  kWatermarkFile,
+  listGroups,
+  storeCheckpoint,
+  writeFileAtomic,
+} from './meta.ts'
+import { type RecoveryReport, recover } from './recovery.ts'
+import { buildIndexByScan, emptySeed } from './segments.ts'
+import {
+  encodeEntry,
+  encodeSealedIndex,
+  type IndexEntry,
+  kIndexEntryBytes,
+  kIndexMagic,
+  loadIndex,
+} from './sparse-index.ts'
+
+export interface AppendRecord {
+  stream: string
+  ts: number
+  body: Uint8Array
+}
+export interface AppendEntry {
+  module: string
+  core: string
+  seq: bigint
+  rts: number
+  records: AppendRecord[]
+}
+export interface AppendResult {
+  firstLsn: number
+  lastLsn: number
+}
+
+export interface LogStats {
+  state: 'open' | 'unavailable' | 'closed'
+  bytesOnDisk: number
+  segments: number
+  oldestRecordTsUs: number | undefined
+  durableLsn: number
+  lastAppendedLsn: number
+  pendingRecords: number
+  commits: number
+  committedRecords: number
+  committedBytes: number
+  recovery: RecoveryReport
+}
+
+/** Test-only hooks (exported from ./internal.ts). */
+export const kCrash = Symbol('mi.log.crash')
+export const kIo = Symbol('mi.log.io')
+
+interface Group {
+  epoch: number
+  w: Writer
+  baseLsn: number
+  count: number
+  baseRts: number
+  maxRts: number
+  firstTs: number
+  hwm: Map<string, bigint>
+  newNames: string[]
+  startedAt: number
+  // set when written
+  offset: number
+  endOffset: number
+  writeUs: number
+  syncUs: number
+}
+
+interface SyncWaiter {
+  lsn: number
+  resolve: () => void
+  reject: (e: Error) => void
+}
+
+interface SealedSeg {
+  base: number
+  sizeBytes: number
+  maxRts: number // -1 unknown
+  firstTs: number // -1 unknown
+}
+
+const openDirs = new Set<string>()
+const kMaxNameChars = 1024
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+export interface Log {
+  append(entry: AppendEntry): AppendResult
+  onDurable(cb: (durableLsn: number) => void): () => void
+  onError(cb: (err: Error) => void): () => void
+  onResume(cb: () => void): () => void
+  readonly durableLsn: number
+  /** Int32Array over a SharedArrayBuffer: slot 0 counts commits (see index.ts). */
+  readonly durableSignal: Int32Array
+  readonly dir: string
+  moduleHwm(module: string): bigint
+  sync(): Promise<void>
+  retry(): Promise<boolean>
+  stats(): LogStats
+  close(): Promise<void>
+}
+
+export async function openLog(dir: string, options: LogOptions = {}): Promise<Log> {
+  const opts = resolveOptions(options)
+  const abs = path.resolve(dir)
+  await fs.promises.mkdir(abs, { recursive: true })
+  const lockFile = path.join(abs, kLockFile)
+  try {
+    const pid = Number((await fs.promises.readFile(lockFile, 'utf8')).trim())
+    if (Number.isInteger(pid) && pid > 0 && pidAlive(pid) && (pid !== process.pid || openDirs.has(abs))) {
+      throw new MI_ERR_LOG_LOCKED(abs, pid)
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MI_ERR_LOG_LOCKED') throw err
+  }
+  openDirs.add(abs)
+  try {
+    await writeFileAtomic(lockFile, String(process.pid))
+    const rec = await recover(abs, opts.indexIntervalBytes)
+    const log = new LogImpl(abs, opts, rec)
+    await log.init()
+    return log
+  } catch (err) {
+    openDirs.delete(abs)
+    throw err
+  }
+}
+
+class LogImpl implements Log {
+  readonly dir: string
+  readonly durableSignal = new Int32Array(new SharedArrayBuffer(16))
+  #opts: ResolvedOptions
+  #io: WriterIo = realIo
+  #state: 'open' | 'unavailable' | 'closed' = 'open'
+  #epoch = 0
+  #lastError: Error | undefined
+  #report: RecoveryReport
+
+  // active segment
+  #activeBase: number
+  #fd: number
+  #writeOffset: number
+  #durableOffset: number
+  #entries: IndexEntry[]
+  #lastIndexed: number
+  #activeMaxRts: number
+  #activeFirstTs: number
+  #idxFd = -1
+  #sealed: SealedSeg[] = []
+
+  // lsns and high-water marks
+  #nextLsn: number
+  #durableLsn: number
+  #hwm: Map<string, bigint>
+  #durableHwm: Map<string, bigint>
+
+  // catalog
+  #names: string[]
+  #ids = new Map<string, number>()
+  #catalogFd: number
+  #catalogBytes: number
+  #catalogPersisted: number // names[0..n) are on disk
+
+  // group commit
+  #cur: Group | undefined
+  #ready: Group[] = []
+  #pumping: Promise<void> | undefined
+  #scheduled = false
+  #wake: (() => void) | undefined
+  #urgent = false
+  #syncing: Promise<void> | undefined
+  #syncWaiters: SyncWaiter[] = []
+  #lastGroupBytes = 4096
+
+  // meta
+  #wmFd: number
+  #wmBuf = Buffer.alloc(kWatermarkBytes)
+  #checkpointGen: number
+  #checkpointing: Promise<void> | undefined
+  #checkpointAgain = false
+  #checkpointLsn = 0
+  #bytesSinceCheckpoint = 0
+  #timers: NodeJS.Timeout[] = []
+  #retryTimer: NodeJS.Timeout | undefined
+  #retrying: Promise<boolean> | undefined
+  #retentionRunning: Promise<void> | undefined
+  #flushDirty = false
+
+  #durableCbs = new Set<(lsn: number) => void>()
+  #errorCbs = new Set<(err: Error) => void>()
+  #resumeCbs = new Set<() => void>()
+  #stats = { commits: 0, committedRecords: 0, committedBytes: 0 }
+
+  constructor(dir: string, opts: ResolvedOptions, rec: Awaited<ReturnType<typeof recover>>) {
+    this.dir = dir
+    this.#opts = opts
+    this.#report = rec.report
+    this.#activeBase = rec.activeBase
+    this.#fd = rec.activeFd
+    this.#writeOffset = rec.activeSize
+    this.#durableOffset = rec.activeSize
+    this.#entries = rec.activeEntries
+    this.#lastIndexed = rec.activeLastIndexed
+    this.#activeMaxRts = rec.activeMaxRts
+    this.#activeFirstTs = rec.activeFirstTs
+    this.#nextLsn = rec.nextLsn
+    this.#durableLsn = rec.nextLsn - 1
+    this.#hwm = new Map(rec.hwm)
+    this.#durableHwm = new Map(rec.hwm)
+    this.#names = rec.catalogNames
+    for (const [i, n] of this.#names.entries()) this.#ids.set(n, i + 1)
+    this.#catalogFd = rec.catalogFd
+    this.#catalogBytes = rec.catalogBytes
+    this.#catalogPersisted = rec.catalogNames.length
+    this.#checkpointGen = rec.checkpointGen
+    for (const b of rec.bases)
+      if (b !== rec.activeBase) this.#sealed.push({ base: b, sizeBytes: 0, maxRts: -1, firstTs: -1 })
+    this.#wmFd = fs.openSync(
+      path.join(dir, kWatermarkFile),
+      fs.constants.O_RDWR | fs.constants.O_CREAT,
+      0o644,
+    )
+    if (opts.onError) this.#errorCbs.add(opts.onError)
+  }
+
+  async init(): Promise<void> {
+    // The live index of the active segment is rewritten from what recovery kept.
+    const idxPath = path.join(this.dir, indexName(this.#activeBase))
+    const live = Buffer.concat([kIndexMagic, ...this.#entries.map(encodeEntry)])
+    await writeFileAtomic(idxPath, live, false)
+    this.#idxFd = fs.openSync(idxPath, 'r+')
+    for (const s of this.#sealed) {
+      const file = path.join(this.dir, segmentName(s.base))
+      s.sizeBytes = (await fs.promises.stat(file)).size
+      const idx = await loadIndex(path.join(this.dir, indexName(s.base)))
+      if (idx?.sealed) {
+        s.maxRts = idx.sealed.maxRts
+        s.firstTs = idx.sealed.firstTs
+      }
+    }
+    this.#publishWatermark()
+    await this.#checkpoint()
+    const t = setInterval(() => {
+      if (this.#durableLsn > this.#checkpointLsn) void this.#checkpoint()
+    }, this.#opts.checkpointIntervalMs)
+    t.unref()
+    this.#timers.push(t)
+    if (this.#opts.retention.maxAgeMs !== undefined || this.#opts.retention.maxBytes !== undefined) {
+      const r = setInterval(() => void this.#runRetention(), this.#opts.retention.checkIntervalMs)
+      r.unref()
+      this.#timers.push(r)
+    }
+    if (this.#opts.flush === 'interval') {
+      const f = setInterval(() => void this.#intervalFlush(), this.#opts.flushIntervalMs)
+      f.unref()
+      this.#timers.push(f)
+    }
+    // Sealed segments without a valid index get one in the background (readers rebuild in memory meanwhile).
+    setImmediate(() => void this.#rebuildMissingIndexes())
+  }
+
+  get durableLsn(): number {
+    return this.#durableLsn
+  }
+
+  moduleHwm(module: string): bigint {
+    return this.#hwm.get(module) ?? 0n
+  }
+
+  onDurable(cb: (durableLsn: number) => void): () => void {
+    this.#durableCbs.add(cb)
+    return () => this.#durableCbs.delete(cb)
+  }
+  onError(cb: (err: Error) => void): () => void {
+    this.#errorCbs.add(cb)
+    return () => this.#errorCbs.delete(cb)
+  }
+  onResume(cb: () => void): () => void {
+    this.#resumeCbs.add(cb)
+    return () => this.#resumeCbs.delete(cb)
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // append: synchronous; encodes into the forming group.
+
+  append(entry: AppendEntry): AppendResult {
+    if (this.#state !== 'open') throw this.#stateError()
+    const { module, core, seq, rts, records } = entry
+    if (typeof module !== 'string' || module.length === 0 || module.length > kMaxNameChars) {
+      throw new MI_ERR_LOG_APPEND_INVALID('module must be a non-empty string')
+    }
+    if (typeof core !== 'string' || core.length > kMaxNameChars)
+      throw new MI_ERR_LOG_APPEND_INVALID('core must be a string')
+    if (typeof seq !== 'bigint' || seq < 0n || seq > 0xffff_ffff_ffff_ffffn) {
+      throw new MI_ERR_LOG_APPEND_INVALID('seq must be a u64 bigint')
+    }
+    if (!Number.isSafeInteger(rts) || rts < 0)
+      throw new MI_ERR_LOG_APPEND_INVALID('rts must be a non-negative integer (µs)')
+    if (!Array.isArray(records) || records.length === 0)
+      throw new MI_ERR_LOG_APPEND_INVALID('records must be non-empty')
+    for (const r of records) {
+      if (typeof r.stream !== 'string' || r.stream.length === 0 || r.stream.length > kMaxNameChars) {
+        throw new MI_ERR_LOG_APPEND_INVALID('stream must be a non-empty string')
+      }
+      if (!Number.isSafeInteger(r.ts)) throw new MI_ERR_LOG_APPEND_INVALID('ts must be an integer (µs)')
+      if (!(r.body instanceof Uint8Array)) throw new MI_ERR_LOG_APPEND_INVALID('body must be a Uint8Array')
+    }
+    let g = this.#cur
+    if (!g) {
+      g = this.#cur = {
+        epoch: this.#epoch,
+        w: new Writer(Math.min(this.#lastGroupBytes + 1024, this.#opts.groupCommitMaxBytes + 1024)),
+        baseLsn: this.#nextLsn,
+        count: 0,
+        baseRts: rts,
+        maxRts: rts,
+        firstTs: records[0]!.ts,
+        hwm: new Map(),
+        newNames: [],
+        startedAt: performance.now(),
+        offset: 0,
+        endOffset: 0,
+        writeUs: 0,
+        syncUs: 0,
+      }
+    }
+    const w = g.w
+    w.varint(this.#intern(module, g))
+    w.varint(core === '' ? 0 : this.#intern(core, g))
+    w.u64(seq)
+    w.zigzag(rts - g.baseRts)
+    w.varint(records.length)
+    for (const r of records) {
+      w.varint(this.#intern(r.stream, g))
+      w.zigzag(r.ts - rts)
+      w.varint(r.body.length)
+      w.bytes(r.body)
+    }
+    const firstLsn = this.#nextLsn
+    this.#nextLsn += records.length
+    g.count += records.length
+    if (rts > g.maxRts) g.maxRts = rts
+    const prevG = g.hwm.get(module)
+    if (prevG === undefined || seq > prevG) g.hwm.set(module, seq)
+    const prev = this.#hwm.get(module)
+    if (prev === undefined || seq > prev) this.#hwm.set(module, seq)
+    if (w.pos >= this.#opts.groupCommitMaxBytes) {
+      this.#ready.push(g)
+      this.#cur = undefined
+      this.#wake?.()
+    }
+    this.#schedule()
+    return { firstLsn, lastLsn: this.#nextLsn - 1 }
+  }
+
+  #intern(name: string, g: Group): number {
+    let id = this.#ids.get(name)
+    if (id === undefined) {
+      id = this.#names.push(name)
+      this.#ids.set(name, id)
+      g.newNames.push(name)
+    }
+    return id
+  }
+
+  #stateError(): Error {
+    if (this.#state === 'closed') return new MI_ERR_LOG_CLOSED('log')
+    return new MI_ERR_LOG_UNAVAILABLE(this.#lastError?.message ?? 'unknown', { cause: this.#lastError })
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // group commit pump
+
+  #schedule(): void {
+    if (this.#pumping || this.#scheduled) return
+    this.#scheduled = true
+    // setImmediate, not a microtask: appends made by the I/O callbacks of this loop turn join the group.
+    setImmediate(() => {
+      this.#scheduled = false
+      if (!this.#pumping) this.#pumping = this.#pump()
+    })
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.#state !== 'open') return
+        if (this.#ready.length === 0) {
+          if (!this.#cur) return
+          if (this.#syncing) {
+            // Groups form while the previous fdatasync runs; a full group is written at once (overlapping it).
+            const syncing = this.#syncing
+            await new Promise<void>((resolve) => {
+              this.#wake = resolve
+              syncing.then(resolve, resolve)
+            })
+            this.#wake = undefined
+            continue
+          }
+          const delay = this.#opts.groupCommitMaxDelayMs
+          const age = performance.now() - this.#cur.startedAt
+          if (delay > 0 && !this.#urgent && age < delay) {
+            await new Promise<void>((resolve) => {
+              this.#wake = resolve
+              setTimeout(resolve, delay - age)
+            })
+            this.#wake = undefined
+            continue
+          }
+          this.#ready.push(this.#cur)
+          this.#cur = undefined
+        }
+        this.#urgent = false
+        await this.#writeGroup(this.#ready.shift()!)
+      }
+    } catch (err) {
+      this.#fail(err as Error)
+    } finally {
+      this.#pumping = undefined
+      if (this.#state === 'open' && (this.#cur || this.#ready.length > 0)) this.#schedule()
+    }
+  }
+
+  #frame(g: Group): { head: Buffer; body: Uint8Array; total: number } {
+    let body: Uint8Array = g.w.buf.subarray(0, g.w.pos)
+    const h = new Writer(48)
+    h.ensure(kGroupPrefixBytes)
+    h.pos = kGroupPrefixBytes
+    let flags = kGroupMagic
+    let compressed: Uint8Array | undefined
+    if (this.#opts.compression === 'zstd' && body.length >= 256) {
+      const c = zstdCompressSync(body)
+      if (c.length + 8 < body.length) {
+        compressed = c
+        flags |= kFlagZstd
+      }
+    }
+    h.u8(flags)
+    h.varint(g.baseLsn)
+    h.varint(g.count)
+    h.varint(g.baseRts)
+    if (compressed) {
+      h.varint(body.length)
+      body = compressed
+    }
+    const head = h.buf.subarray(0, h.pos)
+    const payloadLen = head.length - kGroupPrefixBytes + body.length
+    head.writeUInt32LE(payloadLen, 0)
+    head.writeUInt32LE(crc32(body, crc32(head.subarray(kGroupPrefixBytes))), 4)
+    return { head, body, total: kGroupPrefixBytes + payloadLen }
+  }
+
+  async #writeGroup(g: Group): Promise<void> {
+    const epoch = this.#epoch
+    const { head, body, total } = this.#frame(g)
+    this.#lastGroupBytes = g.w.pos
+    if (this.#writeOffset > kSegmentHeaderBytes && this.#writeOffset + total > this.#opts.segmentSizeBytes) {
+      await this.#roll(g.baseLsn)
+      if (epoch !== this.#epoch) return
+    }
+    if (g.newNames.length > 0) await this.#persistNames(g.newNames)
+    const fd = this.#fd
+    const offset = this.#writeOffset
+    this.#writeOffset += total
+    const t0 = performance.now()
+    await this.#io.writev(fd, [head, body], offset)
+    if (epoch !== this.#epoch) return
+    g.offset = offset
+    g.endOffset = offset + total
+    g.writeUs = (performance.now() - t0) * 1000
+    if (this.#opts.flush !== 'always') {
+      this.#flushDirty = true
+      this.#markDurable(g)
+      return
+    }
+    const prev = this.#syncing
+    const p: Promise<void> = (async () => {
+      if (prev) await prev
+      if (epoch !== this.#epoch) return
+      const t1 = performance.now()
+      // Covers g (written before this call) and possibly later writes; we only claim g.
+      await this.#io.fdatasync(fd)
+      if (epoch !== this.#epoch) return
+      g.syncUs = (performance.now() - t1) * 1000
+      this.#markDurable(g)
+    })().catch((err) => this.#fail(err as Error))
+    this.#syncing = p
+    void p.then(() => {
+      if (this.#syncing === p) this.#syncing = undefined
+    })
+  }
+
+  async #persistNames(names: string[]): Promise<void> {
+    // The catalog entry must be durable before any group naming it can be: sync it first.
+    const buf = Buffer.concat(names.map(encodeCatalogEntry))
+    await this.#io.writev(this.#catalogFd, [buf], this.#catalogBytes)
+    if (this.#opts.flush === 'always') await this.#io.fdatasync(this.#catalogFd)
+    this.#catalogBytes += buf.length
+    this.#catalogPersisted += names.length
+  }
+
+  #markDurable(g: Group): void {
+    this.#durableLsn = g.baseLsn + g.count - 1
+    this.#durableOffset = g.endOffset
+    for (const [m, s] of g.hwm) {
+      const prev = this.#durableHwm.get(m)
+      if (prev === undefined || s > prev) this.#durableHwm.set(m, s)
+    }
+    if (g.offset >= this.#lastIndexed + this.#opts.indexIntervalBytes) {
+      const e = { lsn: g.baseLsn, offset: g.offset, rtsMaxBefore: this.#activeMaxRts }
+      this.#entries.push(e)
+      this.#lastIndexed = g.offset
+      try {
+        fs.writeSync(
+          this.#idxFd,
+          encodeEntry(e),
+          0,
+          kIndexEntryBytes,
+          8 + (this.#entries.length - 1) * kIndexEntryBytes,
+        )
+      } catch {
+        // The live index is a hint; readers verify it and recovery rebuilds it.
+      }
+    }
+    if (g.maxRts > this.#activeMaxRts) this.#activeMaxRts = g.maxRts
+    if (this.#activeFirstTs < 0) this.#activeFirstTs = g.firstTs
+    this.#stats.commits++
+    this.#stats.committedRecords += g.count
+    this.#stats.committedBytes += g.endOffset - g.offset
+    this.#bytesSinceCheckpoint += g.endOffset - g.offset
+    this.#publishWatermark()
+    for (const cb of this.#durableCbs) cb(this.#durableLsn)
+    this.#opts.onCommit?.({
+      records: g.count,
+      bytes: g.endOffset - g.offset,
+      writeUs: g.writeUs,
+      syncUs: g.syncUs,
+      latencyUs: (performance.now() - g.startedAt) * 1000,
+    } satisfies CommitInfo)
+    if (this.#syncWaiters.length > 0) {
+      const left: SyncWaiter[] = []
+      for (const w of this.#syncWaiters) {
+        if (w.lsn <= this.#durableLsn) w.resolve()
+        else left.push(w)
+      }
+      this.#syncWaiters = left
+    }
+    if (this.#bytesSinceCheckpoint >= this.#opts.checkpointIntervalBytes) void this.#checkpoint()
+  }
+
+  #publishWatermark(): void {
+    encodeWatermark(
+      {
+        durableLsn: this.#durableLsn,
+        segBase: this.#activeBase,
+        endOffset: this.#durableOffset,
+        epoch: process.pid,
+      },
+      this.#wmBuf,
+    )
+    try {
+      fs.writeSync(this.#wmFd, this.#wmBuf, 0, kWatermarkBytes, 0)
+    } catch {
+      // Readers fall back to polling an older value; the next commit rewrites it.
+    }
+    // Waiters: same-process readers given this SAB (Reader.waitForData). They re-read the file after waking.
+    Atomics.add(this.durableSignal, 0, 1)
+    Atomics.notify(this.durableSignal, 0)
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // segments
+
+  async #roll(newBase: number): Promise<void> {
+    while (this.#syncing) await this.#syncing
+    const epoch = this.#epoch
+    const oldBase = this.#activeBase
+    const oldFd = this.#fd
+    if (this.#opts.flush !== 'always') await this.#io.fdatasync(oldFd)
+    if (epoch !== this.#epoch) return
+    const file = path.join(this.dir, segmentName(newBase))
+    let fd: number
+    try {
+      fd = fs.openSync(file, 'wx+')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      // Left over by a failed roll: it holds no durable data.
+      fd = fs.openSync(file, 'r+')
+      await this.#io.ftruncate(fd, 0)
+    }
+    try {
+      await this.#io.writev(fd, [encodeSegmentHeader(newBase)], 0)
+      await this.#io.fdatasync(fd)
+      await fsyncDir(this.dir)
+    } catch (err) {
+      fs.closeSync(fd)
+      throw err
+    }
+    const summary = {
+      lastLsn: newBase - 1,
+      endOffset: this.#writeOffset,
+      maxRts: this.#activeMaxRts,
+      firstTs: this.#activeFirstTs,
+    }
+    try {
+      await writeFileAtomic(
+        path.join(this.dir, indexName(oldBase)),
+        encodeSealedIndex(this.#entries, summary),
+        false,
+      )
+    } catch {
+      // Rebuilt on next open or in memory by readers.
+    }
+    this.#sealed.push({
+      base: oldBase,
+      sizeBytes: this.#writeOffset,
+      maxRts: summary.maxRts,
+      firstTs: summary.firstTs,
+    })
+    fs.closeSync(oldFd)
+    if (this.#idxFd >= 0) fs.closeSync(this.#idxFd)
+    const idxPath = path.join(this.dir, indexName(newBase))
+    fs.writeFileSync(idxPath, kIndexMagic)
+    this.#idxFd = fs.openSync(idxPath, 'r+')
+    this.#activeBase = newBase
+    this.#fd = fd
+    this.#writeOffset = kSegmentHeaderBytes
+    this.#durableOffset = kSegmentHeaderBytes
+    this.#entries = []
+    this.#lastIndexed = -Infinity
+    this.#activeMaxRts = -1
+    this.#activeFirstTs = -1
+    await this.#checkpoint()
+    void this.#runRetention()
+  }
+
+  async #checkpoint(): Promise<void> {
+    if (this.#checkpointing) {
+      this.#checkpointAgain = true
+      return this.#checkpointing
+    }
+    this.#checkpointing = (async () => {
+      do {
+        this.#checkpointAgain = false
+        if (this.#state === 'closed') return
+        const snap = {
+          segBase: this.#activeBase,
+          offset: this.#durableOffset,
+          nextLsn: this.#durableLsn + 1,
+          catalogCount: this.#catalogPersisted,
+          hwm: Object.fromEntries([...this.#durableHwm].map(([m, s]) => [m, s.toString()])),
+          maxRts: this.#activeMaxRts,
+          firstTs: this.#activeFirstTs,
+        }
+        const fd = this.#fd
+        const bytes = this.#bytesSinceCheckpoint
+        try {
+          if (this.#opts.flush !== 'always') {
+            // Under weaker policies the checkpoint must not point past what is on disk.
+            await this.#io.fdatasync(this.#catalogFd)
+            await this.#io.fdatasync(fd)
+          }
+          await storeCheckpoint(this.dir, { gen: ++this.#checkpointGen, ...snap })
+          this.#checkpointLsn = snap.nextLsn - 1
+          this.#bytesSinceCheckpoint -= bytes
+        } catch {
+          // A missed checkpoint only lengthens the next recovery scan.
+        }
+      } while (this.#checkpointAgain)
+    })()
+    try {
+      await this.#checkpointing
+    } finally {
+      this.#checkpointing = undefined
+    }
+  }
+
+  async #intervalFlush(): Promise<void> {
+    if (!this.#flushDirty || this.#state !== 'open') return
+    this.#flushDirty = false
+    const epoch = this.#epoch
+    try {
+      await this.#io.fdatasync(this.#fd)
+    } catch (err) {
+      if (epoch === this.#epoch) this.#fail(err as Error)
+    }
+  }
+
+  async #rebuildMissingIndexes(): Promise<void> {
+    for (const s of [...this.#sealed]) {
+      if (this.#state === 'closed') return
+      if (s.maxRts >= 0) continue
+      const idxPath = path.join(this.dir, indexName(s.base))
+      const idx = await loadIndex(idxPath)
+      if (idx?.sealed) continue
+      let fd: number
+      try {
+        fd = fs.openSync(path.join(this.dir, segmentName(s.base)), 'r')
+      } catch {
+        continue // deleted by retention meanwhile
+      }
+      try {
+        const size = fs.fstatSync(fd).size
+        const b = await buildIndexByScan(fd, size, this.#opts.indexIntervalBytes, emptySeed())
+        if (b.stop.reason) continue // corrupt: readers report it; recovery or verify quarantines it
+        s.maxRts = b.summary.maxRts
+        s.firstTs = b.summary.firstTs
+        await writeFileAtomic(idxPath, encodeSealedIndex(b.entries, b.summary), false)
+      } catch {
+        // best effort
+      } finally {
+        fs.closeSync(fd)
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // retention
+
+  #runRetention(): Promise<void> {
+    if (!this.#retentionRunning) {
+      this.#retentionRunning = this.#retention().finally(() => {
+        this.#retentionRunning = undefined
+      })
+    }
+    return this.#retentionRunning
+  }
+
+  async #retention(): Promise<void> {
+    const r = this.#opts.retention
+    if (r.maxAgeMs === undefined && r.maxBytes === undefined) return
+    if (this.#state === 'closed') return
+    const groups = new Map((await listGroups(this.dir)).map((g) => [g.name, g.nextLsn]))
+    const nowUs = Date.now() * 1000
+    let total = this.#writeOffset
+    for (const s of this.#sealed) total += s.sizeBytes
+    let deleted = 0
+    while (this.#sealed.length > 0) {
+      const s = this.#sealed[0]!
+      const next = this.#sealed[1]?.base ?? this.#activeBase
+      const lastLsn = next - 1
+      if (s.maxRts < 0) {
+        const idx = await loadIndex(path.join(this.dir, indexName(s.base)))
+        if (idx?.sealed) s.maxRts = idx.sealed.maxRts
+      }
+      const ageMs = s.maxRts >= 0 ? (nowUs - s.maxRts) / 1000 : 0
+      const byAge = r.maxAgeMs !== undefined && ageMs > r.maxAgeMs
+      const bySize = r.maxBytes !== undefined && total > r.maxBytes
+      if (!byAge && !bySize) break
+      const unconsumed = r.protectGroups.some((name) => (groups.get(name) ?? 1) <= lastLsn)
+      const forced = r.forceDeleteAfterMs !== undefined && ageMs > r.forceDeleteAfterMs
+      if (unconsumed && !forced) break
+      await fs.promises.rm(path.join(this.dir, segmentName(s.base)), { force: true })
+      await fs.promises.rm(path.join(this.dir, indexName(s.base)), { force: true })
+      total -= s.sizeBytes
+      this.#sealed.shift()
+      deleted++
+    }
+    if (deleted > 0) await fsyncDir(this.dir)
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // failure and resume
+
+  #fail(err: Error): void {
+    if (this.#state !== 'open') return
+    this.#state = 'unavailable'
+    this.#epoch++
+    this.#lastError = err
+    // Everything not yet durable is discarded: the engine answers those sessions OVERLOADED and
+    // clients resend from HELLO_OK's seq, so high-water marks fall back to their durable values.
+    this.#cur = undefined
+    this.#ready = []
+    this.#nextLsn = this.#durableLsn + 1
+    this.#hwm = new Map(this.#durableHwm)
+    for (const n of this.#names.splice(this.#catalogPersisted)) this.#ids.delete(n)
+    const e = new MI_ERR_LOG_UNAVAILABLE(err.message, { cause: err })
+    for (const w of this.#syncWaiters) w.reject(e)
+    this.#syncWaiters = []
+    for (const cb of this.#errorCbs) cb(e)
+    this.#armRetry()
+  }
+
+  #armRetry(): void {
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = setTimeout(() => void this.retry(), this.#opts.retryIntervalMs)
+    this.#retryTimer.unref()
+  }
+
+  retry(): Promise<boolean> {
+    if (this.#state === 'open') return Promise.resolve(true)
+    if (this.#state === 'closed') return Promise.resolve(false)
+    this.#retrying ??= this.#doRetry().finally(() => {
+      this.#retrying = undefined
+    })
+    return this.#retrying
+  }
+
+  async #doRetry(): Promise<boolean> {
+    try {
+      await this.#pumping
+      while (this.#syncing) await this.#syncing
+      const io = this.#io
+      // Cut what was written but never durable, then prove we can write and sync again.
+      await io.ftruncate(this.#fd, this.#durableOffset)
+      await io.writev(this.#fd, [Buffer.alloc(64 * 1024)], this.#durableOffset)
+      await io.fdatasync(this.#fd)
+      await io.ftruncate(this.#fd, this.#durableOffset)
+      await io.fdatasync(this.#fd)
+      await io.ftruncate(this.#catalogFd, this.#catalogBytes)
+      await io.fdatasync(this.#catalogFd)
+    } catch (err) {
+      this.#lastError = err as Error
+      if (this.#state === 'unavailable') this.#armRetry()
+      return false
+    }
+    if (this.#state !== 'unavailable') return false
+    this.#writeOffset = this.#durableOffset
+    this.#state = 'open'
+    this.#lastError = undefined
+    clearTimeout(this.#retryTimer)
+    for (const cb of this.#resumeCbs) cb()
+    return true
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  sync(): Promise<void> {
+    if (this.#state !== 'open') return Promise.reject(this.#stateError())
+    const target = this.#nextLsn - 1
+    const done =
+      target <= this.#durableLsn
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            this.#syncWaiters.push({ lsn: target, resolve, reject })
+            this.#urgent = true
+            this.#wake?.()
+            this.#schedule()
+          })
+    if (this.#opts.flush === 'always') return done
+    return done.then(async () => {
+      await this.#io.fdatasync(this.#fd)
+    })
+  }
+
+  stats(): LogStats {
+    let bytes = this.#writeOffset
+    for (const s of this.#sealed) bytes += s.sizeBytes
+    const oldest = this.#sealed.length > 0 ? this.#sealed[0]!.firstTs : this.#activeFirstTs
+    return {
+      state: this.#state,
+      bytesOnDisk: bytes,
+      segments: this.#sealed.length + 1,
+      oldestRecordTsUs: oldest >= 0 ? oldest : undefined,
+      durableLsn: this.#durableLsn,
+      lastAppendedLsn: this.#nextLsn - 1,
+      pendingRecords: this.#nextLsn - 1 - this.#durableLsn,
+      ...this.#stats,
+      recovery: this.#report,
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return
+    if (this.#state === 'open') {
+      try {
+        await this.sync()
+      } catch {
+        // unavailable: keep what is durable
+      }
+    }
+    while (this.#syncing) await this.#syncing
+    await this.#retentionRunning
+    if (this.#state === 'open') await this.#checkpoint()
+    await this.#checkpointing
+    this.#shutdown()
+    await fs.promises.rm(path.join(this.dir, kLockFile), { force: true })
+  }
+
+  #shutdown(): void {
+    this.#state = 'closed'
+    this.#epoch++
+    for (const t of this.#timers) clearInterval(t)
+    clearTimeout(this.#retryTimer)
+    for (const w of this.#syncWaiters) w.reject(new MI_ERR_LOG_CLOSED('log'))
+    this.#syncWaiters = []
+    for (const fd of [this.#fd, this.#idxFd, this.#catalogFd, this.#wmFd]) {
+      try {
+        fs.closeSync(fd)
+      } catch {}
+    }
+    openDirs.delete(this.dir)
+  }
+
+  /** Test hook: stop like a SIGKILL would (no flush, no checkpoint); written bytes stay in the page cache. */
+  [kCrash](): void {
+    this.#shutdown()
+  }
+
+  set [kIo](io: WriterIo) {
+    this.#io = io
+  }
+}

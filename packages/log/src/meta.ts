@@ -1,0 +1,238 @@
+// Small metadata files beside the segments. Every file that must survive a crash is replaced
+// atomically (write-new + fsync + rename + fsync dir); the watermark file is the exception: it is a
+// hint rewritten in place after every commit, never fsynced, and rebuilt by recovery.
+import fs from 'node:fs'
+import path from 'node:path'
+import { crc32 } from 'node:zlib'
+import { MI_ERR_LOG_GROUP_INVALID } from './errors.ts'
+
+export const kWatermarkFile = 'durable'
+export const kQuarantineFile = 'quarantine.json'
+export const kGroupsDir = 'groups'
+export const kLockFile = 'writer.pid'
+export const kCheckpointFiles = ['checkpoint.0', 'checkpoint.1'] as const
+
+let tmpCounter = 0
+
+/** write-new + fsync + rename + fsync(dir): after a crash the file holds the old or the new bytes. */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  syncDir = true,
+): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`
+  const fh = await fs.promises.open(tmp, 'w')
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await fs.promises.rename(tmp, file)
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true })
+    throw err
+  }
+  if (syncDir) await fsyncDir(path.dirname(file))
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint: the recovery starting point. Two slots written alternately; the valid one with the
+// higher generation wins, so a torn or missing slot costs only a longer scan, never correctness.
+
+export interface Checkpoint {
+  gen: number
+  segBase: number // segment the scan starts in
+  offset: number // byte offset in it: every group before is durable and accounted for below
+  nextLsn: number // lsn of the group at `offset`
+  catalogCount: number
+  hwm: Record<string, string> // module → highest durable seq (decimal)
+  maxRts?: number // max rts in segBase before offset (keeps time positioning exact)
+  firstTs?: number // ts of segBase's first record, -1 if none
+}
+
+export function encodeCheckpoint(c: Checkpoint): string {
+  const body = JSON.stringify(c)
+  return JSON.stringify({ crc: crc32(body), body })
+}
+
+export function decodeCheckpoint(text: string): Checkpoint | undefined {
+  try {
+    const { crc, body } = JSON.parse(text) as { crc: number; body: string }
+    if (typeof body !== 'string' || crc32(body) !== crc) return undefined
+    const c = JSON.parse(body) as Checkpoint
+    if (!Number.isSafeInteger(c.gen) || !Number.isSafeInteger(c.offset) || !Number.isSafeInteger(c.nextLsn)) {
+      return undefined
+    }
+    return c
+  } catch {
+    return undefined
+  }
+}
+
+export async function loadCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+  let best: Checkpoint | undefined
+  for (const name of kCheckpointFiles) {
+    let text: string
+    try {
+      text = await fs.promises.readFile(path.join(dir, name), 'utf8')
+    } catch {
+      continue
+    }
+    const c = decodeCheckpoint(text)
+    if (c && (!best || c.gen > best.gen)) best = c
+  }
+  return best
+}
+
+export async function storeCheckpoint(dir: string, c: Checkpoint): Promise<void> {
+  await writeFileAtomic(path.join(dir, kCheckpointFiles[c.gen % 2]!), encodeCheckpoint(c))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durable watermark: 40 bytes pwritten in place after every commit; readers in any process poll or
+// fs.watch it. A torn read fails the CRC and is retried.
+//
+//   u32 magic 'MIDW' | u32 crc32(bytes 8..40) | f64 durableLsn | f64 segBase | f64 endOffset | f64 epoch
+//
+// (segBase, endOffset) is where durable data ends: readers never read past it in that segment.
+
+export const kWatermarkBytes = 40
+const kWatermarkMagic = 0x5744494d // 'MIDW' little-endian
+
+export interface Watermark {
+  durableLsn: number
+  segBase: number
+  endOffset: number
+  epoch: number
+}
+
+export function encodeWatermark(w: Watermark, into = Buffer.alloc(kWatermarkBytes)): Buffer {
+  into.writeUInt32LE(kWatermarkMagic, 0)
+  into.writeDoubleLE(w.durableLsn, 8)
+  into.writeDoubleLE(w.segBase, 16)
+  into.writeDoubleLE(w.endOffset, 24)
+  into.writeDoubleLE(w.epoch, 32)
+  into.writeUInt32LE(crc32(into.subarray(8, kWatermarkBytes)), 4)
+  return into
+}
+
+export function decodeWatermark(b: Buffer): Watermark | undefined {
+  if (b.length < kWatermarkBytes || b.readUInt32LE(0) !== kWatermarkMagic) return undefined
+  if (crc32(b.subarray(8, kWatermarkBytes)) !== b.readUInt32LE(4)) return undefined
+  return {
+    durableLsn: b.readDoubleLE(8),
+    segBase: b.readDoubleLE(16),
+    endOffset: b.readDoubleLE(24),
+    epoch: b.readDoubleLE(32),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quarantine: corruption found in durable data. Readers refuse to serve past a listed offset.
+
+export interface QuarantineEntry {
+  segment: string
+  offset: number
+  reason: string
+  detectedAtMs: number
+}
+
+export async function loadQuarantine(dir: string): Promise<QuarantineEntry[]> {
+  try {
+    const list = JSON.parse(await fs.promises.readFile(path.join(dir, kQuarantineFile), 'utf8'))
+    return Array.isArray(list) ? (list as QuarantineEntry[]) : []
+  } catch {
+    return []
+  }
+}
+
+/** Add (segment, offset) to the quarantine list unless it is already there. */
+export async function addQuarantine(dir: string, entry: QuarantineEntry): Promise<void> {
+  const list = await loadQuarantine(dir)
+  if (list.some((e) => e.segment === entry.segment && e.offset === entry.offset)) return
+  list.push(entry)
+  await writeFileAtomic(path.join(dir, kQuarantineFile), JSON.stringify(list, null, 2))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer groups: one file per group, `groups/<name>`, holding the next lsn to consume.
+
+const kGroupName = /^[A-Za-z0-9._-]{1,128}$/
+
+export function checkGroupName(name: string): void {
+  if (typeof name !== 'string' || !kGroupName.test(name) || name.startsWith('.'))
+    throw new MI_ERR_LOG_GROUP_INVALID(JSON.stringify(name))
+}
+
+export async function readGroup(dir: string, name: string): Promise<number | undefined> {
+  checkGroupName(name)
+  try {
+    const text = await fs.promises.readFile(path.join(dir, kGroupsDir, name), 'utf8')
+    const { nextLsn } = JSON.parse(text) as { nextLsn: number }
+    return Number.isSafeInteger(nextLsn) && nextLsn >= 1 ? nextLsn : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export async function writeGroup(dir: string, name: string, nextLsn: number): Promise<void> {
+  checkGroupName(name)
+  const gdir = path.join(dir, kGroupsDir)
+  await fs.promises.mkdir(gdir, { recursive: true })
+  await writeFileAtomic(path.join(gdir, name), JSON.stringify({ nextLsn, updatedAtMs: Date.now() }))
+}
+
+export async function listGroups(dir: string): Promise<{ name: string; nextLsn: number }[]> {
+  let names: string[]
+  try {
+    names = await fs.promises.readdir(path.join(dir, kGroupsDir))
+  } catch {
+    return []
+  }
+  const out: { name: string; nextLsn: number }[] = []
+  for (const name of names.sort()) {
+    if (name.includes('.tmp-') || !kGroupName.test(name)) continue
+    const nextLsn = await readGroup(dir, name)
+    if (nextLsn !== undefined) out.push({ name, nextLsn })
+  }
+  return out
+}
+
+export function readGroupSync(dir: string, name: string): number | undefined {
+  checkGroupName(name)
+  try {
+    const { nextLsn } = JSON.parse(fs.readFileSync(path.join(dir, kGroupsDir, name), 'utf8')) as {
+      nextLsn: number
+    }
+    return Number.isSafeInteger(nextLsn) && nextLsn >= 1 ? nextLsn : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function listGroupsSync(dir: string): { name: string; nextLsn: number }[] {
+  let names: string[]
+  try {
+    names = fs.readdirSync(path.join(dir, kGroupsDir))
+  } catch {
+    return []
+  }
+  const out: { name: string; nextLsn: number }[] = []
+  for (const name of names.sort()) {
+    if (name.includes('.tmp-') || !kGroupName.test(name)) continue
+    const nextLsn = readGroupSync(dir, name)
+    if (nextLsn !== undefined) out.push({ name, nextLsn })
+  }
+  return out
+}

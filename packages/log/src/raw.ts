@@ -1,0 +1,245 @@
+// Raw segment access for inspect / verify / repair tools (apps/recover-dump). These functions work
+// on a directory no writer holds, except listSegments/scanSegment/verifyLog/readSegment, which are
+// read-only and safe beside a running writer.
+import fs from 'node:fs'
+import path from 'node:path'
+import { CatalogView, kCatalogFile } from './catalog.ts'
+import { MI_ERR_LOG_LOCKED } from './errors.ts'
+import { forEachBatch, groupBody, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
+import { addQuarantine, kLockFile, type QuarantineEntry, writeFileAtomic } from './meta.ts'
+import type { StoredRecord } from './reader.ts'
+import { scanGroups } from './scan.ts'
+import { buildIndexByScan, emptySeed, listSegmentBases, readSegmentHeader } from './segments.ts'
+import { encodeSealedIndex, loadIndex } from './sparse-index.ts'
+
+export interface SegmentInfo {
+  base: number
+  name: string
+  path: string
+  sizeBytes: number
+  /** A later segment exists (so this one is complete). */
+  sealed: boolean
+  index: 'sealed' | 'live' | 'missing'
+  firstLsn: number
+  /** From the sealed index or the next segment's base; undefined for the active segment. */
+  lastLsn: number | undefined
+  maxRtsUs: number | undefined
+}
+
+export async function listSegments(dir: string): Promise<SegmentInfo[]> {
+  const bases = await listSegmentBases(dir)
+  const out: SegmentInfo[] = []
+  for (let i = 0; i < bases.length; i++) {
+    const base = bases[i]!
+    const name = segmentName(base)
+    const file = path.join(dir, name)
+    let sizeBytes = 0
+    try {
+      sizeBytes = (await fs.promises.stat(file)).size
+    } catch {
+      continue
+    }
+    const idx = await loadIndex(path.join(dir, indexName(base)))
+    const sealed = i < bases.length - 1
+    out.push({
+      base,
+      name,
+      path: file,
+      sizeBytes,
+      sealed,
+      index: idx?.sealed ? 'sealed' : idx ? 'live' : 'missing',
+      firstLsn: base,
+      lastLsn: idx?.sealed?.lastLsn ?? (sealed ? bases[i + 1]! - 1 : undefined),
+      maxRtsUs: idx?.sealed && idx.sealed.maxRts >= 0 ? idx.sealed.maxRts : undefined,
+    })
+  }
+  return out
+}
+
+export interface SegmentScan {
+  segment: string
+  base: number
+  sizeBytes: number
+  groups: number
+  records: number
+  firstLsn: number | undefined
+  lastLsn: number | undefined
+  validBytes: number
+  corruption?: { segment: string; offset: number; reason: string }
+}
+
+export interface ScanOptions {
+  /** Called with bytes scanned so far in this segment and its size. */
+  onProgress?: (scannedBytes: number, totalBytes: number) => void
+}
+
+/** Full CRC scan of one segment. Reports the first bad group (segment + offset) instead of throwing. */
+export async function scanSegment(dir: string, base: number, opts: ScanOptions = {}): Promise<SegmentScan> {
+  const name = segmentName(base)
+  const fd = fs.openSync(path.join(dir, name), 'r')
+  try {
+    const size = fs.fstatSync(fd).size
+    const res: SegmentScan = {
+      segment: name,
+      base,
+      sizeBytes: size,
+      groups: 0,
+      records: 0,
+      firstLsn: undefined,
+      lastLsn: undefined,
+      validBytes: 0,
+    }
+    if ((await readSegmentHeader(fd)) !== base) {
+      res.corruption = { segment: name, offset: 0, reason: 'bad segment header' }
+      return res
+    }
+    let expect = base
+    const b = await buildIndexByScan(
+      fd,
+      size,
+      64 * 1024,
+      emptySeed(),
+      (g) => {
+        if (g.header.baseLsn !== expect)
+          return `lsn discontinuity: expected ${expect}, group has ${g.header.baseLsn}`
+        expect = g.header.baseLsn + g.header.count
+        res.firstLsn ??= g.header.baseLsn
+        return undefined
+      },
+      (off) => opts.onProgress?.(off, size),
+    )
+    res.groups = b.groups
+    res.records = b.records
+    res.lastLsn = res.firstLsn === undefined ? undefined : b.summary.lastLsn
+    res.validBytes = b.stop.offset
+    if (b.stop.reason !== undefined && b.stop.offset < size) {
+      res.corruption = { segment: name, offset: b.stop.offset, reason: b.stop.reason }
+    }
+    opts.onProgress?.(size, size)
+    return res
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+export interface VerifyReport {
+  ok: boolean
+  segments: SegmentScan[]
+  corruptions: { segment: string; offset: number; reason: string }[]
+}
+
+/** CRC-scan every segment. The last segment's torn tail (if a writer died) shows up as a corruption too. */
+export async function verifyLog(
+  dir: string,
+  opts: { onProgress?: (p: { segment: string; scannedBytes: number; totalBytes: number }) => void } = {},
+): Promise<VerifyReport> {
+  const segments: SegmentScan[] = []
+  for (const base of await listSegmentBases(dir)) {
+    const name = segmentName(base)
+    segments.push(
+      await scanSegment(dir, base, {
+        onProgress: (scannedBytes, totalBytes) =>
+          opts.onProgress?.({ segment: name, scannedBytes, totalBytes }),
+      }),
+    )
+  }
+  const corruptions = segments.flatMap((s) => (s.corruption ? [s.corruption] : []))
+  return { ok: corruptions.length === 0, segments, corruptions }
+}
+
+/** Every record of one segment, group by group, from `fromOffset`; stops (without throwing) at the first bad group. */
+export async function* readSegment(
+  dir: string,
+  base: number,
+  opts: { fromOffset?: number } = {},
+): AsyncGenerator<{ offset: number; records: StoredRecord[] }, { endOffset: number; reason?: string }> {
+  const cat = new CatalogView(path.join(dir, kCatalogFile))
+  await cat.refresh()
+  const fd = fs.openSync(path.join(dir, segmentName(base)), 'r')
+  const size = fs.fstatSync(fd).size
+  const found: { offset: number; records: StoredRecord[] }[] = []
+  try {
+    let offset = opts.fromOffset ?? kSegmentHeaderBytes
+    for (;;) {
+      found.length = 0
+      const stop = await scanGroups(fd, offset, size, (g) => {
+        const records: StoredRecord[] = []
+        forEachBatch(g.header, groupBody(g.payload, g.restPos, g.header.flags), (b) => {
+          b.records.forEach((r, i) => {
+            records.push({
+              lsn: b.firstLsn + i,
+              stream: cat.name(r.streamId) ?? `#${r.streamId}`,
+              module: cat.name(b.moduleId) ?? `#${b.moduleId}`,
+              core: b.coreId === 0 ? '' : (cat.name(b.coreId) ?? `#${b.coreId}`),
+              seq: b.seq,
+              ts: r.ts,
+              rts: b.rts,
+              body: new Uint8Array(r.body),
+            })
+          })
+          return true
+        })
+        found.push({ offset: g.header.offset, records })
+        return found.length < 64
+      })
+      for (const f of found) yield f
+      if (stop.reason !== undefined || stop.offset >= size)
+        return { endOffset: stop.offset, reason: stop.reason }
+      offset = stop.offset
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+function assertNoWriter(dir: string): void {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, kLockFile), 'utf8').trim())
+    if (pid > 0) {
+      try {
+        process.kill(pid, 0)
+        throw new MI_ERR_LOG_LOCKED(dir, pid)
+      } catch (err) {
+        if ((err as { code?: string }).code === 'MI_ERR_LOG_LOCKED') throw err
+      }
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MI_ERR_LOG_LOCKED') throw err
+  }
+}
+
+/** Cut a segment at `offset` (a group boundary, e.g. a scan's validBytes). Refuses while a writer lives. */
+export async function truncateSegmentTail(dir: string, base: number, offset: number): Promise<void> {
+  assertNoWriter(dir)
+  const fh = await fs.promises.open(path.join(dir, segmentName(base)), 'r+')
+  try {
+    await fh.truncate(Math.max(kSegmentHeaderBytes, offset))
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await fs.promises.rm(path.join(dir, indexName(base)), { force: true })
+}
+
+/** Record corruption so that readers stop there with MI_ERR_LOG_CORRUPT instead of serving past it. */
+export async function quarantineSegment(
+  dir: string,
+  base: number,
+  offset: number,
+  reason: string,
+): Promise<QuarantineEntry> {
+  const entry = { segment: segmentName(base), offset, reason, detectedAtMs: Date.now() }
+  await addQuarantine(dir, entry)
+  return entry
+}
+
+/** Rebuild and write the sealed index of one segment. */
+export async function rebuildIndex(dir: string, base: number): Promise<void> {
+  const fd = fs.openSync(path.join(dir, segmentName(base)), 'r')
+  try {
+    const b = await buildIndexByScan(fd, fs.fstatSync(fd).size, 64 * 1024, emptySeed())
+    await writeFileAtomic(path.join(dir, indexName(base)), encodeSealedIndex(b.entries, b.summary), false)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
