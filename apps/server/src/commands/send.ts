@@ -1,0 +1,147 @@
+import { createInterface } from 'node:readline'
+import { Command } from 'commander'
+import {
+  type ConfigFlags,
+  configFromFlags,
+  configOptions,
+  connectHost,
+  readDevToken,
+  usageError,
+} from '../common.ts'
+
+// The slice of @module-ingest/client this command uses (connect → send/sendBatch settled on ACK).
+interface ProducerClient {
+  send(stream: string, body: Uint8Array): Promise<unknown>
+  sendBatch(records: Array<{ stream: string; body: Uint8Array }>): Promise<unknown>
+  close(): Promise<void>
+}
+interface ClientModule {
+  connect(options: {
+    host: string
+    port: number
+    module: string
+    auth: { token: string } | { hmacKey: string }
+    clientName?: string
+  }): Promise<ProducerClient>
+}
+
+interface SendOptions extends ConfigFlags {
+  stream: string
+  host?: string
+  port?: string
+  module: string
+  token?: string
+  hmacKey?: string
+  json?: boolean
+  batch: string
+  quiet?: boolean
+}
+
+// Records in flight at once; the client's own window applies backpressure below this.
+const kMaxPending = 8192
+
+export function sendCommand(): Command {
+  return configOptions(new Command('send'))
+    .description('send stdin lines as records (one record per line) and wait for their ACKs')
+    .requiredOption('-s, --stream <name>', 'stream to write to')
+    .option('--host <host>', 'server host (default: from config listen)')
+    .option('--port <port>', 'server port (default: from config listen)')
+    .option('-m, --module <name>', 'module name to connect as', 'module-ingest-cli')
+    .option('--token <token>', 'bearer token (default: <dataDir>/dev-token, written on first serve)')
+    .option('--hmac-key <key>', 'HMAC key (hex or base64) instead of a token')
+    .option('--json', 'each line must be valid JSON; invalid lines are reported and skipped')
+    .option('-b, --batch <n>', 'records per BATCH frame (1 sends DATA frames)', '1')
+    .option('-q, --quiet', 'no progress line, only the summary')
+    .action(async (o: SendOptions) => {
+      const config = configFromFlags(o)
+      const batch = Number(o.batch)
+      if (!Number.isInteger(batch) || batch < 1 || batch > 65535) throw usageError('--batch expects 1..65535')
+      const port = o.port === undefined ? config.listen.port : Number(o.port)
+      if (!Number.isInteger(port) || port < 1 || port > 65535) throw usageError('--port expects 1..65535')
+      let auth: { token: string } | { hmacKey: string }
+      if (o.hmacKey) auth = { hmacKey: o.hmacKey }
+      else {
+        const token = o.token ?? readDevToken(config)
+        if (!token) throw usageError(`no --token given and no dev token at ${config.dataDir}/dev-token`)
+        auth = { token }
+      }
+      const { connect } = (await import('@module-ingest/client' as string)) as ClientModule
+      const client = await connect({
+        host: o.host ?? connectHost(config.listen.host),
+        port,
+        module: o.module,
+        auth,
+        clientName: 'module-ingest-cli',
+      })
+
+      const started = performance.now()
+      let sent = 0
+      let acked = 0
+      let skipped = 0
+      let failed: unknown
+      const pending = new Set<Promise<unknown>>()
+      const progress = !o.quiet && process.stderr.isTTY
+      const rate = () => {
+        const s = (performance.now() - started) / 1000
+        return s > 0 ? Math.round(acked / s) : 0
+      }
+      const ticker = progress
+        ? setInterval(() => process.stderr.write(`\rsent ${sent}  acked ${acked}  ${rate()} rec/s   `), 500)
+        : undefined
+      const track = (p: Promise<unknown>, n: number) => {
+        const q = p.then(
+          () => {
+            acked += n
+          },
+          (err: unknown) => {
+            failed ??= err
+          },
+        )
+        pending.add(q)
+        void q.finally(() => pending.delete(q))
+      }
+      const encoder = new TextEncoder()
+      let buffered: Array<{ stream: string; body: Uint8Array }> = []
+      const flush = () => {
+        if (!buffered.length) return
+        const records = buffered
+        buffered = []
+        track(
+          records.length === 1 && batch === 1
+            ? client.send(records[0]!.stream, records[0]!.body)
+            : client.sendBatch(records),
+          records.length,
+        )
+        sent += records.length
+      }
+
+      const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })
+      let lineNo = 0
+      for await (const line of lines) {
+        lineNo++
+        if (failed) break
+        if (o.json) {
+          try {
+            JSON.parse(line)
+          } catch {
+            skipped++
+            process.stderr.write(`line ${lineNo}: not valid JSON, skipped\n`)
+            continue
+          }
+        } else if (line === '') continue
+        buffered.push({ stream: o.stream, body: encoder.encode(line) })
+        if (buffered.length >= batch) flush()
+        while (pending.size >= kMaxPending) await Promise.race(pending)
+      }
+      flush()
+      await Promise.all(pending)
+      if (ticker) clearInterval(ticker)
+      await client.close()
+      const secs = (performance.now() - started) / 1000
+      if (progress) process.stderr.write('\r\x1b[K')
+      process.stderr.write(
+        `sent ${sent} records, acked ${acked}${skipped ? `, skipped ${skipped}` : ''} in ${secs.toFixed(2)} s (${rate()} rec/s)\n`,
+      )
+      if (failed) throw failed
+    })
+}

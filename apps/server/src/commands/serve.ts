@@ -1,0 +1,72 @@
+import { startServer } from '@module-ingest/engine'
+import { createLogger } from '@module-ingest/telemetry'
+import { Command } from 'commander'
+import { type ConfigFlags, configFromFlags, configOptions, kExit } from '../common.ts'
+
+export function serveCommand(): Command {
+  return configOptions(new Command('serve'))
+    .description('run the ingest server (SIGTERM/SIGINT: graceful shutdown; a second signal: exit at once)')
+    .option('-l, --listen <host:port>', 'MIP/1 listen address (overrides config listen)')
+    .option('--log-level <level>', 'trace | debug | info | warn | error | fatal | silent')
+    .option('--set <key=value...>', 'any setting by dotted path, e.g. --set limits.maxConnections=100')
+    .option('--pretty', 'human-readable logs on stdout')
+    .action(async (opts: ConfigFlags & { pretty?: boolean }) => {
+      const config = configFromFlags(opts)
+      const logger = createLogger({
+        level: config.telemetry.logLevel,
+        ...(config.telemetry.logFile ? { file: config.telemetry.logFile } : {}),
+        pretty: opts.pretty ?? false,
+        memoryLines: config.telemetry.memoryLogLines,
+      })
+      const server = await startServer(config, {
+        logger,
+        onDevCredential: ({ module, token, file }) => {
+          // Printed once on first start; also saved to `file` (0600) for `module-ingest send`.
+          process.stderr.write(
+            `\nDevelopment credential created (module "${module}", scope write:*): ${token}\n` +
+              `Saved to ${file}. Revoke it before production: module-ingest token revoke dev\n\n`,
+          )
+        },
+      })
+      logger.info(
+        { event: 'ServerListenStarted', address: server.address, metrics: server.metricsAddress },
+        `listening on ${server.address.host}:${server.address.port}`,
+      )
+      await new Promise<void>((resolve) => {
+        let signals = 0
+        const onSignal = (signal: NodeJS.Signals) => {
+          signals++
+          if (signals > 1) {
+            logger.warn({ event: 'ServerShutdownForced', signal }, 'second signal: exiting now')
+            logger.flush()
+            process.exit(kExit.interrupted)
+          }
+          logger.info({ event: 'ServerSignalReceived', signal }, `${signal}: shutting down gracefully`)
+          // The engine bounds its own drain by shutdown.gracefulTimeoutMs; this is the backstop.
+          const backstop = setTimeout(() => {
+            logger.error({ event: 'ServerShutdownTimedOut' }, 'graceful shutdown timed out')
+            logger.flush()
+            process.exit(kExit.failure)
+          }, config.shutdown.gracefulTimeoutMs + 5000)
+          backstop.unref()
+          server.close().then(
+            () => {
+              clearTimeout(backstop)
+              process.off('SIGTERM', onSignal)
+              process.off('SIGINT', onSignal)
+              resolve()
+            },
+            (err: unknown) => {
+              logger.error({ event: 'ServerShutdownFailed', err }, 'shutdown failed')
+              logger.flush()
+              process.exit(kExit.failure)
+            },
+          )
+        }
+        process.on('SIGTERM', onSignal)
+        process.on('SIGINT', onSignal)
+      })
+      logger.flush()
+      process.exitCode = kExit.ok
+    })
+}

@@ -1,0 +1,114 @@
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { type ConfigFlags, configFromFlags, configOptions, parseRelative, usageError } from '../common.ts'
+
+// The slice of @module-ingest/log's reader this command uses (see docs/ARCHITECTURE.md).
+interface StoredRecord {
+  lsn: number
+  stream: string
+  module: string
+  core: string
+  seq: bigint
+  ts: number
+  rts: number
+  body: Uint8Array
+}
+interface Cursor {
+  read(o: { maxRecords?: number; maxBytes?: number }): Promise<StoredRecord[]>
+  waitForData(o: { signal?: AbortSignal; timeoutMs?: number }): Promise<unknown>
+}
+interface Reader {
+  cursor(o: { fromLsn?: number; fromTimeUs?: number; streams?: string[] }): Cursor
+  close(): Promise<void>
+}
+interface LogModule {
+  openReader(dir: string): Promise<Reader>
+}
+
+const kDecoder = new TextDecoder('utf-8', { fatal: true })
+
+/** The body as text when it is printable UTF-8, else base64. */
+export function bodyText(body: Uint8Array): { encoding: 'utf8' | 'base64'; body: string } {
+  try {
+    const text = kDecoder.decode(body)
+    if (!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return { encoding: 'utf8', body: text }
+  } catch {}
+  return { encoding: 'base64', body: Buffer.from(body).toString('base64') }
+}
+
+/** --from: an LSN, an ISO date-time, or a relative time like -5m. */
+export function parseFrom(text: string, nowMs = Date.now()): { fromLsn: number } | { fromTimeUs: number } {
+  if (/^\d+$/.test(text)) return { fromLsn: Number(text) }
+  const rel = parseRelative(text)
+  if (rel !== undefined) return { fromTimeUs: Math.round((nowMs - rel) * 1000) }
+  const ms = Date.parse(text)
+  if (!Number.isNaN(ms)) return { fromTimeUs: ms * 1000 }
+  throw usageError(`--from expects an LSN, an ISO date-time or a relative time like -5m, got "${text}"`)
+}
+
+interface TailOptions extends ConfigFlags {
+  stream?: string[]
+  from?: string
+  follow?: boolean
+  format: string
+}
+
+export function tailCommand(): Command {
+  return configOptions(new Command('tail'))
+    .description('print records from the log (reads <dataDir>/log directly; the server need not run)')
+    .option(
+      '-s, --stream <name>',
+      'only this stream; repeatable (default: all)',
+      (v: string, p: string[] = []) => [...p, v],
+    )
+    .option(
+      '--from <lsn|time>',
+      'start at an LSN, an ISO date-time, or relative (-5m, -1h); default: the start',
+    )
+    .option('-f, --follow', 'keep waiting for new records')
+    .option('--format <format>', 'text or json', 'text')
+    .action(async (o: TailOptions) => {
+      if (o.format !== 'text' && o.format !== 'json') throw usageError('--format expects text or json')
+      const config = configFromFlags(o)
+      const from = o.from ? parseFrom(o.from) : { fromLsn: 1 }
+      const { openReader } = (await import('@module-ingest/log' as string)) as LogModule
+      const reader = await openReader(join(config.dataDir, 'log'))
+      const cursor = reader.cursor({ ...from, ...(o.stream ? { streams: o.stream } : {}) })
+      const abort = new AbortController()
+      const stop = () => abort.abort()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      try {
+        while (!abort.signal.aborted) {
+          const records = await cursor.read({ maxRecords: 1000 })
+          for (const r of records) process.stdout.write(formatRecord(r, o.format))
+          if (records.length) continue
+          if (!o.follow) break
+          await cursor.waitForData({ signal: abort.signal, timeoutMs: 1000 }).catch(() => {})
+        }
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        await reader.close()
+      }
+    })
+}
+
+export function formatRecord(r: StoredRecord, format: string): string {
+  const b = bodyText(r.body)
+  if (format === 'json') {
+    return `${JSON.stringify({
+      lsn: r.lsn,
+      stream: r.stream,
+      module: r.module,
+      core: r.core,
+      seq: r.seq.toString(),
+      ts: r.ts,
+      rts: r.rts,
+      encoding: b.encoding,
+      body: b.body,
+    })}\n`
+  }
+  const time = new Date(Math.floor(r.ts / 1000)).toISOString()
+  return `${r.lsn}\t${time}\t${r.stream}\t${r.module}${r.core ? `/${r.core}` : ''}\t${b.encoding === 'base64' ? `base64:${b.body}` : b.body}\n`
+}
