@@ -52,7 +52,7 @@ test('archive read: usage and argument errors', async (t) => {
   t.deepEqual((await run(['--help'])).lines, [ARCHIVE_READ_USAGE])
   for (const [argv, message] of [
     [[], /--dir is required/],
-    [['--dir', 'x', '--limit', '-1'], /--limit must be/],
+    [['--dir', 'x', '--limit=-1'], /--limit must be/],
     [['--dir', 'x', '--from', 'yesterday'], /--from must be an ISO 8601 time/],
     [['--dir', 'x', '--body', 'latin1'], /--body must be/],
     [['--dir', 'x', '--nope'], /Unknown option/],
