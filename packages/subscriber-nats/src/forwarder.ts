@@ -125,6 +125,15 @@ export class NatsForwarder {
     this.#changed = Promise.withResolvers<void>()
   }
 
+  /**
+   * Resolve once connected with the stream ensured, or throw MI_ERR_NATS_UNAVAILABLE after
+   * `unavailableWaitMs`. Starts connecting if start() was not called.
+   */
+  async ready(signal?: AbortSignal): Promise<void> {
+    this.start()
+    await this.#usable(signal)
+  }
+
   /** Wait (bounded) until connected and the stream is ensured; throw MI_ERR_NATS_UNAVAILABLE otherwise. */
   async #usable(signal: AbortSignal | undefined): Promise<JetStreamClient> {
     const { unavailableWaitMs } = this.config

@@ -20,12 +20,18 @@ export default defineSubscriber<NatsSubscriberConfig>({
   name: 'nats',
   version,
   configSchema: natsConfigSchema,
-  init(ctx) {
+  async init(ctx) {
     const forwarder = new NatsForwarder(ctx.config, { logger: ctx.logger, metrics: ctx.metrics })
+    // A broker that is down at startup fails init (after unavailableWaitMs): the runtime retries
+    // init with backoff without spending the batch's attempts, so nothing is dead-lettered.
+    try {
+      await forwarder.ready(ctx.signal)
+    } catch (err) {
+      await forwarder.close()
+      throw err
+    }
+    await kForwarders.get(ctx.config)?.close()
     kForwarders.set(ctx.config, forwarder)
-    // Connect in the background: a broker that is down at startup must not fail init; handle()
-    // fails its batches (bounded wait) until the connection is up, and the runtime backs off.
-    forwarder.start()
   },
   async handle(batch, ctx) {
     await forwarderOf(ctx).publish(batch, ctx.signal)
