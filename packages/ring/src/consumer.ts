@@ -49,6 +49,8 @@ export class RingConsumer {
   #released: number
   /** Set once the END record has been read: nothing can follow it. */
   #ended = false
+  /** wait/waitAsync calls in flight: DATA_WAITER is lowered only when the last one leaves. */
+  #dataWaiters = 0
 
   constructor(sab: SharedArrayBuffer, opts: RingConsumerOptions = {}) {
     const ring = attachRing(sab)
@@ -132,32 +134,31 @@ export class RingConsumer {
     const deadline = deadlineFor(timeoutMs)
     const doorbell = this.#doorbell
     const ctrl = this.#ctrl
+    // Snapshot once, before the first check: a publish on any ring sharing the doorbell after
+    // this line changes the word we sleep on, so it can never be slept through.
+    const snapshot = doorbell === undefined ? 0 : Atomics.load(doorbell, 0)
     for (;;) {
       if (doorbell !== undefined) {
-        // Snapshot before the check: a publish after this line changes the word we sleep on.
-        const snapshot = Atomics.load(doorbell, 0)
+        const state = this.#poll()
+        if (state !== 'empty') return state
+        if (Atomics.load(doorbell, 0) !== snapshot) return 'ok'
+        const left = remainingMs(deadline)
+        if (left <= 0) return 'timed-out'
+        sleepOn(doorbell, 0, snapshot, left)
+        continue
+      }
+      // Dekker with publish(): raise DATA_WAITER, then re-read WRITE; sleep only on that value.
+      this.#raiseDataWaiter()
+      try {
+        const write = Atomics.load(ctrl, WRITE)
         const state = this.#poll()
         if (state !== 'empty') return state
         const left = remainingMs(deadline)
         if (left <= 0) return 'timed-out'
-        if (sleepOn(doorbell, 0, snapshot, left) && Atomics.load(doorbell, 0) !== snapshot) return 'ok'
-        continue
+        sleepOn(ctrl, WRITE, write, left)
+      } finally {
+        this.#lowerDataWaiter()
       }
-      // Dekker with publish(): raise DATA_WAITER, then re-read WRITE; sleep only on that value.
-      Atomics.store(ctrl, DATA_WAITER, 1)
-      const write = Atomics.load(ctrl, WRITE)
-      const state = this.#poll()
-      if (state !== 'empty') {
-        Atomics.store(ctrl, DATA_WAITER, 0)
-        return state
-      }
-      const left = remainingMs(deadline)
-      if (left <= 0) {
-        Atomics.store(ctrl, DATA_WAITER, 0)
-        return 'timed-out'
-      }
-      sleepOn(ctrl, WRITE, write, left)
-      Atomics.store(ctrl, DATA_WAITER, 0)
     }
   }
 
@@ -166,32 +167,28 @@ export class RingConsumer {
     const deadline = deadlineFor(timeoutMs)
     const doorbell = this.#doorbell
     const ctrl = this.#ctrl
+    const snapshot = doorbell === undefined ? 0 : Atomics.load(doorbell, 0)
     for (;;) {
       if (doorbell !== undefined) {
-        const snapshot = Atomics.load(doorbell, 0)
+        const state = this.#poll()
+        if (state !== 'empty') return state
+        if (Atomics.load(doorbell, 0) !== snapshot) return 'ok'
+        const left = remainingMs(deadline)
+        if (left <= 0) return 'timed-out'
+        await sleepOnAsync(doorbell, 0, snapshot, left)
+        continue
+      }
+      this.#raiseDataWaiter()
+      try {
+        const write = Atomics.load(ctrl, WRITE)
         const state = this.#poll()
         if (state !== 'empty') return state
         const left = remainingMs(deadline)
         if (left <= 0) return 'timed-out'
-        if ((await sleepOnAsync(doorbell, 0, snapshot, left)) && Atomics.load(doorbell, 0) !== snapshot) {
-          return 'ok'
-        }
-        continue
+        await sleepOnAsync(ctrl, WRITE, write, left)
+      } finally {
+        this.#lowerDataWaiter()
       }
-      Atomics.store(ctrl, DATA_WAITER, 1)
-      const write = Atomics.load(ctrl, WRITE)
-      const state = this.#poll()
-      if (state !== 'empty') {
-        Atomics.store(ctrl, DATA_WAITER, 0)
-        return state
-      }
-      const left = remainingMs(deadline)
-      if (left <= 0) {
-        Atomics.store(ctrl, DATA_WAITER, 0)
-        return 'timed-out'
-      }
-      await sleepOnAsync(ctrl, WRITE, write, left)
-      Atomics.store(ctrl, DATA_WAITER, 0)
     }
   }
 
@@ -206,6 +203,14 @@ export class RingConsumer {
   /** Published bytes not yet released (records read but not released still count). */
   get usedBytes(): number {
     return (Atomics.load(this.#ctrl, WRITE) - this.#released) >>> 0
+  }
+
+  #raiseDataWaiter(): void {
+    if (this.#dataWaiters++ === 0) Atomics.store(this.#ctrl, DATA_WAITER, 1)
+  }
+
+  #lowerDataWaiter(): void {
+    if (--this.#dataWaiters === 0) Atomics.store(this.#ctrl, DATA_WAITER, 0)
   }
 
   /**

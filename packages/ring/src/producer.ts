@@ -62,6 +62,8 @@ export class RingProducer {
   /** Last READ seen; refreshed only when the cached value says "no room" (saves an Atomics.load). */
   #read: number
   #closed = false
+  /** waitForSpace calls in flight: SPACE_WAITER is lowered only when the last one leaves. */
+  #spaceWaiters = 0
 
   constructor(sab: SharedArrayBuffer, opts: RingProducerOptions = {}) {
     const ring = attachRing(sab)
@@ -165,6 +167,7 @@ export class RingProducer {
     this.publish()
     const ctrl = this.#ctrl
     const deadline = deadlineFor(timeoutMs)
+    this.#spaceWaiters++
     try {
       for (;;) {
         // Dekker with the consumer's release(): raise the flag, then re-read READ (see publish()).
@@ -178,7 +181,7 @@ export class RingProducer {
         if (this.#closed) return 'closed'
       }
     } finally {
-      Atomics.store(ctrl, SPACE_WAITER, 0)
+      if (--this.#spaceWaiters === 0) Atomics.store(ctrl, SPACE_WAITER, 0)
     }
   }
 

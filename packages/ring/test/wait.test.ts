@@ -173,3 +173,15 @@ test('Atomics.waitAsync does not keep a worker alive; consumer.waitAsync does', 
   t.is(msg, 'timed-out', 'without the keep-alive timer the worker would exit (code 13) first')
   await w.terminate()
 })
+
+test('two waitForSpace calls in flight: the waiter flag stays up until the last one leaves', async (t) => {
+  const { sab, p, c } = full()
+  const ctrl = new Int32Array(sab, 0, CONTROL_BYTES / 4)
+  const long = p.waitForSpace(56)
+  t.is(await p.waitForSpace(56, 20), 'timed-out')
+  t.is(Atomics.load(ctrl, SPACE_WAITER), 1, 'the long waiter still needs its notify')
+  c.read(() => {}, 1)
+  c.release()
+  t.is(await long, 'ok')
+  t.is(Atomics.load(ctrl, SPACE_WAITER), 0)
+})
