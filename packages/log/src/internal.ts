@@ -6,3 +6,16 @@ export type { WriterIo } from './io.ts'
 export { realIo } from './io.ts'
 export { kCrash, kIo } from './log.ts'
 export * as meta from './meta.ts'
+
+import type { WriterIo as Io } from './io.ts'
+import { kCrash as kC, kIo as kI, type Log } from './log.ts'
+
+/** Test hook: stop the writer like SIGKILL would (no flush, no checkpoint; written bytes stay). */
+export function crash(log: Log): void {
+  ;(log as unknown as { [kC](): void })[kC]()
+}
+
+/** Test hook: route the writer's data-path I/O through `io` (fault injection). */
+export function setIo(log: Log, io: Io): void {
+  ;(log as unknown as { [kI]: Io })[kI] = io
+}

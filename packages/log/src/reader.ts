@@ -295,6 +295,7 @@ export class Cursor {
   #pending: Pending | undefined
   #positioned = false
   #closed = false
+  #error: Error | undefined
   #streamIds = new Map<number, boolean>()
   #streams: Set<string> | undefined
 
@@ -375,6 +376,7 @@ export class Cursor {
 
   async read(options: ReadOptions = {}): Promise<StoredRecord[]> {
     if (this.#closed) throw new MI_ERR_LOG_CLOSED('cursor')
+    if (this.#error) throw this.#error
     const maxRecords = options.maxRecords ?? 1000
     const maxBytes = options.maxBytes ?? 1024 * 1024
     const out: StoredRecord[] = []
@@ -429,7 +431,14 @@ export class Cursor {
         }
         continue
       }
-      await this.#decodeChunk(limit, Math.max(kDefaultChunk, maxBytes))
+      try {
+        await this.#decodeChunk(limit, Math.max(kDefaultChunk, maxBytes))
+      } catch (err) {
+        // Serve what came before the bad group first; the error is sticky from the next call on.
+        this.#error = err as Error
+        if (out.length > 0) return out
+        throw err
+      }
     }
   }
 
