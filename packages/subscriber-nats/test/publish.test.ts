@@ -115,3 +115,17 @@ natsTest('createStream: false publishes into an existing stream and fails when i
   const err = await t.throwsAsync(h.deliver([{ body: 'nowhere' }]))
   t.is((err as { code?: string }).code, 'MI_ERR_NATS_PUBLISH_FAILED')
 })
+
+natsTest('a deleted stream is created again before the retry', async (t) => {
+  const { h, stream } = await harness(t, { unavailableWaitMs: 1000, publishTimeoutMs: 1000 })
+  await h.deliver([{ body: 'one' }])
+  await deleteStream(servers, stream)
+  const err = await t.throwsAsync(h.deliver([{ body: 'two' }]))
+  t.is((err as { code?: string }).code, 'MI_ERR_NATS_PUBLISH_FAILED')
+  await h.redeliver()
+  const stored = await readStream(servers, stream)
+  t.deepEqual(
+    stored.map((m) => m.body),
+    ['two'],
+  )
+})
