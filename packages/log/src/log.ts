@@ -819,8 +819,8 @@ class LogImpl implements Log {
 
   #armRetry(): void {
     clearTimeout(this.#retryTimer)
+    // Ref'd on purpose: a writer waiting for the disk to come back is live work; close() clears it.
     this.#retryTimer = setTimeout(() => void this.retry(), this.#opts.retryIntervalMs)
-    this.#retryTimer.unref()
   }
 
   retry(): Promise<boolean> {
