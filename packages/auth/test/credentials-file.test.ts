@@ -1,4 +1,4 @@
-import { chmodSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'ava'
 import { CredentialStore, hashToken, parseCredentials } from '../src/internal.ts'
@@ -81,4 +81,26 @@ test('load of a missing file throws MI_ERR_AUTH_CREDENTIALS_READ', async (t) => 
   await t.throwsAsync(CredentialStore.load('/nonexistent/creds.yaml'), {
     code: 'MI_ERR_AUTH_CREDENTIALS_READ',
   })
+})
+
+test('the README example file is valid and means what the README says', (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+  if (yaml === undefined) return t.fail('no yaml block in README')
+  // A fixed clock: the example's expiresAt must not turn this test into a time bomb.
+  const store = CredentialStore.fromText(yaml, { now: () => Date.parse('2026-06-01T00:00:00Z') })
+  t.is(store.describe('sensor-42')?.id, 'fleet')
+  t.is(store.describe('sensor-7')?.id, 'sensor-7')
+  const r = store.verifyHello(
+    {
+      module: 'sensor-1',
+      method: 'hmac',
+      cnonce: VECTOR.cnonce,
+      proof: VECTOR.proof,
+      mac: true,
+      fingerprint: 'aa:bb:cc:dd:ee:ff',
+    },
+    { nonce: VECTOR.nonce },
+  )
+  t.true(r.ok)
 })
