@@ -1,6 +1,7 @@
 // Internal/unsupported: test helpers shared by module-ingest packages. One concern per file;
 // add new helpers (e.g. starting the ingest server) as their own files and re-export them here.
 export { MI_ERR_TESTING_BINARY_MISSING, MI_ERR_TESTING_PROCESS_START } from './errors.ts'
+export { MipSocket, type ReceivedFrame } from './mip-socket.ts'
 export type { NatsServer, NatsServerOptions } from './nats-server.ts'
 export { findNatsServer, requireNatsServerBinary, startNatsServer } from './nats-server.ts'
 export { freePort, probeTcp } from './ports.ts'

@@ -1,0 +1,278 @@
+/**
+ * The main thread's side of the data path: sockets in, bytes to parser rings, frames back out.
+ *
+ * The main thread never parses. It copies each socket chunk into the inbound ring of the parser
+ * worker that owns the connection; when that ring is full it pauses the socket and resumes it when
+ * the parser frees space (TCP backpressure: memory stays bounded, nothing is dropped). Outbound
+ * frames come back through one ring per parser and are written with one cork/uncork per socket
+ * per pass, so a burst of ACKs costs one syscall.
+ */
+import type { Socket } from 'node:net'
+import { ErrorCode, encodeError } from '@module-ingest/protocol'
+import { RingConsumer, RingProducer, waitDoorbellAsync } from '@module-ingest/ring'
+import { Packr } from 'msgpackr'
+import { type ConnOpen, In, Out } from './messages.ts'
+
+/** After an ERROR, how long a client gets to close before we do (PROTOCOL.md: at most 2 s). */
+const LINGER_MS = 2000
+/** Stop reading a socket whose unsent output exceeds this (a client that never reads its ACKs). */
+const MAX_UNSENT_BYTES = 1 << 20
+
+export interface ConnectionLimits {
+  maxConnections: number
+  maxConnectionsPerIp: number
+}
+
+interface Conn {
+  id: number
+  socket: Socket
+  worker: number
+  ip: string
+  /** Paused because its parser's ring is full (resumed on space) — other pauses are timed. */
+  ringPaused: boolean
+  ending: boolean
+}
+
+interface Lane {
+  producer: RingProducer
+  consumer: RingConsumer
+  /** Records that did not fit the ring yet, in order; while non-empty everything queues here. */
+  backlog: Array<[kind: number, tag: number, data: Uint8Array]>
+  paused: Set<Conn>
+  waiting: boolean
+  connections: number
+  dirty: boolean
+}
+
+export interface ConnectionEvents {
+  /** Decide whether a new socket may proceed; return an MIP/1 error code to refuse it. */
+  admit(ip: string): number | 0
+}
+
+export class Connections {
+  readonly #lanes: Lane[]
+  readonly #conns = new Map<number, Conn>()
+  readonly #perIp = new Map<string, number>()
+  readonly #limits: ConnectionLimits
+  readonly #events: ConnectionEvents
+  readonly #mainDoorbell: Int32Array
+  readonly #packr = new Packr({ useRecords: false })
+  #nextId = 1
+  #closed = false
+  #accepted = 0
+  #refused = 0
+
+  constructor(
+    rings: Array<{ inbound: SharedArrayBuffer; outbound: SharedArrayBuffer; doorbell: Int32Array }>,
+    mainDoorbell: Int32Array,
+    limits: ConnectionLimits,
+    events: ConnectionEvents,
+  ) {
+    this.#limits = limits
+    this.#events = events
+    this.#mainDoorbell = mainDoorbell
+    this.#lanes = rings.map((r) => ({
+      producer: new RingProducer(r.inbound, { doorbell: r.doorbell }),
+      consumer: new RingConsumer(r.outbound),
+      backlog: [],
+      paused: new Set(),
+      waiting: false,
+      connections: 0,
+      dirty: false,
+    }))
+    void this.#pumpOutbound()
+  }
+
+  get size(): number {
+    return this.#conns.size
+  }
+
+  ipOf(connId: number): string | undefined {
+    return this.#conns.get(connId)?.ip
+  }
+
+  stats() {
+    return {
+      connections: this.#conns.size,
+      accepted: this.#accepted,
+      refused: this.#refused,
+      inboundFreeBytes: this.#lanes.map((l) => l.producer.freeBytes),
+      backlog: this.#lanes.reduce((n, l) => n + l.backlog.length, 0),
+      pausedSockets: this.#lanes.reduce((n, l) => n + l.paused.size, 0),
+    }
+  }
+
+  /** A new socket (after TLS, if any). */
+  accept(socket: Socket, tlsIdentity?: string): void {
+    const ip = socket.remoteAddress ?? 'unknown'
+    if (this.#closed) return refuse(socket, ErrorCode.SHUTTING_DOWN, 'server is shutting down')
+    const perIp = this.#perIp.get(ip) ?? 0
+    let refusal: number = this.#events.admit(ip)
+    if (
+      !refusal &&
+      (this.#conns.size >= this.#limits.maxConnections || perIp >= this.#limits.maxConnectionsPerIp)
+    )
+      refusal = ErrorCode.TOO_MANY_CONNECTIONS
+    if (refusal) {
+      this.#refused++
+      return refuse(socket, refusal, REFUSAL_MESSAGE[refusal] ?? 'refused')
+    }
+    this.#accepted++
+    this.#perIp.set(ip, perIp + 1)
+    const id = this.#nextId
+    this.#nextId = (this.#nextId % 0xfffffffe) + 1
+    const worker = this.#leastLoaded()
+    const conn: Conn = { id, socket, worker, ip, ringPaused: false, ending: false }
+    this.#conns.set(id, conn)
+    const lane = this.#lanes[worker]!
+    lane.connections++
+    socket.setNoDelay(true)
+    const open: ConnOpen = { remoteAddress: ip, ...(tlsIdentity ? { tlsIdentity } : {}) }
+    this.#push(lane, In.OPEN, id, this.#packr.pack(open))
+    socket.on('data', (chunk: Buffer) => {
+      if (conn.ending) return
+      if (!this.#push(lane, In.DATA, id, chunk)) {
+        conn.ringPaused = true
+        lane.paused.add(conn)
+        socket.pause()
+      }
+    })
+    socket.on('drain', () => {
+      if (!conn.ringPaused && socket.isPaused()) socket.resume()
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.#conns.delete(id)
+      lane.connections--
+      lane.paused.delete(conn)
+      const n = (this.#perIp.get(ip) ?? 1) - 1
+      if (n === 0) this.#perIp.delete(ip)
+      else this.#perIp.set(ip, n)
+      this.#push(lane, In.CLOSE, id, EMPTY)
+    })
+  }
+
+  /** Stop accepting and stop reading: nothing new enters the rings after this. */
+  stopReading(): void {
+    this.#closed = true
+    for (const conn of this.#conns.values()) conn.socket.pause()
+  }
+
+  /** Wait until every socket has closed (clients got their ERROR), up to `timeoutMs`; then destroy. */
+  async closeAll(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (this.#conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    for (const conn of this.#conns.values()) conn.socket.destroy()
+  }
+
+  #leastLoaded(): number {
+    let best = 0
+    for (let i = 1; i < this.#lanes.length; i++) {
+      if (this.#lanes[i]!.connections < this.#lanes[best]!.connections) best = i
+    }
+    return best
+  }
+
+  /** Queue a record for a parser; false when it had to wait in the backlog (ring full). */
+  #push(lane: Lane, kind: number, tag: number, data: Uint8Array): boolean {
+    if (lane.backlog.length === 0 && lane.producer.tryWrite(kind, tag, data)) {
+      this.#publishSoon(lane)
+      return true
+    }
+    lane.backlog.push([kind, tag, data])
+    if (!lane.waiting) void this.#drainBacklog(lane)
+    return false
+  }
+
+  /** Publish once per tick per lane: many chunks, one store, one notify. */
+  #publishSoon(lane: Lane): void {
+    if (lane.dirty) return
+    lane.dirty = true
+    queueMicrotask(() => {
+      lane.dirty = false
+      lane.producer.publish()
+    })
+  }
+
+  async #drainBacklog(lane: Lane): Promise<void> {
+    lane.waiting = true
+    lane.producer.publish()
+    while (lane.backlog.length > 0) {
+      const [kind, tag, data] = lane.backlog[0]!
+      if (lane.producer.tryWrite(kind, tag, data)) {
+        lane.backlog.shift()
+        continue
+      }
+      lane.producer.publish()
+      await lane.producer.waitForSpace(data.byteLength + 16, 250)
+    }
+    lane.producer.publish()
+    lane.waiting = false
+    for (const conn of lane.paused) {
+      conn.ringPaused = false
+      if (!conn.ending && conn.socket.writableLength < MAX_UNSENT_BYTES) conn.socket.resume()
+    }
+    lane.paused.clear()
+  }
+
+  async #pumpOutbound(): Promise<void> {
+    const corked = new Set<Conn>()
+    const visit = (data: Uint8Array, kind: number, tag: number) => {
+      const conn = this.#conns.get(tag)
+      if (!conn || conn.ending) return
+      const { socket } = conn
+      if (kind === Out.WRITE) {
+        if (!corked.has(conn)) {
+          socket.cork()
+          corked.add(conn)
+        }
+        // Copy: the view's ring bytes are reused after release().
+        if (!socket.write(Buffer.from(data)) && socket.writableLength > MAX_UNSENT_BYTES) socket.pause()
+      } else if (kind === Out.END) {
+        conn.ending = true
+        socket.end(Buffer.from(data))
+        socket.resume() // discard whatever the client still sends
+        setTimeout(() => socket.destroy(), LINGER_MS).unref()
+      } else if (kind === Out.PAUSE) {
+        const ms = Buffer.from(data.buffer, data.byteOffset, 4).readUInt32BE(0)
+        socket.pause()
+        setTimeout(() => {
+          if (!conn.ringPaused && !conn.ending) socket.resume()
+        }, ms).unref()
+      }
+    }
+    for (;;) {
+      const rung = Atomics.load(this.#mainDoorbell, 0)
+      let work = 0
+      for (const lane of this.#lanes) {
+        work += lane.consumer.read(visit)
+        lane.consumer.release()
+      }
+      for (const conn of corked) conn.socket.uncork()
+      corked.clear()
+      if (work === 0) {
+        if (this.#closed && this.#conns.size === 0) return
+        await waitDoorbellAsync(this.#mainDoorbell, rung, 200)
+      } else {
+        // Let socket events in between bursts.
+        await new Promise((r) => setImmediate(r))
+      }
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+const REFUSAL_MESSAGE: Record<number, string> = {
+  [ErrorCode.TOO_MANY_CONNECTIONS]: 'connection limit reached',
+  [ErrorCode.RATE_LIMITED]: 'too many failed handshakes from this address; try later',
+  [ErrorCode.OVERLOADED]: 'the server cannot make data durable right now',
+  [ErrorCode.SHUTTING_DOWN]: 'server is shutting down',
+}
+
+/** Refuse before WELCOME: send the ERROR, half-close, and give the client LINGER_MS to read it. */
+function refuse(socket: Socket, code: number, message: string): void {
+  socket.on('error', () => {})
+  socket.end(encodeError(code, message))
+  socket.resume()
+  setTimeout(() => socket.destroy(), LINGER_MS).unref()
+}

@@ -1,0 +1,125 @@
+/**
+ * The engine's thread protocol, in one file imported by every side (as thread-stream's
+ * lib/indexes.js is). Three kinds of channel connect the threads:
+ *
+ *   main ──inbound ring──▶ parser i ──writer ring──▶ writer
+ *   main ◀─outbound ring── parser i ◀──ack slot[i]── writer      (Atomics.store + notify)
+ *
+ * Rings carry bytes; the few rare control events (module claims, barriers, auth failures) travel
+ * as typed postMessage objects; request/response control (stats, reload, drain) goes over comlink.
+ */
+
+/** Inbound ring (main → parser), record kinds. The ring tag is always the connection id. */
+export const In = {
+  /** A connection was accepted; data = msgpack ConnOpen. */
+  OPEN: 1,
+  /** Raw socket bytes, copied straight from the 'data' chunk. */
+  DATA: 2,
+  /** The socket is gone (peer closed, error, or the main thread destroyed it). */
+  CLOSE: 3,
+} as const
+
+/** Outbound ring (parser → main), record kinds. The ring tag is the connection id. */
+export const Out = {
+  /** Bytes to write to the socket (one or more whole frames). */
+  WRITE: 1,
+  /** A fatal ERROR frame: write it, half-close, discard input, destroy after at most 2 s. */
+  END: 2,
+  /** Stop reading this socket for u32 milliseconds (rate limits enforced by TCP backpressure). */
+  PAUSE: 3,
+} as const
+
+/** Writer ring (parser → writer), record kinds. The ring tag is the connection id (for tracing). */
+export const W = {
+  /** An accepted DATA or BATCH frame, encoded by encodeAccepted(). */
+  FRAME: 1,
+  /** A barrier: u32 token, then the module name. Settles once everything before it is durable. */
+  BARRIER: 2,
+} as const
+
+export interface ConnOpen {
+  remoteAddress: string
+  /** Module identity from a verified TLS client certificate, if any. */
+  tlsIdentity?: string
+}
+
+/** Messages a parser worker posts to the main thread (parentPort). */
+export type ParserEvent =
+  | { code: 'CLAIM'; module: string; connId: number; worker: number }
+  | { code: 'AUTH_FAILED'; connId: number; module?: string; reason: string }
+  | { code: 'AUTH_OK'; connId: number; module: string }
+
+/** Messages the main thread posts to a parser worker. */
+export type ParserCommand =
+  /** End this worker's session of `module` (SUPERSEDED) if live, then push a barrier `token`. */
+  | { code: 'RELEASE'; module: string; token: number; supersede: boolean }
+  /** The module's claim for `connId` is granted; everything before it is durable; hwm is exact. */
+  | { code: 'CLAIMED'; module: string; connId: number; hwm: bigint }
+  /** The log cannot make data durable: end every session with OVERLOADED. */
+  | { code: 'OVERLOADED' }
+
+/** Messages the writer posts to the main thread. */
+export type WriterEvent =
+  | { code: 'BARRIER'; token: number; module: string; hwm: bigint }
+  | { code: 'LOG_UNAVAILABLE'; message: string }
+  | { code: 'LOG_AVAILABLE' }
+
+/** How the writer decodes an accepted frame's payload. */
+export const FrameKind = { DATA: 0, BATCH: 1, BATCH_COMPRESSED: 2 } as const
+
+/**
+ * An accepted frame on the writer ring:
+ *
+ *   u8 kind (FrameKind) | u8 moduleLen | module | u8 coreLen | core | u64 seq | f64 rtsUs | payload
+ *
+ * payload is the frame's payload exactly as received (a record, or a BATCH payload, zstd-compressed
+ * for BATCH_COMPRESSED), already validated by the parser.
+ */
+export function acceptedHeader(
+  kind: number,
+  module: Buffer,
+  core: Buffer,
+  seq: bigint,
+  rtsUs: number,
+): Buffer {
+  const header = Buffer.allocUnsafe(3 + module.length + core.length + 16)
+  let o = 0
+  header[o++] = kind
+  header[o++] = module.length
+  o += module.copy(header, o)
+  header[o++] = core.length
+  o += core.copy(header, o)
+  header.writeBigUInt64BE(seq, o)
+  header.writeDoubleBE(rtsUs, o + 8)
+  return header
+}
+
+export interface AcceptedFrame {
+  kind: number
+  module: string
+  core: string
+  seq: bigint
+  rtsUs: number
+  payload: Uint8Array
+}
+
+export function decodeAccepted(data: Uint8Array): AcceptedFrame {
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  let o = 0
+  const kind = view[o++]!
+  const moduleLen = view[o++]!
+  const module = view.toString('latin1', o, o + moduleLen)
+  o += moduleLen
+  const coreLen = view[o++]!
+  const core = view.toString('latin1', o, o + coreLen)
+  o += coreLen
+  const seq = view.readBigUInt64BE(o)
+  const rtsUs = view.readDoubleBE(o + 8)
+  o += 16
+  return { kind, module, core, seq, rtsUs, payload: data.subarray(o) }
+}
+
+/** Wall clock in microseconds since the epoch, for `rts` and producer ts=0 stamping. */
+export function nowUs(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000)
+}

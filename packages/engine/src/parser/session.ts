@@ -1,0 +1,313 @@
+/**
+ * One client connection as a parser worker sees it: framing, the handshake state machine, seq rules
+ * and dedupe, and the bookkeeping that turns the writer's durable watermark into cumulative ACKs.
+ *
+ * Everything here runs on the parser worker's single thread; the worker owns the rings and hands a
+ * Conn the bytes of its socket in order.
+ */
+import { randomBytes } from 'node:crypto'
+import type { CredentialStore, Identity } from '@module-ingest/auth'
+import {
+  decodeBatch,
+  decodeHello,
+  decodeRecord,
+  ErrorCode,
+  encodeAck,
+  encodeError,
+  encodeHelloOk,
+  encodeNack,
+  encodePong,
+  encodeWelcome,
+  Flags,
+  type Frame,
+  FrameDecoder,
+  FrameType,
+  matchScope,
+  ProtocolError,
+} from '@module-ingest/protocol'
+import { FrameKind } from '../messages.ts'
+
+export const State = {
+  /** WELCOME sent, waiting for HELLO. */
+  HANDSHAKE: 0,
+  /** HELLO verified; waiting for the module claim (older session's data durable). */
+  CLAIMING: 1,
+  OPEN: 2,
+  /** A fatal ERROR was sent or the socket closed: every further byte is discarded. */
+  DEAD: 3,
+} as const
+type State = (typeof State)[keyof typeof State]
+
+export interface SessionLimits {
+  maxFrame: number
+  serverName: string
+  heartbeatMs: number
+}
+
+/** What a Conn needs from its worker: rings, claims, metrics. Kept narrow so sessions test alone. */
+export interface SessionHost {
+  readonly limits: SessionLimits
+  readonly credentials: CredentialStore
+  /** Queue bytes for the socket. */
+  send(conn: Conn, bytes: Uint8Array): void
+  /** Queue a fatal ERROR; the main thread half-closes after writing it. */
+  end(conn: Conn, bytes: Uint8Array): void
+  /** Hand an accepted frame to the writer; returns the writer-ring entry index it got. */
+  accept(conn: Conn, kind: number, seq: bigint, payload: Uint8Array): number
+  /** The newest writer-ring entry index this worker produced (0 if none). */
+  readonly lastEntry: number
+  isDurable(entry: number): boolean
+  claim(conn: Conn, module: string): void
+  authFailed(conn: Conn, reason: string): void
+  markPending(conn: Conn): void
+  countError(code: number): void
+  countFrame(records: number, bytes: number): void
+}
+
+export class Conn {
+  readonly id: number
+  readonly remoteAddress: string
+  readonly tlsIdentity: string | undefined
+  readonly decoder: FrameDecoder
+  readonly nonce = randomBytes(16)
+  readonly openedAt = performance.now()
+  lastFrameAt = performance.now()
+  state: State = State.HANDSHAKE
+  module = ''
+  core = ''
+  moduleBuf: Buffer = Buffer.alloc(0)
+  coreBuf: Buffer = Buffer.alloc(0)
+  scopes: readonly string[] = []
+  macKey: Uint8Array | null = null
+  private pendingMacKey: Uint8Array | null = null
+  private mac = false
+  /** Who the handshake admitted; kept to re-check the session when credentials reload. */
+  identity: Identity | null = null
+  /** Highest seq accepted on this session (seeded from HELLO_OK's high-water mark). */
+  hwm = 0n
+  /** Highest seq the client sent on this session: ACKs never exceed it. */
+  maxSent = 0n
+  /** The last cumulative ACK sent. */
+  acked = 0n
+  /** Frames waiting for durability, as parallel arrays (entry index, seq, accepted-at ms). */
+  private pendEntry: number[] = []
+  private pendSeq: bigint[] = []
+  private pendAt: number[] = []
+  private pendHead = 0
+  /** The writer entry of this connection's newest accepted frame; 0 = none outstanding. */
+  private lastEntry = 0
+
+  constructor(id: number, remoteAddress: string, tlsIdentity: string | undefined, maxFrame: number) {
+    this.id = id
+    this.remoteAddress = remoteAddress
+    this.tlsIdentity = tlsIdentity
+    this.decoder = new FrameDecoder({ maxFrame, role: 'server' })
+  }
+
+  get dead(): boolean {
+    return this.state === State.DEAD
+  }
+
+  get hasPending(): boolean {
+    return this.pendHead < this.pendEntry.length
+  }
+
+  welcome(host: SessionHost): void {
+    host.send(
+      this,
+      encodeWelcome({
+        server: host.limits.serverName,
+        proto: 1,
+        nonce: this.nonce,
+        auth: ['token', 'hmac'],
+        compression: ['zstd'],
+        max_frame: host.limits.maxFrame,
+        heartbeat_ms: host.limits.heartbeatMs,
+      }),
+    )
+  }
+
+  /** Feed raw socket bytes. The chunk may be reused by the caller as soon as this returns. */
+  receive(host: SessionHost, chunk: Uint8Array): void {
+    if (this.state === State.DEAD) return
+    try {
+      this.decoder.push(chunk)
+      let frame: Frame | null
+      // biome-ignore lint/suspicious/noAssignInExpressions: the decoder's iteration idiom
+      while (!this.dead && (frame = this.decoder.next()) !== null) {
+        this.lastFrameAt = performance.now()
+        this.onFrame(host, frame)
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError && err.fatal) this.fail(host, err.code, err.message)
+      else this.fail(host, ErrorCode.BAD_FRAME, 'internal error while decoding')
+    }
+  }
+
+  private onFrame(host: SessionHost, frame: Frame): void {
+    if (this.state !== State.OPEN) {
+      if (frame.type === FrameType.HELLO && this.state === State.HANDSHAKE) return this.onHello(host, frame)
+      return this.fail(host, ErrorCode.AUTH_REQUIRED, 'HELLO first, and only once')
+    }
+    switch (frame.type) {
+      case FrameType.DATA:
+      case FrameType.BATCH:
+        return this.onData(host, frame)
+      case FrameType.PING:
+        host.send(this, encodePong(frame.seq, frame.payload, this.macKey ?? undefined))
+        return
+      case FrameType.PONG:
+        return
+      default:
+        // HELLO again (the decoder already refused every type a client never sends).
+        return this.fail(host, ErrorCode.AUTH_REQUIRED, 'the session is already authenticated')
+    }
+  }
+
+  private onHello(host: SessionHost, frame: Frame): void {
+    let hello: ReturnType<typeof decodeHello>
+    try {
+      hello = decodeHello(frame.payload)
+    } catch {
+      host.authFailed(this, 'malformed-hello')
+      return this.fail(host, ErrorCode.AUTH_FAILED, AUTH_FAILED_MESSAGE)
+    }
+    const verdict = host.credentials.verifyHello(hello, {
+      nonce: this.nonce,
+      remoteAddress: this.remoteAddress,
+      ...(this.tlsIdentity ? { tlsIdentity: this.tlsIdentity } : {}),
+    })
+    if (!verdict.ok) {
+      host.authFailed(this, verdict.reason)
+      return this.fail(host, ErrorCode.AUTH_FAILED, AUTH_FAILED_MESSAGE)
+    }
+    const { identity } = verdict
+    this.module = identity.module
+    this.core = identity.core
+    this.moduleBuf = Buffer.from(this.module, 'latin1')
+    this.coreBuf = Buffer.from(this.core, 'latin1')
+    this.scopes = identity.scopes
+    this.mac = identity.mac
+    this.pendingMacKey = identity.mac ? (identity.sessionKey ?? null) : null
+    this.identity = identity
+    this.state = State.CLAIMING
+    host.claim(this, this.module)
+  }
+
+  /** The module claim came back: everything any older session accepted is durable, `hwm` is exact. */
+  claimed(host: SessionHost, hwm: bigint): void {
+    if (this.state !== State.CLAIMING) return
+    this.hwm = hwm
+    this.state = State.OPEN
+    host.send(
+      this,
+      encodeHelloOk(hwm, { session: `${this.module}/${this.id}`, scopes: [...this.scopes], mac: this.mac }),
+    )
+    // MAC covers every frame after HELLO_OK, in both directions.
+    if (this.pendingMacKey) {
+      this.macKey = this.pendingMacKey
+      this.decoder.setMacKey(this.macKey)
+    }
+  }
+
+  private onData(host: SessionHost, frame: Frame): void {
+    const seq = frame.seq
+    if (seq > this.maxSent) this.maxSent = seq
+    // NACK checks come before dedupe so a rejection is permanent: resending the same bytes must get
+    // the same answer even after the high-water mark has moved past its seq.
+    if (seq === 0n) return this.nack(host, seq, ErrorCode.BAD_SEQ, 'seq must be >= 1')
+    const payload = frame.payload
+    let records = 1
+    try {
+      if (frame.type === FrameType.DATA) {
+        const record = decodeRecord(payload)
+        if (!matchScope(this.scopes, 'write', record.stream))
+          return this.nack(host, seq, ErrorCode.FORBIDDEN, `no write scope for stream ${record.stream}`)
+      } else {
+        const batch = decodeBatch(payload, frame.flags, host.limits.maxFrame)
+        records = batch.length
+        for (const record of batch) {
+          if (!matchScope(this.scopes, 'write', record.stream))
+            return this.nack(host, seq, ErrorCode.FORBIDDEN, `no write scope for stream ${record.stream}`)
+        }
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError && !err.fatal) return this.nack(host, seq, err.code, err.message)
+      throw err
+    }
+    host.countFrame(records, frame.payload.byteLength)
+    if (seq <= this.hwm) return this.settle(host, seq) // duplicate: settled, not stored again
+    this.hwm = seq
+    const kind =
+      frame.type === FrameType.DATA
+        ? FrameKind.DATA
+        : frame.flags & Flags.COMPRESSED
+          ? FrameKind.BATCH_COMPRESSED
+          : FrameKind.BATCH
+    const entry = host.accept(this, kind, seq, payload)
+    this.lastEntry = entry
+    this.pendEntry.push(entry)
+    this.pendSeq.push(seq)
+    this.pendAt.push(performance.now())
+    host.markPending(this)
+  }
+
+  private nack(host: SessionHost, seq: bigint, code: number, message: string): void {
+    host.countError(code)
+    host.send(this, encodeNack(seq, code, message, this.macKey ?? undefined))
+    this.settle(host, seq)
+  }
+
+  /** A frame settled without a write (duplicate or NACK): ACK it once everything before it is. */
+  private settle(host: SessionHost, seq: bigint): void {
+    if (this.hasPending) {
+      this.pendEntry.push(this.lastEntry)
+      this.pendSeq.push(seq)
+      this.pendAt.push(Number.NaN)
+      return
+    }
+    this.ackTo(host, seq)
+  }
+
+  /** Pop every frame the writer made durable and send one cumulative ACK for them. */
+  drainDurable(host: SessionHost, onLatencyMs: (ms: number) => void): void {
+    let seq = -1n
+    const now = performance.now()
+    while (this.pendHead < this.pendEntry.length && host.isDurable(this.pendEntry[this.pendHead]!)) {
+      seq = this.pendSeq[this.pendHead]!
+      const at = this.pendAt[this.pendHead]!
+      if (!Number.isNaN(at)) onLatencyMs(now - at)
+      this.pendHead++
+    }
+    if (this.pendHead === this.pendEntry.length) {
+      this.pendEntry.length = this.pendSeq.length = this.pendAt.length = this.pendHead = 0
+    } else if (this.pendHead > 4096) {
+      this.pendEntry.splice(0, this.pendHead)
+      this.pendSeq.splice(0, this.pendHead)
+      this.pendAt.splice(0, this.pendHead)
+      this.pendHead = 0
+    }
+    if (seq >= 0n && this.state !== State.DEAD) this.ackTo(host, seq)
+  }
+
+  private ackTo(host: SessionHost, seq: bigint): void {
+    if (seq <= this.acked) return
+    this.acked = seq > this.maxSent ? this.maxSent : seq
+    host.send(this, encodeAck(this.acked, this.macKey ?? undefined))
+  }
+
+  /** Send a fatal ERROR and stop reading. Accepted frames still become durable. */
+  fail(host: SessionHost, code: number, message: string): void {
+    if (this.state === State.DEAD) return
+    host.countError(code)
+    this.state = State.DEAD
+    host.end(this, encodeError(code, message, this.macKey ?? undefined))
+  }
+
+  /** The socket is gone: no more ACKs will be sent. */
+  close(): void {
+    this.state = State.DEAD
+  }
+}
+
+export const AUTH_FAILED_MESSAGE = 'authentication failed'

@@ -1,0 +1,288 @@
+/**
+ * Parser worker entry. Owns a share of the connections: it reads their raw bytes from its inbound
+ * ring, runs each Conn's state machine, hands accepted frames to the writer through its writer
+ * ring, and turns the writer's durable watermark for this ring into ACKs on the outbound ring.
+ *
+ * One loop, no blocking: the worker waits on its doorbell with Atomics.waitAsync so that comlink
+ * calls and main-thread commands (claims, releases) still run on its event loop.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { CredentialStore } from '@module-ingest/auth'
+import { ErrorCode } from '@module-ingest/protocol'
+import { RingConsumer, RingProducer, waitDoorbellAsync } from '@module-ingest/ring'
+import { Metrics } from '@module-ingest/telemetry'
+import * as Comlink from 'comlink'
+import { Unpackr } from 'msgpackr'
+
+import {
+  acceptedHeader,
+  type ConnOpen,
+  In,
+  nowUs,
+  Out,
+  type ParserCommand,
+  type ParserEvent,
+  W,
+} from '../messages.ts'
+import { Conn, type SessionHost, type SessionLimits, State } from './session.ts'
+
+export interface ParserInit {
+  index: number
+  inbound: SharedArrayBuffer
+  outbound: SharedArrayBuffer
+  toWriter: SharedArrayBuffer
+  /** Int32[1]: this worker sleeps on it; main (new bytes) and the writer (durability) ring it. */
+  doorbell: Int32Array
+  /** Int32[1]: the writer sleeps on it; every parser rings it after publishing to the writer. */
+  writerDoorbell: Int32Array
+  /** Int32[1]: the main thread sleeps on it for outbound bytes from any parser. */
+  mainDoorbell: Int32Array
+  /** Int32[parsers]: slot i = number of writer-ring entries of parser i that are durable. */
+  acks: SharedArrayBuffer
+  limits: SessionLimits
+  idleTimeoutMs: number
+  handshakeTimeoutMs: number
+  credentialsFile: string
+  /** Max bytes/s and frames/s one module may send; 0 = unlimited. */
+  moduleBytesPerSec: number
+  control: import('node:worker_threads').MessagePort
+}
+
+const init = workerData as ParserInit
+const index = init.index
+const { doorbell } = init
+const acks = new Int32Array(init.acks)
+const inbound = new RingConsumer(init.inbound, { doorbell })
+const outbound = new RingProducer(init.outbound, { doorbell: init.mainDoorbell })
+const toWriter = new RingProducer(init.toWriter, { doorbell: init.writerDoorbell })
+const unpackr = new Unpackr({ useRecords: false })
+const credentials = await CredentialStore.load(init.credentialsFile)
+
+const metrics = new Metrics()
+const framesIn = metrics.counter('mi_frames_received_total', 'Frames accepted or settled by parsers')
+const recordsIn = metrics.counter('mi_records_received_total', 'Records in accepted or settled frames')
+const bytesIn = metrics.counter('mi_payload_bytes_received_total', 'Payload bytes of DATA/BATCH frames')
+const errors = metrics.counter('mi_protocol_errors_total', 'NACKs and fatal errors sent, by code', ['code'])
+const ackLatency = metrics.histogram('mi_ack_latency_us', 'Accept-to-ACK latency (durability wait)', {
+  unit: 'us',
+})
+
+const conns = new Map<number, Conn>()
+const sessions = new Map<string, Conn>()
+const pendingConns = new Set<Conn>()
+
+/** Writes that did not fit their ring yet, in order. While any wait, no new input is read. */
+type Staged = [ring: RingProducer, kind: number, tag: number, data: Uint8Array[]]
+const overflow: Staged[] = []
+let entries = 0 // writer-ring entries produced, wrapping Int32 (compared by difference)
+let durable = 0
+let draining = false
+
+function write(ring: RingProducer, kind: number, tag: number, parts: Uint8Array[]): void {
+  if (overflow.length === 0 && ring.tryWrite(kind, tag, parts)) return
+  // The parts may be views into the inbound ring, which is released after this pass.
+  overflow.push([ring, kind, tag, parts.map((p) => Buffer.from(p))])
+}
+
+function flushOverflow(): boolean {
+  let i = 0
+  for (; i < overflow.length; i++) {
+    const [ring, kind, tag, parts] = overflow[i]!
+    if (!ring.tryWrite(kind, tag, parts)) break
+  }
+  if (i > 0) overflow.splice(0, i)
+  return overflow.length === 0
+}
+
+const host: SessionHost = {
+  limits: init.limits,
+  credentials,
+  send(conn, bytes) {
+    write(outbound, Out.WRITE, conn.id, [bytes])
+  },
+  end(conn, bytes) {
+    pendingConns.delete(conn)
+    if (sessions.get(conn.module) === conn) sessions.delete(conn.module)
+    write(outbound, Out.END, conn.id, [bytes])
+  },
+  accept(conn, kind, seq, payload) {
+    write(toWriter, W.FRAME, conn.id, [
+      acceptedHeader(kind, conn.moduleBuf, conn.coreBuf, seq, nowUs()),
+      payload,
+    ])
+    entries = (entries + 1) | 0
+    return entries
+  },
+  get lastEntry() {
+    return entries
+  },
+  isDurable(entry) {
+    return ((durable - entry) | 0) >= 0
+  },
+  claim(conn, module) {
+    post({ code: 'CLAIM', module, connId: conn.id, worker: index })
+  },
+  authFailed(conn, reason) {
+    post({ code: 'AUTH_FAILED', connId: conn.id, reason, ...(conn.module ? { module: conn.module } : {}) })
+  },
+  markPending(conn) {
+    pendingConns.add(conn)
+  },
+  countError(code) {
+    errors.inc({ code: String(code) }, 1)
+  },
+  countFrame(records, bytes) {
+    framesIn.inc()
+    recordsIn.inc(records)
+    bytesIn.inc(bytes)
+  },
+}
+
+function post(event: ParserEvent): void {
+  parentPort!.postMessage(event)
+}
+
+function onInbound(data: Uint8Array, kind: number, tag: number): boolean {
+  if (kind === In.DATA) {
+    const conn = conns.get(tag)
+    if (conn && !draining) conn.receive(host, data)
+  } else if (kind === In.OPEN) {
+    const open = unpackr.unpack(data) as ConnOpen
+    const conn = new Conn(tag, open.remoteAddress, open.tlsIdentity, init.limits.maxFrame)
+    conns.set(tag, conn)
+    if (draining) conn.fail(host, ErrorCode.SHUTTING_DOWN, 'server is shutting down')
+    else conn.welcome(host)
+  } else if (kind === In.CLOSE) {
+    const conn = conns.get(tag)
+    if (conn) {
+      conns.delete(tag)
+      pendingConns.delete(conn)
+      if (sessions.get(conn.module) === conn) sessions.delete(conn.module)
+      conn.close()
+    }
+  }
+  // Stop at the first record whose output would not fit: backpressure flows to the sockets.
+  return overflow.length === 0
+}
+
+function pumpDurable(): number {
+  const now = Atomics.load(acks, index)
+  if (now === durable) return 0
+  durable = now
+  const recordMs = (ms: number) => ackLatency.record(Math.round(ms * 1000))
+  for (const conn of pendingConns) {
+    conn.drainDurable(host, recordMs)
+    if (!conn.hasPending) pendingConns.delete(conn)
+  }
+  return 1
+}
+
+function sweepTimers(): void {
+  const now = performance.now()
+  for (const conn of conns.values()) {
+    if (conn.state === State.HANDSHAKE && now - conn.openedAt > init.handshakeTimeoutMs) {
+      conn.fail(host, ErrorCode.HANDSHAKE_TIMEOUT, `no HELLO within ${init.handshakeTimeoutMs} ms`)
+    } else if (conn.state === State.OPEN && now - conn.lastFrameAt > init.idleTimeoutMs) {
+      conn.fail(host, ErrorCode.IDLE_TIMEOUT, `no frame for ${init.idleTimeoutMs} ms`)
+    }
+  }
+}
+
+parentPort!.on('message', (cmd: ParserCommand) => {
+  if (cmd.code === 'CLAIMED') {
+    const conn = conns.get(cmd.connId)
+    if (conn) {
+      conn.claimed(host, cmd.hwm)
+      if (conn.state === State.OPEN) sessions.set(cmd.module, conn)
+    }
+  } else if (cmd.code === 'OVERLOADED') {
+    // Nothing after each session's last ACK counts as accepted; clients resume from HELLO_OK.
+    for (const conn of conns.values()) {
+      if (conn.state !== State.DEAD)
+        conn.fail(host, ErrorCode.OVERLOADED, 'the server cannot make data durable')
+    }
+  } else if (cmd.code === 'RELEASE') {
+    const live = sessions.get(cmd.module)
+    if (live && cmd.supersede) live.fail(host, ErrorCode.SUPERSEDED, 'a newer session of this module started')
+    sessions.delete(cmd.module)
+    const token = Buffer.allocUnsafe(4)
+    token.writeUInt32BE(cmd.token)
+    write(toWriter, W.BARRIER, 0, [token, Buffer.from(cmd.module, 'latin1')])
+    entries = (entries + 1) | 0
+  }
+  publish()
+})
+
+function publish(): void {
+  outbound.publish()
+  toWriter.publish()
+}
+
+/** Control plane (comlink): stats, credential reload, drain. */
+const control = {
+  stats() {
+    return {
+      worker: index,
+      connections: conns.size,
+      sessions: sessions.size,
+      inboundBytes: inbound.usedBytes,
+      overflow: overflow.length,
+      metrics: metrics.snapshot(),
+    }
+  },
+  async reloadCredentials() {
+    await credentials.reload()
+    // Live sessions whose credential was revoked, disabled or expired end now (docs/security.md).
+    for (const conn of conns.values()) {
+      if (conn.state !== State.OPEN && conn.state !== State.CLAIMING) continue
+      const reason = conn.identity && credentials.isRevokedOrChanged(conn.identity)
+      if (reason) conn.fail(host, ErrorCode.AUTH_FAILED, `credential ${reason}`)
+    }
+    publish()
+  },
+  /**
+   * Graceful shutdown: stop taking frames, wait until everything accepted is durable and ACKed,
+   * then tell every client SHUTTING_DOWN.
+   */
+  async drain(timeoutMs: number) {
+    draining = true
+    const deadline = performance.now() + timeoutMs
+    while (performance.now() < deadline && (pendingConns.size > 0 || overflow.length > 0)) {
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    for (const conn of conns.values()) conn.fail(host, ErrorCode.SHUTTING_DOWN, 'server is shutting down')
+    publish()
+    while (performance.now() < deadline && overflow.length > 0) await new Promise((r) => setTimeout(r, 2))
+    return { pending: pendingConns.size }
+  },
+}
+Comlink.expose(control, init.control as unknown as Comlink.Endpoint)
+export type ParserControl = typeof control
+
+let lastSweep = performance.now()
+let busySince = performance.now()
+for (;;) {
+  const ring = Atomics.load(doorbell, 0)
+  let work = 0
+  if (flushOverflow()) {
+    work += inbound.read(onInbound, 1024)
+    inbound.release()
+  }
+  work += pumpDurable()
+  publish()
+  const now = performance.now()
+  if (now - lastSweep > 250) {
+    lastSweep = now
+    sweepTimers()
+    publish()
+  }
+  if (work === 0 || overflow.length > 0) {
+    // Nothing to do (or blocked on a full ring): sleep until rung, bounded so timers still fire.
+    await waitDoorbellAsync(doorbell, ring, overflow.length > 0 ? 1 : 100)
+    busySince = performance.now()
+  } else if (now - busySince > 2) {
+    // Busy: still let comlink calls and claims in every few ms.
+    await new Promise((r) => setImmediate(r))
+    busySince = performance.now()
+  }
+}

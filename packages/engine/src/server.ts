@@ -1,0 +1,377 @@
+/**
+ * `startServer(config)`: builds the topology of docs/ARCHITECTURE.md and returns a handle to it.
+ *
+ *   listener ─▶ Connections ─▶ inbound rings ─▶ parser workers ─▶ writer rings ─▶ writer worker
+ *                    ▲                                  │                              │
+ *                    └────────── outbound rings ◀───────┘◀──────── durable counts ◀────┘
+ *
+ * Lifecycle: start → serve → close(). close() is the graceful path of SIGTERM: stop accepting and
+ * reading, let parsers finish what they accepted and ACK it, tell clients SHUTTING_DOWN, fdatasync
+ * and close the log, stop subscribers (committing their offsets).
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net'
+import { join, resolve } from 'node:path'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import { MessageChannel, Worker } from 'node:worker_threads'
+import {
+  CredentialStore,
+  ensureDevCredential,
+  FailureThrottle,
+  identityFromPeerCertificate,
+  loadTlsContext,
+} from '@module-ingest/auth'
+import type { ServerConfig } from '@module-ingest/config'
+import { ErrorCode } from '@module-ingest/protocol'
+import { createDoorbell, createRing, waitDoorbellAsync } from '@module-ingest/ring'
+import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
+import {
+  type AdminServer,
+  getRecentLogs,
+  type Logger,
+  Metrics,
+  startAdminServer,
+  startMetricsServer,
+} from '@module-ingest/telemetry'
+import * as Comlink from 'comlink'
+import { ClaimCoordinator } from './claims.ts'
+import { Connections } from './connections.ts'
+import type { ParserCommand, ParserEvent, WriterEvent } from './messages.ts'
+import type { ParserControl, ParserInit } from './parser/worker.ts'
+import type { WriterControl, WriterInit } from './writer/worker.ts'
+
+export interface Server {
+  /** Where MIP/1 clients connect. */
+  readonly address: { host: string; port: number }
+  /** Where Prometheus scrapes, if enabled. */
+  readonly metricsAddress: { host: string; port: number } | null
+  stats(): Promise<ServerStats>
+  /** Graceful shutdown; resolves when the log is closed. */
+  close(): Promise<void>
+}
+
+export interface ServerStats {
+  connections: ReturnType<Connections['stats']>
+  parsers: Array<Awaited<ReturnType<ParserControl['stats']>>>
+  writer: Awaited<ReturnType<WriterControl['stats']>>
+  subscribers: unknown
+  logAvailable: boolean
+  metrics: ReturnType<Metrics['summary']>
+}
+
+export interface StartOptions {
+  logger: Logger
+  /** Called once with the development secret when one was just created (print it once). */
+  onDevCredential?: (info: { module: string; token: string; file: string }) => void
+}
+
+const PARSER_URL = new URL('./parser/worker.ts', import.meta.url)
+const WRITER_URL = new URL('./writer/worker.ts', import.meta.url)
+
+export async function startServer(config: ServerConfig, options: StartOptions): Promise<Server> {
+  const { logger } = options
+  const dataDir = resolve(config.dataDir)
+  const logDir = join(dataDir, 'log')
+  await mkdir(logDir, { recursive: true })
+
+  const credentialsFile = resolve(config.credentialsFile)
+  const dev = await ensureDevCredential(credentialsFile)
+  if (dev.created) {
+    const tokenFile = join(dataDir, 'dev-token')
+    await writeFile(tokenFile, `${dev.token}\n`, { mode: 0o600 })
+    options.onDevCredential?.({ module: dev.module, token: dev.token, file: tokenFile })
+  }
+  const credentials = await CredentialStore.load(credentialsFile)
+  for (const w of credentials.warnings) logger.warn({ event: 'AuthCredentialsWarning' }, w)
+
+  const parsers = config.workers.parsers
+  const mainDoorbell = createDoorbell()
+  const writerDoorbell = createDoorbell()
+  const acks = new SharedArrayBuffer(4 * parsers)
+  const durableSignal = new SharedArrayBuffer(64)
+  const lanes = Array.from({ length: parsers }, () => ({
+    inbound: createRing(config.ring.inboundBytes),
+    outbound: createRing(config.ring.outboundBytes),
+    toWriter: createRing(config.ring.toWriterBytes),
+    doorbell: createDoorbell(),
+  }))
+
+  // Writer first: it runs recovery, and parsers must not accept frames before the log is open.
+  const writerPort = new MessageChannel()
+  const writer = new Worker(WRITER_URL, {
+    name: 'mi-writer',
+    workerData: {
+      logDir,
+      log: {
+        segmentSizeBytes: config.log.segmentSizeBytes,
+        flush: config.log.flush,
+        flushIntervalMs: config.log.flushIntervalMs,
+        groupCommitMaxDelayMs: config.log.groupCommitMaxDelayMs,
+        groupCommitMaxBytes: config.log.groupCommitMaxBytes,
+        compression: config.log.compression,
+        retention: {
+          ...config.log.retention,
+          protectGroups: config.subscribers.filter((s) => s.enabled).map((s) => `sub.${s.name}`),
+        },
+      },
+      rings: lanes.map((l) => l.toWriter),
+      doorbell: writerDoorbell,
+      parserDoorbells: lanes.map((l) => l.doorbell),
+      acks,
+      durableSignal,
+      control: writerPort.port2,
+    } satisfies WriterInit,
+    transferList: [writerPort.port2],
+  })
+  const writerControl = Comlink.wrap<WriterControl>(writerPort.port1 as unknown as Comlink.Endpoint)
+  await waitOnline(writer, 'writer')
+  await writerControl.stats() // resolves once the log is open (recovery done)
+
+  let logAvailable = true
+  const claims = new ClaimCoordinator((worker, cmd) => parserWorkers[worker]!.postMessage(cmd))
+  writer.on('message', (event: WriterEvent) => {
+    if (event.code === 'BARRIER') claims.barrier(event.token, event.hwm)
+    else if (event.code === 'LOG_UNAVAILABLE') {
+      logAvailable = false
+      logger.error({ event: 'LogWriteError', err: event.message }, 'log cannot make data durable: OVERLOADED')
+      for (const p of parserWorkers) p.postMessage({ code: 'OVERLOADED' } satisfies ParserCommand)
+    } else if (event.code === 'LOG_AVAILABLE') {
+      logAvailable = true
+      logger.info({ event: 'LogWriteResumed' }, 'log is writable again')
+    }
+  })
+
+  const { limits } = config
+  const parserWorkers: Worker[] = []
+  const parserControls: Array<Comlink.Remote<ParserControl>> = []
+  for (let i = 0; i < parsers; i++) {
+    const port = new MessageChannel()
+    const lane = lanes[i]!
+    const worker = new Worker(PARSER_URL, {
+      name: `mi-parser-${i}`,
+      workerData: {
+        index: i,
+        inbound: lane.inbound,
+        outbound: lane.outbound,
+        toWriter: lane.toWriter,
+        doorbell: lane.doorbell,
+        writerDoorbell,
+        mainDoorbell,
+        acks,
+        limits: {
+          maxFrame: limits.maxFrameBytes,
+          heartbeatMs: limits.heartbeatMs,
+          serverName: serverName(config),
+        },
+        idleTimeoutMs: 3 * limits.heartbeatMs,
+        handshakeTimeoutMs: limits.handshakeTimeoutMs,
+        credentialsFile,
+        moduleBytesPerSec: limits.moduleBytesPerSec ?? 0,
+        control: port.port2,
+      } satisfies ParserInit,
+      transferList: [port.port2],
+    })
+    parserWorkers.push(worker)
+    parserControls.push(Comlink.wrap<ParserControl>(port.port1 as unknown as Comlink.Endpoint))
+  }
+  await Promise.all(parserWorkers.map((w, i) => waitOnline(w, `parser-${i}`)))
+  await Promise.all(parserControls.map((c) => c.stats()))
+
+  const throttle = new FailureThrottle({ maxFailures: limits.failedHandshakesPerMinute, windowMs: 60_000 })
+  const connections = new Connections(
+    lanes.map((l) => ({ inbound: l.inbound, outbound: l.outbound, doorbell: l.doorbell })),
+    mainDoorbell,
+    { maxConnections: limits.maxConnections, maxConnectionsPerIp: limits.maxConnectionsPerIp },
+    {
+      admit(ip) {
+        if (!logAvailable) return ErrorCode.OVERLOADED
+        if (throttle.check(ip)) {
+          logger.warn({ event: 'AuthHandshakeThrottled', remoteAddress: ip }, 'handshake throttled')
+          return ErrorCode.RATE_LIMITED
+        }
+        return 0
+      },
+    },
+  )
+  for (const worker of parserWorkers) {
+    worker.on('message', (event: ParserEvent) => {
+      if (event.code === 'CLAIM') claims.claim(event)
+      else if (event.code === 'AUTH_FAILED') {
+        const ip = connections.ipOf(event.connId) ?? 'unknown'
+        throttle.fail(ip)
+        logger.warn({ event: 'AuthFailed', module: event.module, reason: event.reason, connId: event.connId })
+      } else if (event.code === 'AUTH_OK') {
+        logger.info({ event: 'AuthSucceeded', module: event.module, connId: event.connId })
+      }
+    })
+  }
+  for (const w of [writer, ...parserWorkers]) {
+    w.on('error', (err) => logger.fatal({ event: 'EngineWorkerCrashed', err }, 'a data-path worker crashed'))
+  }
+
+  // Credentials: main watches the file; each parser reloads its own copy (control plane).
+  credentials.watch(
+    () => {
+      logger.info({ event: 'AuthCredentialsReloaded' }, 'credentials reloaded')
+      for (const c of parserControls) void c.reloadCredentials()
+    },
+    (err) =>
+      logger.error({ event: 'AuthCredentialsReloadError', err: err.message }, 'credentials not reloaded'),
+  )
+
+  const listener = await listen(config, (socket, tlsIdentity) => connections.accept(socket, tlsIdentity))
+  const address = listener.address() as AddressInfo
+  logger.info(
+    { event: 'ServerListening', host: address.address, port: address.port, parsers, flush: config.log.flush },
+    `module-ingest listening on ${address.address}:${address.port}`,
+  )
+
+  // Metrics: this thread's own, plus worker snapshots pulled once a second.
+  const metrics = new Metrics()
+  metrics.gauge('mi_connections', 'Open client connections', { collect: () => connections.size })
+  const pull = async () => {
+    const [w, ...ps] = await Promise.all([writerControl.stats(), ...parserControls.map((c) => c.stats())])
+    metrics.mergeFrom('writer', w.metrics)
+    for (const [i, p] of ps.entries()) metrics.mergeFrom(`parser-${i}`, p.metrics)
+    return { w, ps }
+  }
+  const puller = setInterval(() => void pull().catch(() => {}), 1000)
+  puller.unref()
+
+  let subscribers: SubscriberRuntime | null = null
+  const enabled = config.subscribers.filter((s) => s.enabled)
+  if (enabled.length > 0) {
+    subscribers = await startSubscribers({
+      dataDir: logDir,
+      subscribers: enabled,
+      logger: logger.child({ component: 'subscribers' }),
+      durableSignal: onDurable(durableSignal),
+      emit: async (records) => {
+        await writerControl.appendInternal(
+          'mi:subscribers',
+          records.map((r) => ({
+            stream: r.stream,
+            body: typeof r.body === 'string' ? Buffer.from(r.body) : r.body,
+          })),
+        )
+      },
+    })
+  }
+
+  const stats = async (): Promise<ServerStats> => {
+    const { w, ps } = await pull()
+    return {
+      connections: connections.stats(),
+      parsers: ps,
+      writer: w,
+      subscribers: subscribers?.stats() ?? null,
+      logAvailable,
+      metrics: metrics.summary(),
+    }
+  }
+
+  let admin: AdminServer | null = null
+  if (config.telemetry.adminSocket) {
+    admin = await startAdminServer(config.telemetry.adminSocket, {
+      stats: () => stats(),
+      logs: (args) => getRecentLogs(logger, typeof args.n === 'number' ? args.n : 100),
+    })
+  }
+  const metricsServer = config.telemetry.metrics
+    ? await startMetricsServer({ ...config.telemetry.metrics.listen, metrics })
+    : null
+
+  let closing: Promise<void> | null = null
+  const close = () => {
+    closing ??= (async () => {
+      const timeoutMs = config.shutdown.gracefulTimeoutMs
+      logger.info({ event: 'ServerShutdownStarted', timeoutMs }, 'shutting down')
+      await new Promise<void>((r) => listener.close(() => r()))
+      connections.stopReading()
+      await Promise.all(parserControls.map((c) => c.drain(timeoutMs)))
+      await connections.closeAll(2000)
+      await subscribers?.close()
+      await writerControl.close()
+      clearInterval(puller)
+      await admin?.close()
+      await metricsServer?.close()
+      credentials.close()
+      await Promise.all([writer, ...parserWorkers].map((w) => w.terminate()))
+      logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
+    })()
+    return closing
+  }
+
+  return {
+    address: { host: address.address, port: address.port },
+    metricsAddress: metricsServer?.address ?? null,
+    stats,
+    close,
+  }
+
+  async function listen(
+    cfg: ServerConfig,
+    onSocket: (socket: import('node:net').Socket, tlsIdentity?: string) => void,
+  ): Promise<NetServer> {
+    const { host, port } = cfg.listen
+    let server: NetServer
+    if (cfg.tls) {
+      const tlsServer = createTlsServer(await loadTlsContext(cfg.tls))
+      tlsServer.on('secureConnection', (socket: TLSSocket) => {
+        const cert = socket.authorized ? socket.getPeerCertificate() : null
+        onSocket(socket, cert ? (identityFromPeerCertificate(cert) ?? undefined) : undefined)
+      })
+      tlsServer.on('tlsClientError', () => {})
+      server = tlsServer
+    } else {
+      server = createNetServer({ noDelay: true }, (socket) => onSocket(socket))
+    }
+    server.maxConnections = cfg.limits.maxConnections + 64 // our own check answers with an ERROR
+    await new Promise<void>((ok, fail) => {
+      server.once('error', fail)
+      server.listen({ host, port, backlog: 4096 }, () => ok())
+    })
+    return server
+  }
+}
+
+/** Listen for the writer's durable-LSN word (same-process readers don't need to poll files). */
+function onDurable(signal: SharedArrayBuffer): (listener: (durableLsn: number) => void) => () => void {
+  const word = new Int32Array(signal, 0, 1)
+  const lsn = new Float64Array(signal, 8, 1)
+  const listeners = new Set<(durableLsn: number) => void>()
+  let running = false
+  const loop = async () => {
+    running = true
+    while (listeners.size > 0) {
+      const seen = Atomics.load(word, 0)
+      await waitDoorbellAsync(word, seen, 1000)
+      const now = Atomics.load(word, 0)
+      if (now !== seen) for (const l of listeners) l(lsn[0]!)
+    }
+    running = false
+  }
+  return (listener) => {
+    listeners.add(listener)
+    if (!running) void loop()
+    return () => listeners.delete(listener)
+  }
+}
+
+function serverName(config: ServerConfig): string {
+  const flush =
+    config.log.flush === 'always'
+      ? 'durable=fdatasync'
+      : `durable=${config.log.flush} (weaker than fdatasync)`
+  return `module-ingest/0.1 ${flush}`
+}
+
+async function waitOnline(worker: Worker, name: string): Promise<void> {
+  await new Promise<void>((ok, fail) => {
+    worker.once('online', ok)
+    worker.once('error', (err) =>
+      fail(new Error(`${name} worker failed to start: ${err.message}`, { cause: err })),
+    )
+    worker.once('exit', (code) => fail(new Error(`${name} worker exited during start (code ${code})`)))
+  })
+}

@@ -1,0 +1,211 @@
+/**
+ * Writer worker entry: the only thread that writes the log.
+ *
+ * It drains every parser's writer ring in turn, appends each accepted frame as one atomic log
+ * unit, and lets packages/log form groups and fdatasync them. When a group is durable it tells each
+ * parser how many of its ring entries are now durable — one Atomics.store per parser per group,
+ * no message per frame — and the parser turns that into cumulative ACKs.
+ *
+ * If the log cannot make data durable (disk full, I/O error) the writer stops taking entries: the
+ * entry it could not append stays at the head of its queue, rings fill up, parsers stop reading,
+ * and the main thread pauses sockets. The main thread tells clients OVERLOADED. Appending resumes
+ * when the log is writable again.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { type CommitInfo, type Log, type LogOptions, openLog } from '@module-ingest/log'
+import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
+import { RingConsumer, ringDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
+import { Metrics } from '@module-ingest/telemetry'
+import * as Comlink from 'comlink'
+import { decodeAccepted, FrameKind, nowUs, W, type WriterEvent } from '../messages.ts'
+
+export interface WriterInit {
+  logDir: string
+  log: Partial<LogOptions>
+  rings: SharedArrayBuffer[]
+  /** Int32[1]: this worker sleeps on it; parsers ring it when they publish. */
+  doorbell: Int32Array
+  /** One Int32[1] per parser: rung after its durable count moves. */
+  parserDoorbells: Int32Array[]
+  /** Int32[parsers]: slot i = how many of parser i's ring entries are durable. */
+  acks: SharedArrayBuffer
+  /** Int32 word 0: bumped on every durable move; Float64 at byte 8: the durable LSN. */
+  durableSignal: SharedArrayBuffer
+  control: import('node:worker_threads').MessagePort
+}
+
+const init = workerData as WriterInit
+const { doorbell } = init
+const acks = new Int32Array(init.acks)
+const { parserDoorbells } = init
+const durableWord = new Int32Array(init.durableSignal, 0, 1)
+const durableLsnSlot = new Float64Array(init.durableSignal, 8, 1)
+const consumers = init.rings.map((sab) => new RingConsumer(sab, { doorbell }))
+
+const metrics = new Metrics()
+const flushLatency = metrics.histogram(
+  'mi_flush_latency_us',
+  'First append of a group to durable (group commit)',
+  {
+    unit: 'us',
+  },
+)
+const syncLatency = metrics.histogram('mi_fsync_latency_us', 'fdatasync alone', { unit: 'us' })
+const groupRecords = metrics.histogram('mi_group_records', 'Records per group commit', { unit: 'records' })
+const appended = metrics.counter('mi_records_appended_total', 'Records appended to the log')
+const appendedBytes = metrics.counter('mi_record_bytes_appended_total', 'Body bytes appended to the log')
+
+const log: Log = await openLog(init.logDir, {
+  ...init.log,
+  onCommit(info: CommitInfo) {
+    flushLatency.record(Math.max(1, Math.round(info.latencyUs)))
+    if (info.syncUs > 0) syncLatency.record(Math.max(1, Math.round(info.syncUs)))
+    groupRecords.record(Math.max(1, info.records))
+  },
+})
+
+/**
+ * Per parser ring: entries taken but not yet durable, as (entry count, lsn that makes it durable).
+ * Entry counts wrap as Int32, exactly as the parser counts them.
+ */
+const queues = consumers.map(() => ({ entry: [] as number[], lsn: [] as number[], head: 0, count: 0 }))
+const barriers: Array<{ lsn: number; token: number; module: string }> = []
+let lastLsn = log.durableLsn
+/** An entry the log refused (unavailable); retried before anything else is read. */
+let stalled: { ring: number; entry: Buffer } | null = null
+
+function post(event: WriterEvent): void {
+  parentPort!.postMessage(event)
+}
+
+function appendEntry(data: Uint8Array): number {
+  const frame = decodeAccepted(data)
+  const stamp = (ts: number) => (ts === 0 ? frame.rtsUs : ts)
+  let records: Array<{ stream: string; ts: number; body: Uint8Array }>
+  if (frame.kind === FrameKind.DATA) {
+    const r = decodeRecord(frame.payload)
+    records = [{ stream: r.stream, ts: stamp(r.ts), body: r.body }]
+  } else {
+    const flags = frame.kind === FrameKind.BATCH_COMPRESSED ? 1 : 0
+    records = decodeBatch(frame.payload, flags, Number.MAX_SAFE_INTEGER).map((r) => ({
+      stream: r.stream,
+      ts: stamp(r.ts),
+      body: r.body,
+    }))
+  }
+  const { lastLsn: lsn } = log.append({
+    module: frame.module,
+    core: frame.core,
+    seq: frame.seq,
+    rts: frame.rtsUs,
+    records,
+  })
+  appended.inc(records.length)
+  for (const r of records) appendedBytes.inc(r.body.byteLength)
+  return lsn
+}
+
+/** Take one ring entry. Returns false when the log refused it (the entry is kept in `stalled`). */
+function take(i: number, data: Uint8Array, kind: number): boolean {
+  const q = queues[i]!
+  let lsn = lastLsn
+  if (kind === W.FRAME) {
+    try {
+      lsn = appendEntry(data)
+    } catch (err) {
+      stalled = { ring: i, entry: Buffer.from(data) }
+      post({ code: 'LOG_UNAVAILABLE', message: (err as Error).message })
+      return false
+    }
+    lastLsn = lsn
+  } else if (kind === W.BARRIER) {
+    const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    barriers.push({ lsn, token: view.readUInt32BE(0), module: view.toString('latin1', 4) })
+  }
+  q.count = (q.count + 1) | 0
+  q.entry.push(q.count)
+  q.lsn.push(lsn)
+  return true
+}
+
+/** Everything up to `durableLsn` is on disk: publish per-parser durable counts and barriers. */
+function settle(durableLsn: number): void {
+  for (let i = 0; i < queues.length; i++) {
+    const q = queues[i]!
+    let done = -1
+    while (q.head < q.entry.length && q.lsn[q.head]! <= durableLsn) done = q.entry[q.head++]!
+    if (done === -1) continue
+    if (q.head === q.entry.length) q.entry.length = q.lsn.length = q.head = 0
+    else if (q.head > 8192) {
+      q.entry.splice(0, q.head)
+      q.lsn.splice(0, q.head)
+      q.head = 0
+    }
+    // The parser sleeps on its doorbell; it reads acks[i] after waking.
+    Atomics.store(acks, i, done)
+    ringDoorbell(parserDoorbells[i]!)
+  }
+  while (barriers.length > 0 && barriers[0]!.lsn <= durableLsn) {
+    const b = barriers.shift()!
+    post({ code: 'BARRIER', token: b.token, module: b.module, hwm: log.moduleHwm(b.module) })
+  }
+  // Same-process readers (the subscriber dispatcher) sleep on word 0; the exact LSN sits beside
+  // it and is written first, so a reader that sees the word move reads the new LSN.
+  durableLsnSlot[0] = durableLsn
+  ringDoorbell(durableWord)
+}
+
+log.onDurable(settle)
+
+let internalSeq = 0n
+const control = {
+  stats() {
+    return { log: log.stats(), metrics: metrics.snapshot(), stalled: stalled !== null }
+  },
+  /** Derived records from subscribers (emit, dead letters): appended under a server module name. */
+  async appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>) {
+    if (internalSeq === 0n) internalSeq = log.moduleHwm(module)
+    const rts = nowUs()
+    internalSeq++
+    log.append({ module, core: '', seq: internalSeq, rts, records: records.map((r) => ({ ...r, ts: rts })) })
+    await log.sync()
+  },
+  async close() {
+    closing = true
+    await log.sync()
+    await log.close()
+  },
+}
+Comlink.expose(control, init.control as unknown as Comlink.Endpoint)
+export type WriterControl = typeof control
+
+let closing = false
+let busySince = performance.now()
+while (!closing) {
+  const rung = Atomics.load(doorbell, 0)
+  let work = 0
+  if (stalled) {
+    const { ring: i, entry } = stalled
+    stalled = null
+    if (take(i, entry, W.FRAME)) post({ code: 'LOG_AVAILABLE' })
+    else {
+      await new Promise((r) => setTimeout(r, 250))
+      continue
+    }
+  }
+  for (let i = 0; i < consumers.length && !stalled; i++) {
+    const c = consumers[i]!
+    work += c.read((data, kind) => take(i, data, kind), 4096)
+    c.release()
+  }
+  // Entries that needed no write (barriers, or an idle log) may already be durable.
+  if (work > 0) settle(log.durableLsn)
+  if (work === 0) {
+    await waitDoorbellAsync(doorbell, rung, 100)
+    busySince = performance.now()
+  } else if (performance.now() - busySince > 2) {
+    // Give the fdatasync completions and comlink calls their turn.
+    await new Promise((r) => setImmediate(r))
+    busySince = performance.now()
+  }
+}
