@@ -413,7 +413,14 @@ class LogImpl implements Log {
     // setImmediate, not a microtask: appends made by the I/O callbacks of this loop turn join the group.
     setImmediate(() => {
       this.#scheduled = false
-      if (!this.#pumping) this.#pumping = this.#pump()
+      if (this.#pumping) return
+      // #pump may finish synchronously: clear the flag only after it was set, never before.
+      const p = this.#pump()
+      this.#pumping = p
+      void p.then(() => {
+        if (this.#pumping === p) this.#pumping = undefined
+        if (this.#state === 'open' && (this.#cur || this.#ready.length > 0)) this.#schedule()
+      })
     })
   }
 
@@ -451,9 +458,6 @@ class LogImpl implements Log {
       }
     } catch (err) {
       this.#fail(err as Error)
-    } finally {
-      this.#pumping = undefined
-      if (this.#state === 'open' && (this.#cur || this.#ready.length > 0)) this.#schedule()
     }
   }
 
