@@ -122,8 +122,8 @@ export class RingProducer {
     let at = off + HEADER_BYTES
     const u8 = this.#u8
     if (data instanceof Uint8Array) {
-      if (len <= 16) for (let i = 0; i < len; i++) u8[at + i] = data[i]!
-      else u8.set(data, at)
+      // TypedArray#set beats a byte loop from 16 bytes up and ties below (measured on Node 24).
+      u8.set(data, at)
     } else {
       for (let i = 0; i < data.length; i++) {
         const part = data[i]!

@@ -185,3 +185,14 @@ test('two waitForSpace calls in flight: the waiter flag stays up until the last 
   t.is(await long, 'ok')
   t.is(Atomics.load(ctrl, SPACE_WAITER), 0)
 })
+
+test('wait() with spinUs: picks up a publish made while it polls, and still sleeps and times out', async (t) => {
+  const sab = createRing(1024)
+  const p = new RingProducer(sab)
+  const c = new RingConsumer(sab, { spinUs: 200 })
+  t.is(c.wait(1), 'timed-out')
+  p.tryWrite(1, 1, new Uint8Array(1))
+  p.publish()
+  t.is(c.wait(1000), 'ok')
+  t.throws(() => new RingConsumer(sab, { spinUs: -1 }), { instanceOf: MI_ERR_RING_OPT_INVALID })
+})
