@@ -636,6 +636,11 @@ class LogImpl implements Log {
       fs.closeSync(fd)
       throw err
     }
+    if (epoch !== this.#epoch) {
+      // Closed or failed meanwhile: our old fd numbers may already belong to someone else.
+      fs.closeSync(fd)
+      return
+    }
     const summary = {
       lastLsn: newBase - 1,
       endOffset: this.#writeOffset,
@@ -650,6 +655,10 @@ class LogImpl implements Log {
       )
     } catch {
       // Rebuilt on next open or in memory by readers.
+    }
+    if (epoch !== this.#epoch) {
+      fs.closeSync(fd)
+      return
     }
     this.#sealed.push({
       base: oldBase,
@@ -700,6 +709,7 @@ class LogImpl implements Log {
             await this.#io.fdatasync(this.#catalogFd)
             await this.#io.fdatasync(fd)
           }
+          if (this.#isClosed()) return
           await storeCheckpoint(this.dir, { gen: ++this.#checkpointGen, ...snap })
           this.#checkpointLsn = snap.nextLsn - 1
           this.#bytesSinceCheckpoint -= bytes
@@ -915,6 +925,10 @@ class LogImpl implements Log {
     await this.#checkpointing
     this.#shutdown()
     await fs.promises.rm(path.join(this.dir, kLockFile), { force: true })
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed'
   }
 
   #shutdown(): void {
