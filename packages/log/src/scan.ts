@@ -49,13 +49,14 @@ export async function scanGroups(
   while (offset < end) {
     const pos = offset - bufOff
     let check = checkGroup(buf, pos, bufOff, verifyCrc)
-    if (!check.ok && check.needBytes !== undefined) {
-      const want = Math.min(Math.max(chunk, check.needBytes), end - offset)
-      buf = await readAt(fd, offset, want)
+    // Refill from `offset`: first a chunk, then (for a group bigger than a chunk, whose size we only
+    // learn from its prefix) exactly the group.
+    for (let refill = 0; !check.ok && check.needBytes !== undefined; refill++) {
+      if (refill === 2 || offset + check.needBytes > end)
+        return { offset, reason: `torn group (${check.reason})` }
+      buf = await readAt(fd, offset, Math.min(Math.max(chunk, check.needBytes), end - offset))
       bufOff = offset
       check = checkGroup(buf, 0, bufOff, verifyCrc)
-      if (!check.ok && check.needBytes !== undefined)
-        return { offset, reason: `torn group (${check.reason})` }
     }
     if (!check.ok) return { offset, reason: check.reason }
     const more = await visit({ header: check.header, payload: check.payload, restPos: check.restPos })

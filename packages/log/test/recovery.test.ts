@@ -215,3 +215,28 @@ test('a torn catalog entry is dropped; names appended later get fresh ids', asyn
   const recs = await readAll(dir)
   t.like(recs.at(-1), { lsn: 4, module: 'new-module', core: 'k', stream: 'new.stream' })
 })
+
+test('groups bigger than the 1 MiB scan chunk survive recovery (regression)', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir, { groupCommitMaxBytes: 8 * 1024 * 1024 })
+  const big = body(3 * 1024 * 1024, 5)
+  log.append({
+    module: 'm',
+    core: '',
+    seq: 1n,
+    rts: nowUs(),
+    records: [
+      { stream: 's', ts: 1, body: big },
+      { stream: 's', ts: 2, body: big },
+    ],
+  })
+  await log.sync()
+  crash(log)
+  const log2 = await openLog(dir)
+  t.is(log2.durableLsn, 2)
+  t.is(log2.stats().recovery.truncated, undefined)
+  await log2.close()
+  const recs = await readAll(dir)
+  t.is(recs.length, 2)
+  t.deepEqual(recs[1]!.body, big)
+})
