@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { RingConsumer } from '../src/index.ts'
 
 interface BenchWorkerData {
-  mode: 'ring' | 'port'
+  mode: 'ring' | 'port' | 'port-per-record'
   sab?: SharedArrayBuffer
 }
 
@@ -30,6 +30,18 @@ if (mode === 'ring') {
     if (c.wait(1000) === 'closed') break
   }
   port.postMessage({ records, bytes, check })
+} else if (mode === 'port-per-record') {
+  // One message per record: what the ring replaces when records must go out one at a time.
+  port.on('message', (msg: { tag: number; data: Uint8Array } | 'end') => {
+    if (msg === 'end') {
+      port.postMessage({ records, bytes, check })
+      return
+    }
+    const { data, tag } = msg
+    records++
+    bytes += data.length
+    check = (check + tag + (data.length > 0 ? data[0]! : 0)) | 0
+  })
 } else {
   // MessagePort baseline: 64 KiB ArrayBuffers of records, transferred in, transferred back for reuse.
   port.on('message', (msg: { buf: ArrayBuffer; used: number } | 'end') => {

@@ -2,7 +2,8 @@
  * What it measures: records/s and GB/s (payload bytes) from a main-thread RingProducer to a
  * RingConsumer in a worker, at 16 B, 128 B and 1 KiB records, against a MessagePort baseline that
  * batches the same records into 64 KiB ArrayBuffers, transfers them, and gets them back for reuse.
- * Both consumers do the same per-record work (one view per record, touch the first byte).
+ * Both consumers do the same per-record work (one view per record, touch the first byte). A last
+ * pair runs unbatched: ring publish() after every record vs one postMessage per record.
  * Not part of the test suite (test/bench.test.ts runs a cut-down version so it cannot rot).
  *
  * Run:   cd packages/ring && node bench/ring.bench.ts            (or: pnpm bench)
@@ -50,13 +51,13 @@ async function startWorker(data: object): Promise<Worker> {
   return w
 }
 
-async function benchRing(size: number, count: number): Promise<BenchResult> {
+async function benchRing(size: number, count: number, publishEveryRecords?: number): Promise<BenchResult> {
   const sab = createRing(RING_BYTES)
   const w = await startWorker({ mode: 'ring', sab })
   const done = once(w, 'message') as Promise<[Done]>
   const p = new RingProducer(sab)
   const rec = payload(size)
-  const publishEvery = Math.max(1, Math.floor(PUBLISH_EVERY_BYTES / (size + 8)))
+  const publishEvery = publishEveryRecords ?? Math.max(1, Math.floor(PUBLISH_EVERY_BYTES / (size + 8)))
   const t0 = performance.now()
   let i = 0
   let sinceEvery = 0
@@ -77,7 +78,26 @@ async function benchRing(size: number, count: number): Promise<BenchResult> {
   const seconds = (performance.now() - t0) / 1000
   await w.terminate()
   if (res.records !== count) throw new Error(`ring lost records: ${res.records} of ${count}`)
-  return result('ring', size, count, seconds)
+  return result(publishEveryRecords === 1 ? 'ring/record' : 'ring', size, count, seconds)
+}
+
+/** Unbatched: publish after every record, against one postMessage per record. */
+async function benchRingPerRecord(size: number, count: number): Promise<BenchResult> {
+  return benchRing(size, count, 1)
+}
+
+async function benchPortPerRecord(size: number, count: number): Promise<BenchResult> {
+  const w = await startWorker({ mode: 'port-per-record' })
+  const done = once(w, 'message') as Promise<[Done]>
+  const rec = payload(size)
+  const t0 = performance.now()
+  for (let i = 0; i < count; i++) w.postMessage({ tag: i, data: rec })
+  w.postMessage('end')
+  const [res] = await done
+  const seconds = (performance.now() - t0) / 1000
+  await w.terminate()
+  if (res.records !== count) throw new Error(`port lost records: ${res.records} of ${count}`)
+  return result('port/record', size, count, seconds)
 }
 
 async function benchPort(size: number, count: number): Promise<BenchResult> {
@@ -134,15 +154,18 @@ function result(name: string, size: number, records: number, seconds: number): B
 }
 
 export async function runBench(scale = SCALE, rounds = ROUNDS): Promise<BenchResult[]> {
-  const plan: [number, number][] = [
-    [16, 10_000_000],
-    [128, 5_000_000],
-    [1024, 1_000_000],
+  // [record bytes, records at scale 1, ring transport, its postMessage baseline]
+  type Fn = (size: number, count: number) => Promise<BenchResult>
+  const plan: [number, number, Fn, Fn][] = [
+    [16, 10_000_000, benchRing, benchPort],
+    [128, 5_000_000, benchRing, benchPort],
+    [1024, 1_000_000, benchRing, benchPort],
+    [128, 300_000, benchRingPerRecord, benchPortPerRecord],
   ]
   const out: BenchResult[] = []
-  for (const [size, full] of plan) {
+  for (const [size, full, ...fns] of plan) {
     const count = Math.max(1000, Math.round(full * scale))
-    for (const fn of [benchRing, benchPort]) {
+    for (const fn of fns) {
       let best: BenchResult | undefined
       for (let r = 0; r < rounds; r++) {
         const res = await fn(size, count)
@@ -157,13 +180,13 @@ export async function runBench(scale = SCALE, rounds = ROUNDS): Promise<BenchRes
 if (import.meta.main) {
   const results = await runBench()
   console.log(`node ${process.version}, ring ${RING_BYTES} B, best of ${ROUNDS}`)
-  console.log('record  transport     records/s     GB/s  ring/port')
+  console.log('record  transport      records/s     GB/s  ring/port')
   for (let k = 0; k < results.length; k += 2) {
     const ring = results[k]!
     const port = results[k + 1]!
     for (const r of [ring, port]) {
       console.log(
-        `${String(r.recordBytes).padStart(5)} B  ${r.name.padEnd(11)} ${Math.round(r.recordsPerSec)
+        `${String(r.recordBytes).padStart(5)} B  ${r.name.padEnd(12)} ${Math.round(r.recordsPerSec)
           .toLocaleString('en-US')
           .padStart(12)}  ${r.gbPerSec.toFixed(3).padStart(7)}` +
           (r === ring ? `  ${(ring.recordsPerSec / port.recordsPerSec).toFixed(1).padStart(8)}x` : ''),

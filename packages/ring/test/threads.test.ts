@@ -62,6 +62,7 @@ interface Scenario {
   producerSlow?: number
   consumerSlow?: number
   maxRecords?: number
+  spinUs?: number
 }
 
 const scenarios: Scenario[] = [
@@ -100,6 +101,15 @@ const scenarios: Scenario[] = [
     batchMax: 1,
     producerSlow: 300,
   },
+  {
+    title: 'consumer polls before sleeping (spinUs)',
+    count: 100_000,
+    soakCount: 2_000_000,
+    capacity: 1 << 14,
+    maxLen: 500,
+    batchMax: 4,
+    spinUs: 50,
+  },
 ]
 
 for (const s of scenarios) {
@@ -115,6 +125,7 @@ for (const s of scenarios) {
       mode: 'sync',
       slowRounds: s.consumerSlow,
       maxRecords: s.maxRecords,
+      spinUs: s.spinUs,
     })
     try {
       const sent = await produce(p, {
