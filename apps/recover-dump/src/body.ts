@@ -1,0 +1,39 @@
+// Record bodies in JSON output. "auto" shows printable UTF-8 as text and anything else as base64,
+// so a dump is readable for text telemetry and lossless for binary.
+
+export const kBodyFormats = ['text', 'hex', 'base64', 'auto'] as const
+export type BodyFormat = (typeof kBodyFormats)[number]
+
+const kStrict = new TextDecoder('utf-8', { fatal: true })
+const kLossy = new TextDecoder('utf-8')
+// C0 controls except \t \n \r, and DEL: a body holding them is not text an operator wants to read.
+const kControl = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/
+
+export function printableText(body: Uint8Array): string | undefined {
+  try {
+    const text = kStrict.decode(body)
+    return kControl.test(text) ? undefined : text
+  } catch {
+    return undefined
+  }
+}
+
+/** The body and the encoding it is shown in ('utf8' | 'hex' | 'base64'). */
+export function encodeBody(body: Uint8Array, format: BodyFormat): { encoding: string; body: string } {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  switch (format) {
+    case 'text':
+      // Lossy on purpose: invalid sequences become U+FFFD. Use auto or base64 to keep the bytes.
+      return { encoding: 'utf8', body: kLossy.decode(body) }
+    case 'hex':
+      return { encoding: 'hex', body: buf.toString('hex') }
+    case 'base64':
+      return { encoding: 'base64', body: buf.toString('base64') }
+    case 'auto': {
+      const text = printableText(body)
+      return text === undefined
+        ? { encoding: 'base64', body: buf.toString('base64') }
+        : { encoding: 'utf8', body: text }
+    }
+  }
+}

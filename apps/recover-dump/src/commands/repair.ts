@@ -1,0 +1,130 @@
+import { listSegments, quarantineSegment, rebuildIndex, truncateSegmentTail } from '@module-ingest/log'
+import { Command } from 'commander'
+import { type DirFlags, dirOptions, kExit, printJson, resolveLogDir } from '../common.ts'
+import { MI_ERR_RECOVER_LOCKED } from '../errors.ts'
+import { writerLock } from '../lock.ts'
+import { verify } from './verify.ts'
+
+// repair = verify, then a plan built only from the raw tools of @module-ingest/log:
+//   torn tail of the last segment      → truncateSegmentTail at the first bad group
+//   corrupt group in a sealed segment  → quarantineSegment (readers stop there with MI_ERR_LOG_CORRUPT)
+//   sealed segment without its index   → rebuildIndex
+// The plan is printed first and applied only with --yes. The log is never rewritten in place
+// beyond a truncation, so repair cannot make a log worse than recovery on the next start would.
+
+export type Action =
+  | { kind: 'truncate'; segment: string; base: number; offset: number; dropBytes: number; durable: boolean }
+  | { kind: 'quarantine'; segment: string; base: number; offset: number; reason: string }
+  | { kind: 'rebuild-index'; segment: string; base: number }
+
+export function describe(a: Action): string {
+  switch (a.kind) {
+    case 'truncate':
+      return (
+        `truncate segment ${a.segment} at offset ${a.offset} (drops ${a.dropBytes} bytes of torn tail)` +
+        (a.durable ? ' WARNING: the cut is before the durable end: acknowledged records are lost' : '')
+      )
+    case 'quarantine':
+      return `quarantine segment ${a.segment} at offset ${a.offset} (${a.reason}): readers stop there`
+    case 'rebuild-index':
+      return `rebuild the missing index of segment ${a.segment}`
+  }
+}
+
+export async function plan(dir: string): Promise<{ actions: Action[]; unfixable: string[] }> {
+  const segs = await listSegments(dir)
+  const bySeg = new Map(segs.map((s) => [s.name, s]))
+  const report = await verify(dir)
+  const actions: Action[] = []
+  const unfixable: string[] = []
+  const damaged = new Set<string>()
+  for (const f of report.findings) {
+    const s = bySeg.get(f.segment)
+    if (!s) continue
+    if (f.kind === 'lsn-gap') {
+      unfixable.push(`segment ${f.segment}: ${f.reason} (nothing to repair; the records are gone)`)
+      continue
+    }
+    if (f.kind === 'quarantined' || f.kind === 'in-flight') continue
+    damaged.add(f.segment)
+    // The last segment is the writer's: recovery treats any bad group there as a torn tail, so
+    // repair cuts it the same way. A bad header (offset 0) cannot be cut away: quarantine it.
+    if (!s.sealed && f.offset > 0) {
+      actions.push({
+        kind: 'truncate',
+        segment: f.segment,
+        base: s.base,
+        offset: f.offset,
+        dropBytes: s.sizeBytes - f.offset,
+        durable: f.kind === 'corrupt',
+      })
+    } else {
+      actions.push({
+        kind: 'quarantine',
+        segment: f.segment,
+        base: s.base,
+        offset: f.offset,
+        reason: f.reason,
+      })
+    }
+  }
+  for (const s of segs) {
+    if (s.sealed && s.index !== 'sealed' && !damaged.has(s.name))
+      actions.push({ kind: 'rebuild-index', segment: s.name, base: s.base })
+  }
+  return { actions, unfixable }
+}
+
+async function apply(dir: string, a: Action): Promise<void> {
+  switch (a.kind) {
+    case 'truncate':
+      return truncateSegmentTail(dir, a.base, a.offset)
+    case 'quarantine':
+      await quarantineSegment(dir, a.base, a.offset, a.reason)
+      return
+    case 'rebuild-index':
+      return rebuildIndex(dir, a.base)
+  }
+}
+
+function refuseIfLocked(dir: string): void {
+  const lock = writerLock(dir)
+  if (lock.live) throw new MI_ERR_RECOVER_LOCKED(dir, lock.pid!)
+}
+
+export function repairCommand(): Command {
+  return dirOptions(new Command('repair'))
+    .description(
+      'plan repairs (truncate torn tail, quarantine corruption, rebuild indexes); apply with --yes',
+    )
+    .option('--yes', 'apply the plan (without it: print the plan and change nothing)')
+    .option('--json', 'print the plan (and what was applied) as JSON')
+    .action(async (o: DirFlags & { yes?: boolean; json?: boolean }) => {
+      const dir = resolveLogDir(o)
+      refuseIfLocked(dir)
+      const { actions, unfixable } = await plan(dir)
+      const say = (line: string) => {
+        if (!o.json) process.stdout.write(`${line}\n`)
+      }
+      if (actions.length === 0) say('nothing to repair')
+      else {
+        say(`plan for ${dir}:`)
+        for (const [i, a] of actions.entries()) say(`  ${i + 1}. ${describe(a)}`)
+      }
+      for (const u of unfixable) say(`  cannot fix: ${u}`)
+      const applied: Action[] = []
+      if (actions.length > 0 && !o.yes) say('dry run; re-run with --yes to apply')
+      if (actions.length > 0 && o.yes) {
+        // Checked again right before writing: a server may have started while we scanned.
+        refuseIfLocked(dir)
+        for (const a of actions) {
+          await apply(dir, a)
+          applied.push(a)
+          say(`  done: ${describe(a)}`)
+        }
+        say(`applied ${applied.length} action${applied.length === 1 ? '' : 's'}`)
+      }
+      if (o.json) printJson({ dir, dryRun: !o.yes, actions, applied, unfixable })
+      process.exitCode = kExit.ok
+    })
+}

@@ -1,0 +1,64 @@
+import fs from 'node:fs'
+import type { StoredRecord } from '@module-ingest/log'
+import { Packr } from 'msgpackr'
+
+// Export file formats (README "Export formats"). Both hold every field of StoredRecord, so a replay
+// tool can re-send records with their original module, seq and timestamps.
+//
+// ndjson   one JSON object per line:
+//          {"lsn":1,"stream":"s","module":"m","core":"","seq":"1","ts":…,"rts":…,"body":"<base64>"}
+//          seq is a decimal string (u64 does not fit a JSON number); ts/rts are µs since the epoch.
+//
+// msgpack  "MIEXMP01" (8 bytes), then per record: u32le length · msgpack array
+//          [lsn, stream, module, core, seq, ts, rts, body]
+//          seq is a msgpack uint64 (or a smaller int when it fits), body is msgpack bin.
+//          The length prefix lets a reader skip records without decoding them.
+
+export const kExportFormats = ['ndjson', 'msgpack'] as const
+export type ExportFormat = (typeof kExportFormats)[number]
+export const kMsgpackMagic = Buffer.from('MIEXMP01', 'latin1')
+
+const packr = new Packr({ useRecords: false, int64AsType: 'bigint' })
+
+export function encodeRecord(r: StoredRecord, format: ExportFormat): Buffer {
+  if (format === 'ndjson') {
+    const line = JSON.stringify({
+      lsn: r.lsn,
+      stream: r.stream,
+      module: r.module,
+      core: r.core,
+      seq: r.seq.toString(),
+      ts: r.ts,
+      rts: r.rts,
+      body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('base64'),
+    })
+    return Buffer.from(`${line}\n`)
+  }
+  const packed = packr.pack([r.lsn, r.stream, r.module, r.core, r.seq, r.ts, r.rts, r.body])
+  const out = Buffer.allocUnsafe(4 + packed.length)
+  out.writeUInt32LE(packed.length, 0)
+  packed.copy(out, 4)
+  return out
+}
+
+/** Read an export file back (either format, told apart by the msgpack magic). */
+export async function* readExport(file: string): AsyncGenerator<StoredRecord> {
+  const data = await fs.promises.readFile(file)
+  if (data.subarray(0, kMsgpackMagic.length).equals(kMsgpackMagic)) {
+    let p = kMsgpackMagic.length
+    while (p < data.length) {
+      if (p + 4 > data.length) throw new Error(`${file}: truncated length prefix at offset ${p}`)
+      const len = data.readUInt32LE(p)
+      if (p + 4 + len > data.length) throw new Error(`${file}: truncated record at offset ${p}`)
+      const [lsn, stream, module, core, seq, ts, rts, body] = packr.unpack(data.subarray(p + 4, p + 4 + len))
+      yield { lsn, stream, module, core, seq: BigInt(seq), ts, rts, body: new Uint8Array(body) }
+      p += 4 + len
+    }
+    return
+  }
+  for (const line of data.toString('utf8').split('\n')) {
+    if (line === '') continue
+    const o = JSON.parse(line)
+    yield { ...o, seq: BigInt(o.seq), body: new Uint8Array(Buffer.from(o.body, 'base64')) }
+  }
+}
