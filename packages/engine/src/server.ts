@@ -286,10 +286,12 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     closing ??= (async () => {
       const timeoutMs = config.shutdown.gracefulTimeoutMs
       logger.info({ event: 'ServerShutdownStarted', timeoutMs }, 'shutting down')
-      await new Promise<void>((r) => listener.close(() => r()))
+      // close() stops accepting now but calls back only once every socket is gone: await it last.
+      const listenerClosed = new Promise<void>((r) => listener.close(() => r()))
       connections.stopReading()
       await Promise.all(parserControls.map((c) => c.drain(timeoutMs)))
       await connections.closeAll(2000)
+      await listenerClosed
       await subscribers?.close()
       await writerControl.close()
       clearInterval(puller)

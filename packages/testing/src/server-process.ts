@@ -1,0 +1,81 @@
+/**
+ * The real `module-ingest serve` as a child process, for tests that kill it (SIGKILL), signal it
+ * (SIGTERM) or restart it on the same data directory.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { freePort } from './ports.ts'
+
+const CLI = fileURLToPath(new URL('../../../apps/server/src/cli.ts', import.meta.url))
+
+export interface ServerProcessOptions {
+  dataDir: string
+  /** Fixed port so clients can reconnect to a restarted server; default: a free one. */
+  port?: number
+  /** Extra `--set key=value` settings. */
+  set?: Record<string, string | number | boolean>
+  /** Extra environment (MI_*). */
+  env?: Record<string, string>
+}
+
+export interface ServerProcess {
+  readonly port: number
+  readonly pid: number
+  readonly child: ChildProcess
+  /** The development token the server created on its first start in this data dir. */
+  devToken(): Promise<string>
+  /** Every JSON log line seen on stdout so far. */
+  readonly logs: Array<Record<string, unknown>>
+  /** Resolves with the exit code (or the signal name). */
+  readonly exited: Promise<number | string>
+  kill(signal?: NodeJS.Signals): void
+}
+
+export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
+  const port = options.port ?? (await freePort())
+  const args = [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', options.dataDir]
+  for (const [k, v] of Object.entries({ 'telemetry.metrics': false, ...options.set }))
+    args.push('--set', `${k}=${v}`)
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: Array<Record<string, unknown>> = []
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1))
+  })
+  const listening = new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>
+        logs.push(entry)
+        if (entry.event === 'ServerListening') resolve()
+      } catch {
+        // not a log line
+      }
+    })
+    void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)))
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  try {
+    await listening
+  } finally {
+    clearTimeout(timer)
+  }
+  return {
+    port,
+    pid: child.pid!,
+    child,
+    logs,
+    exited,
+    devToken: async () => (await readFile(join(options.dataDir, 'dev-token'), 'utf8')).trim(),
+    kill: (signal = 'SIGTERM') => child.kill(signal),
+  }
+}
