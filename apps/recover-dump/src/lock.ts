@@ -6,7 +6,7 @@ import path from 'node:path'
 const kLockFile = 'writer.pid'
 
 export interface LockState {
-  pid: number | undefined
+  pid: number | null
   /** A process with that pid exists. */
   live: boolean
 }
@@ -16,9 +16,9 @@ export function writerLock(dir: string): LockState {
   try {
     pid = Number(fs.readFileSync(path.join(dir, kLockFile), 'utf8').trim())
   } catch {
-    return { pid: undefined, live: false }
+    return { pid: null, live: false }
   }
-  if (!Number.isInteger(pid) || pid <= 0) return { pid: undefined, live: false }
+  if (!Number.isInteger(pid) || pid <= 0) return { pid: null, live: false }
   return { pid, live: pidAlive(pid) }
 }
 

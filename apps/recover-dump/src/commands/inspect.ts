@@ -118,7 +118,7 @@ function printHuman(r: Report): void {
   const out: string[] = []
   out.push(`log        ${r.dir}`)
   out.push(
-    `writer     ${r.writer.pid === undefined ? 'none' : `pid ${r.writer.pid} (${r.writer.live ? 'running' : 'not running: stale writer.pid'})`}`,
+    `writer     ${r.writer.pid === null ? 'none' : `pid ${r.writer.pid} (${r.writer.live ? 'running' : 'not running: stale writer.pid'})`}`,
   )
   out.push(
     `durable    lsn ${r.durable.lsn} (segment base ${r.durable.segmentBase}, offset ${r.durable.endOffset})`,
