@@ -175,6 +175,14 @@ export class Connections {
 
   /** Queue a record for a parser; false when it had to wait in the backlog (ring full). */
   #push(lane: Lane, kind: number, tag: number, data: Uint8Array): boolean {
+    const max = lane.producer.maxRecordBytes
+    if (data.byteLength > max) {
+      // A ring record holds at most half the ring: split (the parser reassembles frames anyway).
+      let ok = true
+      for (let at = 0; at < data.byteLength; at += max)
+        ok = this.#push(lane, kind, tag, data.subarray(at, at + max)) && ok
+      return ok
+    }
     if (lane.backlog.length === 0 && lane.producer.tryWrite(kind, tag, data)) {
       this.#publishSoon(lane)
       return true
@@ -204,7 +212,7 @@ export class Connections {
         continue
       }
       lane.producer.publish()
-      await lane.producer.waitForSpace(data.byteLength + 16, 250)
+      await lane.producer.waitForSpace(data.byteLength, 250)
     }
     lane.producer.publish()
     lane.waiting = false
