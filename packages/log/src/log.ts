@@ -768,12 +768,15 @@ class LogImpl implements Log {
   // retention
 
   #runRetention(): Promise<void> {
-    if (!this.#retentionRunning) {
-      this.#retentionRunning = this.#retention().finally(() => {
-        this.#retentionRunning = undefined
-      })
+    if (!this.#retentionRunning && this.#state !== 'closed') {
+      // Best effort: a failed pass (e.g. EIO on unlink) is retried on the next timer tick.
+      this.#retentionRunning = this.#retention()
+        .catch(() => {})
+        .finally(() => {
+          this.#retentionRunning = undefined
+        })
     }
-    return this.#retentionRunning
+    return this.#retentionRunning ?? Promise.resolve()
   }
 
   async #retention(): Promise<void> {
