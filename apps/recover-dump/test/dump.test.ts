@@ -77,7 +77,7 @@ test('dump --body: text, hex, base64, auto', async (t) => {
   const bin = sample(3).body
   const get = async (fmt: string) => {
     const rs = await dump('-l', dir, '--body', fmt, '--to', '4')
-    return [rs[0]!, rs[3]!]
+    return [rs[0]!, rs[3]!] as const
   }
   const [tText, tBin] = await get('text')
   t.like(tText, { bodyEncoding: 'utf8', body: Buffer.from(text).toString('utf8') })

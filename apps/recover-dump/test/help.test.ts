@@ -4,7 +4,8 @@ import { cli } from './helpers.ts'
 test('--help on the program lists every command', async (t) => {
   const r = await cli('--help')
   t.is(r.code, 0)
-  for (const cmd of ['inspect', 'dump', 'verify', 'repair', 'export']) t.regex(r.stdout, new RegExp(`\\b${cmd}\\b`))
+  for (const cmd of ['inspect', 'dump', 'verify', 'repair', 'export'])
+    t.regex(r.stdout, new RegExp(`\\b${cmd}\\b`))
   t.regex(r.stdout, /Exit codes/)
 })
 

@@ -93,3 +93,17 @@ export async function groupOffsets(dir: string, base: number): Promise<number[]>
 }
 
 export const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '')
+
+/** Flip one byte inside the second group of the first (sealed) segment; returns that group's offset. */
+export async function flipSealedByte(dir: string): Promise<{ segment: string; offset: number }> {
+  const segment = segFiles(dir)[0]!
+  const offsets = await groupOffsets(dir, 1)
+  const at = offsets[1]! + 20
+  const fd = fs.openSync(path.join(dir, segment), 'r+')
+  const b = Buffer.alloc(1)
+  fs.readSync(fd, b, 0, 1, at)
+  b[0]! ^= 0x40
+  fs.writeSync(fd, b, 0, 1, at)
+  fs.closeSync(fd)
+  return { segment, offset: offsets[1]! }
+}

@@ -1,0 +1,107 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import { listSegments, openLog } from '@module-ingest/log'
+import test from 'ava'
+import {
+  buildLog,
+  cli,
+  flipSealedByte,
+  kBaseRtsUs,
+  lines,
+  segFiles,
+  small,
+  tmpDir,
+  writeRecords,
+} from './helpers.ts'
+
+test('repair on a healthy log: nothing to do', async (t) => {
+  const dir = tmpDir(t)
+  await buildLog(dir, 30)
+  const r = await cli('repair', '-l', dir)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.trim(), 'nothing to repair')
+})
+
+test('repair: torn tail — dry run changes nothing, --yes truncates, the log opens and goes on', async (t) => {
+  const dir = tmpDir(t)
+  await buildLog(dir, 100)
+  const last = segFiles(dir).at(-1)!
+  const file = path.join(dir, last)
+  const size = fs.statSync(file).size
+  fs.appendFileSync(file, Buffer.from('\x01garbage appended by a dying writer'))
+
+  const dry = await cli('repair', '--log-dir', dir)
+  t.is(dry.code, 0, dry.stderr)
+  t.true(dry.stdout.includes(`truncate segment ${last} at offset ${size}`), dry.stdout)
+  t.is(lines(dry.stdout).at(-1), 'dry run; re-run with --yes to apply')
+  t.is(fs.statSync(file).size, size + 35, 'dry run leaves the file alone')
+
+  const wet = await cli('repair', '--log-dir', dir, '--yes')
+  t.is(wet.code, 0, wet.stderr)
+  t.regex(wet.stdout, /applied 1 action$/m)
+  t.is(fs.statSync(file).size, size)
+  t.is((await cli('verify', '-l', dir)).code, 0)
+
+  const log = await openLog(dir, small)
+  t.is(log.durableLsn, 100)
+  await writeRecords(log, 100, 5, kBaseRtsUs)
+  t.is(log.durableLsn, 105)
+  await log.close()
+  t.is(lines((await cli('dump', '-l', dir)).stdout).length, 105)
+})
+
+test('repair: a missing sealed index is rebuilt', async (t) => {
+  const dir = tmpDir(t)
+  await buildLog(dir, 100)
+  const idx = path.join(dir, segFiles(dir)[0]!.replace('.seg', '.idx'))
+  fs.rmSync(idx)
+  const v = JSON.parse((await cli('verify', '-l', dir, '--json')).stdout)
+  t.true(v.ok, 'a missing index is not damage')
+  t.deepEqual(v.warnings, [`${path.basename(idx, '.idx')}.seg: sealed index missing`])
+
+  const dry = await cli('repair', '-l', dir)
+  t.true(dry.stdout.includes(`rebuild the missing index of segment ${segFiles(dir)[0]}`), dry.stdout)
+  t.false(fs.existsSync(idx))
+  const wet = await cli('repair', '-l', dir, '--yes', '--json')
+  t.is(wet.code, 0, wet.stderr)
+  t.like(JSON.parse(wet.stdout), { dryRun: false, applied: [{ kind: 'rebuild-index', base: 1 }] })
+  t.true(fs.existsSync(idx))
+  t.is((await listSegments(dir))[0]!.index, 'sealed')
+  t.is(lines((await cli('dump', '-l', dir)).stdout).length, 100)
+})
+
+test('repair: corruption in a sealed segment is quarantined; verify then passes unless --strict', async (t) => {
+  const dir = tmpDir(t)
+  await buildLog(dir, 100)
+  const bad = await flipSealedByte(dir)
+  const dry = await cli('repair', '-l', dir)
+  t.true(dry.stdout.includes(`quarantine segment ${bad.segment} at offset ${bad.offset}`), dry.stdout)
+  t.false(fs.existsSync(path.join(dir, 'quarantine.json')))
+  t.is((await cli('repair', '-l', dir, '--yes')).code, 0)
+  const q = JSON.parse(fs.readFileSync(path.join(dir, 'quarantine.json'), 'utf8'))
+  t.like(q, [{ segment: bad.segment, offset: bad.offset }])
+
+  const v = await cli('verify', '-l', dir)
+  t.is(v.code, 0, v.stdout)
+  t.true(v.stdout.includes(`quarantined: segment ${bad.segment} offset ${bad.offset}`))
+  t.is((await cli('verify', '-l', dir, '--strict')).code, 3)
+  t.is((await cli('repair', '-l', dir)).stdout.trim(), 'nothing to repair')
+  // Readers stop at the quarantined offset with MI_ERR_LOG_CORRUPT: dump exits 3.
+  const d = await cli('dump', '-l', dir)
+  t.is(d.code, 3)
+  t.regex(d.stderr, new RegExp(`${bad.segment}.*MI_ERR_LOG_CORRUPT`))
+})
+
+test('repair refuses while a writer holds the log (exit 4), dry run included', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir, small)
+  t.teardown(() => log.close())
+  await writeRecords(log, 0, 20, kBaseRtsUs)
+  for (const extra of [[], ['--yes']]) {
+    const r = await cli('repair', '-l', dir, ...extra)
+    t.is(r.code, 4)
+    t.true(r.stderr.includes(`live writer (pid ${process.pid})`), r.stderr)
+  }
+  // verify beside a live writer reports no damage for the tail it is writing.
+  t.is((await cli('verify', '-l', dir)).code, 0)
+})
