@@ -8,6 +8,7 @@
  * per pass, so a burst of ACKs costs one syscall.
  */
 import type { Socket } from 'node:net'
+import { TokenBucket } from '@module-ingest/auth'
 import { ErrorCode, encodeError } from '@module-ingest/protocol'
 import { RingConsumer, RingProducer, waitDoorbellAsync } from '@module-ingest/ring'
 import { Packr } from 'msgpackr'
@@ -21,6 +22,8 @@ const MAX_UNSENT_BYTES = 1 << 20
 export interface ConnectionLimits {
   maxConnections: number
   maxConnectionsPerIp: number
+  /** Read rate per client address, enforced by pausing its sockets (0 = unlimited). */
+  ipBytesPerSec: number
 }
 
 interface Conn {
@@ -28,8 +31,10 @@ interface Conn {
   socket: Socket
   worker: number
   ip: string
-  /** Paused because its parser's ring is full (resumed on space) — other pauses are timed. */
+  /** Paused because its parser's ring is full (resumed on space). */
   ringPaused: boolean
+  /** Paused by a rate limit until this time (ms since epoch). */
+  pausedUntil: number
   ending: boolean
 }
 
@@ -53,6 +58,7 @@ export class Connections {
   readonly #lanes: Lane[]
   readonly #conns = new Map<number, Conn>()
   readonly #perIp = new Map<string, number>()
+  readonly #ipBuckets = new Map<string, TokenBucket>()
   readonly #limits: ConnectionLimits
   readonly #events: ConnectionEvents
   readonly #mainDoorbell: Int32Array
@@ -122,13 +128,19 @@ export class Connections {
     const id = this.#nextId
     this.#nextId = (this.#nextId % 0xfffffffe) + 1
     const worker = this.#leastLoaded()
-    const conn: Conn = { id, socket, worker, ip, ringPaused: false, ending: false }
+    const conn: Conn = { id, socket, worker, ip, ringPaused: false, pausedUntil: 0, ending: false }
     this.#conns.set(id, conn)
     const lane = this.#lanes[worker]!
     lane.connections++
     socket.setNoDelay(true)
     const open: ConnOpen = { remoteAddress: ip, ...(tlsIdentity ? { tlsIdentity } : {}) }
     this.#push(lane, In.OPEN, id, this.#packr.pack(open))
+    let bucket: TokenBucket | undefined
+    if (this.#limits.ipBytesPerSec > 0) {
+      bucket = this.#ipBuckets.get(ip)
+      if (!bucket)
+        this.#ipBuckets.set(ip, (bucket = new TokenBucket({ ratePerSec: this.#limits.ipBytesPerSec })))
+    }
     socket.on('data', (chunk: Buffer) => {
       if (conn.ending) return
       if (!this.#push(lane, In.DATA, id, chunk)) {
@@ -136,18 +148,20 @@ export class Connections {
         lane.paused.add(conn)
         socket.pause()
       }
+      const ms = bucket?.take(chunk.byteLength) ?? 0
+      if (ms > 0) this.#pauseFor(conn, ms)
     })
-    socket.on('drain', () => {
-      if (!conn.ringPaused && socket.isPaused()) socket.resume()
-    })
+    socket.on('drain', () => this.#maybeResume(conn))
     socket.on('error', () => {})
     socket.on('close', () => {
       this.#conns.delete(id)
       lane.connections--
       lane.paused.delete(conn)
       const n = (this.#perIp.get(ip) ?? 1) - 1
-      if (n === 0) this.#perIp.delete(ip)
-      else this.#perIp.set(ip, n)
+      if (n === 0) {
+        this.#perIp.delete(ip)
+        this.#ipBuckets.delete(ip)
+      } else this.#perIp.set(ip, n)
       this.#push(lane, In.CLOSE, id, EMPTY)
     })
   }
@@ -163,6 +177,22 @@ export class Connections {
     const deadline = Date.now() + timeoutMs
     while (this.#conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     for (const conn of this.#conns.values()) conn.socket.destroy()
+  }
+
+  /** Stop reading a socket for `ms` (rate limits); ring backpressure may keep it paused longer. */
+  #pauseFor(conn: Conn, ms: number): void {
+    const until = Date.now() + ms
+    if (until <= conn.pausedUntil) return
+    conn.pausedUntil = until
+    conn.socket.pause()
+    setTimeout(() => this.#maybeResume(conn), ms).unref()
+  }
+
+  /** Resume reading once no reason to pause remains (ring full, rate limit, unread output). */
+  #maybeResume(conn: Conn): void {
+    if (conn.ending || conn.ringPaused || Date.now() < conn.pausedUntil) return
+    if (conn.socket.writableLength >= MAX_UNSENT_BYTES) return
+    if (!this.#closed) conn.socket.resume()
   }
 
   #leastLoaded(): number {
@@ -218,7 +248,7 @@ export class Connections {
     lane.waiting = false
     for (const conn of lane.paused) {
       conn.ringPaused = false
-      if (!conn.ending && conn.socket.writableLength < MAX_UNSENT_BYTES) conn.socket.resume()
+      this.#maybeResume(conn)
     }
     lane.paused.clear()
   }
@@ -242,11 +272,7 @@ export class Connections {
         socket.resume() // discard whatever the client still sends
         setTimeout(() => socket.destroy(), LINGER_MS).unref()
       } else if (kind === Out.PAUSE) {
-        const ms = Buffer.from(data.buffer, data.byteOffset, 4).readUInt32BE(0)
-        socket.pause()
-        setTimeout(() => {
-          if (!conn.ringPaused && !conn.ending) socket.resume()
-        }, ms).unref()
+        this.#pauseFor(conn, Buffer.from(data.buffer, data.byteOffset, 4).readUInt32BE(0))
       }
     }
     for (;;) {

@@ -162,11 +162,12 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
           maxFrame: limits.maxFrameBytes,
           heartbeatMs: limits.heartbeatMs,
           serverName: serverName(config),
+          moduleBytesPerSec: limits.moduleBytesPerSec ?? 0,
+          moduleMsgsPerSec: limits.moduleMsgsPerSec ?? 0,
         },
         idleTimeoutMs: 3 * limits.heartbeatMs,
         handshakeTimeoutMs: limits.handshakeTimeoutMs,
         credentialsFile,
-        moduleBytesPerSec: limits.moduleBytesPerSec ?? 0,
         control: port.port2,
       } satisfies ParserInit,
       transferList: [port.port2],
@@ -181,7 +182,11 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const connections = new Connections(
     lanes.map((l) => ({ inbound: l.inbound, outbound: l.outbound, doorbell: l.doorbell })),
     mainDoorbell,
-    { maxConnections: limits.maxConnections, maxConnectionsPerIp: limits.maxConnectionsPerIp },
+    {
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerIp: limits.maxConnectionsPerIp,
+      ipBytesPerSec: limits.ipBytesPerSec ?? 0,
+    },
     {
       admit(ip) {
         if (!logAvailable) return ErrorCode.OVERLOADED

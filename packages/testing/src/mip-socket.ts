@@ -57,8 +57,8 @@ export class MipSocket {
     socket.on('error', () => {})
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<MipSocket> {
-    const socket = connect({ port, host })
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<MipSocket> {
+    const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) })
     await new Promise<void>((ok, fail) => {
       socket.once('connect', ok)
       socket.once('error', fail)
@@ -67,8 +67,8 @@ export class MipSocket {
   }
 
   /** Connect and read WELCOME. */
-  static async open(port: number, host = '127.0.0.1'): Promise<MipSocket> {
-    const s = await MipSocket.connect(port, host)
+  static async open(port: number, host = '127.0.0.1', localAddress?: string): Promise<MipSocket> {
+    const s = await MipSocket.connect(port, host, localAddress)
     const w = await s.expect(FrameType.WELCOME)
     s.welcome = decodeWelcome(w.payload)
     return s

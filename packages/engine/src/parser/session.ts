@@ -6,7 +6,7 @@
  * Conn the bytes of its socket in order.
  */
 import { randomBytes } from 'node:crypto'
-import type { CredentialStore, Identity } from '@module-ingest/auth'
+import { type CredentialStore, type Identity, TokenBucket } from '@module-ingest/auth'
 import {
   decodeBatch,
   decodeHello,
@@ -42,6 +42,9 @@ export interface SessionLimits {
   maxFrame: number
   serverName: string
   heartbeatMs: number
+  /** Per-module read rates enforced by pausing the socket (0 = unlimited). */
+  moduleBytesPerSec: number
+  moduleMsgsPerSec: number
 }
 
 /** What a Conn needs from its worker: rings, claims, metrics. Kept narrow so sessions test alone. */
@@ -52,6 +55,8 @@ export interface SessionHost {
   send(conn: Conn, bytes: Uint8Array): void
   /** Queue a fatal ERROR; the main thread half-closes after writing it. */
   end(conn: Conn, bytes: Uint8Array): void
+  /** Stop reading this connection's socket for `ms` (rate limit). */
+  pause(conn: Conn, ms: number): void
   /** Hand an accepted frame to the writer; returns the writer-ring entry index it got. */
   accept(conn: Conn, kind: number, seq: bigint, payload: Uint8Array): number
   /** The newest writer-ring entry index this worker produced (0 if none). */
@@ -89,6 +94,8 @@ export class Conn {
   maxSent = 0n
   /** The last cumulative ACK sent. */
   acked = 0n
+  #bytesBucket: TokenBucket | null = null
+  #msgsBucket: TokenBucket | null = null
   /** Frames waiting for durability, as parallel arrays (entry index, seq, accepted-at ms). */
   private pendEntry: number[] = []
   private pendSeq: bigint[] = []
@@ -130,17 +137,24 @@ export class Conn {
   /** Feed raw socket bytes. The chunk may be reused by the caller as soon as this returns. */
   receive(host: SessionHost, chunk: Uint8Array): void {
     if (this.state === State.DEAD) return
+    let frames = 0
     try {
       this.decoder.push(chunk)
       let frame: Frame | null
       // biome-ignore lint/suspicious/noAssignInExpressions: the decoder's iteration idiom
       while (!this.dead && (frame = this.decoder.next()) !== null) {
+        frames++
         this.lastFrameAt = performance.now()
         this.onFrame(host, frame)
       }
     } catch (err) {
       if (err instanceof ProtocolError && err.fatal) this.fail(host, err.code, err.message)
       else this.fail(host, ErrorCode.BAD_FRAME, 'internal error while decoding')
+    }
+    // Rate limits never drop or reject: the socket just stops being read for a while.
+    if (this.#bytesBucket || this.#msgsBucket) {
+      const ms = Math.max(this.#bytesBucket?.take(chunk.byteLength) ?? 0, this.#msgsBucket?.take(frames) ?? 0)
+      if (ms > 0 && !this.dead) host.pause(this, ms)
     }
   }
 
@@ -199,6 +213,9 @@ export class Conn {
     if (this.state !== State.CLAIMING) return
     this.hwm = hwm
     this.state = State.OPEN
+    const { moduleBytesPerSec, moduleMsgsPerSec } = host.limits
+    if (moduleBytesPerSec > 0) this.#bytesBucket = new TokenBucket({ ratePerSec: moduleBytesPerSec })
+    if (moduleMsgsPerSec > 0) this.#msgsBucket = new TokenBucket({ ratePerSec: moduleMsgsPerSec })
     host.send(
       this,
       encodeHelloOk(hwm, { session: `${this.module}/${this.id}`, scopes: [...this.scopes], mac: this.mac }),

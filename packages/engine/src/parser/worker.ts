@@ -43,8 +43,6 @@ export interface ParserInit {
   idleTimeoutMs: number
   handshakeTimeoutMs: number
   credentialsFile: string
-  /** Max bytes/s and frames/s one module may send; 0 = unlimited. */
-  moduleBytesPerSec: number
   control: import('node:worker_threads').MessagePort
 }
 
@@ -63,6 +61,10 @@ const framesIn = metrics.counter('mi_frames_received_total', 'Frames accepted or
 const recordsIn = metrics.counter('mi_records_received_total', 'Records in accepted or settled frames')
 const bytesIn = metrics.counter('mi_payload_bytes_received_total', 'Payload bytes of DATA/BATCH frames')
 const errors = metrics.counter('mi_protocol_errors_total', 'NACKs and fatal errors sent, by code', ['code'])
+const ratePauses = metrics.counter(
+  'mi_rate_limit_pauses_total',
+  'Times a socket was paused by a module rate limit',
+)
 const ackLatency = metrics.histogram('mi_ack_latency_us', 'Accept-to-ACK latency (durability wait)', {
   unit: 'us',
 })
@@ -99,6 +101,12 @@ const host: SessionHost = {
   credentials,
   send(conn, bytes) {
     write(outbound, Out.WRITE, conn.id, [bytes])
+  },
+  pause(conn, ms) {
+    ratePauses.inc()
+    const data = Buffer.allocUnsafe(4)
+    data.writeUInt32BE(Math.min(ms, 60_000))
+    write(outbound, Out.PAUSE, conn.id, [data])
   },
   end(conn, bytes) {
     pendingConns.delete(conn)
