@@ -86,10 +86,18 @@ test('repair: corruption in a sealed segment is quarantined; verify then passes 
   t.true(v.stdout.includes(`quarantined: segment ${bad.segment} offset ${bad.offset}`))
   t.is((await cli('verify', '-l', dir, '--strict')).code, 3)
   t.is((await cli('repair', '-l', dir)).stdout.trim(), 'nothing to repair')
-  // Readers stop at the quarantined offset with MI_ERR_LOG_CORRUPT: dump exits 3.
+  // Readers stop at the quarantined offset with MI_ERR_LOG_CORRUPT: dump prints every record
+  // before the bad group (the first group holds lsn 1..10), then exits 3.
   const d = await cli('dump', '-l', dir)
   t.is(d.code, 3)
   t.regex(d.stderr, new RegExp(`${bad.segment}.*MI_ERR_LOG_CORRUPT`))
+  t.deepEqual(
+    lines(d.stdout).map((l) => JSON.parse(l).lsn),
+    Array.from({ length: 10 }, (_, i) => i + 1),
+  )
+  const five = await cli('dump', '-l', dir, '--limit', '5')
+  t.is(five.code, 0, 'the limit was reached before the damage')
+  t.is(lines(five.stdout).length, 5)
 })
 
 test('repair refuses while a writer holds the log (exit 4), dry run included', async (t) => {

@@ -22,7 +22,10 @@ export function describe(a: Action): string {
     case 'truncate':
       return (
         `truncate segment ${a.segment} at offset ${a.offset} (drops ${a.dropBytes} bytes of torn tail)` +
-        (a.durable ? ' WARNING: the cut is before the durable end: acknowledged records are lost' : '')
+        (a.durable
+          ? '\n     WARNING: the cut is before the durable end: acknowledged records are lost;' +
+            ' start the server once before reading (its recovery rewrites the durable watermark)'
+          : '')
       )
     case 'quarantine':
       return `quarantine segment ${a.segment} at offset ${a.offset} (${a.reason}): readers stop there`
