@@ -20,6 +20,8 @@ import {
   FailureThrottle,
   identityFromPeerCertificate,
   loadTlsContext,
+  type TlsWatcher,
+  watchTls,
 } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
 import { ErrorCode } from '@module-ingest/protocol'
@@ -224,6 +226,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       logger.error({ event: 'AuthCredentialsReloadError', err: err.message }, 'credentials not reloaded'),
   )
 
+  let tlsWatcher: TlsWatcher | null = null
   const listener = await listen(config, (socket, tlsIdentity) => connections.accept(socket, tlsIdentity))
   const address = listener.address() as AddressInfo
   logger.info(
@@ -303,6 +306,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       await admin?.close()
       await metricsServer?.close()
       credentials.close()
+      tlsWatcher?.close()
       await Promise.all([writer, ...parserWorkers].map((w) => w.terminate()))
       logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
     })()
@@ -324,6 +328,19 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     let server: NetServer
     if (cfg.tls) {
       const tlsServer = createTlsServer(await loadTlsContext(cfg.tls))
+      // New certificates apply to new handshakes; live sessions keep the context they started with.
+      tlsWatcher = watchTls(
+        cfg.tls,
+        (ctx) => {
+          tlsServer.setSecureContext(ctx)
+          logger.info({ event: 'TlsCertificateReloaded' }, 'TLS certificate reloaded')
+        },
+        (err) =>
+          logger.error(
+            { event: 'TlsCertificateReloadError', err: err.message },
+            'TLS certificate not reloaded',
+          ),
+      )
       tlsServer.on('secureConnection', (socket: TLSSocket) => {
         const cert = socket.authorized ? socket.getPeerCertificate() : null
         onSocket(socket, cert ? (identityFromPeerCertificate(cert) ?? undefined) : undefined)

@@ -13,7 +13,11 @@ async function bodiesOf(dataDir: string, module: string): Promise<string[]> {
   const reader = await openReader(`${dataDir}/log`)
   const cursor = reader.cursor({ fromLsn: 1 })
   const out: string[] = []
-  for (let batch = await cursor.read({ maxRecords: 10_000 }); batch.length > 0; batch = await cursor.read({})) {
+  for (
+    let batch = await cursor.read({ maxRecords: 10_000 });
+    batch.length > 0;
+    batch = await cursor.read({})
+  ) {
     for (const r of batch) if (r.module === module) out.push(Buffer.from(r.body).toString())
   }
   await reader.close()
