@@ -113,3 +113,27 @@ test('repair refuses while a writer holds the log (exit 4), dry run included', a
   // verify beside a live writer reports no damage for the tail it is writing.
   t.is((await cli('verify', '-l', dir)).code, 0)
 })
+
+test('repair: damage before the durable end of the last segment is cut with a warning', async (t) => {
+  const data = tmpDir(t)
+  const dir = path.join(data, 'log')
+  await buildLog(dir, 100)
+  const last = segFiles(dir).at(-1)!
+  const base = Number(last.slice(0, 20))
+  const fd = fs.openSync(path.join(dir, last), 'r+')
+  const b = Buffer.alloc(1)
+  fs.readSync(fd, b, 0, 1, 16 + 20) // inside the first group (right after the 16-byte header)
+  b[0]! ^= 0x40
+  fs.writeSync(fd, b, 0, 1, 16 + 20)
+  fs.closeSync(fd)
+  const v = JSON.parse((await cli('verify', '-d', data, '--json')).stdout)
+  t.like(v.findings, [{ kind: 'corrupt', segment: last, offset: 16 }])
+  const dry = await cli('repair', '-d', data)
+  t.true(dry.stdout.includes(`truncate segment ${last} at offset 16`))
+  t.regex(dry.stdout, /WARNING: the cut is before the durable end/)
+  t.is((await cli('repair', '-d', data, '--yes')).code, 0)
+  t.is(fs.statSync(path.join(dir, last)).size, 16)
+  const after = await cli('verify', '-d', data, '--json')
+  t.is(after.code, 0)
+  t.is(JSON.parse(after.stdout).records, base - 1)
+})
