@@ -1,0 +1,161 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { createInterface } from 'node:readline'
+
+/** A free TCP port on loopback (bind to 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const { port } = srv.address() as { port: number }
+  await new Promise<void>((r) => srv.close(() => r()))
+  return port
+}
+
+const live = new Set<ChildProcess>()
+
+/** SIGKILL every server process still running (on exit or interrupt: no strays left behind). */
+export function killAll(): void {
+  for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  live.clear()
+}
+
+export interface Spawned {
+  child: ChildProcess
+  pid: number
+  /** Last lines the process printed (stdout and stderr), for error messages. */
+  tail(): string
+  /** SIGKILL and wait for the exit. */
+  kill(): Promise<void>
+}
+
+/**
+ * Spawn a server process and resolve once one of its output lines satisfies `ready` (the value
+ * `ready` returns is passed on). Rejects with the output tail if it exits or times out first.
+ */
+export async function spawnUntil<T>(
+  command: string,
+  args: string[],
+  ready: (line: string) => T | undefined,
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
+): Promise<{ proc: Spawned; value: T }> {
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  live.add(child)
+  child.once('exit', () => live.delete(child))
+  const lines: string[] = []
+  const proc: Spawned = {
+    child,
+    pid: child.pid ?? -1,
+    tail: () => lines.join('\n'),
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGKILL')
+      await exited
+    },
+  }
+  return new Promise((resolve, reject) => {
+    let settled = false
+    const finish = (fn: () => void) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      fn()
+    }
+    const onLine = (line: string) => {
+      lines.push(line.length > 400 ? `${line.slice(0, 400)}…` : line)
+      if (lines.length > 30) lines.shift()
+      if (settled) return
+      let v: T | undefined
+      try {
+        v = ready(line)
+      } catch {}
+      if (v !== undefined) finish(() => resolve({ proc, value: v as T }))
+    }
+    createInterface({ input: child.stdout! }).on('line', onLine)
+    createInterface({ input: child.stderr! }).on('line', onLine)
+    child.once('error', (err) => finish(() => reject(err)))
+    child.once('exit', (code, signal) =>
+      finish(() =>
+        reject(new Error(`${command} exited (${signal ?? code}) before it was ready:\n${proc.tail()}`)),
+      ),
+    )
+    const timer = setTimeout(
+      () =>
+        finish(() => {
+          child.kill('SIGKILL')
+          reject(new Error(`${command} not ready within ${options.timeoutMs} ms:\n${proc.tail()}`))
+        }),
+      options.timeoutMs,
+    )
+  })
+}
+
+const kClockTicks = 100 // USER_HZ on Linux: /proc/<pid>/stat counts in these
+
+/** utime + stime of a process (all its threads), in seconds. NaN if it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(rest[11]) + Number(rest[12])) / kClockTicks
+  } catch {
+    return Number.NaN
+  }
+}
+
+function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Samples a server's memory and CPU: peak RSS is the larger of VmHWM (the kernel's own high-water
+ * mark, which includes start-up) and the VmRSS samples; CPU seconds are counted between mark()
+ * and stop(), i.e. over the measurement window only.
+ */
+export class ProcMonitor {
+  readonly pid: number
+  #peakKiB = 0
+  #timer: NodeJS.Timeout
+  #cpuFrom = Number.NaN
+  #cpuTo = Number.NaN
+
+  constructor(pid: number, intervalMs = 200) {
+    this.pid = pid
+    this.#timer = setInterval(() => this.#sample(), intervalMs)
+    this.#timer.unref()
+    this.#sample()
+  }
+
+  #sample(): void {
+    this.#peakKiB = Math.max(this.#peakKiB, statusKiB(this.pid, 'VmRSS'), statusKiB(this.pid, 'VmHWM'))
+  }
+
+  mark(): void {
+    this.#cpuFrom = cpuSeconds(this.pid)
+  }
+
+  /** Close the CPU window (idempotent: the first call wins). */
+  markEnd(): void {
+    if (Number.isNaN(this.#cpuTo)) this.#cpuTo = cpuSeconds(this.pid)
+  }
+
+  stop(): { rssPeakMiB: number; cpuSeconds: number } {
+    this.#sample()
+    this.markEnd()
+    clearInterval(this.#timer)
+    return { rssPeakMiB: this.#peakKiB / 1024, cpuSeconds: this.#cpuTo - this.#cpuFrom }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Connection scale: 10,000 MIP/1 connections (50,000 with `--big`... only if the file-descriptor
+ * limit allows) held open at once, each sending 128 B records at a low rate (1 record/s each,
+ * open loop), against module-ingest (flush `always`). What matters here is the server's RSS with
+ * that many sessions, its CPU at idle-ish load, the connect time, and ack latency staying flat.
+ * Connections are spread over source addresses 127.0.0.2… so ephemeral ports never run out, and
+ * `limits.maxConnections` is raised in the server's config.
+ *
+ * Not part of the test suite (benchmarks/test/quick.test.ts runs a 500-connection version).
+ * Command: node benchmarks/src/run.ts connections-10k
+ *          node benchmarks/src/run.ts connections-50k    (full run only if `ulimit -n` allows)
+ * Prerequisites: `ulimit -n` above the connection count (+ slack) for the server process; the
+ * harness checks and skips with the reason. Linux loopback answers on all of 127.0.0.0/8.
+ */
+import { execFileSync } from 'node:child_process'
+import { measureTarget } from '../measure.ts'
+import type { Row, RunContext, Scenario } from '../scenario.ts'
+
+/** Soft and hard RLIMIT_NOFILE of processes this one spawns (Node has no getrlimit). */
+export function nofileLimit(): { soft: number; hard: number } {
+  try {
+    const out = execFileSync('sh', ['-c', 'ulimit -Sn; ulimit -Hn'], { encoding: 'utf8' }).trim().split('\n')
+    const n = (s: string | undefined) => (s === 'unlimited' ? Number.POSITIVE_INFINITY : Number(s))
+    return { soft: n(out[0]), hard: n(out[1]) }
+  } catch {
+    return { soft: 1024, hard: 1024 }
+  }
+}
+
+function connectionScenario(name: string, count: number, quickCount: number, full: boolean): Scenario {
+  return {
+    name,
+    group: 'connections',
+    description: `${count.toLocaleString('en')} connections at 1 record/s each, RSS and connect time (ours)`,
+    quick: quickCount > 0,
+    full,
+    async run(ctx: RunContext): Promise<Row[]> {
+      const connections = ctx.quick ? quickCount : count
+      if (!ctx.targets.has('ours')) return []
+      // The server holds one descriptor per connection plus its own files; a generator child holds
+      // its share. Spawned processes inherit our limit; without privileges it cannot be raised.
+      const need = connections + 512
+      const { soft, hard } = nofileLimit()
+      const base: Row = {
+        scenario: name,
+        target: 'ours',
+        params: { body_bytes: 128, connections, window: ctx.window },
+        msgs_per_s: null,
+        mb_per_s: null,
+        ack: null,
+        flush: null,
+        rss_peak_mib: null,
+        cpu_s: null,
+        errors: 0,
+        extra: {},
+      }
+      if (soft < need) {
+        const why = `ulimit -n is ${soft} (hard ${hard}); ${connections} connections need ≥ ${need} in the server process (raise the hard limit, e.g. LimitNOFILE / prlimit as root)`
+        ctx.log(`  skipped: ${why}`)
+        return [{ ...base, skipped: why }]
+      }
+      const sources = Math.max(1, Math.ceil(connections / 5000)) + 1
+      const localAddresses = Array.from({ length: sources }, (_, i) => `127.0.0.${i + 2}`)
+      ctx.log(`  ours: ${connections} connections from ${localAddresses.join(', ')} …`)
+      const row = await measureTarget(ctx, name, 'ours', {
+        bodyBytes: 128,
+        connections,
+        ratePerSec: connections, // 1 record/s per connection
+        localAddresses,
+        connectConcurrency: 128,
+        maxConnections: connections + 100,
+        drainMs: 10_000,
+        // Each child holds its share of descriptors under the same limit.
+        workers: Math.max(ctx.workers, Math.ceil(connections / 8000)),
+      })
+      return [row]
+    },
+  }
+}
+
+export const connectionScenarios: Scenario[] = [
+  connectionScenario('connections-10k', 10_000, 500, true),
+  connectionScenario('connections-50k', 50_000, 0, true),
+]

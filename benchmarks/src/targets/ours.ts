@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createToken } from '@module-ingest/auth'
+import { adminRequest, type MetricsSummary } from '@module-ingest/telemetry'
+import { type Spawned, spawnUntil } from '../procs.ts'
+
+/**
+ * Our server as a separate process: the real `module-ingest serve` command (apps/server) with a
+ * config file written here, a data dir under the run's scratch dir and a token credential for any
+ * module (`*`, write:*). The port comes from the JSON log line `event: ServerListening`.
+ */
+
+export type FlushPolicy = 'always' | 'interval'
+
+export interface OursOptions {
+  /** Data dir; created if missing, reused as is (the recovery scenario restarts on it). */
+  dataDir: string
+  flush: FlushPolicy
+  maxConnections?: number
+  /** Run the built-in disk subscriber (archive under the data dir). Default false. */
+  diskSubscriber?: boolean
+  /** Seconds to wait for `ServerListening`. */
+  startTimeoutMs?: number
+}
+
+export interface OursServer {
+  readonly port: number
+  readonly pid: number
+  readonly dataDir: string
+  readonly token: string
+  /** Spawn → `ServerListening`, ms. */
+  readonly startMs: number
+  /** The admin socket's `stats` answer. */
+  stats(): Promise<OursStats>
+  kill(): Promise<void>
+  tail(): string
+}
+
+export interface OursStats {
+  metrics: MetricsSummary
+  subscribers: Array<{ name: string; lagRecords: number; delivered: number }> | null
+  [key: string]: unknown
+}
+
+const kCli = fileURLToPath(new URL('../../../apps/server/src/cli.ts', import.meta.url))
+
+export async function startOurs(o: OursOptions): Promise<OursServer> {
+  const dataDir = o.dataDir
+  await mkdir(dataDir, { recursive: true })
+  const credentialsFile = join(dataDir, 'credentials.yaml')
+  const tokenFile = join(dataDir, 'bench-token')
+  let token: string
+  if (existsSync(tokenFile)) token = (await readFile(tokenFile, 'utf8')).trim()
+  else {
+    ;({ secret: token } = await createToken(credentialsFile, {
+      module: '*',
+      kind: 'token',
+      scopes: ['write:*'],
+      comment: 'benchmarks',
+    }))
+    await writeFile(tokenFile, `${token}\n`, { mode: 0o600 })
+  }
+  const maxConnections = o.maxConnections ?? 20_000
+  const adminSocket = join(dataDir, 'admin.sock')
+  const config = {
+    listen: '127.0.0.1:0',
+    dataDir,
+    credentialsFile,
+    subscribers: o.diskSubscriber ? [{ name: 'disk', use: 'disk' }] : [],
+    log: { flush: o.flush },
+    limits: {
+      maxConnections,
+      // The bench spreads connections over a few loopback addresses; the per-address cap is a
+      // production guard, not what is measured here.
+      maxConnectionsPerIp: maxConnections,
+      // Quiet connections of the 10k scenario must not hit IDLE_TIMEOUT while others connect.
+      heartbeatMs: 120_000,
+      handshakeTimeoutMs: 60_000,
+    },
+    telemetry: { metrics: false, adminSocket, logLevel: 'info' },
+  }
+  const configFile = join(dataDir, 'bench-config.json')
+  await writeFile(configFile, JSON.stringify(config, null, 2))
+  const t0 = performance.now()
+  const { proc, value: port } = await spawnUntil(
+    process.execPath,
+    [kCli, 'serve', '--config', configFile],
+    (line) => {
+      if (!line.includes('ServerListening')) return undefined
+      const j = JSON.parse(line) as { event?: string; port?: number }
+      return j.event === 'ServerListening' ? j.port : undefined
+    },
+    { timeoutMs: o.startTimeoutMs ?? 120_000 },
+  )
+  const startMs = performance.now() - t0
+  return {
+    port,
+    pid: proc.pid,
+    dataDir,
+    token,
+    startMs,
+    stats: async () => (await adminRequest(adminSocket, 'stats', {}, { timeoutMs: 10_000 })) as OursStats,
+    kill: () => proc.kill(),
+    tail: () => proc.tail(),
+  }
+}
+
+/** The server's own group-commit latency (`mi_flush_latency_us`) from a stats answer. */
+export function flushLatency(stats: OursStats): { p50_us: number; p99_us: number; p999_us: number } | null {
+  const h = stats.metrics.histograms.find((x) => x.name === 'mi_flush_latency_us')
+  if (!h || h.count === 0) return null
+  return { p50_us: h.p50, p99_us: h.p99, p999_us: h.p999 }
+}
+
+export type { Spawned }
