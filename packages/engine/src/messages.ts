@@ -75,23 +75,24 @@ export const FrameKind = { DATA: 0, BATCH: 1, BATCH_COMPRESSED: 2 } as const
  * payload is the frame's payload exactly as received (a record, or a BATCH payload, zstd-compressed
  * for BATCH_COMPRESSED), already validated by the parser.
  */
-export function acceptedHeader(
+/** Write the header into `target` (a reused scratch buffer on the hot path); returns its length. */
+export function writeAcceptedHeader(
+  target: Buffer,
   kind: number,
   module: Buffer,
   core: Buffer,
   seq: bigint,
   rtsUs: number,
-): Buffer {
-  const header = Buffer.allocUnsafe(3 + module.length + core.length + 16)
+): number {
   let o = 0
-  header[o++] = kind
-  header[o++] = module.length
-  o += module.copy(header, o)
-  header[o++] = core.length
-  o += core.copy(header, o)
-  header.writeBigUInt64BE(seq, o)
-  header.writeDoubleBE(rtsUs, o + 8)
-  return header
+  target[o++] = kind
+  target[o++] = module.length
+  o += module.copy(target, o)
+  target[o++] = core.length
+  o += core.copy(target, o)
+  target.writeBigUInt64BE(seq, o)
+  target.writeDoubleBE(rtsUs, o + 8)
+  return o + 16
 }
 
 export interface AcceptedFrame {

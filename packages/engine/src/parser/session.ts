@@ -25,7 +25,7 @@ import {
   matchScope,
   ProtocolError,
 } from '@module-ingest/protocol'
-import { FrameKind } from '../messages.ts'
+import { FrameKind, nowUs } from '../messages.ts'
 
 export const State = {
   /** WELCOME sent, waiting for HELLO. */
@@ -77,6 +77,8 @@ export class Conn {
   readonly nonce = randomBytes(16)
   readonly openedAt = performance.now()
   lastFrameAt = performance.now()
+  /** Receive time of the chunk being parsed (µs): the `rts` of every frame in it. */
+  chunkRtsUs = 0
   state: State = State.HANDSHAKE
   module = ''
   core = ''
@@ -138,15 +140,17 @@ export class Conn {
   receive(host: SessionHost, chunk: Uint8Array): void {
     if (this.state === State.DEAD) return
     let frames = 0
+    // One clock read per chunk, not per frame: a chunk's frames arrived together.
+    this.chunkRtsUs = nowUs()
     try {
       this.decoder.push(chunk)
       let frame: Frame | null
       // biome-ignore lint/suspicious/noAssignInExpressions: the decoder's iteration idiom
       while (!this.dead && (frame = this.decoder.next()) !== null) {
         frames++
-        this.lastFrameAt = performance.now()
         this.onFrame(host, frame)
       }
+      if (frames > 0) this.lastFrameAt = performance.now()
     } catch (err) {
       if (err instanceof ProtocolError && err.fatal) this.fail(host, err.code, err.message)
       else this.fail(host, ErrorCode.BAD_FRAME, 'internal error while decoding')

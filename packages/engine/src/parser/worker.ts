@@ -15,14 +15,13 @@ import * as Comlink from 'comlink'
 import { Unpackr } from 'msgpackr'
 
 import {
-  acceptedHeader,
   type ConnOpen,
   In,
-  nowUs,
   Out,
   type ParserCommand,
   type ParserEvent,
   W,
+  writeAcceptedHeader,
 } from '../messages.ts'
 import { Conn, type SessionHost, type SessionLimits, State } from './session.ts'
 
@@ -69,6 +68,8 @@ const ackLatency = metrics.histogram('mi_ack_latency_us', 'Accept-to-ACK latency
   unit: 'us',
 })
 
+/** Module and core names are ≤ 128 bytes each (MIP/1), so the accepted-frame header fits. */
+const headerScratch = Buffer.allocUnsafe(512)
 const conns = new Map<number, Conn>()
 const sessions = new Map<string, Conn>()
 const pendingConns = new Set<Conn>()
@@ -114,10 +115,9 @@ const host: SessionHost = {
     write(outbound, Out.END, conn.id, [bytes])
   },
   accept(conn, kind, seq, payload) {
-    write(toWriter, W.FRAME, conn.id, [
-      acceptedHeader(kind, conn.moduleBuf, conn.coreBuf, seq, nowUs()),
-      payload,
-    ])
+    // tryWrite copies at once, so one scratch header serves every frame (write() copies on overflow).
+    const n = writeAcceptedHeader(headerScratch, kind, conn.moduleBuf, conn.coreBuf, seq, conn.chunkRtsUs)
+    write(toWriter, W.FRAME, conn.id, [headerScratch.subarray(0, n), payload])
     entries = (entries + 1) | 0
     return entries
   },
