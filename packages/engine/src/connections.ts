@@ -102,7 +102,7 @@ export class Connections {
       connections: this.#conns.size,
       accepted: this.#accepted,
       refused: this.#refused,
-      inboundFreeBytes: this.#lanes.map((l) => l.producer.freeBytes),
+      outboundRingUsedBytes: this.#lanes.map((l) => l.consumer.usedBytes),
       backlog: this.#lanes.reduce((n, l) => n + l.backlog.length, 0),
       pausedSockets: this.#lanes.reduce((n, l) => n + l.paused.size, 0),
     }

@@ -237,16 +237,44 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   // Metrics: this thread's own, plus worker snapshots pulled once a second.
   const metrics = new Metrics()
   metrics.gauge('mi_connections', 'Open client connections', { collect: () => connections.size })
+  let subscribers: SubscriberRuntime | null = null
+  const ringUsed = metrics.gauge('mi_ring_used_bytes', 'Bytes waiting in each ring', {
+    labels: ['ring', 'parser'],
+  })
+  const logBytes = metrics.gauge('mi_log_bytes', 'Bytes of log segments on disk')
+  const oldest = metrics.gauge('mi_log_oldest_record_age_seconds', 'Age of the oldest record kept')
+  const lag = metrics.gauge('mi_subscriber_lag_records', 'Committed records a subscriber has not consumed', {
+    labels: ['subscriber'],
+  })
+  const rate = metrics.gauge('mi_ingest_records_per_second', 'Records appended per second (last interval)')
+  const byteRate = metrics.gauge('mi_ingest_bytes_per_second', 'Log bytes written per second (last interval)')
+  let last = { at: performance.now(), records: 0, bytes: 0 }
   const pull = async () => {
     const [w, ...ps] = await Promise.all([writerControl.stats(), ...parserControls.map((c) => c.stats())])
     metrics.mergeFrom('writer', w.metrics)
-    for (const [i, p] of ps.entries()) metrics.mergeFrom(`parser-${i}`, p.metrics)
+    for (const [i, p] of ps.entries()) {
+      metrics.mergeFrom(`parser-${i}`, p.metrics)
+      ringUsed.set({ ring: 'inbound', parser: String(i) }, p.inboundRingUsedBytes)
+      ringUsed.set({ ring: 'writer', parser: String(i) }, w.writerRingUsedBytes[i] ?? 0)
+    }
+    for (const [i, used] of connections.stats().outboundRingUsedBytes.entries()) {
+      ringUsed.set({ ring: 'outbound', parser: String(i) }, used)
+    }
+    logBytes.set(w.log.bytesOnDisk)
+    if (w.log.oldestRecordTsUs) oldest.set(Math.max(0, Date.now() / 1000 - w.log.oldestRecordTsUs / 1e6))
+    for (const s of subscribers?.stats() ?? []) lag.set({ subscriber: s.name }, s.lagRecords)
+    const now = { at: performance.now(), records: w.log.committedRecords, bytes: w.log.committedBytes }
+    const dt = (now.at - last.at) / 1000
+    if (dt > 0.2) {
+      rate.set(Math.round((now.records - last.records) / dt))
+      byteRate.set(Math.round((now.bytes - last.bytes) / dt))
+      last = now
+    }
     return { w, ps }
   }
   const puller = setInterval(() => void pull().catch(() => {}), 1000)
   puller.unref()
 
-  let subscribers: SubscriberRuntime | null = null
   const enabled = config.subscribers.filter((s) => s.enabled)
   if (enabled.length > 0) {
     subscribers = await startSubscribers({

@@ -233,7 +233,7 @@ const control = {
       worker: index,
       connections: conns.size,
       sessions: sessions.size,
-      inboundBytes: inbound.usedBytes,
+      inboundRingUsedBytes: inbound.usedBytes,
       overflow: overflow.length,
       metrics: metrics.snapshot(),
     }

@@ -160,7 +160,12 @@ log.onDurable(settle)
 let internalSeq = 0n
 const control = {
   stats() {
-    return { log: log.stats(), metrics: metrics.snapshot(), stalled: stalled !== null }
+    return {
+      log: log.stats(),
+      metrics: metrics.snapshot(),
+      stalled: stalled !== null,
+      writerRingUsedBytes: consumers.map((c) => c.usedBytes),
+    }
   },
   /** Derived records from subscribers (emit, dead letters): appended under a server module name. */
   async appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>) {
