@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
 import {
   decodeHelloOk,
   decodeNackOrError,
@@ -57,18 +58,30 @@ export class MipSocket {
     socket.on('error', () => {})
   }
 
-  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<MipSocket> {
-    const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) })
+  /** With `tls`, connect over TLS (resolves after the TLS handshake) using those options. */
+  static async connect(
+    port: number,
+    host = '127.0.0.1',
+    localAddress?: string,
+    tls?: ConnectionOptions,
+  ): Promise<MipSocket> {
+    const opts = { port, host, ...(localAddress ? { localAddress } : {}) }
+    const socket = tls ? tlsConnect({ ...tls, ...opts }) : connect(opts)
     await new Promise<void>((ok, fail) => {
-      socket.once('connect', ok)
+      socket.once(tls ? 'secureConnect' : 'connect', ok)
       socket.once('error', fail)
     })
     return new MipSocket(socket)
   }
 
   /** Connect and read WELCOME. */
-  static async open(port: number, host = '127.0.0.1', localAddress?: string): Promise<MipSocket> {
-    const s = await MipSocket.connect(port, host, localAddress)
+  static async open(
+    port: number,
+    host = '127.0.0.1',
+    localAddress?: string,
+    tls?: ConnectionOptions,
+  ): Promise<MipSocket> {
+    const s = await MipSocket.connect(port, host, localAddress, tls)
     const w = await s.expect(FrameType.WELCOME)
     s.welcome = decodeWelcome(w.payload)
     return s
@@ -77,9 +90,17 @@ export class MipSocket {
   /** Connect, WELCOME, HELLO with a token; returns HELLO_OK's seq (the module's high-water mark). */
   static async session(
     port: number,
-    hello: { module: string; core?: string; token?: string; hmacKey?: Uint8Array; mac?: boolean },
+    hello: {
+      module: string
+      core?: string
+      token?: string
+      hmacKey?: Uint8Array
+      mac?: boolean
+      fingerprint?: string
+    },
+    tls?: ConnectionOptions,
   ): Promise<{ sock: MipSocket; hwm: bigint }> {
-    const sock = await MipSocket.open(port)
+    const sock = await MipSocket.open(port, '127.0.0.1', undefined, tls)
     const hwm = await sock.hello(hello)
     return { sock, hwm }
   }
@@ -90,6 +111,7 @@ export class MipSocket {
     token?: string
     hmacKey?: Uint8Array
     mac?: boolean
+    fingerprint?: string
   }): Promise<bigint> {
     const nonce = this.welcome!.nonce
     let body: Hello
@@ -107,6 +129,7 @@ export class MipSocket {
     } else {
       body = { module: h.module, method: 'token', token: h.token ?? '', ...(h.core ? { core: h.core } : {}) }
     }
+    if (h.fingerprint !== undefined) body.fingerprint = h.fingerprint
     this.write(encodeHello(body))
     const ok = await this.next()
     if (ok.type !== FrameType.HELLO_OK) {
