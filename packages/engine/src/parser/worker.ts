@@ -187,8 +187,14 @@ function pumpDurable(): number {
 
 function sweepTimers(): void {
   const now = performance.now()
+  const wallMs = Date.now()
   for (const conn of conns.values()) {
-    if (conn.state === State.HANDSHAKE && now - conn.openedAt > init.handshakeTimeoutMs) {
+    const expiresAtMs = conn.identity?.expiresAtMs
+    if (conn.state === State.OPEN && expiresAtMs !== undefined && wallMs >= expiresAtMs) {
+      // auth README "Live sessions on reload": a session ends when its credential's expiresAt
+      // passes, not only when a reload happens to review it. Checked by this sweep (≤ 250 ms late).
+      conn.fail(host, ErrorCode.AUTH_FAILED, 'credential expired')
+    } else if (conn.state === State.HANDSHAKE && now - conn.openedAt > init.handshakeTimeoutMs) {
       conn.fail(host, ErrorCode.HANDSHAKE_TIMEOUT, `no HELLO within ${init.handshakeTimeoutMs} ms`)
     } else if (conn.state === State.OPEN && now - conn.lastFrameAt > init.idleTimeoutMs) {
       conn.fail(host, ErrorCode.IDLE_TIMEOUT, `no frame for ${init.idleTimeoutMs} ms`)
