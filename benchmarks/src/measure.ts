@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type LoadSpec, runLoad } from './load/coordinator.ts'
 import { ProcMonitor } from './procs.ts'
-import type { Row, RunContext, TargetName } from './scenario.ts'
+import { kTargets, type Row, type RunContext, type TargetName } from './scenario.ts'
 import { flushLatency, type OursServer, startOurs } from './targets/ours.ts'
 import { type PeerServer, startNats, startRedis } from './targets/peers.ts'
 
@@ -66,7 +66,7 @@ export async function measureTarget(
         ...(r.maxConnections ? { maxConnections: r.maxConnections } : {}),
         ...(r.diskSubscriber ? { diskSubscriber: true } : {}),
       })
-    } else if (target === 'nats-js') peer = await startNats(dir)
+    } else if (target === 'nats-js' || target === 'nats-js-lean') peer = await startNats(dir)
     else peer = await startRedis(dir)
   } catch (err) {
     row.skipped = `could not start: ${(err as Error).message.split('\n')[0]}`
@@ -80,7 +80,7 @@ export async function measureTarget(
   const stopDuring = ours && r.during ? r.during(ours) : null
   try {
     const spec: LoadSpec = {
-      kind: ours ? 'mip' : target === 'nats-js' ? 'nats' : 'redis',
+      kind: ours ? 'mip' : target === 'redis' ? 'redis' : 'nats',
       host: '127.0.0.1',
       port: server.port,
       connections: r.connections,
@@ -94,6 +94,7 @@ export async function measureTarget(
       drainMs: r.drainMs ?? 5000,
       ...(ours ? { token: ours.token } : {}),
       connectConcurrency: r.connectConcurrency ?? 64,
+      natsPublish: target === 'nats-js-lean' ? 'raw' : 'js',
       maxFrames: 0,
       workers: r.workers ?? ctx.workers,
     }
@@ -132,5 +133,5 @@ export async function measureTarget(
 
 /** Targets of a comparison scenario, in table order, filtered by --targets. */
 export function comparedTargets(ctx: RunContext): TargetName[] {
-  return (['ours', 'ours-interval', 'nats-js', 'redis'] as const).filter((t) => ctx.targets.has(t))
+  return kTargets.filter((t) => ctx.targets.has(t))
 }

@@ -1,13 +1,14 @@
 import type { LatencySummary } from './histogram.ts'
 
 /** What a scenario can run against. `ours` uses flush `always` (fdatasync before ACK). */
-export const kTargets = ['ours', 'ours-interval', 'nats-js', 'redis'] as const
+export const kTargets = ['ours', 'ours-interval', 'nats-js', 'nats-js-lean', 'redis'] as const
 export type TargetName = (typeof kTargets)[number]
 
 export const kTargetLabel: Record<TargetName, string> = {
   ours: 'module-ingest (always)',
   'ours-interval': 'module-ingest (interval)',
-  'nats-js': 'NATS JetStream',
+  'nats-js': 'NATS JetStream (js.publish)',
+  'nats-js-lean': 'NATS JetStream (lean publisher)',
   redis: 'Redis Streams',
 }
 

@@ -34,6 +34,8 @@ export interface LoadPlan {
   measureMs: number
   /** After measuring: how long to wait for outstanding ACKs before recording them as timed out. */
   drainMs: number
+  /** How NATS publishes (nats-channel.ts). */
+  natsPublish: 'js' | 'raw'
   /** MIP/1 bearer token. */
   token?: string
   /** Concurrent connection attempts while opening. */

@@ -126,7 +126,8 @@ async function open(p: LoadPlan): Promise<{ connected: number; connectMs: number
         handshakeTimeoutMs: 30_000,
       })
     }
-    if (p.kind === 'nats') return NatsChannel.open({ host, port: p.port, body, sink, index })
+    if (p.kind === 'nats')
+      return NatsChannel.open({ host, port: p.port, body, sink, index, mode: p.natsPublish })
     return RedisChannel.open({ host, port: p.port, body, sink })
   }
   const lanes = Array.from({ length: Math.min(p.connectConcurrency, p.connections) }, async () => {

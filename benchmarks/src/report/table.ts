@@ -78,8 +78,9 @@ export function ratios(rows: Row[]): string[] {
         parts.push(`${ours}/${peer} ×${(a.msgs_per_s / b.msgs_per_s).toFixed(2)}`)
     }
     pair('ours', 'redis')
+    pair('ours-interval', 'nats-js-lean')
     pair('ours-interval', 'nats-js')
-    pair('ours', 'nats-js')
+    pair('ours', 'nats-js-lean')
     if (parts.length) out.push(`${s}: ${parts.join(', ')}`)
   }
   return out

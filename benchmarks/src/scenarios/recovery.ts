@@ -72,6 +72,7 @@ export const recoveryScenario: Scenario = {
         drainMs: 30_000,
         token: server.token,
         connectConcurrency: 4,
+        natsPublish: 'js',
         maxFrames: frames,
         workers: 2,
       })

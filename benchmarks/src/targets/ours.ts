@@ -95,13 +95,28 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     { timeoutMs: o.startTimeoutMs ?? 120_000 },
   )
   const startMs = performance.now() - t0
+  const stats = async () => (await adminRequest(adminSocket, 'stats', {}, { timeoutMs: 10_000 })) as OursStats
+  // The engine opens the admin socket just after the listener: wait for it, so every caller can
+  // ask for stats. The start time above stops at `ServerListening`, as a client sees it.
+  for (let deadline = performance.now() + 30_000; ; ) {
+    try {
+      await stats()
+      break
+    } catch (err) {
+      if (performance.now() > deadline) {
+        await proc.kill()
+        throw err
+      }
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
   return {
     port,
     pid: proc.pid,
     dataDir,
     token,
     startMs,
-    stats: async () => (await adminRequest(adminSocket, 'stats', {}, { timeoutMs: 10_000 })) as OursStats,
+    stats,
     kill: () => proc.kill(),
     tail: () => proc.tail(),
   }
