@@ -137,9 +137,8 @@ export class Connections {
     this.#push(lane, In.OPEN, id, this.#packr.pack(open))
     let bucket: TokenBucket | undefined
     if (this.#limits.ipBytesPerSec > 0) {
-      bucket = this.#ipBuckets.get(ip)
-      if (!bucket)
-        this.#ipBuckets.set(ip, (bucket = new TokenBucket({ ratePerSec: this.#limits.ipBytesPerSec })))
+      bucket = this.#ipBuckets.get(ip) ?? new TokenBucket({ ratePerSec: this.#limits.ipBytesPerSec })
+      this.#ipBuckets.set(ip, bucket)
     }
     socket.on('data', (chunk: Buffer) => {
       if (conn.ending) return
