@@ -232,3 +232,23 @@ test.serial('resume across a server restart: HELLO_OK carries the durable high-w
   t.is(b.hwm, 20n)
   b.sock.close()
 })
+
+test('UNSUPPORTED_VERSION, UNSUPPORTED_TYPE and BAD_FRAME, each in the check order', async (t) => {
+  const cases: Array<[string, (f: Buffer) => Buffer, number]> = [
+    ['version 2', (f) => ((f[2] = 2), f), ErrorCode.UNSUPPORTED_VERSION],
+    ['reserved bits set', (f) => ((f[7] = 1), f), ErrorCode.BAD_FRAME],
+    ['COMPRESSED on DATA', (f) => ((f[5] = 1), f), ErrorCode.BAD_FRAME],
+    ['unknown type', (f) => f, ErrorCode.UNSUPPORTED_TYPE],
+  ]
+  for (const [name, mutate, code] of cases) {
+    const { sock } = await MipSocket.session(t.context.port, { module: 'sensor-v', token: t.context.token })
+    const frame =
+      name === 'unknown type' ? encodeFrame(0x42 as never, 1n, Buffer.alloc(0)) : encodeData(1n, record('x'))
+    // Mutating header bytes breaks the CRC too: the earlier check in the order must win.
+    sock.write(mutate(frame))
+    t.is(await sock.expectError(), code, name)
+  }
+  const { sock } = await MipSocket.session(t.context.port, { module: 'sensor-v', token: t.context.token })
+  sock.write(encodeFrame(FrameType.PING, 1n, Buffer.alloc(65)))
+  t.is(await sock.expectError(), ErrorCode.BAD_FRAME, 'PING payload over 64 bytes')
+})
