@@ -355,7 +355,14 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     const { host, port } = cfg.listen
     let server: NetServer
     if (cfg.tls) {
-      const tlsServer = createTlsServer(await loadTlsContext(cfg.tls))
+      // The MIP/1 handshake timer starts only after TLS, and the per-address connection cap only
+      // counts secured sockets: without this bound (Node's default is 120 s) a client that opens TCP
+      // and never speaks TLS would hold a listener slot, and block close(), for two minutes. Node
+      // only reports the timeout (tlsClientError below); it does not close the socket itself.
+      const tlsServer = createTlsServer({
+        ...(await loadTlsContext(cfg.tls)),
+        handshakeTimeout: cfg.limits.handshakeTimeoutMs,
+      })
       // New certificates apply to new handshakes; live sessions keep the context they started with.
       tlsWatcher = watchTls(
         cfg.tls,
@@ -373,7 +380,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
         const cert = socket.authorized ? socket.getPeerCertificate() : null
         onSocket(socket, cert ? (identityFromPeerCertificate(cert) ?? undefined) : undefined)
       })
-      tlsServer.on('tlsClientError', () => {})
+      tlsServer.on('tlsClientError', (_err, socket) => socket.destroy())
       server = tlsServer
     } else {
       server = createNetServer({ noDelay: true }, (socket) => onSocket(socket))
