@@ -139,7 +139,11 @@ test('server TLS: token and hmac auth over a raw TLS socket; plain TCP gets no W
 
   // Wrong token over TLS: the same AUTH_FAILED as over TCP.
   t.is(
-    await helloCode(s.port, { module: 'sensor-tls', token: s.fleetToken }, { ca: pki.ca, servername: 'localhost' }),
+    await helloCode(
+      s.port,
+      { module: 'sensor-tls', token: s.fleetToken },
+      { ca: pki.ca, servername: 'localhost' },
+    ),
     ErrorCode.AUTH_FAILED,
   )
 
@@ -185,18 +189,28 @@ test('mutual TLS: the certificate names the module the HELLO may claim', async (
   const noCert = { ca: pki.ca, servername: 'localhost' }
 
   // CN=sensor-tls + sensor-tls's own token: admitted, and it can write.
-  const { sock } = await MipSocket.session(s.port, { module: 'sensor-tls', token: s.tlsToken }, withCert(clients.cn))
+  const { sock } = await MipSocket.session(
+    s.port,
+    { module: 'sensor-tls', token: s.tlsToken },
+    withCert(clients.cn),
+  )
   sock.write(encodeData(1n, record('mtls', 'any.stream')))
   t.is(await sock.ackFor(1n), 1n)
   sock.close()
 
   // The same certificate claiming another module, with that module's valid (fleet) secret:
   // AUTH_FAILED (tls-identity). Without a certificate the very same HELLO is admitted.
-  t.is(await helloCode(s.port, { module: 'sensor-9', token: s.fleetToken }, withCert(clients.cn)), ErrorCode.AUTH_FAILED)
+  t.is(
+    await helloCode(s.port, { module: 'sensor-9', token: s.fleetToken }, withCert(clients.cn)),
+    ErrorCode.AUTH_FAILED,
+  )
   t.is(await helloCode(s.port, { module: 'sensor-9', token: s.fleetToken }, noCert), 'ok')
 
   // The certificate is not a credential by itself: a wrong or missing secret is still AUTH_FAILED.
-  t.is(await helloCode(s.port, { module: 'sensor-tls', token: s.uriToken }, withCert(clients.cn)), ErrorCode.AUTH_FAILED)
+  t.is(
+    await helloCode(s.port, { module: 'sensor-tls', token: s.uriToken }, withCert(clients.cn)),
+    ErrorCode.AUTH_FAILED,
+  )
   t.is(await helloCode(s.port, { module: 'sensor-tls' }, withCert(clients.cn)), ErrorCode.AUTH_FAILED)
 
   // URI SAN wins over CN and DNS SAN.
@@ -282,5 +296,9 @@ test('a TCP client that never starts the TLS handshake is dropped by the handsha
   // enough for one address to hold every listener slot (the per-address cap applies after TLS).
   const s = await startTlsServer(t, { certFile: server.certFile, keyFile: server.keyFile })
   const idle = await MipSocket.connect(s.port)
-  await t.notThrowsAsync(idle.closed(10_000))
+  try {
+    await t.notThrowsAsync(idle.closed(10_000))
+  } finally {
+    idle.close() // else server.close() would wait for it
+  }
 })
