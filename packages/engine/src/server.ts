@@ -90,6 +90,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const mainDoorbell = createDoorbell()
   const writerDoorbell = createDoorbell()
   const acks = new SharedArrayBuffer(4 * parsers)
+  const lost = new SharedArrayBuffer(4 * parsers)
   const durableSignal = new SharedArrayBuffer(64)
   const lanes = Array.from({ length: parsers }, () => ({
     inbound: createRing(config.ring.inboundBytes),
@@ -120,6 +121,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       doorbell: writerDoorbell,
       parserDoorbells: lanes.map((l) => l.doorbell),
       acks,
+      lost,
       durableSignal,
       control: writerPort.port2,
     } satisfies WriterInit,
@@ -160,6 +162,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
         writerDoorbell,
         mainDoorbell,
         acks,
+        lost,
         limits: {
           maxFrame: limits.maxFrameBytes,
           heartbeatMs: limits.heartbeatMs,

@@ -117,6 +117,11 @@ export class Conn {
     return this.state === State.DEAD
   }
 
+  /** Whether a frame still waiting for durability was handed to the writer at or before `entry`. */
+  hasPendingUpTo(entry: number): boolean {
+    return this.hasPending && ((entry - this.pendEntry[this.pendHead]!) | 0) >= 0
+  }
+
   get hasPending(): boolean {
     return this.pendHead < this.pendEntry.length
   }

@@ -38,6 +38,8 @@ export interface ParserInit {
   mainDoorbell: Int32Array
   /** Int32[parsers]: slot i = number of writer-ring entries of parser i that are durable. */
   acks: SharedArrayBuffer
+  /** Int32[parsers]: slot i = entry count at which the log last lost un-synced appends. */
+  lost: SharedArrayBuffer
   limits: SessionLimits
   idleTimeoutMs: number
   handshakeTimeoutMs: number
@@ -49,6 +51,8 @@ const init = workerData as ParserInit
 const index = init.index
 const { doorbell } = init
 const acks = new Int32Array(init.acks)
+const lostSlots = new Int32Array(init.lost)
+let lost = 0
 const inbound = new RingConsumer(init.inbound, { doorbell })
 const outbound = new RingProducer(init.outbound, { doorbell: init.mainDoorbell })
 const toWriter = new RingProducer(init.toWriter, { doorbell: init.writerDoorbell })
@@ -175,6 +179,15 @@ function onInbound(data: Uint8Array, kind: number, tag: number): boolean {
 
 function pumpDurable(): number {
   const now = Atomics.load(acks, index)
+  // Read after the durable count: the writer stores `lost` first, so a new count implies we see it.
+  const lostNow = Atomics.load(lostSlots, index)
+  if (lostNow !== lost) {
+    lost = lostNow
+    for (const conn of pendingConns) {
+      if (conn.hasPendingUpTo(lost))
+        conn.fail(host, ErrorCode.OVERLOADED, 'the server could not make data durable')
+    }
+  }
   if (now === durable) return 0
   durable = now
   const recordMs = (ms: number) => ackLatency.record(Math.round(ms * 1000))

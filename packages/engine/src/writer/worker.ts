@@ -12,7 +12,13 @@
  * when the log is writable again.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { type CommitInfo, type Log, type LogOptions, openLog } from '@module-ingest/log'
+import {
+  type CommitInfo,
+  type Log,
+  type LogOptions,
+  MI_ERR_LOG_UNAVAILABLE,
+  openLog,
+} from '@module-ingest/log'
 import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
 import { RingConsumer, ringDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
@@ -29,6 +35,11 @@ export interface WriterInit {
   parserDoorbells: Int32Array[]
   /** Int32[parsers]: slot i = how many of parser i's ring entries are durable. */
   acks: SharedArrayBuffer
+  /**
+   * Int32[parsers]: slot i = parser i's entry count when the log last lost un-synced appends
+   * (disk full, I/O error). Entries up to it that were not durable must never be acknowledged.
+   */
+  lost: SharedArrayBuffer
   /** Int32 word 0: bumped on every durable move; Float64 at byte 8: the durable LSN. */
   durableSignal: SharedArrayBuffer
   control: import('node:worker_threads').MessagePort
@@ -37,6 +48,7 @@ export interface WriterInit {
 const init = workerData as WriterInit
 const { doorbell } = init
 const acks = new Int32Array(init.acks)
+const lost = new Int32Array(init.lost)
 const { parserDoorbells } = init
 const durableWord = new Int32Array(init.durableSignal, 0, 1)
 const durableLsnSlot = new Float64Array(init.durableSignal, 8, 1)
@@ -113,8 +125,9 @@ function take(i: number, data: Uint8Array, kind: number): boolean {
     try {
       lsn = appendEntry(data)
     } catch (err) {
+      // The log is unavailable (onError already reported it): keep this entry for the retry.
+      if (!(err instanceof MI_ERR_LOG_UNAVAILABLE)) throw err
       stalled = { ring: i, entry: Buffer.from(data) }
-      post({ code: 'LOG_UNAVAILABLE', message: (err as Error).message })
       return false
     }
     lastLsn = lsn
@@ -157,6 +170,26 @@ function settle(durableLsn: number): void {
 
 log.onDurable(settle)
 
+// The log drops every append that no fdatasync covered yet, and will reuse their LSNs: forget
+// those entries, and tell their parsers (before any later durable count can be published, so a
+// parser that sees a new count also sees this) that they are lost. Barriers settle against what
+// really is durable; the module high-water marks have rolled back with the log.
+log.onResume(() => post({ code: 'LOG_AVAILABLE' }))
+log.onError((err) => {
+  for (let i = 0; i < queues.length; i++) {
+    const q = queues[i]!
+    if (q.head < q.entry.length) {
+      Atomics.store(lost, i, q.count)
+      ringDoorbell(parserDoorbells[i]!)
+    }
+    q.entry.length = q.lsn.length = q.head = 0
+  }
+  lastLsn = log.durableLsn
+  for (const b of barriers) b.lsn = Math.min(b.lsn, lastLsn)
+  settle(lastLsn)
+  post({ code: 'LOG_UNAVAILABLE', message: err.message })
+})
+
 let internalSeq = 0n
 const control = {
   stats() {
@@ -192,8 +225,7 @@ while (!closing) {
   if (stalled) {
     const { ring: i, entry } = stalled
     stalled = null
-    if (take(i, entry, W.FRAME)) post({ code: 'LOG_AVAILABLE' })
-    else {
+    if (!take(i, entry, W.FRAME)) {
       await new Promise((r) => setTimeout(r, 250))
       continue
     }
