@@ -18,54 +18,55 @@ export function serveCommand(): Command {
         pretty: opts.pretty ?? false,
         memoryLines: config.telemetry.memoryLogLines,
       })
+      const exitNow = (code: number) => {
+        logger.flush()
+        process.exit(code)
+      }
+
+      // Signals are handled from before startup: a SIGTERM while the server starts still shuts it
+      // down gracefully once it is up, instead of killing it halfway through recovery.
+      let signals = 0
+      let requestStop: (signal: NodeJS.Signals) => void = () => {}
+      const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
+        requestStop = resolve
+      })
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (++signals > 1) {
+          logger.warn({ event: 'ServerShutdownForced', signal }, 'second signal: exiting now')
+          exitNow(kExit.interrupted)
+        }
+        logger.info({ event: 'ServerSignalReceived', signal }, `${signal}: shutting down gracefully`)
+        requestStop(signal)
+      }
+      process.on('SIGTERM', onSignal)
+      process.on('SIGINT', onSignal)
+
       const server = await startServer(config, {
         logger,
         onDevCredential: ({ module, token, file }) => {
-          // Printed once on first start; also saved to `file` (0600) for `module-ingest send`.
+          // Shown once on first start; also saved to `file` (0600) for `module-ingest send`.
           process.stderr.write(
             `\nDevelopment credential created (module "${module}", scope write:*): ${token}\n` +
               `Saved to ${file}. Revoke it before production: module-ingest token revoke dev\n\n`,
           )
         },
       })
-      logger.info(
-        { event: 'ServerListenStarted', address: server.address, metrics: server.metricsAddress },
-        `listening on ${server.address.host}:${server.address.port}`,
-      )
-      await new Promise<void>((resolve) => {
-        let signals = 0
-        const onSignal = (signal: NodeJS.Signals) => {
-          signals++
-          if (signals > 1) {
-            logger.warn({ event: 'ServerShutdownForced', signal }, 'second signal: exiting now')
-            logger.flush()
-            process.exit(kExit.interrupted)
-          }
-          logger.info({ event: 'ServerSignalReceived', signal }, `${signal}: shutting down gracefully`)
-          // The engine bounds its own drain by shutdown.gracefulTimeoutMs; this is the backstop.
-          const backstop = setTimeout(() => {
-            logger.error({ event: 'ServerShutdownTimedOut' }, 'graceful shutdown timed out')
-            logger.flush()
-            process.exit(kExit.failure)
-          }, config.shutdown.gracefulTimeoutMs + 5000)
-          backstop.unref()
-          server.close().then(
-            () => {
-              clearTimeout(backstop)
-              process.off('SIGTERM', onSignal)
-              process.off('SIGINT', onSignal)
-              resolve()
-            },
-            (err: unknown) => {
-              logger.error({ event: 'ServerShutdownFailed', err }, 'shutdown failed')
-              logger.flush()
-              process.exit(kExit.failure)
-            },
-          )
-        }
-        process.on('SIGTERM', onSignal)
-        process.on('SIGINT', onSignal)
-      })
+      await stopRequested
+      // The engine bounds its drain by shutdown.gracefulTimeoutMs; this timer is the backstop.
+      const backstop = setTimeout(() => {
+        logger.error({ event: 'ServerShutdownTimedOut' }, 'graceful shutdown timed out')
+        exitNow(kExit.failure)
+      }, config.shutdown.gracefulTimeoutMs + 5000)
+      backstop.unref()
+      try {
+        await server.close()
+      } catch (err) {
+        logger.error({ event: 'ServerShutdownFailed', err }, 'shutdown failed')
+        exitNow(kExit.failure)
+      }
+      clearTimeout(backstop)
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
       logger.flush()
       process.exitCode = kExit.ok
     })

@@ -14,7 +14,10 @@ export function formatStats(stats: StatsReply): string {
   if (stats.metrics) parts.push(formatMetricsTable(stats.metrics))
   for (const [k, v] of Object.entries(stats)) {
     if (k === 'metrics' || v === undefined || v === null) continue
-    parts.push(`${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`)
+    // Nested `metrics` are the raw per-worker snapshots, already summed into the table above.
+    const text =
+      typeof v === 'object' ? JSON.stringify(v, (key, x) => (key === 'metrics' ? undefined : x)) : String(v)
+    parts.push(`${k}: ${text}\n`)
   }
   return parts.join('\n')
 }
