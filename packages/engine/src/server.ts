@@ -223,7 +223,15 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   credentials.watch(
     () => {
       logger.info({ event: 'AuthCredentialsReloaded' }, 'credentials reloaded')
-      for (const c of parserControls) void c.reloadCredentials()
+      for (const [i, c] of parserControls.entries()) {
+        // A parser re-reads the file itself; if that read fails it keeps its last good set.
+        c.reloadCredentials().catch((err: Error) =>
+          logger.error(
+            { event: 'AuthCredentialsReloadError', parser: i, err: err.message },
+            'credentials not reloaded',
+          ),
+        )
+      }
     },
     (err) =>
       logger.error({ event: 'AuthCredentialsReloadError', err: err.message }, 'credentials not reloaded'),
