@@ -80,10 +80,10 @@ ${table}
 
 ${ratioLines.length ? ratioLines.map((l) => `- ${l}`).join('\n') : '- (no peer rows in this run)'}
 
-\`always\` is compared with Redis (\`appendfsync always\`: both fsync before answering). **NATS JetStream
+\`ours\` (\`always\`) is compared with Redis (\`appendfsync always\`: both fsync before answering). **NATS JetStream
 2.9 does not fsync before its PubAck**: it syncs its files every 2 minutes by default, and 2.9 predates
 \`sync_interval: always\`. Its fair counterpart is our \`interval\` policy (\`MI_LOG__FLUSH=interval\`,
-fdatasync every 10 ms, ACK before it); \`always\` against JetStream is listed for completeness.
+fdatasync every 10 ms, ACK before it); \`ours\` against JetStream is listed for completeness.
 
 ## What limits each number
 
@@ -92,9 +92,11 @@ fdatasync every 10 ms, ACK before it); \`always\` against JetStream is listed fo
   With \`always\` the fsync rate is not the limit: group commit puts many frames behind one fdatasync
   (flush p50 ≫ fdatasync p50 means groups wait on CPU, not on the disk). With 1 connection the
   window (${s.window} frames in flight) / ack latency caps throughput (Little's law).
-- **Peers**: their client libraries. nats.js \`js.publish\` and ioredis cost more CPU per message in the
-  generator than raw MIP/1 frames do, and their servers' CPU s stay low: the JetStream and Redis rows
-  are client-bound on this machine and understate those servers.
+- **Peers**: \`nats-js\` (nats.js \`js.publish\`, a promise + timer + inbox entry per message) is bound by
+  the generator's CPU, not by nats-server (see its low CPU s); \`nats-js-lean\` does the same PubAck
+  exchange without that bookkeeping and is the fairer JetStream number. ioredis costs more generator
+  CPU per message than raw MIP/1 frames too; where a peer server's CPU s is well below the window, its
+  row understates that server.
 - **latency-\\***: the offered rate. Where \`achieved_pct\` < 100 the target (or the generator on the
   same CPUs) could not keep up and the tail is queueing time, measured without coordinated omission.
   Where it keeps up, p50 is about one group commit: fdatasync + \`groupCommitMaxDelayMs\` + scheduling.

@@ -2,7 +2,7 @@
  * Subscriber lag under load: module-ingest (flush `always`) with the built-in disk subscriber
  * enabled, driven closed-loop with 128 B records over 100 connections. Samples the subscriber's
  * `lagRecords` (durable records not yet delivered) from the admin socket's `stats` every 250 ms and
- * reports the peak and the value when the load stops, then how long the subscriber takes to catch
+ * reports the peak and the value once the load has stopped and drained, then how long the subscriber takes to catch
  * up. Throughput here is ingest with a subscriber competing for the same CPUs.
  *
  * Not part of the test suite (benchmarks/test/quick.test.ts only smoke-tests the harness).
@@ -56,7 +56,7 @@ export const subscriberLagScenario: Scenario = {
           }
           return {
             lag_peak_records: Math.max(peak, atStop),
-            lag_at_stop_records: atStop,
+            lag_after_load_records: atStop,
             ...(lag === 0
               ? { catch_up_ms: Math.round(performance.now() - t0) }
               : { catch_up_ms: 'not within deadline', lag_left_records: lag }),
