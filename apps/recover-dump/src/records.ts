@@ -1,4 +1,4 @@
-import { openReader, type Reader, readSegment, type StoredRecord } from '@module-ingest/log'
+import { openReader, type Reader, type StoredRecord } from '@module-ingest/log'
 import type { Selection } from './filters.ts'
 
 // Committed records only: the reader stops at the durable watermark, so dump and export are safe
@@ -29,18 +29,9 @@ export async function scanRecords(dir: string, sel: Selection): Promise<RecordSc
     }
     try {
       while (left > 0) {
-        let batch: StoredRecord[]
-        try {
-          batch = await cursor.read({ maxRecords: kBatchRecords })
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'MI_ERR_LOG_CORRUPT') throw err
-          // The reader decodes whole chunks and drops the good groups of a chunk that holds a bad
-          // one. Salvage them with a raw read of that segment (it stops at the bad group), then
-          // report the corruption.
-          // A scan that reached --limit or --to before the bad group is complete: no error.
-          if (!(yield* salvage(dir, reader, cursor.nextLsn, take))) return
-          throw err
-        }
+        // The cursor hands out every record before a bad group; the read after them throws
+        // MI_ERR_LOG_CORRUPT. A scan that reached --limit or --to first is complete: no error.
+        const batch = await cursor.read({ maxRecords: kBatchRecords })
         if (batch.length === 0) return
         for (const r of batch) {
           const d = take(r)
@@ -54,24 +45,4 @@ export async function scanRecords(dir: string, sel: Selection): Promise<RecordSc
     }
   }
   return { reader, endLsn, records: gen(), position: () => cursor.nextLsn }
-}
-
-/** Records of the segment holding `fromLsn`, up to its first bad group; false if `take` ended the scan. */
-async function* salvage(
-  dir: string,
-  reader: Reader,
-  fromLsn: number,
-  take: (r: StoredRecord) => { emit: boolean; go: boolean },
-): AsyncGenerator<StoredRecord, boolean> {
-  const base = reader.bases.findLast((b) => b <= fromLsn)
-  if (base === undefined) return true
-  for await (const g of readSegment(dir, base)) {
-    for (const r of g.records) {
-      if (r.lsn < fromLsn) continue
-      const d = take(r)
-      if (d.emit) yield r
-      if (!d.go) return false
-    }
-  }
-  return true
 }

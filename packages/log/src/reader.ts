@@ -4,7 +4,16 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { CatalogView, kCatalogFile } from './catalog.ts'
 import { MI_ERR_LOG_CLOSED, MI_ERR_LOG_CORRUPT } from './errors.ts'
-import { checkGroup, forEachBatch, groupBody, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
+import {
+  checkGroup,
+  type DecodedBatch,
+  forEachBatch,
+  type GroupHeader,
+  groupBody,
+  indexName,
+  kSegmentHeaderBytes,
+  segmentName,
+} from './format.ts'
 import {
   decodeWatermark,
   kWatermarkBytes,
@@ -376,7 +385,6 @@ export class Cursor {
 
   async read(options: ReadOptions = {}): Promise<StoredRecord[]> {
     if (this.#closed) throw new MI_ERR_LOG_CLOSED('cursor')
-    if (this.#error) throw this.#error
     const maxRecords = options.maxRecords ?? 1000
     const maxBytes = options.maxBytes ?? 1024 * 1024
     const out: StoredRecord[] = []
@@ -405,25 +413,36 @@ export class Cursor {
         }
         this.#pending = undefined
       }
-      // 2. decode the next durable group(s)
+      // 2. everything before a bad group has been handed out: the error, sticky from now on. It
+      // waits for a call of its own when this one already returns records.
+      if (this.#error) {
+        if (out.length > 0) return out
+        throw this.#error
+      }
+      // 3. decode the next durable group(s)
       const wm = r.watermark()
       if (this.#nextLsn > wm.durableLsn) return out
-      const limit =
+      let limit =
         wm.segBase === this.#base ? wm.endOffset : wm.segBase > this.#base ? fs.fstatSync(this.#fd).size : 0
       const q = r.quarantinedAt(this.#base)
-      if (q && q.offset <= this.#offset)
-        throw new MI_ERR_LOG_CORRUPT(q.segment, q.offset, `quarantined: ${q.reason}`)
+      if (q && q.offset <= this.#offset) {
+        this.#error = new MI_ERR_LOG_CORRUPT(q.segment, q.offset, `quarantined: ${q.reason}`)
+        continue
+      }
+      // A chunk never reads across a quarantined offset (the group there may even pass its CRC).
+      if (q && q.offset < limit) limit = q.offset
       if (this.#offset >= limit) {
         if (wm.segBase <= this.#base) return out
         const next = await r.nextBase(this.#base)
         if (next === undefined) return out
         if (next > this.#nextLsn) {
           // The next segment starts past where we are: records were lost (corrupt segment tail).
-          throw new MI_ERR_LOG_CORRUPT(
+          this.#error = new MI_ERR_LOG_CORRUPT(
             segmentName(this.#base),
             this.#offset,
             `lsn gap: next segment starts at ${next}, expected ${this.#nextLsn}`,
           )
+          continue
         }
         if (!(await this.#open(next))) {
           this.#positioned = false
@@ -431,97 +450,86 @@ export class Cursor {
         }
         continue
       }
-      try {
-        await this.#decodeChunk(limit, Math.max(kDefaultChunk, maxBytes))
-      } catch (err) {
-        // Serve what came before the bad group first; the error is sticky from the next call on.
-        this.#error = err as Error
-        if (out.length > 0) return out
-        throw err
-      }
+      await this.#decodeChunk(limit, Math.max(kDefaultChunk, maxBytes))
     }
   }
 
+  /**
+   * Decode the groups of the next chunk into #pending. A bad group ends the chunk: the good groups
+   * before it stay pending (read() hands them out first), #offset stops at the bad group and the
+   * MI_ERR_LOG_CORRUPT naming it is parked in #error.
+   */
   async #decodeChunk(limit: number, chunkBytes: number): Promise<void> {
     const want = Math.min(chunkBytes, limit - this.#offset)
     let buf = await readAt(this.#fd, this.#offset, want)
     let pos = 0
     const records: StoredRecord[] = []
-    const cat = this.#reader.catalog
-    while (this.#offset + pos < limit) {
-      let c = checkGroup(buf, pos, this.#offset)
-      if (!c.ok && c.needBytes !== undefined) {
-        if (pos > 0) break // finish this chunk first
-        if (this.#offset + c.needBytes > limit) {
-          throw new MI_ERR_LOG_CORRUPT(segmentName(this.#base), this.#offset, 'group overruns durable end')
-        }
-        buf = await readAt(this.#fd, this.#offset, c.needBytes)
-        c = checkGroup(buf, 0, this.#offset)
-      }
-      if (!c.ok) throw new MI_ERR_LOG_CORRUPT(segmentName(this.#base), this.#offset + pos, c.reason)
-      const h = c.header
-      pos += h.totalBytes
-      const last = h.baseLsn + h.count - 1
-      if (last < this.#nextLsn) continue
-      let body: Uint8Array
-      try {
-        body = groupBody(c.payload, c.restPos, h.flags)
-      } catch (err) {
-        throw new MI_ERR_LOG_CORRUPT(
-          segmentName(this.#base),
-          h.offset,
-          `bad group body: ${(err as Error).message}`,
-        )
-      }
-      const batches: Parameters<Parameters<typeof forEachBatch>[2]>[0][] = []
-      try {
-        forEachBatch(h, body, (b) => {
-          batches.push(b)
-          return true
-        })
-      } catch (err) {
-        throw new MI_ERR_LOG_CORRUPT(
-          segmentName(this.#base),
-          h.offset,
-          `bad group body: ${(err as Error).message}`,
-        )
-      }
-      for (const b of batches) {
-        let lsn = b.firstLsn
-        const module = await this.#name(cat, b.moduleId, h.offset)
-        const core = b.coreId === 0 ? '' : await this.#name(cat, b.coreId, h.offset)
-        for (const rec of b.records) {
-          const l = lsn++
-          if (l < this.#nextLsn) continue
-          if (this.#streams && !(await this.#wanted(cat, rec.streamId, h.offset))) {
-            // Filtered without copying the body; keep the lsn so nextLsn advances past it.
-            records.push({
-              lsn: l,
-              stream: '',
-              module,
-              core,
-              seq: b.seq,
-              ts: rec.ts,
-              rts: b.rts,
-              body: kEmpty,
-            })
-            continue
+    try {
+      while (this.#offset + pos < limit) {
+        let c = checkGroup(buf, pos, this.#offset)
+        if (!c.ok && c.needBytes !== undefined) {
+          if (pos > 0) break // finish this chunk first
+          if (this.#offset + c.needBytes > limit) {
+            throw new MI_ERR_LOG_CORRUPT(segmentName(this.#base), this.#offset, 'group overruns durable end')
           }
-          records.push({
-            lsn: l,
-            stream: await this.#name(cat, rec.streamId, h.offset),
-            module,
-            core,
-            seq: b.seq,
-            ts: rec.ts,
-            rts: b.rts,
-            body: new Uint8Array(rec.body), // a copy: Buffer#slice would alias the read chunk
-          })
+          buf = await readAt(this.#fd, this.#offset, c.needBytes)
+          c = checkGroup(buf, 0, this.#offset)
         }
+        if (!c.ok) throw new MI_ERR_LOG_CORRUPT(segmentName(this.#base), this.#offset + pos, c.reason)
+        const h = c.header
+        // A group is all or nothing: its records join `records` only once all of it decoded.
+        const last = h.baseLsn + h.count - 1
+        if (last >= this.#nextLsn) records.push(...(await this.#decodeGroup(h, c.payload, c.restPos)))
+        pos += h.totalBytes
       }
+    } catch (err) {
+      this.#error = err as Error
     }
     this.#offset += pos
     this.#pending = { records, i: 0 }
+  }
+
+  async #decodeGroup(h: GroupHeader, payload: Uint8Array, restPos: number): Promise<StoredRecord[]> {
+    const cat = this.#reader.catalog
+    const batches: DecodedBatch[] = []
+    try {
+      forEachBatch(h, groupBody(payload, restPos, h.flags), (b) => {
+        batches.push(b)
+        return true
+      })
+    } catch (err) {
+      throw new MI_ERR_LOG_CORRUPT(
+        segmentName(this.#base),
+        h.offset,
+        `bad group body: ${(err as Error).message}`,
+      )
+    }
+    const records: StoredRecord[] = []
+    for (const b of batches) {
+      let lsn = b.firstLsn
+      const module = await this.#name(cat, b.moduleId, h.offset)
+      const core = b.coreId === 0 ? '' : await this.#name(cat, b.coreId, h.offset)
+      for (const rec of b.records) {
+        const l = lsn++
+        if (l < this.#nextLsn) continue
+        if (this.#streams && !(await this.#wanted(cat, rec.streamId, h.offset))) {
+          // Filtered without copying the body; keep the lsn so nextLsn advances past it.
+          records.push({ lsn: l, stream: '', module, core, seq: b.seq, ts: rec.ts, rts: b.rts, body: kEmpty })
+          continue
+        }
+        records.push({
+          lsn: l,
+          stream: await this.#name(cat, rec.streamId, h.offset),
+          module,
+          core,
+          seq: b.seq,
+          ts: rec.ts,
+          rts: b.rts,
+          body: new Uint8Array(rec.body), // a copy: Buffer#slice would alias the read chunk
+        })
+      }
+    }
+    return records
   }
 
   async #name(cat: CatalogView, id: number, offset: number): Promise<string> {
@@ -548,6 +556,7 @@ export class Cursor {
   async waitForData(options: WaitOptions = {}): Promise<boolean> {
     const r = this.#reader
     const has = (): boolean =>
+      this.#error !== undefined || // read() has something to say: the error
       r.durableLsn() >= this.#nextLsn ||
       (this.#pending !== undefined && this.#pending.i < this.#pending.records.length)
     if (has()) return true
