@@ -231,8 +231,16 @@ export class Dispatcher {
     }
   }
 
+  #lastDurable = 0
+
   stats(): SubscriberStats {
-    const durable = this.#o.reader.durableLsn()
+    // After close the reader may be closed too: report the last watermark seen.
+    if (this.#state !== 'closed') {
+      try {
+        this.#lastDurable = this.#o.reader.durableLsn()
+      } catch {}
+    }
+    const durable = this.#lastDurable
     const acked = this.#tracker ? this.#tracker.nextLsn() : this.#committed
     let inFlight = 0
     let queued = 0
@@ -570,8 +578,13 @@ export class Dispatcher {
     return this.#commitChain
   }
 
-  async #drained(): Promise<void> {
-    while (this.#lanes.some((l) => l.load > 0)) await this.#idle(kPollMs, false)
+  /** Until no lane holds a batch, or `signal` aborts (then resolves false). */
+  async #drained(signal?: AbortSignal): Promise<boolean> {
+    while (this.#lanes.some((l) => l.load > 0)) {
+      if (signal?.aborted) return false
+      await this.#idle(kPollMs, false)
+    }
+    return true
   }
 
   async #finish(): Promise<void> {
@@ -592,13 +605,20 @@ export class Dispatcher {
     this.#stop.abort()
     this.#poke()
     const deadline = AbortSignal.timeout(timeoutMs)
-    await Promise.race([this.#drained(), sleep(timeoutMs, deadline)])
+    const graceful = await Promise.race([
+      this.#drained(deadline),
+      sleep(timeoutMs, deadline).then(() => false),
+    ])
+    if (!graceful) this.#o.logger.warn({ subscriber: this.name, timeoutMs }, 'SubscriberCloseTimeoutError')
+    // Aborts running tasks; queued ones then start, see the abort and return at once.
     this.#hardStop.abort()
+    await this.#drained()
     await this.#loopDone
-    for (const lane of this.#lanes) lane.queue.kill()
     clearInterval(this.#commitTimer)
     await this.#commit()
     await this.#o.pool?.close(Math.max(100, timeoutMs))
+    this.stats() // keep the final watermark for stats() after the reader is gone
+    this.#cursor?.close?.()
     this.#state = 'closed'
     this.#finished.resolve()
     this.#o.logger.info({ subscriber: this.name, nextLsn: this.#committed }, 'SubscriberClosed')

@@ -6,7 +6,7 @@ import type { WireError } from '@module-ingest/errors'
  *   main ──workerData: WorkerSetup──────────────▶ worker   (once per worker)
  *   main ──pool.run(BatchTask, move(batch))─────▶ worker   (per attempt)
  *   main ◀─BatchResult (emits moved)──────────── worker
- *   main ◀─WorkerEvent via parentPort─────────── worker   (logs; piscina re-emits 'message')
+ *   main ◀─LOG / HANDLING via parentPort──────── worker   (piscina re-emits them as 'message')
  *   main ──BroadcastChannel CLOSE───────────────▶ worker   (plugin close() on shutdown)
  *   main ◀─BroadcastChannel CLOSED─────────────── worker
  */
@@ -26,6 +26,8 @@ export interface WorkerSetup {
 }
 
 export interface BatchTask {
+  /** Per pool, names the task in HANDLING. */
+  id: number
   /** msgpack-encoded StoredRecord[], moved. */
   batch: ArrayBuffer
   attempt: number
@@ -55,6 +57,13 @@ export interface WorkerLogEvent {
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'
   obj: Record<string, unknown> | undefined
   msg: string
+}
+
+/** Posted when handle() is called: the batch timeout starts here, not while a new thread boots. */
+export interface WorkerHandlingEvent {
+  code: 'HANDLING'
+  context: typeof kContext
+  id: number
 }
 
 export type ChannelMessage = { code: 'CLOSE'; timeoutMs: number } | { code: 'CLOSED'; threadId: number }

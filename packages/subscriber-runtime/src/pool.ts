@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { BroadcastChannel } from 'node:worker_threads'
 import { type CodedError, fromWire } from '@module-ingest/errors'
-import type { Logger } from '@module-ingest/subscriber-sdk'
 import { Piscina } from 'piscina'
 import { decodeEmits, encodeBatch, type WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
@@ -19,6 +18,7 @@ import {
   type ChannelMessage,
   kContext,
   type MetricDelta,
+  type WorkerHandlingEvent,
   type WorkerLogEvent,
   type WorkerSetup,
 } from './messages.ts'
@@ -58,9 +58,11 @@ export class SubscriberPool {
   readonly #pool: Piscina
   readonly #channel: string
   readonly #graceMs: number
+  readonly #startupTimeoutMs: number
 
-  constructor(cfg: ResolvedSubscriberConfig, specifier: string, hooks: PoolHooks) {
+  constructor(cfg: ResolvedSubscriberConfig, specifier: string, hooks: PoolHooks, startupTimeoutMs = 60_000) {
     this.#cfg = cfg
+    this.#startupTimeoutMs = startupTimeoutMs
     this.#channel = `mi.subscriber.${cfg.name}.${randomUUID()}`
     // The plugin sees ctx.signal abort at timeoutMs; the thread is destroyed after this grace.
     this.#graceMs = Math.min(1000, Math.max(50, Math.floor(cfg.timeoutMs / 10)))
@@ -85,8 +87,10 @@ export class SubscriberPool {
       workerData: setup,
       ...(cfg.resourceLimits ? { resourceLimits: cfg.resourceLimits } : {}),
     })
-    this.#pool.on('message', (msg: WorkerLogEvent) => {
-      if (msg?.context === kContext && msg.code === 'LOG') hooks.onPluginLog(msg)
+    this.#pool.on('message', (msg: WorkerLogEvent | WorkerHandlingEvent) => {
+      if (msg?.context !== kContext) return
+      if (msg.code === 'LOG') hooks.onPluginLog(msg)
+      else if (msg.code === 'HANDLING') this.#started.get(msg.id)?.()
     })
     // Without a listener an 'error' event would throw and take the host down.
     this.#pool.on('error', (err: Error) => hooks.onPoolError(err))
@@ -94,6 +98,8 @@ export class SubscriberPool {
   }
 
   readonly #hooks: PoolHooks
+  readonly #started = new Map<number, () => void>()
+  #nextId = 1
 
   get threads(): number {
     return this.#pool.threads.length
@@ -102,15 +108,28 @@ export class SubscriberPool {
   /** One attempt: move the encoded batch in, wait for the worker, classify the outcome. */
   async run(records: readonly StoredRecord[], attempt: number, stop: AbortSignal): Promise<Outcome> {
     if (stop.aborted) return { kind: 'abandoned' }
-    const timeout = AbortSignal.timeout(this.#cfg.timeoutMs + this.#graceMs)
-    const signal = AbortSignal.any([stop, timeout])
+    // Two clocks: a replacement thread first boots and runs load + init (bounded by
+    // startupTimeoutMs), then handle() gets timeoutMs (+ grace) from its HANDLING message.
+    // Starting the batch clock at pool.run() would charge a slow cold start to the batch.
+    const timeout = new AbortController()
+    const expire = () => timeout.abort(new Error('timeout'))
+    let timer = setTimeout(expire, this.#startupTimeoutMs + this.#cfg.timeoutMs)
+    const id = this.#nextId++
+    this.#started.set(id, () => {
+      clearTimeout(timer)
+      timer = setTimeout(expire, this.#cfg.timeoutMs + this.#graceMs)
+    })
+    const signal = AbortSignal.any([stop, timeout.signal])
     const batch = encodeBatch(records)
-    const task: BatchTask = { batch, attempt }
+    const task: BatchTask = { id, batch, attempt }
     let result: BatchResult
     try {
       result = (await this.#pool.run(task, { transferList: [batch], signal })) as BatchResult
     } catch (err) {
-      return this.#classify(err as Error & { code?: string }, stop, timeout)
+      return this.#classify(err as Error & { code?: string }, stop, timeout.signal)
+    } finally {
+      clearTimeout(timer)
+      this.#started.delete(id)
     }
     if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
     if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ? decodeEmits(result.emits) : [] }

@@ -33,6 +33,7 @@ import {
   type ChannelMessage,
   kContext,
   type MetricDelta,
+  type WorkerHandlingEvent,
   type WorkerLogEvent,
   type WorkerSetup,
 } from './messages.ts'
@@ -205,6 +206,7 @@ export default async function handleBatch(task: BatchTask): Promise<BatchResult 
   const signal = AbortSignal.any([lifetime.signal, AbortSignal.timeout(setup.timeoutMs)])
   const ctx = contextFor(state.config, signal, task.attempt)
   emitBuffer.open()
+  parentPort?.postMessage({ code: 'HANDLING', context: kContext, id: task.id } satisfies WorkerHandlingEvent)
   try {
     await state.sub.handle(records, ctx)
   } catch (err) {

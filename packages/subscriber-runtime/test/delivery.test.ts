@@ -71,6 +71,7 @@ test('emitted derived records reach the host before the offset moves', async (t)
       },
     ],
   })
+  t.teardown(() => rt.close())
   await waitFor('emits', () => got.length >= last)
   await rt.close()
   t.is(got.length, last)
@@ -102,6 +103,7 @@ test('concurrency > 1 shards by module: each module keeps log order', async (t) 
       },
     ],
   })
+  t.teardown(() => rt.close())
   await waitFor('all', () => readLines(out).length >= last)
   await rt.close()
   const lines = readLines(out)
