@@ -20,8 +20,11 @@ export interface StartSubscribersOptions {
   metrics?: RuntimeMetrics
   /** Appends derived records and dead letters to the log; resolve once appended. */
   emit: HostEmit
-  /** Wake dispatchers as soon as the durable watermark moves instead of polling the reader. */
-  durableSignal?: DurableSignal
+  /**
+   * Wake dispatchers as soon as the durable watermark moves: the writer's `log.durableSignal`
+   * (Int32Array, handed to openReader) or a subscribe function (e.g. over log.onDurable).
+   */
+  durableSignal?: Int32Array | DurableSignal
   /** A reader already open on dataDir (the engine shares its own). Default: openReader(dataDir). */
   reader?: LogReader
   /** Where relative plugin paths and npm plugin names resolve from. Default process.cwd(). */
@@ -57,7 +60,8 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
   for (const cfg of configs) checked.push(await checkPlugin(cfg.use, cfg.options, baseDir))
 
   const ownReader = opts.reader === undefined
-  const reader: LogReader = opts.reader ?? (await openLogReader(opts.dataDir))
+  const sab = opts.durableSignal instanceof Int32Array ? opts.durableSignal : undefined
+  const reader: LogReader = opts.reader ?? (await openLogReader(opts.dataDir, sab))
   const logger = opts.logger
   const closeTimeoutMs = opts.closeTimeoutMs ?? 10_000
   const dispatchers = new Map<string, Dispatcher>()
@@ -85,7 +89,7 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
         emit: opts.emit,
         logger,
         metrics: opts.metrics,
-        durableSignal: opts.durableSignal,
+        durableSignal: typeof opts.durableSignal === 'function' ? opts.durableSignal : undefined,
         commitEveryBatches: opts.commitEveryBatches ?? 16,
         commitIntervalMs: opts.commitIntervalMs ?? 1000,
       }),
@@ -120,9 +124,9 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
 
 // Loaded lazily: an engine that passes its own reader never needs it here.
 const kLogPackage = '@module-ingest/log'
-async function openLogReader(dataDir: string): Promise<LogReader> {
+async function openLogReader(dataDir: string, durableSignal: Int32Array | undefined): Promise<LogReader> {
   const { openReader } = (await import(kLogPackage)) as {
-    openReader(dir: string): Promise<LogReader>
+    openReader(dir: string, options?: { durableSignal?: Int32Array }): Promise<LogReader>
   }
-  return openReader(dataDir)
+  return openReader(dataDir, durableSignal ? { durableSignal } : {})
 }
