@@ -91,6 +91,8 @@ export {
   MI_ERR_LOG_OPTION_INVALID,
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
+export type { RepairLock, WriterLockState } from './lock.ts'
+export { acquireRepairLock, pidAlive, readWriterLock } from './lock.ts'
 export type { AppendEntry, AppendRecord, AppendResult, Log, LogStats } from './log.ts'
 export { openLog } from './log.ts'
 export type { QuarantineEntry, Watermark } from './meta.ts'

@@ -4,12 +4,7 @@ import path from 'node:path'
 import { crc32, zstdCompressSync } from 'node:zlib'
 import { encodeCatalogEntry } from './catalog.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
-import {
-  MI_ERR_LOG_APPEND_INVALID,
-  MI_ERR_LOG_CLOSED,
-  MI_ERR_LOG_LOCKED,
-  MI_ERR_LOG_UNAVAILABLE,
-} from './errors.ts'
+import { MI_ERR_LOG_APPEND_INVALID, MI_ERR_LOG_CLOSED, MI_ERR_LOG_UNAVAILABLE } from './errors.ts'
 import {
   encodeSegmentHeader,
   indexName,
@@ -21,10 +16,10 @@ import {
   Writer,
 } from './format.ts'
 import { realIo, type WriterIo } from './io.ts'
+import { acquireLock, forgetLock, releaseLock } from './lock.ts'
 import {
   encodeWatermark,
   fsyncDir,
-  kLockFile,
   kWatermarkBytes,
   kWatermarkFile,
   listGroups,
@@ -108,17 +103,7 @@ interface SealedSeg {
   firstTs: number // -1 unknown
 }
 
-const openDirs = new Set<string>()
 const kMaxNameChars = 1024
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 export interface Log {
   append(entry: AppendEntry): AppendResult
@@ -140,24 +125,15 @@ export async function openLog(dir: string, options: LogOptions = {}): Promise<Lo
   const opts = resolveOptions(options)
   const abs = path.resolve(dir)
   await fs.promises.mkdir(abs, { recursive: true })
-  const lockFile = path.join(abs, kLockFile)
+  // One writer per directory, and none while a repair tool holds it (lock.ts).
+  await acquireLock(abs, 'writer')
   try {
-    const pid = Number((await fs.promises.readFile(lockFile, 'utf8')).trim())
-    if (Number.isInteger(pid) && pid > 0 && pidAlive(pid) && (pid !== process.pid || openDirs.has(abs))) {
-      throw new MI_ERR_LOG_LOCKED(abs, pid)
-    }
-  } catch (err) {
-    if ((err as { code?: string }).code === 'MI_ERR_LOG_LOCKED') throw err
-  }
-  openDirs.add(abs)
-  try {
-    await writeFileAtomic(lockFile, String(process.pid))
     const rec = await recover(abs, opts.indexIntervalBytes)
     const log = new LogImpl(abs, opts, rec)
     await log.init()
     return log
   } catch (err) {
-    openDirs.delete(abs)
+    await releaseLock(abs)
     throw err
   }
 }
@@ -927,7 +903,7 @@ class LogImpl implements Log {
     if (this.#state === 'open') await this.#checkpoint()
     await this.#checkpointing
     this.#shutdown()
-    await fs.promises.rm(path.join(this.dir, kLockFile), { force: true })
+    await releaseLock(this.dir)
   }
 
   #isClosed(): boolean {
@@ -946,12 +922,12 @@ class LogImpl implements Log {
         fs.closeSync(fd)
       } catch {}
     }
-    openDirs.delete(this.dir)
   }
 
   /** Test hook: stop like a SIGKILL would (no flush, no checkpoint); written bytes stay in the page cache. */
   [kCrash](): void {
     this.#shutdown()
+    forgetLock(this.dir)
   }
 
   set [kIo](io: WriterIo) {

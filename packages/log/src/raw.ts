@@ -1,12 +1,14 @@
-// Raw segment access for inspect / verify / repair tools (apps/recover-dump). These functions work
-// on a directory no writer holds, except listSegments/scanSegment/verifyLog/readSegment, which are
-// read-only and safe beside a running writer.
+// Raw segment access for inspect / verify / repair tools (apps/recover-dump). listSegments,
+// scanSegment, verifyLog and readSegment are read-only and safe beside a running writer. The ones
+// that change files (truncateSegmentTail, quarantineSegment, rebuildIndex) refuse with
+// MI_ERR_LOG_LOCKED while a live process other than our own repair lock holds writer.pid: take
+// acquireRepairLock(dir) first so that no server starts while they run.
 import fs from 'node:fs'
 import path from 'node:path'
 import { CatalogView, kCatalogFile } from './catalog.ts'
-import { MI_ERR_LOG_LOCKED } from './errors.ts'
 import { forEachBatch, groupBody, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
-import { addQuarantine, kLockFile, type QuarantineEntry, writeFileAtomic } from './meta.ts'
+import { assertNoWriter } from './lock.ts'
+import { addQuarantine, type QuarantineEntry, writeFileAtomic } from './meta.ts'
 import type { StoredRecord } from './reader.ts'
 import { scanGroups } from './scan.ts'
 import { buildIndexByScan, emptySeed, listSegmentBases, readSegmentHeader } from './segments.ts'
@@ -192,22 +194,6 @@ export async function* readSegment(
   }
 }
 
-function assertNoWriter(dir: string): void {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dir, kLockFile), 'utf8').trim())
-    if (pid > 0) {
-      try {
-        process.kill(pid, 0)
-        throw new MI_ERR_LOG_LOCKED(dir, pid)
-      } catch (err) {
-        if ((err as { code?: string }).code === 'MI_ERR_LOG_LOCKED') throw err
-      }
-    }
-  } catch (err) {
-    if ((err as { code?: string }).code === 'MI_ERR_LOG_LOCKED') throw err
-  }
-}
-
 /** Cut a segment at `offset` (a group boundary, e.g. a scan's validBytes). Refuses while a writer lives. */
 export async function truncateSegmentTail(dir: string, base: number, offset: number): Promise<void> {
   assertNoWriter(dir)
@@ -228,6 +214,7 @@ export async function quarantineSegment(
   offset: number,
   reason: string,
 ): Promise<QuarantineEntry> {
+  assertNoWriter(dir)
   const entry = { segment: segmentName(base), offset, reason, detectedAtMs: Date.now() }
   await addQuarantine(dir, entry)
   return entry
@@ -235,6 +222,7 @@ export async function quarantineSegment(
 
 /** Rebuild and write the sealed index of one segment. */
 export async function rebuildIndex(dir: string, base: number): Promise<void> {
+  assertNoWriter(dir)
   const fd = fs.openSync(path.join(dir, segmentName(base)), 'r')
   try {
     const b = await buildIndexByScan(fd, fs.fstatSync(fd).size, 64 * 1024, emptySeed())

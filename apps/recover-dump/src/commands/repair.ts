@@ -1,4 +1,10 @@
-import { listSegments, quarantineSegment, rebuildIndex, truncateSegmentTail } from '@module-ingest/log'
+import {
+  acquireRepairLock,
+  listSegments,
+  quarantineSegment,
+  rebuildIndex,
+  truncateSegmentTail,
+} from '@module-ingest/log'
 import { Command } from 'commander'
 import { type DirFlags, dirOptions, kExit, printJson, resolveLogDir } from '../common.ts'
 import { MI_ERR_RECOVER_LOCKED } from '../errors.ts'
@@ -105,29 +111,34 @@ export function repairCommand(): Command {
     .action(async (o: DirFlags & { yes?: boolean; json?: boolean }) => {
       const dir = resolveLogDir(o)
       refuseIfLocked(dir)
-      const { actions, unfixable } = await plan(dir)
-      const say = (line: string) => {
-        if (!o.json) process.stdout.write(`${line}\n`)
-      }
-      if (actions.length === 0) say('nothing to repair')
-      else {
-        say(`plan for ${dir}:`)
-        for (const [i, a] of actions.entries()) say(`  ${i + 1}. ${describe(a)}`)
-      }
-      for (const u of unfixable) say(`  cannot fix: ${u}`)
-      const applied: Action[] = []
-      if (actions.length > 0 && !o.yes) say('dry run; re-run with --yes to apply')
-      if (actions.length > 0 && o.yes) {
-        // Checked again right before writing: a server may have started while we scanned.
-        refuseIfLocked(dir)
-        for (const a of actions) {
-          await apply(dir, a)
-          applied.push(a)
-          say(`  done: ${describe(a)}`)
+      // --yes holds writer.pid from the scan to the last write: a server started meanwhile is
+      // refused (MI_ERR_LOG_LOCKED) and cannot change what the plan was built from.
+      const lock = o.yes ? await acquireRepairLock(dir) : undefined
+      try {
+        const { actions, unfixable } = await plan(dir)
+        const say = (line: string) => {
+          if (!o.json) process.stdout.write(`${line}\n`)
         }
-        say(`applied ${applied.length} action${applied.length === 1 ? '' : 's'}`)
+        if (actions.length === 0) say('nothing to repair')
+        else {
+          say(`plan for ${dir}:`)
+          for (const [i, a] of actions.entries()) say(`  ${i + 1}. ${describe(a)}`)
+        }
+        for (const u of unfixable) say(`  cannot fix: ${u}`)
+        const applied: Action[] = []
+        if (actions.length > 0 && !o.yes) say('dry run; re-run with --yes to apply')
+        if (actions.length > 0 && o.yes) {
+          for (const a of actions) {
+            await apply(dir, a)
+            applied.push(a)
+            say(`  done: ${describe(a)}`)
+          }
+          say(`applied ${applied.length} action${applied.length === 1 ? '' : 's'}`)
+        }
+        if (o.json) printJson({ dir, dryRun: !o.yes, actions, applied, unfixable })
+        process.exitCode = kExit.ok
+      } finally {
+        await lock?.release()
       }
-      if (o.json) printJson({ dir, dryRun: !o.yes, actions, applied, unfixable })
-      process.exitCode = kExit.ok
     })
 }

@@ -25,6 +25,8 @@ export interface Finding {
 
 export async function verify(dir: string, onProgress?: (bytes: number) => void) {
   const lock = writerLock(dir)
+  // Our own pid there is `repair --yes` holding the lock: nobody is writing.
+  const writing = lock.live && lock.pid !== process.pid
   const reader = await openReader(dir)
   const wm = reader.watermark()
   const quarantine = [...reader.quarantine]
@@ -62,7 +64,7 @@ export async function verify(dir: string, onProgress?: (bytes: number) => void) 
       // Durable data ends at (wm.segBase, wm.endOffset): a bad group before that was acknowledged.
       const durableEnd = wm.segBase === s.base ? wm.endOffset : wm.segBase > s.base ? s.sizeBytes : 0
       if (c.offset < durableEnd) kind = 'corrupt'
-      else kind = lock.live ? 'in-flight' : 'torn-tail'
+      else kind = writing ? 'in-flight' : 'torn-tail'
     } else kind = 'corrupt'
     if (kind === 'corrupt' && quarantine.some((q) => q.segment === c.segment && q.offset <= c.offset))
       kind = 'quarantined'
