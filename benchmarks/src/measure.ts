@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type LoadSpec, runLoad } from './load/coordinator.ts'
 import { ProcMonitor } from './procs.ts'
-import { kTargets, type Row, type RunContext, type TargetName } from './scenario.ts'
+import { kTargets, type Row, type RunContext, type TargetName, windowFor } from './scenario.ts'
 import { flushLatency, type OursServer, startOurs } from './targets/ours.ts'
 import { type PeerServer, startNats, startRedis } from './targets/peers.ts'
 
@@ -36,10 +36,11 @@ export async function measureTarget(
   target: TargetName,
   r: TargetRun,
 ): Promise<Row> {
+  const window = windowFor(ctx, r.connections)
   const params = {
     body_bytes: r.bodyBytes,
     connections: r.connections,
-    window: ctx.window,
+    window,
     ...(r.ratePerSec ? { offered_per_s: r.ratePerSec } : {}),
   }
   const row: Row = {
@@ -87,7 +88,7 @@ export async function measureTarget(
       localAddresses: r.localAddresses ?? [],
       bodyBytes: r.bodyBytes,
       recordsPerFrame: r.recordsPerFrame ?? 1,
-      window: ctx.window,
+      window,
       ratePerSec: r.ratePerSec ?? 0,
       warmupMs: ctx.warmupMs,
       measureMs: ctx.measureMs,
@@ -109,6 +110,7 @@ export async function measureTarget(
     if (out.timedOut) row.extra.timed_out = out.timedOut
     if (out.errorSamples.length) row.extra.first_error = out.errorSamples[0]!
     if (out.connected !== r.connections) row.extra.connected = out.connected
+    if (out.settledFrames === 0) row.extra.note = 'nothing acknowledged inside the window'
     if (r.connections >= 1000) row.extra.connect_ms = Math.round(out.connectMs)
     if (r.ratePerSec) row.extra.achieved_pct = Math.round((out.msgsPerSec / r.ratePerSec) * 100)
     if (ours) {

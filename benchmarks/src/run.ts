@@ -31,7 +31,8 @@ options:
   --quick             short durations, the CI subset (benchmarks/test/quick.test.ts)
   --big               recovery with 10 GiB of log instead of 1 GiB
   --targets a,b       ${kTargets.join(',')} (default: all)
-  --window N          in-flight frames per connection, every target (default 256)
+  --window N          in-flight frames per connection, every target and scenario (default 256,
+                      capped at 32,768 in flight in total: 32 per connection at 1,000 connections)
   --workers N         load-generator processes (default max(2, nproc))
   --warmup-ms N       per row (default 1000; --quick 300)
   --measure-ms N      per row (default 4000; --quick 1000)
@@ -123,6 +124,7 @@ const ctx: RunContext = {
   big: o.big ?? false,
   targets,
   window: posInt('window', o.window, 256),
+  windowFixed: o.window !== undefined,
   workers: posInt('workers', o.workers, Math.max(2, availableParallelism())),
   warmupMs: posInt('warmup-ms', o['warmup-ms'], quick ? 300 : 1000),
   measureMs: posInt('measure-ms', o['measure-ms'], quick ? 1000 : 4000),

@@ -37,8 +37,10 @@ export interface RunContext {
   quick: boolean
   big: boolean
   targets: ReadonlySet<TargetName>
-  /** In-flight window per connection, the same for every target. */
+  /** In-flight window per connection, the same for every target (see windowFor). */
   window: number
+  /** --window was given: use it as is for every scenario. */
+  windowFixed: boolean
   /** Load-generator processes. */
   workers: number
   warmupMs: number
@@ -46,6 +48,16 @@ export interface RunContext {
   /** Per-run scratch dir (data dirs, stores); removed at the end unless --keep. */
   scratch: string
   log(message: string): void
+}
+
+/**
+ * The window a scenario uses, the same for every target: `ctx.window` (256) per connection, but at
+ * most 32,768 frames in flight in total, so 1,000 connections get 32 each. A quarter of a million
+ * frames in flight only measures queueing (and the peers' clients need seconds to issue them).
+ */
+export function windowFor(ctx: RunContext, connections: number): number {
+  if (ctx.windowFixed) return ctx.window
+  return Math.max(16, Math.min(ctx.window, Math.floor(32_768 / connections)))
 }
 
 export interface Scenario {

@@ -45,7 +45,8 @@ ${rep.command}
 \`\`\`
 
 Run at ${rep.generated_at}, took ${Math.round(rep.duration_s)} s. Settings: in-flight window ${s.window} frames per
-connection (every target), ${s.workers} load-generator processes, warm-up ${s.warmup_ms} ms, measured
+connection for every target (at most 32,768 in flight in total unless \`--window\` was given: 32 at 1,000
+connections; each row's window is in the JSON), ${s.workers} load-generator processes, warm-up ${s.warmup_ms} ms, measured
 ${s.measure_ms} ms per row${s.quick ? ', **--quick** (smoke-test durations: numbers are indicative only)' : ''}${s.big ? ', --big' : ''}.
 
 ## Machine

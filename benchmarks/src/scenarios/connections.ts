@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { measureTarget } from '../measure.ts'
-import type { Row, RunContext, Scenario } from '../scenario.ts'
+import { type Row, type RunContext, type Scenario, windowFor } from '../scenario.ts'
 
 /** Soft and hard RLIMIT_NOFILE of processes this one spawns (Node has no getrlimit). */
 export function nofileLimit(): { soft: number; hard: number } {
@@ -44,7 +44,7 @@ function connectionScenario(name: string, count: number, quickCount: number, ful
       const base: Row = {
         scenario: name,
         target: 'ours',
-        params: { body_bytes: 128, connections, window: ctx.window },
+        params: { body_bytes: 128, connections, window: windowFor(ctx, connections) },
         msgs_per_s: null,
         mb_per_s: null,
         ack: null,
