@@ -604,11 +604,12 @@ export class Dispatcher {
     this.#state = 'closing'
     this.#stop.abort()
     this.#poke()
-    const deadline = AbortSignal.timeout(timeoutMs)
+    const deadline = new AbortController()
     const graceful = await Promise.race([
-      this.#drained(deadline),
-      sleep(timeoutMs, deadline).then(() => false),
+      this.#drained(deadline.signal),
+      sleep(timeoutMs, deadline.signal).then(() => false),
     ])
+    deadline.abort() // ends whichever of the two still waits: a live timer would hold the process open
     if (!graceful) this.#o.logger.warn({ subscriber: this.name, timeoutMs }, 'SubscriberCloseTimeoutError')
     // Aborts running tasks; queued ones then start, see the abort and return at once.
     this.#hardStop.abort()
