@@ -96,7 +96,7 @@ export { acquireRepairLock, pidAlive, readWriterLock } from './lock.ts'
 export type { AppendEntry, AppendRecord, AppendResult, Log, LogStats } from './log.ts'
 export { openLog } from './log.ts'
 export type { QuarantineEntry, Watermark } from './meta.ts'
-export type { ScanOptions, SegmentInfo, SegmentScan, VerifyReport } from './raw.ts'
+export type { ScanOptions, SegmentInfo, SegmentScan, TruncateResult, VerifyReport } from './raw.ts'
 export {
   listSegments,
   quarantineSegment,

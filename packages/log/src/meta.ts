@@ -138,6 +138,30 @@ export function decodeWatermark(b: Buffer): Watermark | undefined {
   }
 }
 
+/** The watermark file's value, or undefined when it is missing or fails its CRC. */
+export function readWatermarkFile(dir: string): Watermark | undefined {
+  try {
+    const b = fs.readFileSync(path.join(dir, kWatermarkFile))
+    return decodeWatermark(b)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Lower the watermark for a repair (no writer runs): pwritten in place like the writer does, so
+ * readers holding the file open see it, then fdatasynced before the caller cuts any data.
+ */
+export function rewriteWatermark(dir: string, w: Watermark): void {
+  const fd = fs.openSync(path.join(dir, kWatermarkFile), 'r+')
+  try {
+    fs.writeSync(fd, encodeWatermark(w), 0, kWatermarkBytes, 0)
+    fs.fdatasyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Quarantine: corruption found in durable data. Readers refuse to serve past a listed offset.
 

@@ -8,11 +8,23 @@ import path from 'node:path'
 import { CatalogView, kCatalogFile } from './catalog.ts'
 import { forEachBatch, groupBody, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { assertNoWriter } from './lock.ts'
-import { addQuarantine, type QuarantineEntry, writeFileAtomic } from './meta.ts'
+import {
+  addQuarantine,
+  type Checkpoint,
+  decodeCheckpoint,
+  fsyncDir,
+  kCheckpointFiles,
+  listGroups,
+  type QuarantineEntry,
+  readWatermarkFile,
+  rewriteWatermark,
+  writeFileAtomic,
+  writeGroup,
+} from './meta.ts'
 import type { StoredRecord } from './reader.ts'
-import { scanGroups } from './scan.ts'
+import { readAt, scanGroups } from './scan.ts'
 import { buildIndexByScan, emptySeed, listSegmentBases, readSegmentHeader } from './segments.ts'
-import { encodeSealedIndex, loadIndex } from './sparse-index.ts'
+import { encodeEntry, encodeSealedIndex, kIndexMagic, loadIndex } from './sparse-index.ts'
 
 export interface SegmentInfo {
   base: number
@@ -194,17 +206,92 @@ export async function* readSegment(
   }
 }
 
-/** Cut a segment at `offset` (a group boundary, e.g. a scan's validBytes). Refuses while a writer lives. */
-export async function truncateSegmentTail(dir: string, base: number, offset: number): Promise<void> {
+export interface TruncateResult {
+  segment: string
+  /** Where the segment ends now. */
+  offset: number
+  droppedBytes: number
+  /**
+   * Set when the cut removed durable (acknowledged) data, i.e. the durable watermark pointed past
+   * it: lsns `fromLsn`.. are gone (the next writer reuses them), the cut bytes were saved to
+   * `savedTo`, and the watermark, checkpoints and consumer groups were moved back to the cut.
+   */
+  durableCut?: { fromLsn: number; savedTo: string; groupsMovedBack: string[] }
+}
+
+/**
+ * Cut a segment at `offset`, which must end the run of valid groups from the segment start (e.g. a
+ * scan's validBytes; RangeError otherwise). Refuses while a writer lives (hold acquireRepairLock).
+ *
+ * Everything that pointed past the cut is made consistent, so that readers never see data that is
+ * gone and never fail on it ("short prefix") before a server has run recovery:
+ * 1. if the cut removes durable data, those bytes go to `<segment>.cut-<offset>` (fsynced), and the
+ *    durable watermark is lowered to the cut and fdatasynced, before any data is cut: a crash in
+ *    between leaves readers seeing less, never more;
+ * 2. checkpoint slots pointing past the cut are removed (recovery then starts from the other slot or
+ *    scans the whole log, rebuilding module HWMs from what is left);
+ * 3. consumer groups past the cut move back to it: the next writer reuses those lsns for new records;
+ * 4. the file is truncated and fsynced; its sparse index is rewritten from the kept groups.
+ */
+export async function truncateSegmentTail(
+  dir: string,
+  base: number,
+  offset: number,
+): Promise<TruncateResult> {
   assertNoWriter(dir)
-  const fh = await fs.promises.open(path.join(dir, segmentName(base)), 'r+')
+  const name = segmentName(base)
+  const file = path.join(dir, name)
+  const fd = fs.openSync(file, 'r+')
   try {
-    await fh.truncate(Math.max(kSegmentHeaderBytes, offset))
-    await fh.sync()
+    const size = fs.fstatSync(fd).size
+    const cut = Math.max(kSegmentHeaderBytes, offset)
+    const kept = await buildIndexByScan(fd, Math.min(cut, size), 64 * 1024, emptySeed())
+    if (kept.stop.offset !== cut) {
+      throw new RangeError(
+        `cannot cut ${name} at ${cut}: its valid groups end at ${kept.stop.offset}` +
+          (kept.stop.reason ? ` (${kept.stop.reason})` : ''),
+      )
+    }
+    const res: TruncateResult = { segment: name, offset: cut, droppedBytes: size - cut }
+    if (cut >= size) return res
+    const lastKeptLsn = kept.groups > 0 ? kept.summary.lastLsn : base - 1
+    const wm = readWatermarkFile(dir)
+    if (wm && wm.segBase === base && wm.endOffset > cut) {
+      const savedTo = `${name}.cut-${cut}`
+      await writeFileAtomic(path.join(dir, savedTo), await readAt(fd, cut, size - cut))
+      rewriteWatermark(dir, { ...wm, durableLsn: lastKeptLsn, endOffset: cut })
+      const groupsMovedBack: string[] = []
+      for (const g of await listGroups(dir)) {
+        if (g.nextLsn <= lastKeptLsn + 1) continue
+        await writeGroup(dir, g.name, lastKeptLsn + 1)
+        groupsMovedBack.push(g.name)
+      }
+      res.durableCut = { fromLsn: lastKeptLsn + 1, savedTo, groupsMovedBack }
+    }
+    let removed = false
+    for (const slot of kCheckpointFiles) {
+      const p = path.join(dir, slot)
+      let c: Checkpoint | undefined
+      try {
+        c = decodeCheckpoint(fs.readFileSync(p, 'utf8'))
+      } catch {}
+      if (c && c.segBase === base && c.offset > cut) {
+        fs.rmSync(p)
+        removed = true
+      }
+    }
+    if (removed) await fsyncDir(dir)
+    fs.ftruncateSync(fd, cut)
+    fs.fsyncSync(fd)
+    const sealed = (await listSegmentBases(dir)).some((b) => b > base)
+    const idx = sealed
+      ? encodeSealedIndex(kept.entries, kept.summary)
+      : Buffer.concat([kIndexMagic, ...kept.entries.map(encodeEntry)])
+    await writeFileAtomic(path.join(dir, indexName(base)), idx, false)
+    return res
   } finally {
-    await fh.close()
+    fs.closeSync(fd)
   }
-  await fs.promises.rm(path.join(dir, indexName(base)), { force: true })
 }
 
 /** Record corruption so that readers stop there with MI_ERR_LOG_CORRUPT instead of serving past it. */

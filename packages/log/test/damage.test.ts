@@ -2,7 +2,16 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import test from 'ava'
-import { type Log, openLog, openReader, readSegment, type StoredRecord } from '../src/internal.ts'
+import {
+  acquireRepairLock,
+  type Log,
+  openLog,
+  openReader,
+  readSegment,
+  type StoredRecord,
+  scanSegment,
+  truncateSegmentTail,
+} from '../src/internal.ts'
 import { body, nowUs, tmpDir } from './helpers.ts'
 
 /** `n` single-record appends, a group commit (sync) every `every`. */
@@ -99,5 +108,71 @@ test('reader: a quarantined offset inside a chunk stops the chunk there, records
     code: 'MI_ERR_LOG_CORRUPT',
     message: new RegExp(`offset ${gs[3]!.offset}`),
   })
+  await reader.close()
+})
+
+test('truncateSegmentTail before the durable end: watermark, checkpoints and groups follow the cut; readers see no error', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir)
+  await fill(log, 100)
+  await log.close()
+  const gs = await groups(dir)
+  const file = path.join(dir, seg1)
+  const size = fs.statSync(file).size
+  flipByte(file, gs[6]!.offset + 20)
+  {
+    const r = await openReader(dir)
+    await r.groups.commit('ahead', 91) // consumed past the damage
+    await r.groups.commit('behind', 31)
+    await r.close()
+  }
+
+  const scan = await scanSegment(dir, 1)
+  t.is(scan.corruption?.offset, gs[6]!.offset)
+  await t.throwsAsync(
+    truncateSegmentTail(dir, 1, gs[6]!.offset + 1),
+    { instanceOf: RangeError },
+    'not a group end',
+  )
+  const lock = await acquireRepairLock(dir)
+  const res = await truncateSegmentTail(dir, 1, scan.validBytes)
+  await lock.release()
+  t.deepEqual(res, {
+    segment: seg1,
+    offset: gs[6]!.offset,
+    droppedBytes: size - gs[6]!.offset,
+    durableCut: { fromLsn: 61, savedTo: `${seg1}.cut-${gs[6]!.offset}`, groupsMovedBack: ['ahead'] },
+  })
+  t.is(
+    fs.statSync(path.join(dir, res.durableCut!.savedTo)).size,
+    size - gs[6]!.offset,
+    'cut bytes kept aside',
+  )
+
+  // A reader right after the repair, before any server ran recovery: no "short prefix", no error.
+  const reader = await openReader(dir)
+  t.like(reader.watermark(), { durableLsn: 60, segBase: 1, endOffset: gs[6]!.offset })
+  t.deepEqual(
+    (await reader.cursor().read()).map((r) => r.lsn),
+    Array.from({ length: 60 }, (_, i) => i + 1),
+  )
+  const c = reader.cursor({ fromLsn: reader.groups.get('ahead') })
+  t.deepEqual(await c.read(), [])
+  t.false(await c.waitForData({ timeoutMs: 100 }), 'caught up: nothing to spin on')
+  t.is(reader.groups.get('behind'), 31)
+
+  // The checkpoint written at close pointed past the cut and is gone; the server's recovery
+  // rebuilds HWMs from what is left and goes on at lsn 61, which the moved-back group then reads.
+  const log2 = await openLog(dir)
+  t.is(log2.durableLsn, 60)
+  t.is(log2.moduleHwm('m'), 60n)
+  t.is(log2.stats().recovery.truncated, undefined)
+  await fill(log2, 5)
+  t.true(await c.waitForData({ timeoutMs: 5000 }))
+  t.deepEqual(
+    (await c.read()).map((r) => r.lsn),
+    [61, 62, 63, 64, 65],
+  )
+  await log2.close()
   await reader.close()
 })

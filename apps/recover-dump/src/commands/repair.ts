@@ -29,8 +29,9 @@ export function describe(a: Action): string {
       return (
         `truncate segment ${a.segment} at offset ${a.offset} (drops ${a.dropBytes} bytes of torn tail)` +
         (a.durable
-          ? '\n     WARNING: the cut is before the durable end: acknowledged records are lost;' +
-            ' start the server once before reading (its recovery rewrites the durable watermark)'
+          ? '\n     WARNING: the cut is before the durable end: acknowledged records are lost' +
+            ` (their bytes are kept in ${a.segment}.cut-${a.offset}; the watermark, checkpoints and` +
+            ' consumer groups move back to the cut)'
           : '')
       )
     case 'quarantine':
@@ -87,7 +88,8 @@ export async function plan(dir: string): Promise<{ actions: Action[]; unfixable:
 async function apply(dir: string, a: Action): Promise<void> {
   switch (a.kind) {
     case 'truncate':
-      return truncateSegmentTail(dir, a.base, a.offset)
+      await truncateSegmentTail(dir, a.base, a.offset)
+      return
     case 'quarantine':
       await quarantineSegment(dir, a.base, a.offset, a.reason)
       return
