@@ -144,6 +144,34 @@ for (const [kind, file, extra, code] of [
   })
 }
 
+test('a slow plugin that honours ctx.signal gets it aborted at timeoutMs and keeps its worker', async (t) => {
+  const dir = tempDir(t)
+  const last = await writeRecords(dir, 8)
+  const out = join(dir, 'o.txt')
+  const rt = await startSubscribers({
+    dataDir: dir,
+    ...(await readerOption(dir)),
+    logger: captureLogger(),
+    emit: collectEmits().emit,
+    subscribers: [
+      {
+        name: 'coop',
+        use: fixture('_hanging-plugin.ts'),
+        options: { out, cooperative: true },
+        timeoutMs: 200,
+        ...fast,
+      },
+    ],
+  })
+  t.teardown(() => rt.close())
+  await waitFor('delivered', () => readLines(out).length >= last)
+  await rt.close()
+  t.true(existsSync(`${out}.aborted`))
+  const s = rt.stats()[0]!
+  t.is(s.restarts, 0, 'the plugin gave up by itself: no thread was destroyed')
+  t.is(s.retries, 1)
+})
+
 test('one hanging subscriber does not stop a good one', async (t) => {
   const dir = tempDir(t)
   const last = await writeRecords(dir, 100)
@@ -168,7 +196,10 @@ test('one hanging subscriber does not stop a good one', async (t) => {
     ],
   })
   t.teardown(() => rt.close())
-  await waitFor('good delivered all', () => readLines(good).length >= last)
+  await waitFor(
+    'good delivered all',
+    () => readLines(good).length >= last && rt.stats()[1]!.delivered === last,
+  )
   const [stuck, ok] = rt.stats()
   t.is(ok!.delivered, last)
   t.true(stuck!.lagRecords > 0, 'the stuck one only builds lag')
