@@ -171,3 +171,36 @@ test('pause stops deliveries, resume continues; lag shows in stats', async (t) =
   t.throws(() => rt.pause('nope'), { code: 'MI_ERR_SUBSCRIBER_UNKNOWN' } as never)
   t.truthy(readFileSync(out, 'utf8'))
 })
+
+test("ordering 'none' spreads batches over lanes and still delivers everything once on a clean run", async (t) => {
+  const dir = tempDir(t)
+  const last = await writeRecords(dir, 120, { modules: ['solo'] })
+  const out = join(dir, 'o.txt')
+  const rt = await startSubscribers({
+    dataDir: dir,
+    ...(await readerOption(dir)),
+    logger: captureLogger(),
+    emit: collectEmits().emit,
+    subscribers: [
+      {
+        name: 'any',
+        use: fixture('_ok-plugin.ts'),
+        options: { out, delayMs: 5 },
+        concurrency: 2,
+        ordering: 'none',
+        ...fast,
+        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 10 },
+      },
+    ],
+  })
+  t.teardown(() => rt.close())
+  await waitFor('all', () => readLines(out).length >= last)
+  await rt.close()
+  t.deepEqual(
+    readLines(out)
+      .map((l) => l.lsn)
+      .sort((a, b) => a - b),
+    Array.from({ length: last }, (_, i) => i + 1),
+  )
+  t.is(rt.stats()[0]!.nextLsn, last + 1)
+})

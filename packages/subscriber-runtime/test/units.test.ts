@@ -4,6 +4,7 @@ import {
   decodeBatch,
   encodeBatch,
   OffsetTracker,
+  resolvePluginSpecifier,
   resolveSubscriberConfigs,
 } from '../src/internal.ts'
 
@@ -77,4 +78,13 @@ test('config: defaults, disabled entries dropped, coded errors with the option p
     ]),
   )
   t.is((dup as { code?: string }).code, 'MI_ERR_SUBSCRIBER_DUPLICATE')
+})
+
+test('built-in names resolve to the bundled plugins from anywhere; paths resolve against baseDir', (t) => {
+  t.regex(resolvePluginSpecifier('disk', '/'), /subscriber-disk\/src\/index\.ts$/)
+  t.regex(resolvePluginSpecifier('nats', '/'), /subscriber-nats\/src\/index\.ts$/)
+  t.is(resolvePluginSpecifier('./p.ts', '/srv/app'), 'file:///srv/app/p.ts')
+  t.throws(() => resolvePluginSpecifier('surely-not-installed-plugin', '/'), {
+    code: 'MI_ERR_PLUGIN_NOT_FOUND',
+  } as never)
 })
