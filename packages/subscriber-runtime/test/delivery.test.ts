@@ -6,7 +6,6 @@ import {
   captureLogger,
   collectEmits,
   fixture,
-  readerOption,
   readLines,
   tempDir,
   waitFor,
@@ -26,7 +25,6 @@ test('delivers every record at least once, in log order, filtered by stream glob
   const { emit } = collectEmits()
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit,
     subscribers: [
@@ -57,11 +55,21 @@ test('emitted derived records reach the host before the offset moves', async (t)
   const dir = tempDir(t)
   const last = await writeRecords(dir, 30)
   const { got, emit } = collectEmits()
+  const logger = captureLogger()
+  let seen = 0
+  let delivered = 0
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
-    logger: captureLogger(),
+    logger,
     emit,
+    metrics: {
+      pluginMetric: (sub, kind, name, values) => {
+        if (sub === 'scorer' && kind === 'counter' && name === 'seen_records_total') seen += values[0]!
+      },
+      batchDelivered: (_sub, records) => {
+        delivered += records
+      },
+    },
     subscribers: [
       {
         name: 'scorer',
@@ -81,6 +89,11 @@ test('emitted derived records reach the host before the offset moves', async (t)
     Array.from({ length: last }, (_, i) => `derived:${i + 1}`),
   )
   t.is(rt.stats()[0]!.emitted, last)
+  t.is(seen, last, 'plugin metrics reach the host callbacks')
+  t.is(delivered, last)
+  const pluginLine = logger.lines.find((l) => l.obj.plugin === true)
+  t.is(pluginLine?.obj.subscriber, 'scorer', 'plugin log lines are forwarded with the subscriber name')
+  t.regex(pluginLine?.msg ?? '', /^batch of \d+$/)
 })
 
 test('concurrency > 1 shards by module: each module keeps log order', async (t) => {
@@ -89,7 +102,6 @@ test('concurrency > 1 shards by module: each module keeps log order', async (t) 
   const out = join(dir, 'o.txt')
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit: collectEmits().emit,
     subscribers: [
@@ -129,7 +141,6 @@ test('offsets resume after a restart: committed records are not redelivered, new
   const start = async () =>
     startSubscribers({
       dataDir: dir,
-      ...(await readerOption(dir)),
       logger: captureLogger(),
       emit: collectEmits().emit,
       subscribers: [{ name: 'r', use: fixture('_ok-plugin.ts'), options: { out }, ...fast }],
@@ -154,7 +165,6 @@ test('pause stops deliveries, resume continues; lag shows in stats', async (t) =
   await writeRecords(dir, 10)
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit: collectEmits().emit,
     subscribers: [{ name: 'p', use: fixture('_ok-plugin.ts'), options: { out }, ...fast }],
@@ -178,7 +188,6 @@ test("ordering 'none' spreads batches over lanes and still delivers everything o
   const out = join(dir, 'o.txt')
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit: collectEmits().emit,
     subscribers: [

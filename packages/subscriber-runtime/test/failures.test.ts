@@ -6,7 +6,6 @@ import {
   captureLogger,
   collectEmits,
   fixture,
-  readerOption,
   readLines,
   tempDir,
   waitFor,
@@ -27,7 +26,6 @@ test('a throwing plugin is retried, then dead-lettered to dlq.<name> with the er
   const logger = captureLogger()
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger,
     emit,
     subscribers: [
@@ -70,7 +68,6 @@ test('a plugin that fails transiently is redelivered with ctx.attempt and then s
   const { got, emit } = collectEmits()
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit,
     subscribers: [
@@ -112,7 +109,6 @@ for (const [kind, file, extra, code] of [
     const logger = captureLogger()
     const rt = await startSubscribers({
       dataDir: dir,
-      ...(await readerOption(dir)),
       logger,
       emit: collectEmits().emit,
       subscribers: [
@@ -150,7 +146,6 @@ test('a slow plugin that honours ctx.signal gets it aborted at timeoutMs and kee
   const out = join(dir, 'o.txt')
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit: collectEmits().emit,
     subscribers: [
@@ -179,7 +174,6 @@ test('one hanging subscriber does not stop a good one', async (t) => {
   const { got, emit } = collectEmits()
   const rt = await startSubscribers({
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit,
     closeTimeoutMs: 200,
@@ -212,7 +206,6 @@ test('registration fails with coded errors before any worker starts', async (t) 
   await writeRecords(dir, 1)
   const base = {
     dataDir: dir,
-    ...(await readerOption(dir)),
     logger: captureLogger(),
     emit: collectEmits().emit,
   }
