@@ -114,10 +114,14 @@ const logSchema = z
       ),
     flushIntervalMs: posInt().default(10).meta(d('Sync period under flush "interval".')),
     groupCommitMaxDelayMs: nonNegInt()
-      .default(2)
-      .meta(d('Longest a record waits for others to share its fdatasync.')),
+      .default(0)
+      .meta(
+        d(
+          'Extra wait for more records before a group is written when no fdatasync is running. 0: at once (groups still form while the previous fdatasync runs).',
+        ),
+      ),
     groupCommitMaxBytes: posInt()
-      .default(4 * kMiB)
+      .default(kMiB)
       .meta(d('Commit early once this much is pending.')),
     compression: oneOf(['none', 'zstd'] as const)
       .default('none')
