@@ -33,8 +33,8 @@ test('defaults, with paths derived from dataDir', (t) => {
     segmentSizeBytes: 64 * 1024 * 1024,
     flush: 'always',
     flushIntervalMs: 10,
-    groupCommitMaxDelayMs: 2,
-    groupCommitMaxBytes: 4 * 1024 * 1024,
+    groupCommitMaxDelayMs: 0,
+    groupCommitMaxBytes: 1024 * 1024,
     compression: 'none',
   })
   t.deepEqual(c.log.retention, {})
