@@ -26,6 +26,7 @@ export function serveCommand(): Command {
       // Signals are handled from before startup: a SIGTERM while the server starts still shuts it
       // down gracefully once it is up, instead of killing it halfway through recovery.
       let signals = 0
+      let backstop: NodeJS.Timeout | undefined
       let requestStop: (signal: NodeJS.Signals) => void = () => {}
       const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
         requestStop = resolve
@@ -36,6 +37,13 @@ export function serveCommand(): Command {
           exitNow(kExit.interrupted)
         }
         logger.info({ event: 'ServerSignalReceived', signal }, `${signal}: shutting down gracefully`)
+        // The engine bounds its drain by shutdown.gracefulTimeoutMs; this timer is the backstop,
+        // armed at the signal so that a startup that never completes cannot hang the process.
+        backstop = setTimeout(() => {
+          logger.error({ event: 'ServerShutdownTimedOut' }, 'graceful shutdown timed out')
+          exitNow(kExit.failure)
+        }, config.shutdown.gracefulTimeoutMs + 5000)
+        backstop.unref()
         requestStop(signal)
       }
       process.on('SIGTERM', onSignal)
@@ -52,19 +60,13 @@ export function serveCommand(): Command {
         },
       })
       await stopRequested
-      // The engine bounds its drain by shutdown.gracefulTimeoutMs; this timer is the backstop.
-      const backstop = setTimeout(() => {
-        logger.error({ event: 'ServerShutdownTimedOut' }, 'graceful shutdown timed out')
-        exitNow(kExit.failure)
-      }, config.shutdown.gracefulTimeoutMs + 5000)
-      backstop.unref()
       try {
         await server.close()
       } catch (err) {
         logger.error({ event: 'ServerShutdownFailed', err }, 'shutdown failed')
         exitNow(kExit.failure)
       }
-      clearTimeout(backstop)
+      if (backstop) clearTimeout(backstop)
       process.off('SIGTERM', onSignal)
       process.off('SIGINT', onSignal)
       logger.flush()
