@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline'
+import { connect } from '@module-ingest/client'
 import { Command } from 'commander'
 import {
   type ConfigFlags,
@@ -8,22 +9,6 @@ import {
   readDevToken,
   usageError,
 } from '../common.ts'
-
-// The slice of @module-ingest/client this command uses (connect → send/sendBatch settled on ACK).
-interface ProducerClient {
-  send(stream: string, body: Uint8Array): Promise<unknown>
-  sendBatch(records: Array<{ stream: string; body: Uint8Array }>): Promise<unknown>
-  close(): Promise<void>
-}
-interface ClientModule {
-  connect(options: {
-    host: string
-    port: number
-    module: string
-    auth: { token: string } | { hmacKey: string }
-    clientName?: string
-  }): Promise<ProducerClient>
-}
 
 interface SendOptions extends ConfigFlags {
   stream: string
@@ -65,7 +50,6 @@ export function sendCommand(): Command {
         if (!token) throw usageError(`no --token given and no dev token at ${config.dataDir}/dev-token`)
         auth = { token }
       }
-      const { connect } = (await import('@module-ingest/client' as string)) as ClientModule
       const client = await connect({
         host: o.host ?? connectHost(config.listen.host),
         port,

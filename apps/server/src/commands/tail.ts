@@ -1,29 +1,7 @@
 import { join } from 'node:path'
+import { openReader, type StoredRecord } from '@module-ingest/log'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, parseRelative, usageError } from '../common.ts'
-
-// The slice of @module-ingest/log's reader this command uses (see docs/ARCHITECTURE.md).
-interface StoredRecord {
-  lsn: number
-  stream: string
-  module: string
-  core: string
-  seq: bigint
-  ts: number
-  rts: number
-  body: Uint8Array
-}
-interface Cursor {
-  read(o: { maxRecords?: number; maxBytes?: number }): Promise<StoredRecord[]>
-  waitForData(o: { signal?: AbortSignal; timeoutMs?: number }): Promise<unknown>
-}
-interface Reader {
-  cursor(o: { fromLsn?: number; fromTimeUs?: number; streams?: string[] }): Cursor
-  close(): Promise<void>
-}
-interface LogModule {
-  openReader(dir: string): Promise<Reader>
-}
 
 const kDecoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -71,7 +49,6 @@ export function tailCommand(): Command {
       if (o.format !== 'text' && o.format !== 'json') throw usageError('--format expects text or json')
       const config = configFromFlags(o)
       const from = o.from ? parseFrom(o.from) : { fromLsn: 1 }
-      const { openReader } = (await import('@module-ingest/log' as string)) as LogModule
       const reader = await openReader(join(config.dataDir, 'log'))
       const cursor = reader.cursor({ ...from, ...(o.stream ? { streams: o.stream } : {}) })
       const abort = new AbortController()
