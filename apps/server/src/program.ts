@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander'
+import { archiveCommand } from './commands/archive.ts'
 import { logsCommand } from './commands/logs.ts'
 import { sendCommand } from './commands/send.ts'
 import { serveCommand } from './commands/serve.ts'
@@ -12,7 +13,15 @@ export function buildProgram(): Command {
     .description('Durable TCP telemetry ingestion: MIP/1 in, segmented log, pluggable subscribers out.')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  for (const make of [serveCommand, tokenCommand, statsCommand, logsCommand, sendCommand, tailCommand]) {
+  for (const make of [
+    serveCommand,
+    tokenCommand,
+    statsCommand,
+    logsCommand,
+    sendCommand,
+    tailCommand,
+    archiveCommand,
+  ]) {
     program.addCommand(make())
   }
   // addCommand() does not pass settings down (only .command() does): apply them to every level.

@@ -41,6 +41,8 @@ const commands = [
   ['logs'],
   ['send'],
   ['tail'],
+  ['archive'],
+  ['archive', 'read'],
 ]
 
 test('--help for the program and every command', async (t) => {

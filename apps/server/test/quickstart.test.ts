@@ -66,4 +66,9 @@ test('serve → send → tail → stats, with nothing but the embedded default',
 
   server.kill('SIGTERM')
   t.is(await server.exited, 0)
+
+  // The disk subscriber archived them too (its offsets are committed on shutdown).
+  const archived = await run(['archive', 'read', '--stream', 'telemetry.demo', ...common], cwd)
+  t.is(archived.code, 0, archived.stderr)
+  t.is(archived.stdout.trim().split('\n').length, 3)
 })
