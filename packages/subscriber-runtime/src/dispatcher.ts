@@ -476,7 +476,8 @@ export class Dispatcher {
         this.#s.retries++
         metrics?.batchRetried?.(cfg.name, outcome.error.code)
       } else {
-        // unavailable: the plugin cannot load/init — retry the same attempt, never dead-letter.
+        // unavailable: the plugin cannot load/init or its downstream is down — retry the same
+        // attempt, never dead-letter.
         logger.error(
           { subscriber: cfg.name, err: outcome.error, code: outcome.error.code },
           'SubscriberInitFailedError',

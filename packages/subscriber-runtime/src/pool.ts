@@ -28,8 +28,9 @@ import { HOST_VERSION } from './plugin.ts'
  * What one delivery attempt came to.
  * - `ok`: handle resolved; `emits` are the derived records to append before the offset moves.
  * - `failed`: counts as an attempt (throw, timeout, exit, OOM); `restarted` when the worker died.
- * - `unavailable`: the plugin could not load or init: not the batch's fault, retried without
- *   spending attempts (an offline broker must not dead-letter good data).
+ * - `unavailable`: the plugin could not load or init, or handle threw a `*_UNAVAILABLE` code: not
+ *   the batch's fault, retried without spending attempts (an offline broker must not dead-letter
+ *   good data).
  * - `abandoned`: the runtime is shutting down; the batch stays uncommitted.
  */
 export type Outcome =
@@ -140,6 +141,10 @@ export class SubscriberPool {
         error: new MI_ERR_SUBSCRIBER_INIT_FAILED(this.#cfg.name, cause.message, { cause }),
       }
     }
+    // A plugin says "my downstream is unreachable" with a code ending in _UNAVAILABLE (e.g.
+    // MI_ERR_NATS_UNAVAILABLE): like a failed init, not the batch's fault, so no attempt is spent
+    // and an outage longer than maxAttempts backoffs never dead-letters good data.
+    if (/_UNAVAILABLE$/.test(cause.code)) return { kind: 'unavailable', error: cause }
     // Keep the plugin's own code when it has one: it is what operators search for.
     const error =
       cause.code !== 'MI_ERR_INTERNAL'

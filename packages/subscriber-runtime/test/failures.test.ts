@@ -61,6 +61,36 @@ test('a throwing plugin is retried, then dead-lettered to dlq.<name> with the er
   t.true(logger.lines.some((l) => l.msg === 'SubscriberBatchDeadLettered'))
 })
 
+test('a downstream outage (*_UNAVAILABLE) is retried without spending attempts: nothing is dead-lettered', async (t) => {
+  const dir = tempDir(t)
+  const last = await writeRecords(dir, 20)
+  const out = join(dir, 'o.txt')
+  const { got, emit } = collectEmits()
+  const rt = await startSubscribers({
+    dataDir: dir,
+    logger: captureLogger(),
+    emit,
+    subscribers: [
+      {
+        name: 'outage',
+        use: fixture('_throwing-plugin.ts'),
+        options: { out, succeedFromAttempt: 1, unavailableTimes: 4 },
+        maxAttempts: 1,
+        ...fast,
+      },
+    ],
+  })
+  t.teardown(() => rt.close())
+  await waitFor('delivered', () => readLines(out).length >= last)
+  await rt.close()
+  t.deepEqual(
+    readLines(out).map((l) => l.lsn),
+    lsns(last),
+  )
+  t.is(got.length, 0, 'nothing dead-lettered despite maxAttempts: 1')
+  t.is(rt.stats()[0]!.deadLettered, 0)
+})
+
 test('a plugin that fails transiently is redelivered with ctx.attempt and then succeeds', async (t) => {
   const dir = tempDir(t)
   const last = await writeRecords(dir, 20)
