@@ -1,6 +1,7 @@
-import { appendFileSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { appendFileSync, existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { openReader } from '@module-ingest/log'
 import {
   type HostEmit,
   type LogPosition,
@@ -42,7 +43,10 @@ export function buildProgram(): Command {
       'Run a subscriber plugin over a module-ingest data directory with its own consumer group: while the ' +
         'server runs (committed data only) or offline. For recovery, backfills and batch jobs.',
     )
-    .requiredOption('--data-dir <dir>', 'the server data directory (its log)')
+    .requiredOption(
+      '--data-dir <dir>',
+      "the server's data directory (its log is <dir>/log), or a log directory",
+    )
     .requiredOption('--use <plugin>', "plugin: 'disk', 'nats', an npm package name or a file path")
     .option('--options <json|@file>', 'plugin options as JSON, or @path to a JSON file')
     .option('--name <name>', 'subscriber instance name (default: from --use)')
@@ -95,11 +99,14 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function readDurableLsn(dataDir: string): Promise<{ reader: LogReader; durable: number }> {
-  const { openReader } = (await import('@module-ingest/log')) as unknown as {
-    openReader(dir: string): Promise<LogReader>
-  }
-  const reader = await openReader(dataDir)
+/** The server's data directory keeps its log in `log/`; a log directory given directly works too. */
+export function resolveLogDir(dir: string): string {
+  const nested = join(dir, 'log')
+  return existsSync(nested) ? nested : dir
+}
+
+async function readDurableLsn(logDir: string): Promise<{ reader: LogReader; durable: number }> {
+  const reader = (await openReader(logDir)) as unknown as LogReader
   return { reader, durable: reader.durableLsn() }
 }
 
@@ -115,7 +122,8 @@ async function runJob(f: Flags): Promise<number> {
   )
 
   // One reader for the whole job: the runtime uses it too (no second set of fds).
-  const { reader, durable } = await readDurableLsn(f.dataDir)
+  const logDir = resolveLogDir(f.dataDir)
+  const { reader, durable } = await readDurableLsn(logDir)
   // A finite run ends at the durable tail seen now (or earlier --to); --follow keeps going.
   let until: LogPosition | undefined = to ? { ...to } : undefined
   if (!f.follow) {
@@ -139,7 +147,7 @@ async function runJob(f: Flags): Promise<number> {
 
   const started = performance.now()
   const rt = await startSubscribers({
-    dataDir: f.dataDir,
+    dataDir: logDir,
     reader,
     logger,
     emit,

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { connect } from '@module-ingest/client'
 import { openLog } from '@module-ingest/log'
+import { startServerProcess } from '@module-ingest/testing'
 import test, { type ExecutionContext } from 'ava'
 
 const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
@@ -151,4 +153,32 @@ test('--help documents the flags; bad input exits 2 with a coded error', async (
   )
   t.is((err as { code?: number }).code, 2)
   t.regex((err as { stderr?: string }).stderr ?? '', /MI_ERR_QUEUE_WORKER_ARG_INVALID/)
+})
+
+test('runs beside a live server: reads only committed records, in its own group', async (t) => {
+  const dir = tempDir(t)
+  const dataDir = join(dir, 'server')
+  const server = await startServerProcess({ dataDir, set: { subscribers: '[]' } })
+  t.teardown(() => server.kill('SIGKILL'))
+  const client = await connect({
+    port: server.port,
+    module: 'qw-live',
+    auth: { token: await server.devToken() },
+  })
+  await Promise.all(Array.from({ length: 200 }, (_, i) => client.send('live.x', `l${i}`)))
+  const out = join(dir, 'live.txt')
+  // The server's data dir, as an operator would pass it; the server keeps writing meanwhile.
+  const writing = Promise.all(Array.from({ length: 200 }, (_, i) => client.send('live.x', `m${i}`)))
+  const summary = await qw(dir, '--data-dir', dataDir, '--options', JSON.stringify({ out }))
+  await writing
+  await client.close()
+  t.true(summary.records >= 200, `at least the 200 acknowledged before it started (${summary.records})`)
+  const seen = lsnsIn(out)
+  t.deepEqual(
+    seen,
+    Array.from({ length: seen.length }, (_, i) => i + 1),
+    'a gap-free prefix of the log',
+  )
+  server.kill('SIGTERM')
+  t.is(await server.exited, 0)
 })
