@@ -1,6 +1,7 @@
 // In-process checks of the small pure pieces the commands share.
+
+import { encodeBody } from '@module-ingest/log'
 import test from 'ava'
-import { encodeBody } from '../src/body.ts'
 import { globToRegExp, parseBound, selection } from '../src/filters.ts'
 import { renderBar } from '../src/progress.ts'
 

@@ -1,5 +1,6 @@
+import { encodeBody } from '@module-ingest/log'
 import test from 'ava'
-import { bodyText, formatRecord, parseFrom } from '../src/commands/tail.ts'
+import { formatRecord, parseFrom } from '../src/commands/tail.ts'
 
 test('--from: LSN, ISO time, relative time', (t) => {
   t.deepEqual(parseFrom('42'), { fromLsn: 42 })
@@ -9,9 +10,12 @@ test('--from: LSN, ISO time, relative time', (t) => {
 })
 
 test('bodies print as text when printable UTF-8, else base64', (t) => {
-  t.deepEqual(bodyText(new TextEncoder().encode('héllo\tworld')), { encoding: 'utf8', body: 'héllo\tworld' })
-  t.deepEqual(bodyText(new Uint8Array([0xff, 0xfe])), { encoding: 'base64', body: '//4=' })
-  t.deepEqual(bodyText(new Uint8Array([0x41, 0x00])), { encoding: 'base64', body: 'QQA=' })
+  t.deepEqual(encodeBody(new TextEncoder().encode('héllo\tworld'), 'auto'), {
+    encoding: 'utf8',
+    body: 'héllo\tworld',
+  })
+  t.deepEqual(encodeBody(new Uint8Array([0xff, 0xfe]), 'auto'), { encoding: 'base64', body: '//4=' })
+  t.deepEqual(encodeBody(new Uint8Array([0x41, 0x00]), 'auto'), { encoding: 'base64', body: 'QQA=' })
   const r = {
     lsn: 7,
     stream: 's',
@@ -31,7 +35,7 @@ test('bodies print as text when printable UTF-8, else base64', (t) => {
     seq: '3',
     ts: 1_000_000,
     rts: 2_000_000,
-    encoding: 'utf8',
+    bodyEncoding: 'utf8',
     body: 'hi',
   })
 })

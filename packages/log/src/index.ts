@@ -91,6 +91,8 @@ export {
   MI_ERR_LOG_OPTION_INVALID,
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
+export type { BodyFormat } from './json.ts'
+export { encodeBody, kBodyFormats, printableText, recordToJson } from './json.ts'
 export type { RepairLock, WriterLockState } from './lock.ts'
 export { acquireRepairLock, pidAlive, readWriterLock } from './lock.ts'
 export type { AppendEntry, AppendRecord, AppendResult, Log, LogStats } from './log.ts'

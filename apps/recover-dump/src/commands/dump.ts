@@ -1,25 +1,13 @@
-import type { StoredRecord } from '@module-ingest/log'
+import { type BodyFormat, kBodyFormats, recordToJson, type StoredRecord } from '@module-ingest/log'
 import { Command } from 'commander'
-import { type BodyFormat, encodeBody, kBodyFormats } from '../body.ts'
 import { collect, type DirFlags, dirOptions, LineOut, resolveLogDir } from '../common.ts'
 import { MI_ERR_RECOVER_USAGE } from '../errors.ts'
 import { type FilterFlags, selection } from '../filters.ts'
 import { scanRecords } from '../records.ts'
 
-/** One JSON line per record. seq is a decimal string (u64); ts/rts are µs since the epoch. */
+/** One JSON line per record (the log's shared JSON shape). */
 export function recordJson(r: StoredRecord, format: BodyFormat): string {
-  const b = encodeBody(r.body, format)
-  return JSON.stringify({
-    lsn: r.lsn,
-    stream: r.stream,
-    module: r.module,
-    core: r.core,
-    seq: r.seq.toString(),
-    ts: r.ts,
-    rts: r.rts,
-    bodyEncoding: b.encoding,
-    body: b.body,
-  })
+  return JSON.stringify(recordToJson(r, format))
 }
 
 /** --stream/--module/--from/--to/--limit, shared with export. */

@@ -1,18 +1,7 @@
 import { join } from 'node:path'
-import { openReader, type StoredRecord } from '@module-ingest/log'
+import { encodeBody, openReader, recordToJson, type StoredRecord } from '@module-ingest/log'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, parseRelative, usageError } from '../common.ts'
-
-const kDecoder = new TextDecoder('utf-8', { fatal: true })
-
-/** The body as text when it is printable UTF-8, else base64. */
-export function bodyText(body: Uint8Array): { encoding: 'utf8' | 'base64'; body: string } {
-  try {
-    const text = kDecoder.decode(body)
-    if (!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return { encoding: 'utf8', body: text }
-  } catch {}
-  return { encoding: 'base64', body: Buffer.from(body).toString('base64') }
-}
 
 /** --from: an LSN, an ISO date-time, or a relative time like -5m. */
 export function parseFrom(text: string, nowMs = Date.now()): { fromLsn: number } | { fromTimeUs: number } {
@@ -72,20 +61,8 @@ export function tailCommand(): Command {
 }
 
 export function formatRecord(r: StoredRecord, format: string): string {
-  const b = bodyText(r.body)
-  if (format === 'json') {
-    return `${JSON.stringify({
-      lsn: r.lsn,
-      stream: r.stream,
-      module: r.module,
-      core: r.core,
-      seq: r.seq.toString(),
-      ts: r.ts,
-      rts: r.rts,
-      encoding: b.encoding,
-      body: b.body,
-    })}\n`
-  }
+  if (format === 'json') return `${JSON.stringify(recordToJson(r, 'auto'))}\n`
+  const b = encodeBody(r.body, 'auto')
   const time = new Date(Math.floor(r.ts / 1000)).toISOString()
   return `${r.lsn}\t${time}\t${r.stream}\t${r.module}${r.core ? `/${r.core}` : ''}\t${b.encoding === 'base64' ? `base64:${b.body}` : b.body}\n`
 }

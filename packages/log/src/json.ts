@@ -1,5 +1,7 @@
-// Record bodies in JSON output. "auto" shows printable UTF-8 as text and anything else as base64,
-// so a dump is readable for text telemetry and lossless for binary.
+// Records as JSON lines, one shape for every tool that prints them (tail, recover-dump dump).
+// Bodies: "auto" shows printable UTF-8 as text and anything else as base64, so a dump is readable
+// for text telemetry and lossless for binary.
+import type { StoredRecord } from './reader.ts'
 
 export const kBodyFormats = ['text', 'hex', 'base64', 'auto'] as const
 export type BodyFormat = (typeof kBodyFormats)[number]
@@ -35,5 +37,21 @@ export function encodeBody(body: Uint8Array, format: BodyFormat): { encoding: st
         ? { encoding: 'base64', body: buf.toString('base64') }
         : { encoding: 'utf8', body: text }
     }
+  }
+}
+
+/** A record as a JSON-ready object: seq as a decimal string (u64), ts/rts in µs since the epoch. */
+export function recordToJson(r: StoredRecord, format: BodyFormat = 'auto') {
+  const b = encodeBody(r.body, format)
+  return {
+    lsn: r.lsn,
+    stream: r.stream,
+    module: r.module,
+    core: r.core,
+    seq: r.seq.toString(),
+    ts: r.ts,
+    rts: r.rts,
+    bodyEncoding: b.encoding,
+    body: b.body,
   }
 }
