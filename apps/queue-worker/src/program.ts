@@ -106,7 +106,7 @@ export function resolveLogDir(dir: string): string {
 }
 
 async function readDurableLsn(logDir: string): Promise<{ reader: LogReader; durable: number }> {
-  const reader = (await openReader(logDir)) as unknown as LogReader
+  const reader = await openReader(logDir)
   return { reader, durable: reader.durableLsn() }
 }
 

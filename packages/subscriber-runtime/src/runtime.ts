@@ -1,3 +1,4 @@
+import { openReader } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
 import { resolveSubscriberConfigs, type SubscriberConfig } from './config.ts'
 import {
@@ -122,11 +123,6 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
   }
 }
 
-// Loaded lazily: an engine that passes its own reader never needs it here.
-const kLogPackage = '@module-ingest/log'
 async function openLogReader(dataDir: string, durableSignal: Int32Array | undefined): Promise<LogReader> {
-  const { openReader } = (await import(kLogPackage)) as {
-    openReader(dir: string, options?: { durableSignal?: Int32Array }): Promise<LogReader>
-  }
   return openReader(dataDir, durableSignal ? { durableSignal } : {})
 }
