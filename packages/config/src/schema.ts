@@ -120,9 +120,7 @@ const logSchema = z
           'Extra wait for more records before a group is written when no fdatasync is running. 0: at once (groups still form while the previous fdatasync runs).',
         ),
       ),
-    groupCommitMaxBytes: posInt()
-      .default(kMiB)
-      .meta(d('Commit early once this much is pending.')),
+    groupCommitMaxBytes: posInt().default(kMiB).meta(d('Commit early once this much is pending.')),
     compression: oneOf(['none', 'zstd'] as const)
       .default('none')
       .meta(d('Compression of stored batches.')),

@@ -234,10 +234,14 @@ test.serial('resume across a server restart: HELLO_OK carries the durable high-w
 })
 
 test('UNSUPPORTED_VERSION, UNSUPPORTED_TYPE and BAD_FRAME, each in the check order', async (t) => {
+  const set = (at: number, value: number) => (f: Buffer) => {
+    f[at] = value
+    return f
+  }
   const cases: Array<[string, (f: Buffer) => Buffer, number]> = [
-    ['version 2', (f) => ((f[2] = 2), f), ErrorCode.UNSUPPORTED_VERSION],
-    ['reserved bits set', (f) => ((f[7] = 1), f), ErrorCode.BAD_FRAME],
-    ['COMPRESSED on DATA', (f) => ((f[5] = 1), f), ErrorCode.BAD_FRAME],
+    ['version 2', set(2, 2), ErrorCode.UNSUPPORTED_VERSION],
+    ['reserved bits set', set(7, 1), ErrorCode.BAD_FRAME],
+    ['COMPRESSED on DATA', set(5, 1), ErrorCode.BAD_FRAME],
     ['unknown type', (f) => f, ErrorCode.UNSUPPORTED_TYPE],
   ]
   for (const [name, mutate, code] of cases) {
