@@ -128,7 +128,7 @@ export async function openLog(dir: string, options: LogOptions = {}): Promise<Lo
   // One writer per directory, and none while a repair tool holds it (lock.ts).
   await acquireLock(abs, 'writer')
   try {
-    const rec = await recover(abs, opts.indexIntervalBytes)
+    const rec = await recover(abs, opts.indexIntervalBytes, opts.flush)
     const log = new LogImpl(abs, opts, rec)
     await log.init()
     return log
@@ -475,6 +475,8 @@ class LogImpl implements Log {
       if (epoch !== this.#epoch) return
     }
     if (g.newNames.length > 0) await this.#persistNames(g.newNames)
+    // Failed or closed meanwhile: our fd numbers may already belong to someone else.
+    if (epoch !== this.#epoch) return
     const fd = this.#fd
     const offset = this.#writeOffset
     this.#writeOffset += total

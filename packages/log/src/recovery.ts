@@ -4,8 +4,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
+import type { FlushPolicy } from './config.ts'
+import { MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
-import { addQuarantine, type Checkpoint, fsyncDir, loadCheckpoint } from './meta.ts'
+import { addQuarantine, type Checkpoint, fsyncDir, loadCheckpoint, readWatermarkFile } from './meta.ts'
+import { findNextGroup } from './scan.ts'
 import {
   buildIndexByScan,
   emptySeed,
@@ -61,7 +64,33 @@ async function openCatalog(dir: string): Promise<{ fd: number; names: string[]; 
   return { fd, names, bytes: validBytes }
 }
 
-export async function recover(dir: string, indexIntervalBytes: number): Promise<Recovered> {
+/** Why a bad group at `offset` of the active segment is not a torn tail, or undefined if it may be one. */
+async function midSegmentDamage(
+  dir: string,
+  fd: number,
+  base: number,
+  offset: number,
+  size: number,
+  expectLsn: number,
+  flush: FlushPolicy,
+): Promise<string | undefined> {
+  if (flush === 'always') {
+    // The watermark is written only after the fdatasync covering it returned: a lower bound of
+    // what was durable (under the weaker policies it may run ahead of the disk after a power cut).
+    const wm = readWatermarkFile(dir)
+    if (wm && wm.segBase === base && wm.endOffset > offset)
+      return `it lies before the durable end (offset ${wm.endOffset})`
+  }
+  const next = await findNextGroup(fd, offset, size, expectLsn)
+  if (next !== undefined) return `an intact group follows at offset ${next}`
+  return undefined
+}
+
+export async function recover(
+  dir: string,
+  indexIntervalBytes: number,
+  flush: FlushPolicy = 'always',
+): Promise<Recovered> {
   const t0 = performance.now()
   await fs.promises.mkdir(dir, { recursive: true })
   const catalog = await openCatalog(dir)
@@ -182,6 +211,21 @@ export async function recover(dir: string, indexIntervalBytes: number): Promise<
     nextLsn = expect
     if (build.stop.reason !== undefined && build.stop.offset < size) {
       if (isLast) {
+        // A crash tears only what follows the last fdatasync. Damage with intact groups after it,
+        // or (under 'always') before the published durable end, is corruption of acknowledged
+        // data: truncating would drop it silently, so refuse and leave the decision to repair.
+        const damage = await midSegmentDamage(dir, fd, base, build.stop.offset, size, expect, flush)
+        if (damage) {
+          fs.closeSync(fd)
+          fs.closeSync(catalog.fd)
+          throw new MI_ERR_LOG_CORRUPT(
+            name,
+            build.stop.offset,
+            `${build.stop.reason}; ${damage}, so this is not a torn tail: refusing to truncate ` +
+              'acknowledged records. Run `module-ingest-recover-dump repair` (it shows what a repair ' +
+              'drops and keeps the cut bytes aside) or restore the segment from a backup',
+          )
+        }
         report.truncated = {
           segment: name,
           offset: build.stop.offset,

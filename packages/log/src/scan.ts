@@ -2,7 +2,7 @@
 // raw verify tools and readers' positioning share.
 import fs from 'node:fs'
 import { promisify } from 'node:util'
-import { checkGroup, type GroupHeader } from './format.ts'
+import { checkGroup, type GroupHeader, kGroupMagic, kGroupPrefixBytes } from './format.ts'
 
 const read = promisify(fs.read)
 
@@ -64,4 +64,68 @@ export async function scanGroups(
     if (more === false) return { offset }
   }
   return { offset }
+}
+
+/**
+ * Where the next intact group after a bad one starts, if any: the first offset in (from, end) whose
+ * bytes pass checkGroup (length, magic, CRC) with a baseLsn in [minLsn, minLsn + end - from] (lsns
+ * cannot outgrow bytes). Tries the bad group's own length first (a flipped payload byte leaves it
+ * intact), then every byte. Recovery uses it to tell a torn tail (nothing intact follows) from
+ * damage in the middle of durable data.
+ */
+export async function findNextGroup(
+  fd: number,
+  from: number,
+  end: number,
+  minLsn: number,
+): Promise<number | undefined> {
+  const maxLsn = minLsn + (end - from)
+  // Cheap checks first (synchronous: they run for every byte of the range).
+  const plausible = (b: Buffer, pos: number, off: number): boolean => {
+    if (b.length - pos < kGroupPrefixBytes) return false
+    const len = b.readUInt32LE(pos)
+    if (len < 4 || off + kGroupPrefixBytes + len > end) return false
+    if (b.length - pos >= kGroupPrefixBytes + 10) {
+      if ((b[pos + kGroupPrefixBytes]! & 0xf0) !== kGroupMagic) return false
+      const lsn = peekVarint(b, pos + kGroupPrefixBytes + 1)
+      if (lsn < minLsn || lsn > maxLsn) return false
+    }
+    return true
+  }
+  const at = async (off: number, buf?: Buffer, pos = 0): Promise<boolean> => {
+    let b = buf ?? (await readAt(fd, off, kGroupPrefixBytes + 10))
+    if (!plausible(b, pos, off)) return false
+    const len = b.readUInt32LE(pos)
+    if (b.length - pos < kGroupPrefixBytes + len) {
+      b = await readAt(fd, off, kGroupPrefixBytes + len)
+      pos = 0
+    }
+    const c = checkGroup(b, pos, off - pos)
+    return c.ok && c.header.baseLsn >= minLsn && c.header.baseLsn <= maxLsn
+  }
+  const head = await readAt(fd, from, kGroupPrefixBytes)
+  if (head.length === kGroupPrefixBytes) {
+    const skip = from + kGroupPrefixBytes + head.readUInt32LE(0)
+    if (skip < end && (await at(skip))) return skip
+  }
+  for (let p = from + 1; p < end; ) {
+    const chunk = await readAt(fd, p, Math.min(kScanChunkBytes, end - p))
+    // Candidates need their 18-byte head inside the chunk, except at the very end of the range.
+    const last = p + chunk.length >= end ? chunk.length : chunk.length - (kGroupPrefixBytes + 10)
+    for (let i = 0; i < last; i++) if (plausible(chunk, i, p + i) && (await at(p + i, chunk, i))) return p + i
+    p += Math.max(1, last)
+  }
+  return undefined
+}
+
+function peekVarint(b: Buffer, pos: number): number {
+  let result = 0
+  let mul = 1
+  for (let p = pos; p < Math.min(b.length, pos + 8); p++) {
+    const byte = b[p]!
+    result += (byte & 0x7f) * mul
+    if (byte < 0x80) return result
+    mul *= 0x80
+  }
+  return -1
 }

@@ -4,10 +4,12 @@ import path from 'node:path'
 import test from 'ava'
 import {
   acquireRepairLock,
+  crash,
   type Log,
   openLog,
   openReader,
   readSegment,
+  readWriterLock,
   type StoredRecord,
   scanSegment,
   truncateSegmentTail,
@@ -175,4 +177,68 @@ test('truncateSegmentTail before the durable end: watermark, checkpoints and gro
   )
   await log2.close()
   await reader.close()
+})
+
+test('recovery: damage in the middle of the active segment is refused, never truncated as a torn tail', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir)
+  await fill(log, 100) // ten synced groups in the active segment
+  crash(log) // no checkpoint past the damage: recovery scans from the segment start
+  const gs = await groups(dir)
+  const file = path.join(dir, seg1)
+  const size = fs.statSync(file).size
+  const bad = gs[2]!
+  const next = gs[3]!.offset
+  const open = () => t.throwsAsync(openLog(dir), { code: 'MI_ERR_LOG_CORRUPT' })
+
+  // 1. a flipped payload byte: the watermark says the group was durable
+  flipByte(file, bad.offset + 20)
+  let err = await open()
+  t.regex(
+    err!.message,
+    new RegExp(`${seg1} is corrupt at offset ${bad.offset}: crc mismatch; it lies before the durable end`),
+  )
+  t.regex(err!.message, /module-ingest-recover-dump repair/)
+  // 2. without the watermark (lost in a power cut), the intact groups after it tell the same
+  fs.rmSync(path.join(dir, 'durable'))
+  err = await open()
+  t.regex(
+    err!.message,
+    new RegExp(`offset ${bad.offset}: crc mismatch; an intact group follows at offset ${next}`),
+  )
+  // 3. a damaged length prefix too: found by scanning byte by byte for the next intact group
+  flipByte(file, bad.offset + 20) // restore the payload
+  flipByte(file, bad.offset + 3) // length + 1 GiB
+  err = await open()
+  t.regex(err!.message, new RegExp(`offset ${bad.offset}: .*; an intact group follows at offset ${next}`))
+  t.is(fs.statSync(file).size, size, 'nothing was truncated')
+  t.false(readWriterLock(dir).live, 'a refused open leaves no lock behind')
+
+  // What the refusal points to: recover-dump repair cuts under the repair lock, keeping the cut aside.
+  const lock = await acquireRepairLock(dir)
+  const res = await truncateSegmentTail(dir, 1, (await scanSegment(dir, 1)).validBytes)
+  await lock.release()
+  t.is(res.offset, bad.offset)
+  const log2 = await openLog(dir)
+  t.is(log2.durableLsn, 20)
+  t.is(log2.moduleHwm('m'), 20n)
+  await log2.close()
+})
+
+test('recovery: a torn tail (nothing intact after the bad group, past the durable end) is still truncated', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir)
+  await fill(log, 30)
+  crash(log)
+  const file = path.join(dir, seg1)
+  const size = fs.statSync(file).size
+  // A group written but never synced: its head made it to disk, the rest did not.
+  const head = Buffer.alloc(8 + 200)
+  head.writeUInt32LE(400, 0)
+  head[8] = 0xa0
+  fs.appendFileSync(file, head)
+  const log2 = await openLog(dir)
+  t.like(log2.stats().recovery.truncated, { segment: seg1, offset: size, droppedBytes: head.length })
+  t.is(log2.durableLsn, 30)
+  await log2.close()
 })

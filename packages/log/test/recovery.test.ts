@@ -1,7 +1,16 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import test from 'ava'
-import { crash, listSegments, openLog, openReader, type StoredRecord, scanSegment } from '../src/internal.ts'
+import {
+  crash,
+  listSegments,
+  meta,
+  openLog,
+  openReader,
+  readSegment,
+  type StoredRecord,
+  scanSegment,
+} from '../src/internal.ts'
 import { body, nowUs, tmpDir } from './helpers.ts'
 
 type AnyLog = Awaited<ReturnType<typeof openLog>>
@@ -57,6 +66,19 @@ test('torn tail: a record cut mid-way is truncated, everything before it stays',
   const seg = lastSeg(dir)
   const size = fs.statSync(seg).size
   fs.truncateSync(seg, size - 7)
+  // Cut inside the last group, which the watermark calls durable: that is damage, not a tear.
+  await t.throwsAsync(openLog(dir, small), {
+    code: 'MI_ERR_LOG_CORRUPT',
+    message: /before the durable end .*recover-dump repair/,
+  })
+  // A real torn tail: the last group was written but its fdatasync never returned.
+  const base = Number(path.basename(seg, '.seg'))
+  let lastGroup = 0
+  for await (const g of readSegment(dir, base)) lastGroup = g.offset
+  fs.writeFileSync(
+    path.join(dir, 'durable'),
+    meta.encodeWatermark({ durableLsn: 29, segBase: base, endOffset: lastGroup, epoch: 0 }),
+  )
   const log2 = await openLog(dir, small)
   const rep = log2.stats().recovery
   t.truthy(rep.truncated, 'recovery reports the truncation')
