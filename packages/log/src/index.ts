@@ -22,7 +22,8 @@
  * durable                40 B watermark, pwritten in place after every commit (meta.ts)
  * groups/<name>          JSON {nextLsn}: consumer-group offsets
  * quarantine.json        corrupt (segment, offset) pairs readers refuse to pass
- * writer.pid             the live writer's pid
+ * writer.pid             pid of the live writer or repair tool (lock.ts: created by link(), atomic)
+ * <seg>.cut-<offset>     durable bytes a repair cut off (raw.ts truncateSegmentTail), for salvage
  *
  * group   = u32le payloadLen | u32le crc32(payload) | payload
  * payload = u8 flags (0xA0 | 1 if zstd) · varint baseLsn · varint count · varint baseRts
@@ -60,12 +61,24 @@
  * 2. Pick the valid checkpoint slot with the higher generation (missing/invalid → full scan).
  * 3. Scan groups from the checkpoint forward, checking length, CRC, lsn continuity and catalog ids,
  *    rebuilding module HWMs and the active segment's sparse index.
- * 4. The first bad group in the last segment is a torn tail: the file is truncated there (partial
- *    or CRC-bad groups, garbage or zeros appended). A bad group inside a sealed segment is
- *    corruption: reported (stats().recovery) and quarantined; readers stop there with
- *    MI_ERR_LOG_CORRUPT naming segment + offset. Sealed data before the checkpoint is not re-read
- *    at open (verifyLog does that); readers CRC-check every group they read.
+ * 4. The first bad group in the last segment is a torn tail, and the file is truncated there
+ *    (partial or CRC-bad groups, garbage or zeros appended), only if a crash could have made it: a
+ *    crash tears only what follows the last fdatasync. So if an intact group follows it (scan.ts
+ *    findNextGroup) or, under 'always', it starts before the watermark's durable end, it is damage
+ *    to acknowledged records: openLog refuses with MI_ERR_LOG_CORRUPT (segment + offset, "run
+ *    module-ingest-recover-dump repair") and truncates nothing. A bad group inside a sealed
+ *    segment is corruption: reported (stats().recovery) and quarantined; readers stop there with
+ *    MI_ERR_LOG_CORRUPT naming segment + offset, after serving every record before it. Data before
+ *    the checkpoint is not re-read at open (verifyLog does that); readers CRC-check every group.
  * 5. fdatasync what was kept, write a fresh checkpoint and the watermark.
+ *
+ * ## Lock and repair
+ * writer.pid is taken atomically (pid written to a private file, fsynced, link()ed: EEXIST while
+ * held) by openLog and by acquireRepairLock; a holder is live if kill(pid, 0) succeeds or fails
+ * with EPERM. Raw tools that change files refuse beside a live holder other than our own repair
+ * lock. truncateSegmentTail keeps readers' invariant (never past durable data, never a "short
+ * prefix" on data that is gone): it lowers the watermark before cutting, drops checkpoint slots
+ * past the cut and moves consumer groups back (see raw.ts).
  *
  * ## Failure (ENOSPC, EIO)
  * The writer stops accepting (`append` throws MI_ERR_LOG_UNAVAILABLE, `onError` fires), discards
