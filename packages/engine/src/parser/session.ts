@@ -27,6 +27,9 @@ import {
 } from '@module-ingest/protocol'
 import { FrameKind, nowUs } from '../messages.ts'
 
+/** One message for every handshake failure: nothing tells an unknown module from a wrong secret. */
+export const AUTH_FAILED_MESSAGE = 'authentication failed'
+
 export const State = {
   /** WELCOME sent, waiting for HELLO. */
   HANDSHAKE: 0,
@@ -59,8 +62,6 @@ export interface SessionHost {
   pause(conn: Conn, ms: number): void
   /** Hand an accepted frame to the writer; returns the writer-ring entry index it got. */
   accept(conn: Conn, kind: number, seq: bigint, payload: Uint8Array): number
-  /** The newest writer-ring entry index this worker produced (0 if none). */
-  readonly lastEntry: number
   isDurable(entry: number): boolean
   claim(conn: Conn, module: string): void
   authFailed(conn: Conn, reason: string): void
@@ -335,5 +336,3 @@ export class Conn {
     this.state = State.DEAD
   }
 }
-
-export const AUTH_FAILED_MESSAGE = 'authentication failed'

@@ -125,9 +125,6 @@ const host: SessionHost = {
     entries = (entries + 1) | 0
     return entries
   },
-  get lastEntry() {
-    return entries
-  },
   isDurable(entry) {
     return ((durable - entry) | 0) >= 0
   },
