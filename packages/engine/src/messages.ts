@@ -106,18 +106,32 @@ export interface AcceptedFrame {
 
 export function decodeAccepted(data: Uint8Array): AcceptedFrame {
   const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  let o = 0
-  const kind = view[o++]!
-  const moduleLen = view[o++]!
-  const module = view.toString('latin1', o, o + moduleLen)
-  o += moduleLen
-  const coreLen = view[o++]!
-  const core = view.toString('latin1', o, o + coreLen)
-  o += coreLen
-  const seq = view.readBigUInt64BE(o)
-  const rtsUs = view.readDoubleBE(o + 8)
-  o += 16
-  return { kind, module, core, seq, rtsUs, payload: data.subarray(o) }
+  const kind = view[0]!
+  // module and core as one run: "u8 len | module | u8 len | core"
+  const namesEnd = 2 + view[1]! + 1 + view[2 + view[1]!]!
+  const { module, core } = names(view, namesEnd)
+  const seq = view.readBigUInt64BE(namesEnd)
+  const rtsUs = view.readDoubleBE(namesEnd + 8)
+  return { kind, module, core, seq, rtsUs, payload: data.subarray(namesEnd + 16) }
+}
+
+// Consecutive entries nearly always come from the same connection (a socket chunk holds many
+// frames): keep the last module/core and compare bytes instead of decoding two strings each time.
+const kLastNames = Buffer.alloc(260)
+let lastNamesLength = -1
+let lastNames = { module: '', core: '' }
+
+function names(view: Buffer, end: number): { module: string; core: string } {
+  const n = end - 1
+  if (n === lastNamesLength && view.compare(kLastNames, 0, n, 1, end) === 0) return lastNames
+  const moduleEnd = 2 + view[1]!
+  lastNames = {
+    module: view.toString('latin1', 2, moduleEnd),
+    core: view.toString('latin1', moduleEnd + 1, end),
+  }
+  view.copy(kLastNames, 0, 1, end)
+  lastNamesLength = n
+  return lastNames
 }
 
 /** Wall clock in microseconds since the epoch, for `rts` and producer ts=0 stamping. */

@@ -94,7 +94,7 @@ export function decodeRecordAt(bytes: Uint8Array, start: number, end: number): D
   const s = bytes[start]!
   const nameEnd = start + 1 + s
   if (nameEnd + 8 > end) throw badPayload('record shorter than its header')
-  if (!isValidStreamBytes(bytes, start + 1, nameEnd)) throw badPayload('invalid stream name')
+  const stream = streamName(bytes, start + 1, nameEnd)
   const hi =
     ((bytes[nameEnd]! << 24) |
       (bytes[nameEnd + 1]! << 16) |
@@ -109,10 +109,30 @@ export function decodeRecordAt(bytes: Uint8Array, start: number, end: number): D
       bytes[nameEnd + 7]!) >>>
     0
   return {
-    stream: asBuffer(bytes).toString('latin1', start + 1, nameEnd),
+    stream,
     ts: hi * TWO_32 + lo,
     body: bytes.subarray(nameEnd + 8, end),
   }
+}
+
+// Telemetry repeats a handful of stream names millions of times: the last name decoded is kept,
+// so a repeat costs a byte compare instead of a validation pass and a new string (per thread).
+const kLastName = new Uint8Array(255)
+let lastNameLength = -1
+let lastName = ''
+
+function streamName(bytes: Uint8Array, start: number, end: number): string {
+  const n = end - start
+  if (n === lastNameLength) {
+    let i = 0
+    while (i < n && bytes[start + i] === kLastName[i]) i++
+    if (i === n) return lastName
+  }
+  if (!isValidStreamBytes(bytes, start, end)) throw badPayload('invalid stream name')
+  lastName = asBuffer(bytes).toString('latin1', start, end)
+  kLastName.set(bytes.subarray(start, end))
+  lastNameLength = n
+  return lastName
 }
 
 function asBuffer(b: Uint8Array): Buffer {
