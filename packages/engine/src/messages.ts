@@ -123,7 +123,12 @@ let lastNames = { module: '', core: '' }
 
 function names(view: Buffer, end: number): { module: string; core: string } {
   const n = end - 1
-  if (n === lastNamesLength && view.compare(kLastNames, 0, n, 1, end) === 0) return lastNames
+  if (n === lastNamesLength) {
+    // A JS loop: names are a few dozen bytes, shorter than a native compare's call overhead.
+    let i = 0
+    while (i < n && view[1 + i] === kLastNames[i]) i++
+    if (i === n) return lastNames
+  }
   const moduleEnd = 2 + view[1]!
   lastNames = {
     module: view.toString('latin1', 2, moduleEnd),
