@@ -10,22 +10,13 @@
  * and close the log, stop subscribers (committing their offsets).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
-import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import { MessageChannel, Worker } from 'node:worker_threads'
-import {
-  CredentialStore,
-  ensureDevCredential,
-  FailureThrottle,
-  identityFromPeerCertificate,
-  loadTlsContext,
-  type TlsWatcher,
-  watchTls,
-} from '@module-ingest/auth'
+import { CredentialStore, ensureDevCredential, FailureThrottle } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
 import { ErrorCode } from '@module-ingest/protocol'
-import { createDoorbell, createRing, waitDoorbellAsync } from '@module-ingest/ring'
+import { createDoorbell, createRing } from '@module-ingest/ring'
 import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
 import {
   type AdminServer,
@@ -38,7 +29,14 @@ import {
 import * as Comlink from 'comlink'
 import { ClaimCoordinator } from './claims.ts'
 import { Connections } from './connections.ts'
-import type { ParserCommand, ParserEvent, WriterEvent } from './messages.ts'
+import { listen } from './listener.ts'
+import {
+  createDurableSignal,
+  onDurable,
+  type ParserCommand,
+  type ParserEvent,
+  type WriterEvent,
+} from './messages.ts'
 import type { ParserControl, ParserInit } from './parser/worker.ts'
 import type { WriterControl, WriterInit } from './writer/worker.ts'
 
@@ -65,6 +63,11 @@ export interface StartOptions {
   logger: Logger
   /** Called once with the development secret when one was just created (print it once). */
   onDevCredential?: (info: { module: string; token: string; file: string }) => void
+  /**
+   * A data-path worker died: the server cannot go on, and everything acknowledged is on disk.
+   * Default: rethrow (the process exits; the log recovers on the next start).
+   */
+  onFatal?: (err: Error) => void
 }
 
 const PARSER_URL = new URL('./parser/worker.ts', import.meta.url)
@@ -91,7 +94,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const writerDoorbell = createDoorbell()
   const acks = new SharedArrayBuffer(4 * parsers)
   const lost = new SharedArrayBuffer(4 * parsers)
-  const durableSignal = new SharedArrayBuffer(64)
+  const durableSignal = createDurableSignal()
   const lanes = Array.from({ length: parsers }, () => ({
     inbound: createRing(config.ring.inboundBytes),
     outbound: createRing(config.ring.outboundBytes),
@@ -215,8 +218,21 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       }
     })
   }
+  // Without its writer or a parser the data path is broken: fail fast rather than limp on.
+  let stopping = false
+  const fatal = (err: Error) => {
+    if (stopping) return
+    stopping = true
+    logger.fatal({ event: 'EngineWorkerCrashed', err }, 'a data-path worker died')
+    if (options.onFatal) options.onFatal(err)
+    else
+      queueMicrotask(() => {
+        throw err
+      })
+  }
   for (const w of [writer, ...parserWorkers]) {
-    w.on('error', (err) => logger.fatal({ event: 'EngineWorkerCrashed', err }, 'a data-path worker crashed'))
+    w.on('error', fatal)
+    w.on('exit', (code) => fatal(new Error(`worker ${w.threadId} exited (code ${code})`)))
   }
 
   // Credentials: main watches the file; each parser reloads its own copy (control plane).
@@ -237,9 +253,10 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       logger.error({ event: 'AuthCredentialsReloadError', err: err.message }, 'credentials not reloaded'),
   )
 
-  let tlsWatcher: TlsWatcher | null = null
-  const listener = await listen(config, (socket, tlsIdentity) => connections.accept(socket, tlsIdentity))
-  const address = listener.address() as AddressInfo
+  const listener = await listen(config, logger, (socket, tlsIdentity) =>
+    connections.accept(socket, tlsIdentity),
+  )
+  const address = listener.server.address() as AddressInfo
   logger.info(
     { event: 'ServerListening', host: address.address, port: address.port, parsers, flush: config.log.flush },
     `module-ingest listening on ${address.address}:${address.port}`,
@@ -332,9 +349,10 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   const close = () => {
     closing ??= (async () => {
       const timeoutMs = config.shutdown.gracefulTimeoutMs
+      stopping = true // workers exiting from here on are ours to stop
       logger.info({ event: 'ServerShutdownStarted', timeoutMs }, 'shutting down')
       // close() stops accepting now but calls back only once every socket is gone: await it last.
-      const listenerClosed = new Promise<void>((r) => listener.close(() => r()))
+      const listenerClosed = listener.close()
       connections.stopReading()
       await Promise.all(parserControls.map((c) => c.drain(timeoutMs)))
       await connections.closeAll(2000)
@@ -345,7 +363,6 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       await admin?.close()
       await metricsServer?.close()
       credentials.close()
-      tlsWatcher?.close()
       await Promise.all([writer, ...parserWorkers].map((w) => w.terminate()))
       logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
     })()
@@ -357,74 +374,6 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     metricsAddress: metricsServer?.address ?? null,
     stats,
     close,
-  }
-
-  async function listen(
-    cfg: ServerConfig,
-    onSocket: (socket: import('node:net').Socket, tlsIdentity?: string) => void,
-  ): Promise<NetServer> {
-    const { host, port } = cfg.listen
-    let server: NetServer
-    if (cfg.tls) {
-      // The MIP/1 handshake timer starts only after TLS, and the per-address connection cap only
-      // counts secured sockets: without this bound (Node's default is 120 s) a client that opens TCP
-      // and never speaks TLS would hold a listener slot, and block close(), for two minutes. Node
-      // only reports the timeout (tlsClientError below); it does not close the socket itself.
-      const tlsServer = createTlsServer({
-        ...(await loadTlsContext(cfg.tls)),
-        handshakeTimeout: cfg.limits.handshakeTimeoutMs,
-      })
-      // New certificates apply to new handshakes; live sessions keep the context they started with.
-      tlsWatcher = watchTls(
-        cfg.tls,
-        (ctx) => {
-          tlsServer.setSecureContext(ctx)
-          logger.info({ event: 'TlsCertificateReloaded' }, 'TLS certificate reloaded')
-        },
-        (err) =>
-          logger.error(
-            { event: 'TlsCertificateReloadError', err: err.message },
-            'TLS certificate not reloaded',
-          ),
-      )
-      tlsServer.on('secureConnection', (socket: TLSSocket) => {
-        const cert = socket.authorized ? socket.getPeerCertificate() : null
-        onSocket(socket, cert ? (identityFromPeerCertificate(cert) ?? undefined) : undefined)
-      })
-      tlsServer.on('tlsClientError', (_err, socket) => socket.destroy())
-      server = tlsServer
-    } else {
-      server = createNetServer({ noDelay: true }, (socket) => onSocket(socket))
-    }
-    server.maxConnections = cfg.limits.maxConnections + 64 // our own check answers with an ERROR
-    await new Promise<void>((ok, fail) => {
-      server.once('error', fail)
-      server.listen({ host, port, backlog: 4096 }, () => ok())
-    })
-    return server
-  }
-}
-
-/** Listen for the writer's durable-LSN word (same-process readers don't need to poll files). */
-function onDurable(signal: SharedArrayBuffer): (listener: (durableLsn: number) => void) => () => void {
-  const word = new Int32Array(signal, 0, 1)
-  const lsn = new Float64Array(signal, 8, 1)
-  const listeners = new Set<(durableLsn: number) => void>()
-  let running = false
-  const loop = async () => {
-    running = true
-    while (listeners.size > 0) {
-      const seen = Atomics.load(word, 0)
-      await waitDoorbellAsync(word, seen, 1000)
-      const now = Atomics.load(word, 0)
-      if (now !== seen) for (const l of listeners) l(lsn[0]!)
-    }
-    running = false
-  }
-  return (listener) => {
-    listeners.add(listener)
-    if (!running) void loop()
-    return () => listeners.delete(listener)
   }
 }
 

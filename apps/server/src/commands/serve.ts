@@ -51,6 +51,8 @@ export function serveCommand(): Command {
 
       const server = await startServer(config, {
         logger,
+        // A dead data-path worker: exit non-zero so a supervisor restarts us; the log recovers.
+        onFatal: () => exitNow(kExit.failure),
         onDevCredential: ({ module, token, file }) => {
           // Shown once on first start; also saved to `file` (0600) for `module-ingest send`.
           process.stderr.write(

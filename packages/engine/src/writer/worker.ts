@@ -23,7 +23,7 @@ import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
 import { RingConsumer, ringDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
-import { decodeAccepted, FrameKind, nowUs, W, type WriterEvent } from '../messages.ts'
+import { decodeAccepted, FrameKind, nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
 
 export interface WriterInit {
   logDir: string
@@ -40,7 +40,7 @@ export interface WriterInit {
    * (disk full, I/O error). Entries up to it that were not durable must never be acknowledged.
    */
   lost: SharedArrayBuffer
-  /** Int32 word 0: bumped on every durable move; Float64 at byte 8: the durable LSN. */
+  /** The durable watermark for same-process readers (messages.ts, publishDurable). */
   durableSignal: SharedArrayBuffer
   control: import('node:worker_threads').MessagePort
 }
@@ -50,8 +50,6 @@ const { doorbell } = init
 const acks = new Int32Array(init.acks)
 const lost = new Int32Array(init.lost)
 const { parserDoorbells } = init
-const durableWord = new Int32Array(init.durableSignal, 0, 1)
-const durableLsnSlot = new Float64Array(init.durableSignal, 8, 1)
 const consumers = init.rings.map((sab) => new RingConsumer(sab, { doorbell }))
 
 const metrics = new Metrics()
@@ -165,10 +163,8 @@ function settle(durableLsn: number): void {
     const b = barriers.shift()!
     post({ code: 'BARRIER', token: b.token, module: b.module, hwm: log.moduleHwm(b.module) })
   }
-  // Same-process readers (the subscriber dispatcher) sleep on word 0; the exact LSN sits beside
-  // it and is written first, so a reader that sees the word move reads the new LSN.
-  durableLsnSlot[0] = durableLsn
-  ringDoorbell(durableWord)
+  // Same-process readers (the subscriber dispatcher) wait on this.
+  publishDurable(init.durableSignal, durableLsn)
 }
 
 log.onDurable(settle)

@@ -1,0 +1,70 @@
+/**
+ * The MIP/1 listener: plain TCP, or TLS with certificate reload and client-certificate identity.
+ * Hands every accepted (and, with TLS, secured) socket to `onSocket`.
+ */
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import { identityFromPeerCertificate, loadTlsContext, watchTls } from '@module-ingest/auth'
+import type { ServerConfig } from '@module-ingest/config'
+import type { Logger } from '@module-ingest/telemetry'
+
+export interface Listener {
+  readonly server: NetServer
+  /** Stop accepting; resolves once every accepted socket has closed. */
+  close(): Promise<void>
+}
+
+export async function listen(
+  config: ServerConfig,
+  logger: Logger,
+  onSocket: (socket: Socket, tlsIdentity?: string) => void,
+): Promise<Listener> {
+  const { host, port } = config.listen
+  let server: NetServer
+  let stopWatching = () => {}
+  if (config.tls) {
+    // The MIP/1 handshake timer starts only after TLS, and the per-address connection cap only
+    // counts secured sockets: without this bound (Node's default is 120 s) a client that opens TCP
+    // and never speaks TLS would hold a listener slot, and block close(), for two minutes. Node
+    // only reports the timeout (tlsClientError below); it does not close the socket itself.
+    const tlsServer = createTlsServer({
+      ...(await loadTlsContext(config.tls)),
+      handshakeTimeout: config.limits.handshakeTimeoutMs,
+    })
+    // New certificates apply to new handshakes; live sessions keep the context they started with.
+    const watcher = watchTls(
+      config.tls,
+      (ctx) => {
+        tlsServer.setSecureContext(ctx)
+        logger.info({ event: 'TlsCertificateReloaded' }, 'TLS certificate reloaded')
+      },
+      (err) =>
+        logger.error(
+          { event: 'TlsCertificateReloadError', err: err.message },
+          'TLS certificate not reloaded',
+        ),
+    )
+    stopWatching = () => watcher.close()
+    tlsServer.on('secureConnection', (socket: TLSSocket) => {
+      const cert = socket.authorized ? socket.getPeerCertificate() : null
+      onSocket(socket, cert ? (identityFromPeerCertificate(cert) ?? undefined) : undefined)
+    })
+    tlsServer.on('tlsClientError', (_err, socket) => socket.destroy())
+    server = tlsServer
+  } else {
+    server = createNetServer({ noDelay: true }, (socket) => onSocket(socket))
+  }
+  // The engine's own limit answers with ERROR TOO_MANY_CONNECTIONS; this is only a backstop.
+  server.maxConnections = config.limits.maxConnections + 64
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail)
+    server.listen({ host, port, backlog: 4096 }, () => ok())
+  })
+  return {
+    server,
+    close: () => {
+      stopWatching()
+      return new Promise<void>((r) => server.close(() => r()))
+    },
+  }
+}
