@@ -220,7 +220,6 @@ Comlink.expose(control, init.control as unknown as Comlink.Endpoint)
 export type WriterControl = typeof control
 
 let closing = false
-let busySince = performance.now()
 while (!closing) {
   const rung = Atomics.load(doorbell, 0)
   let work = 0
@@ -234,17 +233,13 @@ while (!closing) {
   }
   for (let i = 0; i < consumers.length && !stalled; i++) {
     const c = consumers[i]!
-    work += c.read((data, kind) => take(i, data, kind), 4096)
+    work += c.read((data, kind) => take(i, data, kind), 1024)
     c.release()
   }
   // Entries that needed no write (barriers, or an idle log) may already be durable.
   if (work > 0) settle(log.durableLsn)
-  if (work === 0) {
-    await waitDoorbellAsync(doorbell, rung, 100)
-    busySince = performance.now()
-  } else if (performance.now() - busySince > 2) {
-    // Give the fdatasync completions and comlink calls their turn.
-    await new Promise((r) => setImmediate(r))
-    busySince = performance.now()
-  }
+  if (work === 0) await waitDoorbellAsync(doorbell, rung, 100)
+  // Yield after every pass: the log's group commit (write, fdatasync, its completion) runs on this
+  // event loop, so a long run of appends would hold the group open and delay every ACK behind it.
+  else await new Promise((r) => setImmediate(r))
 }
