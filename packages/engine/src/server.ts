@@ -342,7 +342,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
     })
   }
   const metricsServer = config.telemetry.metrics
-    ? await startMetricsServer({ ...config.telemetry.metrics.listen, metrics })
+    ? await startMetricsServer({ ...config.telemetry.metrics.listen, metrics, healthy: () => logAvailable })
     : null
 
   let closing: Promise<void> | null = null
