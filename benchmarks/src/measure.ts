@@ -30,6 +30,23 @@ export interface TargetRun {
 
 let runCounter = 0
 
+/** A result row with nothing measured yet. */
+export function emptyRow(scenario: string, target: TargetName, params: Row['params']): Row {
+  return {
+    scenario,
+    target,
+    params,
+    msgs_per_s: null,
+    mb_per_s: null,
+    ack: null,
+    flush: null,
+    rss_peak_mib: null,
+    cpu_s: null,
+    errors: 0,
+    extra: {},
+  }
+}
+
 export async function measureTarget(
   ctx: RunContext,
   scenario: string,
@@ -43,19 +60,7 @@ export async function measureTarget(
     window,
     ...(r.ratePerSec ? { offered_per_s: r.ratePerSec } : {}),
   }
-  const row: Row = {
-    scenario,
-    target,
-    params,
-    msgs_per_s: null,
-    mb_per_s: null,
-    ack: null,
-    flush: null,
-    rss_peak_mib: null,
-    cpu_s: null,
-    errors: 0,
-    extra: {},
-  }
+  const row = emptyRow(scenario, target, params)
   const dir = join(ctx.scratch, `${scenario}-${target}-${++runCounter}`)
   let ours: OursServer | null = null
   let peer: PeerServer | null = null

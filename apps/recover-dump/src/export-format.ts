@@ -1,12 +1,12 @@
 import fs from 'node:fs'
-import type { StoredRecord } from '@module-ingest/log'
+import { recordToJson, type StoredRecord } from '@module-ingest/log'
 import { Packr } from 'msgpackr'
 
 // Export file formats (README "Export formats"). Both hold every field of StoredRecord, so a replay
 // tool can re-send records with their original module, seq and timestamps.
 //
 // ndjson   one JSON object per line:
-//          {"lsn":1,"stream":"s","module":"m","core":"","seq":"1","ts":…,"rts":…,"body":"<base64>"}
+//          {"lsn":1,"stream":"s","module":"m","core":"","seq":"1","ts":…,"rts":…,"bodyEncoding":"base64","body":"<base64>"}
 //          seq is a decimal string (u64 does not fit a JSON number); ts/rts are µs since the epoch.
 //
 // msgpack  "MIEXMP01" (8 bytes), then per record: u32le length · msgpack array
@@ -22,16 +22,7 @@ const packr = new Packr({ useRecords: false, int64AsType: 'bigint' })
 
 export function encodeRecord(r: StoredRecord, format: ExportFormat): Buffer {
   if (format === 'ndjson') {
-    const line = JSON.stringify({
-      lsn: r.lsn,
-      stream: r.stream,
-      module: r.module,
-      core: r.core,
-      seq: r.seq.toString(),
-      ts: r.ts,
-      rts: r.rts,
-      body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('base64'),
-    })
+    const line = JSON.stringify(recordToJson(r, 'base64'))
     return Buffer.from(`${line}\n`)
   }
   const packed = packr.pack([r.lsn, r.stream, r.module, r.core, r.seq, r.ts, r.rts, r.body])
@@ -59,6 +50,7 @@ export async function* readExport(file: string): AsyncGenerator<StoredRecord> {
   for (const line of data.toString('utf8').split('\n')) {
     if (line === '') continue
     const o = JSON.parse(line)
-    yield { ...o, seq: BigInt(o.seq), body: new Uint8Array(Buffer.from(o.body, 'base64')) }
+    const { bodyEncoding: _, ...rest } = o
+    yield { ...rest, seq: BigInt(o.seq), body: new Uint8Array(Buffer.from(o.body, 'base64')) }
   }
 }

@@ -13,7 +13,7 @@
  * harness checks and skips with the reason. Linux loopback answers on all of 127.0.0.0/8.
  */
 import { execFileSync } from 'node:child_process'
-import { measureTarget } from '../measure.ts'
+import { emptyRow, measureTarget } from '../measure.ts'
 import { type Row, type RunContext, type Scenario, windowFor } from '../scenario.ts'
 
 /** Soft and hard RLIMIT_NOFILE of processes this one spawns (Node has no getrlimit). */
@@ -41,19 +41,11 @@ function connectionScenario(name: string, count: number, quickCount: number, ful
       // its share. Spawned processes inherit our limit; without privileges it cannot be raised.
       const need = connections + 512
       const { soft, hard } = nofileLimit()
-      const base: Row = {
-        scenario: name,
-        target: 'ours',
-        params: { body_bytes: 128, connections, window: windowFor(ctx, connections) },
-        msgs_per_s: null,
-        mb_per_s: null,
-        ack: null,
-        flush: null,
-        rss_peak_mib: null,
-        cpu_s: null,
-        errors: 0,
-        extra: {},
-      }
+      const base = emptyRow(name, 'ours', {
+        body_bytes: 128,
+        connections,
+        window: windowFor(ctx, connections),
+      })
       if (soft < need) {
         const why = `ulimit -n is ${soft} (hard ${hard}); ${connections} connections need ≥ ${need} in the server process (raise the hard limit, e.g. LimitNOFILE / prlimit as root)`
         ctx.log(`  skipped: ${why}`)

@@ -12,6 +12,7 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runLoad } from '../load/coordinator.ts'
+import { emptyRow } from '../measure.ts'
 import { ProcMonitor } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import { type OursServer, startOurs } from '../targets/ours.ts'
@@ -34,19 +35,7 @@ export const recoveryScenario: Scenario = {
     if (!ctx.targets.has('ours')) return []
     const targetBytes = ctx.quick ? 16 * 1024 ** 2 : ctx.big ? 10 * kGiB : kGiB
     const dataDir = join(ctx.scratch, 'recovery')
-    const row: Row = {
-      scenario: this.name,
-      target: 'ours',
-      params: { body_bytes: kBodyBytes, connections: 4, window: ctx.window },
-      msgs_per_s: null,
-      mb_per_s: null,
-      ack: null,
-      flush: null,
-      rss_peak_mib: null,
-      cpu_s: null,
-      errors: 0,
-      extra: {},
-    }
+    const row = emptyRow(this.name, 'ours', { body_bytes: kBodyBytes, connections: 4, window: ctx.window })
     let server: OursServer | null = null
     let mon: ProcMonitor | null = null
     try {
