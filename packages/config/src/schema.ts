@@ -61,6 +61,13 @@ const tlsSchema = z
     requestClientCert: bool()
       .default(false)
       .meta(d('Ask clients for a certificate (verified against caFile).')),
+    requireClientCert: bool()
+      .default(false)
+      .meta(
+        d(
+          'Refuse the TLS handshake without a valid client certificate (mutual TLS only). The HELLO still needs the module secret.',
+        ),
+      ),
   })
   .optional()
   .meta(d('Serve MIP/1 over TLS. Without it the listener is plain TCP.', { type: 'object' }))

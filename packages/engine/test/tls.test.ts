@@ -70,7 +70,13 @@ interface TlsServer extends TestServer {
  */
 async function startTlsServer(
   t: { teardown(fn: () => Promise<void>): void },
-  tls: { certFile: string; keyFile: string; caFile?: string; requestClientCert?: boolean },
+  tls: {
+    certFile: string
+    keyFile: string
+    caFile?: string
+    requestClientCert?: boolean
+    requireClientCert?: boolean
+  },
 ): Promise<TlsServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'mi-engine-tls-'))
   const file = join(dataDir, 'credentials.yaml')
@@ -86,6 +92,7 @@ async function startTlsServer(
   const flags: Record<string, unknown> = { 'tls.certFile': tls.certFile, 'tls.keyFile': tls.keyFile }
   if (tls.caFile) flags['tls.caFile'] = tls.caFile
   if (tls.requestClientCert) flags['tls.requestClientCert'] = true
+  if (tls.requireClientCert) flags['tls.requireClientCert'] = true
   const s = await startTestServer(flags, dataDir)
   t.teardown(() => s.stop())
   return Object.assign(s, { fleetToken, tlsToken, uriToken, hmacKey })
@@ -223,6 +230,34 @@ test('mutual TLS: the certificate names the module the HELLO may claim', async (
   // A certificate from an untrusted CA is not verified, so it asserts nothing: token auth decides.
   t.is(await helloCode(s.port, { module: 'sensor-9', token: s.fleetToken }, withCert(clients.rogue)), 'ok')
   t.is(await helloCode(s.port, { module: 'sensor-tls', token: s.tlsToken }, withCert(clients.rogue)), 'ok')
+})
+
+test('tls.requireClientCert: no valid client certificate, no TLS session', async (t) => {
+  const { server, pki, clients } = t.context
+  const s = await startTlsServer(t, {
+    certFile: server.certFile,
+    keyFile: server.keyFile,
+    caFile: pki.caFile,
+    requireClientCert: true,
+  })
+  const base = { ca: pki.ca, servername: 'localhost' }
+  t.is(
+    await helloCode(
+      s.port,
+      { module: 'sensor-tls', token: s.tlsToken },
+      { ...base, cert: clients.cn.cert, key: clients.cn.key },
+    ),
+    'ok',
+  )
+  // Without a certificate, or with one from an untrusted CA, the TLS handshake itself fails.
+  await t.throwsAsync(helloCode(s.port, { module: 'sensor-9', token: s.fleetToken }, base))
+  await t.throwsAsync(
+    helloCode(
+      s.port,
+      { module: 'sensor-9', token: s.fleetToken },
+      { ...base, cert: clients.rogue.cert, key: clients.rogue.key },
+    ),
+  )
 })
 
 test('mutual TLS with the client SDK: its certificate admits its own module only', async (t) => {
