@@ -113,7 +113,12 @@ test('environment mapping: nesting, booleans, lists, JSON, false sections', (t) 
       PATH: '/bin',
     },
   })
-  t.deepEqual(c.tls, { certFile: '/srv/mi/cert.pem', keyFile: '/etc/key.pem', requestClientCert: true, requireClientCert: false })
+  t.deepEqual(c.tls, {
+    certFile: '/srv/mi/cert.pem',
+    keyFile: '/etc/key.pem',
+    requestClientCert: true,
+    requireClientCert: false,
+  })
   t.is(c.telemetry.metrics, false)
   t.is(c.log.retention.maxAgeMs, 7 * 86_400_000)
   t.is(c.subscribers.length, 1)
