@@ -64,6 +64,11 @@ test('serve → send → tail → stats, with nothing but the embedded default',
     'the disk subscriber runs by default',
   )
 
+  // Audit: the handshake was logged, with the module and the address, never the token.
+  const audit = server.logs.find((l) => l.event === 'AuthSucceeded')
+  t.like(audit, { module: 'module-ingest-cli', remoteAddress: '127.0.0.1' })
+  t.false(JSON.stringify(server.logs).includes(await server.devToken()))
+
   server.kill('SIGTERM')
   t.is(await server.exited, 0)
 

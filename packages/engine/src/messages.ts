@@ -49,6 +49,8 @@ export type ParserEvent =
   | { code: 'CLAIM'; module: string; connId: number; worker: number }
   | { code: 'AUTH_FAILED'; connId: number; module?: string; reason: string }
   | { code: 'AUTH_OK'; connId: number; module: string }
+  /** A live session ended because its credential was revoked, disabled, narrowed or expired. */
+  | { code: 'AUTH_REVOKED'; connId: number; module: string; reason: string }
 
 /** Messages the main thread posts to a parser worker. */
 export type ParserCommand =

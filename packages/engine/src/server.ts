@@ -212,9 +212,22 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       else if (event.code === 'AUTH_FAILED') {
         const ip = connections.ipOf(event.connId) ?? 'unknown'
         throttle.fail(ip)
-        logger.warn({ event: 'AuthFailed', module: event.module, reason: event.reason, connId: event.connId })
+        logger.warn({
+          event: 'AuthFailed',
+          module: event.module,
+          reason: event.reason,
+          connId: event.connId,
+          remoteAddress: ip,
+        })
       } else if (event.code === 'AUTH_OK') {
-        logger.info({ event: 'AuthSucceeded', module: event.module, connId: event.connId })
+        const ip = connections.ipOf(event.connId)
+        throttle.succeed(ip)
+        logger.info({ event: 'AuthSucceeded', module: event.module, connId: event.connId, remoteAddress: ip })
+      } else if (event.code === 'AUTH_REVOKED') {
+        logger.warn(
+          { event: 'AuthSessionRevoked', module: event.module, reason: event.reason, connId: event.connId },
+          'session ended: its credential no longer admits it',
+        )
       }
     })
   }

@@ -197,6 +197,12 @@ function pumpDurable(): number {
   return 1
 }
 
+/** End a live session whose credential no longer admits it, and say so in the audit log. */
+function revoke(conn: Conn, reason: string): void {
+  conn.fail(host, ErrorCode.AUTH_FAILED, `credential ${reason}`)
+  post({ code: 'AUTH_REVOKED', connId: conn.id, module: conn.module, reason })
+}
+
 function sweepTimers(): void {
   const now = performance.now()
   const wallMs = Date.now()
@@ -205,7 +211,7 @@ function sweepTimers(): void {
     if (conn.state === State.OPEN && expiresAtMs !== undefined && wallMs >= expiresAtMs) {
       // auth README "Live sessions on reload": a session ends when its credential's expiresAt
       // passes, not only when a reload happens to review it. Checked by this sweep (≤ 250 ms late).
-      conn.fail(host, ErrorCode.AUTH_FAILED, 'credential expired')
+      revoke(conn, 'expired')
     } else if (conn.state === State.HANDSHAKE && now - conn.openedAt > init.handshakeTimeoutMs) {
       conn.fail(host, ErrorCode.HANDSHAKE_TIMEOUT, `no HELLO within ${init.handshakeTimeoutMs} ms`)
     } else if (conn.state === State.OPEN && now - conn.lastFrameAt > init.idleTimeoutMs) {
@@ -219,7 +225,10 @@ parentPort!.on('message', (cmd: ParserCommand) => {
     const conn = conns.get(cmd.connId)
     if (conn) {
       conn.claimed(host, cmd.hwm)
-      if (conn.state === State.OPEN) sessions.set(cmd.module, conn)
+      if (conn.state === State.OPEN) {
+        sessions.set(cmd.module, conn)
+        post({ code: 'AUTH_OK', connId: conn.id, module: cmd.module })
+      }
     }
   } else if (cmd.code === 'OVERLOADED') {
     // Nothing after each session's last ACK counts as accepted; clients resume from HELLO_OK.
@@ -266,7 +275,7 @@ const control = {
     for (const conn of conns.values()) {
       if (conn.state !== State.OPEN && conn.state !== State.CLAIMING) continue
       const reason = conn.identity && credentials.isRevokedOrChanged(conn.identity)
-      if (reason) conn.fail(host, ErrorCode.AUTH_FAILED, `credential ${reason}`)
+      if (reason) revoke(conn, reason)
     }
     publish()
   },
