@@ -77,3 +77,41 @@ test('serve → send → tail → stats, with nothing but the embedded default',
   t.is(archived.code, 0, archived.stderr)
   t.is(archived.stdout.trim().split('\n').length, 3)
 })
+
+test('a subscriber plugin named by its npm package emits derived records back into the log', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'mi-plugin-'))
+  t.teardown(() => rm(cwd, { recursive: true, force: true }))
+  const dataDir = join(cwd, 'data')
+  const anomaly = {
+    name: 'anomaly',
+    use: '@module-ingest/subscriber-example',
+    streams: ['telemetry.*'],
+    options: { threshold: 2, minSamples: 5 },
+  }
+  const server = await startServerProcess({ dataDir, set: { subscribers: JSON.stringify([anomaly]) } })
+  t.teardown(() => server.kill('SIGKILL'))
+  const common = ['--data-dir', dataDir]
+  const values = [20, 21, 19, 20, 21, 19, 20, 95].map((v) => JSON.stringify({ value: v })).join('\n')
+  const sent = await run(
+    ['send', '--stream', 'telemetry.temp', '--port', String(server.port), ...common],
+    cwd,
+    values,
+  )
+  t.is(sent.code, 0, sent.stderr)
+  // The plugin runs in its own worker pool and appends its scores through the server's writer.
+  let scores: Array<{ body: string }> = []
+  for (let i = 0; i < 100 && scores.length === 0; i++) {
+    const tail = await run(['tail', '--stream', 'ai.scores', '--format', 'json', ...common], cwd)
+    scores = tail.stdout.trim()
+      ? tail.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l))
+      : []
+    if (scores.length === 0) await new Promise((r) => setTimeout(r, 100))
+  }
+  t.is(scores.length, 1)
+  t.like(JSON.parse(scores[0]!.body), { value: 95, stream: 'telemetry.temp' })
+  server.kill('SIGTERM')
+  t.is(await server.exited, 0)
+})
