@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, createServer, type TLSSocket } from 'node:tls'
+import { createTestPki } from '@module-ingest/testing'
 import test from 'ava'
 import {
   identityFromPeerCertificate,
@@ -12,56 +12,13 @@ import {
   watchTls,
 } from '../src/internal.ts'
 
-// A throwaway CA, a server certificate and client certificates, made with the openssl CLI.
-const dir = mkdtempSync(join(tmpdir(), 'mi-auth-tls-'))
-test.after.always(() => rmSync(dir, { recursive: true, force: true }))
-const p = (name: string) => join(dir, name)
+// A throwaway CA, a server certificate and client certificates (the shared test PKI).
+const pki = createTestPki({ caSubject: '/CN=mi-test-ca' })
+test.after.always(() => pki.remove())
+const p = (name: string) => join(pki.dir, name)
+const issue = (name: string, subject: string, san?: string) =>
+  pki.issue(name, { subject, ...(san ? { san } : {}) })
 
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { stdio: 'pipe' })
-}
-
-function issue(name: string, subject: string, san?: string): void {
-  const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  openssl('req', ...key, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', subject)
-  const ext = san ? ['-extfile', p(`${name}.ext`)] : []
-  if (san) writeFileSync(p(`${name}.ext`), `subjectAltName=${san}\n`)
-  openssl(
-    'x509',
-    '-req',
-    '-in',
-    p(`${name}.csr`),
-    '-CA',
-    p('ca.crt'),
-    '-CAkey',
-    p('ca.key'),
-    '-set_serial',
-    String(Date.now() + Math.floor(Math.random() * 1e6)),
-    '-out',
-    p(`${name}.crt`),
-    '-days',
-    '2',
-    ...ext,
-  )
-}
-
-openssl(
-  'req',
-  '-x509',
-  '-newkey',
-  'ec',
-  '-pkeyopt',
-  'ec_paramgen_curve:prime256v1',
-  '-nodes',
-  '-keyout',
-  p('ca.key'),
-  '-out',
-  p('ca.crt'),
-  '-days',
-  '2',
-  '-subj',
-  '/CN=mi-test-ca',
-)
 issue('server', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1')
 issue('server2', '/CN=localhost', 'DNS:localhost,IP:127.0.0.1')
 issue('client-uri', '/O=acme/CN=sensor-cn', 'URI:urn:module-ingest:module:sensor-uri,DNS:sensor-dns.example')
