@@ -13,7 +13,7 @@ export type {
   MetricType,
 } from './metrics.ts'
 export { Counter, Gauge, Histogram, Metrics } from './metrics.ts'
-export type { MetricsServer, MetricsServerOptions } from './metrics-server.ts'
+export type { HttpHandler, MetricsServer, MetricsServerOptions } from './metrics-server.ts'
 export { startMetricsServer } from './metrics-server.ts'
 export { formatPretty } from './pretty.ts'
 export { kPrometheusContentType, toPrometheus } from './prometheus.ts'

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Metrics } from './metrics.ts'
 import { kPrometheusContentType } from './prometheus.ts'
@@ -10,7 +10,16 @@ export interface MetricsServerOptions {
   metrics: Metrics
   /** /healthz answers 200 while this returns true (default: always), 503 otherwise. */
   healthy?: () => boolean
+  /**
+   * More routes on the same listener (query APIs, dashboards), tried in order before the built-in
+   * ones. A handler returns true when it answered the request. The host wires them; this server
+   * knows none of them.
+   */
+  handlers?: HttpHandler[]
 }
+
+/** One route group on the HTTP listener: answer and return true, or return false to pass. */
+export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>
 
 export interface MetricsServer {
   address: { host: string; port: number }
@@ -19,8 +28,17 @@ export interface MetricsServer {
 
 /** Serve GET /metrics (Prometheus text) and GET /healthz over plain HTTP. */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const { metrics, healthy = () => true } = options
-  const server = createServer((req, res) => {
+  const { metrics, healthy = () => true, handlers = [] } = options
+  const server = createServer(async (req, res) => {
+    for (const handler of handlers) {
+      try {
+        if (await handler(req, res)) return
+      } catch (err) {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
+        res.end(`${(err as Error).message}\n`)
+        return
+      }
+    }
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n')
