@@ -2,6 +2,8 @@ import { appendFileSync, existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { openReader } from '@module-ingest/log'
+// The server's table of built-in subscriber names, so `--use disk` means what it means there.
+import { builtinPlugins } from '@module-ingest/server/plugins'
 import {
   type HostEmit,
   type LogPosition,
@@ -153,6 +155,7 @@ async function runJob(f: Flags): Promise<number> {
     emit,
     dryRun: f.dryRun === true,
     baseDir: process.cwd(),
+    plugins: builtinPlugins(),
     subscribers: [
       {
         name,

@@ -18,7 +18,7 @@ export interface LogPosition {
 export interface SubscriberConfig {
   /** Instance name: the consumer group is `sub.<name>`, the dead-letter stream `dlq.<name>`. */
   name: string
-  /** 'disk' | 'nats' (built-ins), an npm package name, or a file path / file: URL. */
+  /** A short name the host registered (`plugins`), an npm package name, or a file path / file: URL. */
   use: string
   enabled?: boolean
   /** Stream globs; `*` matches any run of characters (dots included). Default `['*']`. */
@@ -79,12 +79,6 @@ export const DEFAULTS = {
   timeoutMs: 30_000,
   backoff: { initialMs: 100, maxMs: 30_000 },
 } as const
-
-/** The built-in short names of `use`. */
-export const BUILTIN_PLUGINS: Record<string, string> = {
-  disk: '@module-ingest/subscriber-disk',
-  nats: '@module-ingest/subscriber-nats',
-}
 
 const kNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 

@@ -4,6 +4,7 @@ export type {
   HostEmit,
   LogPosition,
   LogReader,
+  PluginRegistry,
   RuntimeMetrics,
   StartSubscribersOptions,
   StoredRecord,
@@ -13,7 +14,6 @@ export type {
   SubscriberStats,
 } from './internal.ts'
 export {
-  BUILTIN_PLUGINS,
   HOST_VERSION,
   MI_ERR_PLUGIN_NOT_FOUND,
   MI_ERR_SUBSCRIBER_DUPLICATE,

@@ -1,6 +1,6 @@
 export { decodeBatch, encodeBatch } from './codec.ts'
 export type { BatchOptions, LogPosition, ResolvedSubscriberConfig, SubscriberConfig } from './config.ts'
-export { BUILTIN_PLUGINS, DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs } from './config.ts'
+export { DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs } from './config.ts'
 export type {
   DurableSignal,
   HostEmit,
@@ -12,6 +12,7 @@ export { Dispatcher } from './dispatcher.ts'
 export * from './errors.ts'
 export type { LogCursor, LogGroups, LogReader, StoredRecord } from './log-types.ts'
 export { OffsetTracker } from './offsets.ts'
+export type { PluginRegistry } from './plugin.ts'
 export { checkPlugin, HOST_VERSION, resolvePluginSpecifier } from './plugin.ts'
 export type { Outcome } from './pool.ts'
 export { SubscriberPool } from './pool.ts'

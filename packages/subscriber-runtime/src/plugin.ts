@@ -7,23 +7,30 @@ import {
   subscriberFromModule,
   validateSubscriberConfig,
 } from '@module-ingest/subscriber-sdk'
-import { BUILTIN_PLUGINS } from './config.ts'
 import { MI_ERR_PLUGIN_NOT_FOUND } from './errors.ts'
 
 /** The host version plugins are checked against (the SDK's `host` semver range). */
 export const HOST_VERSION = '0.1.0'
 
 /**
+ * Short names the host registers for `use` (its built-in subscribers), each mapped to a specifier:
+ * a file: URL the host resolved itself, or a package name. The runtime knows no plugin by name.
+ */
+export type PluginRegistry = Readonly<Record<string, string>>
+
+/**
  * Turn `use` into an importable specifier:
- * - 'disk' / 'nats' → the built-in package;
+ * - a name in `plugins` → its registered specifier (a file: URL is used as is);
  * - a path ('./x.ts', '/abs/x.js') or file: URL → a file URL, relative paths against `baseDir`;
  * - anything else is an npm package name, resolved from `baseDir` first (the app's own
  *   node_modules, where users install plugins), then from this package.
  */
-export function resolvePluginSpecifier(use: string, baseDir: string): string {
+export function resolvePluginSpecifier(use: string, baseDir: string, plugins: PluginRegistry = {}): string {
+  const registered = Object.hasOwn(plugins, use) ? plugins[use] : undefined
+  if (registered?.startsWith('file:')) return registered
   if (use.startsWith('file:')) return use
   if (use.startsWith('.') || isAbsolute(use)) return pathToFileURL(resolve(baseDir, use)).href
-  const pkg = BUILTIN_PLUGINS[use] ?? use
+  const pkg = registered ?? use
   const errors: string[] = []
   try {
     return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(pkg)).href
@@ -49,8 +56,13 @@ export interface CheckedPlugin {
  * default export is a subscriber, the host version satisfies its range, its options validate.
  * Throws MI_ERR_PLUGIN_NOT_FOUND or the SDK's MI_ERR_PLUGIN_* errors.
  */
-export async function checkPlugin(use: string, options: unknown, baseDir: string): Promise<CheckedPlugin> {
-  const specifier = resolvePluginSpecifier(use, baseDir)
+export async function checkPlugin(
+  use: string,
+  options: unknown,
+  baseDir: string,
+  plugins: PluginRegistry = {},
+): Promise<CheckedPlugin> {
+  const specifier = resolvePluginSpecifier(use, baseDir, plugins)
   let mod: unknown
   try {
     mod = await import(specifier)

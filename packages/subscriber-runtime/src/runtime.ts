@@ -10,7 +10,7 @@ import {
 } from './dispatcher.ts'
 import { MI_ERR_SUBSCRIBER_UNKNOWN } from './errors.ts'
 import type { LogReader } from './log-types.ts'
-import { type CheckedPlugin, checkPlugin } from './plugin.ts'
+import { type CheckedPlugin, checkPlugin, type PluginRegistry } from './plugin.ts'
 import { SubscriberPool } from './pool.ts'
 
 export interface StartSubscribersOptions {
@@ -30,6 +30,8 @@ export interface StartSubscribersOptions {
   reader?: LogReader
   /** Where relative plugin paths and npm plugin names resolve from. Default process.cwd(). */
   baseDir?: string
+  /** Short names for `use` that the host registers (its built-in subscribers). Default none. */
+  plugins?: PluginRegistry
   /** Count what would be delivered: no workers, no deliveries, no emits, no commits. */
   dryRun?: boolean
   /** Commit offsets after this many completed batches… Default 16. */
@@ -58,7 +60,7 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
   const configs = resolveSubscriberConfigs(opts.subscribers)
   const baseDir = opts.baseDir ?? process.cwd()
   const checked: CheckedPlugin[] = []
-  for (const cfg of configs) checked.push(await checkPlugin(cfg.use, cfg.options, baseDir))
+  for (const cfg of configs) checked.push(await checkPlugin(cfg.use, cfg.options, baseDir, opts.plugins))
 
   const ownReader = opts.reader === undefined
   const sab = opts.durableSignal instanceof Int32Array ? opts.durableSignal : undefined

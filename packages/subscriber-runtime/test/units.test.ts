@@ -80,9 +80,12 @@ test('config: defaults, disabled entries dropped, coded errors with the option p
   t.is((dup as { code?: string }).code, 'MI_ERR_SUBSCRIBER_DUPLICATE')
 })
 
-test('built-in names resolve to the bundled plugins from anywhere; paths resolve against baseDir', (t) => {
-  t.regex(resolvePluginSpecifier('disk', '/'), /subscriber-disk\/src\/index\.ts$/)
-  t.regex(resolvePluginSpecifier('nats', '/'), /subscriber-nats\/src\/index\.ts$/)
+test('registered names resolve to what the host registered from anywhere; paths resolve against baseDir', (t) => {
+  // The runtime knows no plugin by name: the host's registry (apps/server/src/plugins.ts) does.
+  const plugins = { disk: 'file:///app/subscriber-disk/src/index.ts', nats: 'file:///app/nats.ts' }
+  t.regex(resolvePluginSpecifier('disk', '/', plugins), /subscriber-disk\/src\/index\.ts$/)
+  t.is(resolvePluginSpecifier('nats', '/', plugins), 'file:///app/nats.ts')
+  t.throws(() => resolvePluginSpecifier('disk', '/'), { code: 'MI_ERR_PLUGIN_NOT_FOUND' } as never)
   t.is(resolvePluginSpecifier('./p.ts', '/srv/app'), 'file:///srv/app/p.ts')
   t.throws(() => resolvePluginSpecifier('surely-not-installed-plugin', '/'), {
     code: 'MI_ERR_PLUGIN_NOT_FOUND',

@@ -1,7 +1,7 @@
-import { startServer } from '@module-ingest/engine'
 import { createLogger } from '@module-ingest/telemetry'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, kExit } from '../common.ts'
+import { type Server, startServer } from '../server.ts'
 
 export function serveCommand(): Command {
   return configOptions(new Command('serve'))
@@ -18,7 +18,7 @@ export function serveCommand(): Command {
         pretty: opts.pretty ?? false,
         memoryLines: config.telemetry.memoryLogLines,
       })
-      const exitNow = (code: number) => {
+      const exitNow = (code: number): never => {
         logger.flush()
         process.exit(code)
       }
@@ -49,18 +49,28 @@ export function serveCommand(): Command {
       process.on('SIGTERM', onSignal)
       process.on('SIGINT', onSignal)
 
-      const server = await startServer(config, {
-        logger,
-        // A dead data-path worker: exit non-zero so a supervisor restarts us; the log recovers.
-        onFatal: () => exitNow(kExit.failure),
-        onDevCredential: ({ module, token, file }) => {
-          // Shown once on first start; also saved to `file` (0600) for `module-ingest send`.
-          process.stderr.write(
-            `\nDevelopment credential created (module "${module}", scope write:*): ${token}\n` +
-              `Saved to ${file}. Revoke it before production: module-ingest token revoke dev\n\n`,
-          )
-        },
-      })
+      let server: Server
+      try {
+        server = await startServer(config, {
+          logger,
+          // A dead data-path worker: exit non-zero so a supervisor restarts us; the log recovers.
+          onFatal: () => exitNow(kExit.failure),
+          onDevCredential: ({ module, token, file }) => {
+            // Shown once on first start; also saved to `file` (0600) for `module-ingest send`.
+            process.stderr.write(
+              `\nDevelopment credential created (module "${module}", scope write:*): ${token}\n` +
+                `Saved to ${file}. Revoke it before production: module-ingest token revoke dev\n\n`,
+            )
+          },
+        })
+      } catch (err) {
+        // Start whole or not at all: startServer() stopped what it had started and no port took a
+        // connection. Exit now, even if a part left a handle behind, so a supervisor sees it.
+        const e = err as Error & { code?: string }
+        logger.fatal({ event: 'ServerStartFailed', code: e.code, err: e }, 'server did not start')
+        process.stderr.write(`error: ${e.code ? `${e.code}: ` : ''}${e.message}\n`)
+        return exitNow(kExit.failure)
+      }
       await stopRequested
       try {
         await server.close()

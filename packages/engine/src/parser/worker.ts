@@ -13,7 +13,7 @@ import { RingConsumer, RingProducer, waitDoorbellAsync } from '@module-ingest/ri
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { Unpackr } from 'msgpackr'
-
+import { unknownMessage } from '../errors.ts'
 import {
   type ConnOpen,
   In,
@@ -244,7 +244,7 @@ parentPort!.on('message', (cmd: ParserCommand) => {
     token.writeUInt32BE(cmd.token)
     write(toWriter, W.BARRIER, 0, [token, Buffer.from(cmd.module, 'latin1')])
     entries = (entries + 1) | 0
-  }
+  } else unknownMessage('parser command', cmd) // a code nobody handles: crash this worker loudly
   publish()
 })
 

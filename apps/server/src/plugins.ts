@@ -1,0 +1,27 @@
+/**
+ * The built-in subscribers: the short names `subscribers[].use` accepts. This table is the only
+ * place that knows them; the subscriber runtime resolves whatever it is handed.
+ *
+ * Adding a built-in: one line here, and the package in this app's package.json dependencies.
+ */
+export const kBuiltinPlugins: Readonly<Record<string, string>> = {
+  disk: '@module-ingest/subscriber-disk',
+  nats: '@module-ingest/subscriber-nats',
+}
+
+/**
+ * The registry handed to the runtime: each short name → the module URL resolved from this app, so
+ * the runtime needs no dependency on any plugin. A package that does not resolve keeps its name,
+ * and using it fails at startup with MI_ERR_PLUGIN_NOT_FOUND naming it.
+ */
+export function builtinPlugins(): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, pkg] of Object.entries(kBuiltinPlugins)) {
+    try {
+      out[name] = import.meta.resolve(pkg)
+    } catch {
+      out[name] = pkg
+    }
+  }
+  return out
+}

@@ -1,0 +1,177 @@
+/**
+ * The server, assembled: every part `module-ingest serve` runs, in the order it starts.
+ *
+ *   dev credential → engine (log recovery, writer + parser threads) → subscribers → admin socket
+ *   → HTTP listener (/metrics, /healthz) → MIP/1 listener, last
+ *
+ * It starts whole or not at all: a part that fails stops the parts started before it, in reverse,
+ * and the error goes to the caller. The MIP/1 port opens last, so a server that could not start
+ * never accepted a connection. close() stops in the order that loses nothing: stop ingest (every
+ * accepted frame is durable and ACKed) → subscribers (commit offsets; their emits still reach the
+ * log) → the log and its threads → admin socket → HTTP listener.
+ */
+import { readFileSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { ensureDevCredential } from '@module-ingest/auth'
+import type { ServerConfig } from '@module-ingest/config'
+import { type EngineStats, startEngine } from '@module-ingest/engine'
+import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
+import {
+  getRecentLogs,
+  type Logger,
+  Metrics,
+  startAdminServer,
+  startMetricsServer,
+} from '@module-ingest/telemetry'
+import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
+import { builtinPlugins } from './plugins.ts'
+import { subscriberMetrics } from './subscriber-metrics.ts'
+
+export interface Server {
+  /** Where MIP/1 clients connect. */
+  readonly address: { host: string; port: number }
+  /** Where Prometheus scrapes, if enabled. */
+  readonly metricsAddress: { host: string; port: number } | null
+  stats(): Promise<ServerStats>
+  /** Graceful shutdown; resolves when the log is closed. Idempotent. */
+  close(): Promise<void>
+}
+
+export interface ServerStats extends EngineStats {
+  subscribers: ReturnType<SubscriberRuntime['stats']> | null
+}
+
+export interface ServerOptions {
+  logger: Logger
+  /** Called once with the development secret when one was just created (print it once). */
+  onDevCredential?: (info: { module: string; token: string; file: string }) => void
+  /** A data-path worker died after start (see the engine). Default: rethrow. */
+  onFatal?: (err: Error) => void
+}
+
+/** How long a failed start may spend stopping what it started before it gives up and rethrows. */
+const kAbortStartMs = 2000
+export const kVersion: string = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+).version
+
+export async function startServer(config: ServerConfig, options: ServerOptions): Promise<Server> {
+  const { logger } = options
+  const dataDir = resolve(config.dataDir)
+  await mkdir(dataDir, { recursive: true })
+  const dev = await ensureDevCredential(resolve(config.credentialsFile))
+  if (dev.created) {
+    const file = join(dataDir, 'dev-token')
+    await writeFile(file, `${dev.token}\n`, { mode: 0o600 })
+    options.onDevCredential?.({ module: dev.module, token: dev.token, file })
+  }
+
+  const metrics = new Metrics()
+  metrics
+    .gauge('mi_build_info', 'Always 1; labels name the build', { labels: ['version', 'node'] })
+    .set({ version: kVersion, node: process.versions.node }, 1)
+  const enabled = config.subscribers.filter((s) => s.enabled)
+  const stops: Array<() => Promise<unknown>> = [] // what started, to stop in reverse if a later part fails
+  try {
+    const engine = await startEngine(config, {
+      logger,
+      metrics,
+      protectGroups: enabled.map((s) => `sub.${s.name}`),
+      ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+    })
+    stops.push(() => engine.close())
+
+    const subMetrics = subscriberMetrics(metrics, logger)
+    const subscribers =
+      enabled.length === 0
+        ? null
+        : await startSubscribers({
+            dataDir: engine.logDir,
+            subscribers: enabled,
+            plugins: builtinPlugins(),
+            logger: logger.child({ component: 'subscribers' }),
+            metrics: subMetrics.runtime,
+            durableSignal: engine.onDurable,
+            emit: async (records) => {
+              await engine.appendInternal(
+                'mi:subscribers',
+                records.map((r) => ({
+                  stream: r.stream,
+                  body: typeof r.body === 'string' ? Buffer.from(r.body) : r.body,
+                })),
+              )
+            },
+          })
+    if (subscribers) {
+      stops.push(() => subscribers.close())
+      subMetrics.source(() => subscribers.stats())
+    }
+
+    const stats = async (): Promise<ServerStats> => ({
+      ...(await engine.stats()),
+      subscribers: subscribers?.stats() ?? null,
+    })
+    const adminPath = config.telemetry.adminSocket
+    const admin = adminPath
+      ? await part(`the admin socket ${adminPath}`, () =>
+          startAdminServer(adminPath, {
+            stats: () => stats(),
+            logs: (args) => getRecentLogs(logger, typeof args.n === 'number' ? args.n : 100),
+          }),
+        )
+      : null
+    if (admin) stops.push(() => admin.close())
+    const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
+    const metricsServer = http
+      ? await part(`the HTTP listener on ${http.host}:${http.port}`, () =>
+          startMetricsServer({ ...http, metrics, healthy: () => engine.logAvailable }),
+        )
+      : null
+    if (metricsServer) stops.push(() => metricsServer.close())
+
+    const address = await engine.listen()
+
+    let closing: Promise<void> | null = null
+    return {
+      address,
+      metricsAddress: metricsServer?.address ?? null,
+      stats,
+      close() {
+        closing ??= (async () => {
+          logger.info(
+            { event: 'ServerShutdownStarted', timeoutMs: config.shutdown.gracefulTimeoutMs },
+            'shutting down',
+          )
+          await engine.stopIngest()
+          await subscribers?.close()
+          await engine.close()
+          await admin?.close()
+          await metricsServer?.close()
+          logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
+        })()
+        return closing
+      },
+    }
+  } catch (err) {
+    const stopped = (async () => {
+      for (const stop of stops.reverse()) await stop().catch(() => {})
+    })()
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, kAbortStartMs).unref())])
+    throw err
+  }
+}
+
+/** Start one part; an error without a code gets one that names the part. */
+async function part<T>(what: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start()
+  } catch (err) {
+    if (
+      typeof (err as { code?: unknown }).code === 'string' &&
+      /^MI_ERR_/.test((err as Error & { code: string }).code)
+    )
+      throw err
+    throw new MI_ERR_SERVER_START_FAILED(what, (err as Error).message, { cause: err })
+  }
+}

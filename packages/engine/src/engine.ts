@@ -1,0 +1,443 @@
+/**
+ * `startEngine(config)`: the data path of docs/ARCHITECTURE.md, and nothing else.
+ *
+ *   listener ─▶ Connections ─▶ inbound rings ─▶ parser workers ─▶ writer rings ─▶ writer worker
+ *                    ▲                                  │                              │
+ *                    └────────── outbound rings ◀───────┘◀──────── durable counts ◀────┘
+ *
+ * Lifecycle: startEngine() opens the log (recovery) and starts every thread, but accepts nothing;
+ * listen() opens the MIP/1 port, last, once the host has started everything else; close() is the
+ * graceful path of SIGTERM: stop accepting and reading, let parsers finish what they accepted and
+ * ACK it, tell clients SHUTTING_DOWN, fdatasync and close the log.
+ *
+ * What is not here belongs to the host (apps/server): the development credential, subscribers, the
+ * admin socket, the HTTP listener, signals and the order they all stop in.
+ */
+import { mkdir } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import { CredentialStore, FailureThrottle } from '@module-ingest/auth'
+import type { ServerConfig } from '@module-ingest/config'
+import { ErrorCode } from '@module-ingest/protocol'
+import { createDoorbell, createRing } from '@module-ingest/ring'
+import { type Logger, Metrics } from '@module-ingest/telemetry'
+import { ClaimCoordinator } from './claims.ts'
+import { Connections } from './connections.ts'
+import {
+  MI_ERR_ENGINE_LISTEN_FAILED,
+  MI_ERR_ENGINE_LOG_OPEN,
+  MI_ERR_ENGINE_STATE,
+  MI_ERR_ENGINE_WORKER_EXITED,
+  MI_ERR_ENGINE_WORKER_START,
+  unknownMessage,
+} from './errors.ts'
+import { type Listener, listen } from './listener.ts'
+import {
+  createDurableSignal,
+  onDurable,
+  type ParserCommand,
+  type ParserEvent,
+  type WriterEvent,
+} from './messages.ts'
+import type { ParserControl, ParserInit } from './parser/worker.ts'
+import { describe, type Spawned, spawn, untilReady } from './threads.ts'
+import type { WriterControl, WriterInit } from './writer/worker.ts'
+
+export interface Engine {
+  /** Where MIP/1 clients connect; null until listen(). */
+  readonly address: { host: string; port: number } | null
+  /** The registry the engine's gauges and worker snapshots land in (the host may add its own). */
+  readonly metrics: Metrics
+  /** The log directory (`<dataDir>/log`), for readers in this process. */
+  readonly logDir: string
+  /** false while the log cannot make data durable (disk full, I/O error). */
+  readonly logAvailable: boolean
+  /** Open the MIP/1 port. Call it last: from here on clients are accepted. */
+  listen(): Promise<{ host: string; port: number }>
+  /** Subscribe to durable-watermark moves; returns an unsubscribe. */
+  onDurable(listener: (durableLsn: number) => void): () => void
+  /** Append records as an internal module (derived records, dead letters); resolves when appended. */
+  appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>): Promise<unknown>
+  stats(): Promise<EngineStats>
+  /**
+   * First half of a graceful shutdown: stop accepting and reading, let parsers finish what they
+   * accepted and ACK it once durable, send SHUTTING_DOWN, close sockets. The log stays open, so
+   * the host can still stop what appends to it (subscribers' emits). Idempotent.
+   */
+  stopIngest(): Promise<void>
+  /** Second half (runs stopIngest() first if needed): sync and close the log, end every worker. */
+  close(): Promise<void>
+}
+
+export interface EngineStats {
+  connections: ReturnType<Connections['stats']>
+  parsers: Array<Awaited<ReturnType<ParserControl['stats']>>>
+  writer: Awaited<ReturnType<WriterControl['stats']>>
+  logAvailable: boolean
+  metrics: ReturnType<Metrics['summary']>
+}
+
+export interface EngineOptions {
+  logger: Logger
+  /** Default: a new registry. */
+  metrics?: Metrics
+  /** Consumer groups retention must not delete unread data of (the host's subscribers). */
+  protectGroups?: string[]
+  /**
+   * A data-path worker died after start: the engine cannot go on, and everything acknowledged is
+   * on disk. Default: rethrow (the process exits; the log recovers on the next start).
+   */
+  onFatal?: (err: Error) => void
+}
+
+const PARSER_URL = new URL('./parser/worker.ts', import.meta.url)
+const WRITER_URL = new URL('./writer/worker.ts', import.meta.url)
+
+/**
+ * Open the log and start the writer and parser threads. Rejects with a coded error (and leaves no
+ * thread behind) when any of them cannot start: MI_ERR_ENGINE_LOG_OPEN names the log's own error.
+ */
+export async function startEngine(config: ServerConfig, options: EngineOptions): Promise<Engine> {
+  const { logger } = options
+  const metrics = options.metrics ?? new Metrics()
+  const logDir = join(resolve(config.dataDir), 'log')
+  await mkdir(logDir, { recursive: true })
+  const credentialsFile = resolve(config.credentialsFile)
+  const credentials = await CredentialStore.load(credentialsFile)
+  for (const w of credentials.warnings) logger.warn({ event: 'AuthCredentialsWarning' }, w)
+
+  const parsers = config.workers.parsers
+  const mainDoorbell = createDoorbell()
+  const writerDoorbell = createDoorbell()
+  const acks = new SharedArrayBuffer(4 * parsers)
+  const lost = new SharedArrayBuffer(4 * parsers)
+  const durableSignal = createDurableSignal()
+  const lanes = Array.from({ length: parsers }, () => ({
+    inbound: createRing(config.ring.inboundBytes),
+    outbound: createRing(config.ring.outboundBytes),
+    toWriter: createRing(config.ring.toWriterBytes),
+    doorbell: createDoorbell(),
+  }))
+
+  const threads: Array<Spawned<unknown>> = []
+  const abort = async (err: Error): Promise<never> => {
+    credentials.close()
+    await Promise.all(threads.map((t) => t.worker.terminate()))
+    throw err
+  }
+
+  // Writer first: it runs recovery, and parsers must not accept frames before the log is open.
+  const writer = spawn<WriterControl>(
+    WRITER_URL,
+    'writer',
+    (control) =>
+      ({
+        logDir,
+        log: {
+          segmentSizeBytes: config.log.segmentSizeBytes,
+          flush: config.log.flush,
+          flushIntervalMs: config.log.flushIntervalMs,
+          groupCommitMaxDelayMs: config.log.groupCommitMaxDelayMs,
+          groupCommitMaxBytes: config.log.groupCommitMaxBytes,
+          compression: config.log.compression,
+          retention: { ...config.log.retention, protectGroups: options.protectGroups ?? [] },
+        },
+        rings: lanes.map((l) => l.toWriter),
+        doorbell: writerDoorbell,
+        parserDoorbells: lanes.map((l) => l.doorbell),
+        acks,
+        lost,
+        durableSignal,
+        control,
+      }) satisfies WriterInit,
+  )
+  threads.push(writer)
+  try {
+    await untilReady(writer, writer.control.stats()) // resolves once the log is open (recovery done)
+  } catch (err) {
+    return abort(new MI_ERR_ENGINE_LOG_OPEN(logDir, describe(err), logDir, { cause: err }))
+  }
+
+  const { limits } = config
+  const parserThreads = lanes.map((lane, i) =>
+    spawn<ParserControl>(
+      PARSER_URL,
+      `parser-${i}`,
+      (control) =>
+        ({
+          index: i,
+          inbound: lane.inbound,
+          outbound: lane.outbound,
+          toWriter: lane.toWriter,
+          doorbell: lane.doorbell,
+          writerDoorbell,
+          mainDoorbell,
+          acks,
+          lost,
+          limits: {
+            maxFrame: limits.maxFrameBytes,
+            heartbeatMs: limits.heartbeatMs,
+            serverName: serverName(config),
+            moduleBytesPerSec: limits.moduleBytesPerSec ?? 0,
+            moduleMsgsPerSec: limits.moduleMsgsPerSec ?? 0,
+          },
+          idleTimeoutMs: 3 * limits.heartbeatMs,
+          handshakeTimeoutMs: limits.handshakeTimeoutMs,
+          credentialsFile,
+          control,
+        }) satisfies ParserInit,
+    ),
+  )
+  threads.push(...parserThreads)
+  try {
+    await Promise.all(
+      parserThreads.map((p) =>
+        untilReady(p, p.control.stats()).catch((err: unknown) => {
+          throw new MI_ERR_ENGINE_WORKER_START(p.name, describe(err), { cause: err })
+        }),
+      ),
+    )
+  } catch (err) {
+    return abort(err as Error)
+  }
+  const parserWorkers = parserThreads.map((p) => p.worker)
+  const parserControls = parserThreads.map((p) => p.control)
+
+  let logAvailable = true
+  const claims = new ClaimCoordinator((worker, cmd) => parserWorkers[worker]!.postMessage(cmd))
+  const onWriterEvent = (event: WriterEvent) => {
+    switch (event.code) {
+      case 'BARRIER':
+        return claims.barrier(event.token, event.hwm)
+      case 'LOG_UNAVAILABLE':
+        logAvailable = false
+        logger.error(
+          { event: 'LogWriteError', err: event.message },
+          'log cannot make data durable: OVERLOADED',
+        )
+        for (const p of parserWorkers) p.postMessage({ code: 'OVERLOADED' } satisfies ParserCommand)
+        return
+      case 'LOG_AVAILABLE':
+        logAvailable = true
+        logger.info({ event: 'LogWriteResumed' }, 'log is writable again')
+        return
+      default:
+        return unknownMessage('writer event', event)
+    }
+  }
+
+  const throttle = new FailureThrottle({ maxFailures: limits.failedHandshakesPerMinute, windowMs: 60_000 })
+  const connections = new Connections(
+    lanes.map((l) => ({ inbound: l.inbound, outbound: l.outbound, doorbell: l.doorbell })),
+    mainDoorbell,
+    {
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerIp: limits.maxConnectionsPerIp,
+      ipBytesPerSec: limits.ipBytesPerSec ?? 0,
+    },
+    {
+      admit(ip) {
+        if (!logAvailable) return ErrorCode.OVERLOADED
+        if (throttle.check(ip)) {
+          logger.warn({ event: 'AuthHandshakeThrottled', remoteAddress: ip }, 'handshake throttled')
+          return ErrorCode.RATE_LIMITED
+        }
+        return 0
+      },
+    },
+  )
+  const onParserEvent = (event: ParserEvent) => {
+    switch (event.code) {
+      case 'CLAIM':
+        return claims.claim(event)
+      case 'AUTH_FAILED': {
+        const ip = connections.ipOf(event.connId) ?? 'unknown'
+        throttle.fail(ip)
+        logger.warn({
+          event: 'AuthFailed',
+          module: event.module,
+          reason: event.reason,
+          connId: event.connId,
+          remoteAddress: ip,
+        })
+        return
+      }
+      case 'AUTH_OK': {
+        const ip = connections.ipOf(event.connId)
+        throttle.succeed(ip)
+        logger.info({ event: 'AuthSucceeded', module: event.module, connId: event.connId, remoteAddress: ip })
+        return
+      }
+      case 'AUTH_REVOKED':
+        logger.warn(
+          { event: 'AuthSessionRevoked', module: event.module, reason: event.reason, connId: event.connId },
+          'session ended: its credential no longer admits it',
+        )
+        return
+      default:
+        return unknownMessage('parser event', event)
+    }
+  }
+
+  // Without its writer or a parser the data path is broken: fail fast rather than limp on.
+  let stopping = false
+  const fatal = (err: Error) => {
+    if (stopping) return
+    stopping = true
+    logger.fatal({ event: 'EngineWorkerCrashed', err }, 'a data-path worker died')
+    if (options.onFatal) options.onFatal(err)
+    else
+      queueMicrotask(() => {
+        throw err
+      })
+  }
+  // A handler that throws (an unknown message code) is as fatal as a dead worker.
+  const guard =
+    <T>(handle: (event: T) => void) =>
+    (event: T) => {
+      try {
+        handle(event)
+      } catch (err) {
+        fatal(err as Error)
+      }
+    }
+  writer.worker.on('message', guard(onWriterEvent))
+  for (const w of parserWorkers) w.on('message', guard(onParserEvent))
+  for (const t of threads) {
+    t.down.catch((err: Error) =>
+      fatal(new MI_ERR_ENGINE_WORKER_EXITED(t.name, describe(err), { cause: err })),
+    )
+  }
+
+  // Credentials: main watches the file; each parser reloads its own copy (control plane).
+  credentials.watch(
+    () => {
+      logger.info({ event: 'AuthCredentialsReloaded' }, 'credentials reloaded')
+      for (const [i, c] of parserControls.entries()) {
+        // A parser re-reads the file itself; if that read fails it keeps its last good set.
+        c.reloadCredentials().catch((err: Error) =>
+          logger.error(
+            { event: 'AuthCredentialsReloadError', parser: i, err: err.message },
+            'credentials not reloaded',
+          ),
+        )
+      }
+    },
+    (err) =>
+      logger.error({ event: 'AuthCredentialsReloadError', err: err.message }, 'credentials not reloaded'),
+  )
+
+  // Metrics: this thread's own, plus worker snapshots pulled once a second.
+  metrics.gauge('mi_connections', 'Open client connections', { collect: (g) => g.set(connections.size) })
+  const ringUsed = metrics.gauge('mi_ring_used_bytes', 'Bytes waiting in each ring', {
+    labels: ['ring', 'parser'],
+  })
+  const logBytes = metrics.gauge('mi_log_bytes', 'Bytes of log segments on disk')
+  const oldest = metrics.gauge('mi_log_oldest_record_age_seconds', 'Age of the oldest record kept')
+  const rate = metrics.gauge('mi_ingest_records_per_second', 'Records appended per second (last interval)')
+  const byteRate = metrics.gauge('mi_ingest_bytes_per_second', 'Log bytes written per second (last interval)')
+  let last = { at: performance.now(), records: 0, bytes: 0 }
+  const pull = async () => {
+    const [w, ...ps] = await Promise.all([writer.control.stats(), ...parserControls.map((c) => c.stats())])
+    metrics.mergeFrom('writer', w.metrics)
+    for (const [i, p] of ps.entries()) {
+      metrics.mergeFrom(`parser-${i}`, p.metrics)
+      ringUsed.set({ ring: 'inbound', parser: String(i) }, p.inboundRingUsedBytes)
+      ringUsed.set({ ring: 'writer', parser: String(i) }, w.writerRingUsedBytes[i] ?? 0)
+    }
+    for (const [i, used] of connections.stats().outboundRingUsedBytes.entries()) {
+      ringUsed.set({ ring: 'outbound', parser: String(i) }, used)
+    }
+    logBytes.set(w.log.bytesOnDisk)
+    if (w.log.oldestRecordTsUs) oldest.set(Math.max(0, Date.now() / 1000 - w.log.oldestRecordTsUs / 1e6))
+    const now = { at: performance.now(), records: w.log.committedRecords, bytes: w.log.committedBytes }
+    const dt = (now.at - last.at) / 1000
+    if (dt > 0.2) {
+      rate.set(Math.round((now.records - last.records) / dt))
+      byteRate.set(Math.round((now.bytes - last.bytes) / dt))
+      last = now
+    }
+    return { w, ps }
+  }
+  const puller = setInterval(() => void pull().catch(() => {}), 1000)
+  puller.unref()
+
+  let listener: Listener | null = null
+  let address: { host: string; port: number } | null = null
+  let draining: Promise<void> | null = null
+  let closing: Promise<void> | null = null
+  const stopIngest = () => {
+    draining ??= (async () => {
+      const timeoutMs = config.shutdown.gracefulTimeoutMs
+      stopping = true // workers exiting from here on are ours to stop
+      // close() stops accepting now but calls back only once every socket is gone: await it last.
+      const listenerClosed = listener?.close()
+      connections.stopReading()
+      await Promise.all(parserControls.map((c) => c.drain(timeoutMs)))
+      await connections.closeAll(2000)
+      await listenerClosed
+    })()
+    return draining
+  }
+  const subscribeDurable = onDurable(durableSignal)
+
+  return {
+    get address() {
+      return address
+    },
+    metrics,
+    logDir,
+    get logAvailable() {
+      return logAvailable
+    },
+    async listen() {
+      if (listener || draining) throw new MI_ERR_ENGINE_STATE('listen() after listen() or close()')
+      const where = `${config.listen.host}:${config.listen.port}`
+      try {
+        listener = await listen(config, logger, (socket, tlsIdentity) =>
+          connections.accept(socket, tlsIdentity),
+        )
+      } catch (err) {
+        throw new MI_ERR_ENGINE_LISTEN_FAILED(where, describe(err), { cause: err })
+      }
+      const a = listener.server.address() as AddressInfo
+      address = { host: a.address, port: a.port }
+      logger.info(
+        { event: 'ServerListening', host: a.address, port: a.port, parsers, flush: config.log.flush },
+        `module-ingest listening on ${a.address}:${a.port}`,
+      )
+      return address
+    },
+    onDurable: subscribeDurable,
+    appendInternal: (module, records) => writer.control.appendInternal(module, records),
+    async stats() {
+      const { w, ps } = await pull()
+      return {
+        connections: connections.stats(),
+        parsers: ps,
+        writer: w,
+        logAvailable,
+        metrics: metrics.summary(),
+      }
+    },
+    stopIngest,
+    close() {
+      closing ??= (async () => {
+        await stopIngest()
+        await writer.control.close()
+        clearInterval(puller)
+        credentials.close()
+        await Promise.all(threads.map((t) => t.worker.terminate()))
+      })()
+      return closing
+    },
+  }
+}
+
+function serverName(config: ServerConfig): string {
+  const flush =
+    config.log.flush === 'always'
+      ? 'durable=fdatasync'
+      : `durable=${config.log.flush} (weaker than fdatasync)`
+  return `module-ingest/0.1 ${flush}`
+}
