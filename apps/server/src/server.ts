@@ -1,7 +1,7 @@
 /**
  * The server, assembled: every part `module-ingest serve` runs, in the order it starts.
  *
- *   dev credential → engine (log recovery, writer + parser threads) → subscribers → admin socket
+ *   dev credential → TLS files → engine (log recovery, writer + parser threads) → subscribers → admin socket
  *   → HTTP listener (/metrics, /healthz) → MIP/1 listener, last
  *
  * It starts whole or not at all: a part that fails stops the parts started before it, in reverse,
@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { ensureDevCredential } from '@module-ingest/auth'
+import { ensureDevCredential, loadTlsContext } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
 import { type EngineStats, startEngine } from '@module-ingest/engine'
 import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
@@ -66,6 +66,10 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     await writeFile(file, `${dev.token}\n`, { mode: 0o600 })
     options.onDevCredential?.({ module: dev.module, token: dev.token, file })
   }
+
+  // Files first, before anything starts: a missing or mismatched certificate fails in milliseconds
+  // (MI_ERR_AUTH_TLS_INVALID). The listener loads them again when it opens, last.
+  if (config.tls) await loadTlsContext(config.tls)
 
   const metrics = new Metrics()
   metrics

@@ -101,7 +101,9 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   const { logger } = options
   const metrics = options.metrics ?? new Metrics()
   const logDir = join(resolve(config.dataDir), 'log')
-  await mkdir(logDir, { recursive: true })
+  await mkdir(logDir, { recursive: true }).catch((err: unknown) => {
+    throw new MI_ERR_ENGINE_LOG_OPEN(logDir, describe(err), logDir, { cause: err })
+  })
   const credentialsFile = resolve(config.credentialsFile)
   const credentials = await CredentialStore.load(credentialsFile)
   for (const w of credentials.warnings) logger.warn({ event: 'AuthCredentialsWarning' }, w)

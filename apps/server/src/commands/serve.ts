@@ -1,6 +1,7 @@
-import { createLogger } from '@module-ingest/telemetry'
+import { createLogger, type Logger } from '@module-ingest/telemetry'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, kExit } from '../common.ts'
+import { MI_ERR_SERVER_START_FAILED } from '../errors.ts'
 import { type Server, startServer } from '../server.ts'
 
 export function serveCommand(): Command {
@@ -12,12 +13,22 @@ export function serveCommand(): Command {
     .option('--pretty', 'human-readable logs on stdout')
     .action(async (opts: ConfigFlags & { pretty?: boolean }) => {
       const config = configFromFlags(opts)
-      const logger = createLogger({
-        level: config.telemetry.logLevel,
-        ...(config.telemetry.logFile ? { file: config.telemetry.logFile } : {}),
-        pretty: opts.pretty ?? false,
-        memoryLines: config.telemetry.memoryLogLines,
-      })
+      let logger: Logger
+      try {
+        logger = createLogger({
+          level: config.telemetry.logLevel,
+          ...(config.telemetry.logFile ? { file: config.telemetry.logFile } : {}),
+          pretty: opts.pretty ?? false,
+          memoryLines: config.telemetry.memoryLogLines,
+        })
+      } catch (err) {
+        const e = new MI_ERR_SERVER_START_FAILED(
+          `the log file ${config.telemetry.logFile}`,
+          (err as Error).message,
+        )
+        process.stderr.write(`error: ${e.code}: ${e.message}\n`)
+        return process.exit(kExit.failure)
+      }
       const exitNow = (code: number): never => {
         logger.flush()
         process.exit(code)
