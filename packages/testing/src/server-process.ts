@@ -37,8 +37,12 @@ export interface ServerProcess {
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const port = options.port ?? (await freePort())
   const args = [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', options.dataDir]
-  for (const [k, v] of Object.entries({ 'telemetry.metrics': false, ...options.set }))
-    args.push('--set', `${k}=${v}`)
+  // No HTTP listener unless the test configures one (e.g. telemetry.metrics.listen).
+  const set = options.set ?? {}
+  const metricsOff = Object.keys(set).some((k) => k.startsWith('telemetry.metrics'))
+    ? {}
+    : { 'telemetry.metrics': false }
+  for (const [k, v] of Object.entries({ ...metricsOff, ...set })) args.push('--set', `${k}=${v}`)
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,7 +67,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     })
     void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)))
   })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000) // generous: CI machines can be loaded
   try {
     await listening
   } finally {
