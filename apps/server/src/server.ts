@@ -19,6 +19,7 @@ import { type EngineStats, startEngine } from '@module-ingest/engine'
 import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
 import {
   getRecentLogs,
+  type HttpHandler,
   type Logger,
   Metrics,
   startAdminServer,
@@ -48,6 +49,8 @@ export interface ServerOptions {
   onDevCredential?: (info: { module: string; token: string; file: string }) => void
   /** A data-path worker died after start (see the engine). Default: rethrow. */
   onFatal?: (err: Error) => void
+  /** More routes on the HTTP listener (query APIs, dashboards), tried before /metrics and /healthz. */
+  httpHandlers?: HttpHandler[]
 }
 
 /** How long a failed start may spend stopping what it started before it gives up and rethrows. */
@@ -129,7 +132,12 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
     const metricsServer = http
       ? await part(`the HTTP listener on ${http.host}:${http.port}`, () =>
-          startMetricsServer({ ...http, metrics, healthy: () => engine.logAvailable }),
+          startMetricsServer({
+            ...http,
+            metrics,
+            healthy: () => engine.logAvailable,
+            handlers: options.httpHandlers ?? [],
+          }),
         )
       : null
     if (metricsServer) stops.push(() => metricsServer.close())
