@@ -1,16 +1,30 @@
 // A server that cannot start exits non-zero with its reason and never accepts a connection
 // (issue 12 item 1, issue 11 item 8). One real `module-ingest serve` child per cause.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createTestPki, freePort } from '@module-ingest/testing'
+import { createToken } from '@module-ingest/auth'
+import { createTestPki, decide, freePort } from '@module-ingest/testing'
 import test from 'ava'
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url))
+
+// A real, full tmpfs plays the disk (mounting needs root, which CI has).
+const fullDisk = await mkdtemp(join(tmpdir(), 'mi-startfail-full-'))
+let noMount = ''
+try {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', fullDisk])
+} catch (err) {
+  noMount = `cannot mount a tmpfs (needs root): ${(err as Error).message.split('\n')[0]}`
+}
+test.after.always(async () => {
+  if (!noMount) execFileSync('umount', ['-l', fullDisk])
+  await rm(fullDisk, { recursive: true, force: true })
+})
 
 interface Outcome {
   code: number | string
@@ -154,3 +168,24 @@ test('the log file cannot be opened', async (t) => {
   })
   check(t, out, { code: 'MI_ERR_SERVER_START_FAILED', says: /log file.*(ENOTDIR|EEXIST)/ })
 })
+
+decide('tmpfs mount', noMount).gate(test)(
+  'a full disk: the log cannot be opened, ENOSPC is named',
+  async (t) => {
+    const dataDir = join(fullDisk, 'data')
+    mkdirSync(dataDir)
+    // Credentials first, so that only the log needs space.
+    await createToken(join(dataDir, 'credentials.yaml'), {
+      module: 'sensor-*',
+      scopes: ['write:*'],
+      kind: 'token',
+    })
+    try {
+      writeFileSync(join(fullDisk, 'fill'), Buffer.alloc(2 << 20))
+    } catch {
+      // ENOSPC: the disk is full, as wanted
+    }
+    const out = await serve(t, { dataDir })
+    check(t, out, { code: 'MI_ERR_ENGINE_LOG_OPEN', says: /ENOSPC.*recover-dump/s })
+  },
+)
