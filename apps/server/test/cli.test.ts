@@ -19,7 +19,7 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Result> 
     execFile(
       process.execPath,
       [cli, ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 120_000 }, // generous: CI can be loaded
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0
         resolve({ code, stdout, stderr })
