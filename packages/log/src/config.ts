@@ -39,6 +39,8 @@ export interface LogOptions {
   checkpointIntervalBytes?: number
   checkpointIntervalMs?: number
   retryIntervalMs?: number
+  /** Wait this long for a dying previous writer to release the directory (default 2000). */
+  lockWaitMs?: number
   onCommit?: (info: CommitInfo) => void
   onError?: (err: Error) => void
 }
@@ -55,6 +57,7 @@ export interface ResolvedOptions {
   checkpointIntervalBytes: number
   checkpointIntervalMs: number
   retryIntervalMs: number
+  lockWaitMs: number
   onCommit: ((info: CommitInfo) => void) | undefined
   onError: ((err: Error) => void) | undefined
 }
@@ -70,6 +73,7 @@ export const kDefaults = {
   checkpointIntervalBytes: 16 * 1024 * 1024,
   checkpointIntervalMs: 5_000,
   retryIntervalMs: 1_000,
+  lockWaitMs: 2_000,
   retentionCheckIntervalMs: 60_000,
 } as const
 
@@ -155,6 +159,7 @@ export function resolveOptions(o: LogOptions = {}): ResolvedOptions {
       1,
     ),
     retryIntervalMs: int('retryIntervalMs', o.retryIntervalMs, kDefaults.retryIntervalMs, 1),
+    lockWaitMs: int('lockWaitMs', o.lockWaitMs, kDefaults.lockWaitMs, 0, 600_000),
     onCommit: o.onCommit,
     onError: o.onError,
   }

@@ -96,11 +96,13 @@ export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './co
 export { kDefaults } from './config.ts'
 export {
   MI_ERR_LOG_APPEND_INVALID,
+  MI_ERR_LOG_CATALOG_MISSING,
   MI_ERR_LOG_CLOSED,
   MI_ERR_LOG_CORRUPT,
   MI_ERR_LOG_FORMAT,
   MI_ERR_LOG_GROUP_INVALID,
   MI_ERR_LOG_LOCKED,
+  MI_ERR_LOG_OPEN_FAILED,
   MI_ERR_LOG_OPTION_INVALID,
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
@@ -111,7 +113,14 @@ export { acquireRepairLock, pidAlive, readWriterLock } from './lock.ts'
 export type { AppendEntry, AppendRecord, AppendResult, Log, LogStats } from './log.ts'
 export { openLog } from './log.ts'
 export type { QuarantineEntry, Watermark } from './meta.ts'
-export type { ScanOptions, SegmentInfo, SegmentScan, TruncateResult, VerifyReport } from './raw.ts'
+export type {
+  ScanOptions,
+  SegmentDamage,
+  SegmentInfo,
+  SegmentScan,
+  TruncateResult,
+  VerifyReport,
+} from './raw.ts'
 export {
   listSegments,
   quarantineSegment,
@@ -119,12 +128,14 @@ export {
   rebuildIndex,
   scanSegment,
   truncateSegmentTail,
+  unquarantineSegment,
   verifyLog,
 } from './raw.ts'
 export type {
   CursorOptions,
   GroupInfo,
   Groups,
+  LogGap,
   ReaderOptions,
   ReadOptions,
   StoredRecord,
