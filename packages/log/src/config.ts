@@ -1,5 +1,6 @@
 // Declared options, their defaults and validation (STYLE §3: validate at the facade).
 import { MI_ERR_LOG_OPTION_INVALID } from './errors.ts'
+import type { DamageReport } from './verifier.ts'
 
 export type FlushPolicy = 'always' | 'interval' | 'none'
 
@@ -41,8 +42,12 @@ export interface LogOptions {
   retryIntervalMs?: number
   /** Wait this long for a dying previous writer to release the directory (default 2000). */
   lockWaitMs?: number
+  /** CRC-check one sealed segment in the background every this many ms (0: never). Default 10 000. */
+  verifyIntervalMs?: number
   onCommit?: (info: CommitInfo) => void
   onError?: (err: Error) => void
+  /** Damage found in durable data (recovery, background check). Default: a process warning. */
+  onDamage?: (d: DamageReport) => void
 }
 
 export interface ResolvedOptions {
@@ -58,8 +63,10 @@ export interface ResolvedOptions {
   checkpointIntervalMs: number
   retryIntervalMs: number
   lockWaitMs: number
+  verifyIntervalMs: number
   onCommit: ((info: CommitInfo) => void) | undefined
   onError: ((err: Error) => void) | undefined
+  onDamage: ((d: DamageReport) => void) | undefined
 }
 
 export const kDefaults = {
@@ -74,6 +81,7 @@ export const kDefaults = {
   checkpointIntervalMs: 5_000,
   retryIntervalMs: 1_000,
   lockWaitMs: 2_000,
+  verifyIntervalMs: 10_000,
   retentionCheckIntervalMs: 60_000,
 } as const
 
@@ -110,6 +118,7 @@ export function resolveOptions(o: LogOptions = {}): ResolvedOptions {
   for (const [k, f] of [
     ['onCommit', o.onCommit],
     ['onError', o.onError],
+    ['onDamage', o.onDamage],
   ] as const) {
     if (f !== undefined && typeof f !== 'function')
       throw new MI_ERR_LOG_OPTION_INVALID(k, 'must be a function')
@@ -160,7 +169,9 @@ export function resolveOptions(o: LogOptions = {}): ResolvedOptions {
     ),
     retryIntervalMs: int('retryIntervalMs', o.retryIntervalMs, kDefaults.retryIntervalMs, 1),
     lockWaitMs: int('lockWaitMs', o.lockWaitMs, kDefaults.lockWaitMs, 0, 600_000),
+    verifyIntervalMs: int('verifyIntervalMs', o.verifyIntervalMs, kDefaults.verifyIntervalMs, 0),
     onCommit: o.onCommit,
     onError: o.onError,
+    onDamage: o.onDamage,
   }
 }

@@ -143,3 +143,4 @@ export type {
 } from './reader.ts'
 export { Cursor, openReader, Reader } from './reader.ts'
 export type { RecoveryReport } from './recovery.ts'
+export type { DamageReport, DamageStats } from './verifier.ts'

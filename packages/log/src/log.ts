@@ -43,6 +43,7 @@ import {
   kIndexMagic,
   loadIndex,
 } from './sparse-index.ts'
+import { type DamageStats, SealedVerifier, warnDamage } from './verifier.ts'
 
 export interface AppendRecord {
   stream: string
@@ -73,6 +74,8 @@ export interface LogStats {
   committedRecords: number
   committedBytes: number
   recovery: RecoveryReport
+  /** Damage found in durable data since open (recovery + background CRC check of sealed segments). */
+  damage: DamageStats
 }
 
 /** Test-only hooks (exported from ./internal.ts). */
@@ -223,6 +226,7 @@ class LogImpl implements Log {
   #errorCbs = new Set<(err: Error) => void>()
   #resumeCbs = new Set<() => void>()
   #stats = { commits: 0, committedRecords: 0, committedBytes: 0 }
+  #verifier: SealedVerifier
 
   constructor(dir: string, opts: ResolvedOptions, rec: Awaited<ReturnType<typeof recover>>) {
     this.dir = dir
@@ -254,6 +258,11 @@ class LogImpl implements Log {
       0o644,
     )
     if (opts.onError) this.#errorCbs.add(opts.onError)
+    this.#verifier = new SealedVerifier(
+      dir,
+      () => this.#sealed.map((s) => s.base),
+      opts.onDamage ?? warnDamage,
+    )
   }
 
   async init(): Promise<void> {
@@ -290,6 +299,8 @@ class LogImpl implements Log {
     }
     // Sealed segments without a valid index get one in the background (readers rebuild in memory meanwhile).
     setImmediate(() => void this.#rebuildMissingIndexes())
+    for (const c of this.#report.corruptions) this.#verifier.report({ ...c, foundBy: 'recovery' })
+    this.#verifier.start(this.#opts.verifyIntervalMs)
   }
 
   get durableLsn(): number {
@@ -936,6 +947,7 @@ class LogImpl implements Log {
       pendingRecords: this.#nextLsn - 1 - this.#durableLsn,
       ...this.#stats,
       recovery: this.#report,
+      damage: { ...this.#verifier.stats },
     }
   }
 
@@ -952,6 +964,7 @@ class LogImpl implements Log {
     await this.#retentionRunning
     if (this.#state === 'open') await this.#checkpoint()
     await this.#checkpointing
+    await this.#verifier.stop()
     this.#shutdown()
     await releaseLock(this.dir)
   }
@@ -964,6 +977,7 @@ class LogImpl implements Log {
     this.#state = 'closed'
     this.#epoch++
     for (const t of this.#timers) clearInterval(t)
+    void this.#verifier.stop()
     clearTimeout(this.#retryTimer)
     for (const w of this.#syncWaiters) w.reject(new MI_ERR_LOG_CLOSED('log'))
     this.#syncWaiters = []

@@ -5,6 +5,7 @@ import test from 'ava'
 import {
   acquireRepairLock,
   crash,
+  type DamageReport,
   type Log,
   type LogGap,
   openLog,
@@ -268,4 +269,32 @@ test('recovery: a torn tail (nothing intact after the bad group, past the durabl
   t.like(log2.stats().recovery.truncated, { segment: seg1, offset: size, droppedBytes: head.length })
   t.is(log2.durableLsn, 30)
   await log2.close()
+})
+
+test('a flipped byte in a sealed segment is found by the background check: onDamage + stats().damage', async (t) => {
+  const dir = tmpDir(t)
+  const damage: DamageReport[] = []
+  const log = await openLog(dir, {
+    segmentSizeBytes: 4096,
+    verifyIntervalMs: 10,
+    onDamage: (d) => damage.push(d),
+  })
+  await fill(log, 100)
+  const gs = await groups(dir)
+  flipByte(path.join(dir, seg1), gs[1]!.offset + 20) // sealed: the writer has rolled past it
+  for (let i = 0; i < 500 && damage.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+  t.deepEqual(damage, [
+    {
+      segment: seg1,
+      offset: gs[1]!.offset,
+      reason: 'crc mismatch',
+      foundBy: 'background',
+      fromLsn: gs[1]!.lsns[0]!,
+      toLsn: gs[1]!.lsns.at(-1)!,
+    },
+  ])
+  await new Promise((r) => setTimeout(r, 100)) // more passes: reported once
+  t.like(log.stats().damage, { damagedRanges: 1, last: { segment: seg1, offset: gs[1]!.offset } })
+  t.true(log.stats().damage.segmentsChecked >= 1)
+  await log.close()
 })

@@ -134,21 +134,24 @@ test.serial('an atomic write that fails (ENOSPC) leaves no tmp file behind', asy
   )
 })
 
-test.serial('a file-system failure during open is a coded error naming the step, file and errno', async (t) => {
-  const dir = tmpDir(t)
-  await fill(dir, 10)
-  const ffs = new FaultFs(dir)
-  setFileLayer(ffs.layer)
-  t.teardown(() => setFileLayer(undefined))
-  ffs.failNext('fsync', 'ENOSPC') // the first checkpoint after recovery
-  const err = await t.throwsAsync(openLog(dir), { code: 'MI_ERR_LOG_OPEN_FAILED' })
-  t.regex(err!.message, /ENOSPC/)
-  t.is((err!.cause as NodeJS.ErrnoException).code, 'ENOSPC')
-  t.false(readWriterLock(dir).live, 'the lock is released')
-  const log = await openLog(dir)
-  t.is(log.durableLsn, 10)
-  await log.close()
-})
+test.serial(
+  'a file-system failure during open is a coded error naming the step, file and errno',
+  async (t) => {
+    const dir = tmpDir(t)
+    await fill(dir, 10)
+    const ffs = new FaultFs(dir)
+    setFileLayer(ffs.layer)
+    t.teardown(() => setFileLayer(undefined))
+    ffs.failNext('fsync', 'ENOSPC') // the first checkpoint after recovery
+    const err = await t.throwsAsync(openLog(dir), { code: 'MI_ERR_LOG_OPEN_FAILED' })
+    t.regex(err!.message, /ENOSPC/)
+    t.is((err!.cause as NodeJS.ErrnoException).code, 'ENOSPC')
+    t.false(readWriterLock(dir).live, 'the lock is released')
+    const log = await openLog(dir)
+    t.is(log.durableLsn, 10)
+    await log.close()
+  },
+)
 
 test('the lock of a SIGKILLed writer that is not reaped yet (zombie) is taken over at once', async (t) => {
   if (!fs.existsSync('/proc/self/stat')) return t.pass('no /proc: zombie detection is Linux-only')
