@@ -94,6 +94,8 @@
 
 export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './config.ts'
 export { kDefaults } from './config.ts'
+export type { EnumOption, IntOption, LogOptionSpec } from './options.ts'
+export { kLogOptionTable, kRetentionOptionTable } from './options.ts'
 export {
   MI_ERR_LOG_APPEND_INVALID,
   MI_ERR_LOG_CATALOG_MISSING,
