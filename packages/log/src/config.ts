@@ -4,8 +4,8 @@ import { MI_ERR_LOG_OPTION_INVALID } from './errors.ts'
 import {
   type EnumOption,
   type IntOption,
-  kLogOptionTable as T,
   kRetentionOptionTable as R,
+  kLogOptionTable as T,
 } from './options.ts'
 import type { DamageReport } from './verifier.ts'
 
@@ -102,7 +102,10 @@ function int(path: string, v: unknown, spec: IntOption): number {
 function optInt(path: string, v: unknown, spec: IntOption): number | undefined {
   if (v === undefined) return spec.default
   if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max) {
-    throw new MI_ERR_LOG_OPTION_INVALID(path, `must be an integer in [${spec.min}, ${spec.max}], got ${String(v)}`)
+    throw new MI_ERR_LOG_OPTION_INVALID(
+      path,
+      `must be an integer in [${spec.min}, ${spec.max}], got ${String(v)}`,
+    )
   }
   return v
 }
@@ -148,7 +151,11 @@ export function resolveOptions(o: LogOptions = {}): ResolvedOptions {
       checkIntervalMs: int('retention.checkIntervalMs', r.checkIntervalMs, R.checkIntervalMs),
     },
     indexIntervalBytes: int('indexIntervalBytes', o.indexIntervalBytes, T.indexIntervalBytes),
-    checkpointIntervalBytes: int('checkpointIntervalBytes', o.checkpointIntervalBytes, T.checkpointIntervalBytes),
+    checkpointIntervalBytes: int(
+      'checkpointIntervalBytes',
+      o.checkpointIntervalBytes,
+      T.checkpointIntervalBytes,
+    ),
     checkpointIntervalMs: int('checkpointIntervalMs', o.checkpointIntervalMs, T.checkpointIntervalMs),
     retryIntervalMs: int('retryIntervalMs', o.retryIntervalMs, T.retryIntervalMs),
     lockWaitMs: int('lockWaitMs', o.lockWaitMs, T.lockWaitMs),

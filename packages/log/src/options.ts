@@ -57,9 +57,19 @@ export const kLogOptionTable = {
     default: 'none',
     description: 'Compression of stored batches (per group, kept only when smaller).',
   } satisfies EnumOption<'none' | 'zstd'>,
-  indexIntervalBytes: int(64 * 1024, 512, kMax, 'Sparse index granularity: one entry per this many segment bytes.'),
+  indexIntervalBytes: int(
+    64 * 1024,
+    512,
+    kMax,
+    'Sparse index granularity: one entry per this many segment bytes.',
+  ),
   checkpointIntervalBytes: int(16 * kMiB, 1, kMax, 'Write a recovery checkpoint after this many bytes.'),
-  checkpointIntervalMs: int(5_000, 1, kMax, 'Write a recovery checkpoint at least this often (when data changed).'),
+  checkpointIntervalMs: int(
+    5_000,
+    1,
+    kMax,
+    'Write a recovery checkpoint at least this often (when data changed).',
+  ),
   retryIntervalMs: int(1_000, 1, kMax, 'Probe period while the disk refuses writes (ENOSPC, EIO).'),
   lockWaitMs: int(
     2_000,
