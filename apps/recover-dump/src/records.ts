@@ -1,4 +1,5 @@
-import { openReader, type Reader, type StoredRecord } from '@module-ingest/log'
+import { type LogGap, openReader, type Reader, type StoredRecord } from '@module-ingest/log'
+import { kExit } from './common.ts'
 import type { Selection } from './filters.ts'
 
 // Committed records only: the reader stops at the durable watermark, so dump and export are safe
@@ -11,12 +12,15 @@ export interface RecordScan {
   /** Selected records in LSN order. `position()` reports the next LSN the cursor considers. */
   records: AsyncGenerator<StoredRecord>
   position: () => number
+  /** Damaged ranges the scan skipped (every intact record around them was served). */
+  gaps: LogGap[]
 }
 
 const kBatchRecords = 1000
 
 export async function scanRecords(dir: string, sel: Selection): Promise<RecordScan> {
-  const reader = await openReader(dir)
+  const gaps: LogGap[] = []
+  const reader = await openReader(dir, { onGap: (g) => gaps.push(g) })
   const endLsn = reader.durableLsn()
   const cursor = reader.cursor(sel.cursor)
   async function* gen(): AsyncGenerator<StoredRecord> {
@@ -27,22 +31,45 @@ export async function scanRecords(dir: string, sel: Selection): Promise<RecordSc
       if (!sel.match(r)) return { emit: false, go: true }
       return { emit: true, go: --left > 0 }
     }
+    let stoppedAt = Number.POSITIVE_INFINITY
     try {
       while (left > 0) {
-        // The cursor hands out every record before a bad group; the read after them throws
-        // MI_ERR_LOG_CORRUPT. A scan that reached --limit or --to first is complete: no error.
+        // The cursor skips a damaged group (onGap above) and goes on: everything readable is served.
         const batch = await cursor.read({ maxRecords: kBatchRecords })
         if (batch.length === 0) return
         for (const r of batch) {
           const d = take(r)
           if (d.emit) yield r
-          if (!d.go) return
+          if (!d.go) {
+            stoppedAt = r.lsn
+            return
+          }
         }
       }
     } finally {
+      // A read may run past where --limit/--to stopped: damage there was not part of the scan.
+      for (let i = gaps.length - 1; i >= 0; i--) if (gaps[i]!.fromLsn > stoppedAt) gaps.splice(i, 1)
       cursor.close()
       await reader.close()
     }
   }
-  return { reader, endLsn, records: gen(), position: () => cursor.nextLsn }
+  return { reader, endLsn, records: gen(), position: () => cursor.nextLsn, gaps }
+}
+
+/**
+ * Tell stderr what a scan skipped; the exit code: 3 when damage was skipped that `repair` has not
+ * recorded as a known loss (what `verify` calls an error), 0 otherwise.
+ */
+export function reportGaps(scan: RecordScan): number {
+  const known = scan.reader.quarantine
+  let unknown = 0
+  for (const g of scan.gaps) {
+    const isKnown = known.some((q) => q.segment === g.segment && q.offset === g.offset)
+    if (!isKnown) unknown++
+    process.stderr.write(
+      `${isKnown ? 'note' : 'error'}: skipped lsns ${g.fromLsn}..${g.toLsn} (${g.records} records): segment ${g.segment} ` +
+        `offset ${g.offset}: ${g.reason}${isKnown ? ' (known loss, recorded by repair)' : ' [MI_ERR_LOG_CORRUPT] (run `verify`, then `repair`)'}\n`,
+    )
+  }
+  return unknown > 0 ? kExit.corrupt : kExit.ok
 }

@@ -70,34 +70,71 @@ test('repair: a missing sealed index is rebuilt', async (t) => {
   t.is(lines((await cli('dump', '-l', dir)).stdout).length, 100)
 })
 
-test('repair: corruption in a sealed segment is quarantined; verify then passes unless --strict', async (t) => {
+test('damage in a sealed segment: verify, dump, export and repair agree; restoring the file restores the data', async (t) => {
   const dir = tmpDir(t)
   await buildLog(dir, 100)
-  const bad = await flipSealedByte(dir)
+  const file = path.join(dir, segFiles(dir)[0]!)
+  const original = fs.readFileSync(file)
+  const bad = await flipSealedByte(dir) // the second group: lsns 11..20
+  const all = Array.from({ length: 100 }, (_, i) => i + 1)
+  const readable = all.filter((l) => l < 11 || l > 20)
+
+  // Before repair: verify fails; dump and export serve every readable record, list the gap, exit 3.
+  const v0 = await cli('verify', '-l', dir, '--json')
+  t.is(v0.code, 3)
+  t.like(JSON.parse(v0.stdout).findings, [{ kind: 'corrupt', ...bad, fromLsn: 11, toLsn: 20 }])
+  const d0 = await cli('dump', '-l', dir)
+  t.is(d0.code, 3, 'dump agrees with verify')
+  t.deepEqual(
+    lines(d0.stdout).map((l) => JSON.parse(l).lsn),
+    readable,
+    'never stops at the damage',
+  )
+  t.regex(
+    d0.stderr,
+    new RegExp(`error: skipped lsns 11..20 \\(10 records\\): segment ${bad.segment} offset ${bad.offset}`),
+  )
+  const out = path.join(dir, '..', `${path.basename(dir)}.ndjson`)
+  t.teardown(() => fs.rmSync(out, { force: true }))
+  const e0 = await cli('export', '-l', dir, '-o', out)
+  t.is(e0.code, 3)
+  t.regex(e0.stdout, /exported 90 records .*skipped 10 unreadable records in 1 damaged range/)
+  t.is(lines(fs.readFileSync(out, 'utf8')).length, 90)
+  const five = await cli('dump', '-l', dir, '--limit', '5')
+  t.is(five.code, 0, 'the limit was reached before the damage')
+
+  // repair records the loss; verify then notes it (fails only --strict) and dump agrees (exit 0).
   const dry = await cli('repair', '-l', dir)
   t.true(dry.stdout.includes(`quarantine segment ${bad.segment} at offset ${bad.offset}`), dry.stdout)
   t.false(fs.existsSync(path.join(dir, 'quarantine.json')))
   t.is((await cli('repair', '-l', dir, '--yes')).code, 0)
   const q = JSON.parse(fs.readFileSync(path.join(dir, 'quarantine.json'), 'utf8'))
-  t.like(q, [{ segment: bad.segment, offset: bad.offset }])
-
+  t.like(q, [{ segment: bad.segment, offset: bad.offset, fromLsn: 11, toLsn: 20 }])
   const v = await cli('verify', '-l', dir)
   t.is(v.code, 0, v.stdout)
-  t.true(v.stdout.includes(`quarantined: segment ${bad.segment} offset ${bad.offset}`))
+  t.true(v.stdout.includes(`quarantined: segment ${bad.segment} offset ${bad.offset}`), v.stdout)
   t.is((await cli('verify', '-l', dir, '--strict')).code, 3)
   t.is((await cli('repair', '-l', dir)).stdout.trim(), 'nothing to repair')
-  // Readers stop at the quarantined offset with MI_ERR_LOG_CORRUPT: dump prints every record
-  // before the bad group (the first group holds lsn 1..10), then exits 3.
   const d = await cli('dump', '-l', dir)
-  t.is(d.code, 3)
-  t.regex(d.stderr, new RegExp(`${bad.segment}.*MI_ERR_LOG_CORRUPT`))
+  t.is(d.code, 0, 'dump agrees with verify')
   t.deepEqual(
     lines(d.stdout).map((l) => JSON.parse(l).lsn),
-    Array.from({ length: 10 }, (_, i) => i + 1),
+    readable,
   )
-  const five = await cli('dump', '-l', dir, '--limit', '5')
-  t.is(five.code, 0, 'the limit was reached before the damage')
-  t.is(lines(five.stdout).length, 5)
+  t.regex(d.stderr, /note: skipped lsns 11..20 .*known loss/)
+
+  // The segment comes back from a backup: every record is served again; repair drops the entry.
+  fs.writeFileSync(file, original)
+  t.deepEqual(
+    lines((await cli('dump', '-l', dir)).stdout).map((l) => JSON.parse(l).lsn),
+    all,
+  )
+  const v2 = await cli('verify', '-l', dir)
+  t.is(v2.code, 0)
+  t.true(v2.stdout.includes(`restored: segment ${bad.segment} offset ${bad.offset}`), v2.stdout)
+  t.is((await cli('repair', '-l', dir, '--yes')).code, 0)
+  t.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'quarantine.json'), 'utf8')), [])
+  t.is((await cli('verify', '-l', dir, '--strict')).code, 0)
 })
 
 test('repair refuses while a writer holds the log (exit 4), dry run included', async (t) => {

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os'
+import { type IntOption, kLogOptionTable, kRetentionOptionTable } from '@module-ingest/log/options'
 import { z } from 'zod'
 import { parseHostPort } from './host-port.ts'
 
@@ -107,45 +108,51 @@ const limitsSchema = z
   .prefault({})
   .meta(d('Connection and rate limits.'))
 
+// The log's options come from its own table (packages/log/src/options.ts): same defaults, same
+// bounds, same descriptions, so a value accepted here is accepted by the writer (issue 13 item 3).
+// The engine passes `config.log` to openLog whole.
+const rangeInt = (min: number, max: number) => {
+  const error =
+    max >= Number.MAX_SAFE_INTEGER
+      ? `expected an integer ≥ ${min}`
+      : `expected an integer in [${min}, ${max}]`
+  return z
+    .number({ error })
+    .int({ error })
+    .min(min, { error })
+    .max(max, { error })
+    .meta({ type: max >= Number.MAX_SAFE_INTEGER ? `integer ≥ ${min}` : `integer in [${min}, ${max}]` })
+}
+const logInt = (spec: IntOption) =>
+  rangeInt(spec.min, spec.max)
+    .default(spec.default as number)
+    .meta(d(spec.description))
+const logOptInt = (spec: IntOption) => rangeInt(spec.min, spec.max).optional().meta(d(spec.description))
+const L = kLogOptionTable
+const R = kRetentionOptionTable
+
 const logSchema = z
   .strictObject({
-    segmentSizeBytes: posInt()
-      .default(64 * kMiB)
-      .meta(d('Roll to a new segment file past this size.')),
-    flush: oneOf(['always', 'interval', 'none'] as const)
-      .default('always')
-      .meta(
-        d(
-          '`always`: fdatasync before every ACK (durable). `interval`: every flushIntervalMs. `none`: leave it to the OS. Weaker policies are announced in WELCOME.',
-        ),
-      ),
-    flushIntervalMs: posInt().default(10).meta(d('Sync period under flush "interval".')),
-    groupCommitMaxDelayMs: nonNegInt()
-      .default(0)
-      .meta(
-        d(
-          'Extra wait for more records before a group is written when no fdatasync is running. 0: at once (groups still form while the previous fdatasync runs).',
-        ),
-      ),
-    groupCommitMaxBytes: posInt().default(kMiB).meta(d('Commit early once this much is pending.')),
-    compression: oneOf(['none', 'zstd'] as const)
-      .default('none')
-      .meta(d('Compression of stored batches.')),
+    segmentSizeBytes: logInt(L.segmentSizeBytes),
+    flush: oneOf(L.flush.values).default(L.flush.default).meta(d(L.flush.description)),
+    flushIntervalMs: logInt(L.flushIntervalMs),
+    groupCommitMaxDelayMs: logInt(L.groupCommitMaxDelayMs),
+    groupCommitMaxBytes: logInt(L.groupCommitMaxBytes),
+    compression: oneOf(L.compression.values)
+      .default(L.compression.default)
+      .meta(d(L.compression.description)),
+    indexIntervalBytes: logInt(L.indexIntervalBytes),
+    checkpointIntervalBytes: logInt(L.checkpointIntervalBytes),
+    checkpointIntervalMs: logInt(L.checkpointIntervalMs),
+    retryIntervalMs: logInt(L.retryIntervalMs),
+    lockWaitMs: logInt(L.lockWaitMs),
+    verifyIntervalMs: logInt(L.verifyIntervalMs),
     retention: z
       .strictObject({
-        maxAgeMs: posInt()
-          .optional()
-          .meta(d('Delete segments whose newest record is older than this. Unset: keep.')),
-        maxBytes: posInt()
-          .optional()
-          .meta(d('Delete the oldest segments while the log is larger. Unset: no limit.')),
-        forceDeleteAfterMs: posInt()
-          .optional()
-          .meta(
-            d(
-              'Delete segments past retention even if a subscriber has not consumed them, after this long. Unset: never.',
-            ),
-          ),
+        maxAgeMs: logOptInt(R.maxAgeMs),
+        maxBytes: logOptInt(R.maxBytes),
+        forceDeleteAfterMs: logOptInt(R.forceDeleteAfterMs),
+        checkIntervalMs: logInt(R.checkIntervalMs),
       })
       .prefault({})
       .meta(d('When old segments are deleted. Segments a subscriber still needs are kept unless forced.')),

@@ -37,7 +37,7 @@ test('defaults, with paths derived from dataDir', (t) => {
     groupCommitMaxBytes: 1024 * 1024,
     compression: 'none',
   })
-  t.deepEqual(c.log.retention, {})
+  t.deepEqual(c.log.retention, { checkIntervalMs: 60_000 })
   t.deepEqual(c.ring, { inboundBytes: 4 << 20, toWriterBytes: 8 << 20, outboundBytes: 1 << 20 })
   t.deepEqual(c.subscribers, [
     {

@@ -9,6 +9,7 @@
 // truncated by the writer at open.
 import fs from 'node:fs'
 import { crc32 } from 'node:zlib'
+import { namesFromSegments } from './catalog-rebuild.ts'
 
 export const kCatalogMagic = Buffer.from('MICATLG1', 'latin1')
 export const kCatalogFile = 'catalog'
@@ -45,12 +46,17 @@ export function encodeCatalogEntry(name: string): Buffer {
   return b
 }
 
-/** Reader-side view: re-reads only the new tail when an unknown id shows up. */
+/**
+ * Reader-side view: re-reads only the new tail when an unknown id shows up, learns names declared
+ * in groups (format.ts kFlagNames), and as a last resort rebuilds them from the segments (a
+ * missing or lagging catalog file must not make readers skip intact data).
+ */
 export class CatalogView {
   readonly path: string
-  names: string[] = []
+  names: (string | undefined)[] = []
   ids = new Map<string, number>()
   #bytes = 0
+  #rebuiltAt = -1
   constructor(path: string) {
     this.path = path
   }
@@ -65,8 +71,23 @@ export class CatalogView {
     if (buf.length === this.#bytes) return
     const { names, validBytes } = parseCatalog(buf)
     this.#bytes = validBytes
-    for (let i = this.names.length; i < names.length; i++) this.ids.set(names[i]!, i + 1)
-    this.names = names
+    this.learn(1, names)
+  }
+  /** Names declared for ids firstId, firstId + 1, …; a known id keeps its name. */
+  learn(firstId: number, names: string[]): void {
+    for (const [i, n] of names.entries()) {
+      const id = firstId + i
+      if (this.names[id - 1] !== undefined) continue
+      this.names[id - 1] = n
+      this.ids.set(n, id)
+    }
+  }
+  /** Scan the segments of `dir` for declarations (once per size of the catalog file). */
+  async rebuild(dir: string): Promise<void> {
+    if (this.#rebuiltAt === this.#bytes) return
+    this.#rebuiltAt = this.#bytes
+    const { names } = await namesFromSegments(dir)
+    for (const [i, n] of names.entries()) if (n !== undefined) this.learn(i + 1, [n])
   }
   name(id: number): string | undefined {
     return this.names[id - 1]

@@ -1,5 +1,13 @@
-// Declared options, their defaults and validation (STYLE §3: validate at the facade).
+// Declared options and their validation (STYLE §3: validate at the facade). Defaults and bounds
+// come from the one option table in options.ts, which the server's config schema is derived from.
 import { MI_ERR_LOG_OPTION_INVALID } from './errors.ts'
+import {
+  type EnumOption,
+  type IntOption,
+  kRetentionOptionTable as R,
+  kLogOptionTable as T,
+} from './options.ts'
+import type { DamageReport } from './verifier.ts'
 
 export type FlushPolicy = 'always' | 'interval' | 'none'
 
@@ -39,8 +47,14 @@ export interface LogOptions {
   checkpointIntervalBytes?: number
   checkpointIntervalMs?: number
   retryIntervalMs?: number
+  /** Wait this long for a dying previous writer to release the directory (default 2000). */
+  lockWaitMs?: number
+  /** CRC-check one sealed segment in the background every this many ms (0: never). Default 10 000. */
+  verifyIntervalMs?: number
   onCommit?: (info: CommitInfo) => void
   onError?: (err: Error) => void
+  /** Damage found in durable data (recovery, background check). Default: a process warning. */
+  onDamage?: (d: DamageReport) => void
 }
 
 export interface ResolvedOptions {
@@ -55,49 +69,60 @@ export interface ResolvedOptions {
   checkpointIntervalBytes: number
   checkpointIntervalMs: number
   retryIntervalMs: number
+  lockWaitMs: number
+  verifyIntervalMs: number
   onCommit: ((info: CommitInfo) => void) | undefined
   onError: ((err: Error) => void) | undefined
+  onDamage: ((d: DamageReport) => void) | undefined
 }
 
+/** Defaults, from the option table (options.ts). */
 export const kDefaults = {
-  segmentSizeBytes: 64 * 1024 * 1024,
-  flush: 'always',
-  flushIntervalMs: 100,
-  groupCommitMaxDelayMs: 0,
-  groupCommitMaxBytes: 1024 * 1024,
-  compression: 'none',
-  indexIntervalBytes: 64 * 1024,
-  checkpointIntervalBytes: 16 * 1024 * 1024,
-  checkpointIntervalMs: 5_000,
-  retryIntervalMs: 1_000,
-  retentionCheckIntervalMs: 60_000,
+  segmentSizeBytes: T.segmentSizeBytes.default,
+  flush: T.flush.default,
+  flushIntervalMs: T.flushIntervalMs.default,
+  groupCommitMaxDelayMs: T.groupCommitMaxDelayMs.default,
+  groupCommitMaxBytes: T.groupCommitMaxBytes.default,
+  compression: T.compression.default,
+  indexIntervalBytes: T.indexIntervalBytes.default,
+  checkpointIntervalBytes: T.checkpointIntervalBytes.default,
+  checkpointIntervalMs: T.checkpointIntervalMs.default,
+  retryIntervalMs: T.retryIntervalMs.default,
+  lockWaitMs: T.lockWaitMs.default,
+  verifyIntervalMs: T.verifyIntervalMs.default,
+  retentionCheckIntervalMs: R.checkIntervalMs.default,
 } as const
 
-function int(path: string, v: unknown, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (v === undefined) return def
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new MI_ERR_LOG_OPTION_INVALID(path, `must be an integer in [${min}, ${max}], got ${String(v)}`)
+function int(path: string, v: unknown, spec: IntOption): number {
+  const r = optInt(path, v, spec)
+  if (r === undefined) throw new Error(`option table: ${path} has no default`)
+  return r
+}
+
+function optInt(path: string, v: unknown, spec: IntOption): number | undefined {
+  if (v === undefined) return spec.default
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max) {
+    throw new MI_ERR_LOG_OPTION_INVALID(
+      path,
+      `must be an integer in [${spec.min}, ${spec.max}], got ${String(v)}`,
+    )
   }
   return v
 }
 
-function optInt(path: string, v: unknown, min: number): number | undefined {
-  return v === undefined ? undefined : int(path, v, 0, min)
+function oneOf<V extends string>(path: string, v: unknown, spec: EnumOption<V>): V {
+  if (v === undefined) return spec.default
+  if (!(spec.values as readonly unknown[]).includes(v)) {
+    throw new MI_ERR_LOG_OPTION_INVALID(
+      path,
+      `must be ${spec.values.map((x) => `'${x}'`).join(', ')}, got ${String(v)}`,
+    )
+  }
+  return v as V
 }
 
 export function resolveOptions(o: LogOptions = {}): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw new MI_ERR_LOG_OPTION_INVALID('', 'must be an object')
-  const flush = o.flush ?? kDefaults.flush
-  if (!['always', 'interval', 'none'].includes(flush)) {
-    throw new MI_ERR_LOG_OPTION_INVALID(
-      'flush',
-      `must be 'always', 'interval' or 'none', got ${String(flush)}`,
-    )
-  }
-  const compression = o.compression ?? kDefaults.compression
-  if (!['none', 'zstd'].includes(compression)) {
-    throw new MI_ERR_LOG_OPTION_INVALID('compression', `must be 'none' or 'zstd', got ${String(compression)}`)
-  }
   const r = o.retention ?? {}
   const protectGroups = r.protectGroups ?? []
   if (!Array.isArray(protectGroups) || protectGroups.some((g) => typeof g !== 'string')) {
@@ -106,56 +131,37 @@ export function resolveOptions(o: LogOptions = {}): ResolvedOptions {
   for (const [k, f] of [
     ['onCommit', o.onCommit],
     ['onError', o.onError],
+    ['onDamage', o.onDamage],
   ] as const) {
     if (f !== undefined && typeof f !== 'function')
       throw new MI_ERR_LOG_OPTION_INVALID(k, 'must be a function')
   }
   return {
-    segmentSizeBytes: int('segmentSizeBytes', o.segmentSizeBytes, kDefaults.segmentSizeBytes, 4096, 2 ** 40),
-    flush,
-    flushIntervalMs: int('flushIntervalMs', o.flushIntervalMs, kDefaults.flushIntervalMs, 1),
-    groupCommitMaxDelayMs: int(
-      'groupCommitMaxDelayMs',
-      o.groupCommitMaxDelayMs,
-      kDefaults.groupCommitMaxDelayMs,
-      0,
-      10_000,
-    ),
-    groupCommitMaxBytes: int(
-      'groupCommitMaxBytes',
-      o.groupCommitMaxBytes,
-      kDefaults.groupCommitMaxBytes,
-      1024,
-      2 ** 30,
-    ),
-    compression,
+    segmentSizeBytes: int('segmentSizeBytes', o.segmentSizeBytes, T.segmentSizeBytes),
+    flush: oneOf('flush', o.flush, T.flush),
+    flushIntervalMs: int('flushIntervalMs', o.flushIntervalMs, T.flushIntervalMs),
+    groupCommitMaxDelayMs: int('groupCommitMaxDelayMs', o.groupCommitMaxDelayMs, T.groupCommitMaxDelayMs),
+    groupCommitMaxBytes: int('groupCommitMaxBytes', o.groupCommitMaxBytes, T.groupCommitMaxBytes),
+    compression: oneOf('compression', o.compression, T.compression),
     retention: {
-      maxAgeMs: optInt('retention.maxAgeMs', r.maxAgeMs, 0),
-      maxBytes: optInt('retention.maxBytes', r.maxBytes, 0),
-      forceDeleteAfterMs: optInt('retention.forceDeleteAfterMs', r.forceDeleteAfterMs, 0),
+      maxAgeMs: optInt('retention.maxAgeMs', r.maxAgeMs, R.maxAgeMs),
+      maxBytes: optInt('retention.maxBytes', r.maxBytes, R.maxBytes),
+      forceDeleteAfterMs: optInt('retention.forceDeleteAfterMs', r.forceDeleteAfterMs, R.forceDeleteAfterMs),
       protectGroups,
-      checkIntervalMs: int(
-        'retention.checkIntervalMs',
-        r.checkIntervalMs,
-        kDefaults.retentionCheckIntervalMs,
-        1,
-      ),
+      checkIntervalMs: int('retention.checkIntervalMs', r.checkIntervalMs, R.checkIntervalMs),
     },
-    indexIntervalBytes: int('indexIntervalBytes', o.indexIntervalBytes, kDefaults.indexIntervalBytes, 512),
+    indexIntervalBytes: int('indexIntervalBytes', o.indexIntervalBytes, T.indexIntervalBytes),
     checkpointIntervalBytes: int(
       'checkpointIntervalBytes',
       o.checkpointIntervalBytes,
-      kDefaults.checkpointIntervalBytes,
-      1,
+      T.checkpointIntervalBytes,
     ),
-    checkpointIntervalMs: int(
-      'checkpointIntervalMs',
-      o.checkpointIntervalMs,
-      kDefaults.checkpointIntervalMs,
-      1,
-    ),
-    retryIntervalMs: int('retryIntervalMs', o.retryIntervalMs, kDefaults.retryIntervalMs, 1),
+    checkpointIntervalMs: int('checkpointIntervalMs', o.checkpointIntervalMs, T.checkpointIntervalMs),
+    retryIntervalMs: int('retryIntervalMs', o.retryIntervalMs, T.retryIntervalMs),
+    lockWaitMs: int('lockWaitMs', o.lockWaitMs, T.lockWaitMs),
+    verifyIntervalMs: int('verifyIntervalMs', o.verifyIntervalMs, T.verifyIntervalMs),
     onCommit: o.onCommit,
     onError: o.onError,
+    onDamage: o.onDamage,
   }
 }

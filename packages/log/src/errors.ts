@@ -36,3 +36,17 @@ export const MI_ERR_LOG_GROUP_INVALID = createError<[string]>(
   'MI_ERR_LOG_GROUP_INVALID',
   'invalid consumer group name %s',
 )
+/**
+ * The catalog (stream/module/core names) is missing or unreadable and the segments cannot rebuild
+ * it. Nothing was changed: restoring the file brings the data back.
+ */
+export const MI_ERR_LOG_CATALOG_MISSING = createError<[string, string, string, string, string]>(
+  'MI_ERR_LOG_CATALOG_MISSING',
+  'log directory %s: the catalog file is %s and cannot be rebuilt from the segments (%s). ' +
+    'Nothing was changed: restore %s/catalog from a backup, then run `module-ingest-recover-dump verify --log-dir %s`',
+)
+/** openLog failed on a file-system call (ENOSPC, EACCES, EIO, …): the step, file and errno are named. */
+export const MI_ERR_LOG_OPEN_FAILED = createError<[string, string]>(
+  'MI_ERR_LOG_OPEN_FAILED',
+  'cannot open log directory %s: %s',
+)

@@ -7,6 +7,8 @@ export const kSegmentHeaderBytes = 16 // magic(8) + base lsn (u64 LE)
 export const kGroupPrefixBytes = 8 // payload length u32 LE + crc32 u32 LE
 export const kGroupMagic = 0xa0 // high nibble of the flags byte: cheap sanity before the CRC
 export const kFlagZstd = 0x01
+/** The group declares catalog names (ids it is the first to use, or all of them after a roll). */
+export const kFlagNames = 0x02
 export const kMaxGroupPayloadBytes = 0x7fff_ffff
 
 /** `00000000000000000001.seg`: 20 digits so that names sort like their base lsn. */
@@ -153,6 +155,8 @@ export interface GroupHeader {
   baseLsn: number
   count: number
   baseRts: number
+  /** Catalog names the group declares: ids firstId, firstId + 1, … (kFlagNames). */
+  names?: { firstId: number; names: string[] }
 }
 
 export type GroupCheck =
@@ -163,6 +167,8 @@ export type GroupCheck =
  * Validate the group starting at `pos` of `buf` (whose first byte sits at segment offset `bufOffset`).
  * `needBytes` is set when the buffer simply ends too early (the caller may read more).
  */
+const utf8 = new TextDecoder()
+
 export function checkGroup(buf: Uint8Array, pos: number, bufOffset: number, verifyCrc = true): GroupCheck {
   if (buf.length - pos < kGroupPrefixBytes)
     return { ok: false, reason: 'short prefix', needBytes: kGroupPrefixBytes }
@@ -182,6 +188,20 @@ export function checkGroup(buf: Uint8Array, pos: number, bufOffset: number, veri
     const count = r.varint()
     const baseRts = r.varint()
     if (baseLsn < 1 || count < 1) return { ok: false, reason: 'bad group header' }
+    let names: GroupHeader['names']
+    if ((payload[0]! & kFlagNames) !== 0) {
+      const firstId = r.varint()
+      const n = r.varint()
+      if (firstId < 1) return { ok: false, reason: 'bad group header' }
+      const list: string[] = []
+      for (let i = 0; i < n; i++) {
+        const l = r.varint()
+        const at = r.pos
+        r.skip(l)
+        list.push(utf8.decode(payload.subarray(at, at + l)))
+      }
+      names = { firstId, names: list }
+    }
     return {
       ok: true,
       header: {
@@ -191,6 +211,7 @@ export function checkGroup(buf: Uint8Array, pos: number, bufOffset: number, veri
         baseLsn,
         count,
         baseRts,
+        ...(names ? { names } : {}),
       },
       payload,
       restPos: r.pos,

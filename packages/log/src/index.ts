@@ -21,12 +21,13 @@
  * checkpoint.0|1         JSON {crc, body}: segBase, offset, nextLsn, catalogCount, module HWMs
  * durable                40 B watermark, pwritten in place after every commit (meta.ts)
  * groups/<name>          JSON {nextLsn}: consumer-group offsets
- * quarantine.json        corrupt (segment, offset) pairs readers refuse to pass
+ * quarantine.json        damage recorded by `recover-dump repair` as a known loss (informational only)
  * writer.pid             pid of the live writer or repair tool (lock.ts: created by link(), atomic)
  * <seg>.cut-<offset>     durable bytes a repair cut off (raw.ts truncateSegmentTail), for salvage
  *
  * group   = u32le payloadLen | u32le crc32(payload) | payload
- * payload = u8 flags (0xA0 | 1 if zstd) · varint baseLsn · varint count · varint baseRts
+ * payload = u8 flags (0xA0 | 1 if zstd | 2 if names) · varint baseLsn · varint count · varint baseRts
+ *           · [names: varint firstId · varint n · (varint len · utf8)×n]
  *           · [zstd: varint rawLen · zstd frame of the rest] · batch+
  * batch   = varint moduleId · varint coreId (0 = '') · varint seq (u64) · zigzag(rts - baseRts)
  *           · varint n · n × record
@@ -37,8 +38,11 @@
  * ≈ 12 B for DATA under load (many per group) and ≈ 5 B for records inside a BATCH. See README.
  *
  * ## Catalog rule
- * Names are interned to ids. A new name's catalog entry is written and fdatasync'ed before the first
- * group that uses it is written, so a durable group never references an id missing from the catalog.
+ * Names are interned to ids. A new name's catalog entry is written (and, under 'always',
+ * fdatasync'ed) before the first group that uses it is written, and that group declares it too
+ * (flag 2); the first group of each segment declares every name (while the catalog is under a
+ * quarter segment). So the catalog is rebuildable from the segments (catalog-rebuild.ts): recovery
+ * does it when the file is missing, unreadable or behind, readers for an id the file lacks.
  *
  * ## Group-commit rule
  * Under flush 'always', `onDurable(lsn)` fires, the watermark moves and readers may see records only
@@ -57,7 +61,10 @@
  * without waiting for inotify. Readers never read past (segment, end offset).
  *
  * ## Recovery (openLog)
- * 1. Catalog: drop a torn last entry (never referenced, by the catalog rule).
+ * 0. Remove *.tmp-<pid>-* files of dead processes (ENOSPC mid atomic write, SIGKILL).
+ * 1. Catalog: drop a torn last entry; rebuild a missing/unreadable one from the segments, or refuse
+ *    with MI_ERR_LOG_CATALOG_MISSING (writing nothing) when they cannot name every id. Names the
+ *    scan finds declared past the catalog's end are appended (fdatasynced).
  * 2. Pick the valid checkpoint slot with the higher generation (missing/invalid → full scan).
  * 3. Scan groups from the checkpoint forward, checking length, CRC, lsn continuity and catalog ids,
  *    rebuilding module HWMs and the active segment's sparse index.
@@ -67,15 +74,31 @@
  *    findNextGroup) or, under 'always', it starts before the watermark's durable end, it is damage
  *    to acknowledged records: openLog refuses with MI_ERR_LOG_CORRUPT (segment + offset, "run
  *    module-ingest-recover-dump repair") and truncates nothing. A bad group inside a sealed
- *    segment is corruption: reported (stats().recovery) and quarantined; readers stop there with
- *    MI_ERR_LOG_CORRUPT naming segment + offset, after serving every record before it. Data before
- *    the checkpoint is not re-read at open (verifyLog does that); readers CRC-check every group.
+ *    segment is corruption: reported (stats().recovery, onDamage), never quarantined. Data before
+ *    the checkpoint is not re-read at open: the background check (verifier.ts, one sealed segment
+ *    per verifyIntervalMs) and verifyLog do that; readers CRC-check every group they read.
+ *
+ * ## Damage never stops a reader
+ * A cursor that meets a bad group (CRC, structure, lsn discontinuity, undeclared name) or a
+ * missing range between segments skips to the next intact group (scan.ts findNextGroup) and
+ * accounts for it: a LogGap (segment, offset, lost lsns) to onGap, cursor.gaps, skippedRecords.
+ * It never skips an intact group (quarantine.json does not hide data). verifyLog/scanSegment go on
+ * past damage the same way, so recover-dump's verify, dump, export and repair agree.
+ *
+ * ## File-system seam and power loss
+ * Every file write, sync, rename, link and unlink of the log goes through fsio.ts (a Proxy over
+ * node:fs) or the writer's WriterIo; fault-fs.ts implements both for tests and models a power cut
+ * (only what a completed fdatasync of the file, and fsync of its directory for names, covered
+ * survives; the rest dropped or torn). Rule: a new file or rename is durable only after an fsync
+ * of its directory (segments at roll, checkpoints, the catalog, groups/ and its files).
  * 5. fdatasync what was kept, write a fresh checkpoint and the watermark.
  *
  * ## Lock and repair
  * writer.pid is taken atomically (pid written to a private file, fsynced, link()ed: EEXIST while
  * held) by openLog and by acquireRepairLock; a holder is live if kill(pid, 0) succeeds or fails
- * with EPERM. Raw tools that change files refuse beside a live holder other than our own repair
+ * with EPERM, it is not a zombie (/proc state Z: SIGKILLed, not reaped) and its start time matches
+ * the one recorded in writer.pid (else the pid was reused). openLog waits lockWaitMs for a live
+ * holder that is exiting. Raw tools that change files refuse beside a live holder other than our own repair
  * lock. truncateSegmentTail keeps readers' invariant (never past durable data, never a "short
  * prefix" on data that is gone): it lowers the watermark before cutting, drops checkpoint slots
  * past the cut and moves consumer groups back (see raw.ts).
@@ -96,11 +119,13 @@ export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './co
 export { kDefaults } from './config.ts'
 export {
   MI_ERR_LOG_APPEND_INVALID,
+  MI_ERR_LOG_CATALOG_MISSING,
   MI_ERR_LOG_CLOSED,
   MI_ERR_LOG_CORRUPT,
   MI_ERR_LOG_FORMAT,
   MI_ERR_LOG_GROUP_INVALID,
   MI_ERR_LOG_LOCKED,
+  MI_ERR_LOG_OPEN_FAILED,
   MI_ERR_LOG_OPTION_INVALID,
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
@@ -111,7 +136,16 @@ export { acquireRepairLock, pidAlive, readWriterLock } from './lock.ts'
 export type { AppendEntry, AppendRecord, AppendResult, Log, LogStats } from './log.ts'
 export { openLog } from './log.ts'
 export type { QuarantineEntry, Watermark } from './meta.ts'
-export type { ScanOptions, SegmentInfo, SegmentScan, TruncateResult, VerifyReport } from './raw.ts'
+export type { EnumOption, IntOption, LogOptionSpec } from './options.ts'
+export { kLogOptionTable, kRetentionOptionTable } from './options.ts'
+export type {
+  ScanOptions,
+  SegmentDamage,
+  SegmentInfo,
+  SegmentScan,
+  TruncateResult,
+  VerifyReport,
+} from './raw.ts'
 export {
   listSegments,
   quarantineSegment,
@@ -119,12 +153,14 @@ export {
   rebuildIndex,
   scanSegment,
   truncateSegmentTail,
+  unquarantineSegment,
   verifyLog,
 } from './raw.ts'
 export type {
   CursorOptions,
   GroupInfo,
   Groups,
+  LogGap,
   ReaderOptions,
   ReadOptions,
   StoredRecord,
@@ -132,3 +168,4 @@ export type {
 } from './reader.ts'
 export { Cursor, openReader, Reader } from './reader.ts'
 export type { RecoveryReport } from './recovery.ts'
+export type { DamageReport, DamageStats } from './verifier.ts'

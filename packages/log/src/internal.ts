@@ -19,3 +19,7 @@ export function crash(log: Log): void {
 export function setIo(log: Log, io: Io): void {
   ;(log as unknown as { [kI]: Io })[kI] = io
 }
+
+/** Test-only: the power-loss file layer (fault-fs.ts) and the seam it plugs into (fsio.ts). */
+export { FaultFs, type FaultOp } from './fault-fs.ts'
+export { type FileLayer, setFileLayer } from './fsio.ts'

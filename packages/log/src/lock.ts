@@ -6,9 +6,10 @@
 // which fails with EEXIST while anyone holds it, so two starters can never both win and a reader
 // of writer.pid never sees it empty. A pid file whose process is gone is stale (a crash) and is
 // broken by renaming it away, then checking that what was renamed really was the stale one.
-import fs from 'node:fs'
+
 import path from 'node:path'
 import { MI_ERR_LOG_LOCKED } from './errors.ts'
+import { afs, fs } from './fsio.ts'
 import { fsyncDir, kLockFile } from './meta.ts'
 
 export type LockHolder = 'writer' | 'repair'
@@ -17,31 +18,57 @@ export type LockHolder = 'writer' | 'repair'
 const held = new Map<string, LockHolder>()
 let tmpCounter = 0
 
-/**
- * A process with this pid exists. EPERM means it exists but belongs to another user (a server
- * running under a service account): still alive.
- */
-export function pidAlive(pid: number): boolean {
+/** State letter and start time (clock ticks since boot) of a process, from /proc (Linux). */
+function procStat(pid: number): { state: string; start: string } | undefined {
   try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // "pid (comm) S ppid …": comm may hold spaces and parens, so split after the last ')'.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return { state: f[0]!, start: f[19]! }
   } catch {
     return undefined
   }
 }
 
-function live(dir: string, pid: number): boolean {
+/**
+ * A process with this pid exists and is not a zombie. EPERM means it exists but belongs to another
+ * user (a server under a service account): still alive. A SIGKILLed writer that its parent has not
+ * reaped yet is a zombie holding nothing: dead. With `start` (the holder's start time recorded in
+ * writer.pid), a pid reused by an unrelated process after a crash is dead too.
+ */
+export function pidAlive(pid: number, start?: string): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  const st = procStat(pid)
+  if (!st) return true // no /proc: trust kill(0)
+  if (st.state === 'Z' || st.state === 'X' || st.state === 'x') return false
+  return start === undefined || start === st.start
+}
+
+interface PidFile {
+  pid: number
+  start?: string
+}
+
+/** writer.pid: "<pid>\n<start time>\n" (the second line since the zombie/pid-reuse checks; optional). */
+function readPid(file: string): PidFile | undefined {
+  try {
+    const [first, second] = fs.readFileSync(file, 'utf8').split('\n')
+    const pid = Number(first!.trim())
+    if (!Number.isInteger(pid) || pid <= 0) return undefined
+    const start = second?.trim()
+    return start ? { pid, start } : { pid }
+  } catch {
+    return undefined
+  }
+}
+
+function live(dir: string, p: PidFile): boolean {
   // crash() (the test hook) leaves our own pid behind: only a lock this process still holds counts.
-  return pid === process.pid ? held.has(dir) : pidAlive(pid)
+  return p.pid === process.pid ? held.has(dir) : pidAlive(p.pid, p.start)
 }
 
 export interface WriterLockState {
@@ -54,19 +81,28 @@ export interface WriterLockState {
 /** Who holds `dir` (read-only: safe beside a running writer). */
 export function readWriterLock(dir: string): WriterLockState {
   const abs = path.resolve(dir)
-  const pid = readPid(path.join(abs, kLockFile))
-  return pid === undefined ? { pid: null, live: false } : { pid, live: live(abs, pid) }
+  const p = readPid(path.join(abs, kLockFile))
+  return p === undefined ? { pid: null, live: false } : { pid: p.pid, live: live(abs, p) }
+}
+
+export interface AcquireOptions {
+  /**
+   * How long to wait for a live holder to go away before MI_ERR_LOG_LOCKED (default 0: at once).
+   * A server restarted right after SIGKILL finds the dying process still in the table for a moment.
+   */
+  waitMs?: number
 }
 
 /** Take the lock or throw MI_ERR_LOG_LOCKED naming the live holder. */
-export async function acquireLock(dir: string, holder: LockHolder): Promise<void> {
+export async function acquireLock(dir: string, holder: LockHolder, opts: AcquireOptions = {}): Promise<void> {
   const abs = path.resolve(dir)
   if (held.has(abs)) throw new MI_ERR_LOG_LOCKED(abs, process.pid)
   const lockFile = path.join(abs, kLockFile)
   const tmp = `${lockFile}.tmp-${process.pid}-${++tmpCounter}`
+  const deadline = Date.now() + (opts.waitMs ?? 0)
   const fd = fs.openSync(tmp, 'w')
   try {
-    fs.writeSync(fd, String(process.pid))
+    fs.writeSync(fd, `${process.pid}\n${procStat(process.pid)?.start ?? ''}\n`)
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
@@ -79,11 +115,15 @@ export async function acquireLock(dir: string, holder: LockHolder): Promise<void
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
-      const pid = readPid(lockFile)
-      if (pid !== undefined && live(abs, pid)) throw new MI_ERR_LOG_LOCKED(abs, pid)
+      const p = readPid(lockFile)
+      if (p !== undefined && live(abs, p)) {
+        if (p.pid === process.pid || Date.now() >= deadline) throw new MI_ERR_LOG_LOCKED(abs, p.pid)
+        await new Promise((r) => setTimeout(r, 25))
+        continue
+      }
       // Others breaking the same stale lock at the same time: give up after a few rounds.
-      if (attempt === 5) throw new MI_ERR_LOG_LOCKED(abs, pid ?? 0)
-      breakStale(abs, lockFile, pid)
+      if (attempt >= 5 && Date.now() >= deadline) throw new MI_ERR_LOG_LOCKED(abs, p?.pid ?? 0)
+      breakStale(abs, lockFile, p?.pid)
     }
   } finally {
     fs.rmSync(tmp, { force: true })
@@ -101,13 +141,13 @@ function breakStale(dir: string, lockFile: string, stalePid: number | undefined)
     throw err
   }
   const got = readPid(aside)
-  if (got !== stalePid && got !== undefined && live(dir, got)) {
+  if (got !== undefined && got.pid !== stalePid && live(dir, got)) {
     // Between our read and our rename another process took the lock: give it back.
     try {
       fs.linkSync(aside, lockFile)
     } catch {}
     fs.rmSync(aside, { force: true })
-    throw new MI_ERR_LOG_LOCKED(dir, got)
+    throw new MI_ERR_LOG_LOCKED(dir, got.pid)
   }
   fs.rmSync(aside, { force: true })
 }
@@ -117,7 +157,7 @@ export async function releaseLock(dir: string): Promise<void> {
   const abs = path.resolve(dir)
   if (!held.has(abs)) return
   const lockFile = path.join(abs, kLockFile)
-  if (readPid(lockFile) === process.pid) await fs.promises.rm(lockFile, { force: true })
+  if (readPid(lockFile)?.pid === process.pid) await afs.rm(lockFile, { force: true })
   held.delete(abs)
 }
 

@@ -1,13 +1,19 @@
 // The writer: one per log directory, living in the engine's writer worker. See index.ts for the design.
-import fs from 'node:fs'
+
 import path from 'node:path'
 import { crc32, zstdCompressSync } from 'node:zlib'
 import { encodeCatalogEntry } from './catalog.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
-import { MI_ERR_LOG_APPEND_INVALID, MI_ERR_LOG_CLOSED, MI_ERR_LOG_UNAVAILABLE } from './errors.ts'
+import {
+  MI_ERR_LOG_APPEND_INVALID,
+  MI_ERR_LOG_CLOSED,
+  MI_ERR_LOG_OPEN_FAILED,
+  MI_ERR_LOG_UNAVAILABLE,
+} from './errors.ts'
 import {
   encodeSegmentHeader,
   indexName,
+  kFlagNames,
   kFlagZstd,
   kGroupMagic,
   kGroupPrefixBytes,
@@ -15,6 +21,7 @@ import {
   segmentName,
   Writer,
 } from './format.ts'
+import { afs, fs } from './fsio.ts'
 import { realIo, type WriterIo } from './io.ts'
 import { acquireLock, forgetLock, releaseLock } from './lock.ts'
 import {
@@ -36,6 +43,7 @@ import {
   kIndexMagic,
   loadIndex,
 } from './sparse-index.ts'
+import { type DamageStats, SealedVerifier, warnDamage } from './verifier.ts'
 
 export interface AppendRecord {
   stream: string
@@ -66,6 +74,8 @@ export interface LogStats {
   committedRecords: number
   committedBytes: number
   recovery: RecoveryReport
+  /** Damage found in durable data since open (recovery + background CRC check of sealed segments). */
+  damage: DamageStats
 }
 
 /** Test-only hooks (exported from ./internal.ts). */
@@ -124,18 +134,32 @@ export interface Log {
 export async function openLog(dir: string, options: LogOptions = {}): Promise<Log> {
   const opts = resolveOptions(options)
   const abs = path.resolve(dir)
-  await fs.promises.mkdir(abs, { recursive: true })
-  // One writer per directory, and none while a repair tool holds it (lock.ts).
-  await acquireLock(abs, 'writer')
+  try {
+    await afs.mkdir(abs, { recursive: true })
+    // One writer per directory, and none while a repair tool holds it (lock.ts).
+    await acquireLock(abs, 'writer', { waitMs: opts.lockWaitMs })
+  } catch (err) {
+    throw openFailed(abs, 'taking the directory lock', err)
+  }
   try {
     const rec = await recover(abs, opts.indexIntervalBytes, opts.flush)
     const log = new LogImpl(abs, opts, rec)
     await log.init()
     return log
   } catch (err) {
-    await releaseLock(abs)
-    throw err
+    await releaseLock(abs).catch(() => {})
+    throw openFailed(abs, 'recovery', err)
   }
+}
+
+/** Coded errors pass through; a bare fs error (ENOSPC, EACCES, EIO) becomes MI_ERR_LOG_OPEN_FAILED. */
+function openFailed(dir: string, step: string, err: unknown): Error {
+  const e = err as NodeJS.ErrnoException
+  if (typeof e?.code === 'string' && e.code.startsWith('MI_ERR_')) return e
+  const what = e?.code
+    ? `${e.code} on ${e.syscall ?? 'a file-system call'}${e.path ? ` '${e.path}'` : ''}`
+    : String(e?.message ?? e)
+  return new MI_ERR_LOG_OPEN_FAILED(dir, `${step}: ${what}`, { cause: err })
 }
 
 class LogImpl implements Log {
@@ -202,6 +226,7 @@ class LogImpl implements Log {
   #errorCbs = new Set<(err: Error) => void>()
   #resumeCbs = new Set<() => void>()
   #stats = { commits: 0, committedRecords: 0, committedBytes: 0 }
+  #verifier: SealedVerifier
 
   constructor(dir: string, opts: ResolvedOptions, rec: Awaited<ReturnType<typeof recover>>) {
     this.dir = dir
@@ -233,6 +258,11 @@ class LogImpl implements Log {
       0o644,
     )
     if (opts.onError) this.#errorCbs.add(opts.onError)
+    this.#verifier = new SealedVerifier(
+      dir,
+      () => this.#sealed.map((s) => s.base),
+      opts.onDamage ?? warnDamage,
+    )
   }
 
   async init(): Promise<void> {
@@ -269,6 +299,8 @@ class LogImpl implements Log {
     }
     // Sealed segments without a valid index get one in the background (readers rebuild in memory meanwhile).
     setImmediate(() => void this.#rebuildMissingIndexes())
+    for (const c of this.#report.corruptions) this.#verifier.report({ ...c, foundBy: 'recovery' })
+    this.#verifier.start(this.#opts.verifyIntervalMs)
   }
 
   get durableLsn(): number {
@@ -437,7 +469,7 @@ class LogImpl implements Log {
     }
   }
 
-  #frame(g: Group): { head: Buffer; body: Uint8Array; total: number } {
+  #frame(g: Group, declareAll = false): { head: Buffer; body: Uint8Array; total: number } {
     let body: Uint8Array = g.w.buf.subarray(0, g.w.pos)
     const h = new Writer(48)
     h.ensure(kGroupPrefixBytes)
@@ -451,10 +483,25 @@ class LogImpl implements Log {
         flags |= kFlagZstd
       }
     }
+    // Names travel with the groups that first use them (and all of them in a segment's first group),
+    // so the catalog can be rebuilt from the segments alone (catalog-rebuild.ts).
+    const declared = this.#declaredNames(g, declareAll)
+    if (declared) flags |= kFlagNames
     h.u8(flags)
     h.varint(g.baseLsn)
     h.varint(g.count)
     h.varint(g.baseRts)
+    if (declared) {
+      h.varint(declared.firstId)
+      h.varint(declared.names.length)
+      for (const n of declared.names) {
+        const b = Buffer.from(n, 'utf8')
+        h.varint(b.length)
+        h.ensure(b.length)
+        b.copy(h.buf, h.pos)
+        h.pos += b.length
+      }
+    }
     if (compressed) {
       h.varint(body.length)
       body = compressed
@@ -468,11 +515,12 @@ class LogImpl implements Log {
 
   async #writeGroup(g: Group): Promise<void> {
     const epoch = this.#epoch
-    const { head, body, total } = this.#frame(g)
+    let { head, body, total } = this.#frame(g, this.#writeOffset === kSegmentHeaderBytes)
     this.#lastGroupBytes = g.w.pos
     if (this.#writeOffset > kSegmentHeaderBytes && this.#writeOffset + total > this.#opts.segmentSizeBytes) {
       await this.#roll(g.baseLsn)
       if (epoch !== this.#epoch) return
+      ;({ head, body, total } = this.#frame(g, true))
     }
     if (g.newNames.length > 0) await this.#persistNames(g.newNames)
     // Failed or closed meanwhile: our fd numbers may already belong to someone else.
@@ -506,6 +554,17 @@ class LogImpl implements Log {
     void p.then(() => {
       if (this.#syncing === p) this.#syncing = undefined
     })
+  }
+
+  /** Names group `g` declares: its new ones, or (first group of a segment) every one it may use. */
+  #declaredNames(g: Group, all: boolean): { firstId: number; names: string[] } | undefined {
+    const upto = this.#catalogPersisted + g.newNames.length
+    // A catalog too big to repeat per segment is declared only as it grows (rebuild then needs
+    // the segment that introduced a name: see README "Catalog").
+    if (all && upto > 0 && this.#catalogBytes <= this.#opts.segmentSizeBytes / 4)
+      return { firstId: 1, names: this.#names.slice(0, upto) }
+    if (g.newNames.length === 0) return undefined
+    return { firstId: this.#catalogPersisted + 1, names: g.newNames }
   }
 
   async #persistNames(names: string[]): Promise<void> {
@@ -781,8 +840,8 @@ class LogImpl implements Log {
       const unconsumed = r.protectGroups.some((name) => (groups.get(name) ?? 1) <= lastLsn)
       const forced = r.forceDeleteAfterMs !== undefined && ageMs > r.forceDeleteAfterMs
       if (unconsumed && !forced) break
-      await fs.promises.rm(path.join(this.dir, segmentName(s.base)), { force: true })
-      await fs.promises.rm(path.join(this.dir, indexName(s.base)), { force: true })
+      await afs.rm(path.join(this.dir, segmentName(s.base)), { force: true })
+      await afs.rm(path.join(this.dir, indexName(s.base)), { force: true })
       total -= s.sizeBytes
       this.#sealed.shift()
       deleted++
@@ -888,6 +947,7 @@ class LogImpl implements Log {
       pendingRecords: this.#nextLsn - 1 - this.#durableLsn,
       ...this.#stats,
       recovery: this.#report,
+      damage: { ...this.#verifier.stats },
     }
   }
 
@@ -904,6 +964,7 @@ class LogImpl implements Log {
     await this.#retentionRunning
     if (this.#state === 'open') await this.#checkpoint()
     await this.#checkpointing
+    await this.#verifier.stop()
     this.#shutdown()
     await releaseLock(this.dir)
   }
@@ -916,6 +977,7 @@ class LogImpl implements Log {
     this.#state = 'closed'
     this.#epoch++
     for (const t of this.#timers) clearInterval(t)
+    void this.#verifier.stop()
     clearTimeout(this.#retryTimer)
     for (const w of this.#syncWaiters) w.reject(new MI_ERR_LOG_CLOSED('log'))
     this.#syncWaiters = []

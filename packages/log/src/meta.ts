@@ -1,10 +1,11 @@
 // Small metadata files beside the segments. Every file that must survive a crash is replaced
 // atomically (write-new + fsync + rename + fsync dir); the watermark file is the exception: it is a
 // hint rewritten in place after every commit, never fsynced, and rebuilt by recovery.
-import fs from 'node:fs'
+
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import { MI_ERR_LOG_GROUP_INVALID } from './errors.ts'
+import { afs, fs } from './fsio.ts'
 
 export const kWatermarkFile = 'durable'
 export const kQuarantineFile = 'quarantine.json'
@@ -21,28 +22,40 @@ export async function writeFileAtomic(
   syncDir = true,
 ): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`
-  const fh = await fs.promises.open(tmp, 'w')
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data
   try {
-    await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await fs.promises.rename(tmp, file)
+    const fd = await afs.open(tmp, 'w')
+    try {
+      for (let off = 0; off < bytes.length; ) off += await afs.write(fd, bytes.subarray(off), off)
+      await afs.fsync(fd)
+    } finally {
+      await afs.close(fd)
+    }
+    await afs.rename(tmp, file)
   } catch (err) {
-    await fs.promises.rm(tmp, { force: true })
+    // ENOSPC mid-write must not leave `<file>.tmp-*` behind (recovery also sweeps them).
+    await afs.rm(tmp, { force: true }).catch(() => {})
     throw err
   }
   if (syncDir) await fsyncDir(path.dirname(file))
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fs.promises.open(dir, 'r')
+  const fd = await afs.open(dir, 'r')
   try {
-    await fh.sync()
+    await afs.fsync(fd)
   } finally {
-    await fh.close()
+    await afs.close(fd)
+  }
+}
+
+/** Synchronous form for the repair tools and recovery steps that are synchronous anyway. */
+export function fsyncDirSync(dir: string): void {
+  const fd = fs.openSync(dir, 'r')
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
   }
 }
 
@@ -163,13 +176,18 @@ export function rewriteWatermark(dir: string, w: Watermark): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Quarantine: corruption found in durable data. Readers refuse to serve past a listed offset.
+// Quarantine: damage in durable data that `recover-dump repair` recorded as known (an acknowledged
+// loss). Informational: readers skip damaged groups by themselves and never skip an intact one,
+// listed or not, so restoring a file restores its data.
 
 export interface QuarantineEntry {
   segment: string
   offset: number
   reason: string
   detectedAtMs: number
+  /** The lsns lost there, when known (verify's damage range). */
+  fromLsn?: number
+  toLsn?: number
 }
 
 export async function loadQuarantine(dir: string): Promise<QuarantineEntry[]> {
@@ -187,6 +205,15 @@ export async function addQuarantine(dir: string, entry: QuarantineEntry): Promis
   if (list.some((e) => e.segment === entry.segment && e.offset === entry.offset)) return
   list.push(entry)
   await writeFileAtomic(path.join(dir, kQuarantineFile), JSON.stringify(list, null, 2))
+}
+
+/** Drop the entry for (segment, offset), e.g. after the segment file was restored. */
+export async function removeQuarantine(dir: string, segment: string, offset: number): Promise<boolean> {
+  const list = await loadQuarantine(dir)
+  const left = list.filter((e) => !(e.segment === segment && e.offset === offset))
+  if (left.length === list.length) return false
+  await writeFileAtomic(path.join(dir, kQuarantineFile), JSON.stringify(left, null, 2))
+  return true
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,7 +240,11 @@ export async function readGroup(dir: string, name: string): Promise<number | und
 export async function writeGroup(dir: string, name: string, nextLsn: number): Promise<void> {
   checkGroupName(name)
   const gdir = path.join(dir, kGroupsDir)
-  await fs.promises.mkdir(gdir, { recursive: true })
+  if (!fs.existsSync(gdir)) {
+    // A new directory is an entry of its parent: sync that too, or a power cut can lose groups/.
+    await afs.mkdir(gdir, { recursive: true })
+    await fsyncDir(dir)
+  }
   await writeFileAtomic(path.join(gdir, name), JSON.stringify({ nextLsn, updatedAtMs: Date.now() }))
 }
 

@@ -3,10 +3,11 @@
 // that change files (truncateSegmentTail, quarantineSegment, rebuildIndex) refuse with
 // MI_ERR_LOG_LOCKED while a live process other than our own repair lock holds writer.pid: take
 // acquireRepairLock(dir) first so that no server starts while they run.
-import fs from 'node:fs'
+
 import path from 'node:path'
 import { CatalogView, kCatalogFile } from './catalog.ts'
 import { forEachBatch, groupBody, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
+import { fs } from './fsio.ts'
 import { assertNoWriter } from './lock.ts'
 import {
   addQuarantine,
@@ -17,12 +18,13 @@ import {
   listGroups,
   type QuarantineEntry,
   readWatermarkFile,
+  removeQuarantine,
   rewriteWatermark,
   writeFileAtomic,
   writeGroup,
 } from './meta.ts'
 import type { StoredRecord } from './reader.ts'
-import { readAt, scanGroups } from './scan.ts'
+import { findNextGroup, peekGroupBaseLsn, readAt, scanGroups } from './scan.ts'
 import { buildIndexByScan, emptySeed, listSegmentBases, readSegmentHeader } from './segments.ts'
 import { encodeEntry, encodeSealedIndex, kIndexMagic, loadIndex } from './sparse-index.ts'
 
@@ -70,6 +72,19 @@ export async function listSegments(dir: string): Promise<SegmentInfo[]> {
   return out
 }
 
+export interface SegmentDamage {
+  segment: string
+  /** Where the bad group starts. */
+  offset: number
+  /** The next intact group (readers resume there); the segment size when none follows. */
+  resumeOffset: number
+  /** Lsns lost: from the end of the last intact group before, to the start of the next one. */
+  fromLsn: number
+  /** undefined when nothing intact follows in this segment (the next segment's base tells). */
+  toLsn: number | undefined
+  reason: string
+}
+
 export interface SegmentScan {
   segment: string
   base: number
@@ -78,8 +93,12 @@ export interface SegmentScan {
   records: number
   firstLsn: number | undefined
   lastLsn: number | undefined
+  /** End of the run of valid groups from the segment start (where a truncation may cut). */
   validBytes: number
+  /** The first damage (kept for callers that look at one). */
   corruption?: { segment: string; offset: number; reason: string }
+  /** Every damaged range: the scan goes on at the next intact group, like readers do. */
+  damage: SegmentDamage[]
 }
 
 export interface ScanOptions {
@@ -87,7 +106,7 @@ export interface ScanOptions {
   onProgress?: (scannedBytes: number, totalBytes: number) => void
 }
 
-/** Full CRC scan of one segment. Reports the first bad group (segment + offset) instead of throwing. */
+/** Full CRC scan of one segment, past damage. Reports bad groups (segment + offset) instead of throwing. */
 export async function scanSegment(dir: string, base: number, opts: ScanOptions = {}): Promise<SegmentScan> {
   const name = segmentName(base)
   const fd = fs.openSync(path.join(dir, name), 'r')
@@ -102,32 +121,58 @@ export async function scanSegment(dir: string, base: number, opts: ScanOptions =
       firstLsn: undefined,
       lastLsn: undefined,
       validBytes: 0,
+      damage: [],
     }
     if ((await readSegmentHeader(fd)) !== base) {
       res.corruption = { segment: name, offset: 0, reason: 'bad segment header' }
+      res.damage.push({
+        segment: name,
+        offset: 0,
+        resumeOffset: size,
+        fromLsn: base,
+        toLsn: undefined,
+        reason: 'bad segment header',
+      })
       return res
     }
     let expect = base
-    const b = await buildIndexByScan(
-      fd,
-      size,
-      64 * 1024,
-      emptySeed(),
-      (g) => {
-        if (g.header.baseLsn !== expect)
-          return `lsn discontinuity: expected ${expect}, group has ${g.header.baseLsn}`
-        expect = g.header.baseLsn + g.header.count
-        res.firstLsn ??= g.header.baseLsn
-        return undefined
-      },
-      (off) => opts.onProgress?.(off, size),
-    )
-    res.groups = b.groups
-    res.records = b.records
-    res.lastLsn = res.firstLsn === undefined ? undefined : b.summary.lastLsn
-    res.validBytes = b.stop.offset
-    if (b.stop.reason !== undefined && b.stop.offset < size) {
-      res.corruption = { segment: name, offset: b.stop.offset, reason: b.stop.reason }
+    let offset = kSegmentHeaderBytes
+    for (;;) {
+      const b = await buildIndexByScan(
+        fd,
+        size,
+        64 * 1024,
+        { ...emptySeed(), offset },
+        (g) => {
+          if (g.header.baseLsn !== expect)
+            return `lsn discontinuity: expected ${expect}, group has ${g.header.baseLsn}`
+          expect = g.header.baseLsn + g.header.count
+          res.firstLsn ??= g.header.baseLsn
+          res.lastLsn = expect - 1
+          return undefined
+        },
+        (off) => opts.onProgress?.(off, size),
+      )
+      res.groups += b.groups
+      res.records += b.records
+      if (res.damage.length === 0) res.validBytes = b.stop.offset
+      if (b.stop.reason === undefined || b.stop.offset >= size) break
+      res.corruption ??= { segment: name, offset: b.stop.offset, reason: b.stop.reason }
+      const next = await findNextGroup(fd, b.stop.offset, size, expect, base + size)
+      const d: SegmentDamage = {
+        segment: name,
+        offset: b.stop.offset,
+        resumeOffset: next ?? size,
+        fromLsn: expect,
+        toLsn: undefined,
+        reason: b.stop.reason,
+      }
+      res.damage.push(d)
+      if (next === undefined) break
+      const nextLsn = peekGroupBaseLsn(await readAt(fd, next, 32))
+      d.toLsn = nextLsn - 1
+      expect = nextLsn
+      offset = next
     }
     opts.onProgress?.(size, size)
     return res
@@ -139,6 +184,7 @@ export async function scanSegment(dir: string, base: number, opts: ScanOptions =
 export interface VerifyReport {
   ok: boolean
   segments: SegmentScan[]
+  /** Every damaged range of every segment (see SegmentScan.damage). */
   corruptions: { segment: string; offset: number; reason: string }[]
 }
 
@@ -157,7 +203,9 @@ export async function verifyLog(
       }),
     )
   }
-  const corruptions = segments.flatMap((s) => (s.corruption ? [s.corruption] : []))
+  const corruptions = segments.flatMap((s) =>
+    s.damage.map((d) => ({ segment: d.segment, offset: d.offset, reason: d.reason })),
+  )
   return { ok: corruptions.length === 0, segments, corruptions }
 }
 
@@ -294,17 +342,30 @@ export async function truncateSegmentTail(
   }
 }
 
-/** Record corruption so that readers stop there with MI_ERR_LOG_CORRUPT instead of serving past it. */
+/**
+ * Record damage as known (an acknowledged loss of lsns `range.fromLsn..toLsn`). Readers skip damaged
+ * groups whether listed or not; recover-dump's verify and dump treat a listed one as a note, not an
+ * error.
+ */
 export async function quarantineSegment(
   dir: string,
   base: number,
   offset: number,
   reason: string,
+  range: { fromLsn?: number; toLsn?: number } = {},
 ): Promise<QuarantineEntry> {
   assertNoWriter(dir)
-  const entry = { segment: segmentName(base), offset, reason, detectedAtMs: Date.now() }
+  const entry: QuarantineEntry = { segment: segmentName(base), offset, reason, detectedAtMs: Date.now() }
+  if (range.fromLsn !== undefined) entry.fromLsn = range.fromLsn
+  if (range.toLsn !== undefined) entry.toLsn = range.toLsn
   await addQuarantine(dir, entry)
   return entry
+}
+
+/** Forget a quarantine entry whose data is intact again (the segment file was restored). */
+export async function unquarantineSegment(dir: string, base: number, offset: number): Promise<boolean> {
+  assertNoWriter(dir)
+  return removeQuarantine(dir, segmentName(base), offset)
 }
 
 /** Rebuild and write the sealed index of one segment. */

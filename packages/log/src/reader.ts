@@ -25,7 +25,7 @@ import {
   type Watermark,
   writeGroup,
 } from './meta.ts'
-import { readAt } from './scan.ts'
+import { findNextGroup, readAt } from './scan.ts'
 import { buildIndexByScan, emptySeed, listSegmentBases } from './segments.ts'
 import { floorByLsn, floorByRts, type IndexEntry, loadIndex, type SegmentSummary } from './sparse-index.ts'
 
@@ -45,12 +45,43 @@ export interface ReaderOptions {
   durableSignal?: Int32Array
   /** Fallback poll period for the watermark file when no change event arrives. Default 50 ms. */
   pollIntervalMs?: number
+  /**
+   * Called for every damaged range a cursor of this reader skips. Default: a process warning
+   * (`process.emitWarning`, type 'MiLogGap') naming segment, offset and the lost lsns.
+   */
+  onGap?: (gap: LogGap) => void
 }
 
 export interface CursorOptions {
   fromLsn?: number
   fromTimeUs?: number
   streams?: string[]
+  /** Overrides the reader's `onGap` for this cursor. */
+  onGap?: (gap: LogGap) => void
+}
+
+/**
+ * Records a cursor could not serve: a damaged group (CRC, structure, unknown name) or a missing
+ * range between segments. The cursor skips to the next intact group and goes on (like Vector's
+ * disk buffer: skip and count, never stop). `fromLsn..toLsn` are the lsns lost (`records` of them).
+ */
+export interface LogGap {
+  segment: string
+  offset: number
+  /** Where reading resumed in `segment` (its durable end when nothing intact followed). */
+  resumeOffset: number
+  fromLsn: number
+  toLsn: number
+  records: number
+  reason: string
+}
+
+function warnGap(g: LogGap): void {
+  process.emitWarning(
+    `log segment ${g.segment} is damaged at offset ${g.offset} (${g.reason}): skipped lsns ${g.fromLsn}..${g.toLsn} ` +
+      `(${g.records} records), resumed at offset ${g.resumeOffset}. Run \`module-ingest-recover-dump verify\``,
+    { type: 'MiLogGap' },
+  )
 }
 
 export interface ReadOptions {
@@ -106,8 +137,11 @@ export class Reader {
   #pollTimer: NodeJS.Timeout | undefined
   #commitChains = new Map<string, Promise<void>>()
   #cursors = new Set<Cursor>()
+  /** @internal */
+  readonly onGap: (gap: LogGap) => void
 
   constructor(dir: string, opts: ReaderOptions) {
+    this.onGap = opts.onGap ?? warnGap
     this.dir = dir
     this.#opts = opts
     this.catalog = new CatalogView(path.join(dir, kCatalogFile))
@@ -305,6 +339,10 @@ export class Cursor {
   #positioned = false
   #closed = false
   #error: Error | undefined
+  #bad: { offset: number; reason: string } | undefined
+  #expect: number | undefined // baseLsn the next group must have (unknown right after positioning)
+  #gaps: LogGap[] = []
+  #skipped = 0
   #streamIds = new Map<number, boolean>()
   #streams: Set<string> | undefined
 
@@ -332,6 +370,7 @@ export class Cursor {
     }
     this.#base = base
     this.#offset = kSegmentHeaderBytes
+    this.#expect = undefined
     return true
   }
 
@@ -383,6 +422,58 @@ export class Cursor {
     this.#positioned = true
   }
 
+  /** Damaged ranges this cursor skipped (the last 100) and how many records they held in all. */
+  get gaps(): readonly LogGap[] {
+    return this.#gaps
+  }
+  get skippedRecords(): number {
+    return this.#skipped
+  }
+
+  #gap(offset: number, resumeOffset: number, toLsn: number, reason: string): void {
+    const fromLsn = Math.max(this.#nextLsn, this.#expect ?? this.#nextLsn)
+    if (toLsn >= fromLsn) {
+      const g: LogGap = {
+        segment: segmentName(this.#base),
+        offset,
+        resumeOffset,
+        fromLsn,
+        toLsn,
+        records: toLsn - fromLsn + 1,
+        reason,
+      }
+      this.#skipped += g.records
+      this.#gaps.push(g)
+      if (this.#gaps.length > 100) this.#gaps.shift()
+      ;(this.#opts.onGap ?? this.#reader.onGap)(g)
+      this.#nextLsn = toLsn + 1
+    }
+    this.#expect = undefined
+  }
+
+  /**
+   * Skip the bad group at #bad: resume at the next intact group of this segment (scan.ts
+   * findNextGroup), or at `limit` (the durable end / segment end) when none follows.
+   */
+  async #skipBad(limit: number, wm: Watermark): Promise<void> {
+    const bad = this.#bad!
+    this.#bad = undefined
+    const minLsn = this.#expect ?? this.#base
+    const next = await findNextGroup(this.#fd, bad.offset, limit, minLsn, this.#base + limit)
+    if (next !== undefined) {
+      const head = await readAt(this.#fd, next, 64)
+      this.#gap(bad.offset, next, peekBaseLsn(head) - 1, bad.reason)
+      this.#offset = next
+      return
+    }
+    // Nothing intact up to the limit: the lost lsns end where the next segment (or durable data) starts.
+    let toLsn: number
+    if (wm.segBase === this.#base) toLsn = wm.durableLsn
+    else toLsn = ((await this.#reader.nextBase(this.#base)) ?? wm.durableLsn + 1) - 1
+    this.#gap(bad.offset, limit, toLsn, bad.reason)
+    this.#offset = limit
+  }
+
   async read(options: ReadOptions = {}): Promise<StoredRecord[]> {
     if (this.#closed) throw new MI_ERR_LOG_CLOSED('cursor')
     const maxRecords = options.maxRecords ?? 1000
@@ -413,8 +504,7 @@ export class Cursor {
         }
         this.#pending = undefined
       }
-      // 2. everything before a bad group has been handed out: the error, sticky from now on. It
-      // waits for a call of its own when this one already returns records.
+      // 2. an I/O error (not damage: damage is skipped) waits for a call of its own.
       if (this.#error) {
         if (out.length > 0) return out
         throw this.#error
@@ -422,27 +512,21 @@ export class Cursor {
       // 3. decode the next durable group(s)
       const wm = r.watermark()
       if (this.#nextLsn > wm.durableLsn) return out
-      let limit =
+      const limit =
         wm.segBase === this.#base ? wm.endOffset : wm.segBase > this.#base ? fs.fstatSync(this.#fd).size : 0
-      const q = r.quarantinedAt(this.#base)
-      if (q && q.offset <= this.#offset) {
-        this.#error = new MI_ERR_LOG_CORRUPT(q.segment, q.offset, `quarantined: ${q.reason}`)
+      // Everything before a bad group has been handed out: skip it, account for it, go on.
+      if (this.#bad) {
+        await this.#skipBad(limit, wm)
         continue
       }
-      // A chunk never reads across a quarantined offset (the group there may even pass its CRC).
-      if (q && q.offset < limit) limit = q.offset
       if (this.#offset >= limit) {
         if (wm.segBase <= this.#base) return out
         const next = await r.nextBase(this.#base)
         if (next === undefined) return out
         if (next > this.#nextLsn) {
-          // The next segment starts past where we are: records were lost (corrupt segment tail).
-          this.#error = new MI_ERR_LOG_CORRUPT(
-            segmentName(this.#base),
-            this.#offset,
-            `lsn gap: next segment starts at ${next}, expected ${this.#nextLsn}`,
-          )
-          continue
+          // The next segment starts past where we are: records were lost (damaged segment tail,
+          // or a segment deleted by hand).
+          this.#gap(this.#offset, this.#offset, next - 1, `lsn gap: next segment starts at ${next}`)
         }
         if (!(await this.#open(next))) {
           this.#positioned = false
@@ -457,7 +541,7 @@ export class Cursor {
   /**
    * Decode the groups of the next chunk into #pending. A bad group ends the chunk: the good groups
    * before it stay pending (read() hands them out first), #offset stops at the bad group and the
-   * MI_ERR_LOG_CORRUPT naming it is parked in #error.
+   * damage is parked in #bad for read() to skip.
    */
   async #decodeChunk(limit: number, chunkBytes: number): Promise<void> {
     const want = Math.min(chunkBytes, limit - this.#offset)
@@ -470,7 +554,11 @@ export class Cursor {
         if (!c.ok && c.needBytes !== undefined) {
           if (pos > 0) break // finish this chunk first
           if (this.#offset + c.needBytes > limit) {
-            throw new MI_ERR_LOG_CORRUPT(segmentName(this.#base), this.#offset, 'group overruns durable end')
+            throw new MI_ERR_LOG_CORRUPT(
+              segmentName(this.#base),
+              this.#offset,
+              'group overruns the durable end',
+            )
           }
           buf = await readAt(this.#fd, this.#offset, c.needBytes)
           c = checkGroup(buf, 0, this.#offset)
@@ -479,11 +567,24 @@ export class Cursor {
         const h = c.header
         // A group is all or nothing: its records join `records` only once all of it decoded.
         const last = h.baseLsn + h.count - 1
-        if (last >= this.#nextLsn) records.push(...(await this.#decodeGroup(h, c.payload, c.restPos)))
+        if (this.#expect !== undefined && h.baseLsn !== this.#expect) {
+          throw new MI_ERR_LOG_CORRUPT(
+            segmentName(this.#base),
+            this.#offset + pos,
+            `lsn discontinuity: expected ${this.#expect}, group has ${h.baseLsn}`,
+          )
+        }
+        if (h.names) this.#reader.catalog.learn(h.names.firstId, h.names.names)
+        // Appended in place: a spread of one group's records (130k+ for pipelined BATCHes) overflowed the stack.
+        if (last >= this.#nextLsn)
+          for (const rec of await this.#decodeGroup(h, c.payload, c.restPos)) records.push(rec)
         pos += h.totalBytes
+        this.#expect = last + 1
       }
     } catch (err) {
-      this.#error = err as Error
+      const e = err as Error & { code?: string; args?: unknown[] }
+      if (e.code !== 'MI_ERR_LOG_CORRUPT') this.#error = e
+      else this.#bad = { offset: this.#offset + pos, reason: corruptReason(e) }
     }
     this.#offset += pos
     this.#pending = { records, i: 0 }
@@ -537,6 +638,10 @@ export class Cursor {
     if (n === undefined) {
       await cat.refresh()
       n = cat.name(id)
+      if (n === undefined) {
+        await cat.rebuild(this.#reader.dir)
+        n = cat.name(id)
+      }
       if (n === undefined)
         throw new MI_ERR_LOG_CORRUPT(segmentName(this.#base), offset, `unknown catalog id ${id}`)
     }
@@ -592,6 +697,12 @@ export class Cursor {
 }
 
 const kEmpty = new Uint8Array(0)
+
+/** The reason part of an MI_ERR_LOG_CORRUPT message ("… at offset N: <reason>"). */
+function corruptReason(e: Error): string {
+  const m = /is corrupt at offset \d+: (.*)$/s.exec(e.message)
+  return m ? m[1]! : e.message
+}
 
 function peekBaseLsn(head: Buffer): number {
   // prefix(8) · flags(1) · varint baseLsn

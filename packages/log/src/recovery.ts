@@ -1,13 +1,23 @@
 // Recovery: make the directory consistent before the writer accepts appends. Cost is bounded by the
 // data written since the last checkpoint (plus one read of the active segment's live index), never
 // by the total log size. See the design header in index.ts.
-import fs from 'node:fs'
+
 import path from 'node:path'
-import { kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
+import { encodeCatalogEntry, kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
+import { knownPrefix, namesFromSegments } from './catalog-rebuild.ts'
 import type { FlushPolicy } from './config.ts'
-import { MI_ERR_LOG_CORRUPT } from './errors.ts'
+import { MI_ERR_LOG_CATALOG_MISSING, MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
-import { addQuarantine, type Checkpoint, fsyncDir, loadCheckpoint, readWatermarkFile } from './meta.ts'
+import { afs, fs } from './fsio.ts'
+import { pidAlive } from './lock.ts'
+import {
+  type Checkpoint,
+  fsyncDir,
+  kGroupsDir,
+  loadCheckpoint,
+  readWatermarkFile,
+  writeFileAtomic,
+} from './meta.ts'
 import { findNextGroup } from './scan.ts'
 import {
   buildIndexByScan,
@@ -25,6 +35,10 @@ export interface RecoveryReport {
   truncated?: { segment: string; offset: number; droppedBytes: number; reason: string }
   corruptions: { segment: string; offset: number; reason: string }[]
   durationMs: number
+  /** 'rebuilt': the catalog file was missing or unreadable and was rebuilt from the segments. */
+  catalog?: 'rebuilt'
+  /** Leftover `*.tmp-*` files of dead processes removed at open (relative paths). */
+  removedTmpFiles?: string[]
 }
 
 export interface Recovered {
@@ -45,23 +59,88 @@ export interface Recovered {
   report: RecoveryReport
 }
 
-async function openCatalog(dir: string): Promise<{ fd: number; names: string[]; bytes: number }> {
+interface OpenedCatalog {
+  fd: number
+  names: string[]
+  bytes: number
+}
+
+/**
+ * Open the catalog, rebuilding it from the segments when it is missing or unreadable (issue: a
+ * missing 74-byte catalog used to turn every sealed segment into "unknown catalog id" corruption).
+ * Refuses with MI_ERR_LOG_CATALOG_MISSING rather than start an empty catalog over data that uses
+ * ids it cannot name: restoring the file from a backup must still bring the data back.
+ */
+async function openCatalog(dir: string, bases: number[], report: RecoveryReport): Promise<OpenedCatalog> {
   const file = path.join(dir, kCatalogFile)
-  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
-  const buf = await fs.promises.readFile(file)
-  let { names, validBytes } = parseCatalog(buf)
-  if (validBytes === 0) {
-    fs.ftruncateSync(fd, 0)
-    fs.writeSync(fd, kCatalogMagic, 0, kCatalogMagic.length, 0)
-    validBytes = kCatalogMagic.length
-    names = []
-    fs.fdatasyncSync(fd)
-  } else if (validBytes < buf.length) {
-    // A torn last entry: never referenced (entries are synced before the groups that use them).
+  let buf: Buffer | undefined
+  try {
+    buf = await fs.promises.readFile(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  let { names, validBytes } = buf ? parseCatalog(buf) : { names: [] as string[], validBytes: 0 }
+  const hasData = bases.some((b) => fs.statSync(path.join(dir, segmentName(b))).size > kSegmentHeaderBytes)
+  if (validBytes === 0 && hasData) {
+    const rebuilt = await namesFromSegments(dir)
+    const known = knownPrefix(rebuilt.names)
+    if (rebuilt.conflicts.length > 0 || known < rebuilt.names.length) {
+      const why =
+        rebuilt.conflicts.length > 0
+          ? `segments declare two names for id ${rebuilt.conflicts[0]!.id} (${rebuilt.conflicts[0]!.segment})`
+          : `no surviving segment declares id ${known + 1} (written by an older version, or its segment was deleted)`
+      throw new MI_ERR_LOG_CATALOG_MISSING(dir, buf ? 'unreadable' : 'missing', why, dir, dir)
+    }
+    names = rebuilt.names as string[]
+    report.catalog = 'rebuilt'
+  }
+  if (validBytes === 0 || report.catalog === 'rebuilt') {
+    await writeFileAtomic(file, Buffer.concat([kCatalogMagic, ...names.map(encodeCatalogEntry)]))
+    const fd = fs.openSync(file, 'r+')
+    return { fd, names, bytes: fs.fstatSync(fd).size }
+  }
+  const fd = fs.openSync(file, 'r+')
+  if (validBytes < buf!.length) {
+    // A torn last entry: the segments declare it again if a durable group uses it.
     fs.ftruncateSync(fd, validBytes)
     fs.fdatasyncSync(fd)
   }
   return { fd, names, bytes: validBytes }
+}
+
+/** Append names the scan found declared in groups but missing from the catalog file (fdatasynced). */
+function extendCatalog(cat: OpenedCatalog, from: number): void {
+  if (cat.names.length <= from) return
+  const add = Buffer.concat(cat.names.slice(from).map(encodeCatalogEntry))
+  fs.writeSync(cat.fd, add, 0, add.length, cat.bytes)
+  fs.fdatasyncSync(cat.fd)
+  cat.bytes += add.length
+}
+
+/**
+ * Remove `*.tmp-<pid>-<n>` and `writer.pid.stale-*` files left by a process that died (ENOSPC in
+ * the middle of an atomic write, SIGKILL): in the log directory and in groups/. A live pid's tmp
+ * file (a reader committing a consumer group right now) is left alone.
+ */
+export function sweepTmpFiles(dir: string): string[] {
+  const removed: string[] = []
+  for (const d of [dir, path.join(dir, kGroupsDir)]) {
+    let names: string[]
+    try {
+      names = fs.readdirSync(d)
+    } catch {
+      continue
+    }
+    for (const n of names) {
+      const m = /\.(?:tmp|stale)-(\d+)-\d+$/.exec(n)
+      if (!m) continue
+      const pid = Number(m[1])
+      if (pidAlive(pid)) continue // ours included: a reader of this process may be committing
+      fs.rmSync(path.join(d, n), { force: true })
+      removed.push(path.relative(dir, path.join(d, n)))
+    }
+  }
+  return removed
 }
 
 /** Why a bad group at `offset` of the active segment is not a torn tail, or undefined if it may be one. */
@@ -92,10 +171,7 @@ export async function recover(
   flush: FlushPolicy = 'always',
 ): Promise<Recovered> {
   const t0 = performance.now()
-  await fs.promises.mkdir(dir, { recursive: true })
-  const catalog = await openCatalog(dir)
-  let bases = await listSegmentBases(dir)
-  const cp = await loadCheckpoint(dir)
+  await afs.mkdir(dir, { recursive: true })
   const report: RecoveryReport = {
     checkpoint: 'used',
     scannedBytes: 0,
@@ -103,6 +179,12 @@ export async function recover(
     corruptions: [],
     durationMs: 0,
   }
+  const removed = sweepTmpFiles(dir)
+  if (removed.length > 0) report.removedTmpFiles = removed
+  let bases = await listSegmentBases(dir)
+  const catalog = await openCatalog(dir, bases, report)
+  const catalogLoaded = catalog.names.length
+  const cp = await loadCheckpoint(dir)
 
   let start: Checkpoint | undefined = cp
   if (!cp) report.checkpoint = 'missing'
@@ -191,6 +273,15 @@ export async function recover(
     const build = await buildIndexByScan(fd, size, indexIntervalBytes, seed, (g, body) => {
       const h = g.header
       if (h.baseLsn !== expect) return `lsn discontinuity: expected ${expect}, group has ${h.baseLsn}`
+      if (h.names) {
+        // Names the catalog file lost (not synced before a power cut under 'interval'/'none').
+        for (const [k, n] of h.names.names.entries()) {
+          const id = h.names.firstId + k
+          if (id === names.length + 1) names.push(n)
+          else if (id <= names.length && names[id - 1] !== n)
+            return `catalog mismatch: group declares id ${id} as ${JSON.stringify(n)}, catalog has ${JSON.stringify(names[id - 1])}`
+        }
+      }
       let bad: string | undefined
       forEachBatch(h, body, (b) => {
         const m = names[b.moduleId - 1]
@@ -234,9 +325,9 @@ export async function recover(
         }
         fs.ftruncateSync(fd, build.stop.offset)
       } else {
-        const c = { segment: name, offset: build.stop.offset, reason: build.stop.reason }
-        report.corruptions.push(c)
-        await addQuarantine(dir, { ...c, detectedAtMs: Date.now() })
+        // Reported, never quarantined: readers skip the bad group with an accounted gap and still
+        // serve every intact group after it (reader.ts); `recover-dump verify` lists it.
+        report.corruptions.push({ segment: name, offset: build.stop.offset, reason: build.stop.reason })
         nextLsn = bases[i + 1]!
       }
     }
@@ -250,6 +341,7 @@ export async function recover(
     } else fs.closeSync(fd)
   }
 
+  extendCatalog(catalog, catalogLoaded)
   const activeBase = bases.at(-1)!
   return {
     bases,

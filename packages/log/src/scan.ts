@@ -78,8 +78,8 @@ export async function findNextGroup(
   from: number,
   end: number,
   minLsn: number,
+  maxLsn = minLsn + (end - from),
 ): Promise<number | undefined> {
-  const maxLsn = minLsn + (end - from)
   // Cheap checks first (synchronous: they run for every byte of the range).
   const plausible = (b: Buffer, pos: number, off: number): boolean => {
     if (b.length - pos < kGroupPrefixBytes) return false
@@ -116,6 +116,11 @@ export async function findNextGroup(
     p += Math.max(1, last)
   }
   return undefined
+}
+
+/** baseLsn of the group whose first bytes are `head` (prefix 8 · flags 1 · varint baseLsn), -1 if unreadable. */
+export function peekGroupBaseLsn(head: Buffer): number {
+  return peekVarint(head, kGroupPrefixBytes + 1)
 }
 
 function peekVarint(b: Buffer, pos: number): number {

@@ -3,7 +3,7 @@ import { Command } from 'commander'
 import { collect, type DirFlags, dirOptions, LineOut, resolveLogDir } from '../common.ts'
 import { MI_ERR_RECOVER_USAGE } from '../errors.ts'
 import { type FilterFlags, selection } from '../filters.ts'
-import { scanRecords } from '../records.ts'
+import { reportGaps, scanRecords } from '../records.ts'
 
 /** One JSON line per record (the log's shared JSON shape). */
 export function recordJson(r: StoredRecord, format: BodyFormat): string {
@@ -39,5 +39,6 @@ export function dumpCommand(): Command {
         await out.line(recordJson(r, o.body as BodyFormat))
         if (out.closed) break
       }
+      process.exitCode = reportGaps(scan)
     })
 }

@@ -6,7 +6,7 @@ import { MI_ERR_RECOVER_USAGE } from '../errors.ts'
 import { type ExportFormat, encodeRecord, kExportFormats, kMsgpackMagic } from '../export-format.ts'
 import { type FilterFlags, selection } from '../filters.ts'
 import { Progress } from '../progress.ts'
-import { scanRecords } from '../records.ts'
+import { reportGaps, scanRecords } from '../records.ts'
 import { filterOptions } from './dump.ts'
 
 const kFlushBytes = 1024 * 1024
@@ -62,6 +62,11 @@ export function exportCommand(): Command {
       fs.renameSync(partial, out)
       bar.update(Math.max(0, end - start + 1))
       bar.stop()
-      process.stdout.write(`exported ${records} records (${formatBytes(bytes)}, ${format}) to ${out}\n`)
+      const skipped = scan.gaps.reduce((a, g) => a + g.records, 0)
+      process.stdout.write(
+        `exported ${records} records (${formatBytes(bytes)}, ${format}) to ${out}` +
+          `${skipped > 0 ? `; skipped ${skipped} unreadable records in ${scan.gaps.length} damaged range(s) (listed on stderr)` : ''}\n`,
+      )
+      process.exitCode = reportGaps(scan)
     })
 }

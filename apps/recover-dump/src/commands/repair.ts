@@ -4,6 +4,7 @@ import {
   quarantineSegment,
   rebuildIndex,
   truncateSegmentTail,
+  unquarantineSegment,
 } from '@module-ingest/log'
 import { Command } from 'commander'
 import { type DirFlags, dirOptions, kExit, printJson, resolveLogDir } from '../common.ts'
@@ -13,14 +14,25 @@ import { verify } from './verify.ts'
 
 // repair = verify, then a plan built only from the raw tools of @module-ingest/log:
 //   torn tail of the last segment      → truncateSegmentTail at the first bad group
-//   corrupt group in a sealed segment  → quarantineSegment (readers stop there with MI_ERR_LOG_CORRUPT)
+//   corrupt group in a sealed segment  → quarantineSegment: record the loss as known (readers skip
+//                                        damaged groups anyway; verify and dump then report a note)
+//   quarantine entry of intact data    → unquarantineSegment (the file was restored)
 //   sealed segment without its index   → rebuildIndex
 // The plan is printed first and applied only with --yes. The log is never rewritten in place
 // beyond a truncation, so repair cannot make a log worse than recovery on the next start would.
 
 export type Action =
   | { kind: 'truncate'; segment: string; base: number; offset: number; dropBytes: number; durable: boolean }
-  | { kind: 'quarantine'; segment: string; base: number; offset: number; reason: string }
+  | {
+      kind: 'quarantine'
+      segment: string
+      base: number
+      offset: number
+      reason: string
+      fromLsn?: number
+      toLsn?: number
+    }
+  | { kind: 'unquarantine'; segment: string; base: number; offset: number }
   | { kind: 'rebuild-index'; segment: string; base: number }
 
 export function describe(a: Action): string {
@@ -35,7 +47,12 @@ export function describe(a: Action): string {
           : '')
       )
     case 'quarantine':
-      return `quarantine segment ${a.segment} at offset ${a.offset} (${a.reason}): readers stop there`
+      return (
+        `quarantine segment ${a.segment} at offset ${a.offset} (${a.reason}): record lsns ` +
+        `${a.fromLsn ?? '?'}..${a.toLsn ?? '?'} as a known loss (readers skip the damaged group and serve the rest)`
+      )
+    case 'unquarantine':
+      return `unquarantine segment ${a.segment} at offset ${a.offset}: the data there is intact again`
     case 'rebuild-index':
       return `rebuild the missing index of segment ${a.segment}`
   }
@@ -56,10 +73,16 @@ export async function plan(dir: string): Promise<{ actions: Action[]; unfixable:
       continue
     }
     if (f.kind === 'quarantined' || f.kind === 'in-flight') continue
+    if (f.kind === 'restored') {
+      actions.push({ kind: 'unquarantine', segment: f.segment, base: s.base, offset: f.offset })
+      continue
+    }
     damaged.add(f.segment)
     // The last segment is the writer's: recovery treats any bad group there as a torn tail, so
     // repair cuts it the same way. A bad header (offset 0) cannot be cut away: quarantine it.
     if (!s.sealed && f.offset > 0) {
+      // One cut at the first bad group removes everything after it, later findings included.
+      if (actions.some((a) => a.kind === 'truncate' && a.segment === f.segment)) continue
       actions.push({
         kind: 'truncate',
         segment: f.segment,
@@ -69,13 +92,16 @@ export async function plan(dir: string): Promise<{ actions: Action[]; unfixable:
         durable: f.kind === 'corrupt',
       })
     } else {
-      actions.push({
+      const a: Action = {
         kind: 'quarantine',
         segment: f.segment,
         base: s.base,
         offset: f.offset,
         reason: f.reason,
-      })
+      }
+      if (f.fromLsn !== undefined) a.fromLsn = f.fromLsn
+      if (f.toLsn !== undefined) a.toLsn = f.toLsn
+      actions.push(a)
     }
   }
   for (const s of segs) {
@@ -91,7 +117,10 @@ async function apply(dir: string, a: Action): Promise<void> {
       await truncateSegmentTail(dir, a.base, a.offset)
       return
     case 'quarantine':
-      await quarantineSegment(dir, a.base, a.offset, a.reason)
+      await quarantineSegment(dir, a.base, a.offset, a.reason, { fromLsn: a.fromLsn, toLsn: a.toLsn })
+      return
+    case 'unquarantine':
+      await unquarantineSegment(dir, a.base, a.offset)
       return
     case 'rebuild-index':
       return rebuildIndex(dir, a.base)
@@ -106,7 +135,7 @@ function refuseIfLocked(dir: string): void {
 export function repairCommand(): Command {
   return dirOptions(new Command('repair'))
     .description(
-      'plan repairs (truncate torn tail, quarantine corruption, rebuild indexes); apply with --yes',
+      'plan repairs (truncate torn tail, record damage as a known loss, rebuild indexes); apply with --yes',
     )
     .option('--yes', 'apply the plan (without it: print the plan and change nothing)')
     .option('--json', 'print the plan (and what was applied) as JSON')

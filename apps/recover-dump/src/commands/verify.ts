@@ -5,22 +5,28 @@ import { writerLock } from '../lock.ts'
 import { Progress } from '../progress.ts'
 
 /**
- * What a finding means:
+ * What a finding means (dump and export agree: they serve every intact record, skip exactly these
+ * ranges, and exit 3 when one of them is an error here):
  * - corrupt      a bad group inside durable data (a sealed segment, or the active one before the
- *                durable end): acknowledged records are damaged
+ *                durable end): acknowledged records are damaged; readers skip it with a gap
  * - torn-tail    a bad group at the end of the last segment past the durable end: a crash
- *                mid-write; recovery (server start or `repair`) truncates it
+ *                mid-write; recovery (server start or `repair`) truncates it. Readers never see it
  * - lsn-gap      a segment does not start where the previous one ended
- * - quarantined  corrupt, and already in quarantine.json (readers stop there); fails only --strict
+ * - quarantined  corrupt, and recorded as a known loss by `repair`: a note; fails only --strict
+ * - restored     quarantine.json lists an offset whose group is intact again (the file was
+ *                restored): readers serve it; `repair` drops the entry
  * - in-flight    the tail a live writer is writing right now: not a problem, not counted
  */
-export type FindingKind = 'corrupt' | 'torn-tail' | 'lsn-gap' | 'quarantined' | 'in-flight'
+export type FindingKind = 'corrupt' | 'torn-tail' | 'lsn-gap' | 'quarantined' | 'restored' | 'in-flight'
 
 export interface Finding {
   kind: FindingKind
   segment: string
   offset: number
   reason: string
+  /** Lsns lost (corrupt/quarantined; toLsn undefined: up to the next segment). */
+  fromLsn?: number
+  toLsn?: number
 }
 
 export async function verify(dir: string, onProgress?: (bytes: number) => void) {
@@ -49,7 +55,7 @@ export async function verify(dir: string, onProgress?: (bytes: number) => void) 
   const last = rep.segments.at(-1)
   for (const [i, s] of rep.segments.entries()) {
     const prev = rep.segments[i - 1]
-    if (prev && !prev.corruption && prev.lastLsn !== undefined && s.base !== prev.lastLsn + 1) {
+    if (prev && prev.damage.length === 0 && prev.lastLsn !== undefined && s.base !== prev.lastLsn + 1) {
       findings.push({
         kind: 'lsn-gap',
         segment: s.segment,
@@ -57,18 +63,35 @@ export async function verify(dir: string, onProgress?: (bytes: number) => void) 
         reason: `segment starts at lsn ${s.base}, previous one ends at ${prev.lastLsn}`,
       })
     }
-    const c = s.corruption
-    if (!c) continue
-    let kind: FindingKind
-    if (s === last) {
-      // Durable data ends at (wm.segBase, wm.endOffset): a bad group before that was acknowledged.
-      const durableEnd = wm.segBase === s.base ? wm.endOffset : wm.segBase > s.base ? s.sizeBytes : 0
-      if (c.offset < durableEnd) kind = 'corrupt'
-      else kind = writing ? 'in-flight' : 'torn-tail'
-    } else kind = 'corrupt'
-    if (kind === 'corrupt' && quarantine.some((q) => q.segment === c.segment && q.offset <= c.offset))
-      kind = 'quarantined'
-    findings.push({ kind, segment: c.segment, offset: c.offset, reason: c.reason })
+    const next = rep.segments[i + 1]
+    for (const c of s.damage) {
+      let kind: FindingKind
+      if (s === last) {
+        // Durable data ends at (wm.segBase, wm.endOffset): a bad group before that was acknowledged.
+        const durableEnd = wm.segBase === s.base ? wm.endOffset : wm.segBase > s.base ? s.sizeBytes : 0
+        if (c.offset < durableEnd) kind = 'corrupt'
+        else kind = writing ? 'in-flight' : 'torn-tail'
+      } else kind = 'corrupt'
+      if (kind === 'corrupt' && quarantine.some((q) => q.segment === c.segment && q.offset === c.offset))
+        kind = 'quarantined'
+      const toLsn = c.toLsn ?? (next ? next.base - 1 : s === last ? wm.durableLsn : undefined)
+      const f: Finding = { kind, segment: c.segment, offset: c.offset, reason: c.reason }
+      if (kind === 'corrupt' || kind === 'quarantined') {
+        f.fromLsn = c.fromLsn
+        if (toLsn !== undefined) f.toLsn = toLsn
+      }
+      findings.push(f)
+    }
+  }
+  for (const q of quarantine) {
+    const s = rep.segments.find((x) => x.segment === q.segment)
+    if (s && !s.damage.some((d) => d.offset === q.offset))
+      findings.push({
+        kind: 'restored',
+        segment: q.segment,
+        offset: q.offset,
+        reason: `quarantined for: ${q.reason}`,
+      })
   }
   for (const s of segs) if (s.sealed && s.index !== 'sealed') warnings.push(`${s.name}: sealed index missing`)
   return {
@@ -98,10 +121,11 @@ export const isError = (f: Finding, strict: boolean): boolean =>
   (strict && f.kind === 'quarantined')
 
 const kHint: Record<FindingKind, string> = {
-  corrupt: 'durable data damaged; `repair` quarantines it',
+  corrupt: 'durable data damaged; readers skip it; `repair` records it as a known loss',
   'torn-tail': 'crash mid-write; `repair` (or the next server start) truncates it',
   'lsn-gap': 'records missing between segments',
-  quarantined: 'known: already quarantined',
+  quarantined: 'known loss, recorded by `repair`',
+  restored: 'intact again; `repair` drops the quarantine entry',
   'in-flight': 'being written by the live writer',
 }
 
@@ -109,7 +133,7 @@ export function verifyCommand(): Command {
   return dirOptions(new Command('verify'))
     .description('CRC-check every group of every segment; exit 3 when the log is damaged')
     .option('--json', 'print the report as JSON')
-    .option('--strict', 'also fail on corruption that is already quarantined')
+    .option('--strict', 'also fail on damage that `repair` recorded as a known loss')
     .action(async (o: DirFlags & { json?: boolean; strict?: boolean }) => {
       const dir = resolveLogDir(o)
       const total = (await listSegments(dir)).reduce((a, s) => a + s.sizeBytes, 0)
@@ -127,7 +151,8 @@ export function verifyCommand(): Command {
         ]
         for (const f of r.findings) {
           lines.push(
-            `  ${isError(f, strict) ? 'error' : 'note '} ${f.kind}: segment ${f.segment} offset ${f.offset}: ${f.reason} (${kHint[f.kind]})`,
+            `  ${isError(f, strict) ? 'error' : 'note '} ${f.kind}: segment ${f.segment} offset ${f.offset}: ${f.reason}` +
+              `${f.fromLsn !== undefined ? `, lsns ${f.fromLsn}..${f.toLsn ?? '?'} lost` : ''} (${kHint[f.kind]})`,
           )
         }
         for (const w of r.warnings) lines.push(`  warn  ${w} (\`repair\` rebuilds it)`)
