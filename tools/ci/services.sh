@@ -4,11 +4,13 @@ set -uo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The binary is needed even when a server already listens on 4222: the scale-out tests start a
+# 3-node cluster of their own, and the outage tests a private server they can kill.
+if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
+  echo "nats-server missing: installing from Debian's packages"
+  (apt-get update -qq && apt-get install -y -qq nats-server) || echo "WARN: could not install nats-server"
+fi
 if ! port_open 4222; then
-  if ! command -v nats-server >/dev/null && [ ! -x /usr/sbin/nats-server ]; then
-    echo "nats-server missing: installing from Debian's packages"
-    (apt-get update -qq && apt-get install -y -qq nats-server) || echo "WARN: could not install nats-server"
-  fi
   bin=$(command -v nats-server || echo /usr/sbin/nats-server)
   if [ -x "$bin" ]; then
     mkdir -p /var/lib/nats-server

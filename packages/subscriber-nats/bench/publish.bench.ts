@@ -10,12 +10,14 @@
  * Run:  cd packages/subscriber-nats && node bench/publish.bench.ts
  *       MI_BENCH_BATCHES=200 node bench/publish.bench.ts       (more batches)
  *       MI_BENCH_NATS_URL=nats://127.0.0.1:4222 node bench/publish.bench.ts   (an existing server)
+ *       MI_BENCH_CLUSTER=1 node bench/publish.bench.ts   (also a 3-node cluster of our own, R3 stream)
  * Prerequisites: a nats-server binary (an own child with a temp store dir is started), or
  * MI_BENCH_NATS_URL pointing at a server with JetStream. Numbers depend on the disk and cores.
  */
 
 import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import { startNatsServer } from '@module-ingest/testing'
+import { startNatsCluster } from '@module-ingest/testing/nats-cluster'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { parseNatsConfig } from '../src/config.ts'
@@ -27,6 +29,8 @@ export interface BenchOptions {
   bodyBytes: number
   /** Use this server instead of starting one. */
   url?: string
+  /** Start a 3-node cluster of our own (all on this machine) and use an R3 stream. */
+  cluster?: boolean
 }
 
 export interface BenchRow {
@@ -94,8 +98,9 @@ async function timeBatches(batches: number, run: (b: number) => Promise<void>): 
 
 export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
   const { batches, batchSize, bodyBytes } = options
-  const server = options.url ? null : await startNatsServer({ jetstream: true })
-  const url = options.url ?? server!.url
+  const cluster = options.cluster ? await startNatsCluster({ size: 3 }) : null
+  const server = options.url || cluster ? null : await startNatsServer({ jetstream: true })
+  const url = options.url ?? cluster?.urls ?? server!.url
   const body = new Uint8Array(bodyBytes).fill(0x61)
   const rows: BenchRow[] = []
   const stream = `MI_BENCH_${process.pid}`
@@ -106,6 +111,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
       stream,
       subjectPrefix: `mibench${process.pid}`,
       source: 'bench',
+      replicas: cluster ? 3 : 1,
     })
     const forwarder = new NatsForwarder(config, { logger: quietLogger, metrics: noMetrics })
     forwarder.start()
@@ -140,6 +146,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     await nc.close()
   } finally {
     await server?.close()
+    await cluster?.close()
   }
   return rows
 }
@@ -154,4 +161,9 @@ if (import.meta.main) {
   })
   console.log(`JetStream publish, ${batches} batches × 1000 records × 128 B (file storage, 1 replica)`)
   console.table(rows)
+  if (process.env.MI_BENCH_CLUSTER === '1') {
+    const r3 = await runBench({ batches, batchSize: 1000, bodyBytes: 128, cluster: true })
+    console.log('The same into a 3-node cluster on this machine (R3 stream; the nodes share its cores)')
+    console.table(r3)
+  }
 }

@@ -1,5 +1,5 @@
 import type { Logger, SubscriberMetrics, SubscriberRecord } from '@module-ingest/subscriber-sdk'
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { DeliverPolicy, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { NatsSubscriberConfig } from './config.ts'
 import { connectionOptions } from './connection.ts'
@@ -47,6 +47,11 @@ export class NatsForwarder {
   // Msg ids that JetStream acked during the last *failed* attempt: a retry skips them, so an outage
   // longer than the duplicate window cannot turn the retry's re-publishes into stored duplicates.
   #ackedBeforeFailure = new Set<string>()
+  // Publishes of the last failed attempt whose outcome is unknown (the PubAck never came: timeout,
+  // lost link, leader failover): JetStream may have stored them. Before the retry, the stream itself
+  // is asked (resolveDoubt), so the answer does not depend on the duplicate window still covering
+  // them — an uplink down for an hour must not turn them into stored duplicates.
+  #inDoubt: InDoubt | null = null
 
   constructor(config: NatsSubscriberConfig, deps: ForwarderDeps) {
     this.config = config
@@ -180,7 +185,9 @@ export class NatsForwarder {
   async publish(batch: readonly SubscriberRecord[], signal?: AbortSignal): Promise<BatchResult> {
     const js = await this.#usable(signal)
     const { source, maxInFlight, publishTimeoutMs, stream } = this.config
+    if (this.#inDoubt !== null) await this.#resolveDoubt(js, this.#inDoubt, signal)
     const skip = this.#ackedBeforeFailure
+    const doubt: InDoubt = { sinceMs: Date.now(), bySubject: new Map() }
     const acked = new Set<string>()
     const result: BatchResult = { stored: 0, duplicates: 0, skipped: 0 }
     let inFlight = 0
@@ -210,7 +217,8 @@ export class NatsForwarder {
       }
       if (firstError !== null || signal?.aborted) break
       inFlight++
-      js.publish(this.#subject(record), record.body, {
+      const subject = this.#subject(record)
+      js.publish(subject, record.body, {
         msgID,
         headers: headersOf(source, record),
         timeout: publishTimeoutMs,
@@ -225,6 +233,9 @@ export class NatsForwarder {
         (err: unknown) => {
           failed++
           firstError ??= err
+          const ids = doubt.bySubject.get(subject)
+          if (ids === undefined) doubt.bySubject.set(subject, new Set([msgID]))
+          else ids.add(msgID)
           settle()
         },
       )
@@ -242,6 +253,7 @@ export class NatsForwarder {
     if (missing > 0) {
       metrics.counter('nats_publish_errors_total').inc(failed)
       this.#ackedBeforeFailure = acked
+      this.#inDoubt = doubt.bySubject.size > 0 ? doubt : null
       // No responders: the stream (or JetStream) vanished, e.g. a server restarted without its
       // store. Ensure the stream again before the retry.
       if (this.config.createStream && /no responders|not enabled/i.test(String(firstError)))
@@ -262,6 +274,71 @@ export class NatsForwarder {
       .histogram('nats_batch_publish_duration_us')
       .record(Math.round((performance.now() - started) * 1000))
     return result
+  }
+
+  /**
+   * Find out which in-doubt publishes JetStream stored, and add them to the skip list. Reads, per
+   * subject, the messages stored since the failed attempt started (an ordered consumer from that
+   * time, up to the subject's last sequence now), matching Nats-Msg-Id. Bounded by that subject's
+   * traffic since then; subjects carry one module's stream, which one host produces. Too many
+   * subjects, or a read that fails, leaves the duplicate window as the only guard (logged).
+   */
+  async #resolveDoubt(js: JetStreamClient, doubt: InDoubt, signal?: AbortSignal): Promise<void> {
+    const { stream } = this.config
+    const { logger, metrics } = this.#deps
+    if (doubt.bySubject.size > kMaxDoubtSubjects) {
+      logger.warn(
+        { event: 'NatsDoubtUnresolved', subjects: doubt.bySubject.size },
+        'too many subjects in doubt to read back; relying on the duplicate window',
+      )
+      this.#inDoubt = null
+      return
+    }
+    const jsm = await jetstreamManager(this.#nc!, { timeout: this.config.publishTimeoutMs })
+    let found = 0
+    for (const [subject, ids] of doubt.bySubject) {
+      const since = doubt.sinceMs - kDoubtClockSlackMs
+      const newest = await jsm.streams.getMessage(stream, { last_by_subj: subject }).catch(() => null)
+      // Nothing on this subject since the attempt began: none of its publishes was stored.
+      if (newest === null || newest.time.getTime() < since) continue
+      const last = newest.seq
+      const consumer = await js.consumers.get(stream, {
+        filter_subjects: subject,
+        deliver_policy: DeliverPolicy.StartTime,
+        // Slack for clock skew between this host and the cluster: reading more is only slower.
+        opt_start_time: new Date(since).toISOString(),
+      })
+      try {
+        for (let done = false; !done; ) {
+          signal?.throwIfAborted()
+          const batch = await consumer.fetch({ max_messages: 1000, expires: 2000 })
+          let got = 0
+          for await (const m of batch) {
+            got++
+            const id = m.headers?.get('Nats-Msg-Id')
+            if (id !== undefined && ids.has(id)) {
+              this.#ackedBeforeFailure.add(id)
+              found++
+            }
+            if (m.seq >= last) {
+              done = true
+              break
+            }
+          }
+          if (got === 0) done = true
+        }
+      } finally {
+        await consumer.delete().catch(() => {})
+      }
+    }
+    let total = 0
+    for (const ids of doubt.bySubject.values()) total += ids.size
+    metrics.counter('nats_doubt_resolved_stored_total').inc(found)
+    logger.info(
+      { event: 'NatsDoubtResolved', inDoubt: total, alreadyStored: found },
+      'read back publishes whose acknowledgement was lost',
+    )
+    this.#inDoubt = null
   }
 
   /** Stop connecting, let in-flight publishes drain (bounded), close the connection. */
@@ -286,6 +363,15 @@ export class NatsForwarder {
     this.#deps.logger.info({ event: 'NatsConnectionClosed' }, 'closed the NATS connection')
   }
 }
+
+/** Publishes of a failed attempt with no PubAck, by subject, and when that attempt started. */
+interface InDoubt {
+  sinceMs: number
+  bySubject: Map<string, Set<string>>
+}
+
+const kMaxDoubtSubjects = 64
+const kDoubtClockSlackMs = 60_000
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
