@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type LoadSpec, runLoad } from './load/coordinator.ts'
-import { ProcMonitor } from './procs.ts'
+import { ProcMonitor, statusKiB } from './procs.ts'
 import { kTargets, type Row, type RunContext, type TargetName, windowFor } from './scenario.ts'
 import { flushLatency, type OursServer, stageBreakdown, startOurs } from './targets/ours.ts'
 import { type PeerServer, startNats, startRedis } from './targets/peers.ts'
@@ -87,6 +87,8 @@ export async function measureTarget(
   const server = (ours ?? peer)!
   if (peer) row.extra.version = peer.version
   const mon = new ProcMonitor(server.pid)
+  // RSS of the started, idle server: the base that per-connection memory is measured against.
+  if (ours) row.extra.rss_start_mib = Math.round(statusKiB(server.pid, 'VmRSS') / 102.4) / 10
   const stopDuring = ours && r.during ? r.during(ours) : null
   try {
     const spec: LoadSpec = {

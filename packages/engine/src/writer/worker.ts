@@ -235,6 +235,7 @@ let closing = false
  * YIELD_MS when busy.
  */
 const IDLE_SLEEP_MS = 5
+const MAX_PASS_ENTRIES = 1 << 16
 const YIELD_MS = 2
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r))
 let lastYield = performance.now()
@@ -249,9 +250,12 @@ while (!closing) {
       continue
     }
   }
+  // Take everything the rings hold (up to MAX_PASS_ENTRIES each): it all goes into this pass's
+  // groups and under one fdatasync. While that fdatasync blocks this thread the rings fill again,
+  // so a slow disk makes groups bigger instead of capping throughput at one small group per sync.
   for (let i = 0; i < consumers.length && !stalled; i++) {
     const c = consumers[i]!
-    work += c.read((data, kind) => take(i, data, kind), 1024)
+    work += c.read((data, kind) => take(i, data, kind), MAX_PASS_ENTRIES)
     c.release()
   }
   // Write and fdatasync the group formed by this pass, blocking this thread: parsers keep filling
