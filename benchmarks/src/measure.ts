@@ -1,9 +1,9 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type LoadSpec, runLoad } from './load/coordinator.ts'
-import { ProcMonitor } from './procs.ts'
+import { ProcMonitor, statusKiB } from './procs.ts'
 import { kTargets, type Row, type RunContext, type TargetName, windowFor } from './scenario.ts'
-import { flushLatency, type OursServer, startOurs } from './targets/ours.ts'
+import { flushLatency, type OursServer, stageBreakdown, startOurs } from './targets/ours.ts'
 import { type PeerServer, startNats, startRedis } from './targets/peers.ts'
 
 /**
@@ -22,6 +22,8 @@ export interface TargetRun {
   maxConnections?: number
   diskSubscriber?: boolean
   drainMs?: number
+  /** In-flight frames per connection for every target, overriding windowFor (the in-flight rows). */
+  window?: number
   /** Generator processes; default ctx.workers. */
   workers?: number
   /** While the load runs, against our server (subscriber lag sampling). */
@@ -53,7 +55,7 @@ export async function measureTarget(
   target: TargetName,
   r: TargetRun,
 ): Promise<Row> {
-  const window = windowFor(ctx, r.connections)
+  const window = r.window ?? windowFor(ctx, r.connections)
   const params = {
     body_bytes: r.bodyBytes,
     connections: r.connections,
@@ -65,10 +67,12 @@ export async function measureTarget(
   let ours: OursServer | null = null
   let peer: PeerServer | null = null
   try {
-    if (target === 'ours' || target === 'ours-interval') {
+    if (target === 'ours' || target === 'ours-base' || target === 'ours-interval') {
+      if (target === 'ours-base' && !ctx.baseRoot) throw new Error('target ours-base needs --base DIR')
       ours = await startOurs({
         dataDir: dir,
-        flush: target === 'ours' ? 'always' : 'interval',
+        flush: target === 'ours-interval' ? 'interval' : 'always',
+        ...(target === 'ours-base' ? { root: ctx.baseRoot! } : {}),
         ...(r.maxConnections ? { maxConnections: r.maxConnections } : {}),
         ...(r.diskSubscriber ? { diskSubscriber: true } : {}),
       })
@@ -83,6 +87,8 @@ export async function measureTarget(
   const server = (ours ?? peer)!
   if (peer) row.extra.version = peer.version
   const mon = new ProcMonitor(server.pid)
+  // RSS of the started, idle server: the base that per-connection memory is measured against.
+  if (ours) row.extra.rss_start_mib = Math.round(statusKiB(server.pid, 'VmRSS') / 102.4) / 10
   const stopDuring = ours && r.during ? r.during(ours) : null
   try {
     const spec: LoadSpec = {
@@ -121,6 +127,7 @@ export async function measureTarget(
     if (ours) {
       const stats = await ours.stats()
       row.flush = flushLatency(stats)
+      Object.assign(row.extra, stageBreakdown(stats))
     }
     if (stopDuring) Object.assign(row.extra, await stopDuring())
   } catch (err) {
@@ -140,5 +147,5 @@ export async function measureTarget(
 
 /** Targets of a comparison scenario, in table order, filtered by --targets. */
 export function comparedTargets(ctx: RunContext): TargetName[] {
-  return kTargets.filter((t) => ctx.targets.has(t))
+  return kTargets.filter((t) => ctx.targets.has(t) && (t !== 'ours-base' || ctx.baseRoot !== undefined))
 }

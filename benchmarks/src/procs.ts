@@ -111,7 +111,7 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m ? Number(m[1]) : 0

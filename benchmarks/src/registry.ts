@@ -1,5 +1,6 @@
 import type { Scenario } from './scenario.ts'
 import { connectionScenarios } from './scenarios/connections.ts'
+import { inflightScenarios } from './scenarios/inflight.ts'
 import { latencyScenarios } from './scenarios/latency.ts'
 import { microScenarios } from './scenarios/micro.ts'
 import { recoveryScenario } from './scenarios/recovery.ts'
@@ -10,6 +11,7 @@ import { throughputScenarios } from './scenarios/throughput.ts'
 export function allScenarios(): Scenario[] {
   return [
     ...throughputScenarios,
+    ...inflightScenarios,
     ...latencyScenarios,
     ...connectionScenarios,
     recoveryScenario,

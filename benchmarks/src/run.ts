@@ -41,6 +41,8 @@ options:
   --render FILE       only render --markdown from an existing --json FILE, run nothing
   --scratch DIR       where data dirs go (default benchmarks/.scratch); must be a real disk
   --keep              keep the scratch dir
+  --base DIR          also run target ours-base: the server of another checkout (with its
+                      node_modules), e.g. main before a change: a before/after in one run
   -h, --help
 `
 
@@ -67,6 +69,7 @@ const { values: o, positionals } = (() => {
         render: { type: 'string' },
         scratch: { type: 'string' },
         keep: { type: 'boolean' },
+        base: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -130,6 +133,7 @@ const ctx: RunContext = {
   measureMs: posInt('measure-ms', o['measure-ms'], quick ? 1000 : 4000),
   scratch,
   log,
+  ...(o.base ? { baseRoot: resolve(o.base) } : {}),
 }
 
 const cleanup = async () => {

@@ -1,11 +1,12 @@
 import type { LatencySummary } from './histogram.ts'
 
 /** What a scenario can run against. `ours` uses flush `always` (fdatasync before ACK). */
-export const kTargets = ['ours', 'ours-interval', 'nats-js', 'nats-js-lean', 'redis'] as const
+export const kTargets = ['ours', 'ours-base', 'ours-interval', 'nats-js', 'nats-js-lean', 'redis'] as const
 export type TargetName = (typeof kTargets)[number]
 
 export const kTargetLabel: Record<TargetName, string> = {
   ours: 'module-ingest (always)',
+  'ours-base': 'module-ingest (always), baseline checkout (--base DIR)',
   'ours-interval': 'module-ingest (interval)',
   'nats-js': 'NATS JetStream (js.publish)',
   'nats-js-lean': 'NATS JetStream (lean publisher)',
@@ -45,6 +46,11 @@ export interface RunContext {
   workers: number
   warmupMs: number
   measureMs: number
+  /**
+   * A second checkout of this repository (--base DIR, with its node_modules) whose server runs as
+   * target `ours-base`: a before/after comparison in one run, on the same machine and load.
+   */
+  baseRoot?: string
   /** Per-run scratch dir (data dirs, stores); removed at the end unless --keep. */
   scratch: string
   log(message: string): void

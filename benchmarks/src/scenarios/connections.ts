@@ -65,6 +65,14 @@ function connectionScenario(name: string, count: number, quickCount: number, ful
         // Each child holds its share of descriptors under the same limit.
         workers: Math.max(ctx.workers, Math.ceil(connections / 8000)),
       })
+      // Issue 14 goal 4: memory per connection, from the peak over the idle server's RSS.
+      if (
+        row.rss_peak_mib !== null &&
+        typeof row.extra.rss_start_mib === 'number' &&
+        row.extra.connected === undefined
+      )
+        row.extra.kib_per_connection =
+          Math.round((((row.rss_peak_mib - row.extra.rss_start_mib) * 1024) / connections) * 10) / 10
       return [row]
     },
   }
@@ -72,5 +80,7 @@ function connectionScenario(name: string, count: number, quickCount: number, ful
 
 export const connectionScenarios: Scenario[] = [
   connectionScenario('connections-10k', 10_000, 500, true),
+  // The most this machine's hard fd limit (20,000) allows: issue 14 extrapolates 50k from it.
+  connectionScenario('connections-19k', 19_000, 0, false),
   connectionScenario('connections-50k', 50_000, 0, true),
 ]

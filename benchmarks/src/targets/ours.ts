@@ -21,6 +21,8 @@ export interface OursOptions {
   maxConnections?: number
   /** Run the built-in disk subscriber (archive under the data dir). Default false. */
   diskSubscriber?: boolean
+  /** Repository root whose apps/server runs (default: this checkout); see --base. */
+  root?: string
   /** Seconds to wait for `ServerListening`. */
   startTimeoutMs?: number
 }
@@ -84,9 +86,10 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
   const configFile = join(dataDir, 'bench-config.json')
   await writeFile(configFile, JSON.stringify(config, null, 2))
   const t0 = performance.now()
+  const cli = o.root ? join(o.root, 'apps/server/src/cli.ts') : kCli
   const { proc, value: port } = await spawnUntil(
     process.execPath,
-    [kCli, 'serve', '--config', configFile],
+    [cli, 'serve', '--config', configFile],
     (line) => {
       if (!line.includes('ServerListening')) return undefined
       const j = JSON.parse(line) as { event?: string; port?: number }
@@ -127,6 +130,32 @@ export function flushLatency(stats: OursStats): { p50_us: number; p99_us: number
   const h = stats.metrics.histograms.find((x) => x.name === 'mi_flush_latency_us')
   if (!h || h.count === 0) return null
   return { p50_us: h.p50, p99_us: h.p99, p999_us: h.p999 }
+}
+
+/**
+ * Where a record's time goes inside our server, from the histograms it keeps (p50/p99 µs each):
+ * `writer_queue` parser accept → writer append (ring hop + the writer busy with the previous group),
+ * `write` writev, `fsync` fdatasync, `flush` first append of a group → durable, `ack_wait` parser
+ * accept → ACK queued (everything between). Client ack − ack_wait ≈ main thread, rings and network.
+ * A histogram the server does not keep (an older checkout) is left out.
+ */
+export function stageBreakdown(stats: OursStats): Record<string, number> {
+  const out: Record<string, number> = {}
+  const stages = [
+    ['writer_queue', 'mi_writer_queue_us'],
+    ['write', 'mi_write_latency_us'],
+    ['fsync', 'mi_fsync_latency_us'],
+    ['flush', 'mi_flush_latency_us'],
+    ['ack_wait', 'mi_ack_latency_us'],
+    ['group_records', 'mi_group_records'],
+  ] as const
+  for (const [label, name] of stages) {
+    const h = stats.metrics.histograms.find((x) => x.name === name)
+    if (!h || h.count === 0) continue
+    out[`${label}_p50`] = h.p50
+    out[`${label}_p99`] = h.p99
+  }
+  return out
 }
 
 export type { Spawned }

@@ -142,11 +142,8 @@ export class Connections {
     }
     socket.on('data', (chunk: Buffer) => {
       if (conn.ending) return
-      if (!this.#push(lane, In.DATA, id, chunk)) {
-        conn.ringPaused = true
-        lane.paused.add(conn)
-        socket.pause()
-      }
+      // A false return has already paused the socket (see #push: before the drain may finish).
+      this.#push(lane, In.DATA, id, chunk, conn)
       const ms = bucket?.take(chunk.byteLength) ?? 0
       if (ms > 0) this.#pauseFor(conn, ms)
     })
@@ -202,14 +199,19 @@ export class Connections {
     return best
   }
 
-  /** Queue a record for a parser; false when it had to wait in the backlog (ring full). */
-  #push(lane: Lane, kind: number, tag: number, data: Uint8Array): boolean {
+  /**
+   * Queue a record for a parser; false when it had to wait in the backlog (ring full). With
+   * `conn`, a backlogged record also pauses that socket, and does so BEFORE the drain starts: the
+   * drain can finish synchronously (the parser freed space in between) and resumes only the sockets
+   * already in the paused set, so a socket added after it would stay paused forever.
+   */
+  #push(lane: Lane, kind: number, tag: number, data: Uint8Array, conn?: Conn): boolean {
     const max = lane.producer.maxRecordBytes
     if (data.byteLength > max) {
       // A ring record holds at most half the ring: split (the parser reassembles frames anyway).
       let ok = true
       for (let at = 0; at < data.byteLength; at += max)
-        ok = this.#push(lane, kind, tag, data.subarray(at, at + max)) && ok
+        ok = this.#push(lane, kind, tag, data.subarray(at, at + max), conn) && ok
       return ok
     }
     if (lane.backlog.length === 0 && lane.producer.tryWrite(kind, tag, data)) {
@@ -217,6 +219,11 @@ export class Connections {
       return true
     }
     lane.backlog.push([kind, tag, data])
+    if (conn !== undefined && !conn.ringPaused) {
+      conn.ringPaused = true
+      lane.paused.add(conn)
+      conn.socket.pause()
+    }
     if (!lane.waiting) void this.#drainBacklog(lane)
     return false
   }

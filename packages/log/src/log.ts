@@ -115,8 +115,23 @@ interface SealedSeg {
 
 const kMaxNameChars = 1024
 
+/**
+ * What commitSync() did: wrote (and, under flush 'always', fdatasynced) at least one group; found
+ * nothing to write; or left the groups to the async path for now (a sync() caller, a segment roll,
+ * a retry or groupCommitMaxDelayMs owns them): let the event loop run, then call again.
+ */
+export type CommitSyncResult = 'written' | 'idle' | 'busy'
+
 export interface Log {
   append(entry: AppendEntry): AppendResult
+  /**
+   * Write every formed group now on the calling thread, blocking it in writev + fdatasync (one
+   * fdatasync covers all of them). For a thread that exists only to write (the engine's writer
+   * worker): it skips two threadpool hops per group, and the groups of the next call form in its
+   * rings meanwhile. From the first call on, the caller drives commits: the log no longer schedules
+   * them itself, except for sync() and what the async path already holds.
+   */
+  commitSync(): CommitSyncResult
   onDurable(cb: (durableLsn: number) => void): () => void
   onError(cb: (err: Error) => void): () => void
   onResume(cb: () => void): () => void
@@ -202,11 +217,14 @@ class LogImpl implements Log {
   #ready: Group[] = []
   #pumping: Promise<void> | undefined
   #scheduled = false
+  #scheduledForce = false
   #wake: (() => void) | undefined
   #urgent = false
   #syncing: Promise<void> | undefined
   #syncWaiters: SyncWaiter[] = []
   #lastGroupBytes = 4096
+  /** Set by the first commitSync(): commits are driven by the caller, not by #schedule. */
+  #callerCommits = false
 
   // meta
   #wmFd: number
@@ -415,19 +433,26 @@ class LogImpl implements Log {
   // ------------------------------------------------------------------------------------------
   // group commit pump
 
-  #schedule(): void {
+  #schedule(force = false): void {
     if (this.#pumping || this.#scheduled) return
+    // The caller drives commits (commitSync); the async pump runs only for sync() waiters or when
+    // commitSync handed it work it cannot do synchronously (a segment roll).
+    if (this.#callerCommits && !force && this.#syncWaiters.length === 0) return
     this.#scheduled = true
+    this.#scheduledForce = force
     // setImmediate, not a microtask: appends made by the I/O callbacks of this loop turn join the group.
     setImmediate(() => {
       this.#scheduled = false
       if (this.#pumping) return
+      // Scheduled before the caller took over commits (its first commitSync): nothing to do here.
+      if (this.#callerCommits && !force && this.#syncWaiters.length === 0) return
       // #pump may finish synchronously: clear the flag only after it was set, never before.
       const p = this.#pump()
       this.#pumping = p
       void p.then(() => {
         if (this.#pumping === p) this.#pumping = undefined
-        if (this.#state === 'open' && (this.#cur || this.#ready.length > 0)) this.#schedule()
+        if (this.#state === 'open' && (this.#cur || this.#ready.length > 0))
+          this.#schedule(this.#ready.length > 0)
       })
     })
   }
@@ -565,6 +590,86 @@ class LogImpl implements Log {
       return { firstId: 1, names: this.#names.slice(0, upto) }
     if (g.newNames.length === 0) return undefined
     return { firstId: this.#catalogPersisted + 1, names: g.newNames }
+  }
+
+  commitSync(): CommitSyncResult {
+    this.#callerCommits = true
+    if (this.#state !== 'open') return 'idle'
+    // The async path holds the I/O (sync(), a roll, a retry): never interleave with it.
+    // (An unforced schedule made before the first commitSync stands down when it runs.)
+    if (this.#pumping || (this.#scheduled && this.#scheduledForce) || this.#syncing || this.#retrying)
+      return 'busy'
+    const cur = this.#cur
+    if (cur) {
+      const delay = this.#opts.groupCommitMaxDelayMs
+      if (delay > 0 && !this.#urgent && performance.now() - cur.startedAt < delay) {
+        // A deliberate group delay needs a timer: leave the group to the async pump.
+        if (this.#ready.length === 0) {
+          this.#schedule(true)
+          return 'busy'
+        }
+      } else {
+        this.#ready.push(cur)
+        this.#cur = undefined
+      }
+    }
+    if (this.#ready.length === 0) return 'idle'
+    this.#urgent = false
+    const groups = this.#ready
+    this.#ready = []
+    const written: Group[] = []
+    try {
+      for (let i = 0; i < groups.length; i++) {
+        const g = groups[i]!
+        const { head, body, total } = this.#frame(g, this.#writeOffset === kSegmentHeaderBytes)
+        if (
+          this.#writeOffset > kSegmentHeaderBytes &&
+          this.#writeOffset + total > this.#opts.segmentSizeBytes
+        ) {
+          // A roll opens files and fsyncs the directory: the async pump does it, after we sync ours.
+          this.#ready = groups.slice(i)
+          break
+        }
+        this.#lastGroupBytes = g.w.pos
+        if (g.newNames.length > 0) this.#persistNamesSync(g.newNames)
+        const offset = this.#writeOffset
+        this.#writeOffset += total
+        const t0 = performance.now()
+        this.#io.writevSync(this.#fd, [head, body], offset)
+        g.offset = offset
+        g.endOffset = offset + total
+        g.writeUs = (performance.now() - t0) * 1000
+        written.push(g)
+      }
+      if (written.length > 0) {
+        if (this.#opts.flush === 'always') {
+          const t1 = performance.now()
+          this.#io.fdatasyncSync(this.#fd)
+          // One fdatasync for all of them: reported once, on the last group.
+          written[written.length - 1]!.syncUs = (performance.now() - t1) * 1000
+        } else {
+          this.#flushDirty = true
+        }
+      }
+    } catch (err) {
+      this.#fail(err as Error)
+      return 'idle'
+    }
+    for (const g of written) this.#markDurable(g)
+    if (this.#ready.length > 0) {
+      this.#schedule(true)
+      return 'busy'
+    }
+    return written.length > 0 ? 'written' : 'idle'
+  }
+
+  #persistNamesSync(names: string[]): void {
+    // As #persistNames: the catalog entry is durable before any group naming it can be.
+    const buf = Buffer.concat(names.map(encodeCatalogEntry))
+    this.#io.writevSync(this.#catalogFd, [buf], this.#catalogBytes)
+    if (this.#opts.flush === 'always') this.#io.fdatasyncSync(this.#catalogFd)
+    this.#catalogBytes += buf.length
+    this.#catalogPersisted += names.length
   }
 
   async #persistNames(names: string[]): Promise<void> {

@@ -15,6 +15,14 @@ function faultyIo(): WriterIo & { failing: boolean } {
       return realIo.fdatasync(fd)
     },
     ftruncate: realIo.ftruncate,
+    writevSync(fd: number, b: Uint8Array[], p: number) {
+      if (io.failing) throw enospc()
+      return realIo.writevSync(fd, b, p)
+    },
+    fdatasyncSync(fd: number) {
+      if (io.failing) throw enospc()
+      realIo.fdatasyncSync(fd)
+    },
   }
   return io
 }

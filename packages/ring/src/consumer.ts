@@ -18,7 +18,15 @@ import {
   SPACE_WAITER,
   WRITE,
 } from './layout.ts'
-import { deadlineFor, remainingMs, sleepOn, sleepOnAsync, type WaitResult } from './wait.ts'
+import {
+  deadlineFor,
+  remainingMs,
+  sleepOn,
+  sleepOnAsync,
+  sleepOnDoorbell,
+  sleepOnDoorbellAsync,
+  type WaitResult,
+} from './wait.ts'
 
 export interface RingConsumerOptions {
   /**
@@ -161,7 +169,7 @@ export class RingConsumer {
         if (Atomics.load(doorbell, 0) !== snapshot) return 'ok'
         const left = remainingMs(deadline)
         if (left <= 0) return 'timed-out'
-        sleepOn(doorbell, 0, snapshot, left)
+        sleepOnDoorbell(doorbell, snapshot, left)
         continue
       }
       // Dekker with publish(): raise DATA_WAITER, then re-read WRITE; sleep only on that value.
@@ -192,7 +200,7 @@ export class RingConsumer {
         if (Atomics.load(doorbell, 0) !== snapshot) return 'ok'
         const left = remainingMs(deadline)
         if (left <= 0) return 'timed-out'
-        await sleepOnAsync(doorbell, 0, snapshot, left)
+        await sleepOnDoorbellAsync(doorbell, snapshot, left)
         continue
       }
       this.#raiseDataWaiter()

@@ -33,7 +33,7 @@ import {
   STATE_CLOSED,
   WRITE,
 } from './layout.ts'
-import { deadlineFor, remainingMs, sleepOnAsync, type WaitResult } from './wait.ts'
+import { bumpDoorbell, deadlineFor, remainingMs, sleepersOf, sleepOnAsync, type WaitResult } from './wait.ts'
 
 export interface RingProducerOptions {
   /**
@@ -55,6 +55,7 @@ export class RingProducer {
   /** Bytes usable by records: one END record is always kept free for close(). */
   readonly #usable: number
   readonly #doorbell: Int32Array | undefined
+  readonly #doorbellSleepers: Int32Array | undefined
   /** Staged write counter (int32 bits of the u32 counter). */
   #pos: number
   /** Last value stored to WRITE. */
@@ -75,6 +76,7 @@ export class RingProducer {
     this.#usable = ring.capacity - END_RESERVE_BYTES
     this.maxRecordBytes = ring.maxRecordBytes
     this.#doorbell = checkDoorbell(opts.doorbell, 'options.doorbell')
+    this.#doorbellSleepers = this.#doorbell && sleepersOf(this.#doorbell)
     this.#pos = Atomics.load(ring.ctrl, WRITE)
     this.#published = this.#pos
     this.#read = Atomics.load(ring.ctrl, READ)
@@ -148,12 +150,8 @@ export class RingProducer {
     // sleeps, or we see its flag and notify (Dekker). Skipping the notify when nobody sleeps is
     // what makes small batches cheap.
     if (Atomics.load(this.#ctrl, DATA_WAITER) !== 0) Atomics.notify(this.#ctrl, WRITE)
-    const doorbell = this.#doorbell
-    if (doorbell !== undefined) {
-      Atomics.add(doorbell, 0, 1)
-      // Who waits: a consumer sleeping in waitDoorbell*/wait*() on the shared doorbell word.
-      Atomics.notify(doorbell, 0)
-    }
+    // The doorbell is bumped on every publish, but notified only while its consumer sleeps.
+    if (this.#doorbell !== undefined) bumpDoorbell(this.#doorbell, this.#doorbellSleepers)
   }
 
   /**

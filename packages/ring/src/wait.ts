@@ -50,10 +50,25 @@ export function sleepOn(i32: Int32Array, index: number, value: number, timeoutMs
 }
 
 /**
- * The async twin of sleepOn. Atomics.waitAsync promises don't keep a worker (or the main thread)
- * alive: with nothing else pending the event loop would exit under the waiter, so an interval
- * timer holds the loop open for exactly as long as the wait is outstanding.
+ * Atomics.waitAsync promises don't keep a worker (or the main thread) alive: with nothing else
+ * pending the event loop would exit under the waiter. One interval timer per thread holds the loop
+ * open while any wait is outstanding: ref'd by the first waiter, unref'd by the last (a handle
+ * ref/unref, not a timer created and cleared per wait).
  */
+let keepAlive: ReturnType<typeof setInterval> | undefined
+let asyncWaits = 0
+
+function holdLoop(): void {
+  if (asyncWaits++ > 0) return
+  keepAlive ??= setInterval(noop, 2 ** 31 - 1)
+  keepAlive.ref()
+}
+
+function releaseLoop(): void {
+  if (--asyncWaits === 0) keepAlive?.unref()
+}
+
+/** The async twin of sleepOn (see holdLoop for what keeps the event loop alive meanwhile). */
 export function sleepOnAsync(
   i32: Int32Array,
   index: number,
@@ -62,11 +77,70 @@ export function sleepOnAsync(
 ): Promise<boolean> {
   const res = Atomics.waitAsync(i32, index, value, Math.min(timeoutMs, WAIT_SLICE_MS))
   if (!res.async) return Promise.resolve(res.value !== 'timed-out')
-  const keepAlive = setInterval(noop, 2 ** 31 - 1)
+  holdLoop()
   return res.value.then((v) => {
-    clearInterval(keepAlive)
+    releaseLoop()
     return v !== 'timed-out'
   })
+}
+
+/**
+ * Batched doorbells: a doorbell made by createDoorbell has a second word (byte 4 of its buffer)
+ * counting the threads asleep on it. A producer always bumps the doorbell but calls Atomics.notify
+ * only when that count is non-zero, so a consumer that is awake costs its producers no notify per
+ * publish. Dekker, as in RingProducer.publish: the sleeper raises the count, then re-reads the
+ * doorbell before sleeping; the producer bumps the doorbell, then reads the count. Both are
+ * seq-cst, so either the sleeper sees the bump and does not sleep, or the producer sees the
+ * sleeper and notifies. A doorbell without room for the count (any other Int32Array of length 1
+ * is accepted too) is always notified.
+ */
+const sleeperWords = new WeakMap<Int32Array, Int32Array | null>()
+
+export function sleepersOf(doorbell: Int32Array): Int32Array | undefined {
+  let w = sleeperWords.get(doorbell)
+  if (w === undefined) {
+    w =
+      doorbell.length === 1 && doorbell.byteOffset + 8 <= doorbell.buffer.byteLength
+        ? new Int32Array(doorbell.buffer, doorbell.byteOffset + 4, 1)
+        : null
+    sleeperWords.set(doorbell, w)
+  }
+  return w ?? undefined
+}
+
+/** Bump the doorbell; notify only if someone sleeps on it (see sleepersOf). */
+export function bumpDoorbell(doorbell: Int32Array, sleepers: Int32Array | undefined): void {
+  Atomics.add(doorbell, 0, 1)
+  // Who waits: the consumer sleeping in waitDoorbell*/RingConsumer.wait* on this word.
+  if (sleepers === undefined || Atomics.load(sleepers, 0) !== 0) Atomics.notify(doorbell, 0)
+}
+
+/** One bounded blocking sleep on a doorbell, registered as a sleeper (see sleepersOf). */
+export function sleepOnDoorbell(doorbell: Int32Array, snapshot: number, timeoutMs: number): boolean {
+  const sleepers = sleepersOf(doorbell)
+  if (sleepers === undefined) return sleepOn(doorbell, 0, snapshot, timeoutMs)
+  Atomics.add(sleepers, 0, 1)
+  try {
+    return sleepOn(doorbell, 0, snapshot, timeoutMs)
+  } finally {
+    Atomics.sub(sleepers, 0, 1)
+  }
+}
+
+/** The async twin of sleepOnDoorbell. */
+export async function sleepOnDoorbellAsync(
+  doorbell: Int32Array,
+  snapshot: number,
+  timeoutMs: number,
+): Promise<boolean> {
+  const sleepers = sleepersOf(doorbell)
+  if (sleepers === undefined) return sleepOnAsync(doorbell, 0, snapshot, timeoutMs)
+  Atomics.add(sleepers, 0, 1)
+  try {
+    return await sleepOnAsync(doorbell, 0, snapshot, timeoutMs)
+  } finally {
+    Atomics.sub(sleepers, 0, 1)
+  }
 }
 
 /** A doorbell word on its own 64-byte line, ready to share with workers through postMessage. */
@@ -76,9 +150,7 @@ export function createDoorbell(): Int32Array {
 
 /** Ring a doorbell for a non-ring event (e.g. a durable watermark moved). */
 export function ringDoorbell(doorbell: Int32Array): void {
-  Atomics.add(doorbell, 0, 1)
-  // Wakes the one consumer sleeping in waitDoorbell / waitDoorbellAsync on this word.
-  Atomics.notify(doorbell, 0)
+  bumpDoorbell(doorbell, sleepersOf(doorbell))
 }
 
 /**
@@ -91,7 +163,7 @@ export function waitDoorbell(doorbell: Int32Array, snapshot: number, timeoutMs: 
     if (Atomics.load(doorbell, 0) !== snapshot) return 'ok'
     const left = remainingMs(deadline)
     if (left <= 0) return 'timed-out'
-    sleepOn(doorbell, 0, snapshot, left)
+    sleepOnDoorbell(doorbell, snapshot, left)
   }
 }
 
@@ -106,6 +178,6 @@ export async function waitDoorbellAsync(
     if (Atomics.load(doorbell, 0) !== snapshot) return 'ok'
     const left = remainingMs(deadline)
     if (left <= 0) return 'timed-out'
-    await sleepOnAsync(doorbell, 0, snapshot, left)
+    await sleepOnDoorbellAsync(doorbell, snapshot, left)
   }
 }

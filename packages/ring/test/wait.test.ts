@@ -12,6 +12,7 @@ import {
   RingProducer,
   ringDoorbell,
   SPACE_WAITER,
+  sleepersOf,
   waitDoorbell,
   waitDoorbellAsync,
 } from '../src/internal.ts'
@@ -195,4 +196,25 @@ test('wait() with spinUs: picks up a publish made while it polls, and still slee
   p.publish()
   t.is(c.wait(1000), 'ok')
   t.throws(() => new RingConsumer(sab, { spinUs: -1 }), { instanceOf: MI_ERR_RING_OPT_INVALID })
+})
+
+test('batched doorbells: sleepers are counted while asleep, and a bump with nobody asleep still moves the word', async (t) => {
+  const bell = createDoorbell()
+  const sleepers = sleepersOf(bell)
+  t.truthy(sleepers, 'createDoorbell leaves room for the sleeper count')
+  t.is(sleepersOf(new Int32Array(new SharedArrayBuffer(4))), undefined, 'no room: always notified')
+  t.is(waitDoorbell(bell, Atomics.load(bell, 0), 5), 'timed-out')
+  t.is(Atomics.load(sleepers!, 0), 0)
+  // Nobody asleep: the bump alone must be seen by the next snapshot check.
+  const snap = Atomics.load(bell, 0)
+  ringDoorbell(bell)
+  t.is(waitDoorbell(bell, snap, 60_000), 'ok')
+  // An async sleeper is counted until it wakes, and a ring wakes it.
+  const snap2 = Atomics.load(bell, 0)
+  const woke = waitDoorbellAsync(bell, snap2, 60_000)
+  t.is(Atomics.load(sleepers!, 0), 1)
+  ringDoorbell(bell)
+  t.is(await woke, 'ok')
+  t.is(Atomics.load(sleepers!, 0), 0)
+  // (Cross-thread doorbell wake-ups: threads.test.ts 'consume-doorbell'.)
 })

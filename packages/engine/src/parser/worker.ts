@@ -3,13 +3,14 @@
  * ring, runs each Conn's state machine, hands accepted frames to the writer through its writer
  * ring, and turns the writer's durable watermark for this ring into ACKs on the outbound ring.
  *
- * One loop, no blocking: the worker waits on its doorbell with Atomics.waitAsync so that comlink
- * calls and main-thread commands (claims, releases) still run on its event loop.
+ * One loop: the worker blocks on its doorbell with Atomics.wait when idle, in bounded sleeps, and
+ * yields to its event loop between them so that comlink calls and main-thread commands (claims,
+ * releases) still run (see IDLE_SLEEP_MS below).
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { CredentialStore } from '@module-ingest/auth'
 import { ErrorCode } from '@module-ingest/protocol'
-import { RingConsumer, RingProducer, waitDoorbellAsync } from '@module-ingest/ring'
+import { RingConsumer, RingProducer, waitDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { Unpackr } from 'msgpackr'
@@ -85,6 +86,8 @@ const overflow: Staged[] = []
 let entries = 0 // writer-ring entries produced, wrapping Int32 (compared by difference)
 let durable = 0
 let draining = false
+/** Until then the main loop sleeps with waitAsync: a message this worker waits for is on its way. */
+let expectingMessageUntil = 0
 
 function write(ring: RingProducer, kind: number, tag: number, parts: Uint8Array[]): void {
   if (overflow.length === 0 && ring.tryWrite(kind, tag, parts)) return
@@ -131,6 +134,8 @@ const host: SessionHost = {
   },
   claim(conn, module) {
     post({ code: 'CLAIM', module, connId: conn.id, worker: index })
+    // The answer (CLAIMED) comes as a message: keep the event loop responsive until it is likely in.
+    expectingMessageUntil = performance.now() + 1000
   },
   authFailed(conn, reason) {
     post({ code: 'AUTH_FAILED', connId: conn.id, reason, ...(conn.module ? { module: conn.module } : {}) })
@@ -298,8 +303,18 @@ const control = {
 Comlink.expose(control, init.control as unknown as Comlink.Endpoint)
 export type ParserControl = typeof control
 
+/**
+ * Idle, the worker blocks in Atomics.wait on its doorbell (a few µs to wake, against ~40 µs for
+ * waitAsync) for at most IDLE_SLEEP_MS, and lets its event loop run (main-thread commands, comlink)
+ * when a sleep times out and at least every YIELD_MS. While a reply it needs is on its way as a
+ * message (CLAIMED after a CLAIM), or while draining, it sleeps with waitAsync instead so that the
+ * message is handled at once.
+ */
+const IDLE_SLEEP_MS = 5
+const YIELD_MS = 2
+const yieldLoop = () => new Promise<void>((r) => setImmediate(r))
 let lastSweep = performance.now()
-let busySince = performance.now()
+let lastYield = performance.now()
 for (;;) {
   const ring = Atomics.load(doorbell, 0)
   let work = 0
@@ -315,13 +330,18 @@ for (;;) {
     sweepTimers()
     publish()
   }
-  if (work === 0 || overflow.length > 0) {
+  if (now - lastYield >= YIELD_MS) {
+    await yieldLoop()
+    lastYield = performance.now()
+  } else if (work === 0 || overflow.length > 0) {
     // Nothing to do (or blocked on a full ring): sleep until rung, bounded so timers still fire.
-    await waitDoorbellAsync(doorbell, ring, overflow.length > 0 ? 1 : 100)
-    busySince = performance.now()
-  } else if (now - busySince > 2) {
-    // Busy: still let comlink calls and claims in every few ms.
-    await new Promise((r) => setImmediate(r))
-    busySince = performance.now()
+    const timeoutMs = overflow.length > 0 ? 1 : IDLE_SLEEP_MS
+    if (draining || now < expectingMessageUntil) {
+      await waitDoorbellAsync(doorbell, ring, timeoutMs)
+      lastYield = performance.now()
+    } else if (waitDoorbell(doorbell, ring, timeoutMs) === 'timed-out') {
+      await yieldLoop()
+      lastYield = performance.now()
+    }
   }
 }

@@ -20,7 +20,7 @@ import {
   openLog,
 } from '@module-ingest/log'
 import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
-import { RingConsumer, ringDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
+import { RingConsumer, ringDoorbell, waitDoorbell } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { decodeAccepted, FrameKind, nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
@@ -61,6 +61,12 @@ const flushLatency = metrics.histogram(
   },
 )
 const syncLatency = metrics.histogram('mi_fsync_latency_us', 'fdatasync alone', { unit: 'us' })
+const writeLatency = metrics.histogram('mi_write_latency_us', 'writev of one group', { unit: 'us' })
+const writerQueue = metrics.histogram(
+  'mi_writer_queue_us',
+  'Frame received by its parser to appended by the writer (writer ring hop and writer busy time)',
+  { unit: 'us' },
+)
 const groupRecords = metrics.histogram('mi_group_records', 'Records per group commit', { unit: 'records' })
 const appended = metrics.counter('mi_records_appended_total', 'Records appended to the log')
 const appendedBytes = metrics.counter('mi_record_bytes_appended_total', 'Body bytes appended to the log')
@@ -73,6 +79,7 @@ const log: Log = await openLog(init.logDir, {
   onCommit(info: CommitInfo) {
     flushLatency.record(Math.max(1, Math.round(info.latencyUs)))
     if (info.syncUs > 0) syncLatency.record(Math.max(1, Math.round(info.syncUs)))
+    writeLatency.record(Math.max(1, Math.round(info.writeUs)))
     groupRecords.record(Math.max(1, info.records))
   },
 })
@@ -93,6 +100,7 @@ function post(event: WriterEvent): void {
 
 function appendEntry(data: Uint8Array): number {
   const frame = decodeAccepted(data)
+  writerQueue.record(Math.max(1, nowUs() - frame.rtsUs))
   const stamp = (ts: number) => (ts === 0 ? frame.rtsUs : ts)
   let records: Array<{ stream: string; ts: number; body: Uint8Array }>
   if (frame.kind === FrameKind.DATA) {
@@ -220,6 +228,17 @@ Comlink.expose(control, init.control as unknown as Comlink.Endpoint)
 export type WriterControl = typeof control
 
 let closing = false
+/**
+ * Longest blocking sleep while idle. The writer blocks in Atomics.wait (a few µs to wake, against
+ * ~40 µs for waitAsync), so its event loop — comlink calls, the log's checkpoint and retention
+ * timers, an async segment roll — runs only between sleeps: at most this late when idle, and every
+ * YIELD_MS when busy.
+ */
+const IDLE_SLEEP_MS = 5
+const MAX_PASS_ENTRIES = 1 << 16
+const YIELD_MS = 2
+const yieldLoop = () => new Promise<void>((r) => setImmediate(r))
+let lastYield = performance.now()
 while (!closing) {
   const rung = Atomics.load(doorbell, 0)
   let work = 0
@@ -231,15 +250,30 @@ while (!closing) {
       continue
     }
   }
+  // Take everything the rings hold (up to MAX_PASS_ENTRIES each): it all goes into this pass's
+  // groups and under one fdatasync. While that fdatasync blocks this thread the rings fill again,
+  // so a slow disk makes groups bigger instead of capping throughput at one small group per sync.
   for (let i = 0; i < consumers.length && !stalled; i++) {
     const c = consumers[i]!
-    work += c.read((data, kind) => take(i, data, kind), 1024)
+    work += c.read((data, kind) => take(i, data, kind), MAX_PASS_ENTRIES)
     c.release()
   }
+  // Write and fdatasync the group formed by this pass, blocking this thread: parsers keep filling
+  // the rings meanwhile, and the next pass takes all of it as the next group. settle() runs from
+  // the log's onDurable inside commitSync.
+  const commit = log.commitSync()
   // Entries that needed no write (barriers, or an idle log) may already be durable.
   if (work > 0) settle(log.durableLsn)
-  if (work === 0) await waitDoorbellAsync(doorbell, rung, 100)
-  // Yield after every pass: the log's group commit (write, fdatasync, its completion) runs on this
-  // event loop, so a long run of appends would hold the group open and delay every ACK behind it.
-  else await new Promise((r) => setImmediate(r))
+  const now = performance.now()
+  if (commit === 'busy' || now - lastYield >= YIELD_MS) {
+    // The async path owns the log for now (sync(), roll, delay), or it is simply time to let
+    // comlink calls and timers in.
+    await yieldLoop()
+    lastYield = performance.now()
+  } else if (work === 0 && commit === 'idle') {
+    if (waitDoorbell(doorbell, rung, IDLE_SLEEP_MS) === 'timed-out') {
+      await yieldLoop()
+      lastYield = performance.now()
+    }
+  }
 }
