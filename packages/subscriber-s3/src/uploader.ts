@@ -345,6 +345,7 @@ export class S3Uploader {
     try {
       await upload.done()
     } catch (err) {
+      this.#abandon(key, (upload as unknown as { uploadId?: string }).uploadId)
       throw new StepError(key, err)
     } finally {
       signal.removeEventListener('abort', onAbort)
@@ -358,6 +359,20 @@ export class S3Uploader {
     // Remember our own object: a retry of this batch (or an overlapping one) skips its records.
     if (config.reconcile === 'list') this.#listed.get(o.group)?.push({ first: o.firstLsn, last: o.lastLsn })
     return body.length
+  }
+
+  /**
+   * lib-storage aborts a failed multipart upload itself, except when our abort raced its
+   * CreateMultipartUpload answer: abort it here too (best effort, in the background; a store that
+   * is down leaves it to the stale-upload sweep). Harmless when it is already gone.
+   */
+  #abandon(key: string, uploadId: string | undefined): void {
+    if (uploadId === undefined) return
+    this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: key, UploadId: uploadId }), {
+        abortSignal: AbortSignal.timeout(this.config.connectTimeoutMs),
+      })
+      .catch(() => {})
   }
 
   // --- state -------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 // A real S3-compatible server on loopback for the tests: fauxqs, in this process, on a random
 // port, storing objects as files so a stop()/restart() keeps them (an outage, not a wipe).
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
 import { type FauxqsServer, startFauxqs } from 'fauxqs'
 import {
@@ -120,4 +123,66 @@ export function lsnsOf(objects: StoredObject[]): { lsns: number[]; duplicates: n
       seen.add(r.lsn)
     }
   return { lsns: [...seen].sort((a, b) => a - b), duplicates }
+}
+
+export interface TestS3Process {
+  readonly endpoint: string
+  readonly storageDir: string
+  options(bucket: string): Record<string, unknown>
+  kill(): Promise<void>
+  restart(): Promise<void>
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+const kFixture = fileURLToPath(new URL('./fixtures/fauxqs-process.ts', import.meta.url))
+
+/** fauxqs in a child process (file storage survives a SIGKILL), for crash tests. */
+export async function startTestS3Process(buckets: string[]): Promise<TestS3Process> {
+  const dir = await mkdtemp(join(tmpdir(), 'mi-s3-proc-'))
+  let port = 0
+  let child: ChildProcess | null = null
+  const spawnIt = async () => {
+    const c = spawn(process.execPath, [kFixture, String(port), dir, ...buckets], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    child = c
+    const ready = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: c.stdout! }).on('line', (line) => {
+        const m = /^READY (\d+)$/.exec(line)
+        if (m) resolve(Number(m[1]))
+      })
+      c.once('exit', (code) => reject(new Error(`fauxqs exited (${code}) before it was ready`)))
+    })
+    port = ready
+  }
+  await spawnIt()
+  const endpoint = `http://127.0.0.1:${port}`
+  const kill = async () => {
+    const c = child
+    child = null
+    if (c === null || c.exitCode !== null) return
+    const exited = new Promise((r) => c.once('exit', r))
+    c.kill('SIGKILL')
+    await exited
+  }
+  const self: TestS3Process = {
+    endpoint,
+    storageDir: dir,
+    options: (bucket) => ({
+      bucket,
+      endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { ...kCredentials },
+    }),
+    kill,
+    restart: spawnIt,
+    async close() {
+      await kill()
+      await rm(dir, { recursive: true, force: true })
+    },
+    [Symbol.asyncDispose]: () => self.close(),
+  }
+  return self
 }
