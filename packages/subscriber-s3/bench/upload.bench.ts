@@ -94,15 +94,18 @@ async function run(
   let stored = 0
   let records = 0
   let bodyTotal = 0
-  const started = performance.now()
+  // Only upload() is timed: making the records stands in for the runtime reading the log.
+  let busyMs = 0
   for (let w = 0; w < windows; w++) {
     const batch = makeWindow(1 + w * windowRecords, windowRecords, bodyBytes)
     for (const r of batch) bodyTotal += r.body.byteLength
+    const started = performance.now()
     const result = await uploader.upload(batch, signal)
+    busyMs += performance.now() - started
     stored += result.bytes
     records += result.records
   }
-  const seconds = (performance.now() - started) / 1000
+  const seconds = busyMs / 1000
   uploader.close()
   return {
     name,

@@ -93,7 +93,7 @@ export const s3ConfigSchema = z
 
     /** One HTTP request's limits; the SDK retries a failed request `sdkMaxAttempts` times in all. */
     connectTimeoutMs: ms(5_000),
-    requestTimeoutMs: ms(60_000),
+    requestTimeoutMs: ms(20_000),
     sdkMaxAttempts: z.number().int().min(1).max(10).default(2),
     /**
      * Offline backoff: after a failed round handle() waits `initialMs * 2^(n-1)` (capped at `maxMs`,
@@ -106,6 +106,12 @@ export const s3ConfigSchema = z
     failedRecheckMs: ms(60_000),
     /** How long one handle() call may wait inside (backoff or failed state); keep it below the entry's timeoutMs. */
     maxHandleWaitMs: ms(15_000),
+    /**
+     * The most one handle() call takes, uploads and waits included: past it the uploads are aborted
+     * and the batch reported MI_ERR_S3_UNAVAILABLE. Must stay below the entry's timeoutMs (default
+     * 30000), or a stalled uplink becomes failed attempts and, in the end, dead letters.
+     */
+    handleBudgetMs: ms(25_000),
     /** Abort this source's multipart uploads older than this (crash leftovers); swept at start and periodically. */
     staleUploadMs: ms(3_600_000),
   })

@@ -105,7 +105,8 @@ const segment = (s: string) => (s === '' ? '_' : s.replace(/[\u0000-\u001f\u007f
 const lsnText = (n: number) => String(n).padStart(LSN_DIGITS, '0')
 
 function tidy(key: string): string {
-  // An empty {prefix} must not leave "//" or a leading "/" behind.
+  // An empty {prefix} must not leave "//" or a leading "/" behind. (Checked first: this runs per record.)
+  if (key[0] !== '/' && !key.includes('//')) return key
   return key.replace(/\/{2,}/g, '/').replace(/^\//, '')
 }
 

@@ -168,16 +168,27 @@ export class S3Uploader {
 
   async upload(batch: readonly SubscriberRecord[], signal: AbortSignal): Promise<UploadResult> {
     const { metrics } = this.#deps
+    const deadline = Date.now() + this.config.handleBudgetMs
     if (this.#failed !== null) await this.#whileFailed(signal)
     const pending = this.#backlog(batch)
+    // A stalled upload (half-open uplink: no error, no progress) must end as "unavailable" before
+    // the runtime's timeoutMs ends it as a failed attempt that, repeated, would dead-letter.
+    const budget = AbortSignal.timeout(Math.max(1, deadline - Date.now()))
     try {
-      const result = await this.#uploadBatch(batch, signal, pending)
+      const result = await this.#uploadBatch(batch, AbortSignal.any([signal, budget]), pending)
       this.#recovered()
       return result
     } catch (err) {
       if (signal.aborted && !(err instanceof StepError)) throw err
-      const step = err instanceof StepError ? err : new StepError('(batch)', err)
-      const kind = classifyS3Error(step.cause)
+      const overBudget = budget.aborted && !signal.aborted
+      const step =
+        err instanceof StepError && !overBudget
+          ? err
+          : new StepError(
+              err instanceof StepError ? err.key : '(batch)',
+              overBudget ? budgetError(this.config.handleBudgetMs) : err,
+            )
+      const kind = overBudget ? 'unavailable' : classifyS3Error(step.cause)
       metrics.counter('s3_retries_total').inc()
       if (kind === 'config') {
         this.#enterFailed(step)
@@ -193,7 +204,7 @@ export class S3Uploader {
       }
       if (kind === 'unavailable') {
         metrics.counter('s3_unavailable_total').inc()
-        const waitMs = this.#backoffMs(++this.#offlineRounds)
+        const waitMs = Math.min(this.#backoffMs(++this.#offlineRounds), Math.max(0, deadline - Date.now()))
         this.#deps.logger.warn(
           {
             event: 'S3UnavailableError',
@@ -462,6 +473,10 @@ export class S3Uploader {
     clearInterval(this.#sweepTimer)
     this.client.destroy()
   }
+}
+
+function budgetError(ms: number): Error {
+  return Object.assign(new Error(`no answer within handleBudgetMs (${ms} ms)`), { code: 'ETIMEDOUT' })
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

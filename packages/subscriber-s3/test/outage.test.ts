@@ -120,3 +120,34 @@ test("reconcile: 'off' trusts batch boundaries (documented: a crash can then dup
   t.true(duplicates.length > 0)
   t.is(two.metrics.counters.s3_list_requests_total, undefined, 'no LIST at all')
 })
+
+test('a stalled store (connection open, no answer) ends as MI_ERR_S3_UNAVAILABLE within handleBudgetMs', async (t) => {
+  const sockets = new Set<import('node:net').Socket>()
+  const { createServer } = await import('node:net')
+  const server = createServer((s) => {
+    sockets.add(s) // accept, read nothing back: a half-open uplink
+    s.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const s of sockets) s.destroy()
+    server.close()
+  })
+  const port = (server.address() as import('node:net').AddressInfo).port
+  await using h = createTestHarness(sub, {
+    config: {
+      bucket: 'stalled',
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+      source: 'edge-1',
+      requestTimeoutMs: 600_000,
+      handleBudgetMs: 500,
+      offlineBackoff: { initialMs: 50, maxMs: 100 },
+    },
+  })
+  await h.init()
+  const err = await t.throwsAsync(h.deliver(batch(1, 10)))
+  t.is(codeOf(err), 'MI_ERR_S3_UNAVAILABLE', 'not a failed attempt: never dead-lettered')
+  t.regex(err.message, /handleBudgetMs/)
+})
