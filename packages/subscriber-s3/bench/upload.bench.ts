@@ -7,6 +7,9 @@
  *
  * Not part of the test suite (test/bench.test.ts runs a cut-down version so it cannot rot).
  *
+ * The store shares the process: cpu_s and mb_per_cpu_s count both sides (an upper bound on the
+ * uploader's own cost).
+ *
  * Run:  npx pnpm@10.34.9 --filter @module-ingest/subscriber-s3 bench
  *       MI_BENCH_BACKLOG_MIB=1024 node bench/upload.bench.ts     (the issue's 1 GiB backlog)
  * Prerequisites: none (fauxqs is a devDependency). The store runs in the same process and on the
@@ -35,6 +38,10 @@ export interface BenchRow {
   records_per_s: number
   stored_mb: number
   seconds: number
+  /** Process CPU (user + system) during the uploads, uploader and store together. */
+  cpu_s: number
+  /** MB of bodies per CPU-second: on a loaded machine a steadier figure than mb_per_s. */
+  mb_per_cpu_s: number
 }
 
 const noop = () => {}
@@ -96,11 +103,15 @@ async function run(
   let bodyTotal = 0
   // Only upload() is timed: making the records stands in for the runtime reading the log.
   let busyMs = 0
+  let cpuUs = 0
   for (let w = 0; w < windows; w++) {
     const batch = makeWindow(1 + w * windowRecords, windowRecords, bodyBytes)
     for (const r of batch) bodyTotal += r.body.byteLength
     const started = performance.now()
+    const cpu0 = process.cpuUsage()
     const result = await uploader.upload(batch, signal)
+    const cpu = process.cpuUsage(cpu0)
+    cpuUs += cpu.user + cpu.system
     busyMs += performance.now() - started
     stored += result.bytes
     records += result.records
@@ -115,6 +126,8 @@ async function run(
     records_per_s: Math.round(records / seconds),
     stored_mb: round(stored / 1e6),
     seconds: round(seconds),
+    cpu_s: round(cpuUs / 1e6),
+    mb_per_cpu_s: round(bodyTotal / 1e6 / (cpuUs / 1e6)),
   }
 }
 
