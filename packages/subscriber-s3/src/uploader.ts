@@ -274,7 +274,7 @@ export class S3Uploader {
           result.records += o.records.length
           result.bytes += bytes
           pending.records -= o.records.length
-          pending.bytes -= o.bytes
+          for (const r of o.records) pending.bytes -= r.body.byteLength
           this.#setBacklog(pending.records - skipped, pending.bytes)
         } catch (err) {
           firstError ??= err
