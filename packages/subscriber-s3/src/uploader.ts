@@ -102,12 +102,12 @@ export class S3Uploader {
     } catch (err) {
       if (this.#closed.signal.aborted) return
       const kind = classifyS3Error(err)
-      // HeadBucket has no body: a 404/403 comes back without an S3 code, only the status.
-      if (
-        kind === 'config' ||
-        (kind === 'rejected' &&
-          (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
-      ) {
+      // HeadBucket has no body: a 404/403 comes back without an S3 code, only the status. It needs
+      // s3:ListBucket: write-only credentials with `reconcile: off` get a 403 here and still work,
+      // so a 403 only fails the subscriber when reconcile's LISTs would fail the same way.
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+      const writeOnlyMaybe = status === 403 && this.config.reconcile === 'off'
+      if ((kind === 'config' && !writeOnlyMaybe) || (kind === 'rejected' && status === 404)) {
         this.#enterFailed(new StepError('(HeadBucket)', err))
       } else {
         this.#deps.logger.warn(
