@@ -5,11 +5,12 @@ import { fileURLToPath } from 'node:url'
 import { loadConfig } from '@module-ingest/config'
 import disk from '@module-ingest/subscriber-disk'
 import nats from '@module-ingest/subscriber-nats'
+import s3 from '@module-ingest/subscriber-s3'
 import { validateSubscriberConfig } from '@module-ingest/subscriber-sdk'
 import test from 'ava'
 
 const dir = fileURLToPath(new URL('../../../examples/', import.meta.url))
-const builtIns: Record<string, Parameters<typeof validateSubscriberConfig>[0]> = { disk, nats }
+const builtIns: Record<string, Parameters<typeof validateSubscriberConfig>[0]> = { disk, nats, s3 }
 const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f))
 
 test('there are example configs', (t) => {
