@@ -296,12 +296,17 @@ export class Conn {
     this.ackTo(host, seq)
   }
 
-  /** Pop every frame the writer made durable and send one cumulative ACK for them. */
+  /**
+   * Pop every frame the writer made durable and send one cumulative ACK for them. The ACK covers
+   * the highest seq popped, not the last one: settled entries (a NACKed seq 0, a duplicate of an
+   * older seq) sit in the queue behind higher accepted seqs, and ACKs are cumulative (PROTOCOL.md).
+   */
   drainDurable(host: SessionHost, onLatencyMs: (ms: number) => void): void {
     let seq = -1n
     const now = performance.now()
     while (this.pendHead < this.pendEntry.length && host.isDurable(this.pendEntry[this.pendHead]!)) {
-      seq = this.pendSeq[this.pendHead]!
+      const popped = this.pendSeq[this.pendHead]!
+      if (popped > seq) seq = popped
       const at = this.pendAt[this.pendHead]!
       if (!Number.isNaN(at)) onLatencyMs(now - at)
       this.pendHead++
