@@ -42,7 +42,10 @@ test('10 DATA then a seq-0 DATA: NACK BAD_SEQ for it, and an ACK for 1..10', asy
 })
 
 test('10 DATA then a duplicate of seq 3: the ACK reaches 10', async (t) => {
-  const { sock } = await MipSocket.session(t.context.port, { module: 'sensor-ackdup', token: t.context.token })
+  const { sock } = await MipSocket.session(t.context.port, {
+    module: 'sensor-ackdup',
+    token: t.context.token,
+  })
   sock.write(Buffer.concat([...tenFrames(), encodeData(3n, record('three again'))]))
   t.is(await sock.ackFor(10n), 10n)
   sock.close()
