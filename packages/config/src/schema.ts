@@ -103,6 +103,13 @@ const limitsSchema = z
     ipBytesPerSec: posInt()
       .optional()
       .meta(d('Per-address read rate limit in bytes/s (backpressure). Unset: none.')),
+    memoryBudgetBytes: posInt()
+      .default(512 * kMiB)
+      .meta(
+        d(
+          'Memory clients can make the server hold, across all connections: half for partly received frames (split between parser workers), half for unsent output (ACKs, PONGs to clients that do not read). Over budget, the newest connections holding partial frames, and connections staying over their share of output, get ERROR OVERLOADED. Keep it ≥ 4 × workers.parsers × maxFrameBytes. See docs/operations.md "Memory model".',
+        ),
+      ),
   })
   .prefault({})
   .meta(d('Connection and rate limits.'))
