@@ -68,6 +68,15 @@ const tlsSchema = z
           'Refuse the TLS handshake without a valid client certificate (mutual TLS only). The HELLO still needs the module secret.',
         ),
       ),
+    ciphers: str()
+      .default(
+        'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256',
+      )
+      .meta(
+        d(
+          'OpenSSL cipher list (TLS 1.3 suites and TLS 1.2 ciphers). The default allows only forward-secret (ECDHE) AEAD suites on TLS 1.2; TLS 1.0/1.1 are never offered.',
+        ),
+      ),
   })
   .optional()
   .meta(d('Serve MIP/1 over TLS. Without it the listener is plain TCP.', { type: 'object' }))

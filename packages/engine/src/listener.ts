@@ -27,15 +27,22 @@ export async function listen(
     // counts secured sockets: without this bound (Node's default is 120 s) a client that opens TCP
     // and never speaks TLS would hold a listener slot, and block close(), for two minutes. Node
     // only reports the timeout (tlsClientError below); it does not close the socket itself.
+    // Forward-secret AEAD suites only on TLS 1.2 (no static-RSA key exchange); TLS ≥ 1.2.
+    const cipherOptions = {
+      ciphers: config.tls.ciphers,
+      honorCipherOrder: true,
+      minVersion: 'TLSv1.2',
+    } as const
     const tlsServer = createTlsServer({
       ...(await loadTlsContext(config.tls)),
+      ...cipherOptions,
       handshakeTimeout: config.limits.handshakeTimeoutMs,
     })
     // New certificates apply to new handshakes; live sessions keep the context they started with.
     const watcher = watchTls(
       config.tls,
       (ctx) => {
-        tlsServer.setSecureContext(ctx)
+        tlsServer.setSecureContext({ ...ctx, ...cipherOptions })
         logger.info({ event: 'TlsCertificateReloaded' }, 'TLS certificate reloaded')
       },
       (err) =>
