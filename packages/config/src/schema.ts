@@ -69,12 +69,10 @@ const tlsSchema = z
         ),
       ),
     ciphers: str()
-      .default(
-        'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256',
-      )
+      .optional()
       .meta(
         d(
-          'OpenSSL cipher list (TLS 1.3 suites and TLS 1.2 ciphers). The default allows only forward-secret (ECDHE) AEAD suites on TLS 1.2; TLS 1.0/1.1 are never offered.',
+          'OpenSSL cipher list (TLS 1.3 suites and TLS 1.2 ciphers). Unset: TLS 1.3 suites plus forward-secret (ECDHE) AEAD ciphers on TLS 1.2 only (no static RSA, no CBC). TLS 1.0/1.1 are never offered.',
         ),
       ),
   })
