@@ -69,6 +69,13 @@ const tlsSchema = z
           'Refuse the TLS handshake without a valid client certificate (mutual TLS only). The HELLO still needs the module secret.',
         ),
       ),
+    ciphers: str()
+      .optional()
+      .meta(
+        d(
+          'OpenSSL cipher list (TLS 1.3 suites and TLS 1.2 ciphers). Unset: TLS 1.3 suites plus forward-secret (ECDHE) AEAD ciphers on TLS 1.2 only (no static RSA, no CBC). TLS 1.0/1.1 are never offered.',
+        ),
+      ),
   })
   .optional()
   .meta(d('Serve MIP/1 over TLS. Without it the listener is plain TCP.', { type: 'object' }))
@@ -104,6 +111,13 @@ const limitsSchema = z
     ipBytesPerSec: posInt()
       .optional()
       .meta(d('Per-address read rate limit in bytes/s (backpressure). Unset: none.')),
+    memoryBudgetBytes: posInt()
+      .default(512 * kMiB)
+      .meta(
+        d(
+          'Memory clients can make the server hold, across all connections: half for partly received frames (split between parser workers), half for unsent output (ACKs, PONGs to clients that do not read). Over budget, the newest connections holding partial frames, and connections staying over their share of output, get ERROR OVERLOADED. Keep it ≥ 4 × workers.parsers × maxFrameBytes. See docs/operations.md "Memory model".',
+        ),
+      ),
   })
   .prefault({})
   .meta(d('Connection and rate limits.'))

@@ -18,12 +18,22 @@ import { type ConnOpen, In, Out } from './messages.ts'
 const LINGER_MS = 2000
 /** Stop reading a socket whose unsent output exceeds this (a client that never reads its ACKs). */
 const MAX_UNSENT_BYTES = 1 << 20
+/** How often unsent output is summed against the global output budget. */
+const OUTPUT_SWEEP_MS = 250
+/** A connection over its share of the output budget for this long (while over budget) is closed. */
+const OUTPUT_GRACE_MS = 1000
 
 export interface ConnectionLimits {
   maxConnections: number
   maxConnectionsPerIp: number
   /** Read rate per client address, enforced by pausing its sockets (0 = unlimited). */
   ipBytesPerSec: number
+  /**
+   * Unsent output (ACKs, PONGs, ERRORs) all sockets may hold together (half of
+   * limits.memoryBudgetBytes; 0 = unbounded). Over it, a connection staying above its fair share
+   * for OUTPUT_GRACE_MS is closed with ERROR OVERLOADED.
+   */
+  outputBudgetBytes?: number
 }
 
 interface Conn {
@@ -36,6 +46,8 @@ interface Conn {
   /** Paused by a rate limit until this time (ms since epoch). */
   pausedUntil: number
   ending: boolean
+  /** When it was first seen over its output share while the budget was exceeded (0 = not). */
+  overShareSince: number
 }
 
 interface Lane {
@@ -67,6 +79,9 @@ export class Connections {
   #closed = false
   #accepted = 0
   #refused = 0
+  #shedOutput = 0
+  #sweep: ReturnType<typeof setInterval> | undefined
+  #unsentBytes = 0
 
   constructor(
     rings: Array<{ inbound: SharedArrayBuffer; outbound: SharedArrayBuffer; doorbell: Int32Array }>,
@@ -87,6 +102,11 @@ export class Connections {
       dirty: false,
     }))
     void this.#pumpOutbound()
+    if (limits.outputBudgetBytes) {
+      const budget = limits.outputBudgetBytes
+      this.#sweep = setInterval(() => this.#enforceOutputBudget(budget), OUTPUT_SWEEP_MS)
+      this.#sweep.unref()
+    }
   }
 
   get size(): number {
@@ -105,6 +125,10 @@ export class Connections {
       outboundRingUsedBytes: this.#lanes.map((l) => l.consumer.usedBytes),
       backlog: this.#lanes.reduce((n, l) => n + l.backlog.length, 0),
       pausedSockets: this.#lanes.reduce((n, l) => n + l.paused.size, 0),
+      /** Unsent output bytes summed at the last budget sweep. */
+      unsentBytes: this.#unsentBytes,
+      /** Connections closed for staying over their share of the output budget. */
+      shedOutput: this.#shedOutput,
     }
   }
 
@@ -128,7 +152,16 @@ export class Connections {
     const id = this.#nextId
     this.#nextId = (this.#nextId % 0xfffffffe) + 1
     const worker = this.#leastLoaded()
-    const conn: Conn = { id, socket, worker, ip, ringPaused: false, pausedUntil: 0, ending: false }
+    const conn: Conn = {
+      id,
+      socket,
+      worker,
+      ip,
+      ringPaused: false,
+      pausedUntil: 0,
+      ending: false,
+      overShareSince: 0,
+    }
     this.#conns.set(id, conn)
     const lane = this.#lanes[worker]!
     lane.connections++
@@ -170,9 +203,41 @@ export class Connections {
 
   /** Wait until every socket has closed (clients got their ERROR), up to `timeoutMs`; then destroy. */
   async closeAll(timeoutMs: number): Promise<void> {
+    clearInterval(this.#sweep)
     const deadline = Date.now() + timeoutMs
     while (this.#conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     for (const conn of this.#conns.values()) conn.socket.destroy()
+  }
+
+  /**
+   * The per-socket cap only pauses reading; what is already in the rings still turns into output,
+   * so many sockets that never read can hold far more than the cap each. Sum the real unsent bytes;
+   * over budget, a connection above budget/connections for OUTPUT_GRACE_MS is closed (ERROR
+   * OVERLOADED, then destroyed without the usual linger: it is not reading anyway).
+   */
+  #enforceOutputBudget(budget: number): void {
+    let total = 0
+    for (const conn of this.#conns.values()) total += conn.socket.writableLength
+    this.#unsentBytes = total
+    const now = Date.now()
+    if (total <= budget) {
+      for (const conn of this.#conns.values()) conn.overShareSince = 0
+      return
+    }
+    const share = budget / Math.max(1, this.#conns.size)
+    for (const conn of this.#conns.values()) {
+      if (conn.ending || conn.socket.writableLength <= share) {
+        conn.overShareSince = 0
+        continue
+      }
+      if (conn.overShareSince === 0) conn.overShareSince = now
+      else if (now - conn.overShareSince >= OUTPUT_GRACE_MS) {
+        this.#shedOutput++
+        conn.ending = true
+        conn.socket.end(encodeError(ErrorCode.OVERLOADED, 'output budget exceeded: the client does not read'))
+        setTimeout(() => conn.socket.destroy(), OUTPUT_SWEEP_MS).unref()
+      }
+    }
   }
 
   /** Stop reading a socket for `ms` (rate limits); ring backpressure may keep it paused longer. */

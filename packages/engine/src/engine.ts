@@ -182,6 +182,8 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
             serverName: serverName(config),
             moduleBytesPerSec: limits.moduleBytesPerSec ?? 0,
             moduleMsgsPerSec: limits.moduleMsgsPerSec ?? 0,
+            partialFrameBudgetBytes: Math.floor(limits.memoryBudgetBytes / 2 / parsers),
+            failedHandshakesPerMinute: limits.failedHandshakesPerMinute,
           },
           idleTimeoutMs: 3 * limits.heartbeatMs,
           handshakeTimeoutMs: limits.handshakeTimeoutMs,
@@ -236,6 +238,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       maxConnections: limits.maxConnections,
       maxConnectionsPerIp: limits.maxConnectionsPerIp,
       ipBytesPerSec: limits.ipBytesPerSec ?? 0,
+      outputBudgetBytes: Math.floor(limits.memoryBudgetBytes / 2),
     },
     {
       admit(ip) {
@@ -255,6 +258,10 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       case 'AUTH_FAILED': {
         const ip = connections.ipOf(event.connId) ?? 'unknown'
         throttle.fail(ip)
+        const wait = throttle.retryAfterMs(ip)
+        if (wait > 0)
+          for (const p of parserWorkers)
+            p.postMessage({ code: 'THROTTLE', ip, ms: wait } satisfies ParserCommand)
         logger.warn({
           event: 'AuthFailed',
           module: event.module,

@@ -8,6 +8,19 @@ import { identityFromPeerCertificate, loadTlsContext, watchTls } from '@module-i
 import type { ServerConfig } from '@module-ingest/config'
 import type { Logger } from '@module-ingest/telemetry'
 
+/** TLS 1.3 suites, then TLS 1.2 ECDHE key exchange with AEAD ciphers only (`tls.ciphers` unset). */
+export const DEFAULT_TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':')
+
 export interface Listener {
   readonly server: NetServer
   /** Stop accepting; resolves once every accepted socket has closed. */
@@ -27,15 +40,22 @@ export async function listen(
     // counts secured sockets: without this bound (Node's default is 120 s) a client that opens TCP
     // and never speaks TLS would hold a listener slot, and block close(), for two minutes. Node
     // only reports the timeout (tlsClientError below); it does not close the socket itself.
+    // Forward-secret AEAD suites only on TLS 1.2 (no static-RSA key exchange); TLS ≥ 1.2.
+    const cipherOptions = {
+      ciphers: config.tls.ciphers ?? DEFAULT_TLS_CIPHERS,
+      honorCipherOrder: true,
+      minVersion: 'TLSv1.2',
+    } as const
     const tlsServer = createTlsServer({
       ...(await loadTlsContext(config.tls)),
+      ...cipherOptions,
       handshakeTimeout: config.limits.handshakeTimeoutMs,
     })
     // New certificates apply to new handshakes; live sessions keep the context they started with.
     const watcher = watchTls(
       config.tls,
       (ctx) => {
-        tlsServer.setSecureContext(ctx)
+        tlsServer.setSecureContext({ ...ctx, ...cipherOptions })
         logger.info({ event: 'TlsCertificateReloaded' }, 'TLS certificate reloaded')
       },
       (err) =>

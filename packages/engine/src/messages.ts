@@ -60,6 +60,8 @@ export type ParserCommand =
   | { code: 'CLAIMED'; module: string; connId: number; hwm: bigint }
   /** The log cannot make data durable: end every session with OVERLOADED. */
   | { code: 'OVERLOADED' }
+  /** `ip` went over the failed-handshake limit: refuse its HELLOs (RATE_LIMITED) for `ms`. */
+  | { code: 'THROTTLE'; ip: string; ms: number }
 
 /** Messages the writer posts to the main thread. */
 export type WriterEvent =

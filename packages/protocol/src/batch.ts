@@ -65,6 +65,12 @@ export function encodeBatch(records: readonly RecordInput[], opts?: EncodeBatchO
 export function decodeBatch(payload: Uint8Array, flags: number, maxFrame: number): DecodedRecord[] {
   let bytes = payload
   if ((flags & Flags.COMPRESSED) !== 0) {
+    // zstd itself decodes concatenated frames and skips skippable ones: the spec says *one* frame,
+    // so anything after it (bytes, a second frame) is BAD_PAYLOAD, not silently accepted.
+    const frameEnd = zstdFrameEnd(payload)
+    if (frameEnd < 0) throw badPayload('COMPRESSED payload is not one well-formed zstd frame')
+    if (frameEnd !== payload.byteLength)
+      throw badPayload(`${payload.byteLength - frameEnd} bytes after the zstd frame of a COMPRESSED BATCH`)
     try {
       // maxOutputLength bounds memory: a zstd bomb fails here instead of inflating.
       bytes = zstdDecompressSync(payload, { maxOutputLength: Math.max(1, maxFrame) })
@@ -91,6 +97,39 @@ export function decodeBatch(payload: Uint8Array, flags: number, maxFrame: number
   }
   if (o !== end) throw badPayload(`${end - o} trailing bytes after BATCH records`)
   return out
+}
+
+/**
+ * Where the zstd frame starting at byte 0 ends (RFC 8878 §3.1.1: header, then blocks until the one
+ * flagged last, then an optional 4-byte checksum), or -1 when the bytes are not a zstd frame or it
+ * is truncated. Block contents are not decoded here: zstd checks those.
+ */
+export function zstdFrameEnd(b: Uint8Array): number {
+  const len = b.byteLength
+  if (len < 5) return -1
+  // Magic 0xFD2FB528, little-endian.
+  if (b[0] !== 0x28 || b[1] !== 0xb5 || b[2] !== 0x2f || b[3] !== 0xfd) return -1
+  const fhd = b[4]!
+  if ((fhd & 0x08) !== 0) return -1 // reserved bit
+  const fcsFlag = fhd >> 6
+  const singleSegment = (fhd >> 5) & 1
+  const checksum = (fhd >> 2) & 1
+  const didFlag = fhd & 3
+  let o = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][didFlag]! + [singleSegment, 2, 4, 8][fcsFlag]!
+  for (;;) {
+    if (o + 3 > len) return -1
+    const h = b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)
+    o += 3
+    const last = h & 1
+    const type = (h >> 1) & 3
+    const size = h >>> 3
+    if (type === 3) return -1
+    o += type === 1 ? 1 : size
+    if (o > len) return -1
+    if (last) break
+  }
+  o += checksum ? 4 : 0
+  return o > len ? -1 : o
 }
 
 function readU32(b: Uint8Array, o: number): number {

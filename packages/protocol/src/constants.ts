@@ -20,6 +20,13 @@ export const MAC_BYTES = 16
 /** Default `max_frame` (largest payload `L`) a server announces when not configured otherwise. */
 export const DEFAULT_MAX_FRAME = 1024 * 1024
 export const MAX_PING_PAYLOAD = 64
+/**
+ * Largest payload a server accepts before HELLO_OK, when only a HELLO may come. A HELLO holds two
+ * names of ≤ 128 bytes, a token or a 16+32-byte proof, and short optional strings: a few hundred
+ * bytes. Capping pre-auth frames here keeps an unauthenticated peer from making the server buffer
+ * up to max_frame per socket.
+ */
+export const MAX_HELLO_PAYLOAD = 4096
 export const MAX_BATCH_RECORDS = 65535
 export const MAX_STREAM_NAME = 255
 export const MAX_MODULE_NAME = 128

@@ -32,6 +32,8 @@ export interface FrameDecoderOptions {
 
 const kEmpty = Buffer.alloc(0)
 const kMinAssembly = 4096
+/** An assembly buffer grown past this is dropped once its frame is returned (not kept per socket). */
+const kKeepAssembly = 64 * 1024
 
 function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
@@ -51,7 +53,9 @@ function asBuffer(chunk: Uint8Array): Buffer {
  *
  * Buffering: a frame lying wholly inside the current chunk is returned as a zero-copy view of it.
  * Bytes left over at the end of a chunk are copied into an assembly buffer only when the next chunk
- * is pushed, which is why a returned payload stays valid until the next `push()`.
+ * is pushed, which is why a returned payload stays valid until the next `push()`. The assembly
+ * buffer grows with the bytes that actually arrived (doubling), never to the size a header merely
+ * announces: a peer that sends a header claiming `maxFrame` and then trickles costs what it sent.
  */
 export class FrameDecoder {
   #maxFrame: number
@@ -83,6 +87,36 @@ export class FrameDecoder {
    */
   setMacKey(key: Uint8Array | null): void {
     this.#macKey = key
+  }
+
+  /**
+   * Change the largest payload accepted from the next header checked on. The engine starts a
+   * connection at MAX_HELLO_PAYLOAD (before HELLO_OK only a HELLO is allowed) and raises it after.
+   */
+  setMaxFrame(maxFrame: number): void {
+    if (!Number.isSafeInteger(maxFrame) || maxFrame < 0 || maxFrame > 0xffffffff) {
+      throw new MI_ERR_PROTOCOL_OPT_INVALID('maxFrame', 'an integer in 0..2^32-1')
+    }
+    this.#maxFrame = maxFrame
+  }
+
+  /** Bytes of assembly buffer this decoder holds (what a partial frame really costs in memory). */
+  get allocatedBytes(): number {
+    return this.#asm.length
+  }
+
+  /** Free an idle assembly buffer (no partial frame held); the next partial frame allocates anew. */
+  trim(): void {
+    if (this.#asmLen === 0) this.#asm = kEmpty
+  }
+
+  /** Drop every buffered byte and fail from now on with `error` (a connection shed or closed). */
+  discard(error: ProtocolError): void {
+    this.#failed = error
+    this.#cur = kEmpty
+    this.#off = 0
+    this.#asm = kEmpty
+    this.#asmLen = 0
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -152,7 +186,6 @@ export class FrameDecoder {
       if (this.#checkHeader(this.#asm, 0, this.#asmLen) < 0) return null
     }
     const total = this.#checkHeader(this.#asm, 0, this.#asmLen)
-    this.#reserve(total)
     this.#fill(total)
     if (this.#asmLen < total) return null
     const frame = this.#finish(this.#asm, 0, total)
@@ -163,6 +196,8 @@ export class FrameDecoder {
       this.#off = 0
     }
     this.#asmLen = 0
+    // The returned payload keeps the old buffer alive as long as the caller holds it.
+    if (this.#asm.length > kKeepAssembly) this.#asm = kEmpty
     return frame
   }
 
@@ -170,15 +205,18 @@ export class FrameDecoder {
   #fill(want: number): void {
     const n = Math.min(want - this.#asmLen, this.#cur.length - this.#off)
     if (n <= 0) return
-    this.#reserve(want)
+    this.#reserve(this.#asmLen + n, want)
     this.#cur.copy(this.#asm, this.#asmLen, this.#off, this.#off + n)
     this.#asmLen += n
     this.#off += n
   }
 
-  #reserve(size: number): void {
+  /** Grow the assembly buffer to hold `size` bytes (doubling, but never past `cap`). */
+  #reserve(size: number, cap = Number.POSITIVE_INFINITY): void {
     if (this.#asm.length >= size) return
-    const next = Buffer.allocUnsafe(Math.max(size, kMinAssembly, this.#asm.length * 2))
+    const next = Buffer.allocUnsafe(
+      Math.min(Math.max(cap, kMinAssembly), Math.max(size, kMinAssembly, this.#asm.length * 2)),
+    )
     if (this.#asmLen > 0) this.#asm.copy(next, 0, 0, this.#asmLen)
     this.#asm = next
   }

@@ -19,6 +19,7 @@ export {
   MAC_BYTES,
   MAGIC,
   MAX_BATCH_RECORDS,
+  MAX_HELLO_PAYLOAD,
   MAX_MODULE_NAME,
   MAX_PING_PAYLOAD,
   MAX_STREAM_NAME,
@@ -60,12 +61,14 @@ export type { CodeMessage, Hello, HelloOk, Welcome } from './handshake.ts'
 export { decodeHello, decodeHelloOk, decodeNackOrError, decodeWelcome, encodeBody } from './handshake.ts'
 export { frameCrc, frameMac, hmacProof, hmacSha256, proofEquals, sessionKey, verifyMac } from './mac.ts'
 export {
+  isReservedModuleName,
   isValidCoreName,
   isValidModuleName,
   isValidStreamBytes,
   isValidStreamName,
   matchPattern,
   matchScope,
+  RESERVED_MODULE_PREFIX,
 } from './names.ts'
 export type { DecodedRecord, RecordInput } from './record.ts'
 export { decodeRecord, decodeRecordAt, encodeRecord, recordBody, recordSize, writeRecord } from './record.ts'

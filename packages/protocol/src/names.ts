@@ -21,6 +21,17 @@ export function isValidModuleName(name: unknown): name is string {
 /** Core names follow the module rules. */
 export const isValidCoreName = isValidModuleName
 
+/**
+ * Module names starting with `mi:` belong to the server itself (derived and dead-letter records are
+ * written as `mi:subscribers`). No HELLO may claim one, whatever credential pattern would match it:
+ * a client able to write there could spoof `dlq.*` records or poison the internal writer's seq.
+ */
+export const RESERVED_MODULE_PREFIX = 'mi:'
+
+export function isReservedModuleName(name: string): boolean {
+  return name.startsWith(RESERVED_MODULE_PREFIX)
+}
+
 // Byte-level check for the decoder's hot path: avoids building a string for a name that is rejected.
 const kStreamByte = new Uint8Array(256)
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-')

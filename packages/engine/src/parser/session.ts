@@ -22,6 +22,8 @@ import {
   type Frame,
   FrameDecoder,
   FrameType,
+  isReservedModuleName,
+  MAX_HELLO_PAYLOAD,
   matchScope,
   ProtocolError,
 } from '@module-ingest/protocol'
@@ -48,6 +50,13 @@ export interface SessionLimits {
   /** Per-module read rates enforced by pausing the socket (0 = unlimited). */
   moduleBytesPerSec: number
   moduleMsgsPerSec: number
+  /**
+   * This worker's share of the global budget for bytes buffered in partly received frames
+   * (limits.memoryBudgetBytes). Over it, the newest connections holding partial frames are shed.
+   */
+  partialFrameBudgetBytes: number
+  /** Failed handshakes per minute from one address before RATE_LIMITED (limits.failedHandshakesPerMinute). */
+  failedHandshakesPerMinute: number
 }
 
 /** What a Conn needs from its worker: rings, claims, metrics. Kept narrow so sessions test alone. */
@@ -65,6 +74,8 @@ export interface SessionHost {
   isDurable(entry: number): boolean
   claim(conn: Conn, module: string): void
   authFailed(conn: Conn, reason: string): void
+  /** Whether a HELLO from this connection's address must be refused (RATE_LIMITED) unverified. */
+  throttled(conn: Conn): boolean
   markPending(conn: Conn): void
   countError(code: number): void
   countFrame(records: number, bytes: number): void
@@ -106,12 +117,15 @@ export class Conn {
   private pendHead = 0
   /** The writer entry of this connection's newest accepted frame; 0 = none outstanding. */
   private lastEntry = 0
+  /** Decoder bytes last counted in the worker's partial-frame budget. */
+  accountedBytes = 0
 
   constructor(id: number, remoteAddress: string, tlsIdentity: string | undefined, maxFrame: number) {
     this.id = id
     this.remoteAddress = remoteAddress
     this.tlsIdentity = tlsIdentity
-    this.decoder = new FrameDecoder({ maxFrame, role: 'server' })
+    // Before HELLO_OK only a HELLO may come: cap frames at its real maximum (raised in claimed()).
+    this.decoder = new FrameDecoder({ maxFrame: Math.min(maxFrame, MAX_HELLO_PAYLOAD), role: 'server' })
   }
 
   get dead(): boolean {
@@ -189,11 +203,26 @@ export class Conn {
   }
 
   private onHello(host: SessionHost, frame: Frame): void {
+    // Checked at every HELLO, not only at accept: sockets opened before the address went over its
+    // limit must not each get a guess (issue 11.12).
+    if (host.throttled(this)) {
+      return this.fail(
+        host,
+        ErrorCode.RATE_LIMITED,
+        'too many failed handshakes from this address; try later',
+      )
+    }
     let hello: ReturnType<typeof decodeHello>
     try {
       hello = decodeHello(frame.payload)
     } catch {
       host.authFailed(this, 'malformed-hello')
+      return this.fail(host, ErrorCode.AUTH_FAILED, AUTH_FAILED_MESSAGE)
+    }
+    // The server's own namespace (mi:…): refused before any credential is consulted, so no pattern
+    // (not even the dev `*`) can admit it (issue 11.11).
+    if (isReservedModuleName(hello.module)) {
+      host.authFailed(this, 'reserved-module')
       return this.fail(host, ErrorCode.AUTH_FAILED, AUTH_FAILED_MESSAGE)
     }
     const verdict = host.credentials.verifyHello(hello, {
@@ -223,6 +252,7 @@ export class Conn {
     if (this.state !== State.CLAIMING) return
     this.hwm = hwm
     this.state = State.OPEN
+    this.decoder.setMaxFrame(host.limits.maxFrame)
     const { moduleBytesPerSec, moduleMsgsPerSec } = host.limits
     if (moduleBytesPerSec > 0) this.#bytesBucket = new TokenBucket({ ratePerSec: moduleBytesPerSec })
     if (moduleMsgsPerSec > 0) this.#msgsBucket = new TokenBucket({ ratePerSec: moduleMsgsPerSec })
@@ -296,12 +326,17 @@ export class Conn {
     this.ackTo(host, seq)
   }
 
-  /** Pop every frame the writer made durable and send one cumulative ACK for them. */
+  /**
+   * Pop every frame the writer made durable and send one cumulative ACK for them. The ACK covers
+   * the highest seq popped, not the last one: settled entries (a NACKed seq 0, a duplicate of an
+   * older seq) sit in the queue behind higher accepted seqs, and ACKs are cumulative (PROTOCOL.md).
+   */
   drainDurable(host: SessionHost, onLatencyMs: (ms: number) => void): void {
     let seq = -1n
     const now = performance.now()
     while (this.pendHead < this.pendEntry.length && host.isDurable(this.pendEntry[this.pendHead]!)) {
-      seq = this.pendSeq[this.pendHead]!
+      const popped = this.pendSeq[this.pendHead]!
+      if (popped > seq) seq = popped
       const at = this.pendAt[this.pendHead]!
       if (!Number.isNaN(at)) onLatencyMs(now - at)
       this.pendHead++

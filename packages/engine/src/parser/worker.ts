@@ -8,8 +8,8 @@
  * releases) still run (see IDLE_SLEEP_MS below).
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { CredentialStore } from '@module-ingest/auth'
-import { ErrorCode } from '@module-ingest/protocol'
+import { CredentialStore, FailureThrottle } from '@module-ingest/auth'
+import { ErrorCode, ProtocolError } from '@module-ingest/protocol'
 import { RingConsumer, RingProducer, waitDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
@@ -59,6 +59,13 @@ const outbound = new RingProducer(init.outbound, { doorbell: init.mainDoorbell }
 const toWriter = new RingProducer(init.toWriter, { doorbell: init.writerDoorbell })
 const unpackr = new Unpackr({ useRecords: false })
 const credentials = await CredentialStore.load(init.credentialsFile)
+/**
+ * Failed handshakes seen by this worker, checked at each HELLO. The main thread has the global
+ * count and tells every worker (THROTTLE) when an address goes over; this local copy closes the
+ * gap until that message arrives, so at most workers × limit guesses get through per window.
+ */
+const throttle = new FailureThrottle({ maxFailures: init.limits.failedHandshakesPerMinute, windowMs: 60_000 })
+const throttledUntil = new Map<string, number>()
 
 const metrics = new Metrics()
 const framesIn = metrics.counter('mi_frames_received_total', 'Frames accepted or settled by parsers')
@@ -69,6 +76,16 @@ const tally = { frames: 0, records: 0, bytes: 0 }
 const ratePauses = metrics.counter(
   'mi_rate_limit_pauses_total',
   'Times a socket was paused by a module rate limit',
+)
+const shed = metrics.counter(
+  'mi_connections_shed_total',
+  'Connections closed with ERROR OVERLOADED to keep client-controlled memory within limits.memoryBudgetBytes',
+  ['reason'],
+)
+metrics.gauge(
+  'mi_partial_frame_bytes',
+  'Bytes parser workers hold for partly received frames (budgeted by limits.memoryBudgetBytes)',
+  { collect: (g) => g.set(partialBytes) },
 )
 const ackLatency = metrics.histogram('mi_ack_latency_us', 'Accept-to-ACK latency (durability wait)', {
   unit: 'us',
@@ -88,6 +105,45 @@ let durable = 0
 let draining = false
 /** Until then the main loop sleeps with waitAsync: a message this worker waits for is on its way. */
 let expectingMessageUntil = 0
+/** Assembly-buffer bytes held by this worker's decoders (its share of the memory budget). */
+let partialBytes = 0
+
+/** Re-count `conn`'s decoder memory after it was fed; shed connections when over budget. */
+function accountPartial(conn: Conn): void {
+  const now = conn.dead ? 0 : conn.decoder.allocatedBytes
+  if (conn.dead && conn.decoder.allocatedBytes > 0) conn.decoder.discard(SHED_ERROR)
+  partialBytes += now - conn.accountedBytes
+  conn.accountedBytes = now
+  if (partialBytes > init.limits.partialFrameBudgetBytes) shedPartial()
+}
+
+const SHED_ERROR = new ProtocolError(ErrorCode.OVERLOADED, 'connection shed')
+
+/**
+ * Over budget: first drop idle assembly buffers (no frame in progress), then end the newest
+ * connections holding partial frames with ERROR OVERLOADED. Newest first, so long-lived, well-behaved
+ * sessions keep their slot while a burst of new sockets pays for the burst.
+ */
+function shedPartial(): void {
+  const budget = init.limits.partialFrameBudgetBytes
+  const all = [...conns.values()]
+  for (let i = all.length - 1; i >= 0 && partialBytes > budget; i--) {
+    const conn = all[i]!
+    if (conn.accountedBytes === 0 || conn.decoder.bufferedBytes > 0) continue
+    conn.decoder.trim()
+    partialBytes += conn.decoder.allocatedBytes - conn.accountedBytes
+    conn.accountedBytes = conn.decoder.allocatedBytes
+  }
+  for (let i = all.length - 1; i >= 0 && partialBytes > budget; i--) {
+    const conn = all[i]!
+    if (conn.accountedBytes === 0) continue
+    shed.inc({ reason: 'partial-frames' })
+    conn.fail(host, ErrorCode.OVERLOADED, 'server memory budget exceeded: too many partly sent frames')
+    conn.decoder.discard(SHED_ERROR)
+    partialBytes -= conn.accountedBytes
+    conn.accountedBytes = 0
+  }
+}
 
 function write(ring: RingProducer, kind: number, tag: number, parts: Uint8Array[]): void {
   if (overflow.length === 0 && ring.tryWrite(kind, tag, parts)) return
@@ -138,7 +194,16 @@ const host: SessionHost = {
     expectingMessageUntil = performance.now() + 1000
   },
   authFailed(conn, reason) {
+    throttle.fail(conn.remoteAddress)
     post({ code: 'AUTH_FAILED', connId: conn.id, reason, ...(conn.module ? { module: conn.module } : {}) })
+  },
+  throttled(conn) {
+    const until = throttledUntil.get(conn.remoteAddress)
+    if (until !== undefined) {
+      if (Date.now() < until) return true
+      throttledUntil.delete(conn.remoteAddress)
+    }
+    return throttle.check(conn.remoteAddress)
   },
   markPending(conn) {
     pendingConns.add(conn)
@@ -161,7 +226,10 @@ function post(event: ParserEvent): void {
 function onInbound(data: Uint8Array, kind: number, tag: number): boolean {
   if (kind === In.DATA) {
     const conn = conns.get(tag)
-    if (conn && !draining) conn.receive(host, data)
+    if (conn && !draining) {
+      conn.receive(host, data)
+      if (conn.accountedBytes !== conn.decoder.allocatedBytes || conn.dead) accountPartial(conn)
+    }
   } else if (kind === In.OPEN) {
     const open = unpackr.unpack(data) as ConnOpen
     const conn = new Conn(tag, open.remoteAddress, open.tlsIdentity, init.limits.maxFrame)
@@ -172,6 +240,8 @@ function onInbound(data: Uint8Array, kind: number, tag: number): boolean {
     const conn = conns.get(tag)
     if (conn) {
       conns.delete(tag)
+      partialBytes -= conn.accountedBytes
+      conn.accountedBytes = 0
       pendingConns.delete(conn)
       if (sessions.get(conn.module) === conn) sessions.delete(conn.module)
       conn.close()
@@ -231,6 +301,7 @@ parentPort!.on('message', (cmd: ParserCommand) => {
     if (conn) {
       conn.claimed(host, cmd.hwm)
       if (conn.state === State.OPEN) {
+        throttle.succeed(conn.remoteAddress)
         sessions.set(cmd.module, conn)
         post({ code: 'AUTH_OK', connId: conn.id, module: cmd.module })
       }
@@ -241,6 +312,10 @@ parentPort!.on('message', (cmd: ParserCommand) => {
       if (conn.state !== State.DEAD)
         conn.fail(host, ErrorCode.OVERLOADED, 'the server cannot make data durable')
     }
+  } else if (cmd.code === 'THROTTLE') {
+    throttledUntil.set(cmd.ip, Date.now() + cmd.ms)
+    // Bounded like the throttle itself: the oldest entries go first.
+    if (throttledUntil.size > 10_000) throttledUntil.delete(throttledUntil.keys().next().value!)
   } else if (cmd.code === 'RELEASE') {
     const live = sessions.get(cmd.module)
     if (live && cmd.supersede) live.fail(host, ErrorCode.SUPERSEDED, 'a newer session of this module started')

@@ -214,7 +214,9 @@ const control = {
   async appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>) {
     if (internalSeq === 0n) internalSeq = log.moduleHwm(module)
     const rts = nowUs()
-    internalSeq++
+    // Saturate instead of overflowing u64: a log written before mi:* was reserved may hold a
+    // client-chosen HWM of 2^64-1 for this module, and internal writes must never fail on it.
+    if (internalSeq < 0xffff_ffff_ffff_ffffn) internalSeq++
     log.append({ module, core: '', seq: internalSeq, rts, records: records.map((r) => ({ ...r, ts: rts })) })
     await log.sync()
   },
