@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeBody, openReader, recordToJson, type StoredRecord } from '@module-ingest/log'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, parseRelative, usageError } from '../common.ts'
+import { MI_ERR_CLI_NOT_FOUND } from '../errors.ts'
 
 /** --from: an LSN, an ISO date-time, or a relative time like -5m. */
 export function parseFrom(text: string, nowMs = Date.now()): { fromLsn: number } | { fromTimeUs: number } {
@@ -38,7 +40,14 @@ export function tailCommand(): Command {
       if (o.format !== 'text' && o.format !== 'json') throw usageError('--format expects text or json')
       const config = configFromFlags(o)
       const from = o.from ? parseFrom(o.from) : { fromLsn: 1 }
-      const reader = await openReader(join(config.dataDir, 'log'))
+      const logDir = join(config.dataDir, 'log')
+      if (!existsSync(logDir)) {
+        const why = existsSync(config.dataDir)
+          ? 'no server has written a log in this data directory yet'
+          : 'check --data-dir / dataDir'
+        throw new MI_ERR_CLI_NOT_FOUND('log directory', logDir, why)
+      }
+      const reader = await openReader(logDir)
       const cursor = reader.cursor({ ...from, ...(o.stream ? { streams: o.stream } : {}) })
       const abort = new AbortController()
       const stop = () => abort.abort()
