@@ -243,3 +243,12 @@ test('MI_CONFIG names the file', (t) => {
   t.is(c.limits.maxConnections, 42)
   t.is(join(c.dataDir), '/srv/mi/data')
 })
+
+test('a YAML parse error ends with the problem, position first (not "column N:" and nothing)', (t) => {
+  const err = t.throws(() => loadConfig({ file: fixture('broken-indent.yaml'), env: {} }), {
+    code: 'MI_ERR_CONFIG_FILE_PARSE',
+  })
+  const message = err?.message ?? ''
+  t.notRegex(message, /:\s*$/)
+  t.regex(message, /broken-indent\.yaml: line \d+, column \d+: \S.*[^:]$/)
+})
