@@ -135,6 +135,9 @@ export class SubscriberPool {
     if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
     if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ? decodeEmits(result.emits) : [] }
     const cause = fromWire(result.error)
+    // A plugin whose init says "my downstream is unreachable" (code *_UNAVAILABLE) keeps its code.
+    if (result.phase === 'init' && /_UNAVAILABLE$/.test(cause.code))
+      return { kind: 'unavailable', error: cause }
     if (result.phase !== 'handle') {
       return {
         kind: 'unavailable',
