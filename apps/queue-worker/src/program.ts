@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { openReader } from '@module-ingest/log'
@@ -37,8 +37,13 @@ interface Flags {
   json?: boolean
 }
 
+const kVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
+
 export function buildProgram(): Command {
   return new Command('module-ingest-queue-worker')
+    .version(`module-ingest-queue-worker ${kVersion} (node ${process.version})`, '-V, --version')
     .description(
       'Run a subscriber plugin over a module-ingest data directory with its own consumer group: while the ' +
         'server runs (committed data only) or offline. For recovery, backfills and batch jobs.',

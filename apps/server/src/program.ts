@@ -7,6 +7,7 @@ import { statsCommand } from './commands/stats.ts'
 import { tailCommand } from './commands/tail.ts'
 import { tokenCommand } from './commands/token.ts'
 import { kExit } from './common.ts'
+import { addVersionEverywhere } from './version.ts'
 
 export function buildProgram(): Command {
   const program = new Command('module-ingest')
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     }
   }
   inherit(program)
+  addVersionEverywhere(program)
   return program
 }
 
