@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { archiveCommand } from './commands/archive.ts'
+import { completionCommand } from './commands/completion.ts'
 import { logsCommand } from './commands/logs.ts'
 import { sendCommand } from './commands/send.ts'
 import { serveCommand } from './commands/serve.ts'
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     sendCommand,
     tailCommand,
     archiveCommand,
+    completionCommand,
   ]) {
     program.addCommand(make())
   }
