@@ -35,6 +35,7 @@ interface Flags {
   logLevel: string
   progress: boolean
   json?: boolean
+  pluginPath?: string[]
 }
 
 const kVersion = (
@@ -84,6 +85,10 @@ export function buildProgram(): Command {
     )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as one JSON line')
+    .option(
+      '--plugin-path <dir...>',
+      'plugin directories for npm plugin names (<dir>/node_modules; also $MI_PLUGIN_PATH)',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .action(async (flags: Flags) => {
@@ -158,6 +163,7 @@ async function runJob(f: Flags): Promise<number> {
     emit,
     dryRun: f.dryRun === true,
     baseDir: process.cwd(),
+    ...(f.pluginPath ? { pluginPaths: f.pluginPath } : {}),
     subscribers: [
       {
         name,

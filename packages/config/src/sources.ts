@@ -72,7 +72,14 @@ export const kEnvAliases: Record<string, string[]> = {
 }
 
 /** MI_ variables that belong to the test and bench tooling, not to the server config. */
-export const kEnvIgnored = new Set(['MI_CONFIG', 'MI_TEST', 'MI_SOAK', 'MI_BENCH', 'MI_DEBUG'])
+export const kEnvIgnored = new Set([
+  'MI_CONFIG',
+  'MI_TEST',
+  'MI_SOAK',
+  'MI_BENCH',
+  'MI_DEBUG',
+  'MI_PLUGIN_PATH',
+])
 
 /** Every environment variable name the schema accepts (for did-you-mean on unknown ones). */
 export function knownEnvNames(schema: ZodType, path: Path = []): string[] {

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { isAbsolute, join, resolve } from 'node:path'
+import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import {
   assertHostCompatible,
@@ -20,15 +20,23 @@ export const HOST_VERSION = '0.1.0'
  * - anything else is an npm package name, resolved from `baseDir` first (the app's own
  *   node_modules, where users install plugins), then from this package.
  */
-export function resolvePluginSpecifier(use: string, baseDir: string): string {
+export function resolvePluginSpecifier(
+  use: string,
+  baseDir: string,
+  pluginPaths: readonly string[] = pluginPathsFromEnv(),
+): string {
   if (use.startsWith('file:')) return use
   if (use.startsWith('.') || isAbsolute(use)) return pathToFileURL(resolve(baseDir, use)).href
   const pkg = BUILTIN_PLUGINS[use] ?? use
   const errors: string[] = []
-  try {
-    return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(pkg)).href
-  } catch (err) {
-    errors.push((err as Error).message.split('\n')[0]!)
+  // The app's own node_modules, then each plugin directory (`npm i --prefix <dir> <plugin>` puts a
+  // plugin in <dir>/node_modules: installed next to a server, not inside its checkout).
+  for (const dir of [baseDir, ...pluginPaths]) {
+    try {
+      return pathToFileURL(createRequire(join(resolve(baseDir, dir), 'noop.js')).resolve(pkg)).href
+    } catch (err) {
+      errors.push((err as Error).message.split('\n')[0]!)
+    }
   }
   try {
     return import.meta.resolve(pkg)
@@ -36,6 +44,14 @@ export function resolvePluginSpecifier(use: string, baseDir: string): string {
     errors.push((err as Error).message.split('\n')[0]!)
   }
   throw new MI_ERR_PLUGIN_NOT_FOUND(use, errors.join('; '))
+}
+
+/**
+ * Plugin directories from `MI_PLUGIN_PATH` (separated like PATH: `:` on POSIX). Every host that
+ * loads plugins (server, queue-worker, `check`) honours it; `pluginPaths` options add to it.
+ */
+export function pluginPathsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.MI_PLUGIN_PATH ?? '').split(delimiter).filter(Boolean)
 }
 
 export interface CheckedPlugin {
@@ -49,8 +65,13 @@ export interface CheckedPlugin {
  * default export is a subscriber, the host version satisfies its range, its options validate.
  * Throws MI_ERR_PLUGIN_NOT_FOUND or the SDK's MI_ERR_PLUGIN_* errors.
  */
-export async function checkPlugin(use: string, options: unknown, baseDir: string): Promise<CheckedPlugin> {
-  const specifier = resolvePluginSpecifier(use, baseDir)
+export async function checkPlugin(
+  use: string,
+  options: unknown,
+  baseDir: string,
+  pluginPaths?: readonly string[],
+): Promise<CheckedPlugin> {
+  const specifier = resolvePluginSpecifier(use, baseDir, [...(pluginPaths ?? []), ...pluginPathsFromEnv()])
   let mod: unknown
   try {
     mod = await import(specifier)
