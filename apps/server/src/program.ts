@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { archiveCommand } from './commands/archive.ts'
+import { checkCommand } from './commands/check.ts'
 import { completionCommand } from './commands/completion.ts'
 import { logsCommand } from './commands/logs.ts'
 import { sendCommand } from './commands/send.ts'
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     tailCommand,
     archiveCommand,
     completionCommand,
+    checkCommand,
   ]) {
     program.addCommand(make())
   }
