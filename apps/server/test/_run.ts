@@ -33,3 +33,32 @@ export function runCli(
     child.stdin.end(opts.stdin ?? '')
   })
 }
+
+/**
+ * The same CLI in this process (no Node start-up per call: spawning dozens of CLIs is what makes a
+ * loaded CI box time out). Captures stdout/stderr; tests using it must be serial within their file.
+ */
+export async function runInProcess(args: string[]): Promise<RunResult> {
+  const { run } = await import('../src/program.ts')
+  let stdout = ''
+  let stderr = ''
+  const out = process.stdout.write
+  const err = process.stderr.write
+  process.stdout.write = ((s: string) => {
+    stdout += s
+    return true
+  }) as typeof process.stdout.write
+  process.stderr.write = ((s: string) => {
+    stderr += s
+    return true
+  }) as typeof process.stderr.write
+  try {
+    process.exitCode = undefined
+    const code = await run(['node', 'module-ingest', ...args])
+    return { code, stdout, stderr }
+  } finally {
+    process.stdout.write = out
+    process.stderr.write = err
+    process.exitCode = undefined
+  }
+}

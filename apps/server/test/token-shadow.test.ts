@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
-import { runCli } from './_run.ts'
+import { runInProcess as runCli } from './_run.ts'
 
-test('token create warns about shadowing, both ways', async (t) => {
+test.serial('token create warns about shadowing, both ways', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'mi-token-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const wide = await runCli(['token', 'create', '-d', dir, '-m', '*', '--id', 'wide'])
