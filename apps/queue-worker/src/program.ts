@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { openReader } from '@module-ingest/log'
@@ -37,10 +37,16 @@ interface Flags {
   logLevel: string
   progress: boolean
   json?: boolean
+  pluginPath?: string[]
 }
+
+const kVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version
 
 export function buildProgram(): Command {
   return new Command('module-ingest-queue-worker')
+    .version(`module-ingest-queue-worker ${kVersion} (node ${process.version})`, '-V, --version')
     .description(
       'Run a subscriber plugin over a module-ingest data directory with its own consumer group: while the ' +
         'server runs (committed data only) or offline. For recovery, backfills and batch jobs.',
@@ -81,6 +87,10 @@ export function buildProgram(): Command {
     )
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as one JSON line')
+    .option(
+      '--plugin-path <dir...>',
+      'plugin directories for npm plugin names (<dir>/node_modules; also $MI_PLUGIN_PATH)',
+    )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .action(async (flags: Flags) => {
@@ -156,6 +166,7 @@ async function runJob(f: Flags): Promise<number> {
     dryRun: f.dryRun === true,
     baseDir: process.cwd(),
     plugins: builtinPlugins(),
+    ...(f.pluginPath ? { pluginPaths: f.pluginPath } : {}),
     subscribers: [
       {
         name,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { dumpCommand } from './commands/dump.ts'
 import { exportCommand } from './commands/export.ts'
@@ -5,6 +6,11 @@ import { inspectCommand } from './commands/inspect.ts'
 import { repairCommand } from './commands/repair.ts'
 import { verifyCommand } from './commands/verify.ts'
 import { kExit } from './common.ts'
+
+const kVersion = `module-ingest-recover-dump ${
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+    .version
+} (node ${process.version})`
 
 export function buildProgram(): Command {
   const program = new Command('module-ingest-recover-dump')
@@ -17,6 +23,8 @@ export function buildProgram(): Command {
   for (const make of [inspectCommand, dumpCommand, verifyCommand, repairCommand, exportCommand]) {
     program.addCommand(make().exitOverride().showHelpAfterError('(run with --help for usage)'))
   }
+  // `--version` on the program and on every command (issue 12).
+  for (const cmd of [program, ...program.commands]) cmd.version(kVersion, '-V, --version')
   return program
 }
 

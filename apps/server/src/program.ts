@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { archiveCommand } from './commands/archive.ts'
+import { checkCommand } from './commands/check.ts'
+import { completionCommand } from './commands/completion.ts'
 import { logsCommand } from './commands/logs.ts'
 import { sendCommand } from './commands/send.ts'
 import { serveCommand } from './commands/serve.ts'
@@ -7,6 +9,7 @@ import { statsCommand } from './commands/stats.ts'
 import { tailCommand } from './commands/tail.ts'
 import { tokenCommand } from './commands/token.ts'
 import { kExit } from './common.ts'
+import { addVersionEverywhere } from './version.ts'
 
 export function buildProgram(): Command {
   const program = new Command('module-ingest')
@@ -21,6 +24,8 @@ export function buildProgram(): Command {
     sendCommand,
     tailCommand,
     archiveCommand,
+    completionCommand,
+    checkCommand,
   ]) {
     program.addCommand(make())
   }
@@ -32,6 +37,7 @@ export function buildProgram(): Command {
     }
   }
   inherit(program)
+  addVersionEverywhere(program)
   return program
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { globMatch } from './names.ts'
+import { compareSpecificity, globMatch, patternsOverlap } from './names.ts'
 import type { CredentialsFile, ModuleCredentialEntry } from './schema.ts'
 import { fingerprintDigest, parseHmacKey, parseTokenHash, type TokenDigest } from './secrets.ts'
 
@@ -87,14 +87,49 @@ export function compileCredentials(file: CredentialsFile, text: string): Credent
 }
 
 /**
- * The credential that governs `module`: an exact entry wins over patterns; among patterns the first
- * in file order wins. Disabling `sensor-7` therefore blocks it even when `sensor-*` would admit it.
- * Every pattern is tried even after a hit so lookup cost does not depend on which entry matched.
+ * The credential that governs `module`: the most specific entry that matches. An exact entry wins
+ * over every pattern; among patterns the one with the most literal (non-`*`) characters wins, then
+ * the one with fewer `*`, then the first in file order. So `sensor-*` governs `sensor-1` even with
+ * the development credential `*` still present, and disabling `sensor-7` blocks it even when
+ * `sensor-*` would admit it. Every pattern is tried so lookup cost does not depend on which matched.
  */
 export function resolveCredential(set: CredentialSet, module: string): CompiledCredential | undefined {
-  let found = set.exact.get(module)
+  const exact = set.exact.get(module)
+  let best: CompiledCredential | undefined
   for (const c of set.patterns) {
-    if (globMatch(c.pattern, module) && found === undefined) found = c
+    if (
+      globMatch(c.pattern, module) &&
+      (best === undefined || compareSpecificity(c.pattern, best.pattern) > 0)
+    )
+      best = c
   }
-  return found
+  return exact ?? best
+}
+
+/** How a new entry relates to an existing one that matches some of the same modules. */
+export interface CredentialOverlap {
+  id: string
+  module: string
+  /** `shadows`: the overlapping modules now use the new entry; `shadowed-by`: they keep using this one. */
+  relation: 'shadows' | 'shadowed-by'
+}
+
+/**
+ * The existing entries that a new `module` pattern overlaps, and which side governs the modules
+ * both match (the rule of resolveCredential; an existing entry wins a tie, being earlier in the file).
+ */
+export function credentialOverlaps(
+  entries: readonly ModuleCredentialEntry[],
+  module: string,
+): CredentialOverlap[] {
+  const out: CredentialOverlap[] = []
+  const isExact = (p: string) => !p.includes('*')
+  for (const e of entries) {
+    if (e.module === module || !patternsOverlap(e.module, module)) continue
+    let newWins: boolean
+    if (isExact(module) !== isExact(e.module)) newWins = isExact(module)
+    else newWins = compareSpecificity(module, e.module) > 0
+    out.push({ id: credentialId(e), module: e.module, relation: newWins ? 'shadows' : 'shadowed-by' })
+  }
+  return out
 }

@@ -16,3 +16,43 @@ export const isValidName: (name: unknown) => name is string = isValidModuleName
  * names are attacker-chosen and several `.*` would backtrack polynomially.
  */
 export const globMatch: (pattern: string, text: string) => boolean = matchPattern
+
+/**
+ * How specific a module pattern is: its literal (non-`*`) characters, then fewer stars. An exact
+ * name is more specific than any glob that matches it. Used to pick the governing credential.
+ */
+export function patternSpecificity(pattern: string): [literals: number, stars: number] {
+  let stars = 0
+  for (const ch of pattern) if (ch === '*') stars++
+  return [pattern.length - stars, stars]
+}
+
+/** > 0 when `a` is more specific than `b`, < 0 when less, 0 when equally specific. */
+export function compareSpecificity(a: string, b: string): number {
+  const [la, sa] = patternSpecificity(a)
+  const [lb, sb] = patternSpecificity(b)
+  return la !== lb ? la - lb : sb - sa
+}
+
+/**
+ * Whether some module name matches both globs (`*` = any run). Patterns are ≤ 128 characters:
+ * a memoised walk over the two positions is at most 129² steps.
+ */
+export function patternsOverlap(a: string, b: string): boolean {
+  const seen = new Set<number>()
+  const width = b.length + 1
+  const walk = (i: number, j: number): boolean => {
+    if (i === a.length && j === b.length) return true
+    const key = i * width + j
+    if (seen.has(key)) return false
+    seen.add(key)
+    if (i < a.length && a[i] === '*') {
+      // The star matches nothing more, or swallows b's next character (literal or star).
+      if (walk(i + 1, j) || (j < b.length && walk(i, j + 1))) return true
+      return false
+    }
+    if (j < b.length && b[j] === '*') return walk(i, j + 1) || (i < a.length && walk(i + 1, j))
+    return i < a.length && j < b.length && a[i] === b[j] && walk(i + 1, j + 1)
+  }
+  return walk(0, 0)
+}

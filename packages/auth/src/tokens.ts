@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { resolve as resolvePath } from 'node:path'
 import { type Document, isMap, isSeq, stringify, type YAMLMap } from 'yaml'
-import { credentialId } from './credential-set.ts'
+import { type CredentialOverlap, credentialId, credentialOverlaps } from './credential-set.ts'
 import { isJsonPath, parseCredentials, serialize, withFileLock, writeFileAtomic } from './credentials-file.ts'
 import {
   MI_ERR_AUTH_CREDENTIAL_EXISTS,
@@ -40,6 +40,11 @@ export interface CreatedCredential {
   kind: 'token' | 'hmac'
   /** The bearer token (`mi_…`) or the HMAC key (64 hex digits). Shown once; not recoverable. */
   secret: string
+  /**
+   * Existing entries matching some of the same modules, and which side now governs those modules
+   * (the most specific entry: see resolveCredential). Empty when the new entry overlaps nothing.
+   */
+  overlaps: CredentialOverlap[]
 }
 
 export interface CredentialSummary {
@@ -142,6 +147,7 @@ export async function createToken(path: string, options: CreateTokenOptions): Pr
   const expiresAt = isoOf(options.expiresAt, 'expiresAt')
   const id = options.id ?? `c_${randomBytes(6).toString('hex')}`
   const secret = kind === 'token' ? generateToken() : generateHmacKey()
+  let overlaps: CredentialOverlap[] = []
   await edit(path, true, (ed) => {
     if (ed.file.modules.some((c) => c.module === module)) throw new MI_ERR_AUTH_CREDENTIAL_EXISTS(module)
     if (ed.file.modules.some((c) => credentialId(c) === id)) throw new MI_ERR_AUTH_CREDENTIAL_EXISTS(id)
@@ -154,9 +160,10 @@ export async function createToken(path: string, options: CreateTokenOptions): Pr
     if (options.requireMac) entry.requireMac = true
     if (options.comment !== undefined) entry.comment = options.comment
     entry.createdAt = nowIso()
+    overlaps = credentialOverlaps(ed.file.modules, module)
     ed.doc.addIn(['modules'], ed.doc.createNode(entry))
   })
-  return { id, module, kind, secret }
+  return { id, module, kind, secret, overlaps }
 }
 
 function summarize(file: CredentialsFile, now: number): CredentialSummary[] {

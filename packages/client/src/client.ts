@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { connect as netConnect, type Socket } from 'node:net'
+import { isIP, connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import {
   DEFAULT_MAX_FRAME,
@@ -31,9 +31,11 @@ import {
 import {
   fatalError,
   MI_ERR_CLIENT_CLOSED,
+  MI_ERR_CLIENT_CONNECT_TIMEOUT,
   MI_ERR_CLIENT_CONNECTION,
   MI_ERR_CLIENT_GAVE_UP,
   nackError,
+  transientError,
   type WireCodedError,
 } from './errors.ts'
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.ts'
@@ -140,6 +142,9 @@ export class Client extends EventEmitter {
   #corked = false
   #stats = { acked: 0, nacked: 0, reconnects: 0, resent: 0 }
   #firstReady: { resolve: () => void; reject: (e: Error) => void } | null = null
+  #lastProblem: Error | undefined
+  // Whether the current attempt received any byte: silence hints at a TLS listener.
+  #gotBytes = false
 
   constructor(options: ConnectOptions) {
     super()
@@ -149,9 +154,40 @@ export class Client extends EventEmitter {
   /** @internal Starts the first attempt; resolves at the first HELLO_OK. Use `connect()`. */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#firstReady = { resolve, reject }
+      let timer: NodeJS.Timeout | undefined
+      const done = () => clearTimeout(timer)
+      this.#firstReady = {
+        resolve: () => {
+          done()
+          resolve()
+        },
+        reject: (e) => {
+          done()
+          reject(e)
+        },
+      }
+      const ms = this.#o.connectTimeoutMs
+      if (ms !== undefined) {
+        timer = setTimeout(() => {
+          const o = this.#o
+          this.#fail(new MI_ERR_CLIENT_CONNECT_TIMEOUT(`${o.host}:${o.port}`, ms, this.#diagnose()))
+        }, ms)
+      }
       this.#attempt()
     })
+  }
+
+  /** The last attempt's problem, with a hint for the usual causes (nothing listening, TLS mismatch). */
+  #diagnose(): string {
+    const last = this.#lastProblem
+    if (last === undefined) return 'no answer'
+    const text = last.message
+    if (/ECONNREFUSED/.test(text)) return `${text} (nothing is listening there: is the server running?)`
+    if (this.#o.tls && /wrong version number|packet length|EPROTO|ssl|tls/i.test(text))
+      return `${text} (the server did not speak TLS: is its listener plain? drop TLS)`
+    if (!this.#o.tls && !this.#gotBytes && /timed out|socket closed|ECONNRESET/.test(text))
+      return `${text} (no WELCOME from the server: is it a TLS listener? use TLS)`
+    return text
   }
 
   get stats(): ClientStats {
@@ -382,9 +418,12 @@ export class Client extends EventEmitter {
     this.#retryTimer = null
     if (this.#closing || this.#failed) return
     const o = this.#o
+    // SNI must be a host name: Node deprecates (DEP0123) an IP address as servername.
+    const sni = isIP(o.host) === 0 ? { servername: o.host } : {}
     const socket = o.tls
-      ? tlsConnect({ servername: o.host, ...o.tls, host: o.host, port: o.port })
+      ? tlsConnect({ ...sni, ...o.tls, host: o.host, port: o.port })
       : netConnect({ host: o.host, port: o.port })
+    this.#gotBytes = false
     socket.setNoDelay(true)
     this.#socket = socket
     this.#decoder = new FrameDecoder({ maxFrame: DEFAULT_MAX_FRAME, role: 'client' })
@@ -402,6 +441,7 @@ export class Client extends EventEmitter {
 
   #onData(socket: Socket, chunk: Buffer): void {
     if (socket !== this.#socket) return
+    this.#gotBytes = true
     this.#lastRx = Date.now()
     const dec = this.#decoder!
     try {
@@ -441,9 +481,10 @@ export class Client extends EventEmitter {
         return
       case FrameType.ERROR: {
         const { code, message } = decodeNackOrError(payload)
-        const err = fatalError(code, message)
-        if (PERMANENT_CODES.has(code)) this.#fail(err)
-        else this.#lost(this.#socket!, err)
+        // Only permanent codes are MI_ERR_CLIENT_FATAL; a transient one (SHUTTING_DOWN, …) is a
+        // connection loss the client resumes from, and says so in its code.
+        if (PERMANENT_CODES.has(code)) this.#fail(fatalError(code, message))
+        else this.#lost(this.#socket!, transientError(code, message))
         return
       }
       case FrameType.WELCOME:
@@ -524,6 +565,7 @@ export class Client extends EventEmitter {
 
   #lost(socket: Socket, err: Error): void {
     if (socket !== this.#socket) return
+    this.#lastProblem = err
     const wasReady = this.#phase === 'ready'
     this.#teardown()
     if (this.#closing || this.#failed) return

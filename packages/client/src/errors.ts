@@ -32,6 +32,12 @@ export const MI_ERR_CLIENT_CONNECTION = createError<[string]>(
   'connection lost: %s',
 )
 
+// connect() did not reach a session within connectTimeoutMs: server down, wrong port, TLS mismatch.
+export const MI_ERR_CLIENT_CONNECT_TIMEOUT = createError<[string, number, string]>(
+  'MI_ERR_CLIENT_CONNECT_TIMEOUT',
+  'no session with %s within %d ms: %s',
+)
+
 // Gave up after reconnect.maxAttempts consecutive failures.
 export const MI_ERR_CLIENT_GAVE_UP = createError<[number]>(
   'MI_ERR_CLIENT_GAVE_UP',
@@ -52,6 +58,13 @@ export function nackError(seq: bigint | undefined, code: number, message: string
   const name = errorName(code)
   const err = new MI_ERR_CLIENT_NACK(seq === undefined ? '(unsent)' : String(seq), name, code, message)
   return Object.assign(err, { wireCode: code, wireName: name, ...(seq === undefined ? {} : { seq }) })
+}
+
+/** A transient ERROR from the server (SHUTTING_DOWN, OVERLOADED, …): the client reconnects. */
+export function transientError(code: number, message: string): WireCodedError {
+  const name = errorName(code)
+  const err = new MI_ERR_CLIENT_CONNECTION(`server sent ${name} (${code}): ${message}`)
+  return Object.assign(err, { wireCode: code, wireName: name })
 }
 
 export function fatalError(code: number, message: string): WireCodedError {

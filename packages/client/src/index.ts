@@ -3,6 +3,7 @@ export { Client, connect, PERMANENT_CODES } from './client.ts'
 export type { WireCodedError } from './errors.ts'
 export {
   MI_ERR_CLIENT_CLOSED,
+  MI_ERR_CLIENT_CONNECT_TIMEOUT,
   MI_ERR_CLIENT_CONNECTION,
   MI_ERR_CLIENT_FATAL,
   MI_ERR_CLIENT_GAVE_UP,

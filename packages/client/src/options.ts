@@ -38,6 +38,12 @@ export interface ConnectOptions {
   reconnect?: ReconnectOptions | false
   /** Deadline for WELCOME + HELLO_OK per attempt; default 10 000 ms. */
   handshakeTimeoutMs?: number
+  /**
+   * Deadline for connect() to reach its first HELLO_OK, across reconnect attempts; past it connect()
+   * rejects with MI_ERR_CLIENT_CONNECT_TIMEOUT naming the last problem. Default: none (retry until
+   * reconnect.maxAttempts). Only the first session: later losses are resumed as before.
+   */
+  connectTimeoutMs?: number
   /** Sent in HELLO `client`. */
   clientName?: string
   logger?: Logger
@@ -56,6 +62,7 @@ export interface ResolvedOptions {
   window: number
   reconnect: Required<ReconnectOptions> | false
   handshakeTimeoutMs: number
+  connectTimeoutMs: number | undefined
   clientName: string
   logger: Logger
 }
@@ -90,6 +97,9 @@ export function resolveOptions(o: ConnectOptions): ResolvedOptions {
   const handshakeTimeoutMs = o.handshakeTimeoutMs ?? 10_000
   if (!posInt(handshakeTimeoutMs))
     throw new MI_ERR_CLIENT_OPT_INVALID('options.handshakeTimeoutMs', 'a positive integer')
+  const connectTimeoutMs = o.connectTimeoutMs
+  if (connectTimeoutMs !== undefined && !posInt(connectTimeoutMs))
+    throw new MI_ERR_CLIENT_OPT_INVALID('options.connectTimeoutMs', 'a positive integer')
   const tls = o.tls === true ? {} : o.tls
   let reconnect: Required<ReconnectOptions> | false = false
   if (o.reconnect !== false) {
@@ -122,6 +132,7 @@ export function resolveOptions(o: ConnectOptions): ResolvedOptions {
     window,
     reconnect,
     handshakeTimeoutMs,
+    connectTimeoutMs,
     clientName: o.clientName ?? '@module-ingest/client/0.1',
     logger: o.logger ?? {},
   }

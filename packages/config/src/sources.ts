@@ -39,8 +39,19 @@ export function readConfigFile(file: string): unknown {
     if (doc.errors.length) throw doc.errors[0]
     return doc.toJS() ?? {}
   } catch (err) {
-    throw new MI_ERR_CONFIG_FILE_PARSE(file, (err as Error).message.split('\n')[0] as string, { cause: err })
+    throw new MI_ERR_CONFIG_FILE_PARSE(file, parseProblem(err as Error), { cause: err })
   }
+}
+
+/**
+ * One line that ends with the problem itself. yaml's pretty message is "<problem> at line L,
+ * column C:" followed by a source excerpt on the next lines; keeping only the first line left the
+ * message ending in "column C:". Put the position first instead.
+ */
+export function parseProblem(err: Error): string {
+  const first = err.message.split('\n')[0]!.trim()
+  const m = /^(.*?)\s+at line (\d+), column (\d+):?$/.exec(first)
+  return m ? `line ${m[2]}, column ${m[3]}: ${m[1]}` : first.replace(/:$/, '')
 }
 
 // --- environment ------------------------------------------------------------------------------
@@ -61,7 +72,14 @@ export const kEnvAliases: Record<string, string[]> = {
 }
 
 /** MI_ variables that belong to the test and bench tooling, not to the server config. */
-export const kEnvIgnored = new Set(['MI_CONFIG', 'MI_TEST', 'MI_SOAK', 'MI_BENCH', 'MI_DEBUG'])
+export const kEnvIgnored = new Set([
+  'MI_CONFIG',
+  'MI_TEST',
+  'MI_SOAK',
+  'MI_BENCH',
+  'MI_DEBUG',
+  'MI_PLUGIN_PATH',
+])
 
 /** Every environment variable name the schema accepts (for did-you-mean on unknown ones). */
 export function knownEnvNames(schema: ZodType, path: Path = []): string[] {

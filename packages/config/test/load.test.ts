@@ -1,4 +1,5 @@
-import { availableParallelism } from 'node:os'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { defaultConfig, loadConfig } from '../src/index.ts'
@@ -242,4 +243,18 @@ test('MI_CONFIG names the file', (t) => {
   const c = loadConfig({ env: { MI_CONFIG: fixture('config.json') }, cwd })
   t.is(c.limits.maxConnections, 42)
   t.is(join(c.dataDir), '/srv/mi/data')
+})
+
+test('a YAML parse error ends with the problem, position first (not "column N:" and nothing)', (t) => {
+  // Written here, not a fixture file: the repo's formatter parses YAML fixtures and rejects this one.
+  const dir = mkdtempSync(join(tmpdir(), 'mi-config-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'broken-indent.yaml')
+  writeFileSync(file, 'listen: 127.0.0.1:7411\ndataDir: ./data\n  bad: [1\nlog: {}\n')
+  const err = t.throws(() => loadConfig({ file, env: {} }), {
+    code: 'MI_ERR_CONFIG_FILE_PARSE',
+  })
+  const message = err?.message ?? ''
+  t.notRegex(message, /:\s*$/)
+  t.regex(message, /broken-indent\.yaml: line \d+, column \d+: \S.*[^:]$/)
 })

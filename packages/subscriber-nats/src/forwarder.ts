@@ -86,11 +86,24 @@ export class NatsForwarder {
         void this.#watch(nc)
         return
       } catch (err) {
-        this.#lastProblem = (err as Error).message
+        const problem = (err as Error).message
+        const changed = problem !== this.#lastProblem
+        this.#lastProblem = problem
         metrics.counter('nats_connect_errors_total').inc()
         const waitMs = Math.min(this.config.reconnectTimeWaitMs * 2 ** Math.min(attempt, 5), 30_000)
-        logger.warn(
-          { event: 'NatsConnectionError', err, attempt: attempt + 1, retryInMs: waitMs },
+        // While NATS stays down, the runtime logs one SubscriberUnavailable line per failed init
+        // (with MI_ERR_NATS_UNAVAILABLE and this text). Here: warn on the first failure and when the
+        // problem changes, debug otherwise, so the same error is not logged twice per retry. The
+        // nats client's errors carry no MI_ERR code: log the text, not the error object.
+        logger[changed ? 'warn' : 'debug'](
+          {
+            event: 'NatsConnectionError',
+            code: 'MI_ERR_NATS_UNAVAILABLE',
+            servers: String(this.config.servers),
+            problem,
+            attempt: attempt + 1,
+            retryInMs: waitMs,
+          },
           'cannot connect to NATS',
         )
         await sleep(waitMs * (0.75 + Math.random() / 2), signal)

@@ -429,6 +429,7 @@ export class Dispatcher {
       return
     }
     let attempt = 1
+    let unavailable = 0
     let lastError: CodedError | undefined
     const t0 = performance.now()
     while (attempt <= cfg.maxAttempts) {
@@ -477,11 +478,23 @@ export class Dispatcher {
         metrics?.batchRetried?.(cfg.name, outcome.error.code)
       } else {
         // unavailable: the plugin cannot load/init or its downstream is down — retry the same
-        // attempt, never dead-letter.
+        // attempt, never dead-letter. The wait grows with consecutive failures (not attempts, which
+        // this does not spend), so a long outage backs off to backoff.maxMs instead of hammering.
+        unavailable++
+        const retryInMs = this.#backoffMs(unavailable)
         logger.error(
-          { subscriber: cfg.name, err: outcome.error, code: outcome.error.code },
-          'SubscriberInitFailedError',
+          {
+            subscriber: cfg.name,
+            err: outcome.error,
+            code: outcome.error.code,
+            failures: unavailable,
+            retryInMs,
+          },
+          /_UNAVAILABLE$/.test(outcome.error.code) ? 'SubscriberUnavailable' : 'SubscriberInitFailedError',
         )
+        await sleep(retryInMs, this.#stop.signal)
+        if (this.#stop.signal.aborted) return
+        continue
       }
       await sleep(this.#backoffMs(attempt), this.#stop.signal)
       if (this.#stop.signal.aborted) return

@@ -14,6 +14,7 @@ export type {
   SubscriberStats,
 } from './internal.ts'
 export {
+  checkPlugin,
   HOST_VERSION,
   MI_ERR_PLUGIN_NOT_FOUND,
   MI_ERR_SUBSCRIBER_DUPLICATE,
@@ -25,6 +26,7 @@ export {
   MI_ERR_SUBSCRIBER_UNKNOWN,
   MI_ERR_SUBSCRIBER_WORKER_EXITED,
   MI_ERR_SUBSCRIBER_WORKER_OOM,
+  pluginPathsFromEnv,
   resolveSubscriberConfigs,
   startSubscribers,
 } from './internal.ts'

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { isAbsolute, join, resolve } from 'node:path'
+import { delimiter, isAbsolute, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import {
   assertHostCompatible,
@@ -25,17 +25,26 @@ export type PluginRegistry = Readonly<Record<string, string>>
  * - anything else is an npm package name, resolved from `baseDir` first (the app's own
  *   node_modules, where users install plugins), then from this package.
  */
-export function resolvePluginSpecifier(use: string, baseDir: string, plugins: PluginRegistry = {}): string {
+export function resolvePluginSpecifier(
+  use: string,
+  baseDir: string,
+  plugins: PluginRegistry = {},
+  pluginPaths: readonly string[] = pluginPathsFromEnv(),
+): string {
   const registered = Object.hasOwn(plugins, use) ? plugins[use] : undefined
   if (registered?.startsWith('file:')) return registered
   if (use.startsWith('file:')) return use
   if (use.startsWith('.') || isAbsolute(use)) return pathToFileURL(resolve(baseDir, use)).href
   const pkg = registered ?? use
   const errors: string[] = []
-  try {
-    return pathToFileURL(createRequire(join(baseDir, 'noop.js')).resolve(pkg)).href
-  } catch (err) {
-    errors.push((err as Error).message.split('\n')[0]!)
+  // The app's own node_modules, then each plugin directory (`npm i --prefix <dir> <plugin>` puts a
+  // plugin in <dir>/node_modules: installed next to a server, not inside its checkout).
+  for (const dir of [baseDir, ...pluginPaths]) {
+    try {
+      return pathToFileURL(createRequire(join(resolve(baseDir, dir), 'noop.js')).resolve(pkg)).href
+    } catch (err) {
+      errors.push((err as Error).message.split('\n')[0]!)
+    }
   }
   try {
     return import.meta.resolve(pkg)
@@ -43,6 +52,14 @@ export function resolvePluginSpecifier(use: string, baseDir: string, plugins: Pl
     errors.push((err as Error).message.split('\n')[0]!)
   }
   throw new MI_ERR_PLUGIN_NOT_FOUND(use, errors.join('; '))
+}
+
+/**
+ * Plugin directories from `MI_PLUGIN_PATH` (separated like PATH: `:` on POSIX). Every host that
+ * loads plugins (server, queue-worker, `check`) honours it; `pluginPaths` options add to it.
+ */
+export function pluginPathsFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.MI_PLUGIN_PATH ?? '').split(delimiter).filter(Boolean)
 }
 
 export interface CheckedPlugin {
@@ -61,8 +78,12 @@ export async function checkPlugin(
   options: unknown,
   baseDir: string,
   plugins: PluginRegistry = {},
+  pluginPaths?: readonly string[],
 ): Promise<CheckedPlugin> {
-  const specifier = resolvePluginSpecifier(use, baseDir, plugins)
+  const specifier = resolvePluginSpecifier(use, baseDir, plugins, [
+    ...(pluginPaths ?? []),
+    ...pluginPathsFromEnv(),
+  ])
   let mod: unknown
   try {
     mod = await import(specifier)

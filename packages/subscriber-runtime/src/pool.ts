@@ -135,6 +135,9 @@ export class SubscriberPool {
     if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
     if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ? decodeEmits(result.emits) : [] }
     const cause = fromWire(result.error)
+    // A plugin whose init says "my downstream is unreachable" (code *_UNAVAILABLE) keeps its code.
+    if (result.phase === 'init' && /_UNAVAILABLE$/.test(cause.code))
+      return { kind: 'unavailable', error: cause }
     if (result.phase !== 'handle') {
       return {
         kind: 'unavailable',
@@ -186,7 +189,10 @@ export class SubscriberPool {
   /** Ask every live worker to run the plugin's close(), then destroy the threads. */
   async close(timeoutMs: number): Promise<void> {
     const expected = this.#pool.threads.length
-    if (expected > 0) {
+    // Workers load the plugin on their first task. With no task ever run there is nothing to close,
+    // and a thread still booting would miss the broadcast: waiting for its CLOSED cost the whole
+    // timeout (a queue-worker run with nothing to do idled 10 s).
+    if (expected > 0 && this.#nextId > 1) {
       const ch = new BroadcastChannel(this.#channel)
       let acks = 0
       await new Promise<void>((resolve) => {

@@ -32,6 +32,11 @@ export interface StartSubscribersOptions {
   baseDir?: string
   /** Short names for `use` that the host registers (its built-in subscribers). Default none. */
   plugins?: PluginRegistry
+  /**
+   * Plugin directories searched for npm plugin names after baseDir (each as `<dir>/node_modules`),
+   * before `MI_PLUGIN_PATH`'s. For plugins installed next to a server: `npm i --prefix <dir> <pkg>`.
+   */
+  pluginPaths?: string[]
   /** Count what would be delivered: no workers, no deliveries, no emits, no commits. */
   dryRun?: boolean
   /** Commit offsets after this many completed batches… Default 16. */
@@ -60,7 +65,8 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
   const configs = resolveSubscriberConfigs(opts.subscribers)
   const baseDir = opts.baseDir ?? process.cwd()
   const checked: CheckedPlugin[] = []
-  for (const cfg of configs) checked.push(await checkPlugin(cfg.use, cfg.options, baseDir, opts.plugins))
+  for (const cfg of configs)
+    checked.push(await checkPlugin(cfg.use, cfg.options, baseDir, opts.plugins, opts.pluginPaths))
 
   const ownReader = opts.reader === undefined
   const sab = opts.durableSignal instanceof Int32Array ? opts.durableSignal : undefined

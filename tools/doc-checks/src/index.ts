@@ -17,3 +17,4 @@ export {
 } from './markdown.ts'
 export type { Workspace } from './repo.ts'
 export { lineOf, rel, repoRoot, tsFiles, workspaces } from './repo.ts'
+export { type Rewrite, type RunnableBlock, rewriteBlock, runnableBlocks } from './runnable.ts'

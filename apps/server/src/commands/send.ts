@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
+import type { ConnectionOptions } from 'node:tls'
 import { connect } from '@module-ingest/client'
 import { Command } from 'commander'
 import {
@@ -20,6 +22,43 @@ interface SendOptions extends ConfigFlags {
   json?: boolean
   batch: string
   quiet?: boolean
+  tls?: boolean
+  ca?: string
+  cert?: string
+  key?: string
+  servername?: string
+  connectTimeout: string
+}
+
+function readPem(file: string, flag: string): Buffer {
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw usageError(`${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+/**
+ * TLS settings from the flags. TLS is on with --tls, or by default when the config's listener is
+ * TLS (the same config the server runs with); --no-tls forces plain TCP.
+ */
+export function tlsFromFlags(
+  o: Pick<SendOptions, 'tls' | 'ca' | 'cert' | 'key' | 'servername'>,
+  configHasTls: boolean,
+): ConnectionOptions | undefined {
+  const any = o.ca !== undefined || o.cert !== undefined || o.key !== undefined || o.servername !== undefined
+  const on = o.tls ?? (configHasTls || any)
+  if (!on) {
+    if (any) throw usageError('--ca/--cert/--key/--servername need TLS: drop --no-tls')
+    return undefined
+  }
+  if ((o.cert === undefined) !== (o.key === undefined)) throw usageError('--cert and --key go together')
+  return {
+    ...(o.ca !== undefined ? { ca: readPem(o.ca, '--ca') } : {}),
+    ...(o.cert !== undefined ? { cert: readPem(o.cert, '--cert') } : {}),
+    ...(o.key !== undefined ? { key: readPem(o.key, '--key') } : {}),
+    ...(o.servername !== undefined ? { servername: o.servername } : {}),
+  }
 }
 
 // Records in flight at once; the client's own window applies backpressure below this.
@@ -37,12 +76,27 @@ export function sendCommand(): Command {
     .option('--json', 'each line must be valid JSON; invalid lines are reported and skipped')
     .option('-b, --batch <n>', 'records per BATCH frame (1 sends DATA frames)', '1')
     .option('-q, --quiet', 'no progress line, only the summary')
+    .option('--tls', 'connect with TLS (default: on when the config listener has tls)')
+    .option('--no-tls', 'plain TCP even when the config listener has tls')
+    .option('--ca <file>', 'PEM CA bundle to verify the server certificate (default: system CAs)')
+    .option('--cert <file>', 'PEM client certificate (mutual TLS)')
+    .option('--key <file>', 'PEM client private key (mutual TLS)')
+    .option('--servername <name>', 'TLS server name (SNI and certificate check); default: --host')
+    .option(
+      '--connect-timeout <ms>',
+      'give up when no session is up after this long (closed port, TLS mismatch)',
+      '10000',
+    )
     .action(async (o: SendOptions) => {
       const config = configFromFlags(o)
       const batch = Number(o.batch)
       if (!Number.isInteger(batch) || batch < 1 || batch > 65535) throw usageError('--batch expects 1..65535')
       const port = o.port === undefined ? config.listen.port : Number(o.port)
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw usageError('--port expects 1..65535')
+      const connectTimeoutMs = Number(o.connectTimeout)
+      if (!Number.isInteger(connectTimeoutMs) || connectTimeoutMs < 1)
+        throw usageError('--connect-timeout expects a positive integer (ms)')
+      const tls = tlsFromFlags(o, config.tls !== undefined)
       let auth: { token: string } | { hmacKey: string }
       if (o.hmacKey) auth = { hmacKey: o.hmacKey }
       else {
@@ -56,6 +110,10 @@ export function sendCommand(): Command {
         module: o.module,
         auth,
         clientName: 'module-ingest-cli',
+        connectTimeoutMs,
+        // Per attempt: keep it under the overall deadline so a silent listener is retried and named.
+        handshakeTimeoutMs: Math.max(1, Math.min(5000, Math.floor(connectTimeoutMs / 2))),
+        ...(tls ? { tls } : {}),
       })
 
       const started = performance.now()

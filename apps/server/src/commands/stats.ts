@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { adminRequest, formatMetricsTable, type MetricsSummary } from '@module-ingest/telemetry'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, usageError } from '../common.ts'
+import { formatWatch, type WatchSample } from './stats-watch.ts'
 
 interface StatsReply {
   metrics?: MetricsSummary
@@ -35,9 +36,17 @@ export function statsCommand(): Command {
         const interval = Number(o.intervalMs)
         if (!Number.isInteger(interval) || interval < 100)
           throw usageError('--interval-ms expects an integer ≥ 100')
+        let prev: WatchSample | undefined
         for (;;) {
           const stats = (await adminRequest(socket, 'stats')) as StatsReply
-          const text = o.json ? `${JSON.stringify(stats)}\n` : formatStats(stats)
+          const sample: WatchSample = { atMs: Date.now(), stats }
+          // --watch: a refreshing table with rates since the previous refresh; --json stays raw.
+          const text = o.json
+            ? `${JSON.stringify(stats)}\n`
+            : o.watch
+              ? formatWatch(sample, prev, interval)
+              : formatStats(stats)
+          prev = sample
           // Clear the screen between refreshes only on a terminal; piped output stays a plain log.
           if (o.watch && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H')
           process.stdout.write(text)

@@ -62,6 +62,14 @@ export function tokenCommand(): Command {
             ...(o.comment ? { comment: o.comment } : {}),
             ...(o.id ? { id: o.id } : {}),
           })
+          // The most specific entry governs a module (packages/auth "Which entry governs a module").
+          for (const ov of created.overlaps) {
+            process.stderr.write(
+              ov.relation === 'shadows'
+                ? `warning: modules matching both ${created.module} and ${ov.module} (${ov.id}) now authenticate with ${created.id} only\n`
+                : `warning: ${created.id} is shadowed by ${ov.id} (${ov.module}): modules matching both keep authenticating with ${ov.id}\n`,
+            )
+          }
           if (o.json) process.stdout.write(`${JSON.stringify(created)}\n`)
           else
             process.stdout.write(
