@@ -84,6 +84,7 @@ export const DEFAULTS = {
 export const BUILTIN_PLUGINS: Record<string, string> = {
   disk: '@module-ingest/subscriber-disk',
   nats: '@module-ingest/subscriber-nats',
+  ai: '@module-ingest/subscriber-ai',
 }
 
 const kNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
