@@ -38,8 +38,9 @@ export interface Logger {
 
 /** Decodes little-endian raw tensor bytes (gRPC raw_output_contents) by v2 datatype. */
 export function decodeRaw(datatype: string, bytes: Uint8Array): ArrayLike<number> | ArrayLike<bigint> {
-  // Copy: the bytes may sit at an offset that is not a multiple of the element size.
-  const buf = bytes.slice().buffer
+  // Copy (Buffer#slice would not): the bytes may sit at an offset that is not a multiple of the
+  // element size, inside a larger pooled buffer.
+  const buf = Uint8Array.prototype.slice.call(bytes).buffer
   switch (datatype) {
     case 'FP32':
       return new Float32Array(buf)

@@ -167,7 +167,10 @@ async function handleBatch(inst: Instance, batch: SubscriberRecord[], ctx: Subsc
       // The server refused these rows (e.g. 400 for a bad tensor): retrying cannot help.
       for (let i = chunk.start; i < chunk.end; i++) {
         const r = pending[i]!.record
-        ctx.emit(`dlq.${ctx.name}`, deadLetter(ctx.name, chunk.error, ctx.attempt, r))
+        ctx.emit(
+          `dlq.${ctx.name}`,
+          deadLetter(ctx.name, { code: chunk.error.code, message: chunk.error.message }, ctx.attempt, r),
+        )
       }
       ctx.metrics.counter('rejected_records_total').inc(chunk.end - chunk.start)
       ctx.metrics.counter('dead_lettered_records_total').inc(chunk.end - chunk.start)

@@ -64,12 +64,22 @@ export async function startV2Server(options: V2ServerOptions): Promise<V2Server>
 
   const state = { delayMs: 0, notReady: false }
 
-  async function infer(inputs: InferInput[], names: string[]): Promise<InferResult> {
+  // `gone` aborts when the client gave up (timeout, cancel): the request stops counting as in flight.
+  async function infer(inputs: InferInput[], names: string[], gone: AbortSignal): Promise<InferResult> {
     stats.inferRequests++
     stats.inFlight++
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight)
     try {
-      if (state.delayMs > 0) await new Promise((r) => setTimeout(r, state.delayMs))
+      if (state.delayMs > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, state.delayMs)
+          gone.addEventListener('abort', () => {
+            clearTimeout(timer)
+            resolve()
+          })
+        })
+        if (gone.aborted) return { status: 499, error: 'client went away' }
+      }
       const input = inputs[0]
       if (input === undefined) return { status: 400, error: 'no inference input' }
       if (input.name !== 'input') return { status: 400, error: `unexpected inference input '${input.name}'` }
@@ -126,9 +136,14 @@ export async function startV2Server(options: V2ServerOptions): Promise<V2Server>
       } catch {
         return send(res, 400, { error: 'request body is not JSON' })
       }
+      const gone = new AbortController()
+      res.on('close', () => {
+        if (!res.writableEnded) gone.abort()
+      })
       const r = await infer(
         body.inputs ?? [],
         (body.outputs ?? []).map((o) => o.name),
+        gone.signal,
       )
       if (!('outputs' in r)) return send(res, r.status, { error: r.error })
       return send(res, 200, {
@@ -179,9 +194,12 @@ export async function startV2Server(options: V2ServerOptions): Promise<V2Server>
           ? { raw: req.rawInputContents[i] }
           : { data: t.contents?.fp32Contents ?? [] }),
       }))
+      const gone = new AbortController()
+      c.on('cancelled', () => gone.abort())
       infer(
         inputs,
         req.outputs.map((o) => o.name),
+        gone.signal,
       ).then(
         (r) => {
           if (!('outputs' in r))
