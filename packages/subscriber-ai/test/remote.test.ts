@@ -6,7 +6,7 @@ import { createTestHarness } from '@module-ingest/subscriber-sdk/testkit'
 import test, { type ExecutionContext } from 'ava'
 import ai, { type AiResult } from '../src/index.ts'
 import { close, EXAMPLES, FIELDS, jsonBody } from './helpers/fixtures.ts'
-import { startV2Server, type V2Server, type V2ServerOptions } from './helpers/v2-server.ts'
+import { startV2Server, type V2ServerOptions } from './helpers/v2-server.ts'
 
 type Protocol = 'http' | 'grpc'
 let seq = 0
