@@ -12,8 +12,8 @@ import { deadLetter, RateLimitedWarning } from './letters.ts'
 import { type CompiledMapping, compileMapping } from './mapping.ts'
 import { createOnnxBackend } from './onnx-backend.ts'
 import { createRemoteBackend } from './remote.ts'
-import { createGrpcTransport } from './remote-grpc.ts'
 import { createHttpTransport } from './remote-http.ts'
+import { resultJson } from './result-json.ts'
 import { WindowStore } from './window.ts'
 
 export const version = '0.1.0'
@@ -53,7 +53,12 @@ const instances = new Map<string, Instance>()
 async function createBackend(config: AiConfig, ctx: SubscriberContext<AiConfig>, width: number) {
   if (config.backend === 'onnx') return createOnnxBackend(config.onnx)
   const remote = config.remote!
-  const transport = remote.protocol === 'grpc' ? createGrpcTransport(remote) : createHttpTransport(remote)
+  // gRPC (grpc-js, proto-loader) is loaded only when used: the server imports this module on its
+  // main thread at startup just to validate the options.
+  const transport =
+    remote.protocol === 'grpc'
+      ? (await import('./remote-grpc.ts')).createGrpcTransport(remote)
+      : createHttpTransport(remote)
   const backend = createRemoteBackend(remote, transport, ctx.logger)
   try {
     await backend.ensureReady(AbortSignal.any([ctx.signal, AbortSignal.timeout(remote.timeoutMs)]), width)
@@ -143,10 +148,10 @@ function buildRows(inst: Instance, batch: SubscriberRecord[], ctx: SubscriberCon
   return pending
 }
 
-function passes(inst: Instance, outputs: Record<string, number | number[]>): boolean {
+function passes(inst: Instance, names: string[], values: (number | number[])[]): boolean {
   const when = inst.config.emitWhen
   if (!when) return true
-  const v = outputs[when.output]
+  const v = values[names.indexOf(when.output)]
   const x = Array.isArray(v) ? v[when.index] : when.index === 0 ? v : undefined
   if (typeof x !== 'number' || Number.isNaN(x)) return false
   return (when.above !== undefined && x > when.above) || (when.below !== undefined && x < when.below)
@@ -190,23 +195,17 @@ async function handleBatch(inst: Instance, batch: SubscriberRecord[], ctx: Subsc
         )
       }
     }
+    const names = tensors.map(([name]) => name)
+    let emitted = 0
     for (let i = 0; i < n; i++) {
-      const outputs: Record<string, number | number[]> = {}
-      for (const [name, t] of tensors) outputs[name] = rowValue(t, i, n)
-      if (!passes(inst, outputs)) continue
+      const values = tensors.map(([, t]) => rowValue(t, i, n))
+      if (!passes(inst, names, values)) continue
       const { record: r, firstLsn } = pending[chunk.start + i]!
-      const result: AiResult = {
-        lsn: r.lsn,
-        module: r.module,
-        core: r.core,
-        stream: r.stream,
-        ts: r.ts,
-        outputs,
-      }
-      if (firstLsn !== undefined) result.window = { firstLsn, size: config.window!.size }
-      ctx.emit(outputStream, JSON.stringify(result))
-      ctx.metrics.counter('emitted_records_total').inc()
+      const window = firstLsn !== undefined ? { firstLsn, size: config.window!.size } : undefined
+      ctx.emit(outputStream, resultJson(r, names, values, window))
+      emitted++
     }
+    ctx.metrics.counter('emitted_records_total').inc(emitted)
   }
 }
 

@@ -24,7 +24,7 @@ async function setup(
     name,
     config: {
       backend: 'remote',
-      remote: { url: srv.url, protocol, model: 'anomaly-8', ...remote },
+      remote: { url: srv.url, protocol, model: 'anomaly-8', timeoutMs: 20_000, ...remote },
       mapping: { fields: FIELDS },
     },
   })
@@ -131,13 +131,13 @@ for (const protocol of ['http', 'grpc'] as const) {
   test(`${protocol}: the batch's signal aborts requests in flight`, async (t) => {
     const { srv, h } = await setup(t, protocol, { timeoutMs: 30_000 })
     await h.init()
-    srv.delayMs = 5000
+    srv.delayMs = 60_000
     const pending = h.deliver(records(2))
     setTimeout(() => h.abort(new Error('shutdown')), 100)
-    const t0 = Date.now()
     const err = await t.throwsAsync(pending)
     t.is((err as { code?: string }).code, 'MI_ERR_AI_REMOTE_UNAVAILABLE')
-    t.true(Date.now() - t0 < 4000, 'did not wait for the slow answer')
+    // Ended by the abort, not by the 30 s request timeout.
+    t.regex(err!.message, /aborted|CANCELLED/)
   })
 
   test(`${protocol}: a tensor the server refuses (4xx) is dead-lettered with the server's message`, async (t) => {
