@@ -7,6 +7,7 @@ import {
   MI_ERR_AI_MODEL_MISMATCH,
   MI_ERR_AI_NOT_INITIALIZED,
   MI_ERR_AI_OUTPUT_INVALID,
+  MI_ERR_AI_REMOTE_UNAVAILABLE,
 } from './errors.ts'
 import { deadLetter, RateLimitedWarning } from './letters.ts'
 import { type CompiledMapping, compileMapping } from './mapping.ts'
@@ -41,6 +42,8 @@ interface Instance {
   backend: InferenceBackend & { ensureReady?: (signal: AbortSignal, width: number) => Promise<void> }
   windows: WindowStore | undefined
   warn: RateLimitedWarning
+  /** The model's outputs were checked against `outputs`/`emitWhen` (remote: after its metadata). */
+  checked: boolean
   /** Reused across batches: rows × rowWidth float32s. */
   matrix: Float32Array
   scratch: Float32Array
@@ -73,7 +76,7 @@ async function createBackend(config: AiConfig, ctx: SubscriberContext<AiConfig>,
   return backend
 }
 
-function checkModel(inst: Omit<Instance, 'matrix' | 'scratch'>): void {
+function checkModel(inst: Omit<Instance, 'matrix' | 'scratch' | 'checked'>): void {
   const { backend, config, rowWidth } = inst
   if (backend.inputWidth !== undefined && backend.inputWidth !== rowWidth) {
     throw new MI_ERR_AI_MODEL_MISMATCH(
@@ -166,6 +169,16 @@ async function handleBatch(inst: Instance, batch: SubscriberRecord[], ctx: Subsc
   const chunks = await backend.infer(inst.matrix, pending.length, rowWidth, ctx.signal)
   ctx.metrics.histogram('inference_duration_seconds').record((performance.now() - t0) / 1000)
   ctx.metrics.counter('inferences_total').inc(pending.length)
+  if (!inst.checked) {
+    try {
+      checkModel(inst)
+    } catch (err) {
+      // A remote model whose outputs do not fit the config: wait (records stay in the log) until
+      // the server or the config is fixed, as for an outage.
+      throw new MI_ERR_AI_REMOTE_UNAVAILABLE(backend.label, (err as Error).message, { cause: err })
+    }
+    inst.checked = backend.outputNames.length > 0
+  }
   const wanted = config.outputs
   for (const chunk of chunks) {
     if (chunk.error) {
@@ -229,6 +242,7 @@ export const aiSubscriber = defineSubscriber({
         ? new WindowStore(config.window.size, config.window.hop, config.window.maxKeys)
         : undefined,
       warn: new RateLimitedWarning(config.warnIntervalMs),
+      checked: false,
       matrix: new Float32Array(0),
       scratch: new Float32Array(mapping.width),
     }
@@ -238,6 +252,7 @@ export const aiSubscriber = defineSubscriber({
       await backend.close()
       throw err
     }
+    inst.checked = backend.outputNames.length > 0
     const previous = instances.get(ctx.name)
     instances.set(ctx.name, inst)
     await previous?.backend.close()

@@ -60,7 +60,13 @@ test('serve with `use: ai` scores records sent over MIP/1 into ai.<instance>; a 
       options: { mapping: { fields: FIELDS }, onnx: { path: missing } },
     },
   ]
-  const server = await startServerProcess({ dataDir, set: { subscribers: JSON.stringify(subscribers) } })
+  const options = { dataDir, set: { subscribers: JSON.stringify(subscribers) } }
+  // startServerProcess gives the server 30 s to listen; on a machine shared by many jobs a cold
+  // start (TypeScript stripping of every module, the plugin's imports) has taken longer. One more try.
+  const server = await startServerProcess(options).catch((err: Error) => {
+    t.log(`server start failed, retrying once: ${err.message.split('\n')[0]}`)
+    return startServerProcess(options)
+  })
   t.teardown(() => server.kill('SIGKILL'))
   const lines = EXAMPLES.map((e) => JSON.stringify(jsonBody(e.input))).join('\n')
   const sent = await run(

@@ -190,4 +190,30 @@ test('an unknown model waits like an outage; a mapping that contradicts the meta
   const e2 = await t.throwsAsync(h2.init())
   t.is((e2 as { code?: string }).code, 'MI_ERR_AI_MODEL_MISMATCH')
   t.regex(e2!.message, /takes 8 values per row, the mapping gives 5/)
+
+  // Outputs named in the config are checked once the metadata is known, here at the first batch.
+  await srv.stop()
+  const h3 = createTestHarness(ai, {
+    name: 'remote-outputs',
+    config: {
+      backend: 'remote',
+      remote: { url: srv.url, protocol: 'grpc', model: 'anomaly-8', timeoutMs: 20_000 },
+      mapping: { fields: FIELDS },
+      emitWhen: { output: 'nope', above: 1 },
+    },
+  })
+  t.teardown(() => h3.close())
+  await h3.init()
+  await srv.start()
+  let e3: unknown
+  for (let i = 0; i < 50; i++) {
+    e3 = await h3.deliver(records(1)).then(
+      () => undefined,
+      (err: unknown) => err,
+    )
+    if (!String(e3).includes('ECONNREFUSED') && !String(e3).includes('No connection')) break
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  t.is((e3 as { code?: string }).code, 'MI_ERR_AI_REMOTE_UNAVAILABLE')
+  t.regex(String(e3), /no output named nope; outputs: score, code/)
 })
