@@ -1,6 +1,6 @@
 import type { SubscriberContext, SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import { defineSubscriber } from '@module-ingest/subscriber-sdk'
-import { type InferenceBackend, rowValue } from './backend.ts'
+import { type InferenceBackend, type OutputTensor, rowValue } from './backend.ts'
 import { type AiConfig, aiConfigSchema } from './config.ts'
 import {
   MI_ERR_AI_BAD_RECORD,
@@ -151,10 +151,12 @@ function buildRows(inst: Instance, batch: SubscriberRecord[], ctx: SubscriberCon
   return pending
 }
 
-function passes(inst: Instance, names: string[], values: (number | number[])[]): boolean {
+/** emitWhen, on the full output (it need not be one of the `outputs` copied into the record). */
+function passes(inst: Instance, tensor: OutputTensor | undefined, i: number, n: number): boolean {
   const when = inst.config.emitWhen
   if (!when) return true
-  const v = values[names.indexOf(when.output)]
+  if (!tensor) return false
+  const v = rowValue(tensor, i, n)
   const x = Array.isArray(v) ? v[when.index] : when.index === 0 ? v : undefined
   if (typeof x !== 'number' || Number.isNaN(x)) return false
   return (when.above !== undefined && x > when.above) || (when.below !== undefined && x < when.below)
@@ -200,7 +202,7 @@ async function handleBatch(inst: Instance, batch: SubscriberRecord[], ctx: Subsc
     }
     const n = chunk.end - chunk.start
     const tensors = [...chunk.outputs].filter(([name]) => !wanted || wanted.includes(name))
-    for (const [name, t] of tensors) {
+    for (const [name, t] of chunk.outputs) {
       if (t.data.length % n !== 0 || (t.dims.length > 0 && t.dims[0] !== n)) {
         throw new MI_ERR_AI_OUTPUT_INVALID(
           backend.label,
@@ -209,10 +211,11 @@ async function handleBatch(inst: Instance, batch: SubscriberRecord[], ctx: Subsc
       }
     }
     const names = tensors.map(([name]) => name)
+    const whenTensor = config.emitWhen ? chunk.outputs.get(config.emitWhen.output) : undefined
     let emitted = 0
     for (let i = 0; i < n; i++) {
+      if (!passes(inst, whenTensor, i, n)) continue
       const values = tensors.map(([, t]) => rowValue(t, i, n))
-      if (!passes(inst, names, values)) continue
       const { record: r, firstLsn } = pending[chunk.start + i]!
       const window = firstLsn !== undefined ? { firstLsn, size: config.window!.size } : undefined
       ctx.emit(outputStream, resultJson(r, names, values, window))

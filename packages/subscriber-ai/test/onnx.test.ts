@@ -79,6 +79,24 @@ test('emitWhen: only rows over the threshold are emitted', async (t) => {
   t.is(emitted[0]!.stream, 'anomalies')
 })
 
+test('emitWhen may test an output that is not copied into the record', async (t) => {
+  const h = harness({
+    mapping: { fields: FIELDS },
+    outputs: ['code'],
+    emitWhen: { output: 'score', below: 0.002 },
+  })
+  await h.init()
+  t.teardown(() => h.close())
+  const emitted = await h.deliver(EXAMPLES.map((e) => ({ body: jsonBody(e.input) })))
+  const expected = EXAMPLES.flatMap((e, i) => (e.score < 0.002 ? [i + 1] : []))
+  t.true(expected.length > 0)
+  t.deepEqual(
+    emitted.map((e) => parse(e.text).lsn),
+    expected,
+  )
+  t.deepEqual(Object.keys(parse(emitted[0]!.text).outputs), ['code'])
+})
+
 test('bad bodies are counted, warned about at a bounded rate with their lsn, and skipped', async (t) => {
   const h = harness({ mapping: { fields: FIELDS }, warnIntervalMs: 60_000 })
   await h.init()
