@@ -19,6 +19,8 @@ export interface ServerProcessOptions {
   set?: Record<string, string | number | boolean>
   /** Extra environment (MI_*). */
   env?: Record<string, string>
+  /** How long the server may take to listen before it is killed. Default 30000. */
+  startTimeoutMs?: number
 }
 
 export interface ServerProcess {
@@ -63,7 +65,7 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     })
     void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)))
   })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.startTimeoutMs ?? 30_000)
   try {
     await listening
   } finally {
