@@ -73,7 +73,13 @@ export function decodeRaw(datatype: string, bytes: Uint8Array): ArrayLike<number
  * start), then each batch split into requests of at most `maxBatchRows` rows with at most
  * `maxInFlight` of them on the wire, each bounded by `timeoutMs` and by the batch's signal.
  */
-export function createRemoteBackend(cfg: RemoteConfig, transport: V2Transport, logger: Logger) {
+export function createRemoteBackend(
+  cfg: RemoteConfig,
+  transport: V2Transport,
+  logger: Logger,
+  /** Outputs to ask for; default all. Fewer outputs, smaller answers. */
+  wanted?: readonly string[],
+) {
   let meta: ModelMeta | undefined
   let inputName = cfg.input
   let inputWidth: number | undefined
@@ -146,7 +152,7 @@ export function createRemoteBackend(cfg: RemoteConfig, transport: V2Transport, l
               rows.subarray(a * width, b * width),
               b - a,
               width,
-              outputNames,
+              wanted ?? outputNames,
               signal,
             )
             results[i] = { start: a, end: b, outputs }

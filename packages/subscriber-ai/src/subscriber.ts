@@ -62,7 +62,10 @@ async function createBackend(config: AiConfig, ctx: SubscriberContext<AiConfig>,
     remote.protocol === 'grpc'
       ? (await import('./remote-grpc.ts')).createGrpcTransport(remote)
       : createHttpTransport(remote)
-  const backend = createRemoteBackend(remote, transport, ctx.logger)
+  const wanted = config.outputs
+    ? [...new Set([...config.outputs, ...(config.emitWhen ? [config.emitWhen.output] : [])])]
+    : undefined
+  const backend = createRemoteBackend(remote, transport, ctx.logger, wanted)
   try {
     await backend.ensureReady(AbortSignal.any([ctx.signal, AbortSignal.timeout(remote.timeoutMs)]), width)
   } catch (err) {

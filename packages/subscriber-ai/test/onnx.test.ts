@@ -225,3 +225,27 @@ test('config errors name the option', async (t) => {
     t.regex(err!.message, re)
   }
 })
+
+test('execution providers are passed to onnxruntime as given', async (t) => {
+  const ok = harness({
+    mapping: { fields: FIELDS },
+    onnx: { executionProviders: [{ name: 'cpu', useArena: false }] },
+  })
+  await ok.init()
+  t.is((await ok.deliver([{ body: jsonBody(EXAMPLES[0]!.input) }])).length, 1)
+  await ok.close()
+  // The npm package's binary is a CPU build: asking for CUDA reaches onnxruntime's CUDA loader,
+  // which fails here, and the error names the model file. (With a CUDA build it would load.)
+  const gpu = harness({ mapping: { fields: FIELDS }, onnx: { executionProviders: ['cuda'] } })
+  const err = await gpu.init().then(
+    () => undefined,
+    (e: Error) => e,
+  )
+  if (err) {
+    t.is((err as { code?: string }).code, 'MI_ERR_AI_MODEL_LOAD')
+    t.regex(err.message, /anomaly-8\.onnx.*cuda/i)
+  } else {
+    t.log('a CUDA-enabled onnxruntime is installed: the session loaded on the GPU')
+    await gpu.close()
+  }
+})

@@ -79,6 +79,25 @@ for (const protocol of ['http', 'grpc'] as const) {
     t.is(srv.stats.rows, 18)
   })
 
+  test(`${protocol}: only the outputs the config needs are requested`, async (t) => {
+    const srv = await startV2Server({ protocol })
+    t.teardown(() => srv.stop())
+    const h2 = createTestHarness(ai, {
+      name: `remote-outputs-${protocol}`,
+      config: {
+        backend: 'remote',
+        remote: { url: srv.url, protocol, model: 'anomaly-8', timeoutMs: 20_000 },
+        mapping: { fields: FIELDS },
+        outputs: ['code'],
+      },
+    })
+    t.teardown(() => h2.close())
+    await h2.init()
+    const [one] = await h2.deliver(records(1))
+    t.deepEqual(Object.keys((JSON.parse(one!.text) as AiResult).outputs), ['code'])
+    t.deepEqual(srv.stats.requestedOutputs, [['code']])
+  })
+
   test(`${protocol}: server down, then up — *_UNAVAILABLE while down, no loss and no dead letters`, async (t) => {
     const { srv, h } = await setup(t, protocol, { timeoutMs: 2000 })
     await srv.stop()

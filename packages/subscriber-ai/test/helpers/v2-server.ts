@@ -27,7 +27,14 @@ export interface V2Server {
   delayMs: number
   /** Requests answered 503 (HTTP) / UNAVAILABLE (gRPC) while true. */
   notReady: boolean
-  readonly stats: { inferRequests: number; rows: number; inFlight: number; maxInFlight: number }
+  readonly stats: {
+    inferRequests: number
+    rows: number
+    inFlight: number
+    maxInFlight: number
+    /** The output names each infer request asked for. */
+    requestedOutputs: string[][]
+  }
   stop(): Promise<void>
   /** Listen again on the same port. */
   start(): Promise<void>
@@ -57,7 +64,7 @@ export async function startV2Server(options: V2ServerOptions): Promise<V2Server>
   const model = options.model ?? 'anomaly-8'
   const MODEL_META = modelMeta(options.inputShape)
   const session = await InferenceSession.create(SHIPPED_MODEL_PATH)
-  const stats = { inferRequests: 0, rows: 0, inFlight: 0, maxInFlight: 0 }
+  const stats = { inferRequests: 0, rows: 0, inFlight: 0, maxInFlight: 0, requestedOutputs: [] as string[][] }
   let port = options.port ?? 0
   let http: Server | undefined
   let rpc: grpc.Server | undefined
@@ -67,6 +74,7 @@ export async function startV2Server(options: V2ServerOptions): Promise<V2Server>
   // `gone` aborts when the client gave up (timeout, cancel): the request stops counting as in flight.
   async function infer(inputs: InferInput[], names: string[], gone: AbortSignal): Promise<InferResult> {
     stats.inferRequests++
+    stats.requestedOutputs.push(names)
     stats.inFlight++
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight)
     try {
