@@ -19,8 +19,10 @@ interface KeyWindow {
   appliedLsn: number
 }
 
-// History kept beyond the window, in records per key: redeliveries reach this far back.
-const kSlack = 2048
+// History kept beyond the window, in records per key: a redelivered batch reaches this far back
+// (the runtime's default batch is 500 records). Trimmed in steps of kTrimStep to amortise splice.
+export const WINDOW_HISTORY = 512
+const kTrimStep = 128
 
 export class WindowStore {
   readonly #size: number
@@ -63,8 +65,8 @@ export class WindowStore {
     const kw = this.#key(module, stream)
     kw.entries.push({ lsn, pos: kw.next++, row: row.slice() })
     kw.appliedLsn = lsn
-    const keep = this.#size + kSlack
-    if (kw.entries.length > 2 * keep) kw.entries.splice(0, kw.entries.length - keep)
+    const keep = this.#size + WINDOW_HISTORY
+    if (kw.entries.length > keep + kTrimStep) kw.entries.splice(0, kw.entries.length - keep)
   }
 
   /**

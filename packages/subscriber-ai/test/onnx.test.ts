@@ -249,3 +249,18 @@ test('execution providers are passed to onnxruntime as given', async (t) => {
     await gpu.close()
   }
 })
+
+test('window history is bounded per key', async (t) => {
+  const { WindowStore } = await import('../src/window.ts')
+  const w = new WindowStore(4, 1, 10)
+  const row = new Float32Array(1)
+  for (let lsn = 1; lsn <= 5000; lsn++) {
+    row[0] = lsn
+    w.push('m', 's', lsn, row)
+  }
+  const out = new Float32Array(4)
+  t.is(w.windowAt('m', 's', 5000, out, 0), 4997)
+  t.deepEqual([...out], [4997, 4998, 4999, 5000])
+  t.is(w.windowAt('m', 's', 5000 - 512, out, 0), 5000 - 512 - 3, 'a redelivery 512 records back still works')
+  t.is(w.windowAt('m', 's', 100, out, 0), undefined, 'older history is gone')
+})
