@@ -19,6 +19,8 @@ export interface ServerProcessOptions {
   set?: Record<string, string | number | boolean>
   /** Extra environment (MI_*). */
   env?: Record<string, string>
+  /** How long the server may take to listen before it is killed. Default 30000. */
+  startTimeoutMs?: number
 }
 
 export interface ServerProcess {
@@ -67,7 +69,8 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     })
     void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)))
   })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000) // generous: CI machines can be loaded
+  // Generous by default: CI machines can be loaded.
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.startTimeoutMs ?? 120_000)
   try {
     await listening
   } finally {

@@ -1,0 +1,15 @@
+// For tests, benches and sibling packages: the building blocks behind the subscriber.
+
+export type { InferChunk, InferenceBackend, OutputTensor } from './backend.ts'
+export { fixedWidth, rowValue } from './backend.ts'
+export * from './index.ts'
+export type { CompiledMapping, FeatureMapper } from './mapping.ts'
+export { compileMapping } from './mapping.ts'
+export type { LinearAutoencoder, ModelOutputs } from './model-math.ts'
+export { fit, forward, prng, syntheticRow } from './model-math.ts'
+export { createOnnxBackend } from './onnx-backend.ts'
+export type { ModelMeta, TensorMeta, V2Transport } from './remote.ts'
+export { createRemoteBackend, decodeRaw } from './remote.ts'
+export { createGrpcTransport, loadInferenceService, PROTO_PATH } from './remote-grpc.ts'
+export { createHttpTransport } from './remote-http.ts'
+export { WindowStore } from './window.ts'

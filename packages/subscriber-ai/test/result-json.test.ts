@@ -1,0 +1,22 @@
+import test from 'ava'
+import { resultJson } from '../src/result-json.ts'
+
+const r = {
+  lsn: 7,
+  module: 'pump "7"\n',
+  core: '',
+  stream: 'telemetry.ü',
+  ts: 1796539701687000,
+  rts: 0,
+  seq: 1n,
+  body: new Uint8Array(),
+}
+
+test('the hand-written JSON equals JSON.stringify of the same result', (t) => {
+  const values = [Math.fround(0.1), [1.5, Number.NaN, -Infinity, 3e-9]]
+  const text = resultJson(r, ['score', 'code'], values, undefined)
+  const { body: _b, rts: _r, seq: _s, ...meta } = r
+  t.is(text, JSON.stringify({ ...meta, outputs: { score: values[0], code: values[1] } }))
+  const windowed = resultJson(r, ['a "b"'], [2], { firstLsn: 3, size: 5 })
+  t.is(windowed, JSON.stringify({ ...meta, window: { firstLsn: 3, size: 5 }, outputs: { 'a "b"': 2 } }))
+})
