@@ -17,6 +17,7 @@ import { CredentialStore, ensureDevCredential, FailureThrottle } from '@module-i
 import type { ServerConfig } from '@module-ingest/config'
 import { ErrorCode } from '@module-ingest/protocol'
 import { createDoorbell, createRing } from '@module-ingest/ring'
+import { createIndexQueryHandler, indexesFromSubscribers } from '@module-ingest/subscriber-index'
 import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
 import {
   type AdminServer,
@@ -354,8 +355,19 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       logs: (args) => getRecentLogs(logger, typeof args.n === 'number' ? args.n : 100),
     })
   }
+  // The index subscribers' query API (packages/subscriber-index) rides on the metrics listener.
+  const indexes = indexesFromSubscribers(config.subscribers)
+  const indexApi =
+    indexes.length > 0
+      ? createIndexQueryHandler({ indexes, logDir, verify: (t) => credentials.verifyOperator(t) })
+      : null
   const metricsServer = config.telemetry.metrics
-    ? await startMetricsServer({ ...config.telemetry.metrics.listen, metrics, healthy: () => logAvailable })
+    ? await startMetricsServer({
+        ...config.telemetry.metrics.listen,
+        metrics,
+        healthy: () => logAvailable,
+        handlers: indexApi ? [indexApi] : [],
+      })
     : null
 
   let closing: Promise<void> | null = null
@@ -375,6 +387,7 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
       clearInterval(puller)
       await admin?.close()
       await metricsServer?.close()
+      await indexApi?.close()
       credentials.close()
       await Promise.all([writer, ...parserWorkers].map((w) => w.terminate()))
       logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')

@@ -83,6 +83,7 @@ export const DEFAULTS = {
 /** The built-in short names of `use`. */
 export const BUILTIN_PLUGINS: Record<string, string> = {
   disk: '@module-ingest/subscriber-disk',
+  index: '@module-ingest/subscriber-index',
   nats: '@module-ingest/subscriber-nats',
 }
 
