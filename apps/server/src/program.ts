@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { archiveCommand } from './commands/archive.ts'
 import { logsCommand } from './commands/logs.ts'
+import { indexCommand, queryCommand } from './commands/query.ts'
 import { sendCommand } from './commands/send.ts'
 import { serveCommand } from './commands/serve.ts'
 import { statsCommand } from './commands/stats.ts'
@@ -21,6 +22,8 @@ export function buildProgram(): Command {
     sendCommand,
     tailCommand,
     archiveCommand,
+    queryCommand,
+    indexCommand,
   ]) {
     program.addCommand(make())
   }

@@ -206,8 +206,8 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
         )
       return {
         source: out.source,
-        fromUs: fromUs - (((fromUs % stepUs) + stepUs) % stepUs),
-        toUs,
+        fromUs: out.fromUs,
+        toUs: out.toUs,
         stepUs,
         series: out.series,
         ...(out.nextFromUs !== undefined ? { next: String(out.nextFromUs) } : {}),

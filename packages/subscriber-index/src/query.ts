@@ -38,7 +38,7 @@ export interface RangeQuery {
   field: string
   /** µs, inclusive; rounded down to a multiple of step. */
   fromUs: number
-  /** µs, exclusive. */
+  /** µs, exclusive; rounded up to a multiple of step (buckets are never cut). */
   toUs: number
   stepUs: number
   agg: Aggregation
@@ -50,6 +50,9 @@ export interface RangeQuery {
 
 export interface RangeResult {
   source: 'rollup_1m' | 'rollup_1s' | 'points'
+  /** The range as answered: `from` rounded down, `to` up, to multiples of the step. */
+  fromUs: number
+  toUs: number
   series: Array<{ stream: string; module: string; field: string; points: Array<[number, number]> }>
   /** Pass as `from` for the next page; absent on the last page. */
   nextFromUs?: number
@@ -195,11 +198,13 @@ export class IndexReader {
     const db = this.#must()
     const step = q.stepUs
     const from = q.fromUs - (((q.fromUs % step) + step) % step)
-    const pageEnd = Math.min(q.toUs, from + q.limit * step)
+    // Whole buckets only: the last one is the bucket holding `to - 1` (rollups cannot be cut).
+    const to = q.toUs - 1 - ((((q.toUs - 1) % step) + step) % step) + step
+    const pageEnd = Math.min(to, from + q.limit * step)
     const rollup = kRollups.find((g) => step % g.us === 0)
     const source = rollup?.table ?? 'points'
-    const result: RangeResult = { source, series: [] }
-    if (pageEnd < q.toUs) result.nextFromUs = pageEnd
+    const result: RangeResult = { source, fromUs: from, toUs: to, series: [] }
+    if (pageEnd < to) result.nextFromUs = pageEnd
     const { ids, names } = this.#streamIds(q.streams)
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return result

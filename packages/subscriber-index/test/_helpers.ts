@@ -26,8 +26,8 @@ export function bruteRange(
   const from = fromUs - (((fromUs % stepUs) + stepUs) % stepUs)
   const b = new Map<number, Array<{ ts: number; lsn: number; v: number }>>()
   for (const p of points) {
-    if (p.ts < from || p.ts >= toUs) continue
     const t = p.ts - (((p.ts % stepUs) + stepUs) % stepUs)
+    if (p.ts < from || t >= toUs) continue
     const list = b.get(t) ?? []
     list.push(p)
     b.set(t, list)
