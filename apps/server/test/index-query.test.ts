@@ -232,6 +232,7 @@ const readable = (recs: StoredRecord[]) =>
     .sort((a, b) => a.ts - b.ts || a.lsn - b.lsn)
 
 test('range queries over HTTP equal a brute-force scan of the log (property)', async (t) => {
+  t.timeout(300_000, 'a loaded machine: server start, ingest and indexing are slow')
   const { s, recs } = await queryServer()
   t.is(recs.length, 3000)
 
@@ -274,6 +275,7 @@ test('range queries over HTTP equal a brute-force scan of the log (property)', a
 })
 
 test('records by time and series are paginated, complete and in order', async (t) => {
+  t.timeout(300_000, 'a loaded machine: server start, ingest and indexing are slow')
   const { s, recs } = await queryServer()
 
   // Records by time: every page, concatenated, equals the log's readable records in (ts, lsn) order.
@@ -323,6 +325,7 @@ test('records by time and series are paginated, complete and in order', async (t
 })
 
 test('auth: 401 without a valid token, 403 without a read scope for the stream; 400 on bad parameters', async (t) => {
+  t.timeout(300_000, 'a loaded machine: server start, ingest and indexing are slow')
   const { s } = await queryServer()
   // Auth: no token 401, unknown token 401, no read scope 403, a stream outside the scope 403,
   // a narrower scope sees only its stream.
@@ -356,6 +359,7 @@ test('auth: 401 without a valid token, 403 without a read scope for the stream; 
 })
 
 test('module-ingest query: tables, --json pages, exit codes', async (t) => {
+  t.timeout(300_000, 'a loaded machine: server start, ingest and indexing are slow')
   const { s, recs } = await queryServer()
   const want = readable(recs)
   // The CLI over the same API: table and --json.
@@ -410,6 +414,7 @@ function rollups(path: string): unknown {
 }
 
 test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebuild from the log', async (t) => {
+  t.timeout(300_000, 'a loaded machine: server start, ingest and indexing are slow')
   const s = await setup((fn) => t.teardown(fn), 'crash')
   const sending = ingest(s, ['kiln-1', 'kiln-2', 'kiln-3'], 2000, 600)
   // Kill while records are still arriving and being indexed.

@@ -108,11 +108,14 @@ if (!isMainThread) {
     }
     const direct: number[] = []
     let buckets = 0
+    const cpu0 = process.threadCpuUsage()
     for (let i = 0; i < queries; i++) {
       const t = performance.now()
       buckets = reader.range(q).series[0]!.points.length
       direct.push(performance.now() - t)
     }
+    const cpu = process.threadCpuUsage(cpu0)
+    const cpuMsPerQuery = +((cpu.user + cpu.system) / 1000 / queries).toFixed(2)
     const handler = createIndexQueryHandler({
       indexes: [{ name: 'idx', path }],
       logDir: dir,
@@ -140,7 +143,7 @@ if (!isMainThread) {
       ingestDuringQueriesRecordsPerSec: Math.round(ingest.records / ingest.seconds),
       rangeQuery: {
         buckets,
-        direct: { p50: +pct(direct, 50).toFixed(2), p99: +pct(direct, 99).toFixed(2) },
+        direct: { p50: +pct(direct, 50).toFixed(2), p99: +pct(direct, 99).toFixed(2), cpuMsPerQuery },
         http: { p50: +pct(http, 50).toFixed(2), p99: +pct(http, 99).toFixed(2) },
       },
     }
@@ -154,7 +157,7 @@ if (!isMainThread) {
         `apply while queries run       ${result.ingestDuringQueriesRecordsPerSec.toLocaleString('en-US')} records/s`,
       )
       console.log(
-        `range 1 h @ 1 s (${buckets} buckets), direct  p50 ${result.rangeQuery.direct.p50} ms  p99 ${result.rangeQuery.direct.p99} ms`,
+        `range 1 h @ 1 s (${buckets} buckets), direct  p50 ${result.rangeQuery.direct.p50} ms  p99 ${result.rangeQuery.direct.p99} ms  (${cpuMsPerQuery} CPU-ms each)`,
       )
       console.log(
         `range 1 h @ 1 s, over HTTP (JSON)     p50 ${result.rangeQuery.http.p50} ms  p99 ${result.rangeQuery.http.p99} ms`,

@@ -245,42 +245,39 @@ export class IndexReader {
             `SELECT bucket, count, min, max, sum, last, last_ts, last_lsn FROM ${rollup.table}
              WHERE series = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
           )
+    // Arrays, not objects: a 1 h range at 1 s step is 3,600 rows per series.
+    stmt.setReturnArrays(true)
+    // A step equal to the rollup's granularity maps rows to buckets one to one: no merging.
+    const direct = rollup !== undefined && rollup.us === step
     for (const s of series) {
-      const rows = stmt.all(s.id, from, pageEnd) as Array<{
-        bucket: number
-        count: number
-        min: number
-        max: number
-        sum: number
-        last: number
-        last_ts: number
-        last_lsn: number
-      }>
+      const rows = stmt.all(s.id, from, pageEnd) as unknown as Row[]
       if (rows.length > kMaxRawRows)
         throw Object.assign(new Error('too many raw points'), { tooManyRaw: true })
+      if (direct) {
+        result.series.push({
+          stream: names.get(s.stream) ?? '',
+          module: modules.get(s.module) ?? '',
+          field: q.field,
+          points: rows.map((r) => [r[0], aggregateRow(r, q.agg)]),
+        })
+        continue
+      }
       const buckets = new Map<number, Acc>()
       for (const r of rows) {
-        const t = r.bucket - (((r.bucket % step) + step) % step)
+        const [bucket, count, min, max, sum, last, lastTs, lastLsn] = r
+        const t = bucket - (((bucket % step) + step) % step)
         const a = buckets.get(t)
         if (a === undefined) {
-          buckets.set(t, {
-            count: r.count,
-            min: r.min,
-            max: r.max,
-            sum: r.sum,
-            last: r.last,
-            lastTs: r.last_ts,
-            lastLsn: r.last_lsn,
-          })
+          buckets.set(t, { count, min, max, sum, last, lastTs, lastLsn })
         } else {
-          a.count += r.count
-          if (r.min < a.min) a.min = r.min
-          if (r.max > a.max) a.max = r.max
-          a.sum += r.sum
-          if (r.last_ts > a.lastTs || (r.last_ts === a.lastTs && r.last_lsn > a.lastLsn)) {
-            a.last = r.last
-            a.lastTs = r.last_ts
-            a.lastLsn = r.last_lsn
+          a.count += count
+          if (min < a.min) a.min = min
+          if (max > a.max) a.max = max
+          a.sum += sum
+          if (lastTs > a.lastTs || (lastTs === a.lastTs && lastLsn > a.lastLsn)) {
+            a.last = last
+            a.lastTs = lastTs
+            a.lastLsn = lastLsn
           }
         }
       }
@@ -339,6 +336,26 @@ export class IndexReader {
   close(): void {
     this.#db?.close()
     this.#db = undefined
+  }
+}
+
+/** bucket, count, min, max, sum, last, last_ts, last_lsn */
+type Row = [number, number, number, number, number, number, number, number]
+
+function aggregateRow(r: Row, agg: Aggregation): number {
+  switch (agg) {
+    case 'avg':
+      return r[4] / r[1]
+    case 'min':
+      return r[2]
+    case 'max':
+      return r[3]
+    case 'sum':
+      return r[4]
+    case 'count':
+      return r[1]
+    case 'last':
+      return r[5]
   }
 }
 
