@@ -64,7 +64,12 @@ export interface Setup {
   moduleToken: string
 }
 
-export async function setup(teardown: Teardown, name: string): Promise<Setup> {
+/** `extra`: more fields for the index subscriber entry (e.g. `concurrency`). */
+export async function setup(
+  teardown: Teardown,
+  name: string,
+  extra: Record<string, unknown> = {},
+): Promise<Setup> {
   const dataDir = mkdtempSync(join(tmpdir(), `mi-index-${name}-`))
   teardown(() => rmSync(dataDir, { recursive: true, force: true }))
   const creds = join(dataDir, 'credentials.yaml')
@@ -86,6 +91,7 @@ export async function setup(teardown: Teardown, name: string): Promise<Setup> {
       use: 'index',
       options: { path: indexPath, fields: kFields, logDir: join(dataDir, 'log') },
       batch: { maxRecords: 200, maxWaitMs: 20 },
+      ...extra,
     },
   ]
   const server = await serve(teardown, dataDir, {

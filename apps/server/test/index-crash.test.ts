@@ -29,7 +29,8 @@ function rollups(path: string): unknown {
 
 test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebuild from the log', async (t) => {
   t.timeout(300_000, 'a loaded machine: server start, ingest and indexing are slow')
-  const s = await setup((fn) => t.teardown(fn), 'crash')
+  // Two worker threads write the index at once (module-sharded lanes): per-module applied lsns.
+  const s = await setup((fn) => t.teardown(fn), 'crash', { concurrency: 2 })
   const sending = ingest(s, ['kiln-1', 'kiln-2', 'kiln-3'], 2000, 600)
   // Kill while records are still arriving and being indexed.
   for (let i = 0; i < 300; i++) {
@@ -47,6 +48,7 @@ test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebu
         use: 'index',
         options: { path: s.indexPath, fields: kFields },
         batch: { maxRecords: 200, maxWaitMs: 20 },
+        concurrency: 2,
       },
     ],
     telemetry: { metrics: { listen: `127.0.0.1:${new URL(s.api).port}` } },
