@@ -9,6 +9,7 @@ export const kBuiltinPlugins: Readonly<Record<string, string>> = {
   nats: '@module-ingest/subscriber-nats',
   s3: '@module-ingest/subscriber-s3',
   ai: '@module-ingest/subscriber-ai',
+  index: '@module-ingest/subscriber-index',
 }
 
 /**

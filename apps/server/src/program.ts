@@ -3,6 +3,7 @@ import { archiveCommand } from './commands/archive.ts'
 import { checkCommand } from './commands/check.ts'
 import { completionCommand } from './commands/completion.ts'
 import { logsCommand } from './commands/logs.ts'
+import { indexCommand, queryCommand } from './commands/query.ts'
 import { sendCommand } from './commands/send.ts'
 import { serveCommand } from './commands/serve.ts'
 import { statsCommand } from './commands/stats.ts'
@@ -26,6 +27,8 @@ export function buildProgram(): Command {
     archiveCommand,
     completionCommand,
     checkCommand,
+    queryCommand,
+    indexCommand,
   ]) {
     program.addCommand(make())
   }

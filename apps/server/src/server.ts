@@ -26,6 +26,7 @@ import {
   startMetricsServer,
 } from '@module-ingest/telemetry'
 import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
+import { indexQueryApi } from './index-api.ts'
 import { builtinPlugins } from './plugins.ts'
 import { subscriberMetrics } from './subscriber-metrics.ts'
 
@@ -129,6 +130,8 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
         )
       : null
     if (admin) stops.push(() => admin.close())
+    const indexApi = await indexQueryApi(enabled, engine)
+    if (indexApi) stops.push(() => indexApi.close())
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
     const metricsServer = http
       ? await part(`the HTTP listener on ${http.host}:${http.port}`, () =>
@@ -136,7 +139,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
             ...http,
             metrics,
             healthy: () => engine.logAvailable,
-            handlers: options.httpHandlers ?? [],
+            handlers: [...(options.httpHandlers ?? []), ...(indexApi ? [indexApi] : [])],
           }),
         )
       : null
@@ -160,6 +163,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
           await engine.close()
           await admin?.close()
           await metricsServer?.close()
+          await indexApi?.close()
           logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
         })()
         return closing

@@ -191,7 +191,9 @@ export const subscriberSchema = z.strictObject({
   name: str()
     .regex(/^[A-Za-z0-9._-]+$/, { error: 'expected a name of [A-Za-z0-9._-]' })
     .meta(d('Unique name; also the consumer group name.')),
-  use: str().meta(d('Built-in name ("disk", "nats", "s3"), an npm package name, or a path to a module.')),
+  use: str().meta(
+    d('Built-in name ("disk", "nats", "s3", "ai", "index"), an npm package name, or a path to a module.'),
+  ),
   enabled: bool().default(true).meta(d('Set false to keep the entry but not run it.')),
   streams: z
     .array(str(), { error: 'expected a list of stream patterns' })

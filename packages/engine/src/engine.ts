@@ -16,7 +16,7 @@
 import { mkdir } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
-import { CredentialStore, FailureThrottle } from '@module-ingest/auth'
+import { CredentialStore, FailureThrottle, type OperatorResult } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
 import { ErrorCode } from '@module-ingest/protocol'
 import { createDoorbell, createRing } from '@module-ingest/ring'
@@ -59,6 +59,11 @@ export interface Engine {
   /** Append records as an internal module (derived records, dead letters); resolves when appended. */
   appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>): Promise<unknown>
   stats(): Promise<EngineStats>
+  /**
+   * Check an operator bearer token against the live credential set (reloaded on change): the
+   * host's HTTP APIs (queries, dashboard) authorize with it.
+   */
+  verifyOperator(token: unknown): OperatorResult
   /**
    * First half of a graceful shutdown: stop accepting and reading, let parsers finish what they
    * accepted and ACK it once durable, send SHUTTING_DOWN, close sockets. The log stays open, so
@@ -429,6 +434,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
         metrics: metrics.summary(),
       }
     },
+    verifyOperator: (token) => credentials.verifyOperator(token),
     stopIngest,
     close() {
       closing ??= (async () => {

@@ -1,0 +1,26 @@
+export type { IndexConfig, IndexConfigInput } from './config.ts'
+export { indexConfigSchema } from './config.ts'
+export {
+  MI_ERR_INDEX_NOT_OPEN,
+  MI_ERR_INDEX_QUERY_INVALID,
+  MI_ERR_INDEX_REBUILD,
+  MI_ERR_INDEX_SCHEMA,
+} from './errors.ts'
+export type { IndexHttpHandler, IndexQueryOptions, VerifyToken } from './http.ts'
+export { createIndexQueryHandler, indexesFromSubscribers, kLimits, kPrefix } from './http.ts'
+export { oldestLogLsn } from './log-source.ts'
+export type {
+  Aggregation,
+  RangeQuery,
+  RangeResult,
+  RecordRow,
+  RecordsQuery,
+  SeriesQuery,
+  SeriesRow,
+} from './query.ts'
+export { IndexReader, kAggregations } from './query.ts'
+export type { RebuildOptions, RebuildResult } from './rebuild.ts'
+export { rebuildIndex } from './rebuild.ts'
+export { indexSubscriber as default } from './subscriber.ts'
+export type { ApplyResult, IndexableRecord, IndexWriterOptions } from './writer.ts'
+export { IndexWriter } from './writer.ts'

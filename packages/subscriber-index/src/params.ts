@@ -1,0 +1,97 @@
+/** Query-string parsing for the HTTP API: every bad value gets a message naming the parameter. */
+import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
+import { type Aggregation, kAggregations } from './query.ts'
+
+const kRfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/
+const kUnitsUs: Record<string, number> = {
+  us: 1,
+  ms: 1_000,
+  s: 1_000_000,
+  m: 60_000_000,
+  h: 3_600_000_000,
+  d: 86_400_000_000,
+}
+/** Longest step accepted: 31 days. */
+export const kMaxStepUs = 31 * kUnitsUs.d!
+
+export const bad = (message: string) => new MI_ERR_INDEX_QUERY_INVALID(message)
+
+export class Params {
+  #q: URLSearchParams
+  constructor(q: URLSearchParams, known: readonly string[]) {
+    this.#q = q
+    for (const key of new Set(q.keys())) {
+      if (!known.includes(key))
+        throw bad(`unknown parameter "${key}" (this endpoint takes: ${known.join(', ')})`)
+      if (q.getAll(key).length > 1) throw bad(`parameter "${key}" given more than once`)
+    }
+  }
+
+  string(name: string): string | undefined {
+    const v = this.#q.get(name)
+    if (v === null) return undefined
+    if (v === '') throw bad(`parameter "${name}" is empty`)
+    return v
+  }
+
+  required(name: string): string {
+    const v = this.string(name)
+    if (v === undefined) throw bad(`parameter "${name}" is required`)
+    return v
+  }
+
+  /** `now`, `now-5m`, RFC 3339 (`2026-12-06T10:00:00Z`), or integer µs since the epoch. */
+  time(name: string, nowUs: number, dflt?: number): number {
+    const v = this.string(name)
+    if (v === undefined) {
+      if (dflt === undefined) throw bad(`parameter "${name}" is required`)
+      return dflt
+    }
+    if (v === 'now') return nowUs
+    const rel = /^now-(\d+)(us|ms|s|m|h|d)$/.exec(v)
+    if (rel) return nowUs - Number(rel[1]) * kUnitsUs[rel[2]!]!
+    if (/^-?\d{1,17}$/.test(v)) return Number(v)
+    if (kRfc3339.test(v)) {
+      const ms = Date.parse(v)
+      if (Number.isFinite(ms)) {
+        // Date keeps milliseconds: add the sub-millisecond digits back.
+        const frac = /\.(\d+)/.exec(v)?.[1] ?? ''
+        return ms * 1000 + Number(frac.padEnd(6, '0').slice(3, 6))
+      }
+    }
+    throw bad(
+      `parameter "${name}": expected now, now-<n><us|ms|s|m|h|d>, an RFC 3339 time or integer µs since the epoch, got "${v}"`,
+    )
+  }
+
+  /** `<n><us|ms|s|m|h|d>`, e.g. `1s`, `500ms`, `5m`. */
+  duration(name: string, dflt: number): number {
+    const v = this.string(name)
+    if (v === undefined) return dflt
+    const m = /^(\d{1,12})(us|ms|s|m|h|d)$/.exec(v)
+    const us = m ? Number(m[1]) * kUnitsUs[m[2]!]! : Number.NaN
+    if (!m || us < 1 || us > kMaxStepUs)
+      throw bad(`parameter "${name}": expected a duration from 1us to 31d like 1s, 500ms or 5m, got "${v}"`)
+    return us
+  }
+
+  int(name: string, dflt: number, min: number, max: number): number {
+    const v = this.string(name)
+    if (v === undefined) return dflt
+    if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max)
+      throw bad(`parameter "${name}": expected an integer from ${min} to ${max}, got "${v}"`)
+    return Number(v)
+  }
+
+  oneOf<T extends string>(name: string, values: readonly T[], dflt: T): T {
+    const v = this.string(name)
+    if (v === undefined) return dflt
+    if (!(values as readonly string[]).includes(v))
+      throw bad(`parameter "${name}": expected one of ${values.join(', ')}, got "${v}"`)
+    return v as T
+  }
+
+  agg(): Aggregation {
+    return this.oneOf('agg', kAggregations, 'avg')
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The SQLite file: schema, pragmas and opening. One writer connection (the subscriber, any
+ * number of its worker threads serialised by SQLite's write lock) and any number of read-only
+ * connections (the query API) that WAL lets read while the writer writes.
+ *
+ * Names are interned (`names`) so records and series rows hold small integers.
+ * Rollup rows carry `max_lsn` so retention can drop the buckets whose records are all gone.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { MI_ERR_INDEX_SCHEMA } from './errors.ts'
+
+export const SCHEMA_VERSION = 1
+
+/** Kinds of interned names. */
+export const kStream = 0
+export const kModule = 1
+export const kCore = 2
+
+/** Rollup granularities, µs, with their tables. Coarsest first (the query side picks the first that fits). */
+export const kRollups = [
+  { table: 'rollup_1m', us: 60_000_000 },
+  { table: 'rollup_1s', us: 1_000_000 },
+] as const
+
+const rollupDdl = (table: string) => `
+CREATE TABLE IF NOT EXISTS ${table} (
+  series INTEGER NOT NULL, bucket INTEGER NOT NULL,
+  count INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL,
+  last REAL NOT NULL, last_ts INTEGER NOT NULL, last_lsn INTEGER NOT NULL, max_lsn INTEGER NOT NULL,
+  PRIMARY KEY (series, bucket)
+) WITHOUT ROWID;`
+
+const kDdl = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS names (
+  id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name)
+);
+-- Applied through lsn, per module: records of one module arrive in lsn order (the runtime's
+-- default 'module' ordering), so anything at or below it is a redelivery and is skipped.
+CREATE TABLE IF NOT EXISTS applied (module INTEGER PRIMARY KEY, lsn INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  lsn INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+  stream INTEGER NOT NULL, module INTEGER NOT NULL, core INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_ts ON records (ts, lsn);
+CREATE INDEX IF NOT EXISTS records_stream_ts ON records (stream, ts, lsn);
+CREATE TABLE IF NOT EXISTS series (
+  id INTEGER PRIMARY KEY, stream INTEGER NOT NULL, module INTEGER NOT NULL, field TEXT NOT NULL,
+  last REAL, last_ts INTEGER, last_lsn INTEGER,
+  UNIQUE (stream, module, field)
+);
+CREATE TABLE IF NOT EXISTS points (
+  series INTEGER NOT NULL, ts INTEGER NOT NULL, lsn INTEGER NOT NULL, value REAL NOT NULL,
+  PRIMARY KEY (series, ts, lsn)
+) WITHOUT ROWID;
+${rollupDdl('rollup_1s')}
+${rollupDdl('rollup_1m')}
+`
+
+export interface OpenOptions {
+  readOnly?: boolean
+  synchronous?: 'normal' | 'full'
+}
+
+/** Open (and for a writer, create or check) the index file. */
+export function openDatabase(path: string, options: OpenOptions = {}): DatabaseSync {
+  if (!options.readOnly) mkdirSync(dirname(path), { recursive: true })
+  const db = new DatabaseSync(path, { readOnly: options.readOnly === true })
+  try {
+    // Writers from several worker threads (concurrency > 1) and a rebuild queue on the lock.
+    db.exec('PRAGMA busy_timeout = 10000')
+    if (options.readOnly) {
+      checkVersion(db, path)
+      return db
+    }
+    db.exec('PRAGMA journal_mode = WAL')
+    // 64 MiB page cache: series and index b-trees are written at many points at once.
+    db.exec('PRAGMA cache_size = -65536')
+    db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      db.exec(kDdl)
+      db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION)
+      db.exec('COMMIT')
+    } catch (err) {
+      db.exec('ROLLBACK')
+      throw err
+    }
+    checkVersion(db, path)
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
+
+function checkVersion(db: DatabaseSync, path: string): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined
+  if (row === undefined) throw new MI_ERR_INDEX_SCHEMA(path, 'not an index file (no schema version)')
+  if (row.value !== SCHEMA_VERSION)
+    throw new MI_ERR_INDEX_SCHEMA(path, `schema version ${row.value}, this build reads ${SCHEMA_VERSION}`)
+}

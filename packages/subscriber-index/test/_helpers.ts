@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ExecutionContext } from 'ava'
+
+export function tempDir(t: ExecutionContext, prefix = 'mi-index-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** 2026-11-22T09:00:00Z in µs, plus `seconds`. */
+export const at = (seconds: number) =>
+  Date.UTC(2026, 10, 22, 9, 0, 0) * 1000 + Math.round(seconds * 1_000_000)
+
+export const all = () => true
+
+/** Brute-force reference aggregation of (ts, lsn, value) points into step buckets. */
+export function bruteRange(
+  points: Array<{ ts: number; lsn: number; v: number }>,
+  fromUs: number,
+  toUs: number,
+  stepUs: number,
+  agg: string,
+): Array<[number, number]> {
+  const from = fromUs - (((fromUs % stepUs) + stepUs) % stepUs)
+  const b = new Map<number, Array<{ ts: number; lsn: number; v: number }>>()
+  for (const p of points) {
+    const t = p.ts - (((p.ts % stepUs) + stepUs) % stepUs)
+    if (p.ts < from || t >= toUs) continue
+    const list = b.get(t) ?? []
+    list.push(p)
+    b.set(t, list)
+  }
+  const out: Array<[number, number]> = []
+  for (const t of [...b.keys()].sort((x, y) => x - y)) {
+    const l = b.get(t)!
+    const vs = l.map((p) => p.v)
+    const sum = vs.reduce((a, c) => a + c, 0)
+    const last = l.reduce((a, c) => (c.ts > a.ts || (c.ts === a.ts && c.lsn > a.lsn) ? c : a))
+    const value = {
+      avg: sum / vs.length,
+      min: Math.min(...vs),
+      max: Math.max(...vs),
+      sum,
+      count: vs.length,
+      last: last.v,
+    }[agg]!
+    out.push([t, value])
+  }
+  return out
+}
