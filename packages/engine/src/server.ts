@@ -135,7 +135,9 @@ export async function startServer(config: ServerConfig, options: StartOptions): 
   await writerControl.stats() // resolves once the log is open (recovery done)
 
   let logAvailable = true
-  const claims = new ClaimCoordinator((worker, cmd) => parserWorkers[worker]!.postMessage(cmd))
+  const claims = new ClaimCoordinator((worker, cmd) => parserWorkers[worker]!.postMessage(cmd), {
+    workers: parsers,
+  })
   writer.on('message', (event: WriterEvent) => {
     if (event.code === 'BARRIER') claims.barrier(event.token, event.hwm)
     else if (event.code === 'LOG_UNAVAILABLE') {
