@@ -213,7 +213,9 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   const parserControls = parserThreads.map((p) => p.control)
 
   let logAvailable = true
-  const claims = new ClaimCoordinator((worker, cmd) => parserWorkers[worker]!.postMessage(cmd))
+  const claims = new ClaimCoordinator((worker, cmd) => parserWorkers[worker]!.postMessage(cmd), {
+    workers: parsers,
+  })
   const onWriterEvent = (event: WriterEvent) => {
     switch (event.code) {
       case 'BARRIER':

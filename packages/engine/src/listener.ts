@@ -70,12 +70,16 @@ export async function listen(
       onSocket(socket, cert ? (identityFromPeerCertificate(cert) ?? undefined) : undefined)
     })
     tlsServer.on('tlsClientError', (_err, socket) => socket.destroy())
+    const gate = new TlsAdmission(config.limits.maxConnections, config.limits.maxConnectionsPerIp)
+    tlsServer.on('connection', (raw: Socket) => gate.admit(raw))
+    tlsServer.on('secureConnection', (socket: TLSSocket) => gate.secured(socket))
     server = tlsServer
   } else {
     server = createNetServer({ noDelay: true }, (socket) => onSocket(socket))
   }
-  // The engine's own limit answers with ERROR TOO_MANY_CONNECTIONS; this is only a backstop.
-  server.maxConnections = config.limits.maxConnections + 64
+  // No server.maxConnections backstop: Node closes sockets past it silently, and every client past
+  // the limit must get ERROR TOO_MANY_CONNECTIONS from the engine (issue 11.13). Sockets still in
+  // the TLS handshake are bounded by TlsAdmission instead.
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen({ host, port, backlog: 4096 }, () => ok())
@@ -86,5 +90,82 @@ export async function listen(
       stopWatching()
       return new Promise<void>((r) => server.close(() => r()))
     },
+  }
+}
+
+/**
+ * Bounds TCP sockets that have not finished the TLS handshake, counted per address at accept (not
+ * once secured, issue 11.13). An address at `maxConnectionsPerIp` open sockets gets no more (they
+ * are destroyed: nothing MIP/1 can be said before TLS). Past `maxConnections` sockets in
+ * handshake overall, the newest handshaking socket of the address holding the most is shed, so one
+ * host opening raw connections cannot starve other hosts' TLS clients.
+ */
+class TlsAdmission {
+  readonly #max: number
+  readonly #perIp: number
+  /** Open raw sockets per address: `port → still handshaking?`. */
+  readonly #open = new Map<string, Map<number, Socket | null>>()
+  #handshaking = 0
+
+  constructor(max: number, perIp: number) {
+    this.#max = max
+    this.#perIp = perIp
+  }
+
+  admit(raw: Socket): void {
+    const ip = raw.remoteAddress ?? 'unknown'
+    const port = raw.remotePort ?? 0
+    let byPort = this.#open.get(ip)
+    if (byPort && byPort.size >= this.#perIp) {
+      raw.destroy()
+      return
+    }
+    if (!byPort) {
+      byPort = new Map()
+      this.#open.set(ip, byPort)
+    }
+    byPort.set(port, raw)
+    this.#handshaking++
+    raw.once('close', () => {
+      const m = this.#open.get(ip)
+      if (!m?.has(port)) return
+      if (m.get(port) !== null) this.#handshaking--
+      m.delete(port)
+      if (m.size === 0) this.#open.delete(ip)
+    })
+    if (this.#handshaking > this.#max) this.#shed()
+  }
+
+  secured(socket: TLSSocket): void {
+    const m = this.#open.get(socket.remoteAddress ?? 'unknown')
+    const port = socket.remotePort ?? 0
+    if (m?.get(port)) {
+      m.set(port, null)
+      this.#handshaking--
+    }
+  }
+
+  #shed(): void {
+    let worst: Map<number, Socket | null> | undefined
+    let worstIp = ''
+    let most = 0
+    for (const [ip, m] of this.#open) {
+      let n = 0
+      for (const s of m.values()) if (s !== null) n++
+      if (n > most) {
+        most = n
+        worst = m
+        worstIp = ip
+      }
+    }
+    if (!worst) return
+    let victim: [number, Socket] | undefined
+    for (const [port, s] of worst) if (s !== null) victim = [port, s] // insertion order: newest last
+    if (!victim) return
+    // Forget it now: its 'close' comes later, and the next admit must not pick it again.
+    worst.delete(victim[0])
+    if (worst.size === 0) this.#open.delete(worstIp)
+    this.#handshaking--
+    victim[1].destroy()
   }
 }

@@ -327,8 +327,8 @@ test('certificate renewal without restart: new connections get the new certifica
 
 test('a TCP client that never starts the TLS handshake is dropped by the handshake deadline', async (t) => {
   const { server } = t.context
-  // The fixture sets limits.handshakeTimeoutMs to 1000; Node's own TLS default would be 120 s, long
-  // enough for one address to hold every listener slot (the per-address cap applies after TLS).
+  // The fixture sets limits.handshakeTimeoutMs to 3000; Node's own TLS default would be 120 s, long
+  // enough for one address to hold listener slots for minutes.
   const s = await startTlsServer(t, { certFile: server.certFile, keyFile: server.keyFile })
   const idle = await MipSocket.connect(s.port)
   try {
