@@ -14,13 +14,14 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import {
   type CommitInfo,
+  type CommitSyncResult,
   type Log,
   type LogOptions,
   MI_ERR_LOG_UNAVAILABLE,
   openLog,
 } from '@module-ingest/log'
 import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
-import { RingConsumer, ringDoorbell, waitDoorbell } from '@module-ingest/ring'
+import { RingConsumer, ringDoorbell, waitDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { decodeAccepted, FrameKind, nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
@@ -236,6 +237,9 @@ let closing = false
  */
 const IDLE_SLEEP_MS = 5
 const MAX_PASS_ENTRIES = 1 << 16
+const ASYNC_COMMIT_ENTRIES = 512
+/** The async group commit owns the log until it has drained (see below). */
+let asyncCommits = false
 const YIELD_MS = 2
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r))
 let lastYield = performance.now()
@@ -258,14 +262,25 @@ while (!closing) {
     work += c.read((data, kind) => take(i, data, kind), MAX_PASS_ENTRIES)
     c.release()
   }
-  // Write and fdatasync the group formed by this pass, blocking this thread: parsers keep filling
-  // the rings meanwhile, and the next pass takes all of it as the next group. settle() runs from
-  // the log's onDurable inside commitSync.
-  const commit = log.commitSync()
+  // A small pass (latency-bound load): write and fdatasync its group now, blocking this thread;
+  // parsers keep filling the rings meanwhile and the next pass takes all of it as the next group.
+  // settle() runs from the log's onDurable inside commitSync. A big pass (heavy load): hand it to
+  // the async group commit, which overlaps the next passes' appends with the disk — the serial
+  // append → write → fdatasync cycle measured up to 2× slower there — until it has drained.
+  let commit: CommitSyncResult
+  if (work >= ASYNC_COMMIT_ENTRIES || asyncCommits) {
+    log.commitAsync()
+    commit = log.commitSync() === 'idle' ? 'idle' : 'busy'
+    asyncCommits = commit === 'busy'
+  } else commit = log.commitSync()
   // Entries that needed no write (barriers, or an idle log) may already be durable.
   if (work > 0) settle(log.durableLsn)
   const now = performance.now()
-  if (commit === 'busy' || now - lastYield >= YIELD_MS) {
+  if (commit === 'busy' && work === 0) {
+    // The async commit's completions run on this event loop: wait without blocking it.
+    await waitDoorbellAsync(doorbell, rung, 1)
+    lastYield = performance.now()
+  } else if (commit === 'busy' || now - lastYield >= YIELD_MS) {
     // The async path owns the log for now (sync(), roll, delay), or it is simply time to let
     // comlink calls and timers in.
     await yieldLoop()
