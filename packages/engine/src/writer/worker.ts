@@ -237,6 +237,7 @@ let closing = false
  */
 const IDLE_SLEEP_MS = 5
 const MAX_PASS_ENTRIES = 1 << 16
+const RELEASE_EVERY = 1024
 const ASYNC_COMMIT_ENTRIES = 512
 /** The async group commit owns the log until it has drained (see below). */
 let asyncCommits = false
@@ -257,10 +258,16 @@ while (!closing) {
   // Take everything the rings hold (up to MAX_PASS_ENTRIES each): it all goes into this pass's
   // groups and under one fdatasync. While that fdatasync blocks this thread the rings fill again,
   // so a slow disk makes groups bigger instead of capping throughput at one small group per sync.
+  // Released every RELEASE_EVERY entries, so the parser can refill the ring while we append.
   for (let i = 0; i < consumers.length && !stalled; i++) {
     const c = consumers[i]!
-    work += c.read((data, kind) => take(i, data, kind), MAX_PASS_ENTRIES)
-    c.release()
+    const visit = (data: Uint8Array, kind: number) => take(i, data, kind)
+    for (let taken = 0, n = RELEASE_EVERY; n === RELEASE_EVERY && taken < MAX_PASS_ENTRIES && !stalled; ) {
+      n = c.read(visit, RELEASE_EVERY)
+      c.release()
+      taken += n
+      work += n
+    }
   }
   // A small pass (latency-bound load): write and fdatasync its group now, blocking this thread;
   // parsers keep filling the rings meanwhile and the next pass takes all of it as the next group.
