@@ -272,8 +272,9 @@ while (!closing) {
   // A small pass (latency-bound load): write and fdatasync its group now, blocking this thread;
   // parsers keep filling the rings meanwhile and the next pass takes all of it as the next group.
   // settle() runs from the log's onDurable inside commitSync. A big pass (heavy load): hand it to
-  // the async group commit, which overlaps the next passes' appends with the disk — the serial
-  // append → write → fdatasync cycle measured up to 2× slower there — until it has drained.
+  // the async group commit, which overlaps the next passes' appends with the disk, until it has
+  // drained (the serial append → write → fdatasync cycle gives up that overlap; A/B runs on the
+  // shared 2-core machine were inconclusive, see /work/notes/h5-perf.md and benchmarks README).
   let commit: CommitSyncResult
   if (work >= ASYNC_COMMIT_ENTRIES || asyncCommits) {
     log.commitAsync()
