@@ -274,7 +274,7 @@ while (!closing) {
   // settle() runs from the log's onDurable inside commitSync. A big pass (heavy load): hand it to
   // the async group commit, which overlaps the next passes' appends with the disk, until it has
   // drained (the serial append → write → fdatasync cycle gives up that overlap; A/B runs on the
-  // shared 2-core machine were inconclusive, see /work/notes/h5-perf.md and benchmarks README).
+  // shared 2-core machine were inconclusive: benchmarks/README.md, --base).
   let commit: CommitSyncResult
   if (work >= ASYNC_COMMIT_ENTRIES || asyncCommits) {
     log.commitAsync()
