@@ -132,6 +132,12 @@ export interface Log {
    * them itself, except for sync() and what the async path already holds.
    */
   commitSync(): CommitSyncResult
+  /**
+   * For the same caller: hand what is formed to the async group commit (threadpool writev +
+   * fdatasync, groups forming meanwhile) and return at once. Under heavy load this overlaps the
+   * caller's appends with the disk; commitSync() answers 'busy' until that pump is done.
+   */
+  commitAsync(): void
   onDurable(cb: (durableLsn: number) => void): () => void
   onError(cb: (err: Error) => void): () => void
   onResume(cb: () => void): () => void
@@ -434,7 +440,12 @@ class LogImpl implements Log {
   // group commit pump
 
   #schedule(force = false): void {
-    if (this.#pumping || this.#scheduled) return
+    if (this.#pumping) return
+    if (this.#scheduled) {
+      // An unforced schedule from before the caller took over becomes a forced one.
+      if (force) this.#scheduledForce = true
+      return
+    }
     // The caller drives commits (commitSync); the async pump runs only for sync() waiters or when
     // commitSync handed it work it cannot do synchronously (a segment roll).
     if (this.#callerCommits && !force && this.#syncWaiters.length === 0) return
@@ -445,7 +456,7 @@ class LogImpl implements Log {
       this.#scheduled = false
       if (this.#pumping) return
       // Scheduled before the caller took over commits (its first commitSync): nothing to do here.
-      if (this.#callerCommits && !force && this.#syncWaiters.length === 0) return
+      if (this.#callerCommits && !this.#scheduledForce && this.#syncWaiters.length === 0) return
       // #pump may finish synchronously: clear the flag only after it was set, never before.
       const p = this.#pump()
       this.#pumping = p
@@ -661,6 +672,12 @@ class LogImpl implements Log {
       return 'busy'
     }
     return written.length > 0 ? 'written' : 'idle'
+  }
+
+  commitAsync(): void {
+    this.#callerCommits = true
+    if (this.#state !== 'open') return
+    if (this.#cur || this.#ready.length > 0) this.#schedule(true)
   }
 
   #persistNamesSync(names: string[]): void {

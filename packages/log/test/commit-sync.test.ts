@@ -117,3 +117,22 @@ test('a failed synchronous write makes the log unavailable and keeps what was du
   )
   await reader.close()
 })
+
+test('commitAsync hands the formed groups to the async pump; commitSync is busy until it drained', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir)
+  for (let i = 1; i <= 5; i++)
+    log.append({ module: 'm', core: '', seq: BigInt(i), rts: nowUs(), records: [rec(`v${i}`)] })
+  log.commitAsync()
+  t.is(log.commitSync(), 'busy')
+  while (log.durableLsn < 5) await new Promise((r) => setImmediate(r))
+  // Drained: the caller commits synchronously again.
+  while (log.commitSync() === 'busy') await new Promise((r) => setImmediate(r))
+  log.append({ module: 'm', core: '', seq: 6n, rts: nowUs(), records: [rec('v6')] })
+  t.is(log.commitSync(), 'written')
+  t.is(log.durableLsn, 6)
+  await log.close()
+  const reader = await openReader(dir)
+  t.is((await reader.cursor().read()).length, 6)
+  await reader.close()
+})

@@ -14,13 +14,14 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import {
   type CommitInfo,
+  type CommitSyncResult,
   type Log,
   type LogOptions,
   MI_ERR_LOG_UNAVAILABLE,
   openLog,
 } from '@module-ingest/log'
 import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
-import { RingConsumer, ringDoorbell, waitDoorbell } from '@module-ingest/ring'
+import { RingConsumer, ringDoorbell, waitDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { decodeAccepted, FrameKind, nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
@@ -238,6 +239,10 @@ let closing = false
  */
 const IDLE_SLEEP_MS = 5
 const MAX_PASS_ENTRIES = 1 << 16
+const RELEASE_EVERY = 1024
+const ASYNC_COMMIT_ENTRIES = 512
+/** The async group commit owns the log until it has drained (see below). */
+let asyncCommits = false
 const YIELD_MS = 2
 const yieldLoop = () => new Promise<void>((r) => setImmediate(r))
 let lastYield = performance.now()
@@ -255,19 +260,37 @@ while (!closing) {
   // Take everything the rings hold (up to MAX_PASS_ENTRIES each): it all goes into this pass's
   // groups and under one fdatasync. While that fdatasync blocks this thread the rings fill again,
   // so a slow disk makes groups bigger instead of capping throughput at one small group per sync.
+  // Released every RELEASE_EVERY entries, so the parser can refill the ring while we append.
   for (let i = 0; i < consumers.length && !stalled; i++) {
     const c = consumers[i]!
-    work += c.read((data, kind) => take(i, data, kind), MAX_PASS_ENTRIES)
-    c.release()
+    const visit = (data: Uint8Array, kind: number) => take(i, data, kind)
+    for (let taken = 0, n = RELEASE_EVERY; n === RELEASE_EVERY && taken < MAX_PASS_ENTRIES && !stalled; ) {
+      n = c.read(visit, RELEASE_EVERY)
+      c.release()
+      taken += n
+      work += n
+    }
   }
-  // Write and fdatasync the group formed by this pass, blocking this thread: parsers keep filling
-  // the rings meanwhile, and the next pass takes all of it as the next group. settle() runs from
-  // the log's onDurable inside commitSync.
-  const commit = log.commitSync()
+  // A small pass (latency-bound load): write and fdatasync its group now, blocking this thread;
+  // parsers keep filling the rings meanwhile and the next pass takes all of it as the next group.
+  // settle() runs from the log's onDurable inside commitSync. A big pass (heavy load): hand it to
+  // the async group commit, which overlaps the next passes' appends with the disk, until it has
+  // drained (the serial append → write → fdatasync cycle gives up that overlap; A/B runs on the
+  // shared 2-core machine were inconclusive: benchmarks/README.md, --base).
+  let commit: CommitSyncResult
+  if (work >= ASYNC_COMMIT_ENTRIES || asyncCommits) {
+    log.commitAsync()
+    commit = log.commitSync() === 'idle' ? 'idle' : 'busy'
+    asyncCommits = commit === 'busy'
+  } else commit = log.commitSync()
   // Entries that needed no write (barriers, or an idle log) may already be durable.
   if (work > 0) settle(log.durableLsn)
   const now = performance.now()
-  if (commit === 'busy' || now - lastYield >= YIELD_MS) {
+  if (commit === 'busy' && work === 0) {
+    // The async commit's completions run on this event loop: wait without blocking it.
+    await waitDoorbellAsync(doorbell, rung, 1)
+    lastYield = performance.now()
+  } else if (commit === 'busy' || now - lastYield >= YIELD_MS) {
     // The async path owns the log for now (sync(), roll, delay), or it is simply time to let
     // comlink calls and timers in.
     await yieldLoop()
