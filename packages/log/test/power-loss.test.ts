@@ -106,6 +106,8 @@ for (const flush of ['always', 'interval'] as const) {
   test.serial(
     `power loss at random moments: acked records survive, recovery never refuses (${flush})`,
     async (t) => {
+      // MI_SOAK=1: 300 cuts per policy (run with `npx ava --timeout=30m test/power-loss.test.ts`).
+      if (soak) t.timeout(30 * 60_000)
       const dir = tmpDir(t)
       const seed = Number(process.env.MI_SEED ?? Date.now() % 100000)
       t.log(`seed ${seed} (MI_SEED=${seed} reproduces)`)
