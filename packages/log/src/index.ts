@@ -19,6 +19,8 @@
  * <base>.idx             sparse index (sparse-index.ts): entry every 64 KiB; sealed ones have a footer
  * catalog                "MICATLG1" | (u32 crc | u16 len | utf8 name)*   id = 1-based position
  * checkpoint.0|1         JSON {crc, body}: segBase, offset, nextLsn, catalogCount, module HWMs
+ *                        changed since the snapshot it names (hwmGen)
+ * hwm.0|1                JSON {crc, body}: {gen, hwm}: all module HWMs, rewritten only when many changed
  * durable                40 B watermark, pwritten in place after every commit (meta.ts)
  * groups/<name>          JSON {nextLsn}: consumer-group offsets
  * quarantine.json        damage recorded by `recover-dump repair` as a known loss (informational only)

@@ -31,6 +31,7 @@ import {
   kWatermarkFile,
   listGroups,
   storeCheckpoint,
+  storeHwmSnapshot,
   writeFileAtomic,
 } from './meta.ts'
 import { type RecoveryReport, recover } from './recovery.ts'
@@ -236,6 +237,9 @@ class LogImpl implements Log {
   #wmFd: number
   #wmBuf = Buffer.alloc(kWatermarkBytes)
   #checkpointGen: number
+  #hwmGen: number | undefined // snapshot the checkpoints' HWM deltas are over (undefined: write one)
+  #hwmDirty = new Set<string>() // modules whose durable HWM changed since that snapshot
+  #hwmGenAtOpen: number
   #checkpointing: Promise<void> | undefined
   #checkpointAgain = false
   #checkpointLsn = 0
@@ -274,6 +278,7 @@ class LogImpl implements Log {
     this.#catalogBytes = rec.catalogBytes
     this.#catalogPersisted = rec.catalogNames.length
     this.#checkpointGen = rec.checkpointGen
+    this.#hwmGenAtOpen = rec.hwmGen ?? 0
     for (const b of rec.bases)
       if (b !== rec.activeBase) this.#sealed.push({ base: b, sizeBytes: 0, maxRts: -1, firstTs: -1 })
     this.#wmFd = fs.openSync(
@@ -703,7 +708,10 @@ class LogImpl implements Log {
     this.#durableOffset = g.endOffset
     for (const [m, s] of g.hwm) {
       const prev = this.#durableHwm.get(m)
-      if (prev === undefined || s > prev) this.#durableHwm.set(m, s)
+      if (prev === undefined || s > prev) {
+        this.#durableHwm.set(m, s)
+        this.#hwmDirty.add(m)
+      }
     }
     if (g.offset >= this.#lastIndexed + this.#opts.indexIntervalBytes) {
       const e = { lsn: g.baseLsn, offset: g.offset, rtsMaxBefore: this.#activeMaxRts }
@@ -851,12 +859,20 @@ class LogImpl implements Log {
       do {
         this.#checkpointAgain = false
         if (this.#state === 'closed') return
+        // Module HWMs: a full snapshot (hwm.0|1) only when the changes since the last one are many;
+        // otherwise the checkpoint carries just the changed modules (60k modules: not 7 MB per checkpoint).
+        const dirty = this.#hwmDirty
+        const full = this.#hwmGen === undefined || dirty.size > Math.max(1024, this.#durableHwm.size / 4)
+        const hwmGen = full ? (this.#hwmGen ?? this.#hwmGenAtOpen) + 1 : this.#hwmGen!
+        const taken = new Map(full ? this.#durableHwm : [...dirty].map((m) => [m, this.#durableHwm.get(m)!]))
+        const text = Object.fromEntries([...taken].map(([m, s]) => [m, s.toString()]))
         const snap = {
           segBase: this.#activeBase,
           offset: this.#durableOffset,
           nextLsn: this.#durableLsn + 1,
           catalogCount: this.#catalogPersisted,
-          hwm: Object.fromEntries([...this.#durableHwm].map(([m, s]) => [m, s.toString()])),
+          hwm: full ? {} : text,
+          hwmGen,
           maxRts: this.#activeMaxRts,
           firstTs: this.#activeFirstTs,
         }
@@ -867,6 +883,13 @@ class LogImpl implements Log {
             // Under weaker policies the checkpoint must not point past what is on disk.
             await this.#io.fdatasync(this.#catalogFd)
             await this.#io.fdatasync(fd)
+          }
+          if (this.#isClosed()) return
+          if (full) {
+            await storeHwmSnapshot(this.dir, { gen: hwmGen, hwm: text })
+            this.#hwmGen = hwmGen
+            // Modules that changed again meanwhile stay dirty.
+            for (const [m, v] of taken) if (this.#durableHwm.get(m) === v) dirty.delete(m)
           }
           if (this.#isClosed()) return
           await storeCheckpoint(this.dir, { gen: ++this.#checkpointGen, ...snap })

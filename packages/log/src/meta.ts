@@ -69,7 +69,9 @@ export interface Checkpoint {
   offset: number // byte offset in it: every group before is durable and accounted for below
   nextLsn: number // lsn of the group at `offset`
   catalogCount: number
-  hwm: Record<string, string> // module → highest durable seq (decimal)
+  hwm: Record<string, string> // module → highest durable seq (decimal); with hwmGen: only the changes
+  /** The module HWM snapshot (hwm.0|1) that `hwm` is a delta over (absent: `hwm` is complete). */
+  hwmGen?: number
   maxRts?: number // max rts in segBase before offset (keeps time positioning exact)
   firstTs?: number // ts of segBase's first record, -1 if none
 }
@@ -110,6 +112,40 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint | undefine
 
 export async function storeCheckpoint(dir: string, c: Checkpoint): Promise<void> {
   await writeFileAtomic(path.join(dir, kCheckpointFiles[c.gen % 2]!), encodeCheckpoint(c))
+}
+
+// Module HWM snapshots: with tens of thousands of modules, the full map is written only now and
+// then (hwm.0 / hwm.1, alternating by generation); each checkpoint carries the modules changed
+// since the snapshot it names. A checkpoint whose snapshot was overwritten is invalid (recovery
+// then scans further, seeded with whatever snapshot is still readable).
+
+export const kHwmFiles = ['hwm.0', 'hwm.1'] as const
+
+export interface HwmSnapshot {
+  gen: number
+  hwm: Record<string, string>
+}
+
+export async function storeHwmSnapshot(dir: string, snap: HwmSnapshot): Promise<void> {
+  const body = JSON.stringify(snap)
+  await writeFileAtomic(path.join(dir, kHwmFiles[snap.gen % 2]!), JSON.stringify({ crc: crc32(body), body }))
+}
+
+/** The snapshot of generation `gen`, or (no gen) the newest readable one. */
+export async function loadHwmSnapshot(dir: string, gen?: number): Promise<HwmSnapshot | undefined> {
+  let best: HwmSnapshot | undefined
+  for (const name of kHwmFiles) {
+    try {
+      const { crc, body } = JSON.parse(await fs.promises.readFile(path.join(dir, name), 'utf8')) as {
+        crc: number
+        body: string
+      }
+      if (typeof body !== 'string' || crc32(body) !== crc) continue
+      const snap = JSON.parse(body) as HwmSnapshot
+      if (gen !== undefined ? snap.gen === gen : !best || snap.gen > best.gen) best = snap
+    } catch {}
+  }
+  return best
 }
 
 // ---------------------------------------------------------------------------------------------

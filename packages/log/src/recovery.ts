@@ -15,6 +15,7 @@ import {
   fsyncDir,
   kGroupsDir,
   loadCheckpoint,
+  loadHwmSnapshot,
   readWatermarkFile,
   writeFileAtomic,
 } from './meta.ts'
@@ -56,6 +57,8 @@ export interface Recovered {
   catalogFd: number
   catalogBytes: number
   checkpointGen: number
+  /** The HWM snapshot the last checkpoint used (undefined: none yet). */
+  hwmGen: number | undefined
   report: RecoveryReport
 }
 
@@ -212,7 +215,18 @@ export async function recover(
   }
 
   const hwm = new Map<string, bigint>()
-  for (const [m, s] of Object.entries(start?.hwm ?? cp?.hwm ?? {})) hwm.set(m, BigInt(s))
+  if (start?.hwmGen !== undefined && !(await loadHwmSnapshot(dir, start.hwmGen))) {
+    report.checkpoint = 'invalid' // its snapshot was replaced: scan further instead
+    start = undefined
+  }
+  // Seed: the checkpoint's snapshot (or the newest readable one) and its changes. A full scan then
+  // raises them; modules whose segments retention deleted keep their HWM from here.
+  const snap = await loadHwmSnapshot(dir, start?.hwmGen)
+  for (const [m, s] of Object.entries(snap?.hwm ?? {})) hwm.set(m, BigInt(s))
+  for (const [m, s] of Object.entries(start?.hwm ?? cp?.hwm ?? {})) {
+    const v = BigInt(s)
+    if ((hwm.get(m) ?? -1n) < v) hwm.set(m, v)
+  }
   let firstIdx = start ? bases.indexOf(start.segBase) : 0
   if (firstIdx < 0) firstIdx = 0
   let nextLsn = start ? start.nextLsn : bases[firstIdx]!
@@ -358,6 +372,7 @@ export async function recover(
     catalogFd: catalog.fd,
     catalogBytes: catalog.bytes,
     checkpointGen: cp?.gen ?? 0,
+    hwmGen: snap?.gen,
     report: { ...report, durationMs: performance.now() - t0 },
   }
 }
