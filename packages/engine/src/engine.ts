@@ -140,13 +140,9 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
     (control) =>
       ({
         logDir,
+        // The whole log table (packages/log/src/options.ts), as validated by the config.
         log: {
-          segmentSizeBytes: config.log.segmentSizeBytes,
-          flush: config.log.flush,
-          flushIntervalMs: config.log.flushIntervalMs,
-          groupCommitMaxDelayMs: config.log.groupCommitMaxDelayMs,
-          groupCommitMaxBytes: config.log.groupCommitMaxBytes,
-          compression: config.log.compression,
+          ...config.log,
           retention: { ...config.log.retention, protectGroups: options.protectGroups ?? [] },
         },
         rings: lanes.map((l) => l.toWriter),
