@@ -273,7 +273,7 @@ test('flush resolves when everything sent is settled; close rejects later sends'
 })
 
 test('heartbeat: an idle client PINGs every heartbeat_ms and the server answers', async (t) => {
-  const server = await setup(t, { heartbeatMs: 20 })
+  const server = await setup(t, { heartbeatMs: 200 }) // 3 × 200 ms of silence ends a session: room for a loaded CI box
   const client = await connect(t, opts(server))
   await until(() => server.pings.length >= 2)
   t.true(client.stats.connected)
