@@ -14,7 +14,7 @@ const ownNats = requireNatsServerBinary().gate(test)
 // Short waits keep the suite quick; the values are bounds, never asserted durations.
 const fast = {
   unavailableWaitMs: 300,
-  publishTimeoutMs: 1500,
+  publishTimeoutMs: 4000, // a loaded CI box can take seconds to ack; the waits below are bounds
   reconnectTimeWaitMs: 100,
   connectTimeoutMs: 1000,
 }
