@@ -26,6 +26,7 @@ import {
   startMetricsServer,
 } from '@module-ingest/telemetry'
 import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
+import { kvReadHandler } from './kv.ts'
 import { builtinPlugins } from './plugins.ts'
 import { subscriberMetrics } from './subscriber-metrics.ts'
 
@@ -130,13 +131,15 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
       : null
     if (admin) stops.push(() => admin.close())
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
+    const kvReads = http ? await kvReadHandler(config, logger) : null
+    if (kvReads) stops.push(() => kvReads.close())
     const metricsServer = http
       ? await part(`the HTTP listener on ${http.host}:${http.port}`, () =>
           startMetricsServer({
             ...http,
             metrics,
             healthy: () => engine.logAvailable,
-            handlers: options.httpHandlers ?? [],
+            handlers: [...(options.httpHandlers ?? []), ...(kvReads ? [kvReads] : [])],
           }),
         )
       : null
@@ -160,6 +163,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
           await engine.close()
           await admin?.close()
           await metricsServer?.close()
+          await kvReads?.close()
           logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
         })()
         return closing

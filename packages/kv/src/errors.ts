@@ -1,16 +1,7 @@
 import { createError } from '@module-ingest/errors'
 
-// Thrown errors, and (the first seven) the codes a rejected transaction's outcome carries.
-export const MI_ERR_KV_OP_INVALID = createError<[string]>('MI_ERR_KV_OP_INVALID', 'invalid kv operation: %s')
-export const MI_ERR_KV_WRONG_TYPE = createError<[string]>(
-  'MI_ERR_KV_WRONG_TYPE',
-  'operation against a key holding the wrong type: %s',
-)
-export const MI_ERR_KV_VALUE_TOO_LARGE = createError<[string]>(
-  'MI_ERR_KV_VALUE_TOO_LARGE',
-  'kv value too large: %s',
-)
-export const MI_ERR_KV_TTL_INVALID = createError<[string]>('MI_ERR_KV_TTL_INVALID', 'invalid TTL: %s')
+// Outcome codes of rejected transactions (with those of @module-ingest/kv-protocol) and the
+// materializer's own errors.
 export const MI_ERR_KV_REVISION_MISMATCH = createError<[string]>(
   'MI_ERR_KV_REVISION_MISMATCH',
   'expected revision does not match: %s',
@@ -19,22 +10,13 @@ export const MI_ERR_KV_TXN_INCOMPLETE = createError<[string]>(
   'MI_ERR_KV_TXN_INCOMPLETE',
   'transaction incomplete in the log: %s',
 )
-export const MI_ERR_KV_REJECTED = createError<[string, string]>(
-  'MI_ERR_KV_REJECTED',
-  'kv transaction rejected (%s): %s',
-)
 export const MI_ERR_KV_NOT_OPEN = createError<[string]>(
   'MI_ERR_KV_NOT_OPEN',
   'kv subscriber %s: handle() before init() or after close()',
 )
-export const MI_ERR_KV_COMMAND_INVALID = createError<[string]>('MI_ERR_KV_COMMAND_INVALID', 'kv command: %s')
 export const MI_ERR_KV_SCHEMA = createError<[string, string]>(
   'MI_ERR_KV_SCHEMA',
   'kv store %s cannot be used: %s',
-)
-export const MI_ERR_KV_READ_FAILED = createError<[number, string]>(
-  'MI_ERR_KV_READ_FAILED',
-  'kv read failed with HTTP %d: %s',
 )
 export const MI_ERR_KV_NOT_APPLIED = createError<[string, number]>(
   'MI_ERR_KV_NOT_APPLIED',

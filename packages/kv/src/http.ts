@@ -11,9 +11,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { isNamespace, type KvType } from '@module-ingest/kv-protocol'
 import { matchPattern } from '@module-ingest/protocol'
 import { MI_ERR_KV_NOT_APPLIED } from './errors.ts'
-import { isNamespace, type KvType } from './ops.ts'
 import { KvReader, type Outcome } from './read.ts'
 
 export const kPrefix = '/kv/v1/'

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import { type KvType, type KvValue, valueFromText } from './ops.ts'
+import { type KvType, type KvValue, valueFromText } from '@module-ingest/kv-protocol'
 import { openDatabase } from './schema.ts'
 
 export interface KvEntry {

@@ -14,7 +14,6 @@
  * (the newest applied rts), which is never ahead of what reads already hide.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
-import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE, MI_ERR_KV_WRONG_TYPE } from './errors.ts'
 import {
   checkSize,
   type DecodedOp,
@@ -22,9 +21,11 @@ import {
   type KvOp,
   type KvType,
   kLimits,
+  MI_ERR_KV_WRONG_TYPE,
   namespaceOf,
   valueText,
-} from './ops.ts'
+} from '@module-ingest/kv-protocol'
+import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
 import { openDatabase } from './schema.ts'
 
 /** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { encodeOp, type KvOp } from '@module-ingest/kv-protocol'
 import type { ExecutionContext } from 'ava'
-import { encodeOp, type KvOp } from '../src/ops.ts'
 import type { KvRecord } from '../src/store.ts'
 
 export function tempDir(t: ExecutionContext, prefix = 'mi-kv-'): string {

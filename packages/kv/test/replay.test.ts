@@ -6,9 +6,9 @@
 import { deepStrictEqual } from 'node:assert/strict'
 import { copyFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type { KvOp } from '@module-ingest/kv-protocol'
 import test from 'ava'
 import fc from 'fast-check'
-import type { KvOp } from '../src/ops.ts'
 import { KvStore } from '../src/store.ts'
 import { LogSim, T0, tempDir } from './_helpers.ts'
 
