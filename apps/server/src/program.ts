@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { archiveCommand } from './commands/archive.ts'
+import { kvCommand } from './commands/kv.ts'
 import { logsCommand } from './commands/logs.ts'
 import { sendCommand } from './commands/send.ts'
 import { serveCommand } from './commands/serve.ts'
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     sendCommand,
     tailCommand,
     archiveCommand,
+    kvCommand,
   ]) {
     program.addCommand(make())
   }

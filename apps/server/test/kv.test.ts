@@ -2,12 +2,21 @@
  * The keyed store end to end: a real `module-ingest serve` with the `kv` subscriber, writes over
  * MIP/1 through the SDK (and raw records for bad input), reads over HTTP. Real store files.
  */
+import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, createKv } from '@module-ingest/client'
 import { encodeOp } from '@module-ingest/kv-protocol'
 import test from 'ava'
 import { Packr } from 'msgpackr'
-import { httpGet, type KvServer, type KvSetup, kvServe, kvSetup } from './_kv-server.ts'
+import { cli, httpGet, type KvServer, type KvSetup, kvServe, kvSetup } from './_kv-server.ts'
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    )
+  })
+}
 
 const cleanups: Array<() => unknown> = []
 test.after.always(async () => {
@@ -175,4 +184,78 @@ test('bad input is rejected with a clear outcome and never stops the materialize
   // Still applying.
   await kv('site1').set('after-bad', 1)
   t.like(await kv('site1').get('after-bad'), { value: 1n })
+})
+
+test('module-ingest kv: set/get/del/hset/lset/keys/exec from the shell', async (t) => {
+  t.timeout(300_000, 'a dozen CLI processes on a loaded machine')
+  const { s, server: srv } = await server()
+  const base = [
+    '--port',
+    String(srv.port),
+    '-m',
+    'dev-cli',
+    '--token',
+    s.moduleToken,
+    '--url',
+    srv.api,
+    '--read-token',
+    s.reader,
+  ]
+  const kv = async (...args: string[]) => {
+    const r = await run(['kv', ...args.slice(0, 2), ...base, ...args.slice(2)])
+    return { ...r, json: r.stdout.trim() ? JSON.parse(r.stdout) : undefined }
+  }
+  const w = await kv('set', 'shared.cli', 'count', '10', '--ttl', '1h')
+  t.is(w.code, 0, w.stderr)
+  t.like(w.json, { ok: true })
+  const g = await kv('get', 'shared.cli', 'count')
+  t.like(g.json, { key: 'count', type: 'int', value: 10, revision: w.json.lsn })
+  t.true(g.json.expiresAt > Date.now())
+  t.is(
+    (await kv('set', 'shared.cli', 'count', '11', '--expect', '999999')).code,
+    1,
+    'stale revision → exit 1',
+  )
+  t.is(
+    (
+      await run([
+        'kv',
+        'exec',
+        'SET big 9223372036854775807 FROM shared.cli; HSET cfg {"a": 1} FROM shared.cli',
+        ...base,
+      ])
+    ).code,
+    0,
+  )
+  t.regex((await kv('get', 'shared.cli', 'big')).stdout, /"value":9223372036854775807[,}]/)
+  t.is((await kv('hset', 'shared.cli', 'cfg', 'b', '[true]')).code, 0)
+  t.deepEqual((await kv('get', 'shared.cli', 'cfg')).json.value, { a: 1, b: [true] })
+  t.is(
+    (await run(['kv', 'exec', 'LSET q PUSH "x" FROM shared.cli; LSET q UNSHIFT 1 FROM shared.cli', ...base]))
+      .code,
+    0,
+  )
+  t.is((await kv('lset', 'shared.cli', 'q', 'set', '0', '2')).code, 0)
+  t.deepEqual((await kv('get', 'shared.cli', 'q')).json.value, [2, 'x'])
+  const e = await run([
+    'kv',
+    'exec',
+    'SET greeting "hello world" FROM shared.cli TTL 10s; DEL q FROM shared.cli',
+    ...base,
+  ])
+  t.is(e.code, 0, e.stderr)
+  t.like(JSON.parse(e.stdout), { ok: true })
+  const eg = await run(['kv', 'exec', 'GET greeting FROM shared.cli', ...base])
+  t.like(JSON.parse(eg.stdout), { type: 'string', value: 'hello world' })
+  t.is((await kv('get', 'shared.cli', 'q')).code, 1, 'deleted → exit 1')
+  const keys = await kv('keys', 'shared.cli', '--limit', '2')
+  t.deepEqual(
+    keys.json.keys.map((k: { key: string }) => k.key),
+    ['big', 'cfg'],
+  )
+  t.is(keys.json.next, 'cfg')
+  t.is((await kv('del', 'shared.cli', 'cfg')).code, 0)
+  const bad = await run(['kv', 'exec', 'SET k v FROM shared.cli TTL forever', ...base])
+  t.is(bad.code, 1)
+  t.regex(bad.stderr, /MI_ERR_KV_COMMAND_INVALID|unit/)
 })
