@@ -2,7 +2,8 @@
  * The keyed store end to end: a real `module-ingest serve` with the `kv` subscriber, writes over
  * MIP/1 through the SDK (and raw records for bad input), reads over HTTP. Real store files.
  */
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, createKv } from '@module-ingest/client'
 import { encodeOp } from '@module-ingest/kv-protocol'
@@ -258,4 +259,30 @@ test('module-ingest kv: set/get/del/hset/lset/keys/exec from the shell', async (
   const bad = await run(['kv', 'exec', 'SET k v FROM shared.cli TTL forever', ...base])
   t.is(bad.code, 1)
   t.regex(bad.stderr, /MI_ERR_KV_COMMAND_INVALID|unit/)
+})
+
+test('module-ingest kv watch prints puts and deletes', async (t) => {
+  t.timeout(180_000)
+  const { kv, s, srv } = await sdk('dev-6')
+  const ns = kv('shared.watch')
+  await ns.set('a', 1)
+  const child = spawn(
+    process.execPath,
+    [cli, 'kv', 'watch', 'shared.watch', '--url', srv.api, '--read-token', s.reader, '--interval', '100ms'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  t.teardown(() => child.kill('SIGKILL'))
+  const events: Array<Record<string, unknown>> = []
+  const waitFor = async (pred: (e: Record<string, unknown>) => boolean) => {
+    for (let i = 0; i < 600 && !events.some(pred); i++) await sleep(100)
+    t.true(events.some(pred), JSON.stringify(events))
+  }
+  createInterface({ input: child.stdout! }).on('line', (l) => events.push(JSON.parse(l)))
+  await waitFor((e) => e.event === 'put' && e.key === 'a' && e.value === 1)
+  await ns.set('b', 'two')
+  await waitFor((e) => e.event === 'put' && e.key === 'b' && e.value === 'two')
+  await ns.del('a')
+  await waitFor((e) => e.event === 'del' && e.key === 'a')
 })

@@ -276,6 +276,54 @@ export function kvCommand(): Command {
       }),
   )
   kv.addCommand(
+    common(new Command('watch'))
+      .description(
+        'print a JSON line per change (put with the value, or del) under a prefix, polling; Ctrl-C stops',
+      )
+      .argument('<ns>')
+      .option('--prefix <prefix>', 'only keys starting with this')
+      .option('--interval <duration>', 'poll period', '500ms')
+      .option('--max-keys <n>', 'most keys watched', '10000')
+      .action(async (ns: string, _o: unknown, cmd: Command) => {
+        const o = cmd.opts() as KvFlags & { prefix?: string; interval: string; maxKeys: string }
+        const every = parseDuration(o.interval)
+        const maxKeys = Number(o.maxKeys)
+        const s = await open(o, false)
+        const space = s.kv(ns)
+        const seen = new Map<string, number>()
+        let stop = false
+        process.once('SIGINT', () => {
+          stop = true
+        })
+        process.once('SIGTERM', () => {
+          stop = true
+        })
+        while (!stop) {
+          const now = new Map<string, number>()
+          let after: string | undefined
+          do {
+            const page = await space.keys({
+              limit: 1000,
+              ...(o.prefix !== undefined ? { prefix: o.prefix } : {}),
+              ...(after !== undefined ? { after } : {}),
+            })
+            for (const k of page.keys) now.set(k.key, k.revision)
+            after = page.next
+          } while (after !== undefined && now.size < maxKeys)
+          for (const [key, rev] of now) {
+            if (seen.get(key) === rev) continue
+            const e = await space.get(key)
+            if (e) print({ event: 'put', ns, ...e })
+          }
+          for (const key of seen.keys()) if (!now.has(key)) print({ event: 'del', ns, key })
+          seen.clear()
+          for (const [k, v] of now) seen.set(k, v)
+          await new Promise((r) => setTimeout(r, every))
+        }
+        await s.close()
+      }),
+  )
+  kv.addCommand(
     common(new Command('exec'))
       .description(
         "run a command: 'SET k v FROM ns TTL 10s', HSET, LSET, DEL, GET, KEYS; writes joined by ';' are one transaction",
