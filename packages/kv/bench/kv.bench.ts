@@ -21,6 +21,7 @@ import { connect } from '@module-ingest/client'
 import { encodeOp, streamOf } from '@module-ingest/kv-protocol'
 import { freePort } from '@module-ingest/testing'
 import { KvReader } from '../src/read.ts'
+import { KvStore } from '../src/store.ts'
 
 const KEYS = Number(process.env.KEYS ?? 10_000)
 const SETS = Number(process.env.SETS ?? 100_000)
@@ -273,6 +274,37 @@ async function redis() {
   child.kill('SIGKILL')
 }
 
+/** The store alone: KvStore.apply in-process, deliveries of 5000 (what the subscriber does per batch). */
+function storeOnly() {
+  const store = new KvStore(join(dir, 'apply-only.sqlite'))
+  const recs = Array.from({ length: SETS }, (_, i) => ({
+    lsn: i + 1,
+    stream: 'kv.bench',
+    module: 'm',
+    core: '',
+    seq: BigInt(i + 1),
+    rts: Date.now() * 1000,
+    body: encodeOp({
+      op: 'set',
+      key: `device-${i % KEYS}`,
+      value: { type: 'json', value: { temp: i % 100, fw: '1.2.3' } },
+    }),
+  }))
+  const t0 = performance.now()
+  for (let i = 0; i < SETS; i += 5000) store.apply(recs.slice(i, i + 5000))
+  const s = (performance.now() - t0) / 1000
+  store.close()
+  out({
+    system: 'module-ingest',
+    what: 'KvStore.apply in-process (no server), synchronous FULL',
+    sets: SETS,
+    keys: KEYS,
+    seconds: +s.toFixed(2),
+    setsPerSec: Math.round(SETS / s),
+  })
+}
+
 await moduleIngest()
+storeOnly()
 await redis()
 process.exit(0)
