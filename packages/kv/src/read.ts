@@ -177,6 +177,26 @@ export class KvReader {
     }
   }
 
+  /**
+   * A consistent copy of the store to `dest` (SQLite `VACUUM INTO`, safe while the subscriber
+   * writes): a snapshot, whose `applied_lsn` is inside. Returns that lsn.
+   */
+  snapshot(dest: string): number {
+    const db = this.#open()
+    if (!db) throw new Error(`kv store ${this.path} does not exist yet`)
+    // VACUUM INTO copies one consistent read snapshot; the lsn is read from the copy itself.
+    db.prepare('VACUUM INTO ?').run(dest)
+    const copy = openDatabase(dest, { readOnly: true })
+    try {
+      const row = copy.prepare("SELECT value FROM meta WHERE key = 'applied_lsn'").get() as
+        | { value: number }
+        | undefined
+      return row ? Number(row.value) : 0
+    } finally {
+      copy.close()
+    }
+  }
+
   close(): void {
     if (this.#db?.isOpen) this.#db.close()
     this.#db = undefined
