@@ -6,6 +6,7 @@
  */
 export const kBuiltinPlugins: Readonly<Record<string, string>> = {
   disk: '@module-ingest/subscriber-disk',
+  kv: '@module-ingest/kv',
   nats: '@module-ingest/subscriber-nats',
   s3: '@module-ingest/subscriber-s3',
   ai: '@module-ingest/subscriber-ai',

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { archiveCommand } from './commands/archive.ts'
 import { checkCommand } from './commands/check.ts'
 import { completionCommand } from './commands/completion.ts'
+import { kvCommand } from './commands/kv.ts'
 import { logsCommand } from './commands/logs.ts'
 import { indexCommand, queryCommand } from './commands/query.ts'
 import { sendCommand } from './commands/send.ts'
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
     checkCommand,
     queryCommand,
     indexCommand,
+    kvCommand,
   ]) {
     program.addCommand(make())
   }

@@ -27,6 +27,7 @@ import {
 } from '@module-ingest/telemetry'
 import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
 import { indexQueryApi } from './index-api.ts'
+import { kvReadHandler } from './kv.ts'
 import { builtinPlugins } from './plugins.ts'
 import { subscriberMetrics } from './subscriber-metrics.ts'
 
@@ -133,13 +134,19 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     const indexApi = await indexQueryApi(enabled, engine)
     if (indexApi) stops.push(() => indexApi.close())
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
+    const kvReads = http ? kvReadHandler(config, engine) : null
+    if (kvReads) stops.push(() => kvReads.close())
     const metricsServer = http
       ? await part(`the HTTP listener on ${http.host}:${http.port}`, () =>
           startMetricsServer({
             ...http,
             metrics,
             healthy: () => engine.logAvailable,
-            handlers: [...(options.httpHandlers ?? []), ...(indexApi ? [indexApi] : [])],
+            handlers: [
+              ...(options.httpHandlers ?? []),
+              ...(indexApi ? [indexApi] : []),
+              ...(kvReads ? [kvReads] : []),
+            ],
           }),
         )
       : null
@@ -164,6 +171,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
           await admin?.close()
           await metricsServer?.close()
           await indexApi?.close()
+          await kvReads?.close()
           logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
         })()
         return closing

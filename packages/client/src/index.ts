@@ -10,4 +10,6 @@ export {
   MI_ERR_CLIENT_NACK,
   MI_ERR_CLIENT_OPT_INVALID,
 } from './errors.ts'
+export type { KvEntry, KvNamespace, KvOptions, WriteOptions, WriteResult } from './kv.ts'
+export { createKv, KvTxn, typed } from './kv.ts'
 export type { ConnectOptions, Logger, ReconnectOptions } from './options.ts'

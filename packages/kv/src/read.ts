@@ -1,0 +1,204 @@
+/**
+ * The read side: a read-only connection to the store file (WAL lets it read while the subscriber
+ * writes). Expired keys are hidden using the server's wall clock (`now`, ms).
+ */
+import { existsSync } from 'node:fs'
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import { type KvType, type KvValue, valueFromText } from '@module-ingest/kv-protocol'
+import { openDatabase } from './schema.ts'
+
+export interface KvEntry {
+  ns: string
+  key: string
+  type: KvType
+  value: KvValue['value']
+  /** The lsn that last wrote the key. */
+  revision: number
+  /** The lsn that created it (since its last delete or expiry). */
+  created: number
+  /** ms since epoch, or null. */
+  expiresAt: number | null
+}
+
+export interface HistoryEntry {
+  lsn: number
+  op: string
+  type: KvType | null
+  value: KvValue['value'] | null
+  expiresAt: number | null
+  /** Server receive time of the write, ms. */
+  ts: number
+}
+
+export interface Outcome {
+  /** First and last lsn of the transaction. */
+  lsn: number
+  lastLsn: number
+  ns: string
+  module: string
+  seq: string
+  ops: number
+  ok: boolean
+  code?: string
+  /** Which operation (0-based) failed. */
+  index?: number
+  message?: string
+}
+
+type Raw = Record<string, unknown>
+
+export class KvReader {
+  readonly path: string
+  #db: DatabaseSync | undefined
+  #s: Record<string, StatementSync> = {}
+
+  constructor(path: string) {
+    this.path = path
+  }
+
+  /** False until the subscriber has created the file. */
+  get ready(): boolean {
+    return this.#open() !== undefined
+  }
+
+  #open(): DatabaseSync | undefined {
+    if (this.#db) return this.#db
+    if (!existsSync(this.path)) return undefined
+    let db: DatabaseSync
+    try {
+      db = openDatabase(this.path, { readOnly: true })
+    } catch {
+      return undefined // created but not yet initialised by the writer
+    }
+    try {
+      this.#s = {
+        applied: db.prepare("SELECT value FROM meta WHERE key = 'applied_lsn'"),
+        get: db.prepare('SELECT * FROM kv WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > ?)'),
+        keys: db.prepare(`SELECT key, type, rev, expires FROM kv WHERE ns = ? AND key > ? AND key >= ? AND key < ?
+          AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
+        history: db.prepare(
+          'SELECT * FROM history WHERE ns = ? AND key = ? AND lsn < ? ORDER BY lsn DESC LIMIT ?',
+        ),
+        outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ?1 AND last_lsn >= ?1 LIMIT 1'),
+        outcomeSeq: db.prepare(
+          'SELECT * FROM outcomes WHERE module = ? AND seq = ? ORDER BY lsn DESC LIMIT 1',
+        ),
+      }
+    } catch {
+      // The writer has created the file but not the tables yet.
+      db.close()
+      return undefined
+    }
+    this.#db = db
+    return db
+  }
+
+  appliedLsn(): number {
+    if (!this.#open()) return 0
+    const row = this.#s.applied!.get() as { value: number } | undefined
+    return row ? Number(row.value) : 0
+  }
+
+  get(ns: string, key: string, nowMs = Date.now()): KvEntry | undefined {
+    if (!this.#open()) return undefined
+    const r = this.#s.get!.get(ns, key, nowMs) as Raw | undefined
+    if (!r) return undefined
+    const type = r.type as KvType
+    return {
+      ns,
+      key,
+      type,
+      value: valueFromText(type, String(r.value)).value,
+      revision: Number(r.rev),
+      created: Number(r.created),
+      expiresAt: r.expires === null ? null : Number(r.expires),
+    }
+  }
+
+  /** Keys in order, after `after`, starting with `prefix`; `next` when there may be more. */
+  keys(
+    ns: string,
+    o: { prefix?: string; after?: string; limit: number },
+    nowMs = Date.now(),
+  ): {
+    keys: Array<{ key: string; type: KvType; revision: number; expiresAt: number | null }>
+    next?: string
+  } {
+    if (!this.#open()) return { keys: [] }
+    const prefix = o.prefix ?? ''
+    // Keys starting with prefix: prefix <= key < prefix + U+10FFFF.
+    const rows = this.#s.keys!.all(
+      ns,
+      o.after ?? '',
+      prefix,
+      `${prefix}\u{10FFFF}`,
+      nowMs,
+      o.limit + 1,
+    ) as Raw[]
+    const keys = rows.slice(0, o.limit).map((r) => ({
+      key: String(r.key),
+      type: r.type as KvType,
+      revision: Number(r.rev),
+      expiresAt: r.expires === null ? null : Number(r.expires),
+    }))
+    return rows.length > o.limit ? { keys, next: keys.at(-1)!.key } : { keys }
+  }
+
+  /** Newest first, before lsn `before`. */
+  history(ns: string, key: string, o: { limit: number; before?: number }): HistoryEntry[] {
+    if (!this.#open()) return []
+    const rows = this.#s.history!.all(ns, key, o.before ?? Number.MAX_SAFE_INTEGER, o.limit) as Raw[]
+    return rows.map((r) => ({
+      lsn: Number(r.lsn),
+      op: String(r.op),
+      type: (r.type as KvType | null) ?? null,
+      value: r.type === null ? null : valueFromText(r.type as KvType, String(r.value)).value,
+      expiresAt: r.expires === null ? null : Number(r.expires),
+      ts: Number(r.ts),
+    }))
+  }
+
+  /** The outcome of the transaction holding `lsn`, or of (module, seq). */
+  outcome(q: { lsn: number } | { module: string; seq: string }): Outcome | undefined {
+    if (!this.#open()) return undefined
+    const r = ('lsn' in q ? this.#s.outcome!.get(q.lsn) : this.#s.outcomeSeq!.get(q.module, q.seq)) as
+      | Raw
+      | undefined
+    if (!r) return undefined
+    return {
+      lsn: Number(r.lsn),
+      lastLsn: Number(r.last_lsn),
+      ns: String(r.ns),
+      module: String(r.module),
+      seq: String(r.seq),
+      ops: Number(r.ops),
+      ok: r.ok === 1,
+      ...(r.code === null ? {} : { code: String(r.code), index: Number(r.idx), message: String(r.message) }),
+    }
+  }
+
+  /**
+   * A consistent copy of the store to `dest` (SQLite `VACUUM INTO`, safe while the subscriber
+   * writes): a snapshot, whose `applied_lsn` is inside. Returns that lsn.
+   */
+  snapshot(dest: string): number {
+    const db = this.#open()
+    if (!db) throw new Error(`kv store ${this.path} does not exist yet`)
+    // VACUUM INTO copies one consistent read snapshot; the lsn is read from the copy itself.
+    db.prepare('VACUUM INTO ?').run(dest)
+    const copy = openDatabase(dest, { readOnly: true })
+    try {
+      const row = copy.prepare("SELECT value FROM meta WHERE key = 'applied_lsn'").get() as
+        | { value: number }
+        | undefined
+      return row ? Number(row.value) : 0
+    } finally {
+      copy.close()
+    }
+  }
+
+  close(): void {
+    if (this.#db?.isOpen) this.#db.close()
+    this.#db = undefined
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * The materializer: applies kv records in lsn order to the SQLite file, each delivery in one
+ * SQLite transaction together with the applied lsn (so redelivery, at least once, is a no-op).
+ *
+ * Transactions: the records of one MIP/1 BATCH share (module, core, seq) and are contiguous in the
+ * log, so a run of records with the same identity is one transaction. Each op carries `txn`, the
+ * size of its batch; a run cut short by the end of a delivery is kept in `pending` (inside the same
+ * SQLite transaction) until its tail arrives. A transaction applies whole inside a SAVEPOINT or
+ * not at all; either way one `outcomes` row records what happened.
+ *
+ * Time: TTL expiry = the write record's `rts` (server receive time) + ttlMs. While applying, "now"
+ * is the record's rts, so applying is a pure function of the log (replay gives the same file).
+ * Reads compare against the server's wall clock; the sweep deletes keys expired by the log clock
+ * (the newest applied rts), which is never ahead of what reads already hide.
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import {
+  checkSize,
+  type DecodedOp,
+  decodeOp,
+  type KvOp,
+  type KvType,
+  kLimits,
+  MI_ERR_KV_WRONG_TYPE,
+  namespaceOf,
+  valueText,
+} from '@module-ingest/kv-protocol'
+import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
+import { openDatabase } from './schema.ts'
+
+/** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
+export interface KvRecord {
+  lsn: number
+  stream: string
+  module: string
+  core: string
+  seq: bigint
+  /** Server receive time, µs. */
+  rts: number
+  body: Uint8Array
+}
+
+export interface KvStoreOptions {
+  /** Most bytes of a stored value's text form. Default 1 MiB. */
+  maxValueBytes?: number
+  /** Writes kept per key in `history`. Default 10. */
+  historyPerKey?: number
+  /** Transaction outcomes kept. Default 100000. */
+  outcomesKept?: number
+  /** Log-clock ms between sweeps of expired keys. Default 1000. */
+  sweepIntervalMs?: number
+  synchronous?: 'normal' | 'full'
+}
+
+export interface ApplyResult {
+  /** Transactions applied / rejected by this call. */
+  committed: number
+  rejected: number
+  /** Records at or below the applied lsn (redelivery). */
+  skipped: number
+  /** Keys removed by the sweep. */
+  swept: number
+  appliedLsn: number
+}
+
+interface Row {
+  type: KvType
+  value: string
+  rev: number
+  created: number
+  expires: number | null
+}
+
+type Coded = Error & { code?: string }
+
+const idOf = (r: KvRecord) => `${r.module}\u0000${r.core}\u0000${r.seq}`
+
+export class KvStore {
+  readonly db: DatabaseSync
+  readonly path: string
+  #o: Required<Omit<KvStoreOptions, 'synchronous'>>
+  #s: Record<string, StatementSync>
+
+  constructor(path: string, options: KvStoreOptions = {}) {
+    this.path = path
+    this.db = openDatabase(path, { synchronous: options.synchronous ?? 'normal' })
+    this.#o = {
+      maxValueBytes: options.maxValueBytes ?? kLimits.valueBytes,
+      historyPerKey: options.historyPerKey ?? 10,
+      outcomesKept: options.outcomesKept ?? 100_000,
+      sweepIntervalMs: options.sweepIntervalMs ?? 1000,
+    }
+    const db = this.db
+    this.#s = {
+      meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
+      get: db.prepare('SELECT type, value, rev, created, expires FROM kv WHERE ns = ? AND key = ?'),
+      put: db.prepare(`INSERT INTO kv (ns, key, type, value, rev, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (ns, key) DO UPDATE SET type = excluded.type, value = excluded.value, rev = excluded.rev,
+        created = excluded.created, expires = excluded.expires`),
+      del: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ?'),
+      hist: db.prepare(
+        'INSERT OR REPLACE INTO history (ns, key, lsn, op, type, value, expires, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      histPrune: db.prepare(`DELETE FROM history WHERE ns = ?1 AND key = ?2 AND lsn <= (
+        SELECT lsn FROM history WHERE ns = ?1 AND key = ?2 ORDER BY lsn DESC LIMIT 1 OFFSET ?3)`),
+      outcome: db.prepare(
+        'INSERT OR REPLACE INTO outcomes (lsn, last_lsn, ns, module, seq, ops, ok, code, idx, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      outcomesPrune: db.prepare(
+        'DELETE FROM outcomes WHERE lsn < (SELECT lsn FROM outcomes ORDER BY lsn DESC LIMIT 1 OFFSET ?)',
+      ),
+      pendingAll: db.prepare('SELECT lsn, stream, module, core, seq, rts, body FROM pending ORDER BY lsn'),
+      pendingAdd: db.prepare(
+        'INSERT OR REPLACE INTO pending (lsn, stream, module, core, seq, rts, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      pendingClear: db.prepare('DELETE FROM pending'),
+      sweep: db.prepare('DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?'),
+    }
+  }
+
+  #meta(key: string, dflt: number): number {
+    const row = this.#s.meta!.get(key) as { value: number } | undefined
+    return row ? Number(row.value) : dflt
+  }
+
+  appliedLsn(): number {
+    return this.#meta('applied_lsn', 0)
+  }
+
+  /** Apply delivered records (lsn ascending) atomically with the applied lsn. */
+  apply(records: readonly KvRecord[]): ApplyResult {
+    const out: ApplyResult = { committed: 0, rejected: 0, skipped: 0, swept: 0, appliedLsn: 0 }
+    const s = this.#s
+    // IMMEDIATE: take the write lock before reading the applied lsn (a second writer — a replaced
+    // worker still finishing — cannot apply the same records between our read and our commit).
+    this.db.exec('BEGIN IMMEDIATE')
+    try {
+      let applied = this.appliedLsn()
+      let clock = this.#meta('clock_ms', 0)
+      // The pending head (if any) and the new records, as one stream of kv records.
+      const recs: KvRecord[] = (s.pendingAll!.all() as Array<Record<string, unknown>>).map((p) => ({
+        lsn: Number(p.lsn),
+        stream: String(p.stream),
+        module: String(p.module),
+        core: String(p.core),
+        seq: BigInt(String(p.seq)),
+        rts: Number(p.rts),
+        body: p.body as Uint8Array,
+      }))
+      s.pendingClear!.run()
+      for (const r of records) {
+        if (r.lsn <= applied) {
+          out.skipped++
+          continue
+        }
+        applied = r.lsn
+        if (namespaceOf(r.stream) !== undefined) recs.push(r)
+      }
+      let i = 0
+      while (i < recs.length) {
+        let j = i + 1
+        const id = idOf(recs[i]!)
+        while (j < recs.length && idOf(recs[j]!) === id) j++
+        const run = recs.slice(i, j)
+        const decoded = run.map((r) => {
+          try {
+            return decodeOp(r.body)
+          } catch (err) {
+            return err as Coded
+          }
+        })
+        const first = decoded.find((d): d is DecodedOp => !(d instanceof Error))
+        const want = first?.txn ?? 1
+        // The run reaches the end of what was delivered and is shorter than its batch: its tail
+        // is still to come (the log holds a BATCH whole or not at all).
+        if (j === recs.length && run.length < want) {
+          for (const r of run)
+            s.pendingAdd!.run(r.lsn, r.stream, r.module, r.core, String(r.seq), r.rts, r.body)
+          break
+        }
+        const last = run.at(-1)!
+        clock = Math.max(clock, Math.floor(last.rts / 1000))
+        if (this.#applyTxn(run, decoded, want)) out.committed++
+        else out.rejected++
+        i = j
+      }
+      s.setMeta!.run('applied_lsn', applied)
+      s.setMeta!.run('clock_ms', clock)
+      const lastSweep = this.#meta('sweep_ms', 0)
+      if (clock - lastSweep >= this.#o.sweepIntervalMs) {
+        out.swept = Number(s.sweep!.run(clock).changes)
+        s.setMeta!.run('sweep_ms', clock)
+        s.outcomesPrune!.run(this.#o.outcomesKept)
+      }
+      this.db.exec('COMMIT')
+      out.appliedLsn = applied
+      return out
+    } catch (err) {
+      this.db.exec('ROLLBACK')
+      throw err
+    }
+  }
+
+  /** One transaction: all its ops inside a savepoint, or none; records the outcome. */
+  #applyTxn(run: KvRecord[], decoded: Array<DecodedOp | Coded>, want: number): boolean {
+    const s = this.#s
+    const head = run[0]!
+    const ns = namespaceOf(head.stream)!
+    const outcome = (ok: boolean, code: string | null, idx: number | null, message: string | null) =>
+      s.outcome!.run(
+        head.lsn,
+        run.at(-1)!.lsn,
+        ns,
+        head.module,
+        String(head.seq),
+        run.length,
+        ok ? 1 : 0,
+        code,
+        idx,
+        message,
+      )
+    this.db.exec('SAVEPOINT txn')
+    try {
+      if (run.length !== want)
+        throw Object.assign(
+          new MI_ERR_KV_TXN_INCOMPLETE(`the batch holds ${run.length} operations, its ops say ${want}`),
+          { idx: 0 },
+        )
+      for (let k = 0; k < run.length; k++) {
+        const d = decoded[k]!
+        const r = run[k]!
+        try {
+          if (d instanceof Error) throw d
+          if (d.txn !== want)
+            throw new MI_ERR_KV_TXN_INCOMPLETE(`op ${k} says txn ${d.txn}, op 0 says ${want}`)
+          const opNs = namespaceOf(r.stream)
+          if (opNs === undefined) throw new MI_ERR_KV_TXN_INCOMPLETE('not a kv stream')
+          this.#applyOp(opNs, r, d.op)
+        } catch (err) {
+          throw Object.assign(err as Coded, { idx: k })
+        }
+      }
+      this.db.exec('RELEASE txn')
+      outcome(true, null, null, null)
+      return true
+    } catch (err) {
+      this.db.exec('ROLLBACK TO txn')
+      this.db.exec('RELEASE txn')
+      const e = err as Coded & { idx?: number }
+      // Anything without a kv code is a bug or an I/O error: rethrow (the delivery is retried).
+      if (typeof e.code !== 'string' || !e.code.startsWith('MI_ERR_KV_')) throw err
+      outcome(false, e.code, e.idx ?? null, e.message)
+      return false
+    }
+  }
+
+  #current(ns: string, key: string, nowMs: number): Row | undefined {
+    const row = this.#s.get!.get(ns, key) as Row | undefined
+    if (row === undefined) return undefined
+    if (row.expires !== null && Number(row.expires) <= nowMs) return undefined
+    return row
+  }
+
+  #applyOp(ns: string, r: KvRecord, op: KvOp): void {
+    const s = this.#s
+    const nowMs = Math.floor(r.rts / 1000)
+    const cur = this.#current(ns, op.key, nowMs)
+    if (op.rev !== undefined && op.rev !== (cur ? Number(cur.rev) : 0))
+      throw new MI_ERR_KV_REVISION_MISMATCH(
+        `key "${op.key}" is at revision ${cur ? Number(cur.rev) : 0}, the operation expected ${op.rev}`,
+      )
+    if (op.op === 'del') {
+      s.del!.run(ns, op.key)
+      s.hist!.run(ns, op.key, r.lsn, 'del', null, null, null, nowMs)
+      s.histPrune!.run(ns, op.key, this.#o.historyPerKey)
+      return
+    }
+    let type: KvType
+    let text: string
+    let expires: number | null = op.ttlMs !== undefined ? nowMs + op.ttlMs : (cur?.expires ?? null)
+    switch (op.op) {
+      case 'set':
+        type = op.value.type
+        text = valueText(op.value)
+        // SET replaces the value and its TTL (no TTL = never expires), as in Redis.
+        expires = op.ttlMs !== undefined ? nowMs + op.ttlMs : null
+        break
+      case 'hset': {
+        type = 'json'
+        let obj: Record<string, unknown> = {}
+        if (cur) {
+          const v = cur.type === 'json' ? (JSON.parse(cur.value) as unknown) : undefined
+          if (typeof v !== 'object' || v === null || Array.isArray(v))
+            throw new MI_ERR_KV_WRONG_TYPE(`hset: key "${op.key}" holds ${describe(cur)}, not a JSON object`)
+          obj = v as Record<string, unknown>
+        }
+        if (op.field !== undefined) {
+          if (op.value === null) delete obj[op.field]
+          else obj[op.field] = op.value
+        } else obj = mergePatch(obj, op.value) as Record<string, unknown>
+        text = JSON.stringify(obj)
+        break
+      }
+      case 'lset': {
+        type = 'list'
+        let list: unknown[] = []
+        if (!cur && op.action !== 'push' && op.action !== 'unshift')
+          throw new MI_ERR_KV_WRONG_TYPE(`lset ${op.action}: key "${op.key}" holds no list`)
+        if (cur) {
+          if (cur.type !== 'list')
+            throw new MI_ERR_KV_WRONG_TYPE(`lset: key "${op.key}" holds ${describe(cur)}, not a list`)
+          list = JSON.parse(cur.value) as unknown[]
+        }
+        const at = (i: number) => {
+          const k = i < 0 ? list.length + i : i
+          if (k < 0 || k >= list.length)
+            throw new MI_ERR_KV_WRONG_TYPE(`lset: index ${i} is out of range for a list of ${list.length}`)
+          return k
+        }
+        if (op.action === 'push') list.push(op.value)
+        else if (op.action === 'unshift') list.unshift(op.value)
+        else if (op.action === 'pop') list.pop()
+        else if (op.action === 'shift') list.shift()
+        else if (op.action === 'set') list[at(op.index!)] = op.value
+        else list.splice(at(op.index!), 1)
+        text = JSON.stringify(list)
+        break
+      }
+    }
+    checkSize(text, this.#o.maxValueBytes)
+    s.put!.run(ns, op.key, type, text, r.lsn, cur ? Number(cur.created) : r.lsn, expires)
+    s.hist!.run(ns, op.key, r.lsn, op.op, type, text, expires, nowMs)
+    s.histPrune!.run(ns, op.key, this.#o.historyPerKey)
+  }
+
+  /** Every table's rows in a canonical order (tests: snapshot + replay equals full replay). */
+  dump(visibleAtMs?: number): Record<string, unknown[]> {
+    const clock = visibleAtMs ?? this.#meta('clock_ms', 0)
+    return {
+      kv: this.db
+        .prepare('SELECT * FROM kv WHERE expires IS NULL OR expires > ? ORDER BY ns, key')
+        .all(clock),
+      history: this.db.prepare('SELECT * FROM history ORDER BY ns, key, lsn').all(),
+      outcomes: this.db.prepare('SELECT * FROM outcomes ORDER BY lsn').all(),
+      pending: this.db.prepare('SELECT lsn FROM pending ORDER BY lsn').all(),
+      applied: [this.appliedLsn()],
+    }
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close()
+  }
+}
+
+function describe(row: Row): string {
+  return row.type === 'json' ? 'a JSON value that is not an object' : `a ${row.type}`
+}
+
+/** RFC 7386 JSON merge patch: null deletes a member, objects merge recursively. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {}
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k]
+    else out[k] = mergePatch(out[k], v)
+  }
+  return out
+}
