@@ -13,8 +13,9 @@
 import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { ensureDevCredential, loadTlsContext } from '@module-ingest/auth'
+import { CredentialStore, ensureDevCredential, loadTlsContext } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
+import { isLoopbackHost, operatorAuthorizer, startDashboard } from '@module-ingest/dashboard'
 import { type EngineStats, startEngine } from '@module-ingest/engine'
 import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
 import {
@@ -130,13 +131,33 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
       : null
     if (admin) stops.push(() => admin.close())
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
+    // The live dashboard (issue 19) rides on the HTTP listener; off loopback it needs an operator token.
+    const dashboardStore =
+      http && config.telemetry.dashboard && !isLoopbackHost(http.host)
+        ? await CredentialStore.load(resolve(config.credentialsFile))
+        : null
+    dashboardStore?.watch(undefined, (err) => logger.warn({ err }, 'credentials reload failed (dashboard)'))
+    const dashboard =
+      http && config.telemetry.dashboard
+        ? startDashboard({
+            stats,
+            dataDir: engine.logDir,
+            onError: (err) => logger.debug({ err }, 'dashboard sample failed'),
+            ...(dashboardStore ? { authorize: operatorAuthorizer(dashboardStore) } : {}),
+          })
+        : null
+    if (dashboard)
+      stops.push(async () => {
+        dashboardStore?.close()
+        await dashboard.close()
+      })
     const metricsServer = http
       ? await part(`the HTTP listener on ${http.host}:${http.port}`, () =>
           startMetricsServer({
             ...http,
             metrics,
             healthy: () => engine.logAvailable,
-            handlers: options.httpHandlers ?? [],
+            handlers: [...(options.httpHandlers ?? []), ...(dashboard ? [dashboard.handler] : [])],
           }),
         )
       : null
@@ -155,6 +176,9 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
             { event: 'ServerShutdownStarted', timeoutMs: config.shutdown.gracefulTimeoutMs },
             'shutting down',
           )
+          // The dashboard first: it only observes. Its open event streams would hold the HTTP listener.
+          dashboardStore?.close()
+          await dashboard?.close()
           await engine.stopIngest()
           await subscribers?.close()
           await engine.close()
