@@ -6,6 +6,7 @@ import { serveCommand } from './commands/serve.ts'
 import { statsCommand } from './commands/stats.ts'
 import { tailCommand } from './commands/tail.ts'
 import { tokenCommand } from './commands/token.ts'
+import { topCommand } from './commands/top.ts'
 import { kExit } from './common.ts'
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     sendCommand,
     tailCommand,
     archiveCommand,
+    topCommand,
   ]) {
     program.addCommand(make())
   }
