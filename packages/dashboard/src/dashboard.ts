@@ -36,6 +36,8 @@ export interface Dashboard {
   readonly history: History<Sample>
   /** Open SSE streams. */
   clients(): number
+  /** The open streams themselves (tests and diagnostics: dropped/written counts). */
+  streams(): SseClient[]
   /** Take one sample now (also what the timer calls). */
   sample(): Promise<Sample>
   /** Stop sampling and end every open stream (call before closing the HTTP listener). */
@@ -177,6 +179,7 @@ export function startDashboard(options: DashboardOptions): Dashboard {
     handler,
     history,
     clients: () => clients.size,
+    streams: () => [...clients],
     sample,
     async close() {
       closed = true
