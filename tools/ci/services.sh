@@ -20,4 +20,11 @@ if ! port_open 4222; then
   fi
 fi
 port_open 4222 && echo "nats: up on 127.0.0.1:4222" || echo "WARN: nats is not reachable on 127.0.0.1:4222"
+# The dashboard's browser test drives Debian's chromium (playwright-core, no browser download); top's test uses tmux.
+for pkg in chromium tmux; do
+  if ! command -v "$pkg" >/dev/null; then
+    echo "$pkg missing: installing from Debian's packages"
+    (apt-get update -qq && apt-get install -y -qq "$pkg") || echo "WARN: could not install $pkg"
+  fi
+done
 exit 0

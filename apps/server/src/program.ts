@@ -10,6 +10,7 @@ import { serveCommand } from './commands/serve.ts'
 import { statsCommand } from './commands/stats.ts'
 import { tailCommand } from './commands/tail.ts'
 import { tokenCommand } from './commands/token.ts'
+import { topCommand } from './commands/top.ts'
 import { kExit } from './common.ts'
 import { addVersionEverywhere } from './version.ts'
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     queryCommand,
     indexCommand,
     kvCommand,
+    topCommand,
   ]) {
     program.addCommand(make())
   }

@@ -15,6 +15,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { ensureDevCredential, loadTlsContext } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
+import { isLoopbackHost, operatorAuthorizer, startDashboard } from '@module-ingest/dashboard'
 import { type EngineStats, startEngine } from '@module-ingest/engine'
 import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
 import {
@@ -136,6 +137,18 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
     const kvReads = http ? kvReadHandler(config, engine) : null
     if (kvReads) stops.push(() => kvReads.close())
+    // The live dashboard (issue 19) rides on the HTTP listener; off loopback it needs an operator
+    // token, checked by the engine's live credential set.
+    const dashboard =
+      http && config.telemetry.dashboard
+        ? startDashboard({
+            stats,
+            dataDir: engine.logDir,
+            onError: (err) => logger.debug({ err }, 'dashboard sample failed'),
+            ...(isLoopbackHost(http.host) ? {} : { authorize: operatorAuthorizer(engine) }),
+          })
+        : null
+    if (dashboard) stops.push(() => dashboard.close())
     const metricsServer = http
       ? await part(`the HTTP listener on ${http.host}:${http.port}`, () =>
           startMetricsServer({
@@ -144,6 +157,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
             healthy: () => engine.logAvailable,
             handlers: [
               ...(options.httpHandlers ?? []),
+              ...(dashboard ? [dashboard.handler] : []),
               ...(indexApi ? [indexApi] : []),
               ...(kvReads ? [kvReads] : []),
             ],
@@ -165,6 +179,8 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
             { event: 'ServerShutdownStarted', timeoutMs: config.shutdown.gracefulTimeoutMs },
             'shutting down',
           )
+          // The dashboard first: it only observes. Its open event streams would hold the HTTP listener.
+          await dashboard?.close()
           await engine.stopIngest()
           await subscribers?.close()
           await engine.close()

@@ -237,6 +237,13 @@ const telemetrySchema = z
       )
       .prefault({})
       .meta(d('Prometheus /metrics and /healthz over HTTP; `false` disables.', { type: 'object \\| false' })),
+    dashboard: bool()
+      .default(true)
+      .meta(
+        d(
+          'Serve the live dashboard at /dashboard on the metrics listener. Off loopback it needs an operator token with a read or admin scope.',
+        ),
+      ),
     adminSocket: str()
       .optional()
       .meta(

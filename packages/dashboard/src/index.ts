@@ -1,0 +1,5 @@
+export { bearerToken, canRead, isLoopbackHost, operatorAuthorizer } from './access.ts'
+export { type Dashboard, type DashboardOptions, startDashboard } from './dashboard.ts'
+export { History } from './history.ts'
+export { type Percentiles, type Sample, type StatsLike, toSample } from './sample.ts'
+export { SseClient } from './sse.ts'
