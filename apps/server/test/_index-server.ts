@@ -111,10 +111,18 @@ export async function setup(
 }
 
 /** n records per module over `spanS` seconds of producer time, integer values (exact sums). */
-export async function ingest(s: Setup, modules: string[], n: number, spanS: number): Promise<void> {
+/** `clients` collects the connections, so a test that kills the server can close them (they would reconnect forever). */
+export async function ingest(
+  s: Setup,
+  modules: string[],
+  n: number,
+  spanS: number,
+  clients: Array<{ close(): Promise<void> }> = [],
+): Promise<void> {
   await Promise.all(
     modules.map(async (module, mi) => {
       const client = await connect({ port: s.server.port, module, auth: { token: s.moduleToken } })
+      clients.push(client)
       const batch = []
       for (let i = 0; i < n; i++) {
         const ts = T0 + Math.floor((i * spanS * 1_000_000) / n) + mi * 7

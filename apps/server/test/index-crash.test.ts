@@ -31,7 +31,8 @@ test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebu
   t.timeout(300_000, 'a loaded machine: server start, ingest and indexing are slow')
   // Two worker threads write the index at once (module-sharded lanes): per-module applied lsns.
   const s = await setup((fn) => t.teardown(fn), 'crash', { concurrency: 2 })
-  const sending = ingest(s, ['kiln-1', 'kiln-2', 'kiln-3'], 2000, 600)
+  const clients: Array<{ close(): Promise<void> }> = []
+  const sending = ingest(s, ['kiln-1', 'kiln-2', 'kiln-3'], 2000, 600, clients)
   // Kill while records are still arriving and being indexed.
   for (let i = 0; i < 300; i++) {
     const r = await get(s, '/index/v1/status').catch(() => undefined)
@@ -40,7 +41,9 @@ test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebu
   }
   s.server.kill('SIGKILL')
   await s.server.exited
-  await sending.catch(() => {}) // the clients see the connection drop
+  // The clients would reconnect to the dead port forever: end them, then their sends settle.
+  await Promise.all(clients.map((c) => c.close().catch(() => {})))
+  await sending.catch(() => {})
   const restarted = await serve((fn) => t.teardown(fn), s.dataDir, {
     subscribers: [
       {
