@@ -1,5 +1,7 @@
 // Shared AVA settings: every package's ava.config.mjs re-exports this.
 // Node 24 strips TypeScript types natively, so no loader is involved.
+import { fileURLToPath } from 'node:url'
+
 const ci = process.env.CI === 'true'
 
 export default {
@@ -10,4 +12,6 @@ export default {
   timeout: ci ? '120s' : '60s',
   workerThreads: false,
   environmentVariables: { MI_TEST: '1' },
+  // A file whose tests leak a handle would otherwise keep CI waiting forever: see the guard.
+  require: [fileURLToPath(new URL('./ava.exit-guard.mjs', import.meta.url))],
 }

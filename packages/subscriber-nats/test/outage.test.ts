@@ -13,7 +13,9 @@ const ownNats = requireNatsServerBinary().gate(test)
 
 // Short waits keep the suite quick; the values are bounds, never asserted durations.
 const fast = {
-  unavailableWaitMs: 300,
+  // Bounds how long init/publish wait for a connection. A freshly started nats-server on a loaded
+  // 2-core CI box took over 300 ms to accept the first connect, failing init spuriously.
+  unavailableWaitMs: 2000,
   publishTimeoutMs: 4000, // a loaded CI box can take seconds to ack; the waits below are bounds
   reconnectTimeWaitMs: 100,
   connectTimeoutMs: 1000,
@@ -134,6 +136,7 @@ ownNats('a retry skips records acked by the failed attempt, even beyond the dupl
 ownNats('close drains: everything handed over is stored', async (t) => {
   await using server = await startNatsServer({ jetstream: true })
   const h = createTestHarness(sub, { config: { servers: server.url, stream: 'CLOSE', ...fast } })
+  t.teardown(() => h.close()) // if init fails, the waiting connect loop must still be stopped
   await h.init()
   await h.deliver(batchOf(1, 100))
   await h.close()
