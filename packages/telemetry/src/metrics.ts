@@ -8,6 +8,7 @@ import {
 import { decodeHdr, encodeHdr, type HdrHistogram, type HistogramStats, newHdr, statsOf } from './histogram.ts'
 import { toPrometheus } from './prometheus.ts'
 import { formatMetricsTable } from './table.ts'
+import { type HistogramTotal, HistogramWindow } from './window.ts'
 
 /*
  * A metrics registry per thread. Worker threads keep their own registry and post `snapshot()`
@@ -29,6 +30,8 @@ export type HistogramUnit = 'us' | 'ms' | 'bytes' | 'records'
 const kNameRe = /^[a-z_][a-z0-9_]*$/
 const kLabelRe = /^[a-z_][a-z0-9_]*$/
 const kSep = '\u0000'
+/** Windows kept by key; the least recently read one goes first (a `top` that quit). */
+const kMaxWindows = 16
 
 export interface LabelledValues {
   labelNames: string[]
@@ -230,6 +233,8 @@ export class Metrics {
   readonly #metrics = new Map<string, AnyMetric>()
   // source name → its latest snapshot
   readonly #sources = new Map<string, MetricsSnapshot>()
+  // window key → window, least recently read first
+  readonly #windows = new Map<string, HistogramWindow>()
 
   #register<M extends AnyMetric>(name: string, type: MetricType, make: () => M, same: (m: M) => boolean): M {
     const existing = this.#metrics.get(name)
@@ -358,6 +363,29 @@ export class Metrics {
     agg.merge(this.snapshot())
     for (const s of this.#sources.values()) agg.merge(s)
     return agg
+  }
+
+  /**
+   * The per-interval reader named `key` (created on first use): each `read()` returns what every
+   * histogram, own and sources, recorded since that reader's previous read (see window.ts). Keep
+   * one key per reader ('dashboard', one per `top`); at most 16 are kept, least recently read
+   * dropped first (a dropped reader starts over from its next read).
+   */
+  window(key: string): HistogramWindow {
+    let w = this.#windows.get(key)
+    if (w) this.#windows.delete(key)
+    else w = new HistogramWindow(() => this.#histogramTotals())
+    this.#windows.set(key, w)
+    if (this.#windows.size > kMaxWindows) this.#windows.delete(this.#windows.keys().next().value as string)
+    return w
+  }
+
+  #histogramTotals(): HistogramTotal[] {
+    const agg = this.#sources.size === 0 ? this : this.#aggregate()
+    const out: HistogramTotal[] = []
+    for (const m of agg.#metrics.values())
+      if (m instanceof Histogram) out.push({ name: m.name, unit: m.unit, hdr: m.hdr, sum: m.sum })
+    return out
   }
 
   /** Aggregated values with histogram percentiles, as plain JSON. */
