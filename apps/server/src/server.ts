@@ -126,7 +126,13 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     const admin = adminPath
       ? await part(`the admin socket ${adminPath}`, () =>
           startAdminServer(adminPath, {
-            stats: () => stats(),
+            // `window` (top sends one per process): add what each histogram recorded since that
+            // reader's previous request, read right after stats() pulled every worker.
+            stats: async (args) => {
+              const s = await stats()
+              const key = typeof args.window === 'string' ? args.window.slice(0, 64) : null
+              return key === null ? s : { ...s, interval: metrics.window(`admin:${key}`).read() }
+            },
             logs: (args) => getRecentLogs(logger, typeof args.n === 'number' ? args.n : 100),
           }),
         )
@@ -142,7 +148,8 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     const dashboard =
       http && config.telemetry.dashboard
         ? startDashboard({
-            stats,
+            // Per-sample percentiles: the dashboard's own histogram window, read after each pull.
+            stats: async () => ({ ...(await stats()), interval: metrics.window('dashboard').read() }),
             dataDir: engine.logDir,
             onError: (err) => logger.debug({ err }, 'dashboard sample failed'),
             ...(isLoopbackHost(http.host) ? {} : { authorize: operatorAuthorizer(engine) }),

@@ -27,9 +27,9 @@ test('renderTop shows rates, latencies, the log and one row per subscriber', (t)
     bytesPerSec: 2_500_000,
     recordsTotal: 10,
     bytesTotal: 10,
-    ackUs: { p50: 800, p99: 3200, p999: 5100 },
-    flushUs: { p50: 500, p99: 1000, p999: 2000 },
-    groupRecords: { p50: 12, p99: 64, p999: 64 },
+    ackUs: { count: 100, p50: 800, p99: 3200, p999: 5100 },
+    flushUs: { count: 10, p50: 500, p99: 1000, p999: 2000 },
+    groupRecords: null,
     connections: 3,
     sessions: 2,
     logBytes: 12_300_000,
@@ -41,10 +41,13 @@ test('renderTop shows rates, latencies, the log and one row per subscriber', (t)
       { name: 'nats-1', state: 'running', lag: 42, delivered: 7, ratePerSec: 12.5, lastError: 'boom' },
     ],
   }
-  const text = renderTop([base, { ...base, recordsPerSec: 3000 }], '/tmp/admin.sock')
+  const spike = { ...base, t: base.t + 1000, ackUs: { count: 5, p50: 800, p99: 250_000, p999: 250_000 } }
+  const text = renderTop([base, spike, { ...base, t: base.t + 2000, recordsPerSec: 3000 }], '/tmp/admin.sock')
   t.regex(text, /records\/s\s+3000\s+[▁-█]+/)
   t.regex(text, /MB\/s\s+2\.50/)
-  t.regex(text, /ack ms\s+p50 0\.80 {2}p99 3\.20 {2}p99\.9 5\.10/)
+  t.regex(text, /percentiles last 1\.0 s/)
+  t.regex(text, /ack ms\s+p50 0\.80 {2}p99 3\.20 {2}p99\.9 5\.10\s+▁█▁/, 'the spike second stands out')
+  t.regex(text, /group records\s+none recorded/)
   t.regex(text, /segments 2 {2}oldest 5\.0 min {2}disk free 5\.00 GB/)
   t.regex(text, /nats-1\s+running\s+42\s+12\.5\s+[▁-█]+\s+boom/)
   t.regex(renderTop([], 'x'), /waiting for the first sample/)
@@ -79,6 +82,7 @@ tmuxGate.gate(test)('top renders a frame under a terminal and q quits', async (t
   }
   t.regex(screen, /module-ingest top/)
   t.regex(screen, /records\/s\s+\d+/)
+  t.regex(screen, /ack ms\s+(p50 [\d.]+|none recorded)/)
   t.regex(screen, /SUBSCRIBER\s+STATE\s+LAG/)
   t.regex(screen, /anomaly-1\s+running\s+\d+/)
   tmux('send-keys', '-t', 'top', 'q')

@@ -6,6 +6,7 @@
   const query = token ? `?token=${encodeURIComponent(token)}` : ''
   const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf']
   let capacity = 900
+  let intervalMs = 1000
   let samples = []
   const panels = []
 
@@ -26,9 +27,9 @@
     const el = document.createElement('div')
     el.className = 'panel'
     el.innerHTML = `<h2></h2><div></div>`
-    el.firstChild.textContent = title
     $('panels').appendChild(el)
-    const p = { el, names, value, keys, plot: null, sig: '' }
+    const p = { el, title, names, value, keys, plot: null, sig: '' }
+    retitle(p)
     panels.push(p)
     return p
   }
@@ -54,19 +55,17 @@
     )
   }
 
-  const ms = (us) => us / 1000
   panel('ingest: records/s', ['records/s'], (s) => s.recordsPerSec)
   panel('ingest: MB/s', ['MB/s'], (s) => s.bytesPerSec / 1e6)
-  panel('ack latency (ms, since start)', ['p50', 'p99', 'p99.9'], (s, _n, i) =>
-    ms([s.ackUs.p50, s.ackUs.p99, s.ackUs.p999][i]),
+  // Percentile panels: each point covers one sampling interval (the server reads a histogram
+  // window per sample), so a spike shows in its own second. No value in an interval is a gap.
+  const pct = (p, i, scale = 1) => (p ? [p.p50, p.p99, p.p999][i] / scale : null)
+  panel('ack latency (ms) p50/p99/p99.9 {per}', ['p50', 'p99', 'p99.9'], (s, _n, i) => pct(s.ackUs, i, 1000))
+  panel('flush latency (ms) p50/p99/p99.9 {per}', ['p50', 'p99', 'p99.9'], (s, _n, i) =>
+    pct(s.flushUs, i, 1000),
   )
-  panel('flush latency (ms, since start)', ['p50', 'p99', 'p99.9'], (s, _n, i) =>
-    ms([s.flushUs.p50, s.flushUs.p99, s.flushUs.p999][i]),
-  )
-  panel(
-    'group commit (records, since start)',
-    ['p50', 'p99', 'p99.9'],
-    (s, _n, i) => [s.groupRecords.p50, s.groupRecords.p99, s.groupRecords.p999][i],
+  panel('group commit (records) p50/p99/p99.9 {per}', ['p50', 'p99', 'p99.9'], (s, _n, i) =>
+    pct(s.groupRecords, i),
   )
   panel('connections and sessions', ['connections', 'sessions'], (s, _n, i) =>
     i === 0 ? s.connections : s.sessions,
@@ -92,6 +91,12 @@
     (s, n) => s.subscribers.find((x) => x.name === n)?.ratePerSec ?? null,
     union((s) => s.subscribers.map((x) => x.name)),
   )
+
+  // "{per}" in a title: the sampling interval, known once the history event arrives.
+  function retitle(p) {
+    const per = intervalMs === 1000 ? 'per second' : `per ${intervalMs / 1000} s`
+    p.el.firstChild.textContent = p.title.replace('{per}', per)
+  }
 
   function showLatest() {
     const s = samples[samples.length - 1]
@@ -145,6 +150,8 @@
   es.addEventListener('history', (e) => {
     const h = JSON.parse(e.data)
     capacity = Math.ceil((15 * 60 * 1000) / h.intervalMs)
+    intervalMs = h.intervalMs
+    for (const p of panels) retitle(p)
     // On a reconnect the server sends only what followed Last-Event-ID: append it.
     samples = samples.concat(h.samples).slice(-capacity)
     render()

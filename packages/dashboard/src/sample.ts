@@ -1,4 +1,4 @@
-import type { MetricsSummary } from '@module-ingest/telemetry'
+import type { MetricsSummary, WindowRead } from '@module-ingest/telemetry'
 
 /**
  * What the server's stats() returns, as far as the dashboard reads it. Structural on purpose: the
@@ -6,6 +6,12 @@ import type { MetricsSummary } from '@module-ingest/telemetry'
  */
 export interface StatsLike {
   metrics: MetricsSummary
+  /**
+   * What each histogram recorded since the previous sample (`Metrics.window(key).read()`, read
+   * right after stats() pulled every worker). Without it the sample has no percentiles: the
+   * cumulative ones in `metrics` would hide a spike behind everything since start.
+   */
+  interval?: WindowRead | null
   parsers?: Array<{ sessions?: number; connections?: number }>
   writer?: { log?: { bytesOnDisk?: number; segments?: number } }
   subscribers?: Array<{
@@ -18,6 +24,8 @@ export interface StatsLike {
 }
 
 export interface Percentiles {
+  /** values recorded in the interval */
+  count: number
   p50: number
   p99: number
   p999: number
@@ -33,11 +41,11 @@ export interface Sample {
   recordsTotal: number
   /** mi_record_bytes_appended_total at sampling time. */
   bytesTotal: number
-  /** µs; hdr histograms since server start (the server keeps no windowed histogram). */
-  ackUs: Percentiles
-  flushUs: Percentiles
-  /** records per group commit */
-  groupRecords: Percentiles
+  /** µs, over the interval since the previous sample; null when nothing was recorded in it. */
+  ackUs: Percentiles | null
+  flushUs: Percentiles | null
+  /** records per group commit, over the interval; null when no group was committed */
+  groupRecords: Percentiles | null
   connections: number
   sessions: number
   logBytes: number
@@ -69,9 +77,9 @@ function gauge(m: MetricsSummary, name: string): number {
   return sum
 }
 
-function pct(m: MetricsSummary, name: string): Percentiles {
-  const h = m.histograms.find((x) => x.name === name)
-  return h ? { p50: h.p50, p99: h.p99, p999: h.p999 } : { p50: 0, p99: 0, p999: 0 }
+function pct(interval: WindowRead | null | undefined, name: string): Percentiles | null {
+  const h = interval?.histograms.find((x) => x.name === name)
+  return h && h.count > 0 ? { count: h.count, p50: h.p50, p99: h.p99, p999: h.p999 } : null
 }
 
 function errorText(e: unknown): string | null {
@@ -103,9 +111,9 @@ export function toSample(
     bytesPerSec: prev ? rate(bytesTotal, prev.bytesTotal) : gauge(m, 'mi_ingest_bytes_per_second'),
     recordsTotal,
     bytesTotal,
-    ackUs: pct(m, 'mi_ack_latency_us'),
-    flushUs: pct(m, 'mi_flush_latency_us'),
-    groupRecords: pct(m, 'mi_group_records'),
+    ackUs: pct(stats.interval, 'mi_ack_latency_us'),
+    flushUs: pct(stats.interval, 'mi_flush_latency_us'),
+    groupRecords: pct(stats.interval, 'mi_group_records'),
     connections: gauge(m, 'mi_connections'),
     sessions: (stats.parsers ?? []).reduce((a, p) => a + (p.sessions ?? 0), 0),
     logBytes: stats.writer?.log?.bytesOnDisk ?? gauge(m, 'mi_log_bytes'),

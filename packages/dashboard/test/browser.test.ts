@@ -95,6 +95,10 @@ gate.gate(test)('the page draws live data from a real server, without console er
   const scraped = Number(line?.split(' ')[1])
   t.true(shown > 0 && shown <= scraped, `page ${shown}, /metrics ${scraped}`)
   t.regex((await page.textContent('#subscribers tbody')) ?? '', /anomaly-1/)
+  // Percentile panels are per sample interval, and say so.
+  const titles = (await page.textContent('#panels')) ?? ''
+  t.regex(titles, /ack latency \(ms\) p50\/p99\/p99\.9 per second/)
+  t.regex(titles, /flush latency \(ms\) p50\/p99\/p99\.9 per second/)
 
   await mkdir(kArtifacts, { recursive: true })
   await page.screenshot({ path: join(kArtifacts, 'dashboard.png'), fullPage: true })

@@ -14,13 +14,15 @@ function fakeServer() {
   const metrics = new Metrics()
   const appended = metrics.counter('mi_records_appended_total', 'records')
   metrics.gauge('mi_connections', 'connections').set(2)
+  const ack = metrics.histogram('mi_ack_latency_us', 'ack')
   const stats = async (): Promise<StatsLike> => ({
     metrics: metrics.summary(),
+    interval: metrics.window('dashboard').read(),
     parsers: [{ sessions: 2 }],
     writer: { log: { bytesOnDisk: 1234, segments: 1 } },
     subscribers: [{ name: 'sub-a', state: 'running', lagRecords: 7, delivered: 3, lastError: null }],
   })
-  return { metrics, appended, stats }
+  return { metrics, appended, ack, stats }
 }
 
 async function listen(t: import('ava').ExecutionContext, dashboard: ReturnType<typeof startDashboard>) {
@@ -60,8 +62,10 @@ test('events: history on connect, then one sample per tick; Last-Event-ID resume
   const dashboard = startDashboard({ stats: fake.stats, intervalMs: 60_000, dataDir: tmpdir() })
   const base = await listen(t, dashboard)
   fake.appended.inc(10)
+  for (let i = 0; i < 100; i++) fake.ack.record(i < 5 ? 90_000 : 1000) // a spike in the first interval
   await dashboard.sample()
   fake.appended.inc(5)
+  for (let i = 0; i < 100; i++) fake.ack.record(1000)
   await dashboard.sample()
 
   const events = await readEvents(`${base}/dashboard/events`, 1)
@@ -74,6 +78,12 @@ test('events: history on connect, then one sample per tick; Last-Event-ID resume
   t.is(history.samples[1].sessions, 2)
   t.is(history.samples[1].subscribers[0].lag, 7)
   t.true(history.samples[1].diskFreeBytes > 0)
+  // Percentiles per interval: the spike is in the first sample only.
+  t.like(history.samples[0].ackUs, { count: 100 })
+  t.true(Math.abs(history.samples[0].ackUs.p99 - 90_000) < 100)
+  t.like(history.samples[1].ackUs, { count: 100 })
+  t.true(Math.abs(history.samples[1].ackUs.p99 - 1000) <= 1)
+  t.is(history.samples[1].flushUs, null, 'nothing recorded: null, drawn as a gap')
 
   // A live sample follows the history.
   const live = readEvents(`${base}/dashboard/events`, 2, {

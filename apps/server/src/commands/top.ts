@@ -2,8 +2,12 @@
  * `module-ingest top`: the dashboard's numbers in the terminal. Polls the admin socket's `stats`
  * (like `stats --watch`), turns each reply into the dashboard's sample (same rates, same fields)
  * and redraws a table with sparklines and one row per subscriber. `q` (or Ctrl-C) quits.
+ *
+ * Percentiles are per refresh: each request names this process's histogram window on the server
+ * (`window` in the stats request), so a line shows what happened since the previous frame.
  */
-import { type Sample, type StatsLike, toSample } from '@module-ingest/dashboard'
+import { randomUUID } from 'node:crypto'
+import { type Percentiles, type Sample, type StatsLike, toSample } from '@module-ingest/dashboard'
 import { adminRequest } from '@module-ingest/telemetry'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, usageError } from '../common.ts'
@@ -29,21 +33,30 @@ const fmtMs = (us: number) => (us / 1000).toFixed(us >= 10_000 ? 0 : 2)
 const fmtAge = (s: number) =>
   s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${Math.round(s)} s`
 const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + ' '.repeat(n - s.length))
+const fmtPct = (p: Percentiles | null, f: (v: number) => string) =>
+  p ? `p50 ${f(p.p50)}  p99 ${f(p.p99)}  p99.9 ${f(p.p999)}` : 'none recorded'
 
 /** One frame of `top` from the samples so far (oldest first). Plain text, no escape codes. */
 export function renderTop(samples: Sample[], source: string, width = 100): string {
   const s = samples.at(-1)
   const lines = [`module-ingest top — ${source}   (q quits)`]
   if (!s) return `${lines[0]}\n\nwaiting for the first sample…\n`
-  const spark = (pick: (x: Sample) => number) => sparkline(samples.map(pick), Math.max(10, width - 50))
+  const spark = (pick: (x: Sample) => number, used = 26) =>
+    sparkline(samples.map(pick), Math.max(10, width - used - 24))
+  const prev = samples.at(-2)
+  const per = prev ? `last ${((s.t - prev.t) / 1000).toFixed(1)} s` : 'since the first request'
+  // Per-interval p99 trend: a spike stands out in its own column.
+  const latency = (label: string, p: (x: Sample) => Percentiles | null, f: (v: number) => string) =>
+    `${pad(label, 14)}${pad(fmtPct(p(s), f), 36)}${spark((x) => p(x)?.p99 ?? 0, 50)}`
   lines.push(
     new Date(s.t).toISOString().slice(11, 19),
     '',
     `${pad('records/s', 14)}${pad(s.recordsPerSec.toFixed(0), 12)}${spark((x) => x.recordsPerSec)}`,
     `${pad('MB/s', 14)}${pad((s.bytesPerSec / 1e6).toFixed(2), 12)}${spark((x) => x.bytesPerSec)}`,
-    `${pad('ack ms', 14)}p50 ${fmtMs(s.ackUs.p50)}  p99 ${fmtMs(s.ackUs.p99)}  p99.9 ${fmtMs(s.ackUs.p999)}  (since start)`,
-    `${pad('flush ms', 14)}p50 ${fmtMs(s.flushUs.p50)}  p99 ${fmtMs(s.flushUs.p99)}  p99.9 ${fmtMs(s.flushUs.p999)}`,
-    `${pad('group commit', 14)}p50 ${s.groupRecords.p50}  p99 ${s.groupRecords.p99} records`,
+    `percentiles ${per}; sparklines: their p99`,
+    latency('ack ms', (x) => x.ackUs, fmtMs),
+    latency('flush ms', (x) => x.flushUs, fmtMs),
+    latency('group records', (x) => x.groupRecords, String),
     `${pad('connections', 14)}${pad(String(s.connections), 12)}sessions ${s.sessions}`,
     `${pad('log', 14)}${pad(fmtBytes(s.logBytes), 12)}segments ${s.segments}  oldest ${fmtAge(s.oldestRecordAgeSec)}  disk free ${fmtBytes(s.diskFreeBytes)}`,
     `${pad('rings', 14)}${Object.entries(s.ringUsedBytes)
@@ -77,6 +90,7 @@ export function topCommand(): Command {
       if (!Number.isInteger(interval) || interval < 100)
         throw usageError('--interval-ms expects an integer ≥ 100')
       const samples: Sample[] = []
+      const window = `top-${process.pid}-${randomUUID().slice(0, 8)}`
       const tty = process.stdout.isTTY === true
       let stop: () => void = () => {}
       const stopped = new Promise<void>((resolve) => {
@@ -97,7 +111,7 @@ export function topCommand(): Command {
           // The first reply fails loudly (no server); later failures show on screen and retry.
           let text: string
           try {
-            const stats = (await adminRequest(socket, 'stats')) as StatsLike
+            const stats = (await adminRequest(socket, 'stats', { window })) as StatsLike
             samples.push(toSample(stats, samples.at(-1), Date.now(), null))
             if (samples.length > 300) samples.shift()
             text = renderTop(samples, socket, tty ? process.stdout.columns || 100 : 120)
