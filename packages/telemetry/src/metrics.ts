@@ -380,11 +380,20 @@ export class Metrics {
     return w
   }
 
+  /** Every histogram summed over own + sources, in fresh histograms the caller may keep. */
   #histogramTotals(): HistogramTotal[] {
-    const agg = this.#sources.size === 0 ? this : this.#aggregate()
+    const own = this.#sources.size === 0
+    const agg = own ? this : this.#aggregate()
     const out: HistogramTotal[] = []
-    for (const m of agg.#metrics.values())
-      if (m instanceof Histogram) out.push({ name: m.name, unit: m.unit, hdr: m.hdr, sum: m.sum })
+    for (const m of agg.#metrics.values()) {
+      if (!(m instanceof Histogram)) continue
+      let hdr = m.hdr
+      if (own) {
+        hdr = newHdr() // a copy: this registry's own histograms keep changing
+        hdr.add(m.hdr)
+      }
+      out.push({ name: m.name, unit: m.unit, hdr, sum: m.sum })
+    }
     return out
   }
 

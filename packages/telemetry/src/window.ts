@@ -23,7 +23,7 @@ import type { HistogramUnit } from './metrics.ts'
  * first), so the difference is a histogram of non-negative counts.
  */
 
-/** The cumulative state of one histogram, as a window reads it. */
+/** The cumulative state of one histogram, as a window reads it; the window keeps `hdr`. */
 export interface HistogramTotal {
   name: string
   unit: HistogramUnit
@@ -43,7 +43,7 @@ export class HistogramWindow {
   #prev = new Map<string, { hdr: HdrHistogram; sum: number }>()
   #at = performance.now()
 
-  /** `totals` returns every histogram's cumulative state; it is only read, never changed. */
+  /** `totals` returns every histogram's cumulative state, in histograms nobody else changes. */
   constructor(totals: () => HistogramTotal[]) {
     this.#totals = totals
   }
@@ -54,8 +54,7 @@ export class HistogramWindow {
     const out: WindowRead = { seconds: (now - this.#at) / 1000, histograms: [] }
     const next = new Map<string, { hdr: HdrHistogram; sum: number }>()
     for (const t of this.#totals()) {
-      const total = newHdr()
-      total.add(t.hdr) // a copy: the registry's own histograms keep changing
+      const total = t.hdr
       next.set(t.name, { hdr: total, sum: t.sum })
       const prev = this.#prev.get(t.name)
       let diff = total
