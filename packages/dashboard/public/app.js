@@ -71,6 +71,8 @@
     i === 0 ? s.connections : s.sessions,
   )
   panel('log size (MB)', ['log MB'], (s) => s.logBytes / 1e6)
+  panel('log segments', ['segments'], (s) => s.segments)
+  panel('oldest record age (min)', ['age min'], (s) => s.oldestRecordAgeSec / 60)
   panel('disk free (GB)', ['free GB'], (s) => (s.diskFreeBytes == null ? null : s.diskFreeBytes / 1e9))
   const union = (pick) => (all) => [...new Set(all.flatMap(pick))].sort()
   panel(

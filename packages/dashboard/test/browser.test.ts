@@ -82,7 +82,7 @@ gate.gate(test)('the page draws live data from a real server, without console er
     for (let i = 3; i < px.length; i += 4) if (px[i] > 0) painted++
     return painted
   })`)
-  t.true(canvases.length >= 8, `canvases: ${canvases.length}`)
+  t.true(canvases.length >= 13, `canvases: ${canvases.length}`)
   t.true(
     canvases.every((n) => n > 0),
     `blank canvas among ${canvases.join(',')}`,
@@ -99,6 +99,21 @@ gate.gate(test)('the page draws live data from a real server, without console er
   const titles = (await page.textContent('#panels')) ?? ''
   t.regex(titles, /ack latency \(ms\) p50\/p99\/p99\.9 per second/)
   t.regex(titles, /flush latency \(ms\) p50\/p99\/p99\.9 per second/)
+  // Every series issue 19 lists has its panel (state and last error are in the subscriber table).
+  for (const title of [
+    'records/s',
+    'MB/s',
+    'group commit (records) p50/p99/p99.9 per second',
+    'connections and sessions',
+    'log size',
+    'log segments',
+    'oldest record age',
+    'disk free',
+    'ring usage',
+    'subscriber lag',
+    'subscriber delivery',
+  ])
+    t.true(titles.includes(title), title)
 
   await mkdir(kArtifacts, { recursive: true })
   await page.screenshot({ path: join(kArtifacts, 'dashboard.png'), fullPage: true })
