@@ -5,7 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { connect } from '@module-ingest/client'
 import type { Sample } from '@module-ingest/dashboard'
+import { adminRequest, type WindowRead } from '@module-ingest/telemetry'
 import { decide, startServerProcess } from '@module-ingest/testing'
 import test from 'ava'
 import { renderTop, sparkline } from '../src/commands/top.ts'
@@ -51,6 +53,38 @@ test('renderTop shows rates, latencies, the log and one row per subscriber', (t)
   t.regex(text, /segments 2 {2}oldest 5\.0 min {2}disk free 5\.00 GB/)
   t.regex(text, /nats-1\s+running\s+42\s+12\.5\s+[▁-█]+\s+boom/)
   t.regex(renderTop([], 'x'), /waiting for the first sample/)
+})
+
+test('stats {window}: each named reader gets what was recorded since its own previous request', async (t) => {
+  const cwd = await mkdtemp(join(tmpdir(), 'mi-top-window-'))
+  const dataDir = join(cwd, 'data')
+  const server = await startServerProcess({ dataDir })
+  const client = await connect({
+    port: server.port,
+    module: 'top-window',
+    auth: { token: await server.devToken() },
+  })
+  t.teardown(async () => {
+    await client.close()
+    server.kill('SIGKILL')
+    await rm(cwd, { recursive: true, force: true })
+  })
+  const socket = join(dataDir, 'admin.sock')
+  type Reply = { metrics: { histograms: Array<{ name: string; count: number }> }; interval?: WindowRead }
+  const stats = (args?: Record<string, unknown>) => adminRequest(socket, 'stats', args) as Promise<Reply>
+  const acks = (r: { histograms: Array<{ name: string; count: number }> } | undefined) =>
+    r?.histograms.find((h) => h.name === 'mi_ack_latency_us')?.count ?? 0
+
+  t.is(acks((await stats({ window: 'a' })).interval), 0, 'a new window starts empty')
+  for (let i = 0; i < 5; i++) await client.sendBatch([{ stream: 'top.window', body: `r${i}` }])
+  const a1 = await stats({ window: 'a' })
+  t.true(acks(a1.interval) >= 5, `window a saw the ACKs (${acks(a1.interval)})`)
+  t.true((a1.interval?.seconds ?? 0) > 0)
+  t.is(acks((await stats({ window: 'b' })).interval), 0, 'b was created after them')
+  t.is(acks((await stats({ window: 'a' })).interval), 0, 'a read them already')
+  const plain = await stats()
+  t.is(plain.interval, undefined, 'no window, no interval: the reply is as before')
+  t.true(acks(plain.metrics) >= 5, 'cumulative')
 })
 
 tmuxGate.gate(test)('top renders a frame under a terminal and q quits', async (t) => {

@@ -366,10 +366,10 @@ export class Metrics {
   }
 
   /**
-   * The per-interval reader named `key` (created on first use): each `read()` returns what every
-   * histogram, own and sources, recorded since that reader's previous read (see window.ts). Keep
-   * one key per reader ('dashboard', one per `top`); at most 16 are kept, least recently read
-   * dropped first (a dropped reader starts over from its next read).
+   * The per-interval reader named `key`, started when first named: each `read()` returns what
+   * every histogram, own and sources, recorded since that reader's previous read (see window.ts).
+   * One key per reader ('dashboard', one per `top`); at most 16 are kept, the least recently
+   * named dropped first (named again, it starts over, empty).
    */
   window(key: string): HistogramWindow {
     let w = this.#windows.get(key)

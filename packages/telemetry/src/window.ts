@@ -40,30 +40,34 @@ export interface WindowRead {
 
 export class HistogramWindow {
   readonly #totals: () => HistogramTotal[]
-  #prev = new Map<string, { hdr: HdrHistogram; sum: number }>()
+  #prev: Map<string, HistogramTotal>
   #at = performance.now()
 
-  /** `totals` returns every histogram's cumulative state, in histograms nobody else changes. */
+  /**
+   * `totals` returns every histogram's cumulative state, in histograms nobody else changes. The
+   * window starts now: its first read returns what was recorded after this.
+   */
   constructor(totals: () => HistogramTotal[]) {
     this.#totals = totals
+    this.#prev = new Map(totals().map((t) => [t.name, t]))
   }
 
   /** What was recorded since the previous read; the next read starts from here. */
   read(): WindowRead {
     const now = performance.now()
     const out: WindowRead = { seconds: (now - this.#at) / 1000, histograms: [] }
-    const next = new Map<string, { hdr: HdrHistogram; sum: number }>()
+    const next = new Map<string, HistogramTotal>()
     for (const t of this.#totals()) {
-      const total = t.hdr
-      next.set(t.name, { hdr: total, sum: t.sum })
+      next.set(t.name, t)
       const prev = this.#prev.get(t.name)
-      let diff = total
+      let diff = t.hdr
       let sum = t.sum
-      // A total below the baseline cannot happen with the registry's folding; if it ever does,
-      // start over from zero rather than report negative counts.
-      if (prev && prev.hdr.totalCount <= total.totalCount) {
+      // A histogram registered since the previous read has no baseline: all of it is new. A total
+      // below the baseline cannot happen with the registry's folding; if it ever did, this starts
+      // over from zero rather than report negative counts.
+      if (prev && prev.hdr.totalCount <= t.hdr.totalCount) {
         diff = newHdr()
-        diff.add(total)
+        diff.add(t.hdr)
         diff.subtract(prev.hdr)
         sum -= prev.sum
       }
