@@ -145,11 +145,13 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     if (kvReads) stops.push(() => kvReads.close())
     // The live dashboard (issue 19) rides on the HTTP listener; off loopback it needs an operator
     // token, checked by the engine's live credential set.
+    // Per-sample percentiles: the dashboard's own histogram window (held here, so never dropped),
+    // read right after each stats() has pulled every worker.
+    const dashboardWindow = metrics.window('dashboard')
     const dashboard =
       http && config.telemetry.dashboard
         ? startDashboard({
-            // Per-sample percentiles: the dashboard's own histogram window, read after each pull.
-            stats: async () => ({ ...(await stats()), interval: metrics.window('dashboard').read() }),
+            stats: async () => ({ ...(await stats()), interval: dashboardWindow.read() }),
             dataDir: engine.logDir,
             onError: (err) => logger.debug({ err }, 'dashboard sample failed'),
             ...(isLoopbackHost(http.host) ? {} : { authorize: operatorAuthorizer(engine) }),

@@ -15,9 +15,10 @@ function fakeServer() {
   const appended = metrics.counter('mi_records_appended_total', 'records')
   metrics.gauge('mi_connections', 'connections').set(2)
   const ack = metrics.histogram('mi_ack_latency_us', 'ack')
+  const window = metrics.window('dashboard') // as the server does: one window, read per sample
   const stats = async (): Promise<StatsLike> => ({
     metrics: metrics.summary(),
-    interval: metrics.window('dashboard').read(),
+    interval: window.read(),
     parsers: [{ sessions: 2 }],
     writer: { log: { bytesOnDisk: 1234, segments: 1 } },
     subscribers: [{ name: 'sub-a', state: 'running', lagRecords: 7, delivered: 3, lastError: null }],
