@@ -58,20 +58,24 @@ export class HistogramWindow {
     const out: WindowRead = { seconds: (now - this.#at) / 1000, histograms: [] }
     const next = new Map<string, HistogramTotal>()
     for (const t of this.#totals()) {
-      next.set(t.name, t)
       const prev = this.#prev.get(t.name)
+      if (prev && prev.hdr.totalCount > t.hdr.totalCount) {
+        // Totals below the baseline: an older snapshot than one already read (the engine merges
+        // pulls in order, so this should not happen). Keep the newer baseline, report nothing
+        // now; the next read counts from the baseline, so nothing is counted twice.
+        next.set(t.name, prev)
+        out.histograms.push({ name: t.name, unit: t.unit, ...statsOf(newHdr(), 0) })
+        continue
+      }
+      next.set(t.name, t)
+      // A histogram registered since the previous read has no baseline: all of it is new.
       let diff = t.hdr
-      let sum = t.sum
-      // A histogram registered since the previous read has no baseline: all of it is new. A total
-      // below the baseline cannot happen with the registry's folding; if it ever did, this starts
-      // over from zero rather than report negative counts.
-      if (prev && prev.hdr.totalCount <= t.hdr.totalCount) {
+      if (prev) {
         diff = newHdr()
         diff.add(t.hdr)
         diff.subtract(prev.hdr)
-        sum -= prev.sum
       }
-      out.histograms.push({ name: t.name, unit: t.unit, ...statsOf(diff, sum) })
+      out.histograms.push({ name: t.name, unit: t.unit, ...statsOf(diff, t.sum - (prev?.sum ?? 0)) })
     }
     this.#prev = next
     this.#at = now

@@ -71,6 +71,16 @@ test('worker snapshots: every value lands in exactly one interval, across source
   t.is(after?.count, 1)
   t.true(Math.abs((after?.p50 ?? 0) - 40) <= 1)
   t.is(find(main.summary().histograms, 'mi_ack_latency_us')?.count, 4)
+
+  // An older snapshot arriving after a newer one was read: nothing now, nothing counted twice.
+  const older = workers[0]?.snapshot() as ReturnType<Metrics['snapshot']>
+  hist(workers[0] as Metrics).record(50)
+  pull()
+  t.is(find(w.read().histograms, 'mi_ack_latency_us')?.count, 1)
+  main.mergeFrom('parser-0', older)
+  t.is(find(w.read().histograms, 'mi_ack_latency_us')?.count, 0)
+  pull()
+  t.is(find(w.read().histograms, 'mi_ack_latency_us')?.count, 0)
 })
 
 test('windows are independent readers, and only 16 are kept', (t) => {
