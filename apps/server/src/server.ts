@@ -144,9 +144,9 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     const kvReads = http ? kvReadHandler(config, engine) : null
     if (kvReads) stops.push(() => kvReads.close())
     // The live dashboard (issue 19) rides on the HTTP listener; off loopback it needs an operator
-    // token, checked by the engine's live credential set.
-    // Per-sample percentiles: the dashboard's own histogram window (held here, so never dropped),
-    // read right after each stats() has pulled every worker.
+    // token, checked by the engine's live credential set. Its per-sample percentiles come from its
+    // own histogram window (held here, so never dropped), read right after each stats() has
+    // pulled every worker.
     const dashboardWindow = metrics.window('dashboard')
     const dashboard =
       http && config.telemetry.dashboard

@@ -30,7 +30,7 @@ export type HistogramUnit = 'us' | 'ms' | 'bytes' | 'records'
 const kNameRe = /^[a-z_][a-z0-9_]*$/
 const kLabelRe = /^[a-z_][a-z0-9_]*$/
 const kSep = '\u0000'
-/** Windows kept by key; the least recently read one goes first (a `top` that quit). */
+/** Windows kept by key; the least recently named one goes first (a `top` that quit). */
 const kMaxWindows = 16
 
 export interface LabelledValues {
@@ -233,7 +233,7 @@ export class Metrics {
   readonly #metrics = new Map<string, AnyMetric>()
   // source name → its latest snapshot
   readonly #sources = new Map<string, MetricsSnapshot>()
-  // window key → window, least recently read first
+  // window key → window, least recently named first
   readonly #windows = new Map<string, HistogramWindow>()
 
   #register<M extends AnyMetric>(name: string, type: MetricType, make: () => M, same: (m: M) => boolean): M {
