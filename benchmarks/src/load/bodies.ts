@@ -37,7 +37,7 @@ export function makeBodies(spec: BodySpec, bodyBytes: number, connection: number
         o[f] = Math.round((Math.sin(t / 50 + k) + k) * 1000) / 1000
       })
       let text = JSON.stringify(o)
-      const room = bodyBytes - text.length - 10 // ,"pad":"" is 10 characters
+      const room = bodyBytes - text.length - 9 // ,"pad":"" is 9 characters
       if (room > 0) text = `${text.slice(0, -1)},"pad":"${'x'.repeat(room)}"}`
       return { body: Buffer.from(text) }
     })
