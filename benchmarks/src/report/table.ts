@@ -81,6 +81,7 @@ export function ratios(rows: Row[]): string[] {
         parts.push(`${ours}/${peer} ×${(a.msgs_per_s / b.msgs_per_s).toFixed(2)}`)
     }
     pair('ours', 'redis')
+    pair('ours+kv', 'redis')
     pair('ours-base', 'redis')
     pair('ours', 'ours-base')
     pair('ours-interval', 'nats-js-lean')

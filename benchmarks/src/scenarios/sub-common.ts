@@ -113,6 +113,7 @@ export function watchSubscriber(
       })
     return s
   }
+  const startedAt = Date.now()
   let stopped = false
   const loop = (async () => {
     while (!stopped) {
@@ -150,14 +151,16 @@ export function watchSubscriber(
     }
     if (last?.deadLettered) out.dead_lettered = last.deadLettered
     if (last?.state && last.state !== 'running') out.state = last.state
-    if (last?.lastError) out.last_error = `${last.lastError.code}: ${last.lastError.message}`.slice(0, 120)
+    // An error from before this row's load (the s3 outage) is not news.
+    const err = last?.lastError
+    if (err && err.atMs >= startedAt) out.last_error = `${err.code}: ${err.message}`.slice(0, 120)
     return out
   }
 }
 
 /** How long a row waits after its load for the subscriber to catch up. */
 export function catchUpMs(ctx: RunContext): number {
-  return ctx.quick ? 3000 : 10_000
+  return ctx.quick ? 3000 : 5000
 }
 
 /** Notes each subscriber row carries: its ack p99 and ingest rate against the ingest-only row. */

@@ -186,9 +186,6 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
             }
           },
         })
-        const ours = rows.find((r) => r.target === 'ours+kv')
-        if (ours?.msgs_per_s && row.msgs_per_s)
-          ours.extra.sets_vs_redis = `×${(ours.msgs_per_s / row.msgs_per_s).toFixed(2)}`
         rows.push(row)
       }
       return rows

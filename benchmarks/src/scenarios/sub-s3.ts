@@ -3,7 +3,8 @@
  * (fauxqs from npm, in its own process, objects stored as files) with ingest running: 1 KiB JSON
  * records offered open loop at 10,000 records/s (2,000 with --quick) as BATCH frames over 8
  * connections, to module-ingest (flush `always`). NDJSON + zstd (the defaults), windows of up to
- * 50,000 records / 32 MiB / 1 s.
+ * 50,000 records / 8 MiB / 1 s (smaller than the example config's 32 MiB, so a 4 s measurement
+ * window sees several uploads rather than one lump).
  *
  * - `ours`: ingest alone, the baseline of this run;
  * - `ours+s3`: the uploader keeping up: `upload_mb_per_s` (record bodies uploaded inside the
@@ -52,7 +53,7 @@ export function s3Entry(port: number): SubscriberEntry {
     name: 's3',
     use: 's3',
     streams: ['bench'],
-    batch: { maxRecords: 50_000, maxBytes: 32 << 20, maxWaitMs: 1000 },
+    batch: { maxRecords: 50_000, maxBytes: 8 << 20, maxWaitMs: 1000 },
     timeoutMs: 120_000,
     options: {
       bucket: kBucket,

@@ -76,7 +76,7 @@ export interface SubscriberStats {
   delivered: number
   deliveredBytes?: number
   deadLettered?: number
-  lastError?: { code: string; message: string } | null
+  lastError?: { code: string; message: string; atMs: number } | null
 }
 
 const kCli = fileURLToPath(new URL('../../../apps/server/src/cli.ts', import.meta.url))
