@@ -30,8 +30,9 @@ const kPoolMax = 4096
 export function makeBodies(spec: BodySpec, bodyBytes: number, connection: number): BodyItem[] {
   if (spec.kind === 'random') return [{ body: randomBytes(bodyBytes) }]
   if (spec.kind === 'json') {
-    return Array.from({ length: 1024 }, (_, i) => {
-      const t = connection * 1024 + i
+    // 3,600: with a producer-time spread of an hour, one record per second of it per connection.
+    return Array.from({ length: 3600 }, (_, i) => {
+      const t = connection * 3600 + i
       const o: Record<string, number | string> = {}
       spec.fields.forEach((f, k) => {
         o[f] = Math.round((Math.sin(t / 50 + k) + k) * 1000) / 1000

@@ -163,7 +163,7 @@ export function catchUpMs(ctx: RunContext): number {
   return ctx.quick ? 3000 : 5000
 }
 
-/** Notes each subscriber row carries: its ack p99 and ingest rate against the ingest-only row. */
+/** The note each subscriber row carries: its ingest ack p99 over the ingest-only row of the same run. */
 export function againstIngestOnly(row: Row, base: Row | undefined): void {
   if (!base?.ack?.p99_us || !row.ack?.p99_us) return
   row.extra.ack_p99_vs_ingest_only = `×${(row.ack.p99_us / base.ack.p99_us).toFixed(2)}`
