@@ -1,9 +1,16 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { type BodySpec, meanBodyBytes } from './load/bodies.ts'
 import { type LoadSpec, runLoad } from './load/coordinator.ts'
 import { ProcMonitor, statusKiB } from './procs.ts'
 import { kTargets, type Row, type RunContext, type TargetName, windowFor } from './scenario.ts'
-import { flushLatency, type OursServer, stageBreakdown, startOurs } from './targets/ours.ts'
+import {
+  flushLatency,
+  type OursServer,
+  type SubscriberEntry,
+  stageBreakdown,
+  startOurs,
+} from './targets/ours.ts'
 import { type PeerServer, startNats, startRedis } from './targets/peers.ts'
 
 /**
@@ -20,14 +27,34 @@ export interface TargetRun {
   localAddresses?: string[]
   connectConcurrency?: number
   maxConnections?: number
-  diskSubscriber?: boolean
+  /** Our server only: subscribers to run, and the HTTP listener (see OursOptions). */
+  subscribers?: SubscriberEntry[]
+  http?: boolean
+  /** What the records are and where they go (load/bodies.ts, LoadPlan); default random, `bench`. */
+  body?: BodySpec
+  stream?: string
+  tsSpreadMs?: number
   drainMs?: number
   /** In-flight frames per connection for every target, overriding windowFor (the in-flight rows). */
   window?: number
   /** Generator processes; default ctx.workers. */
   workers?: number
-  /** While the load runs, against our server (subscriber lag sampling). */
-  during?: (server: OursServer) => () => Promise<Record<string, number | string>>
+  /** Before the load, once the server is up (e.g. preload keys); its numbers go into the notes. */
+  prepare?: (server: UnderTest) => Promise<Record<string, number | string> | undefined>
+  /**
+   * Called as the load starts; the function it returns is called after the load with the
+   * measurement window (performance.now() ms) and returns numbers for the notes (lag sampling,
+   * queries while ingesting).
+   */
+  during?: (server: UnderTest) => (window: MeasureWindow) => Promise<Record<string, number | string>>
+}
+
+/** The server a row runs against. */
+export type UnderTest = { kind: 'ours'; server: OursServer } | { kind: 'peer'; server: PeerServer }
+
+export interface MeasureWindow {
+  startMs: number
+  endMs: number
 }
 
 let runCounter = 0
@@ -56,11 +83,12 @@ export async function measureTarget(
   r: TargetRun,
 ): Promise<Row> {
   const window = r.window ?? windowFor(ctx, r.connections)
+  const bodyBytes = r.body ? meanBodyBytes(r.body, r.bodyBytes) : r.bodyBytes
   const params = {
-    body_bytes: r.bodyBytes,
+    body_bytes: bodyBytes,
     connections: r.connections,
     window,
-    ...(r.ratePerSec ? { offered_per_s: r.ratePerSec } : {}),
+    ...(r.ratePerSec ? { offered_per_s: r.ratePerSec * (r.recordsPerFrame ?? 1) } : {}),
   }
   const row = emptyRow(scenario, target, params)
   const dir = join(ctx.scratch, `${scenario}-${target}-${++runCounter}`)
@@ -74,7 +102,8 @@ export async function measureTarget(
         flush: target === 'ours-interval' ? 'interval' : 'always',
         ...(target === 'ours-base' ? { root: ctx.baseRoot! } : {}),
         ...(r.maxConnections ? { maxConnections: r.maxConnections } : {}),
-        ...(r.diskSubscriber ? { diskSubscriber: true } : {}),
+        ...(r.subscribers ? { subscribers: r.subscribers } : {}),
+        ...(r.http ? { http: true } : {}),
       })
     } else if (target === 'nats-js' || target === 'nats-js-lean') peer = await startNats(dir)
     else peer = await startRedis(dir)
@@ -89,15 +118,22 @@ export async function measureTarget(
   const mon = new ProcMonitor(server.pid)
   // RSS of the started, idle server: the base that per-connection memory is measured against.
   if (ours) row.extra.rss_start_mib = Math.round(statusKiB(server.pid, 'VmRSS') / 102.4) / 10
-  const stopDuring = ours && r.during ? r.during(ours) : null
+  const underTest: UnderTest = ours ? { kind: 'ours', server: ours } : { kind: 'peer', server: peer! }
+  const window_: MeasureWindow = { startMs: 0, endMs: 0 }
+  let stopDuring: ((w: MeasureWindow) => Promise<Record<string, number | string>>) | null = null
   try {
+    if (r.prepare) Object.assign(row.extra, await r.prepare(underTest))
+    stopDuring = r.during ? r.during(underTest) : null
     const spec: LoadSpec = {
       kind: ours ? 'mip' : target === 'redis' ? 'redis' : 'nats',
       host: '127.0.0.1',
       port: server.port,
       connections: r.connections,
       localAddresses: r.localAddresses ?? [],
-      bodyBytes: r.bodyBytes,
+      bodyBytes,
+      ...(r.body ? { body: r.body } : {}),
+      ...(r.stream ? { stream: r.stream } : {}),
+      ...(r.tsSpreadMs ? { tsSpreadMs: r.tsSpreadMs } : {}),
       recordsPerFrame: r.recordsPerFrame ?? 1,
       window,
       ratePerSec: r.ratePerSec ?? 0,
@@ -111,8 +147,14 @@ export async function measureTarget(
       workers: r.workers ?? ctx.workers,
     }
     const out = await runLoad(spec, {
-      measureStart: () => mon.mark(),
-      measureEnd: () => mon.markEnd(),
+      measureStart: () => {
+        window_.startMs = performance.now()
+        mon.mark()
+      },
+      measureEnd: () => {
+        window_.endMs = performance.now()
+        mon.markEnd()
+      },
     })
     row.msgs_per_s = out.msgsPerSec
     row.mb_per_s = out.mbPerSec
@@ -123,19 +165,26 @@ export async function measureTarget(
     if (out.connected !== r.connections) row.extra.connected = out.connected
     if (out.settledFrames === 0) row.extra.note = 'nothing acknowledged inside the window'
     if (r.connections >= 1000) row.extra.connect_ms = Math.round(out.connectMs)
-    if (r.ratePerSec) row.extra.achieved_pct = Math.round((out.msgsPerSec / r.ratePerSec) * 100)
+    if (r.ratePerSec)
+      row.extra.achieved_pct = Math.round((out.msgsPerSec / (r.ratePerSec * (r.recordsPerFrame ?? 1))) * 100)
     if (ours) {
       const stats = await ours.stats()
       row.flush = flushLatency(stats)
       Object.assign(row.extra, stageBreakdown(stats))
     }
-    if (stopDuring) Object.assign(row.extra, await stopDuring())
+    if (stopDuring) {
+      const stop = stopDuring
+      stopDuring = null
+      Object.assign(row.extra, await stop(window_))
+    }
   } catch (err) {
     row.errors++
     row.extra.failed = (err as Error).message.split('\n')[0]!
     ctx.log(`  ${target}: failed: ${(err as Error).message}`)
     if (ours) ctx.log(ours.tail())
   } finally {
+    // A load that failed still ends what `during` started (samplers, query loops).
+    await stopDuring?.(window_).catch(() => {})
     const usage = mon.stop()
     row.rss_peak_mib = usage.rssPeakMiB
     row.cpu_s = usage.cpuSeconds

@@ -4,6 +4,10 @@ import { inflightScenarios } from './scenarios/inflight.ts'
 import { latencyScenarios } from './scenarios/latency.ts'
 import { microScenarios } from './scenarios/micro.ts'
 import { recoveryScenario } from './scenarios/recovery.ts'
+import { aiScenario } from './scenarios/sub-ai.ts'
+import { indexScenario } from './scenarios/sub-index.ts'
+import { kvScenarios } from './scenarios/sub-kv.ts'
+import { s3Scenario } from './scenarios/sub-s3.ts'
 import { subscriberLagScenario } from './scenarios/subscriber-lag.ts'
 import { throughputScenarios } from './scenarios/throughput.ts'
 
@@ -16,6 +20,10 @@ export function allScenarios(): Scenario[] {
     ...connectionScenarios,
     recoveryScenario,
     subscriberLagScenario,
+    aiScenario,
+    s3Scenario,
+    indexScenario,
+    ...kvScenarios,
     ...microScenarios(),
   ]
 }

@@ -29,7 +29,8 @@ usage: node benchmarks/src/run.ts [scenario|group|prefix ...] [options]
 options:
   --list              list scenarios and exit
   --quick             short durations, the CI subset (benchmarks/test/quick.test.ts)
-  --big               recovery with 10 GiB of log instead of 1 GiB
+  --big               recovery with 10 GiB of log instead of 1 GiB, the s3 catch-up with a
+                      1 GiB backlog instead of 64 MiB, and kv-1m in the default set
   --targets a,b       ${kTargets.join(',')} (default: all)
   --window N          in-flight frames per connection, every target and scenario (default 256,
                       capped at 32,768 in flight in total: 32 per connection at 1,000 connections)
@@ -125,6 +126,7 @@ const log = (m: string) => process.stderr.write(`${m}\n`)
 const ctx: RunContext = {
   quick,
   big: o.big ?? false,
+  named: new Set(positionals),
   targets,
   window: posInt('window', o.window, 256),
   windowFixed: o.window !== undefined,

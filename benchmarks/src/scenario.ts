@@ -37,6 +37,8 @@ export interface Row {
 export interface RunContext {
   quick: boolean
   big: boolean
+  /** The scenario names, groups and prefixes given on the command line (empty: the default set). */
+  named: ReadonlySet<string>
   targets: ReadonlySet<TargetName>
   /** In-flight window per connection, the same for every target (see windowFor). */
   window: number

@@ -10,6 +10,8 @@
  *                         ◀─────     FAILED {message}   (instead of READY/DONE)
  */
 
+import type { BodySpec } from './bodies.ts'
+
 /** Which broker the generator speaks to. */
 export type TargetKind = 'mip' | 'nats' | 'redis'
 
@@ -24,6 +26,16 @@ export interface LoadPlan {
   /** Source addresses to spread connections over (ephemeral ports are per source address). */
   localAddresses: string[]
   bodyBytes: number
+  /** What the bodies are (bodies.ts); default random bytes. */
+  body?: BodySpec
+  /** MIP/1 stream; default `bench`. */
+  stream?: string
+  /**
+   * MIP/1 only: spread the records' producer timestamps evenly over the last `tsSpreadMs` before
+   * the load starts (the index scenario queries an hour of data). 0 or unset: ts 0, the server's
+   * receive time.
+   */
+  tsSpreadMs?: number
   /** Records per frame: 1 sends DATA frames, more sends BATCH frames (MIP/1 only). */
   recordsPerFrame: number
   /** Unsettled frames per connection at most (the in-flight window). */

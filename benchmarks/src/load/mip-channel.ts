@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import {
   decodeHelloOk,
@@ -27,14 +26,16 @@ export interface MipChannelOptions {
   localAddress?: string
   module: string
   token: string
-  body: Buffer
+  /** Cycled frame by frame (bodies.ts). */
+  bodies: Buffer[]
+  stream: string
+  /** See LoadPlan.tsSpreadMs. */
+  tsSpreadMs: number
   recordsPerFrame: number
   window: number
   sink: Sink
   handshakeTimeoutMs: number
 }
-
-const kStream = 'bench'
 
 export class MipChannel implements Channel {
   readonly backlog: number[] = []
@@ -42,9 +43,9 @@ export class MipChannel implements Channel {
   dead = false
   #socket: Socket
   #decoder = new FrameDecoder({ maxFrame: 1 << 20, role: 'client' })
-  #payload: Buffer
+  #payloads: Buffer[]
+  #next = 0
   #type: number
-  #frameBytes: number
   #window: number
   /** Send time per seq, in a ring of `window` slots: at most `window` seqs are unsettled. */
   #t0: Float64Array
@@ -61,15 +62,21 @@ export class MipChannel implements Channel {
     this.#t0 = new Float64Array(o.window)
     this.#sent = hwm
     this.#acked = hwm
-    if (o.recordsPerFrame > 1) {
-      const records = Array.from({ length: o.recordsPerFrame }, () => ({ stream: kStream, body: o.body }))
-      this.#payload = encodeBatch(records).payload
-      this.#type = FrameType.BATCH
-    } else {
-      this.#payload = encodeRecord({ stream: kStream, ts: 0, body: o.body }) as Buffer
-      this.#type = FrameType.DATA
-    }
-    this.#frameBytes = HEADER_BYTES + this.#payload.byteLength + 4
+    // Every payload is encoded here, once: a send only copies one.
+    const n = o.bodies.length
+    const nowUs = Date.now() * 1000
+    const record = (i: number) => ({
+      stream: o.stream,
+      ts: o.tsSpreadMs > 0 ? Math.round(nowUs - (o.tsSpreadMs * 1000 * (n - (i % n))) / n) : 0,
+      body: o.bodies[i % n]!,
+    })
+    const per = o.recordsPerFrame
+    this.#type = per > 1 ? FrameType.BATCH : FrameType.DATA
+    this.#payloads = Array.from({ length: Math.ceil(n / per) }, (_, j) =>
+      per > 1
+        ? encodeBatch(Array.from({ length: per }, (_, k) => record(j * per + k))).payload
+        : (encodeRecord(record(j)) as Buffer),
+    )
   }
 
   static async open(o: MipChannelOptions): Promise<MipChannel> {
@@ -136,16 +143,18 @@ export class MipChannel implements Channel {
   send(t0: number): void {
     const seq = ++this.#sent
     this.#t0[seq % this.#window] = t0
-    const need = this.#frameBytes
+    const payload = this.#payloads[this.#next]!
+    if (++this.#next === this.#payloads.length) this.#next = 0
+    const need = HEADER_BYTES + payload.byteLength + 4
     if (this.#out === null || this.#outOff + need > this.#out.byteLength) {
       this.flush()
       this.#out = Buffer.allocUnsafe(Math.max(64 * 1024, need * Math.min(this.#window, 64)))
     }
     const out = this.#out
     const off = this.#outOff
-    const len = this.#payload.byteLength
+    const len = payload.byteLength
     writeHeader(out, off, this.#type, 0, len, BigInt(seq))
-    this.#payload.copy(out, off + HEADER_BYTES)
+    payload.copy(out, off + HEADER_BYTES)
     this.#outOff = writeTrailer(out, off, len)
   }
 
@@ -202,9 +211,4 @@ export class MipChannel implements Channel {
     this.#sink.error(message)
     this.#socket.destroy()
   }
-}
-
-/** A random body: incompressible, so no layer can cheat with compression. */
-export function makeBody(bytes: number): Buffer {
-  return randomBytes(bytes)
 }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis'
+import type { BodyItem } from './bodies.ts'
 import type { Channel, Sink } from './channel.ts'
 
 /**
@@ -6,6 +7,7 @@ import type { Channel, Sink } from './channel.ts'
  * as it is issued and matches replies in order; auto-pipelining coalesces a tick's commands into
  * one write), at most `window` unanswered per connection. With `appendfsync always` Redis replies
  * only after the AOF write is fsynced, so a reply is a durable acknowledgement.
+ * kv bodies (bodies.ts `kv-set`) become `SET key value` instead, cycling over the same keys.
  */
 export class RedisChannel implements Channel {
   readonly backlog: number[] = []
@@ -13,19 +15,20 @@ export class RedisChannel implements Channel {
   dead = false
   inFlight = 0
   #r: Redis
-  #body: Buffer
+  #items: BodyItem[]
+  #next = 0
   #sink: Sink
   /** Unsettled frames by id → send time (ids, not times: two sends can share a timestamp). */
   #pending = new Map<number, number>()
   #nextId = 0
 
-  private constructor(r: Redis, body: Buffer, sink: Sink) {
+  private constructor(r: Redis, items: BodyItem[], sink: Sink) {
     this.#r = r
-    this.#body = body
+    this.#items = items
     this.#sink = sink
   }
 
-  static async open(o: { host: string; port: number; body: Buffer; sink: Sink }) {
+  static async open(o: { host: string; port: number; items: BodyItem[]; sink: Sink }) {
     const r = new Redis({
       host: o.host,
       port: o.port,
@@ -35,14 +38,18 @@ export class RedisChannel implements Channel {
       retryStrategy: () => null,
     })
     await r.connect()
-    return new RedisChannel(r, o.body, o.sink)
+    return new RedisChannel(r, o.items, o.sink)
   }
 
   send(t0: number): void {
     this.inFlight++
     const id = this.#nextId++
     this.#pending.set(id, t0)
-    this.#r.xadd('bench', '*', 'b', this.#body).then(
+    const item = this.#items[this.#next]!
+    if (++this.#next === this.#items.length) this.#next = 0
+    const reply =
+      item.key === undefined ? this.#r.xadd('bench', '*', 'b', item.body) : this.#r.set(item.key, item.value!)
+    reply.then(
       () => {
         this.inFlight--
         this.#pending.delete(id)
@@ -52,7 +59,7 @@ export class RedisChannel implements Channel {
       (err: Error) => {
         this.inFlight--
         this.#pending.delete(id)
-        this.#sink.error(`xadd: ${err.message}`)
+        this.#sink.error(`redis: ${err.message}`)
       },
     )
   }

@@ -16,9 +16,10 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as hdr from 'hdr-histogram-js'
+import { makeBodies } from './bodies.ts'
 import type { Channel, Sink } from './channel.ts'
 import type { FromChild, LoadPlan, LoadResult, ToChild } from './messages.ts'
-import { MipChannel, makeBody } from './mip-channel.ts'
+import { MipChannel } from './mip-channel.ts'
 import { NatsChannel } from './nats-channel.ts'
 import { RedisChannel } from './redis-channel.ts'
 
@@ -102,13 +103,15 @@ function refill(ch: Channel): void {
 }
 
 async function open(p: LoadPlan): Promise<{ connected: number; connectMs: number }> {
-  const body = makeBody(p.bodyBytes)
+  const bodySpec = p.body ?? { kind: 'random' }
   const t = performance.now()
   const opened: Channel[] = new Array(p.connections)
   let next = 0
   const one = async (i: number) => {
     const index = p.firstConnection + i
     const host = p.host
+    const items = makeBodies(bodySpec, p.bodyBytes, index)
+    const body = items[0]!.body
     if (p.kind === 'mip') {
       const localAddress = p.localAddresses.length
         ? p.localAddresses[index % p.localAddresses.length]
@@ -119,7 +122,9 @@ async function open(p: LoadPlan): Promise<{ connected: number; connectMs: number
         ...(localAddress ? { localAddress } : {}),
         module: `bench-${index}`,
         token: p.token ?? '',
-        body,
+        bodies: items.map((x) => x.body),
+        stream: p.stream ?? 'bench',
+        tsSpreadMs: p.tsSpreadMs ?? 0,
         recordsPerFrame: p.recordsPerFrame,
         window: p.window,
         sink,
@@ -128,7 +133,7 @@ async function open(p: LoadPlan): Promise<{ connected: number; connectMs: number
     }
     if (p.kind === 'nats')
       return NatsChannel.open({ host, port: p.port, body, sink, index, mode: p.natsPublish })
-    return RedisChannel.open({ host, port: p.port, body, sink })
+    return RedisChannel.open({ host, port: p.port, items, sink })
   }
   const lanes = Array.from({ length: Math.min(p.connectConcurrency, p.connections) }, async () => {
     for (let i = next++; i < p.connections; i = next++) {

@@ -108,6 +108,15 @@ fdatasync every 10 ms, ACK before it); \`ours\` against JetStream is listed for 
   (empty data dir) is the cost of the log. The fill rate is BATCH frames of 64 × 1 KiB under \`interval\`.
 - **subscriber-lag**: the disk subscriber competes with ingest for the same CPUs; lag is durable records
   not yet delivered (\`lagRecords\` from \`stats\`), catch-up is after the load stops.
+- **Subscriber rows** (\`ai\`, \`s3\`, \`index\`, \`kv-*\`): each scenario's \`ours\` row is the same load with no
+  subscriber, in the same run; \`ack_p99_vs_ingest_only\` is a subscriber row's ingest ack p99 over it. The
+  subscriber shares the server process and the CPUs with ingest and the generators. \`<x>_per_s\` (\`inferences_per_s\`, \`applied_per_s\`, \`uploaded_per_s\`) is what
+  the subscriber finished inside the measurement window: it equals the offered rate when it keeps up (lag
+  stays low, catch-up is quick), and is its capacity under that load when it does not. \`ai-b1\` is one
+  worker round trip per record. \`s3\` catch-up: \`resume_wait_ms\` is the offline backoff (capped at 2 s for
+  the run), \`catch_up_mb_per_s\` the body MB uploaded from store back to lag 0 per second, new records
+  included. \`index\` queries and \`kv\` gets are one client back to back over HTTP (JSON) during the load;
+  Redis \`GET\` the same over RESP.
 - **Noise**: other engineers' tests run on the same 2 CPUs; rows taken minutes apart can differ by 20 %+.
 `
 }

@@ -4,6 +4,9 @@ import type { Row } from '../scenario.ts'
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US')
 const fixed = (n: number, d: number) => n.toFixed(d)
+/** A note's number: integers (and anything ≥ 100) grouped, small fractions (MB/s, ms) kept. */
+const note = (n: number) =>
+  Number.isInteger(n) || Math.abs(n) >= 100 ? int(n) : n.toFixed(Math.abs(n) < 10 ? 2 : 1)
 
 export const kColumns = [
   'scenario',
@@ -26,7 +29,7 @@ export const kColumns = [
 export function cells(r: Row): string[] {
   const notes = Object.entries(r.extra)
     .filter(([k]) => k !== 'version')
-    .map(([k, v]) => `${k}=${typeof v === 'number' ? int(v) : v}`)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? note(v) : v}`)
   if (r.skipped) notes.unshift(`skipped: ${r.skipped}`)
   const dash = '–'
   return [
@@ -78,6 +81,7 @@ export function ratios(rows: Row[]): string[] {
         parts.push(`${ours}/${peer} ×${(a.msgs_per_s / b.msgs_per_s).toFixed(2)}`)
     }
     pair('ours', 'redis')
+    pair('ours+kv', 'redis')
     pair('ours-base', 'redis')
     pair('ours', 'ours-base')
     pair('ours-interval', 'nats-js-lean')

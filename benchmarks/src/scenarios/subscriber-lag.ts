@@ -32,9 +32,11 @@ export const subscriberLagScenario: Scenario = {
     const row = await measureTarget(ctx, this.name, 'ours', {
       bodyBytes: 128,
       connections: 100,
-      diskSubscriber: true,
+      subscribers: [{ name: 'disk', use: 'disk' }],
       drainMs: 10_000,
-      during(server) {
+      during(ut) {
+        if (ut.kind !== 'ours') throw new Error('subscriber-lag runs against our server only')
+        const server = ut.server
         let peak = 0
         let stopped = false
         const sampler = (async () => {

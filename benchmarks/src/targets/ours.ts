@@ -2,15 +2,29 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createToken } from '@module-ingest/auth'
+import { createOperator, createToken } from '@module-ingest/auth'
 import { adminRequest, type MetricsSummary } from '@module-ingest/telemetry'
-import { type Spawned, spawnUntil } from '../procs.ts'
+import { freePort, type Spawned, spawnUntil } from '../procs.ts'
 
 /**
  * Our server as a separate process: the real `module-ingest serve` command (apps/server) with a
  * config file written here, a data dir under the run's scratch dir and a token credential for any
  * module (`*`, write:*). The port comes from the JSON log line `event: ServerListening`.
+ * The process runs in its data dir, so relative paths in subscriber options (an index or kv store
+ * file) land there and go away with it.
  */
+
+/** One `subscribers[]` entry of the server config, written as is (see packages/config). */
+export interface SubscriberEntry {
+  name: string
+  use: string
+  streams?: string[]
+  options?: Record<string, unknown>
+  batch?: { maxRecords?: number; maxBytes?: number; maxWaitMs?: number }
+  concurrency?: number
+  maxAttempts?: number
+  timeoutMs?: number
+}
 
 export type FlushPolicy = 'always' | 'interval'
 
@@ -19,8 +33,13 @@ export interface OursOptions {
   dataDir: string
   flush: FlushPolicy
   maxConnections?: number
-  /** Run the built-in disk subscriber (archive under the data dir). Default false. */
-  diskSubscriber?: boolean
+  /** Subscribers to run, built-in or not (default none: ingest alone). */
+  subscribers?: SubscriberEntry[]
+  /**
+   * Open the HTTP listener (metrics, and the index and kv read APIs) on a free loopback port, with
+   * an operator token that may read every stream (`read:*`). Default off.
+   */
+  http?: boolean
   /** Repository root whose apps/server runs (default: this checkout); see --base. */
   root?: string
   /** Seconds to wait for `ServerListening`. */
@@ -32,6 +51,9 @@ export interface OursServer {
   readonly pid: number
   readonly dataDir: string
   readonly token: string
+  /** With `http`: the listener's port and an operator bearer token for its read APIs. */
+  readonly httpPort: number | null
+  readonly operatorToken: string | null
   /** Spawn → `ServerListening`, ms. */
   readonly startMs: number
   /** The admin socket's `stats` answer. */
@@ -42,8 +64,19 @@ export interface OursServer {
 
 export interface OursStats {
   metrics: MetricsSummary
-  subscribers: Array<{ name: string; lagRecords: number; delivered: number }> | null
+  subscribers: SubscriberStats[] | null
   [key: string]: unknown
+}
+
+/** The fields of the runtime's per-subscriber stats the scenarios read. */
+export interface SubscriberStats {
+  name: string
+  state?: string
+  lagRecords: number
+  delivered: number
+  deliveredBytes?: number
+  deadLettered?: number
+  lastError?: { code: string; message: string; atMs: number } | null
 }
 
 const kCli = fileURLToPath(new URL('../../../apps/server/src/cli.ts', import.meta.url))
@@ -64,13 +97,19 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     }))
     await writeFile(tokenFile, `${token}\n`, { mode: 0o600 })
   }
+  let operatorToken: string | null = null
+  let httpPort: number | null = null
+  if (o.http) {
+    ;({ token: operatorToken } = await createOperator(credentialsFile, { name: 'bench', scopes: ['read:*'] }))
+    httpPort = await freePort()
+  }
   const maxConnections = o.maxConnections ?? 20_000
   const adminSocket = join(dataDir, 'admin.sock')
   const config = {
     listen: '127.0.0.1:0',
     dataDir,
     credentialsFile,
-    subscribers: o.diskSubscriber ? [{ name: 'disk', use: 'disk' }] : [],
+    subscribers: o.subscribers ?? [],
     log: { flush: o.flush },
     limits: {
       maxConnections,
@@ -81,7 +120,11 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
       heartbeatMs: 120_000,
       handshakeTimeoutMs: 60_000,
     },
-    telemetry: { metrics: false, adminSocket, logLevel: 'info' },
+    telemetry: {
+      metrics: httpPort === null ? false : { listen: `127.0.0.1:${httpPort}` },
+      adminSocket,
+      logLevel: 'info',
+    },
   }
   const configFile = join(dataDir, 'bench-config.json')
   await writeFile(configFile, JSON.stringify(config, null, 2))
@@ -95,7 +138,7 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
       const j = JSON.parse(line) as { event?: string; port?: number }
       return j.event === 'ServerListening' ? j.port : undefined
     },
-    { timeoutMs: o.startTimeoutMs ?? 120_000 },
+    { timeoutMs: o.startTimeoutMs ?? 120_000, cwd: dataDir },
   )
   const startMs = performance.now() - t0
   const stats = async () => (await adminRequest(adminSocket, 'stats', {}, { timeoutMs: 10_000 })) as OursStats
@@ -118,6 +161,8 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     pid: proc.pid,
     dataDir,
     token,
+    httpPort,
+    operatorToken,
     startMs,
     stats,
     kill: () => proc.kill(),

@@ -1,0 +1,178 @@
+/**
+ * What the subscriber scenarios (sub-ai, sub-s3, sub-index, sub-kv) share: the ingest load they
+ * all run, a sampler of one subscriber's stats, and the ack-p99 comparison with the ingest-only
+ * row of the same run. Not a scenario itself.
+ */
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { connect } from '@module-ingest/client'
+import { type BodySpec, makeBodies } from '../load/bodies.ts'
+import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
+import type { Row, RunContext } from '../scenario.ts'
+import type { OursServer, SubscriberStats } from '../targets/ours.ts'
+
+/** Records per BATCH frame in the open-loop ingest of the subscriber rows. */
+const kPerFrame = 32
+
+/**
+ * The ingest every subscriber row runs: open loop at `recordsPerS` (so the with/without ack p99s
+ * compare the same offered load, free of coordinated omission), BATCH frames of 32 records over
+ * 8 connections.
+ */
+export function ingestLoad(recordsPerS: number, bodyBytes: number, body: BodySpec): TargetRun {
+  return {
+    bodyBytes,
+    body,
+    connections: 8,
+    recordsPerFrame: kPerFrame,
+    ratePerSec: Math.max(1, Math.round(recordsPerS / kPerFrame)),
+  }
+}
+
+/** Our server, from a row's server under test: the subscriber scenarios run against ours only. */
+export function oursOf(ut: UnderTest): OursServer {
+  if (ut.kind !== 'ours') throw new Error('a subscriber row runs against module-ingest only')
+  return ut.server
+}
+
+/** A row that could not run, e.g. a store that did not start, instead of failing the scenario. */
+export function skippedRow(scenario: string, target: string, err: unknown): Row {
+  const row = emptyRow(scenario, 'ours', {})
+  row.target = target
+  row.skipped = `could not start: ${(err as Error).message.split('\n')[0]}`
+  return row
+}
+
+/**
+ * Before the load: send 64 records to `stream` and wait until subscriber `name` has finished them,
+ * so its start (worker threads, loading a model, opening a store, the first connection to a
+ * remote server) is not in the measurement window. Its time goes into the notes.
+ */
+export async function warmSubscriber(
+  server: OursServer,
+  name: string,
+  stream: string,
+  body: BodySpec,
+  bodyBytes: number,
+): Promise<Record<string, number>> {
+  const t0 = performance.now()
+  const client = await connect({ port: server.port, module: 'bench-warm', auth: { token: server.token } })
+  try {
+    const items = makeBodies(body, bodyBytes, 0)
+    await client.sendBatch(
+      Array.from({ length: 64 }, (_, i) => ({ stream, body: items[i % items.length]!.body })),
+    )
+  } finally {
+    await client.close()
+  }
+  for (const deadline = t0 + 120_000; performance.now() < deadline; await sleep(50)) {
+    const s = (await server.stats()).subscribers?.find((x) => x.name === name)
+    if ((s?.delivered ?? 0) >= 64) return { warm_up_ms: Math.round(performance.now() - t0) }
+  }
+  throw new Error(`subscriber ${name} did not finish 64 warm-up records within 120 s`)
+}
+
+interface Sample {
+  t: number
+  delivered: number
+  bytes: number
+  lag: number
+}
+
+/**
+ * Samples subscriber `name` every 200 ms from now until the returned function is called with the
+ * measurement window; that then waits up to `catchUpMs` for the lag to reach 0 and reports, in
+ * the row's notes: records the subscriber finished per second inside the window (under the name
+ * `rateKey`, e.g. `inferences_per_s`), the body MB/s of those (`mb_per_s_of`…, when asked),
+ * peak lag, lag when the load stopped, catch-up time (or the lag left at the deadline), and dead
+ * letters, a state other than running and the last error when there are any.
+ */
+export function watchSubscriber(
+  server: OursServer,
+  name: string,
+  o: {
+    catchUpMs: number
+    rateKey: string
+    mbKey?: string
+    /** Count catch-up from this instant (and these delivered bytes) instead of the load's end. */
+    since?: { t: number; bytes: number }
+  },
+): (w: MeasureWindow) => Promise<Record<string, number | string>> {
+  const { catchUpMs } = o
+  const samples: Sample[] = []
+  const read = async (): Promise<SubscriberStats | undefined> =>
+    (await server.stats()).subscribers?.find((s) => s.name === name)
+  const take = async () => {
+    const s = await read().catch(() => undefined)
+    if (s)
+      samples.push({
+        t: performance.now(),
+        delivered: s.delivered,
+        bytes: s.deliveredBytes ?? 0,
+        lag: s.lagRecords,
+      })
+    return s
+  }
+  const startedAt = Date.now()
+  let stopped = false
+  const loop = (async () => {
+    while (!stopped) {
+      await take()
+      await sleep(200)
+    }
+  })()
+  return async (w) => {
+    stopped = true
+    await loop
+    const atStop = await take()
+    const t0 = performance.now()
+    let last = atStop
+    while ((last?.lagRecords ?? 0) > 0 && performance.now() - t0 < catchUpMs) {
+      await sleep(100)
+      last = (await take()) ?? last
+    }
+    const a = [...samples].reverse().find((s) => s.t <= w.startMs) ?? samples[0]
+    const b = samples.find((s) => s.t >= w.endMs) ?? samples.at(-1)
+    const dt = a && b && b.t > a.t ? (b.t - a.t) / 1000 : Number.NaN
+    const out: Record<string, number | string> = {
+      [o.rateKey]: a && b ? Math.round((b.delivered - a.delivered) / dt) : 0,
+      ...(o.mbKey ? { [o.mbKey]: a && b ? (b.bytes - a.bytes) / 1e6 / dt : 0 } : {}),
+      lag_peak_records: Math.max(0, ...samples.filter((s) => s.t <= t0).map((s) => s.lag)),
+      lag_after_load_records: atStop?.lagRecords ?? -1,
+    }
+    if ((last?.lagRecords ?? 1) === 0) {
+      const from = o.since?.t ?? t0
+      out.catch_up_ms = Math.round(performance.now() - from)
+      if (o.since && last?.deliveredBytes !== undefined)
+        out.catch_up_mb_per_s = (last.deliveredBytes - o.since.bytes) / 1e3 / (performance.now() - from)
+    } else {
+      out.catch_up_ms = `not within ${Math.round(catchUpMs / 1000)} s`
+      out.lag_left_records = last?.lagRecords ?? -1
+    }
+    if (last?.deadLettered) out.dead_lettered = last.deadLettered
+    if (last?.state && last.state !== 'running') out.state = last.state
+    // An error from before this row's load (the s3 outage) is not news.
+    const err = last?.lastError
+    if (err && err.atMs >= startedAt) out.last_error = `${err.code}: ${err.message}`.slice(0, 120)
+    return out
+  }
+}
+
+/** How long a row waits after its load for the subscriber to catch up. */
+export function catchUpMs(ctx: RunContext): number {
+  return ctx.quick ? 3000 : 5000
+}
+
+/** The note each subscriber row carries: its ingest ack p99 over the ingest-only row of the same run. */
+export function againstIngestOnly(row: Row, base: Row | undefined): void {
+  if (!base?.ack?.p99_us || !row.ack?.p99_us) return
+  row.extra.ack_p99_vs_ingest_only = `×${(row.ack.p99_us / base.ack.p99_us).toFixed(2)}`
+}
+
+/** p50/p99 of a list of milliseconds, in µs (the table's unit). */
+export function percentilesUs(ms: number[]): { p50_us: number; p99_us: number } {
+  if (ms.length === 0) return { p50_us: 0, p99_us: 0 }
+  const s = [...ms].sort((x, y) => x - y)
+  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 1000)
+  return { p50_us: at(0.5), p99_us: at(0.99) }
+}

@@ -1,0 +1,127 @@
+/**
+ * The `index` subscriber (packages/subscriber-index, SQLite) applying records while ingest runs,
+ * and the query API answering over HTTP at the same time: JSON records with two numeric fields
+ * (`temp`, `load`) whose producer timestamps are spread over the last hour, offered open loop at
+ * 100,000 records/s (20,000 with --quick) as BATCH frames over 8 connections, to module-ingest
+ * (flush `always`).
+ *
+ * - `ours`: ingest alone, the baseline of this run;
+ * - `ours+index`: records and both fields indexed (1 s and 1 min rollups). `applied_per_s` is
+ *   records applied inside the measurement window; lag and catch-up as for every subscriber row.
+ *   Meanwhile one client asks, back to back, for a 1-hour range of one series at 1 s step
+ *   (`/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg`, ~3,600
+ *   buckets, JSON over HTTP): the query latency p50/p99 of those started inside the window, and how
+ *   many buckets the last one returned.
+ *
+ * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
+ * Command: node benchmarks/src/run.ts index
+ * Prerequisites: none (node:sqlite is built into Node 24).
+ */
+import { performance } from 'node:perf_hooks'
+import type { BodySpec } from '../load/bodies.ts'
+import { type MeasureWindow, measureTarget, type TargetRun, type UnderTest } from '../measure.ts'
+import type { Row, RunContext, Scenario } from '../scenario.ts'
+import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
+import {
+  againstIngestOnly,
+  catchUpMs,
+  ingestLoad,
+  oursOf,
+  percentilesUs,
+  warmSubscriber,
+  watchSubscriber,
+} from './sub-common.ts'
+
+const kBody: BodySpec = { kind: 'json', fields: ['temp', 'load'] }
+const kHourMs = 3_600_000
+
+/** The scenario's `index` entry: records and two fields of stream `bench`, in the data dir. */
+export const kIndexEntry: SubscriberEntry = {
+  name: 'index',
+  use: 'index',
+  streams: ['bench'],
+  batch: { maxRecords: 5000, maxWaitMs: 50 },
+  options: { path: 'index.sqlite', fields: ['temp', 'load'] },
+}
+
+/** The query the scenario times: one series, the last hour, 1 s step. */
+export function rangeQueryUrl(server: OursServer): string {
+  return `http://127.0.0.1:${server.httpPort}/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&limit=4000`
+}
+
+/** Range queries back to back until stopped; latencies of those started inside the window. */
+function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<string, number | string>> {
+  const url = rangeQueryUrl(server)
+  const headers = { authorization: `Bearer ${server.operatorToken}` }
+  const done: Array<{ t: number; ms: number }> = []
+  let buckets = 0
+  let failures = 0
+  let firstFailure = ''
+  let stopped = false
+  const loop = (async () => {
+    while (!stopped) {
+      const t = performance.now()
+      try {
+        const res = await fetch(url, { headers })
+        const body = (await res.json()) as { series?: Array<{ points: unknown[] }>; error?: string }
+        if (!res.ok) throw new Error(`${res.status} ${body.error ?? ''}`)
+        buckets = body.series?.[0]?.points.length ?? 0
+        done.push({ t, ms: performance.now() - t })
+      } catch (err) {
+        failures++
+        firstFailure ||= (err as Error).message.slice(0, 100)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
+  })()
+  return async (w) => {
+    stopped = true
+    await loop
+    const inWindow = done.filter((q) => q.t >= w.startMs && q.t < w.endMs).map((q) => q.ms)
+    const p = percentilesUs(inWindow)
+    return {
+      queries: inWindow.length,
+      query_p50_ms: p.p50_us / 1000,
+      query_p99_ms: p.p99_us / 1000,
+      query_buckets: buckets,
+      ...(failures ? { query_failures: failures, query_error: firstFailure } : {}),
+    }
+  }
+}
+
+export const indexScenario: Scenario = {
+  name: 'index',
+  group: 'subscriber',
+  description: 'index subscriber: apply rate and 1 h @ 1 s range-query p50/p99 while ingesting',
+  quick: false,
+  full: true,
+  async run(ctx: RunContext): Promise<Row[]> {
+    if (!ctx.targets.has('ours')) return []
+    const load: TargetRun = { ...ingestLoad(ctx.quick ? 20_000 : 100_000, 0, kBody), tsSpreadMs: kHourMs }
+    ctx.log('  ours …')
+    const base = await measureTarget(ctx, this.name, 'ours', load)
+    ctx.log('  ours+index …')
+    const row = await measureTarget(ctx, this.name, 'ours', {
+      ...load,
+      http: true,
+      subscribers: [kIndexEntry],
+      prepare: (ut) => warmSubscriber(oursOf(ut), 'index', 'bench', kBody, 0),
+      during(ut: UnderTest) {
+        const server = oursOf(ut)
+        const stopWatch = watchSubscriber(server, 'index', {
+          catchUpMs: catchUpMs(ctx),
+          rateKey: 'applied_per_s',
+        })
+        const stopQueries = queryLoop(server)
+        return async (w) => {
+          // Queries stop with the load: the catch-up that follows is the index alone.
+          const q = await stopQueries(w)
+          return { ...(await stopWatch(w)), ...q }
+        }
+      },
+    })
+    row.target = 'ours+index'
+    againstIngestOnly(row, base)
+    return [base, row]
+  },
+}

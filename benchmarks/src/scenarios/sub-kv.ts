@@ -1,0 +1,199 @@
+/**
+ * The keyed store (packages/kv: `kv.<ns>` records, materialized by the `kv` subscriber into
+ * SQLite, read over HTTP) against Redis `SET`/`GET` under `appendfsync always`, in the same run:
+ * durable sets closed loop (one `set` per DATA frame / one SET per command, 16 connections, the
+ * same in-flight window for both), over `keys` distinct keys loaded beforehand.
+ *
+ * - `ours`: the same sets with no kv subscriber: ingest alone, the baseline of this run;
+ * - `ours+kv`: the kv subscriber applying them (`applied_per_s` inside the measurement window, lag,
+ *   catch-up), its ingest ack p99 against `ours`, and one client reading back to back,
+ *   `GET /kv/v1/get?ns=bench&key=…` of random keys while the sets run: `get_p50_ms`/`get_p99_ms`;
+ * - `redis`: `SET device-N <json>` (records/s = durable sets/s: Redis replies after the AOF
+ *   fsync), and `GET` of random keys on another connection meanwhile.
+ *
+ * `kv-10k` loads 10,000 keys; `kv-1m` loads 1,000,000 (by name or with --big: loading alone takes
+ * minutes on a busy 2-core machine) and is a skipped row otherwise.
+ *
+ * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
+ * Command: node benchmarks/src/run.ts kv-10k --targets ours,redis
+ *          node benchmarks/src/run.ts kv-1m --big
+ * Prerequisites: redis-server (Debian `redis-server`) for the redis row; skipped with the reason
+ * without it.
+ */
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { connect } from '@module-ingest/client'
+import { encodeOp, streamOf } from '@module-ingest/kv-protocol'
+import { Redis } from 'ioredis'
+import type { BodySpec } from '../load/bodies.ts'
+import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../measure.ts'
+import type { Row, RunContext, Scenario } from '../scenario.ts'
+import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
+import { againstIngestOnly, catchUpMs, oursOf, percentilesUs, watchSubscriber } from './sub-common.ts'
+
+const kNs = 'bench'
+const kConnections = 16
+const kChunk = 500
+
+const value = (i: number) => ({ temp: i % 100, fw: '1.2.3' })
+const keyOf = (i: number) => `device-${i}`
+
+/** The scenario's `kv` entry: every namespace, the store in the data dir. */
+export const kKvEntry: SubscriberEntry = {
+  name: 'kv',
+  use: 'kv',
+  streams: ['kv.*'],
+  batch: { maxRecords: 5000, maxWaitMs: 20 },
+  options: { path: 'kv.sqlite' },
+}
+
+/** Load keys 0…n-1 through MIP/1 (transactions of 500 sets, 16 in flight), then wait until applied. */
+export async function preloadOurs(server: OursServer, n: number): Promise<void> {
+  const client = await connect({ port: server.port, module: 'bench-preload', auth: { token: server.token } })
+  try {
+    const pending: Promise<unknown>[] = []
+    for (let i = 0; i < n; i += kChunk) {
+      const size = Math.min(kChunk, n - i)
+      const records = Array.from({ length: size }, (_, k) => ({
+        stream: streamOf(kNs),
+        body: encodeOp({ op: 'set', key: keyOf(i + k), value: { type: 'json', value: value(i + k) } }, size),
+      }))
+      pending.push(client.sendBatch(records))
+      if (pending.length >= 16) await pending.shift()
+    }
+    await Promise.all(pending)
+  } finally {
+    await client.close()
+  }
+  for (;;) {
+    const s = (await server.stats()).subscribers?.find((x) => x.name === 'kv')
+    if (s && s.lagRecords === 0 && s.delivered >= n) return
+    if (s?.state === 'failed') throw new Error(`kv subscriber failed: ${s.lastError?.message}`)
+    await sleep(100)
+  }
+}
+
+async function preloadRedis(port: number, n: number): Promise<void> {
+  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 })
+  await r.connect()
+  try {
+    for (let i = 0; i < n; i += kChunk) {
+      const p = r.pipeline()
+      for (let k = i; k < Math.min(n, i + kChunk); k++) p.set(keyOf(k), JSON.stringify(value(k)))
+      await p.exec()
+    }
+  } finally {
+    r.disconnect()
+  }
+}
+
+/** Reads of random keys back to back until stopped; latencies of those started inside the window. */
+function getLoop(get: (key: string) => Promise<boolean>, keys: number) {
+  const done: Array<{ t: number; ms: number }> = []
+  let misses = 0
+  let stopped = false
+  const loop = (async () => {
+    while (!stopped) {
+      const t = performance.now()
+      const found = await get(keyOf(Math.floor(Math.random() * keys))).catch(() => false)
+      if (!found) misses++
+      done.push({ t, ms: performance.now() - t })
+    }
+  })()
+  return async (w: MeasureWindow): Promise<Record<string, number>> => {
+    stopped = true
+    await loop
+    const inWindow = done.filter((q) => q.t >= w.startMs && q.t < w.endMs).map((q) => q.ms)
+    const p = percentilesUs(inWindow)
+    return {
+      gets: inWindow.length,
+      get_p50_ms: p.p50_us / 1000,
+      get_p99_ms: p.p99_us / 1000,
+      ...(misses ? { get_misses: misses } : {}),
+    }
+  }
+}
+
+export function oursGet(server: OursServer) {
+  const headers = { authorization: `Bearer ${server.operatorToken}` }
+  return async (key: string) => {
+    const res = await fetch(`http://127.0.0.1:${server.httpPort}/kv/v1/get?ns=${kNs}&key=${key}`, { headers })
+    await res.arrayBuffer()
+    return res.ok
+  }
+}
+
+function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
+  return {
+    name,
+    group: 'kv',
+    description: `kv durable sets/s and get p50/p99 at ${keys.toLocaleString('en-US')} keys, beside Redis SET (appendfsync always)${needsBig ? '; by name or --big' : ''}`,
+    quick: false,
+    full: true,
+    async run(ctx: RunContext): Promise<Row[]> {
+      if (needsBig && !ctx.big && !ctx.named.has(name)) {
+        const row = emptyRow(name, 'ours', {})
+        row.skipped = `loads ${keys.toLocaleString('en-US')} keys first: run it by name or with --big`
+        return [row]
+      }
+      const body: BodySpec = { kind: 'kv-set', ns: kNs, keys }
+      const load = { bodyBytes: 0, body, connections: kConnections, stream: streamOf(kNs), drainMs: 30_000 }
+      const loadMs = (t0: number) => ({ load_keys_s: Math.round((performance.now() - t0) / 100) / 10 })
+      const rows: Row[] = []
+      if (ctx.targets.has('ours')) {
+        ctx.log('  ours (no kv subscriber) …')
+        rows.push(await measureTarget(ctx, name, 'ours', load))
+        ctx.log(`  ours+kv: loading ${keys} keys …`)
+        const row = await measureTarget(ctx, name, 'ours', {
+          ...load,
+          http: true,
+          subscribers: [kKvEntry],
+          async prepare(ut: UnderTest) {
+            const t0 = performance.now()
+            await preloadOurs(oursOf(ut), keys)
+            return loadMs(t0)
+          },
+          during(ut: UnderTest) {
+            const server = oursOf(ut)
+            const watch = watchSubscriber(server, 'kv', {
+              catchUpMs: catchUpMs(ctx),
+              rateKey: 'applied_per_s',
+            })
+            const gets = getLoop(oursGet(server), keys)
+            return async (w) => ({ ...(await gets(w)), ...(await watch(w)) })
+          },
+        })
+        row.target = 'ours+kv'
+        againstIngestOnly(row, rows[0])
+        rows.push(row)
+      }
+      if (ctx.targets.has('redis')) {
+        ctx.log(`  redis: loading ${keys} keys …`)
+        const row = await measureTarget(ctx, name, 'redis', {
+          ...load,
+          async prepare(ut: UnderTest) {
+            const t0 = performance.now()
+            await preloadRedis(ut.server.port, keys)
+            return loadMs(t0)
+          },
+          during(ut: UnderTest) {
+            const r = new Redis({ host: '127.0.0.1', port: ut.server.port, maxRetriesPerRequest: 0 })
+            const gets = getLoop(async (key) => (await r.get(key)) !== null, keys)
+            return async (w) => {
+              const out = await gets(w)
+              r.disconnect()
+              return out
+            }
+          },
+        })
+        rows.push(row)
+      }
+      return rows
+    },
+  }
+}
+
+export const kvScenarios: Scenario[] = [
+  kvScenario('kv-10k', 10_000, false),
+  kvScenario('kv-1m', 1_000_000, true),
+]

@@ -1,0 +1,183 @@
+/**
+ * The `s3` subscriber (packages/subscriber-s3) uploading to an S3-compatible store on loopback
+ * (fauxqs from npm, in its own process, objects stored as files) with ingest running: 1 KiB JSON
+ * records offered open loop at 10,000 records/s (2,000 with --quick) as BATCH frames over 8
+ * connections, to module-ingest (flush `always`). NDJSON + zstd (the defaults), windows of up to
+ * 50,000 records / 8 MiB / 1 s (smaller than the example config's 32 MiB, so a 4 s measurement
+ * window sees several uploads rather than one lump).
+ *
+ * - `ours`: ingest alone, the baseline of this run;
+ * - `ours+s3`: the uploader keeping up: `upload_mb_per_s` (record bodies uploaded inside the
+ *   measurement window), lag, and ingest ack p99 against `ours`;
+ * - `ours+s3-catch-up`: an outage. The store is down while a backlog of 64 MiB of records
+ *   (1 GiB with --big, 8 MiB with --quick) is ingested at full speed; then the store comes back on
+ *   the same port, and the same ingest load runs while the uploader catches up. `resume_wait_ms`
+ *   is store back → first upload (the subscriber's offline backoff, capped at 2 s here instead of
+ *   15 s so the run stays short); `catch_up_ms` is store back → lag 0, and `catch_up_mb_per_s` the
+ *   body MB uploaded in that time (backlog and new records) per second.
+ *
+ * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
+ * Command: node benchmarks/src/run.ts s3            (--big for the 1 GiB backlog)
+ * Prerequisites: none beyond the workspace install (fauxqs is a dependency of the harness).
+ */
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { BodySpec } from '../load/bodies.ts'
+import { runLoad } from '../load/coordinator.ts'
+import { measureTarget, type TargetRun } from '../measure.ts'
+import { freePort } from '../procs.ts'
+import type { Row, RunContext, Scenario } from '../scenario.ts'
+import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
+import { type StoreProcess, startFauxqs } from '../targets/stores.ts'
+import {
+  againstIngestOnly,
+  catchUpMs,
+  ingestLoad,
+  oursOf,
+  skippedRow,
+  warmSubscriber,
+  watchSubscriber,
+} from './sub-common.ts'
+
+export const kBucket = 'bench'
+const kBodyBytes = 1024
+const kBody: BodySpec = { kind: 'json', fields: ['temp', 'vibration', 'current'] }
+
+let stores = 0
+
+/** The scenario's `s3` entry against a store on `port` (bucket `bench`). */
+export function s3Entry(port: number): SubscriberEntry {
+  return {
+    name: 's3',
+    use: 's3',
+    streams: ['bench'],
+    batch: { maxRecords: 50_000, maxBytes: 8 << 20, maxWaitMs: 1000 },
+    timeoutMs: 120_000,
+    options: {
+      bucket: kBucket,
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+      source: 'bench',
+      handleBudgetMs: 100_000,
+      offlineBackoff: { initialMs: 200, maxMs: 2000 },
+    },
+  }
+}
+
+async function subStats(server: OursServer) {
+  return (await server.stats()).subscribers?.find((s) => s.name === 's3')
+}
+
+/** Ingest `bytes` of records at full speed (closed loop, BATCH frames), as an outage's backlog. */
+async function fillBacklog(server: OursServer, bytes: number): Promise<Record<string, number>> {
+  const perFrame = 64
+  const frames = Math.ceil(bytes / (perFrame * kBodyBytes))
+  const fill = await runLoad({
+    kind: 'mip',
+    host: '127.0.0.1',
+    port: server.port,
+    connections: 4,
+    localAddresses: [],
+    bodyBytes: kBodyBytes,
+    body: kBody,
+    recordsPerFrame: perFrame,
+    window: 32,
+    ratePerSec: 0,
+    warmupMs: 0,
+    measureMs: 1_800_000,
+    drainMs: 30_000,
+    token: server.token,
+    connectConcurrency: 4,
+    natsPublish: 'js',
+    maxFrames: frames,
+    workers: 2,
+  })
+  return { backlog_mib: Math.round((frames * perFrame * kBodyBytes) / 2 ** 20), backlog_errors: fill.errors }
+}
+
+export const s3Scenario: Scenario = {
+  name: 's3',
+  group: 'subscriber',
+  description: 's3 subscriber to a local S3 store (fauxqs) with ingest running; catch-up after an outage',
+  quick: false,
+  full: true,
+  async run(ctx: RunContext): Promise<Row[]> {
+    if (!ctx.targets.has('ours')) return []
+    const load = ingestLoad(ctx.quick ? 2000 : 10_000, kBodyBytes, kBody)
+    const rows: Row[] = []
+    const row = async (label: string, r: Partial<TargetRun>) => {
+      ctx.log(`  ${label} …`)
+      const out = await measureTarget(ctx, this.name, 'ours', { ...load, ...r })
+      out.target = label
+      againstIngestOnly(out, rows[0])
+      rows.push(out)
+    }
+    await row('ours', {})
+
+    // The uploader keeping up with ingest.
+    const dir = join(ctx.scratch, `s3-store-${++stores}`)
+    let store: StoreProcess | null = null
+    try {
+      store = await startFauxqs(dir, 0, [kBucket])
+    } catch (err) {
+      rows.push(skippedRow(this.name, 'ours+s3', err))
+    }
+    if (store) {
+      const port = store.port
+      try {
+        await row('ours+s3', {
+          subscribers: [s3Entry(port)],
+          prepare: (ut) => warmSubscriber(oursOf(ut), 's3', 'bench', kBody, kBodyBytes),
+          during: (ut) =>
+            watchSubscriber(oursOf(ut), 's3', {
+              catchUpMs: catchUpMs(ctx),
+              rateKey: 'uploaded_per_s',
+              mbKey: 'upload_mb_per_s',
+            }),
+        })
+      } finally {
+        await store.kill()
+        await rm(dir, { recursive: true, force: true })
+      }
+    }
+
+    // An outage: backlog while the store is down, then catch up with ingest running.
+    const backlogBytes = (ctx.quick ? 8 : ctx.big ? 1024 : 64) * 2 ** 20
+    const port = await freePort()
+    let since = { t: 0, bytes: 0 }
+    try {
+      await row('ours+s3-catch-up', {
+        subscribers: [s3Entry(port)],
+        async prepare(ut) {
+          const server = oursOf(ut)
+          ctx.log(`    store down; ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
+          const notes: Record<string, number> = await fillBacklog(server, backlogBytes)
+          notes.backlog_records = (await subStats(server))?.lagRecords ?? -1
+          store = await startFauxqs(dir, port, [kBucket])
+          since = { t: performance.now(), bytes: (await subStats(server))?.deliveredBytes ?? 0 }
+          ctx.log('    store back; catching up with ingest running …')
+          for (const deadline = since.t + 60_000; performance.now() < deadline; await sleep(50)) {
+            if (((await subStats(server))?.deliveredBytes ?? 0) > since.bytes) break
+          }
+          notes.resume_wait_ms = Math.round(performance.now() - since.t)
+          return notes
+        },
+        during: (ut) =>
+          watchSubscriber(oursOf(ut), 's3', {
+            catchUpMs: ctx.quick ? 60_000 : ctx.big ? 900_000 : 180_000,
+            rateKey: 'uploaded_per_s',
+            mbKey: 'upload_mb_per_s',
+            since,
+          }),
+      })
+    } finally {
+      await (store as StoreProcess | null)?.kill()
+      await rm(dir, { recursive: true, force: true })
+    }
+    return rows
+  },
+}
