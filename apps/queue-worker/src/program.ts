@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { errorLine } from '@module-ingest/errors'
 import { openReader } from '@module-ingest/log'
 // The server's table of built-in subscriber names, so `--use disk` means what it means there.
 import { builtinPlugins } from '@module-ingest/server/plugins'
@@ -106,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? kExit.ok : kExit.usage
     const e = err as Error & { code?: string }
-    process.stderr.write(`error${e.code ? ` [${e.code}]` : ''}: ${e.message}\n`)
+    process.stderr.write(`${errorLine(e)}\n`)
     return e.code === 'MI_ERR_QUEUE_WORKER_ARG_INVALID' ? kExit.usage : kExit.error
   }
 }
