@@ -42,6 +42,8 @@ export type KvHttpHandler = ((req: IncomingMessage, res: ServerResponse) => Prom
 }
 
 const bad = (message: string) => new HttpError(400, message)
+/** The read-your-writes parameters every read takes (see `waitFor`). */
+const kWaitParams = ['minLsn', 'module', 'seq', 'waitMs'] as const
 
 /** A typed value as JSON: an int is written as its exact decimal digits (a JSON number). */
 export function valueToJson(type: KvType | null, value: unknown): unknown {
@@ -112,7 +114,7 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
       return { ready: r.ready, appliedLsn: r.appliedLsn() }
     },
     async get(q, patterns) {
-      const p = new QueryParams(q, ['store', 'ns', 'key', 'minLsn', 'module', 'seq', 'waitMs'])
+      const p = new QueryParams(q, ['store', 'ns', 'key', ...kWaitParams])
       const r = pick(p)
       const ns = namespace(p, patterns)
       const key = p.required('key')
@@ -127,17 +129,7 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
       return { ...e, value: valueToJson(e.type, e.value), appliedLsn, ...(write ? { write } : {}) }
     },
     async keys(q, patterns) {
-      const p = new QueryParams(q, [
-        'store',
-        'ns',
-        'prefix',
-        'after',
-        'limit',
-        'minLsn',
-        'module',
-        'seq',
-        'waitMs',
-      ])
+      const p = new QueryParams(q, ['store', 'ns', 'prefix', 'after', 'limit', ...kWaitParams])
       const r = pick(p)
       const ns = namespace(p, patterns)
       await waitFor(r, p)
@@ -155,17 +147,7 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
       return { ...out, appliedLsn: r.appliedLsn() }
     },
     async history(q, patterns) {
-      const p = new QueryParams(q, [
-        'store',
-        'ns',
-        'key',
-        'limit',
-        'before',
-        'minLsn',
-        'module',
-        'seq',
-        'waitMs',
-      ])
+      const p = new QueryParams(q, ['store', 'ns', 'key', 'limit', 'before', ...kWaitParams])
       const r = pick(p)
       const ns = namespace(p, patterns)
       const key = p.required('key')
