@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { errorLine } from '@module-ingest/errors'
 import { openReader } from '@module-ingest/log'
 // The server's table of built-in subscriber names, so `--use disk` means what it means there.
 import { builtinPlugins } from '@module-ingest/server/plugins'
@@ -11,10 +12,10 @@ import {
   type SubscriberStats,
   startSubscribers,
 } from '@module-ingest/subscriber-runtime'
+import { Progress } from '@module-ingest/telemetry/progress'
 import { Command, CommanderError, Option } from 'commander'
 import { pino } from 'pino'
 import { nameFromUse, parseOptions, parsePosition, positiveInt } from './args.ts'
-import { createProgress } from './progress.ts'
 
 export const kExit = { ok: 0, error: 1, usage: 2, interrupted: 130 } as const
 
@@ -106,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? kExit.ok : kExit.usage
     const e = err as Error & { code?: string }
-    process.stderr.write(`error${e.code ? ` [${e.code}]` : ''}: ${e.message}\n`)
+    process.stderr.write(`${errorLine(e)}\n`)
     return e.code === 'MI_ERR_QUEUE_WORKER_ARG_INVALID' ? kExit.usage : kExit.error
   }
 }
@@ -185,7 +186,13 @@ async function runJob(f: Flags): Promise<number> {
   })
   const startLsn = rt.stats()[0]!.ackedLsn
   const total = until?.lsn !== undefined ? Math.max(0, until.lsn - startLsn + 1) : 0
-  const bar = createProgress(total, f.progress && !f.follow)
+  const bar = new Progress({
+    label: 'queue-worker',
+    total,
+    unit: 'LSNs',
+    // A bar needs an end: not with --follow or an open-ended run.
+    enabled: f.progress && !f.follow && total > 0,
+  })
 
   let interrupted = false
   const stop = () => {
@@ -197,7 +204,7 @@ async function runJob(f: Flags): Promise<number> {
   const done = rt.finished().then(() => true)
   for (;;) {
     const s = rt.stats()[0]!
-    bar.update(s.ackedLsn - startLsn, s.delivered)
+    bar.update(Math.min(s.ackedLsn - startLsn, total), `${s.delivered} delivered`)
     const finished = await Promise.race([done, sleep(200).then(() => false)])
     if (finished) break
   }
@@ -205,7 +212,7 @@ async function runJob(f: Flags): Promise<number> {
   process.off('SIGINT', stop)
   process.off('SIGTERM', stop)
   const s = rt.stats()[0]!
-  bar.update(s.ackedLsn - startLsn, s.delivered)
+  bar.update(Math.min(s.ackedLsn - startLsn, total), `${s.delivered} delivered`)
   bar.stop()
   await reader.close?.()
   printSummary(f, s, {

@@ -46,17 +46,7 @@ export function positiveInt(flag: string, text: string): number {
   return Number(text)
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let v = n / 1024
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`
-}
+export { formatBytes } from '@module-ingest/telemetry/progress'
 
 /** µs since epoch → ISO string ('' for unknown). */
 export function isoUs(us: number | undefined): string {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { errorLine } from '@module-ingest/errors'
 import { Command, CommanderError } from 'commander'
 import { dumpCommand } from './commands/dump.ts'
 import { exportCommand } from './commands/export.ts'
@@ -40,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     const e = err as Error & { code?: string }
     // Closed stdout (| head): the reader went away, not a failure of ours.
     if (e.code === 'EPIPE') return kExit.ok
-    process.stderr.write(`error: ${e.message}${e.code ? ` [${e.code}]` : ''}\n`)
+    process.stderr.write(`${errorLine(e)}\n`)
     switch (e.code) {
       case 'MI_ERR_RECOVER_USAGE':
         return kExit.usage

@@ -1,3 +1,4 @@
+import { errorLine } from '@module-ingest/errors'
 import { type LogGap, openReader, type Reader, type StoredRecord } from '@module-ingest/log'
 import { kExit } from './common.ts'
 import type { Selection } from './filters.ts'
@@ -66,9 +67,11 @@ export function reportGaps(scan: RecordScan): number {
   for (const g of scan.gaps) {
     const isKnown = known.some((q) => q.segment === g.segment && q.offset === g.offset)
     if (!isKnown) unknown++
+    const what = `skipped lsns ${g.fromLsn}..${g.toLsn} (${g.records} records): segment ${g.segment} offset ${g.offset}: ${g.reason}`
     process.stderr.write(
-      `${isKnown ? 'note' : 'error'}: skipped lsns ${g.fromLsn}..${g.toLsn} (${g.records} records): segment ${g.segment} ` +
-        `offset ${g.offset}: ${g.reason}${isKnown ? ' (known loss, recorded by repair)' : ' [MI_ERR_LOG_CORRUPT] (run `verify`, then `repair`)'}\n`,
+      isKnown
+        ? `note: ${what} (known loss, recorded by repair)\n`
+        : `${errorLine({ code: 'MI_ERR_LOG_CORRUPT', message: `${what} (run \`verify\`, then \`repair\`)` })}\n`,
     )
   }
   return unknown > 0 ? kExit.corrupt : kExit.ok

@@ -92,7 +92,9 @@ test('damage in a sealed segment: verify, dump, export and repair agree; restori
   )
   t.regex(
     d0.stderr,
-    new RegExp(`error: skipped lsns 11..20 \\(10 records\\): segment ${bad.segment} offset ${bad.offset}`),
+    new RegExp(
+      `error: MI_ERR_LOG_CORRUPT: skipped lsns 11..20 \\(10 records\\): segment ${bad.segment} offset ${bad.offset}`,
+    ),
   )
   const out = path.join(dir, '..', `${path.basename(dir)}.ndjson`)
   t.teardown(() => fs.rmSync(out, { force: true }))

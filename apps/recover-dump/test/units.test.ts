@@ -3,7 +3,6 @@
 import { encodeBody } from '@module-ingest/log'
 import test from 'ava'
 import { globToRegExp, parseBound, selection } from '../src/filters.ts'
-import { renderBar } from '../src/progress.ts'
 
 test('globToRegExp: * ? [..] [!..], everything else literal', (t) => {
   const m = (g: string, s: string) => globToRegExp(g).test(s)
@@ -33,11 +32,4 @@ test('encodeBody: auto picks text only for printable UTF-8', (t) => {
   t.is(encodeBody(new Uint8Array([0x68, 0x00]), 'auto').encoding, 'base64')
   t.is(encodeBody(new Uint8Array([0xff, 0xfe]), 'auto').encoding, 'base64')
   t.deepEqual(encodeBody(new Uint8Array([0xde, 0xad]), 'hex'), { encoding: 'hex', body: 'dead' })
-})
-
-test('renderBar: percentage, amounts and ETA', (t) => {
-  const line = renderBar('verify', 512 * 1024, 1024 * 1024, 'bytes', 2000)
-  t.regex(line, /^verify [█░]{28} {2}50% {2}512\.0 KiB\/1\.00 MiB {2}ETA 2s$/)
-  t.regex(renderBar('export', 10, 10, 'records', 5000), / 100% {2}10\/10 records$/)
-  t.regex(renderBar('export', 1, 100, 'records', 60_000), /ETA 99m00s$/)
 })

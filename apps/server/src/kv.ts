@@ -5,10 +5,11 @@
  */
 import type { ServerConfig } from '@module-ingest/config'
 import type { Engine } from '@module-ingest/engine'
-import { createKvReadHandler, type KvHttpHandler, kvStoresFromSubscribers } from '@module-ingest/kv'
+import { createKvReadHandler, type KvHttpHandler } from '@module-ingest/kv'
+import { instancesOf } from './plugins.ts'
 
 export function kvReadHandler(config: ServerConfig, engine: Engine): KvHttpHandler | null {
-  const stores = kvStoresFromSubscribers(config.subscribers)
+  const stores = instancesOf(config.subscribers, 'kv')
   if (stores.length === 0) return null
   return createKvReadHandler({ stores, verify: (t) => engine.verifyOperator(t) })
 }

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path'
+
 /**
  * The built-in subscribers: the short names `subscribers[].use` accepts. This table is the only
  * place that knows them; the subscriber runtime resolves whatever it is handed.
@@ -11,6 +13,22 @@ export const kBuiltinPlugins: Readonly<Record<string, string>> = {
   s3: '@module-ingest/subscriber-s3',
   ai: '@module-ingest/subscriber-ai',
   index: '@module-ingest/subscriber-index',
+}
+
+/**
+ * The enabled instances of a built-in (named short or by package) with the store file each keeps
+ * (`options.path`, resolved): what a read API on the HTTP listener opens (kv, index).
+ */
+export function instancesOf(
+  subscribers: ReadonlyArray<{ name: string; use: string; enabled?: boolean; options?: unknown }>,
+  builtin: string,
+): Array<{ name: string; path: string }> {
+  return subscribers
+    .filter((s) => (s.use === builtin || s.use === kBuiltinPlugins[builtin]) && s.enabled !== false)
+    .map((s) => ({
+      name: s.name,
+      path: resolve(String((s.options as { path?: unknown } | undefined)?.path ?? '')),
+    }))
 }
 
 /**

@@ -1,3 +1,4 @@
+import { errorLine } from '@module-ingest/errors'
 import { Command, CommanderError } from 'commander'
 import { archiveCommand } from './commands/archive.ts'
 import { checkCommand } from './commands/check.ts'
@@ -60,7 +61,7 @@ export async function run(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? kExit.ok : kExit.usage
     }
     const e = err as Error & { code?: string }
-    process.stderr.write(`${e.message.startsWith('config error') ? '' : 'error: '}${e.message}\n`)
+    process.stderr.write(`${errorLine(e)}\n`)
     if (
       e.code?.startsWith('MI_ERR_CONFIG') ||
       e.code === 'MI_ERR_CLI_USAGE' ||

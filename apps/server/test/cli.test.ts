@@ -67,14 +67,17 @@ test('config errors exit 2 with the config error line', async (t) => {
   t.is(r.code, 2)
   t.is(
     r.stderr,
-    'config error: limits.maxConnections (from MI_LIMITS__MAX_CONNECTIONS): expected a positive integer, got "abc"\n',
+    'error: MI_ERR_CONFIG_INVALID: config error: limits.maxConnections (from MI_LIMITS__MAX_CONNECTIONS): expected a positive integer, got "abc"\n',
   )
   const f = await run(['token', 'list', '--config', '/nonexistent/mi.yaml'])
   t.is(f.code, 2)
   t.regex(f.stderr, /cannot read config file \/nonexistent\/mi\.yaml: no such file/)
   const s = await run(['serve', '--listen', 'nohost'])
   t.is(s.code, 2)
-  t.regex(s.stderr, /^config error: listen \(from --listen\): expected "host:port"/)
+  t.regex(
+    s.stderr,
+    /^error: MI_ERR_CONFIG_INVALID: config error: listen \(from --listen\): expected "host:port"/,
+  )
   const set = await run(['serve', '--set', 'limits.maxConections=5'])
   t.is(set.code, 2)
   t.regex(set.stderr, /limits\.maxConections \(from --set limits\.maxConections\): unknown key, did you mean/)
@@ -144,7 +147,7 @@ test('token create | list | rotate | revoke round trip', async (t) => {
   )
   const missing = await run(['token', 'revoke', 'nobody', '--data-dir', dir])
   t.not(missing.code, 0)
-  t.regex(missing.stderr, /^error: /)
+  t.regex(missing.stderr, /^error: MI_ERR_AUTH_CREDENTIAL_NOT_FOUND: /)
 })
 
 test('stats and logs talk to the admin socket', async (t) => {
@@ -180,7 +183,10 @@ test('stats and logs talk to the admin socket', async (t) => {
 test('stats without a server: a clear error, exit 1', async (t) => {
   const r = await run(['stats', '--data-dir', tmp()])
   t.is(r.code, 1)
-  t.regex(r.stderr, /^error: cannot reach the admin socket .*admin\.sock \(ENOENT\): is the server running\?/)
+  t.regex(
+    r.stderr,
+    /^error: MI_ERR_TELEMETRY_ADMIN_UNREACHABLE: cannot reach the admin socket .*admin\.sock \(ENOENT\): is the server running\?/,
+  )
 })
 
 test('send without a token or dev token is a usage error', async (t) => {

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
-import { get, ingest, kFields, logRecords, run, serve, setup, waitApplied } from './_index-server.ts'
+import { get, ingest, kFields, logRecords, serveApi, setup, waitApplied } from './_api-server.ts'
+import { runCli } from './_run.ts'
 
 function rollups(path: string): unknown {
   const db = new DatabaseSync(path, { readOnly: true })
@@ -44,18 +45,22 @@ test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebu
   // The clients would reconnect to the dead port forever: end them, then their sends settle.
   await Promise.all(clients.map((c) => c.close().catch(() => {})))
   await sending.catch(() => {})
-  const restarted = await serve((fn) => t.teardown(fn), s.dataDir, {
-    subscribers: [
-      {
-        name: 'idx',
-        use: 'index',
-        options: { path: s.indexPath, fields: kFields },
-        batch: { maxRecords: 200, maxWaitMs: 20 },
-        concurrency: 2,
-      },
-    ],
-    telemetry: { metrics: { listen: `127.0.0.1:${new URL(s.api).port}` } },
-  })
+  const restarted = await serveApi(
+    (fn) => t.teardown(fn),
+    s.dataDir,
+    {
+      subscribers: [
+        {
+          name: 'idx',
+          use: 'index',
+          options: { path: s.indexPath, fields: kFields },
+          batch: { maxRecords: 200, maxWaitMs: 20 },
+          concurrency: 2,
+        },
+      ],
+    },
+    { metricsPort: Number(new URL(s.api).port) },
+  )
   const s2 = { ...s, server: restarted }
   const recs = await logRecords(s.dataDir)
   t.true(recs.length > 0)
@@ -73,7 +78,7 @@ test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebu
       subscribers: [{ name: 'idx', use: 'index', options: { path: s.indexPath, fields: kFields } }],
     }),
   )
-  const r = await run(['index', 'rebuild', '--config', config])
+  const r = await runCli(['index', 'rebuild', '--config', config], { timeoutMs: 90_000 })
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, new RegExp(`through lsn ${recs.at(-1)!.lsn}`))
   t.deepEqual(rollups(s.indexPath), live)

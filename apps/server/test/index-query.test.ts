@@ -6,7 +6,10 @@
 import type { StoredRecord } from '@module-ingest/log'
 import test from 'ava'
 import fc from 'fast-check'
-import { get, ingest, kFields, logRecords, run, type Setup, setup, T0, waitApplied } from './_index-server.ts'
+import { get, ingest, kFields, logRecords, type Setup, setup, T0, waitApplied } from './_api-server.ts'
+import { runCli } from './_run.ts'
+
+const run = (args: string[]) => runCli(args, { timeoutMs: 90_000 })
 
 function bruteRange(
   recs: StoredRecord[],

@@ -6,7 +6,7 @@
 import { connect, createKv } from '@module-ingest/client'
 import { KvReader } from '@module-ingest/kv'
 import test from 'ava'
-import { kvServe, kvSetup } from './_kv-server.ts'
+import { kvServe, kvSetup } from './_api-server.ts'
 
 test('SIGKILL between ACK and apply, then restart: the writes are visible after recovery', async (t) => {
   t.timeout(240_000, 'two server starts on a loaded machine')

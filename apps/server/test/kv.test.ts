@@ -2,28 +2,23 @@
  * The keyed store end to end: a real `module-ingest serve` with the `kv` subscriber, writes over
  * MIP/1 through the SDK (and raw records for bad input), reads over HTTP. Real store files.
  */
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect, createKv } from '@module-ingest/client'
 import { encodeOp } from '@module-ingest/kv-protocol'
 import test from 'ava'
 import { Packr } from 'msgpackr'
-import { cli, httpGet, type KvServer, type KvSetup, kvServe, kvSetup } from './_kv-server.ts'
+import { type ApiServer, getJson as httpGet, type KvSetup, kvServe, kvSetup } from './_api-server.ts'
+import { CLI as cli, runCli } from './_run.ts'
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    )
-  })
-}
+const run = (args: string[]) => runCli(args, { timeoutMs: 120_000 })
 
 const cleanups: Array<() => unknown> = []
 test.after.always(async () => {
   for (const fn of cleanups.reverse()) await fn()
 })
-let shared: Promise<{ s: KvSetup; server: KvServer }> | undefined
+let shared: Promise<{ s: KvSetup; server: ApiServer }> | undefined
 function server() {
   shared ??= (async () => {
     const s = await kvSetup((fn) => cleanups.push(fn), 'e2e')

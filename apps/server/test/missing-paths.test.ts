@@ -10,13 +10,16 @@ test.serial('archive read --dir <missing>: exit 1, names the directory', async (
   const r = await runCli(['archive', 'read', '--dir', '/nonexistent/mi-archive'])
   t.is(r.code, 1)
   t.is(r.stdout, '')
-  t.regex(r.stderr, /^error: archive directory \/nonexistent\/mi-archive does not exist/)
+  t.regex(
+    r.stderr,
+    /^error: MI_ERR_CLI_NOT_FOUND: archive directory \/nonexistent\/mi-archive does not exist/,
+  )
 })
 
 test.serial('tail -d <missing>: exit 1, names the log directory, no raw ENOENT', async (t) => {
   const r = await runCli(['tail', '-d', '/nonexistent/mi-data'])
   t.is(r.code, 1)
-  t.regex(r.stderr, /^error: log directory \/nonexistent\/mi-data\/log does not exist/)
+  t.regex(r.stderr, /^error: MI_ERR_CLI_NOT_FOUND: log directory \/nonexistent\/mi-data\/log does not exist/)
   t.notRegex(r.stderr, /ENOENT|scandir/)
 })
 

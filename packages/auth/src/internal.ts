@@ -2,6 +2,7 @@
 
 export * from './address.ts'
 export * from './audit.ts'
+export * from './bearer.ts'
 export * from './credential-set.ts'
 export * from './credentials-file.ts'
 export * from './errors.ts'

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { CredentialStore } from '@module-ingest/auth'
+import { readPatterns } from '@module-ingest/auth/bearer'
 
 /** The bearer token of a request: `Authorization: Bearer …`, or `?token=` (EventSource cannot set headers). */
 export function bearerToken(req: IncomingMessage): string | null {
@@ -12,7 +13,7 @@ export function bearerToken(req: IncomingMessage): string | null {
 
 /** Whether an operator with these scopes may read the dashboard: `admin` or any `read:` scope. */
 export function canRead(scopes: readonly string[]): boolean {
-  return scopes.some((s) => s === 'admin' || s.startsWith('read:'))
+  return readPatterns(scopes).length > 0
 }
 
 /** An authorize() for startDashboard: operators of the credentials file with a read or admin scope. */

@@ -86,3 +86,16 @@ export function fromWire(wire: WireError): CodedError {
   err.name = 'MiError'
   return err
 }
+
+/**
+ * The line every command-line tool prints on stderr for an error: `error: MI_ERR_X: message`, so an
+ * operator can look the code up in docs/errors.md. Only `MI_ERR_*` codes are shown: a Node error's
+ * message already starts with its own code (`ENOENT: no such file…`). No trailing newline.
+ */
+export function errorLine(err: unknown): string {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
+  const text = typeof message === 'string' ? message : String(err)
+  return typeof code === 'string' && code.startsWith('MI_ERR_') && !text.startsWith(code)
+    ? `error: ${code}: ${text}`
+    : `error: ${text}`
+}

@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads'
 import test from 'ava'
-import { createError, fromWire, toWire } from '../src/index.ts'
+import { createError, errorLine, fromWire, toWire } from '../src/index.ts'
 
 const MI_ERR_TEST_THING = createError<[string, number]>('MI_ERR_TEST_THING', 'thing %s failed at %d')
 
@@ -35,4 +35,15 @@ test('postMessage strips the code, the wire shape keeps it (pinned on this Node)
   t.is(back.code, 'MI_ERR_TEST_THING')
   t.is(back.message, 'thing x failed at 1')
   t.is((back.cause as Error).message, 'root')
+})
+
+test('errorLine: error: MI_ERR_X: message, and only MI_ERR_ codes', (t) => {
+  t.is(errorLine(new MI_ERR_TEST_THING('a', 1)), 'error: MI_ERR_TEST_THING: thing a failed at 1')
+  t.is(errorLine({ code: 'MI_ERR_X', message: 'MI_ERR_X: said already' }), 'error: MI_ERR_X: said already')
+  t.is(
+    errorLine(Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' })),
+    'error: ENOENT: no such file',
+  )
+  t.is(errorLine(new Error('plain')), 'error: plain')
+  t.is(errorLine('a string'), 'error: a string')
 })

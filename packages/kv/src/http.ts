@@ -9,10 +9,11 @@
  * the store has applied that far, at most `waitMs` (default 5000, at most 30000), else 504.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { bearerReadAccess, type VerifyOperator } from '@module-ingest/auth/bearer'
 import { isNamespace, type KvType } from '@module-ingest/kv-protocol'
 import { matchPattern } from '@module-ingest/protocol'
+import { HttpError, type JsonRoute, jsonApiHandler, QueryParams } from '@module-ingest/telemetry/json-api'
 import { MI_ERR_KV_NOT_APPLIED } from './errors.ts'
 import { KvReader, type Outcome } from './read.ts'
 
@@ -24,9 +25,7 @@ export const kLimits = {
 } as const
 
 /** What an operator token check returns (packages/auth `CredentialStore.verifyOperator`). */
-export type VerifyToken = (
-  token: string,
-) => { ok: true; operator: { name: string; scopes: readonly string[] } } | { ok: false; reason: string }
+export type VerifyToken = VerifyOperator
 
 export interface KvReadOptions {
   /** The kv instances: subscriber name → its store file. */
@@ -42,28 +41,9 @@ export type KvHttpHandler = ((req: IncomingMessage, res: ServerResponse) => Prom
   close(): Promise<void>
 }
 
-class HttpError extends Error {
-  status: number
-  extra: Record<string, unknown>
-  constructor(status: number, message: string, extra: Record<string, unknown> = {}) {
-    super(message)
-    this.status = status
-    this.extra = extra
-  }
-}
 const bad = (message: string) => new HttpError(400, message)
-
-/** The `kv` subscribers of a server config, as `stores` entries. */
-export function kvStoresFromSubscribers(
-  subscribers: ReadonlyArray<{ name: string; use: string; enabled?: boolean; options?: unknown }>,
-): Array<{ name: string; path: string }> {
-  return subscribers
-    .filter((s) => (s.use === 'kv' || s.use === '@module-ingest/kv') && s.enabled !== false)
-    .map((s) => ({
-      name: s.name,
-      path: resolve(String((s.options as { path?: unknown } | undefined)?.path ?? '')),
-    }))
-}
+/** The read-your-writes parameters every read takes (see `waitFor`). */
+const kWaitParams = ['minLsn', 'module', 'seq', 'waitMs'] as const
 
 /** A typed value as JSON: an int is written as its exact decimal digits (a JSON number). */
 export function valueToJson(type: KvType | null, value: unknown): unknown {
@@ -72,79 +52,20 @@ export function valueToJson(type: KvType | null, value: unknown): unknown {
 // Node 24 has JSON.rawJSON (TC39 "JSON.parse source text access"); TypeScript's lib does not yet.
 const kRawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON
 
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = `${JSON.stringify(body)}\n`
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  })
-  res.end(text)
-}
-
-function params(q: URLSearchParams, known: readonly string[]) {
-  for (const key of new Set(q.keys())) {
-    if (!known.includes(key))
-      throw bad(`unknown parameter "${key}" (this endpoint takes: ${known.join(', ')})`)
-    if (q.getAll(key).length > 1) throw bad(`parameter "${key}" given more than once`)
-  }
-  const str = (name: string) => {
-    const v = q.get(name)
-    if (v === '') throw bad(`parameter "${name}" is empty`)
-    return v ?? undefined
-  }
-  const int = (name: string, dflt: number | undefined, min: number, max: number) => {
-    const v = str(name)
-    if (v === undefined) return dflt
-    if (!/^\d{1,16}$/.test(v) || Number(v) < min || Number(v) > max)
-      throw bad(`parameter "${name}": expected an integer in ${min}..${max}, got "${v}"`)
-    return Number(v)
-  }
-  return {
-    str,
-    int,
-    required(name: string) {
-      const v = str(name)
-      if (v === undefined) throw bad(`parameter "${name}" is required`)
-      return v
-    },
-  }
-}
-
 export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
   const readers = new Map(options.stores.map((s) => [s.name, new KvReader(s.path)]))
   const now = options.now ?? Date.now
   const pollMs = options.pollMs ?? 5
 
-  const authorize = (req: IncomingMessage): string[] => {
-    const h = req.headers.authorization
-    const m = typeof h === 'string' ? /^Bearer\s+(\S+)$/i.exec(h) : null
-    if (!m) throw new HttpError(401, 'missing bearer token (Authorization: Bearer <operator token>)')
-    const v = options.verify(m[1]!)
-    if (!v.ok) throw new HttpError(401, `token rejected (${v.reason})`)
-    const patterns: string[] = []
-    for (const s of v.operator.scopes) {
-      if (s === 'admin') patterns.push('*')
-      else if (s.startsWith('read:')) patterns.push(s.slice(5))
-    }
-    if (patterns.length === 0) throw new HttpError(403, `operator ${v.operator.name} has no read: scope`)
-    return patterns
-  }
   const mayRead = (patterns: string[], ns: string) => patterns.some((p) => matchPattern(p, `kv.${ns}`))
-  const namespace = (p: ReturnType<typeof params>, patterns: string[]) => {
+  const namespace = (p: QueryParams, patterns: string[]) => {
     const ns = p.required('ns')
     if (!isNamespace(ns)) throw bad(`parameter "ns": "${ns}" is not a namespace ([A-Za-z0-9._-])`)
     if (!mayRead(patterns, ns)) throw new HttpError(403, `no read scope covers kv.${ns}`)
     return ns
   }
-  const pick = (p: ReturnType<typeof params>): KvReader => {
-    const name = p.str('store')
+  const pick = (p: QueryParams): KvReader => {
+    const name = p.string('store')
     if (name === undefined) {
       if (readers.size === 1) return [...readers.values()][0]!
       if (readers.size === 0) throw new HttpError(404, 'this server runs no kv subscriber')
@@ -158,10 +79,10 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
   }
 
   /** Wait (bounded) until the store has applied `minLsn`, or the write (module, seq) has an outcome. */
-  const waitFor = async (r: KvReader, p: ReturnType<typeof params>): Promise<Outcome | undefined> => {
+  const waitFor = async (r: KvReader, p: QueryParams): Promise<Outcome | undefined> => {
     const minLsn = p.int('minLsn', undefined, 0, Number.MAX_SAFE_INTEGER)
-    const module = p.str('module')
-    const seq = p.str('seq')
+    const module = p.string('module')
+    const seq = p.string('seq')
     if ((module === undefined) !== (seq === undefined)) throw bad('"module" and "seq" go together')
     if (seq !== undefined && !/^\d{1,20}$/.test(seq))
       throw bad(`parameter "seq": expected an integer, got "${seq}"`)
@@ -186,14 +107,14 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
     }
   }
 
-  const routes: Record<string, (q: URLSearchParams, patterns: string[]) => Promise<unknown>> = {
+  const routes: Record<string, JsonRoute> = {
     async status(q) {
-      const p = params(q, ['store'])
+      const p = new QueryParams(q, ['store'])
       const r = pick(p)
       return { ready: r.ready, appliedLsn: r.appliedLsn() }
     },
     async get(q, patterns) {
-      const p = params(q, ['store', 'ns', 'key', 'minLsn', 'module', 'seq', 'waitMs'])
+      const p = new QueryParams(q, ['store', 'ns', 'key', ...kWaitParams])
       const r = pick(p)
       const ns = namespace(p, patterns)
       const key = p.required('key')
@@ -208,12 +129,12 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
       return { ...e, value: valueToJson(e.type, e.value), appliedLsn, ...(write ? { write } : {}) }
     },
     async keys(q, patterns) {
-      const p = params(q, ['store', 'ns', 'prefix', 'after', 'limit', 'minLsn', 'module', 'seq', 'waitMs'])
+      const p = new QueryParams(q, ['store', 'ns', 'prefix', 'after', 'limit', ...kWaitParams])
       const r = pick(p)
       const ns = namespace(p, patterns)
       await waitFor(r, p)
-      const prefix = p.str('prefix')
-      const after = p.str('after')
+      const prefix = p.string('prefix')
+      const after = p.string('after')
       const out = r.keys(
         ns,
         {
@@ -226,7 +147,7 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
       return { ...out, appliedLsn: r.appliedLsn() }
     },
     async history(q, patterns) {
-      const p = params(q, ['store', 'ns', 'key', 'limit', 'before', 'minLsn', 'module', 'seq', 'waitMs'])
+      const p = new QueryParams(q, ['store', 'ns', 'key', 'limit', 'before', ...kWaitParams])
       const r = pick(p)
       const ns = namespace(p, patterns)
       const key = p.required('key')
@@ -239,17 +160,17 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
       return { ns, key, history: h.map((e) => ({ ...e, value: valueToJson(e.type, e.value) })) }
     },
     async outcome(q, patterns) {
-      const p = params(q, ['store', 'lsn', 'module', 'seq', 'waitMs'])
+      const p = new QueryParams(q, ['store', 'lsn', 'module', 'seq', 'waitMs'])
       const r = pick(p)
       const lsn = p.int('lsn', undefined, 1, Number.MAX_SAFE_INTEGER)
       let o: Outcome | undefined
       if (lsn !== undefined) {
-        if (p.str('module') !== undefined) throw bad('give "lsn" or "module" and "seq", not both')
+        if (p.string('module') !== undefined) throw bad('give "lsn" or "module" and "seq", not both')
         q.set('minLsn', String(lsn))
-        await waitFor(r, params(q, ['store', 'lsn', 'minLsn', 'waitMs']))
+        await waitFor(r, new QueryParams(q, ['store', 'lsn', 'minLsn', 'waitMs']))
         o = r.outcome({ lsn })
       } else {
-        if (p.str('module') === undefined) throw bad('parameter "lsn" (or "module" and "seq") is required')
+        if (p.string('module') === undefined) throw bad('parameter "lsn" (or "module" and "seq") is required')
         o = await waitFor(r, p)
       }
       if (!o) throw new HttpError(404, `lsn ${lsn} is not a kv write (or its outcome was pruned)`)
@@ -258,25 +179,12 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
     },
   }
 
-  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    if (!url.pathname.startsWith(kPrefix)) return false
-    const route = url.pathname.slice(kPrefix.length)
-    try {
-      if (!Object.hasOwn(routes, route))
-        throw new HttpError(404, `no endpoint ${url.pathname} (known: ${Object.keys(routes).join(', ')})`)
-      if (req.method !== 'GET') throw new HttpError(405, 'only GET is supported (writes go over MIP/1)')
-      const patterns = authorize(req)
-      send(res, 200, await routes[route]!(url.searchParams, patterns))
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err
-      const headers: Record<string, string> = {}
-      if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="module-ingest"'
-      if (err.status === 405) headers.allow = 'GET'
-      send(res, err.status, { error: { status: err.status, message: err.message, ...err.extra } }, headers)
-    }
-    return true
-  }
+  const handler = jsonApiHandler({
+    prefix: kPrefix,
+    routes,
+    authorize: (req) => bearerReadAccess(req.headers.authorization, options.verify),
+    getOnly: 'only GET is supported (writes go over MIP/1)',
+  })
   return Object.assign(handler, {
     async close() {
       for (const r of readers.values()) r.close()

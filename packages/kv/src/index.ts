@@ -10,7 +10,7 @@ export {
   MI_ERR_KV_TXN_INCOMPLETE,
 } from './errors.ts'
 export type { KvHttpHandler, KvReadOptions, VerifyToken } from './http.ts'
-export { createKvReadHandler, kPrefix, kvStoresFromSubscribers, valueToJson } from './http.ts'
+export { createKvReadHandler, kPrefix, valueToJson } from './http.ts'
 export type { HistoryEntry, KvEntry, Outcome } from './read.ts'
 export { KvReader } from './read.ts'
 export type { ApplyResult, KvRecord, KvStoreOptions } from './store.ts'

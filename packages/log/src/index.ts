@@ -117,6 +117,9 @@
  * unless its newest record is older than `forceDeleteAfterMs`.
  */
 
+// Records as JSON: one shape for every printer, owned by the SDK (the record plugins see).
+export type { BodyFormat } from '@module-ingest/subscriber-sdk/record'
+export { encodeBody, kBodyFormats, printableText, recordToJson } from '@module-ingest/subscriber-sdk/record'
 export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './config.ts'
 export { kDefaults } from './config.ts'
 export {
@@ -131,8 +134,6 @@ export {
   MI_ERR_LOG_OPTION_INVALID,
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
-export type { BodyFormat } from './json.ts'
-export { encodeBody, kBodyFormats, printableText, recordToJson } from './json.ts'
 export type { RepairLock, WriterLockState } from './lock.ts'
 export { acquireRepairLock, pidAlive, readWriterLock } from './lock.ts'
 export type { AppendEntry, AppendRecord, AppendResult, CommitSyncResult, Log, LogStats } from './log.ts'

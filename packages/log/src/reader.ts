@@ -2,6 +2,7 @@
 // with their own fds, bounded by the durable watermark the writer publishes (see index.ts).
 import fs from 'node:fs'
 import path from 'node:path'
+import type { SubscriberRecord } from '@module-ingest/subscriber-sdk/record'
 import { CatalogView, kCatalogFile } from './catalog.ts'
 import { MI_ERR_LOG_CLOSED, MI_ERR_LOG_CORRUPT } from './errors.ts'
 import {
@@ -29,16 +30,8 @@ import { findNextGroup, readAt } from './scan.ts'
 import { buildIndexByScan, emptySeed, listSegmentBases } from './segments.ts'
 import { floorByLsn, floorByRts, type IndexEntry, loadIndex, type SegmentSummary } from './sparse-index.ts'
 
-export interface StoredRecord {
-  lsn: number
-  stream: string
-  module: string
-  core: string
-  seq: bigint
-  ts: number
-  rts: number
-  body: Uint8Array
-}
+/** A committed record: the SDK's `SubscriberRecord`, one declaration for the log, tools and plugins. */
+export type StoredRecord = SubscriberRecord
 
 export interface ReaderOptions {
   /** The writer's `log.durableSignal`, for prompt same-process wakeups. */

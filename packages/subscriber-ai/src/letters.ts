@@ -1,4 +1,4 @@
-import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import { recordToJson, type SubscriberRecord } from '@module-ingest/subscriber-sdk'
 
 /**
  * A dead letter in the runtime's format (one record per original record, on `dlq.<instance>`),
@@ -17,16 +17,7 @@ export function deadLetter(
     error,
     attempts: attempt,
     failedAtUs: Date.now() * 1000,
-    record: {
-      lsn: r.lsn,
-      stream: r.stream,
-      module: r.module,
-      core: r.core,
-      seq: r.seq.toString(),
-      ts: r.ts,
-      rts: r.rts,
-      body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('base64'),
-    },
+    record: recordToJson(r, 'base64'),
   })
 }
 

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SubscriberContext, SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import { createEmitBuffer } from '@module-ingest/subscriber-sdk'
+import { noopMetrics, quietLogger } from '@module-ingest/testing'
 import type { DiskConfig } from '../src/index.ts'
 import disk, { diskConfigSchema } from '../src/index.ts'
 
@@ -66,22 +67,11 @@ async function dirBytes(dir: string): Promise<number> {
 }
 
 function ctxFor(name: string, config: DiskConfig): SubscriberContext<DiskConfig> {
-  const noop = () => {}
-  const logger = {
-    trace: noop,
-    debug: noop,
-    info: noop,
-    warn: noop,
-    error: noop,
-    fatal: noop,
-    child: () => logger,
-  }
-  const metric = { inc: noop, record: noop, set: noop }
   return {
     name,
     config,
-    logger,
-    metrics: { counter: () => metric, histogram: () => metric, gauge: () => metric },
+    logger: quietLogger,
+    metrics: noopMetrics,
     signal: new AbortController().signal,
     emit: createEmitBuffer(name).emit,
     attempt: 1,

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { type BodyFormat, recordToJson } from '@module-ingest/subscriber-sdk'
 import { MI_ERR_DISK_CLI_ARGS } from './errors.ts'
 import { readArchive } from './reader.ts'
 
@@ -72,10 +73,9 @@ export async function archiveReadCommand(argv: string[], io: ArchiveReadIo = {})
   }
   const str = (k: string) => values[k] as string | undefined
   if (!str('dir')) throw new MI_ERR_DISK_CLI_ARGS('--dir is required')
-  const encoding = str('body')!
-  if (encoding !== 'utf8' && encoding !== 'base64' && encoding !== 'hex') {
-    throw new MI_ERR_DISK_CLI_ARGS('--body must be utf8, base64 or hex')
-  }
+  const kFormats: Record<string, BodyFormat> = { utf8: 'text', base64: 'base64', hex: 'hex' }
+  const format = kFormats[str('body')!]
+  if (!format) throw new MI_ERR_DISK_CLI_ARGS('--body must be utf8, base64 or hex')
   const limit = int('limit', str('limit')) ?? Number.POSITIVE_INFINITY
   let n = 0
   if (limit === 0) return 0
@@ -87,17 +87,7 @@ export async function archiveReadCommand(argv: string[], io: ArchiveReadIo = {})
     fromLsn: int('from-lsn', str('from-lsn')),
     toLsn: int('to-lsn', str('to-lsn')),
   })) {
-    const line = JSON.stringify({
-      lsn: r.lsn,
-      stream: r.stream,
-      module: r.module,
-      core: r.core,
-      seq: r.seq.toString(),
-      ts: r.ts,
-      rts: r.rts,
-      body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString(encoding),
-    })
-    await write(`${line}\n`)
+    await write(`${JSON.stringify(recordToJson(r, format))}\n`)
     if (++n >= limit) break
   }
   return n

@@ -6,9 +6,10 @@
  * `admin`) scope; results only ever hold streams those patterns match.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { resolve } from 'node:path'
+import { bearerReadAccess, type VerifyOperator } from '@module-ingest/auth/bearer'
 import { type BodyFormat, kBodyFormats, type Reader, recordToJson } from '@module-ingest/log'
 import { matchPattern } from '@module-ingest/protocol'
+import { HttpError, type JsonRoute, jsonApiHandler } from '@module-ingest/telemetry/json-api'
 import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
 import { fetchByLsn, oldestLogLsn, openReader } from './log-source.ts'
 import { bad, Params } from './params.ts'
@@ -24,9 +25,7 @@ export const kLimits = {
 } as const
 
 /** What an operator token check returns (packages/auth `CredentialStore.verifyOperator`). */
-export type VerifyToken = (
-  token: string,
-) => { ok: true; operator: { name: string; scopes: readonly string[] } } | { ok: false; reason: string }
+export type VerifyToken = VerifyOperator
 
 export interface IndexQueryOptions {
   /** The index instances: subscriber name → its SQLite file. */
@@ -43,43 +42,6 @@ export type IndexHttpHandler = ((req: IncomingMessage, res: ServerResponse) => P
   close(): Promise<void>
 }
 
-class HttpError extends Error {
-  status: number
-  constructor(status: number, message: string) {
-    super(message)
-    this.status = status
-  }
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = `${JSON.stringify(body)}\n`
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  })
-  res.end(text)
-}
-
-/** The subscribers of a server config that are `index` instances, as `indexes` entries. */
-export function indexesFromSubscribers(
-  subscribers: ReadonlyArray<{ name: string; use: string; enabled?: boolean; options?: unknown }>,
-): Array<{ name: string; path: string }> {
-  return subscribers
-    .filter((s) => s.use === 'index' || s.use === '@module-ingest/subscriber-index')
-    .filter((s) => s.enabled !== false)
-    .map((s) => ({
-      name: s.name,
-      path: resolve(String((s.options as { path?: unknown } | undefined)?.path ?? '')),
-    }))
-}
-
 export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHandler {
   const readers = new Map(options.indexes.map((i) => [i.name, new IndexReader(i.path)]))
   const now = options.now ?? (() => Date.now() * 1000)
@@ -87,22 +49,6 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
   const logReader = () => {
     log ??= openReader(options.logDir)
     return log
-  }
-
-  const authorize = (req: IncomingMessage): string[] => {
-    const h = req.headers.authorization
-    const m = typeof h === 'string' ? /^Bearer\s+(\S+)$/i.exec(h) : null
-    if (!m) throw new HttpError(401, 'missing bearer token (Authorization: Bearer <operator token>)')
-    const v = options.verify(m[1]!)
-    if (!v.ok) throw new HttpError(401, `token rejected (${v.reason})`)
-    const patterns: string[] = []
-    for (const s of v.operator.scopes) {
-      if (s === 'admin') patterns.push('*')
-      else if (s.startsWith('read:')) patterns.push(s.slice(5))
-    }
-    if (patterns.length === 0)
-      throw new HttpError(403, `operator ${v.operator.name} has no read:<stream> scope`)
-    return patterns
   }
 
   /** The requested stream (exact or glob) intersected with the readable patterns. */
@@ -133,49 +79,44 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
     return r
   }
 
-  const routes: Record<string, (q: URLSearchParams, patterns: string[]) => Promise<unknown> | unknown> = {
+  /** series and latest: the latest point of each series, one page at a time (`after` = previous `next`). */
+  const seriesPage = (q: URLSearchParams, patterns: string[]) => {
+    const p = new Params(q, ['index', 'stream', 'module', 'field', 'limit', 'after'])
+    const r = ready(pick(p))
+    const after = p.string('after')
+    if (after !== undefined && !/^\d{1,15}$/.test(after))
+      throw bad(`parameter "after": expected the "next" value of the previous page, got "${after}"`)
+    const out = r.series({
+      streams: streamFilter(p, patterns),
+      module: p.string('module'),
+      field: p.string('field'),
+      limit: p.int('limit', kLimits.series.dflt, 1, kLimits.series.max),
+      after: after === undefined ? undefined : Number(after),
+    })
+    return { rows: out.series, next: out.after !== undefined ? { next: String(out.after) } : {} }
+  }
+
+  const routes: Record<string, JsonRoute> = {
     status(q) {
       const p = new Params(q, ['index'])
       const r = ready(pick(p))
       return { ...r.status(), logOldestLsn: oldestLogLsn(options.logDir) }
     },
     series(q, patterns) {
-      const p = new Params(q, ['index', 'stream', 'module', 'field', 'limit', 'after'])
-      const r = ready(pick(p))
-      const after = p.string('after')
-      if (after !== undefined && !/^\d{1,15}$/.test(after))
-        throw bad(`parameter "after": expected the "next" value of the previous page, got "${after}"`)
-      const out = r.series({
-        streams: streamFilter(p, patterns),
-        module: p.string('module'),
-        field: p.string('field'),
-        limit: p.int('limit', kLimits.series.dflt, 1, kLimits.series.max),
-        after: after === undefined ? undefined : Number(after),
-      })
+      const page = seriesPage(q, patterns)
       return {
-        series: out.series.map((s) => ({
+        series: page.rows.map((s) => ({
           stream: s.stream,
           module: s.module,
           field: s.field,
           latest: { ts: s.ts, value: s.value, lsn: s.lsn },
         })),
-        ...(out.after !== undefined ? { next: String(out.after) } : {}),
+        ...page.next,
       }
     },
     latest(q, patterns) {
-      const p = new Params(q, ['index', 'stream', 'module', 'field', 'limit', 'after'])
-      const r = ready(pick(p))
-      const after = p.string('after')
-      if (after !== undefined && !/^\d{1,15}$/.test(after))
-        throw bad(`parameter "after": expected the "next" value of the previous page, got "${after}"`)
-      const out = r.series({
-        streams: streamFilter(p, patterns),
-        module: p.string('module'),
-        field: p.string('field'),
-        limit: p.int('limit', kLimits.series.dflt, 1, kLimits.series.max),
-        after: after === undefined ? undefined : Number(after),
-      })
-      return { latest: out.series, ...(out.after !== undefined ? { next: String(out.after) } : {}) }
+      const page = seriesPage(q, patterns)
+      return { latest: page.rows, ...page.next }
     },
     range(q, patterns) {
       const p = new Params(q, ['index', 'stream', 'module', 'field', 'from', 'to', 'step', 'agg', 'limit'])
@@ -254,36 +195,21 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
     },
   }
 
-  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    if (!url.pathname.startsWith(kPrefix)) return false
-    const route = url.pathname.slice(kPrefix.length)
-    try {
-      if (!Object.hasOwn(routes, route))
-        throw new HttpError(404, `no endpoint ${url.pathname} (known: ${Object.keys(routes).join(', ')})`)
-      if (req.method !== 'GET') throw new HttpError(405, 'only GET is supported')
-      const patterns = authorize(req)
-      send(res, 200, await routes[route]!(url.searchParams, patterns))
-    } catch (err) {
-      const e = err as Error & { tooManyRaw?: boolean }
-      if (err instanceof HttpError) {
-        const headers: Record<string, string> = {}
-        if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="module-ingest"'
-        if (err.status === 405) headers.allow = 'GET'
-        send(res, err.status, { error: { status: err.status, message: err.message } }, headers)
-      } else if (err instanceof MI_ERR_INDEX_QUERY_INVALID) {
-        send(res, 400, { error: { status: 400, code: 'MI_ERR_INDEX_QUERY_INVALID', message: e.message } })
-      } else if (e.tooManyRaw) {
-        send(res, 400, {
-          error: {
-            status: 400,
-            message: `more than ${kMaxRawRows} raw points in one page: use a larger step or limit`,
-          },
-        })
-      } else throw err
-    }
-    return true
-  }
+  const handler = jsonApiHandler({
+    prefix: kPrefix,
+    routes,
+    authorize: (req) => bearerReadAccess(req.headers.authorization, options.verify, 'read:<stream>'),
+    mapError(err) {
+      if (err instanceof MI_ERR_INDEX_QUERY_INVALID)
+        return new HttpError(400, (err as Error).message, { code: 'MI_ERR_INDEX_QUERY_INVALID' })
+      if ((err as { tooManyRaw?: boolean }).tooManyRaw)
+        return new HttpError(
+          400,
+          `more than ${kMaxRawRows} raw points in one page: use a larger step or limit`,
+        )
+      return undefined
+    },
+  })
   return Object.assign(handler, {
     async close() {
       for (const r of readers.values()) r.close()

@@ -7,7 +7,7 @@ export {
   MI_ERR_INDEX_SCHEMA,
 } from './errors.ts'
 export type { IndexHttpHandler, IndexQueryOptions, VerifyToken } from './http.ts'
-export { createIndexQueryHandler, indexesFromSubscribers, kLimits, kPrefix } from './http.ts'
+export { createIndexQueryHandler, kLimits, kPrefix } from './http.ts'
 export { oldestLogLsn } from './log-source.ts'
 export type {
   Aggregation,

@@ -1,4 +1,9 @@
-/** Query-string parsing for the HTTP API: every bad value gets a message naming the parameter. */
+/**
+ * Query-string parsing for the HTTP API: the listener's strict `QueryParams` (unknown or repeated
+ * parameters, empty values, integers), plus the index's own kinds (times, durations, choices), every
+ * bad value a coded MI_ERR_INDEX_QUERY_INVALID naming the parameter.
+ */
+import { QueryParams } from '@module-ingest/telemetry/json-api'
 import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
 import { type Aggregation, kAggregations } from './query.ts'
 
@@ -16,28 +21,9 @@ export const kMaxStepUs = 31 * kUnitsUs.d!
 
 export const bad = (message: string) => new MI_ERR_INDEX_QUERY_INVALID(message)
 
-export class Params {
-  #q: URLSearchParams
+export class Params extends QueryParams {
   constructor(q: URLSearchParams, known: readonly string[]) {
-    this.#q = q
-    for (const key of new Set(q.keys())) {
-      if (!known.includes(key))
-        throw bad(`unknown parameter "${key}" (this endpoint takes: ${known.join(', ')})`)
-      if (q.getAll(key).length > 1) throw bad(`parameter "${key}" given more than once`)
-    }
-  }
-
-  string(name: string): string | undefined {
-    const v = this.#q.get(name)
-    if (v === null) return undefined
-    if (v === '') throw bad(`parameter "${name}" is empty`)
-    return v
-  }
-
-  required(name: string): string {
-    const v = this.string(name)
-    if (v === undefined) throw bad(`parameter "${name}" is required`)
-    return v
+    super(q, known, bad)
   }
 
   /** `now`, `now-5m`, RFC 3339 (`2026-12-06T10:00:00Z`), or integer µs since the epoch. */
@@ -73,14 +59,6 @@ export class Params {
     if (!m || us < 1 || us > kMaxStepUs)
       throw bad(`parameter "${name}": expected a duration from 1us to 31d like 1s, 500ms or 5m, got "${v}"`)
     return us
-  }
-
-  int(name: string, dflt: number, min: number, max: number): number {
-    const v = this.string(name)
-    if (v === undefined) return dflt
-    if (!/^\d{1,9}$/.test(v) || Number(v) < min || Number(v) > max)
-      throw bad(`parameter "${name}": expected an integer from ${min} to ${max}, got "${v}"`)
-    return Number(v)
   }
 
   oneOf<T extends string>(name: string, values: readonly T[], dflt: T): T {

@@ -16,7 +16,7 @@
  */
 
 import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
-import { startNatsServer } from '@module-ingest/testing'
+import { noopMetrics, quietLogger, startNatsServer } from '@module-ingest/testing'
 import { startNatsCluster } from '@module-ingest/testing/nats-cluster'
 import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
@@ -39,22 +39,6 @@ export interface BenchRow {
   records_per_s: number
   batch_p50_us: number
   batch_p99_us: number
-}
-
-const noop = () => {}
-const quietLogger = {
-  trace: noop,
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  fatal: noop,
-  child: () => quietLogger,
-}
-const noMetrics = {
-  counter: () => ({ inc: noop }),
-  histogram: () => ({ record: noop }),
-  gauge: () => ({ set: noop }),
 }
 
 function makeBatch(first: number, size: number, body: Uint8Array): SubscriberRecord[] {
@@ -113,7 +97,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
       source: 'bench',
       replicas: cluster ? 3 : 1,
     })
-    const forwarder = new NatsForwarder(config, { logger: quietLogger, metrics: noMetrics })
+    const forwarder = new NatsForwarder(config, { logger: quietLogger, metrics: noopMetrics })
     forwarder.start()
     let lsn = 1
     const [ms, us] = await timeBatches(batches, async () => {
@@ -142,7 +126,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRow[]> {
     })
     rows.push(summarise('ceiling nc.publish + flush (no acks)', batches * batchSize, ms3, us3))
     const jsm = await jetstreamManager(nc)
-    await jsm.streams.delete(stream).catch(noop)
+    await jsm.streams.delete(stream).catch(() => {})
     await nc.close()
   } finally {
     await server?.close()

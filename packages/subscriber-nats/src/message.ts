@@ -1,15 +1,8 @@
+import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import { headers, type MsgHdrs } from '@nats-io/transport-node'
 
 /** The fields of a committed record that identify it and travel as headers. */
-export interface RecordMeta {
-  lsn: number
-  stream: string
-  module: string
-  core: string
-  seq: bigint
-  ts: number
-  rts: number
-}
+export type RecordMeta = Omit<SubscriberRecord, 'body'>
 
 /** Header names; values are decimal strings for numbers, the original strings otherwise. */
 export const Header = {

@@ -18,7 +18,7 @@
  */
 
 import type { CodedError } from '@module-ingest/errors'
-import type { Logger } from '@module-ingest/subscriber-sdk'
+import { type Logger, recordToJson } from '@module-ingest/subscriber-sdk'
 import fastq from 'fastq'
 import { recordBytes, type WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
@@ -511,16 +511,7 @@ export class Dispatcher {
           error: { code: err.code, message: err.message },
           attempts: cfg.maxAttempts,
           failedAtUs,
-          record: {
-            lsn: r.lsn,
-            stream: r.stream,
-            module: r.module,
-            core: r.core,
-            seq: r.seq.toString(),
-            ts: r.ts,
-            rts: r.rts,
-            body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('base64'),
-          },
+          record: recordToJson(r, 'base64'),
         }),
       ),
     }))

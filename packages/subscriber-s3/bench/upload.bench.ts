@@ -16,7 +16,8 @@
  * same cores as the uploader, so the numbers are a floor for a real remote store with bandwidth.
  */
 
-import type { SubscriberMetrics, SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import { quietLogger as logger, noopMetrics as metrics } from '@module-ingest/testing'
 import { parseS3Config, type S3SubscriberOptions } from '../src/config.ts'
 import { S3Uploader } from '../src/uploader.ts'
 import { startTestS3 } from '../test/_fauxqs.ts'
@@ -42,22 +43,6 @@ export interface BenchRow {
   cpu_s: number
   /** MB of bodies per CPU-second: on a loaded machine a steadier figure than mb_per_s. */
   mb_per_cpu_s: number
-}
-
-const noop = () => {}
-const logger = {
-  trace: noop,
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  fatal: noop,
-  child: () => logger,
-}
-const metrics: SubscriberMetrics = {
-  counter: () => ({ inc: noop }),
-  histogram: () => ({ record: noop }),
-  gauge: () => ({ set: noop }),
 }
 
 function makeWindow(firstLsn: number, n: number, bodyBytes: number): SubscriberRecord[] {

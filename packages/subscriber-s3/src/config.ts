@@ -1,5 +1,5 @@
 import { hostname } from 'node:os'
-import { kBodyFormats } from '@module-ingest/log'
+import { kBodyFormats } from '@module-ingest/subscriber-sdk'
 import { z } from 'zod'
 import { DEFAULT_KEY_TEMPLATE, keyTemplateProblem } from './key.ts'
 

@@ -2,7 +2,7 @@
  * Object bodies.
  *
  * - `ndjson`: one JSON object per line, the shape `module-ingest tail` and `recover-dump dump`
- *   print (`recordToJson` from @module-ingest/log): `{lsn, stream, module, core, seq, ts, rts,
+ *   print (`recordToJson` from @module-ingest/subscriber-sdk): `{lsn, stream, module, core, seq, ts, rts,
  *   bodyEncoding, body}`, seq as a decimal string, ts/rts in µs since the epoch.
  * - `msgpack`: length-prefixed frames, `u32be(length) msgpack(map)`, with the same field names;
  *   `seq` is a uint64, `body` a bin (no base64). Any msgpack reader can decode a frame.
@@ -11,8 +11,7 @@
  */
 import { promisify } from 'node:util'
 import { constants, gunzip, gzip, zstdCompress, zstdDecompress } from 'node:zlib'
-import { type BodyFormat, recordToJson } from '@module-ingest/log'
-import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import { type BodyFormat, recordToJson, type SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import { Packr, Unpackr } from 'msgpackr'
 
 // Plain msgpack maps, no msgpackr record extension: readable by any msgpack library.

@@ -18,6 +18,8 @@ export {
   MI_ERR_PLUGIN_SIMULATED_FAILURE,
   MI_ERR_PLUGIN_VERSION_MISMATCH,
 } from './errors.ts'
+export type { BodyFormat } from './record.ts'
+export { encodeBody, kBodyFormats, printableText, recordToJson } from './record.ts'
 export { satisfies } from './semver.ts'
 export { kSubscriber } from './symbols.ts'
 export type {

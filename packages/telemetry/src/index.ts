@@ -2,6 +2,8 @@ export type { AdminHandler, AdminHandlers, AdminRequest, AdminResponse, AdminSer
 export { adminRequest, startAdminServer } from './admin.ts'
 export * as errors from './errors.ts'
 export type { HistogramStats } from './histogram.ts'
+export type { JsonApiOptions, JsonRoute } from './json-api.ts'
+export { HttpError, jsonApiHandler, QueryParams, sendJson } from './json-api.ts'
 export type { Level, Logger, LoggerOptions } from './logger.ts'
 export { createLogger, getRecentLogs, writeRawLine } from './logger.ts'
 export { MemoryLogRing } from './memory-ring.ts'

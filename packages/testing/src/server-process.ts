@@ -3,7 +3,7 @@
  * (SIGTERM) or restart it on the same data directory.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,11 @@ export interface ServerProcessOptions {
   port?: number
   /** Extra `--set key=value` settings. */
   set?: Record<string, string | number | boolean>
+  /**
+   * A config file's content (written to `<dataDir>/mi.json`, passed as `--config`): for what
+   * `--set` cannot say, such as the `subscribers` list. Flags still set listen and dataDir.
+   */
+  config?: Record<string, unknown>
   /** Extra environment (MI_*). */
   env?: Record<string, string>
   /** How long the server may take to listen before it is killed. Default 30000. */
@@ -39,11 +44,18 @@ export interface ServerProcess {
 export async function startServerProcess(options: ServerProcessOptions): Promise<ServerProcess> {
   const port = options.port ?? (await freePort())
   const args = [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', options.dataDir]
+  if (options.config) {
+    const file = join(options.dataDir, 'mi.json')
+    await writeFile(file, JSON.stringify({ dataDir: options.dataDir, ...options.config }))
+    args.push('--config', file)
+  }
   // No HTTP listener unless the test configures one (e.g. telemetry.metrics.listen).
   const set = options.set ?? {}
-  const metricsOff = Object.keys(set).some((k) => k.startsWith('telemetry.metrics'))
-    ? {}
-    : { 'telemetry.metrics': false }
+  const metricsOff =
+    Object.keys(set).some((k) => k.startsWith('telemetry.metrics')) ||
+    (options.config?.telemetry as { metrics?: unknown } | undefined)?.metrics !== undefined
+      ? {}
+      : { 'telemetry.metrics': false }
   for (const [k, v] of Object.entries({ ...metricsOff, ...set })) args.push('--set', `${k}=${v}`)
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },

@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { Progress } from '@module-ingest/telemetry/progress'
 import { Command } from 'commander'
 import { type DirFlags, dirOptions, formatBytes, resolveLogDir } from '../common.ts'
 import { MI_ERR_RECOVER_USAGE } from '../errors.ts'
 import { type ExportFormat, encodeRecord, kExportFormats, kMsgpackMagic } from '../export-format.ts'
 import { type FilterFlags, selection } from '../filters.ts'
-import { Progress } from '../progress.ts'
 import { reportGaps, scanRecords } from '../records.ts'
 import { filterOptions } from './dump.ts'
 

@@ -1,8 +1,8 @@
 import { listSegments, openReader, verifyLog } from '@module-ingest/log'
+import { Progress } from '@module-ingest/telemetry/progress'
 import { Command } from 'commander'
 import { type DirFlags, dirOptions, formatBytes, kExit, printJson, resolveLogDir } from '../common.ts'
 import { writerLock } from '../lock.ts'
-import { Progress } from '../progress.ts'
 
 /**
  * What a finding means (dump and export agree: they serve every intact record, skip exactly these

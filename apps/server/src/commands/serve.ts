@@ -1,3 +1,4 @@
+import { errorLine } from '@module-ingest/errors'
 import { createLogger, type Logger } from '@module-ingest/telemetry'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, kExit } from '../common.ts'
@@ -26,7 +27,7 @@ export function serveCommand(): Command {
           `the log file ${config.telemetry.logFile}`,
           (err as Error).message,
         )
-        process.stderr.write(`error: ${e.code}: ${e.message}\n`)
+        process.stderr.write(`${errorLine(e)}\n`)
         return process.exit(kExit.failure)
       }
       const exitNow = (code: number): never => {
@@ -79,7 +80,7 @@ export function serveCommand(): Command {
         // connection. Exit now, even if a part left a handle behind, so a supervisor sees it.
         const e = err as Error & { code?: string }
         logger.fatal({ event: 'ServerStartFailed', code: e.code, err: e }, 'server did not start')
-        process.stderr.write(`error: ${e.code ? `${e.code}: ` : ''}${e.message}\n`)
+        process.stderr.write(`${errorLine(e)}\n`)
         return exitNow(kExit.failure)
       }
       await stopRequested

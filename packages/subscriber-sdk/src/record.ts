@@ -1,7 +1,15 @@
-// Records as JSON lines, one shape for every tool that prints them (tail, recover-dump dump).
-// Bodies: "auto" shows printable UTF-8 as text and anything else as base64, so a dump is readable
-// for text telemetry and lossless for binary.
-import type { StoredRecord } from './reader.ts'
+/**
+ * The committed record and its one JSON shape, for everything that prints or ships records: `tail`,
+ * recover-dump's dump and export, `archive read`, dead letters, S3 objects, the index query API.
+ * Bodies: "auto" shows printable UTF-8 as text and anything else as base64, so a dump is readable
+ * for text telemetry and lossless for binary.
+ *
+ * Its own entry point (`@module-ingest/subscriber-sdk/record`, no imports), which the log re-exports:
+ * the log stores exactly this record, so there is one declaration of it.
+ */
+import type { SubscriberRecord } from './types.ts'
+
+export type { SubscriberRecord }
 
 export const kBodyFormats = ['text', 'hex', 'base64', 'auto'] as const
 export type BodyFormat = (typeof kBodyFormats)[number]
@@ -41,7 +49,7 @@ export function encodeBody(body: Uint8Array, format: BodyFormat): { encoding: st
 }
 
 /** A record as a JSON-ready object: seq as a decimal string (u64), ts/rts in µs since the epoch. */
-export function recordToJson(r: StoredRecord, format: BodyFormat = 'auto') {
+export function recordToJson(r: SubscriberRecord, format: BodyFormat = 'auto') {
   const b = encodeBody(r.body, format)
   return {
     lsn: r.lsn,
