@@ -26,9 +26,16 @@ export interface TargetRun {
   window?: number
   /** Generator processes; default ctx.workers. */
   workers?: number
-  /** While the load runs, against our server (subscriber lag sampling). */
-  during?: (server: OursServer) => () => Promise<Record<string, number | string>>
+  /** Extra `limits.*` settings for our server. */
+  limits?: Record<string, number>
+  /**
+   * While the load runs, against our server (subscriber lag sampling, an attack); awaited before
+   * the load starts. Returns what to call once the load is over, whose numbers go into `extra`.
+   */
+  during?: (server: OursServer) => DuringStop | Promise<DuringStop>
 }
+
+type DuringStop = () => Promise<Record<string, number | string>>
 
 let runCounter = 0
 
@@ -75,6 +82,7 @@ export async function measureTarget(
         ...(target === 'ours-base' ? { root: ctx.baseRoot! } : {}),
         ...(r.maxConnections ? { maxConnections: r.maxConnections } : {}),
         ...(r.diskSubscriber ? { diskSubscriber: true } : {}),
+        ...(r.limits ? { limits: r.limits } : {}),
       })
     } else if (target === 'nats-js' || target === 'nats-js-lean') peer = await startNats(dir)
     else peer = await startRedis(dir)
@@ -89,8 +97,9 @@ export async function measureTarget(
   const mon = new ProcMonitor(server.pid)
   // RSS of the started, idle server: the base that per-connection memory is measured against.
   if (ours) row.extra.rss_start_mib = Math.round(statusKiB(server.pid, 'VmRSS') / 102.4) / 10
-  const stopDuring = ours && r.during ? r.during(ours) : null
+  let stopDuring: DuringStop | null = null
   try {
+    if (ours && r.during) stopDuring = await r.during(ours)
     const spec: LoadSpec = {
       kind: ours ? 'mip' : target === 'redis' ? 'redis' : 'nats',
       host: '127.0.0.1',

@@ -25,6 +25,8 @@ export interface OursOptions {
   root?: string
   /** Seconds to wait for `ServerListening`. */
   startTimeoutMs?: number
+  /** Extra `limits.*` settings (the attack scenario's memory budget). */
+  limits?: Record<string, number>
 }
 
 export interface OursServer {
@@ -80,6 +82,7 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
       // Quiet connections of the 10k scenario must not hit IDLE_TIMEOUT while others connect.
       heartbeatMs: 120_000,
       handshakeTimeoutMs: 60_000,
+      ...o.limits,
     },
     telemetry: { metrics: false, adminSocket, logLevel: 'info' },
   }
