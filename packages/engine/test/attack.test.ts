@@ -8,8 +8,9 @@
  *     plus a fixed allowance over its RSS after a warm-up (ordinary traffic first touches the fixed
  *     memory: rings, the writer's buffers, worker heaps). Memory, unlike time, is a fair assertion
  *     on a loaded box; the allowance covers V8 heaps growing with the traffic, socket objects and
- *     freed-but-kept pages (+108 to +164 MiB seen at load average 6-22). Before issue 11's fixes
- *     an oversize socket held its announced 1 MiB (400 MiB here) and a deaf one ~4 MiB: far above.
+ *     freed-but-kept pages (+108 to +188 MiB seen at load average 6-22; with deaf clients alone
+ *     it levels off near +120 MiB whether there are 8, 16 or 32). Before issue 11's fixes an
+ *     oversize socket held its announced 1 MiB (600 MiB here) and a deaf one ~4 MiB: far above.
  * (b) every record of the well-behaved client is ACKed and stored exactly once;
  * (c) every shed attacker got a coded ERROR (FRAME_TOO_LARGE, OVERLOADED, HANDSHAKE_TIMEOUT), and
  *     the deaf ones, which cannot read theirs, are counted as shed by the server.
@@ -29,12 +30,12 @@ import { startAttack, startServerProcess } from '@module-ingest/testing'
 import test from 'ava'
 
 const MiB = 1024 * 1024
-/** 4 × parsers (2) × maxFrameBytes (1 MiB): the smallest budget docs/operations.md allows. */
+/** 4 × parsers × maxFrameBytes (1 MiB), for up to 2 parsers: the smallest budget docs/operations.md allows. */
 const BUDGET = 8 * MiB
 /** RSS the server may add over its idle RSS beyond the budget (see the header). */
-const ALLOWANCE = 256 * MiB
+const ALLOWANCE = 320 * MiB
 const GOOD_RECORDS = 600
-const OVERSIZE = 400
+const OVERSIZE = 600
 const DEAF = 8
 
 function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
