@@ -42,6 +42,12 @@ export interface AttackOptions {
   helloPartial?: number
   partialData?: number
   deaf?: number
+  /**
+   * Bytes of its announced 1 MiB an `oversize` socket sends after the header. Default 64 KiB; send
+   * nearly all of it to measure memory: a decoder that allocates the announced size only makes RSS
+   * grow as the bytes arrive and touch the pages.
+   */
+  oversizeSendBytes?: number
   /** Announced DATA payload of a `partialData` frame; this much minus 1 KiB is sent. Default 900 000. */
   partialDataBytes?: number
   /** Bytes of PINGs (and DATA, one frame in 64) each `deaf` connection writes. Default 8 MiB. */
@@ -114,7 +120,8 @@ export function startAttack(o: AttackOptions): Attack {
         // Two chunks: the decoder once allocated the announced size when a second chunk arrived.
         sock.write(header)
         await new Promise((r) => setTimeout(r, 10))
-        sock.write(Buffer.alloc(Math.min(announced - 1, 64 * 1024), 0x41))
+        const n = kind === 'oversize' ? (o.oversizeSendBytes ?? 64 * 1024) : announced - 1
+        sock.write(Buffer.alloc(Math.min(announced - 1, n), 0x41))
       } else {
         await sock.hello({
           module: `attack-${kind === 'deaf' ? 'deaf' : 'partial'}-${nextModule++}`,
