@@ -16,7 +16,7 @@
  * (c) every shed attacker got a coded ERROR (FRAME_TOO_LARGE, OVERLOADED, HANDSHAKE_TIMEOUT), and
  *     the deaf ones, which cannot read theirs, are counted as shed by the server.
  *
- * The longer version with latency numbers is the benchmark scenario `attack`
+ * The longer version with latency numbers is the benchmark scenario `attack-budget`
  * (benchmarks/src/scenarios/attack.ts).
  */
 import { readFileSync } from 'node:fs'
