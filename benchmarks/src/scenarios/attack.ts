@@ -16,7 +16,8 @@
  * and leave (the claims LRU, the log's per-module high-water marks and catalog). Reports the
  * server's RSS before and after, and a control row with as many sessions over 1,000 module names
  * (the session churn alone). `bytes_per_module_net` = (ΔRSS − ΔRSS of the control) / (modules −
- * control modules): the state kept per distinct module. `--quick`: 5,000 sessions.
+ * control modules): the state kept per distinct module. `--quick`: 5,000 sessions. With
+ * `--base DIR --targets ours,ours-base` the distinct row also runs against the other checkout.
  *
  * Not part of the test suite (the bounded CI version is packages/engine/test/attack.test.ts).
  * Command: node benchmarks/src/run.ts attack-budget
@@ -117,8 +118,8 @@ const modulesScenario: Scenario = {
     const sessions = ctx.quick ? 5000 : 100_000
     // The control row runs as many sessions over 1,000 module names: what the session churn alone
     // costs (heaps grown by the traffic). The difference is the state kept per distinct module.
-    const distinct = await modulesRow(ctx, sessions, sessions)
-    const control = await modulesRow(ctx, sessions, 1000)
+    const distinct = await modulesRow(ctx, sessions, sessions, 'ours')
+    const control = await modulesRow(ctx, sessions, 1000, 'ours')
     const d = distinct.extra
     const c = control.extra
     if (typeof d.rss_growth_kib === 'number' && typeof c.rss_growth_kib === 'number') {
@@ -126,17 +127,32 @@ const modulesScenario: Scenario = {
         ((d.rss_growth_kib - c.rss_growth_kib) * 1024) / (Number(d.modules) - Number(c.modules)),
       )
     }
-    return [distinct, control]
+    // --base DIR: the distinct row again against the other checkout (same churn, so the difference
+    // in bytes_per_session is the difference in what each keeps per module).
+    const base =
+      ctx.baseRoot && ctx.targets.has('ours-base')
+        ? [await modulesRow(ctx, sessions, sessions, 'ours-base')]
+        : []
+    return [distinct, control, ...base]
   },
 }
 
 /** `sessions` sessions of one record each, spread over `distinct` module names. */
-async function modulesRow(ctx: RunContext, sessions: number, distinct: number): Promise<Row> {
+async function modulesRow(
+  ctx: RunContext,
+  sessions: number,
+  distinct: number,
+  target: 'ours' | 'ours-base',
+): Promise<Row> {
   const concurrency = 64
-  const dataDir = join(ctx.scratch, `attack-modules-${distinct}`)
-  const row = emptyRow('attack-modules-100k', 'ours', { body_bytes: 16, connections: sessions })
-  ctx.log(`  ${sessions} sessions over ${distinct} modules …`)
-  const server = await startOurs({ dataDir, flush: 'interval' })
+  const dataDir = join(ctx.scratch, `attack-modules-${target}-${distinct}`)
+  const row = emptyRow('attack-modules-100k', target, { body_bytes: 16, connections: sessions })
+  ctx.log(`  ${target}: ${sessions} sessions over ${distinct} modules …`)
+  const server = await startOurs({
+    dataDir,
+    flush: 'interval',
+    ...(target === 'ours-base' ? { root: ctx.baseRoot! } : {}),
+  })
   try {
     // Many local addresses: each closed connection leaves a TIME_WAIT port on its address.
     const addrs = Array.from({ length: 16 }, (_, i) => `127.0.1.${i + 1}`)
