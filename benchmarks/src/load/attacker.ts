@@ -16,3 +16,5 @@ process.on('message', async (m: { code?: string }) => {
     process.exit(0),
   )
 })
+// The benchmark died or was interrupted: a standing attack must not outlive it.
+process.on('disconnect', () => process.exit(0))
