@@ -42,11 +42,13 @@ export interface TargetRun {
   /** Before the load, once the server is up (e.g. preload keys); its numbers go into the notes. */
   prepare?: (server: UnderTest) => Promise<Record<string, number | string> | undefined>
   /**
-   * Called as the load starts; the function it returns is called after the load with the
-   * measurement window (performance.now() ms) and returns numbers for the notes (lag sampling,
-   * queries while ingesting).
+   * Called (and awaited) as the load starts: lag sampling, queries while ingesting, an attack. The
+   * function it returns is called after the load with the measurement window (performance.now()
+   * ms) and returns numbers for the notes.
    */
-  during?: (server: UnderTest) => (window: MeasureWindow) => Promise<Record<string, number | string>>
+  during?: (server: UnderTest) => DuringStop | Promise<DuringStop>
+  /** Extra `limits.*` settings for our server. */
+  limits?: Record<string, number>
 }
 
 /** The server a row runs against. */
@@ -56,6 +58,8 @@ export interface MeasureWindow {
   startMs: number
   endMs: number
 }
+
+type DuringStop = (window: MeasureWindow) => Promise<Record<string, number | string>>
 
 let runCounter = 0
 
@@ -104,6 +108,7 @@ export async function measureTarget(
         ...(r.maxConnections ? { maxConnections: r.maxConnections } : {}),
         ...(r.subscribers ? { subscribers: r.subscribers } : {}),
         ...(r.http ? { http: true } : {}),
+        ...(r.limits ? { limits: r.limits } : {}),
       })
     } else if (target === 'nats-js' || target === 'nats-js-lean') peer = await startNats(dir)
     else peer = await startRedis(dir)
@@ -120,10 +125,10 @@ export async function measureTarget(
   if (ours) row.extra.rss_start_mib = Math.round(statusKiB(server.pid, 'VmRSS') / 102.4) / 10
   const underTest: UnderTest = ours ? { kind: 'ours', server: ours } : { kind: 'peer', server: peer! }
   const window_: MeasureWindow = { startMs: 0, endMs: 0 }
-  let stopDuring: ((w: MeasureWindow) => Promise<Record<string, number | string>>) | null = null
+  let stopDuring: DuringStop | null = null
   try {
     if (r.prepare) Object.assign(row.extra, await r.prepare(underTest))
-    stopDuring = r.during ? r.during(underTest) : null
+    stopDuring = r.during ? await r.during(underTest) : null
     const spec: LoadSpec = {
       kind: ours ? 'mip' : target === 'redis' ? 'redis' : 'nats',
       host: '127.0.0.1',

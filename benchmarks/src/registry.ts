@@ -1,4 +1,5 @@
 import type { Scenario } from './scenario.ts'
+import { attackScenarios } from './scenarios/attack.ts'
 import { connectionScenarios } from './scenarios/connections.ts'
 import { inflightScenarios } from './scenarios/inflight.ts'
 import { latencyScenarios } from './scenarios/latency.ts'
@@ -24,6 +25,7 @@ export function allScenarios(): Scenario[] {
     s3Scenario,
     indexScenario,
     ...kvScenarios,
+    ...attackScenarios,
     ...microScenarios(),
   ]
 }

@@ -44,6 +44,8 @@ export interface OursOptions {
   root?: string
   /** Seconds to wait for `ServerListening`. */
   startTimeoutMs?: number
+  /** Extra `limits.*` settings (the attack scenario's memory budget). */
+  limits?: Record<string, number>
 }
 
 export interface OursServer {
@@ -119,6 +121,7 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
       // Quiet connections of the 10k scenario must not hit IDLE_TIMEOUT while others connect.
       heartbeatMs: 120_000,
       handshakeTimeoutMs: 60_000,
+      ...o.limits,
     },
     telemetry: {
       metrics: httpPort === null ? false : { listen: `127.0.0.1:${httpPort}` },

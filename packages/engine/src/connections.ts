@@ -4,8 +4,8 @@
  * The main thread never parses. It copies each socket chunk into the inbound ring of the parser
  * worker that owns the connection; when that ring is full it pauses the socket and resumes it when
  * the parser frees space (TCP backpressure: memory stays bounded, nothing is dropped). Outbound
- * frames come back through one ring per parser and are written with one cork/uncork per socket
- * per pass, so a burst of ACKs costs one syscall.
+ * frames come back through one ring per parser and are gathered into one write per socket per
+ * pass, so a burst of ACKs costs one buffer and one syscall.
  */
 import type { Socket } from 'node:net'
 import { TokenBucket } from '@module-ingest/auth'
@@ -324,20 +324,39 @@ export class Connections {
     lane.paused.clear()
   }
 
+  /**
+   * Outbound frames are gathered per socket over one pass of a lane (views into the ring, valid
+   * until release) and written as ONE buffer per socket: a socket that does not read then holds one
+   * Buffer per pass, not one per ACK/PONG. The output budget counts bytes, and small writes cost
+   * far more than their bytes: 200,000 writes of 88 bytes held by a socket whose peer does not read
+   * took 115 MB of RSS for 17.6 MB of data, the same bytes in 100 writes 14 MB (issue 11.4). A
+   * burst of ACKs is also one allocation instead of one per frame.
+   */
   async #pumpOutbound(): Promise<void> {
-    const corked = new Set<Conn>()
+    const pending = new Map<Conn, Uint8Array[]>()
+    const flush = (conn: Conn, views: Uint8Array[]) => {
+      const { socket } = conn
+      // Copy: the views' ring bytes are reused after release().
+      const bytes = views.length === 1 ? Buffer.from(views[0]!) : Buffer.concat(views)
+      if (!socket.write(bytes) && socket.writableLength > MAX_UNSENT_BYTES) socket.pause()
+    }
     const visit = (data: Uint8Array, kind: number, tag: number) => {
       const conn = this.#conns.get(tag)
       if (!conn || conn.ending) return
       const { socket } = conn
       if (kind === Out.WRITE) {
-        if (!corked.has(conn)) {
-          socket.cork()
-          corked.add(conn)
-        }
-        // Copy: the view's ring bytes are reused after release().
-        if (!socket.write(Buffer.from(data)) && socket.writableLength > MAX_UNSENT_BYTES) socket.pause()
-      } else if (kind === Out.END) {
+        const views = pending.get(conn)
+        if (views) views.push(data)
+        else pending.set(conn, [data])
+        return
+      }
+      // Anything else acts on the socket: what was gathered for it goes out first, in order.
+      const views = pending.get(conn)
+      if (views) {
+        pending.delete(conn)
+        flush(conn, views)
+      }
+      if (kind === Out.END) {
         conn.ending = true
         socket.end(Buffer.from(data))
         socket.resume() // discard whatever the client still sends
@@ -351,10 +370,10 @@ export class Connections {
       let work = 0
       for (const lane of this.#lanes) {
         work += lane.consumer.read(visit)
+        for (const [conn, views] of pending) if (!conn.ending) flush(conn, views)
+        pending.clear()
         lane.consumer.release()
       }
-      for (const conn of corked) conn.socket.uncork()
-      corked.clear()
       if (work === 0) {
         if (this.#closed && this.#conns.size === 0) return
         await waitDoorbellAsync(this.#mainDoorbell, rung, 200)

@@ -5,7 +5,8 @@
  * reference model (fixtures/_wire-model.ts): same NACKs, PONGs and ERROR in the same order, ACKs
  * monotonic and never past what was sent, and the final ACK where no fatal error ended the session.
  *
- * Bounded by default (MI_FUZZ_FRAMES, default 40 000 frames); MI_SOAK=1 runs 10 000 000.
+ * Bounded by default (MI_FUZZ_FRAMES, default 100 000 frames, as issue 11 asks); MI_SOAK=1 runs
+ * 10 000 000.
  * MI_FUZZ_SEED reproduces a run (the seed is printed on failure).
  */
 import { crc32, zstdCompressSync } from 'node:zlib'
@@ -16,8 +17,10 @@ import { startTestServer } from './fixtures/_server.ts'
 import { type Expected, WireModel } from './fixtures/_wire-model.ts'
 
 const SOAK = process.env.MI_SOAK === '1'
-// 40k by default: ~12 s of CPU; 100k took 28-30 s CPU, 1m43-2m08 wall at load average 30 on 2 cores.
-const TOTAL = Number(process.env.MI_FUZZ_FRAMES ?? (SOAK ? 10_000_000 : 40_000))
+// 100k frames: 20.9 CPU-s (user+sys of the ava process tree, 49 s wall at load average 11-15 on 2
+// cores) against 10.5 CPU-s for 40k: under the 40 CPU-s a CI test may cost, so the issue's 100k.
+// Measured: /usr/bin/time -f '%U %S %e' env MI_FUZZ_FRAMES=100000 npx ava test/fuzz.test.ts
+const TOTAL = Number(process.env.MI_FUZZ_FRAMES ?? (SOAK ? 10_000_000 : 100_000))
 const SEED = Number(process.env.MI_FUZZ_SEED ?? 0x5eed)
 const MAX_FRAME = 64 * 1024
 const PARALLEL = 8

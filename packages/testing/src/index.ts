@@ -1,5 +1,12 @@
 // Internal/unsupported: test helpers shared by module-ingest packages. One concern per file;
 // add new helpers (e.g. starting the ingest server) as their own files and re-export them here.
+export {
+  type Attack,
+  type AttackKind,
+  type AttackOptions,
+  type AttackOutcomes,
+  startAttack,
+} from './attack.ts'
 export { MI_ERR_TESTING_BINARY_MISSING, MI_ERR_TESTING_PROCESS_START } from './errors.ts'
 export { MipSocket, type ReceivedFrame } from './mip-socket.ts'
 export type { NatsServer, NatsServerOptions } from './nats-server.ts'
