@@ -13,6 +13,24 @@
  *   checkpoint (default every 16 MiB / 5 s), not by the log size.
  * - No node:net; no native addons.
  *
+ * ## Writer layout (one concern per file)
+ * ```
+ * log.ts             facade: public types, openLog, append validation, wiring; what follows a
+ *                    commit (watermark, onDurable, onCommit) and a roll (checkpoint, retention)
+ * group-commit.ts    lsns, the forming group, the async pump and caller-driven commitSync/Async,
+ *                    sync() waiters
+ * group.ts           a group's bytes: encoding appends, framing (header, names, zstd, CRC)
+ * flush-policy.ts    the flush policy as one strategy object ('always' | 'interval' | 'none'):
+ *                    sync per commit or not, settle before checkpoint/roll/sync(), background flush
+ * segment-writer.ts  active segment (offsets, live sparse index), sealed list, roll, retry probe
+ * names.ts           catalog interning and persisting new names before their first group
+ * module-hwm.ts      per-module high-water marks (live and durable)
+ * checkpointer.ts    checkpoints and HWM snapshots (meta.ts holds the file formats)
+ * retention.ts       deleting sealed segments by age/size, respecting protected groups
+ * failure.ts         open → unavailable → open | closed, the epoch, retry probing
+ * recovery.ts        openLog's recovery scan;  verifier.ts  background CRC check of sealed segments
+ * ```
+ *
  * ## On-disk format (directory)
  * ```
  * <base:20 digits>.seg   segment: "MILOGSG1" | u64le base lsn | group*

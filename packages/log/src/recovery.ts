@@ -5,7 +5,6 @@
 import path from 'node:path'
 import { encodeCatalogEntry, kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
 import { knownPrefix, namesFromSegments } from './catalog-rebuild.ts'
-import type { FlushPolicy } from './config.ts'
 import { MI_ERR_LOG_CATALOG_MISSING, MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { afs, fs } from './fsio.ts'
@@ -154,11 +153,12 @@ async function midSegmentDamage(
   offset: number,
   size: number,
   expectLsn: number,
-  flush: FlushPolicy,
+  watermarkOnDisk: boolean,
 ): Promise<string | undefined> {
-  if (flush === 'always') {
-    // The watermark is written only after the fdatasync covering it returned: a lower bound of
-    // what was durable (under the weaker policies it may run ahead of the disk after a power cut).
+  if (watermarkOnDisk) {
+    // Under a policy that syncs every commit (flush-policy.ts syncsCommits) the watermark is written
+    // only after the fdatasync covering it returned: a lower bound of what was durable (under the
+    // weaker policies it may run ahead of the disk after a power cut).
     const wm = readWatermarkFile(dir)
     if (wm && wm.segBase === base && wm.endOffset > offset)
       return `it lies before the durable end (offset ${wm.endOffset})`
@@ -171,7 +171,8 @@ async function midSegmentDamage(
 export async function recover(
   dir: string,
   indexIntervalBytes: number,
-  flush: FlushPolicy = 'always',
+  /** The flush policy syncs every commit: the published watermark never runs ahead of the disk. */
+  watermarkOnDisk = true,
 ): Promise<Recovered> {
   const t0 = performance.now()
   await afs.mkdir(dir, { recursive: true })
@@ -319,7 +320,7 @@ export async function recover(
         // A crash tears only what follows the last fdatasync. Damage with intact groups after it,
         // or (under 'always') before the published durable end, is corruption of acknowledged
         // data: truncating would drop it silently, so refuse and leave the decision to repair.
-        const damage = await midSegmentDamage(dir, fd, base, build.stop.offset, size, expect, flush)
+        const damage = await midSegmentDamage(dir, fd, base, build.stop.offset, size, expect, watermarkOnDisk)
         if (damage) {
           fs.closeSync(fd)
           fs.closeSync(catalog.fd)
