@@ -161,6 +161,8 @@ const logSchema = z
     retryIntervalMs: logInt(L.retryIntervalMs),
     lockWaitMs: logInt(L.lockWaitMs),
     verifyIntervalMs: logInt(L.verifyIntervalMs),
+    fileMode: logInt(L.fileMode),
+    dirMode: logInt(L.dirMode),
     retention: z
       .strictObject({
         maxAgeMs: logOptInt(R.maxAgeMs),

@@ -103,13 +103,13 @@ export class Checkpointer {
         await flush.settle(this.#ctx.io, fds)
         if (closed()) return
         if (full) {
-          await storeHwmSnapshot(dir, { gen: hwmGen, hwm: text })
+          await storeHwmSnapshot(dir, { gen: hwmGen, hwm: text }, this.#ctx.opts.fileMode)
           this.#hwmGen = hwmGen
           // Modules that changed again meanwhile stay dirty.
           for (const [m, v] of taken) if (durable.get(m) === v) dirty.delete(m)
         }
         if (closed()) return
-        await storeCheckpoint(dir, { gen: ++this.#gen, ...snap })
+        await storeCheckpoint(dir, { gen: ++this.#gen, ...snap }, this.#ctx.opts.fileMode)
         this.#lsn = snap.nextLsn - 1
         this.bytesSince -= bytes
       } catch {

@@ -111,7 +111,10 @@ export async function openLog(dir: string, options: LogOptions = {}): Promise<Lo
   const opts = resolveOptions(options)
   const abs = path.resolve(dir)
   try {
-    await afs.mkdir(abs, { recursive: true })
+    await afs.mkdir(abs, { recursive: true, mode: opts.dirMode })
+    // Also an existing directory: with 0700 nothing inside is readable by other users, whatever
+    // mode older files were created with (issue 11 item 14).
+    fs.chmodSync(abs, opts.dirMode)
     // One writer per directory, and none while a repair tool holds it (lock.ts).
     await acquireLock(abs, 'writer', { waitMs: opts.lockWaitMs })
   } catch (err) {
@@ -119,7 +122,11 @@ export async function openLog(dir: string, options: LogOptions = {}): Promise<Lo
   }
   try {
     const flush = flushStrategy(opts.flush, opts.flushIntervalMs)
-    const rec = await recover(abs, opts.indexIntervalBytes, flush.syncsCommits)
+    const rec = await recover(abs, {
+      indexIntervalBytes: opts.indexIntervalBytes,
+      watermarkOnDisk: flush.syncsCommits,
+      fileMode: opts.fileMode,
+    })
     const log = new LogImpl(abs, opts, flush, rec)
     await log.init()
     return log
@@ -203,7 +210,7 @@ class LogImpl implements Log {
     this.#wmFd = fs.openSync(
       path.join(dir, kWatermarkFile),
       fs.constants.O_RDWR | fs.constants.O_CREAT,
-      0o644,
+      opts.fileMode,
     )
     this.#verifier = new SealedVerifier(
       dir,

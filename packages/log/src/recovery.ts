@@ -73,7 +73,12 @@ interface OpenedCatalog {
  * Refuses with MI_ERR_LOG_CATALOG_MISSING rather than start an empty catalog over data that uses
  * ids it cannot name: restoring the file from a backup must still bring the data back.
  */
-async function openCatalog(dir: string, bases: number[], report: RecoveryReport): Promise<OpenedCatalog> {
+async function openCatalog(
+  dir: string,
+  bases: number[],
+  report: RecoveryReport,
+  fileMode: number,
+): Promise<OpenedCatalog> {
   const file = path.join(dir, kCatalogFile)
   let buf: Buffer | undefined
   try {
@@ -97,7 +102,12 @@ async function openCatalog(dir: string, bases: number[], report: RecoveryReport)
     report.catalog = 'rebuilt'
   }
   if (validBytes === 0 || report.catalog === 'rebuilt') {
-    await writeFileAtomic(file, Buffer.concat([kCatalogMagic, ...names.map(encodeCatalogEntry)]))
+    await writeFileAtomic(
+      file,
+      Buffer.concat([kCatalogMagic, ...names.map(encodeCatalogEntry)]),
+      true,
+      fileMode,
+    )
     const fd = fs.openSync(file, 'r+')
     return { fd, names, bytes: fs.fstatSync(fd).size }
   }
@@ -168,12 +178,16 @@ async function midSegmentDamage(
   return undefined
 }
 
-export async function recover(
-  dir: string,
-  indexIntervalBytes: number,
+export interface RecoverOptions {
+  indexIntervalBytes: number
   /** The flush policy syncs every commit: the published watermark never runs ahead of the disk. */
-  watermarkOnDisk = true,
-): Promise<Recovered> {
+  watermarkOnDisk: boolean
+  /** Mode of the files recovery creates (the first segment, a rebuilt catalog). */
+  fileMode: number
+}
+
+export async function recover(dir: string, o: RecoverOptions): Promise<Recovered> {
+  const { indexIntervalBytes, watermarkOnDisk, fileMode } = o
   const t0 = performance.now()
   await afs.mkdir(dir, { recursive: true })
   const report: RecoveryReport = {
@@ -186,7 +200,7 @@ export async function recover(
   const removed = sweepTmpFiles(dir)
   if (removed.length > 0) report.removedTmpFiles = removed
   let bases = await listSegmentBases(dir)
-  const catalog = await openCatalog(dir, bases, report)
+  const catalog = await openCatalog(dir, bases, report, fileMode)
   const catalogLoaded = catalog.names.length
   const cp = await loadCheckpoint(dir)
 
@@ -206,7 +220,7 @@ export async function recover(
 
   if (bases.length === 0) {
     const base = start?.nextLsn ?? cp?.nextLsn ?? 1
-    const fd = fs.openSync(path.join(dir, segmentName(base)), 'wx+')
+    const fd = fs.openSync(path.join(dir, segmentName(base)), 'wx+', fileMode)
     fs.writeSync(fd, encodeSegmentHeader(base), 0, kSegmentHeaderBytes, 0)
     fs.fdatasyncSync(fd)
     fs.closeSync(fd)

@@ -58,7 +58,7 @@ export class SegmentWriter {
     // The live index of the active segment is rewritten from what recovery kept.
     const idxPath = path.join(dir, indexName(this.base))
     const live = Buffer.concat([kIndexMagic, ...this.#entries.map(encodeEntry)])
-    await writeFileAtomic(idxPath, live, false)
+    await writeFileAtomic(idxPath, live, false, this.#ctx.opts.fileMode)
     this.#idxFd = fs.openSync(idxPath, 'r+')
     for (const s of this.sealed) {
       s.sizeBytes = (await fs.promises.stat(path.join(dir, segmentName(s.base)))).size
@@ -109,7 +109,7 @@ export class SegmentWriter {
    * False when the writer failed or closed meanwhile (nothing changed then).
    */
   async roll(newBase: number): Promise<boolean> {
-    const { dir, life, flush } = this.#ctx
+    const { dir, life, flush, opts } = this.#ctx
     const io = this.#ctx.io
     const epoch = life.epoch
     const oldBase = this.base
@@ -119,7 +119,7 @@ export class SegmentWriter {
     const file = path.join(dir, segmentName(newBase))
     let fd: number
     try {
-      fd = fs.openSync(file, 'wx+')
+      fd = fs.openSync(file, 'wx+', opts.fileMode)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       // Left over by a failed roll: it holds no durable data.
@@ -167,7 +167,7 @@ export class SegmentWriter {
     fs.closeSync(oldFd)
     if (this.#idxFd >= 0) fs.closeSync(this.#idxFd)
     const idxPath = path.join(dir, indexName(newBase))
-    fs.writeFileSync(idxPath, kIndexMagic)
+    fs.writeFileSync(idxPath, kIndexMagic, { mode: opts.fileMode })
     this.#idxFd = fs.openSync(idxPath, 'r+')
     this.base = newBase
     this.fd = fd
@@ -211,7 +211,7 @@ export class SegmentWriter {
         if (b.stop.reason) continue // corrupt: readers report it; recovery or verify quarantines it
         s.maxRts = b.summary.maxRts
         s.firstTs = b.summary.firstTs
-        await writeFileAtomic(idxPath, encodeSealedIndex(b.entries, b.summary), false)
+        await writeFileAtomic(idxPath, encodeSealedIndex(b.entries, b.summary), false, opts.fileMode)
       } catch {
         // best effort
       } finally {
