@@ -18,7 +18,8 @@ import {
   readWatermarkFile,
   writeFileAtomic,
 } from './meta.ts'
-import { findNextGroup } from './scan.ts'
+import { findNextGroup, peekGroupBaseLsn, readAt, type ScannedGroup } from './scan.ts'
+import { sealAtDamage } from './seal.ts'
 import {
   buildIndexByScan,
   emptySeed,
@@ -37,6 +38,12 @@ export interface RecoveryReport {
   durationMs: number
   /** 'rebuilt': the catalog file was missing or unreadable and was rebuilt from the segments. */
   catalog?: 'rebuilt'
+  /**
+   * Damage in the middle of the active segment with intact groups after it: the segment was sealed
+   * there (nothing cut; readers skip the damage with a gap) and a new one starts at `nextBase`.
+   * `fromLsn..toLsn`: the intact records after the damage that were kept.
+   */
+  sealed?: { segment: string; offset: number; nextBase: number; fromLsn: number; toLsn: number }
   /** Leftover `*.tmp-*` files of dead processes removed at open (relative paths). */
   removedTmpFiles?: string[]
 }
@@ -155,16 +162,16 @@ export function sweepTmpFiles(dir: string): string[] {
   return removed
 }
 
-/** Why a bad group at `offset` of the active segment is not a torn tail, or undefined if it may be one. */
-async function midSegmentDamage(
+/**
+ * Why a bad group at `offset` of the active segment, with nothing intact after it, is not a torn
+ * tail (undefined if it may be one).
+ */
+function midSegmentDamage(
   dir: string,
-  fd: number,
   base: number,
   offset: number,
-  size: number,
-  expectLsn: number,
   watermarkOnDisk: boolean,
-): Promise<string | undefined> {
+): string | undefined {
   if (watermarkOnDisk) {
     // Under a policy that syncs every commit (flush-policy.ts syncsCommits) the watermark is written
     // only after the fdatasync covering it returned: a lower bound of what was durable (under the
@@ -173,8 +180,6 @@ async function midSegmentDamage(
     if (wm && wm.segBase === base && wm.endOffset > offset)
       return `it lies before the durable end (offset ${wm.endOffset})`
   }
-  const next = await findNextGroup(fd, offset, size, expectLsn)
-  if (next !== undefined) return `an intact group follows at offset ${next}`
   return undefined
 }
 
@@ -299,7 +304,7 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
       }
     }
     let expect = nextLsn
-    const build = await buildIndexByScan(fd, size, indexIntervalBytes, seed, (g, body) => {
+    const onGroup = (g: ScannedGroup, body: Uint8Array): string | undefined => {
       const h = g.header
       if (h.baseLsn !== expect) return `lsn discontinuity: expected ${expect}, group has ${h.baseLsn}`
       if (h.names) {
@@ -325,23 +330,70 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
       if (bad) return bad
       expect = h.baseLsn + h.count
       return undefined
-    })
+    }
+    const build = await buildIndexByScan(fd, size, indexIntervalBytes, seed, onGroup)
     report.scannedSegments++
     report.scannedBytes += build.stop.offset - seed.offset
-    nextLsn = expect
+    // Past damage, the intact groups still count (module HWMs, declared names) and are kept.
+    const damage: { offset: number; reason: string; intactAfter: boolean }[] = []
     if (build.stop.reason !== undefined && build.stop.offset < size) {
+      let at = build.stop.offset
+      let reason = build.stop.reason
+      for (;;) {
+        const next = await findNextGroup(fd, at, size, expect, base + size)
+        damage.push({ offset: at, reason, intactAfter: next !== undefined })
+        if (next === undefined) break
+        expect = peekGroupBaseLsn(await readAt(fd, next, 32))
+        const more = await buildIndexByScan(
+          fd,
+          size,
+          indexIntervalBytes,
+          { ...emptySeed(), offset: next },
+          onGroup,
+        )
+        report.scannedBytes += more.stop.offset - next
+        if (more.stop.reason === undefined || more.stop.offset >= size) break
+        at = more.stop.offset
+        reason = more.stop.reason
+      }
+    }
+    if (isLast && damage[0]?.intactAfter) {
+      // Not a torn tail: intact groups follow the damage. Cutting would drop them, so the segment
+      // is sealed as it is (seal.ts) and a new one starts after its last intact group.
+      fs.closeSync(fd)
+      const sealed = await sealAtDamage(dir, base, fileMode)
+      if (!sealed)
+        throw new MI_ERR_LOG_CORRUPT(
+          name,
+          damage[0].offset,
+          `${damage[0].reason}; could not seal the segment there`,
+        )
+      for (const d of sealed.damage)
+        report.corruptions.push({ segment: name, offset: d.offset, reason: d.reason })
+      report.sealed = {
+        segment: name,
+        offset: damage[0].offset,
+        nextBase: sealed.nextBase,
+        ...sealed.keptAfterDamage,
+      }
+      bases.push(sealed.nextBase)
+      nextLsn = sealed.nextBase
+      continue
+    }
+    nextLsn = expect
+    if (damage.length > 0) {
       if (isLast) {
         // A crash tears only what follows the last fdatasync. Damage with intact groups after it,
         // or (under 'always') before the published durable end, is corruption of acknowledged
         // data: truncating would drop it silently, so refuse and leave the decision to repair.
-        const damage = await midSegmentDamage(dir, fd, base, build.stop.offset, size, expect, watermarkOnDisk)
-        if (damage) {
+        const why = midSegmentDamage(dir, base, build.stop.offset, watermarkOnDisk)
+        if (why) {
           fs.closeSync(fd)
           fs.closeSync(catalog.fd)
           throw new MI_ERR_LOG_CORRUPT(
             name,
             build.stop.offset,
-            `${build.stop.reason}; ${damage}, so this is not a torn tail: refusing to truncate ` +
+            `${damage[0]!.reason}; ${why}, so this is not a torn tail: refusing to truncate ` +
               'acknowledged records. Run `module-ingest-recover-dump repair` (it shows what a repair ' +
               'drops and keeps the cut bytes aside) or restore the segment from a backup',
           )
@@ -350,13 +402,13 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
           segment: name,
           offset: build.stop.offset,
           droppedBytes: size - build.stop.offset,
-          reason: build.stop.reason,
+          reason: damage[0]!.reason,
         }
         fs.ftruncateSync(fd, build.stop.offset)
       } else {
         // Reported, never quarantined: readers skip the bad group with an accounted gap and still
         // serve every intact group after it (reader.ts); `recover-dump verify` lists it.
-        report.corruptions.push({ segment: name, offset: build.stop.offset, reason: build.stop.reason })
+        for (const d of damage) report.corruptions.push({ segment: name, offset: d.offset, reason: d.reason })
         nextLsn = bases[i + 1]!
       }
     }
