@@ -161,6 +161,7 @@ const logSchema = z
     retryIntervalMs: logInt(L.retryIntervalMs),
     lockWaitMs: logInt(L.lockWaitMs),
     verifyIntervalMs: logInt(L.verifyIntervalMs),
+    moduleIdleMs: logInt(L.moduleIdleMs),
     fileMode: logInt(L.fileMode),
     dirMode: logInt(L.dirMode),
     retention: z

@@ -29,6 +29,7 @@ export class Checkpointer {
   #hwmGenAtOpen: number
   #running: Promise<void> | undefined
   #again = false
+  #forceFull = false
   #lsn = 0 // last lsn the newest checkpoint covers
   #timer: NodeJS.Timeout | undefined
 
@@ -69,7 +70,14 @@ export class Checkpointer {
     return this.#running ?? Promise.resolve()
   }
 
-  run(): Promise<void> {
+  /** The HWM snapshot the newest checkpoint is over (undefined: none written since open). */
+  get hwmGen(): number | undefined {
+    return this.#hwmGen
+  }
+
+  /** Checkpoint now; `fullHwm`: with a full HWM snapshot (before idle modules leave memory). */
+  run(fullHwm = false): Promise<void> {
+    if (fullHwm) this.#forceFull = true
     if (this.#running) {
       this.#again = true
       return this.#running
@@ -91,9 +99,12 @@ export class Checkpointer {
       const marks = this.#marks
       const dirty = marks.dirty
       const durable = marks.durable
-      const full = this.#hwmGen === undefined || dirty.size > Math.max(1024, durable.size / 4)
+      const full =
+        this.#forceFull || this.#hwmGen === undefined || dirty.size > Math.max(1024, durable.size / 4)
+      this.#forceFull = false
       const hwmGen = full ? (this.#hwmGen ?? this.#hwmGenAtOpen) + 1 : this.#hwmGen!
-      const taken = new Map(full ? durable : [...dirty].map((m) => [m, durable.get(m)!]))
+      // A full snapshot includes the modules that left memory (module-hwm.ts).
+      const taken = full ? marks.snapshotEntries() : new Map([...dirty].map((m) => [m, durable.get(m)!]))
       const text = Object.fromEntries([...taken].map(([m, s]) => [m, s.toString()]))
       const { fds, ...at } = this.#point()
       const snap = { ...at, hwm: full ? {} : text, hwmGen }

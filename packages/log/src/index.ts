@@ -24,7 +24,7 @@
  *                    sync per commit or not, settle before checkpoint/roll/sync(), background flush
  * segment-writer.ts  active segment (offsets, live sparse index), sealed list, roll, retry probe
  * names.ts           catalog interning and persisting new names before their first group
- * module-hwm.ts      per-module high-water marks (live and durable)
+ * module-hwm.ts      per-module high-water marks (live and durable); idle modules leave memory
  * checkpointer.ts    checkpoints and HWM snapshots (meta.ts holds the file formats)
  * retention.ts       deleting sealed segments by age/size, respecting protected groups
  * failure.ts         open → unavailable → open | closed, the epoch, retry probing

@@ -13,7 +13,7 @@ import type { Group } from './group.ts'
 import { GroupCommit } from './group-commit.ts'
 import { realIo, type WriterIo } from './io.ts'
 import { acquireLock, forgetLock, releaseLock } from './lock.ts'
-import { encodeWatermark, kWatermarkBytes, kWatermarkFile } from './meta.ts'
+import { encodeWatermark, kWatermarkBytes, kWatermarkFile, loadHwmSnapshotSync } from './meta.ts'
 import { ModuleMarks } from './module-hwm.ts'
 import { NameCatalog } from './names.ts'
 import { type Recovered, type RecoveryReport, recover } from './recovery.ts'
@@ -52,6 +52,8 @@ export interface LogStats {
   recovery: RecoveryReport
   /** Damage found in durable data since open (recovery + background CRC check of sealed segments). */
   damage: DamageStats
+  /** Modules whose high-water mark is in memory (idle ones leave it: option moduleIdleMs). */
+  modulesInMemory: number
 }
 
 /** Test-only hooks (exported from ./internal.ts). */
@@ -160,6 +162,8 @@ class LogImpl implements Log {
   #retention: Retention
   #verifier: SealedVerifier
   #stopFlush: () => void = () => {}
+  #idleTimer: NodeJS.Timeout | undefined
+  #sweeping = false
   #wmFd: number
   #wmBuf = Buffer.alloc(kWatermarkBytes)
   #durableCbs = new Set<(lsn: number) => void>()
@@ -189,7 +193,11 @@ class LogImpl implements Log {
     this.#ctx = { dir, opts, flush, io: realIo, life: this.#life }
     this.#seg = new SegmentWriter(this.#ctx, rec)
     this.#names = new NameCatalog(rec.catalogFd, rec.catalogNames, rec.catalogBytes)
-    this.#marks = new ModuleMarks(rec.hwm)
+    this.#marks = new ModuleMarks(
+      rec.hwm,
+      () => loadHwmSnapshotSync(dir, this.#checkpointer.hwmGen),
+      (name) => this.#names.has(name),
+    )
     this.#commit = new GroupCommit(
       this.#ctx,
       this.#seg,
@@ -225,6 +233,10 @@ class LogImpl implements Log {
     await this.#checkpointer.run()
     this.#checkpointer.start(() => this.#commit.durableLsn)
     this.#retention.start()
+    if (this.#ctx.opts.moduleIdleMs > 0) {
+      this.#idleTimer = setInterval(() => void this.#sweepIdleModules(), this.#ctx.opts.moduleIdleMs)
+      this.#idleTimer.unref()
+    }
     this.#stopFlush = this.#ctx.flush.start(() => this.#backgroundFlush())
     setImmediate(() => void this.#seg.rebuildMissingIndexes())
     for (const c of this.#report.corruptions) this.#verifier.report({ ...c, foundBy: 'recovery' })
@@ -337,6 +349,18 @@ class LogImpl implements Log {
     Atomics.notify(this.durableSignal, 0)
   }
 
+  /** Idle modules leave memory once the HWM snapshot on disk holds their marks (module-hwm.ts). */
+  async #sweepIdleModules(): Promise<void> {
+    if (this.#sweeping || this.#life.state !== 'open' || this.#checkpointer.hwmGen === undefined) return
+    this.#sweeping = true
+    try {
+      if (this.#marks.idleDirty()) await this.#checkpointer.run(true)
+      if (this.#life.state === 'open') this.#marks.sweep()
+    } finally {
+      this.#sweeping = false
+    }
+  }
+
   /** The flush strategy's periodic fdatasync ('interval'); false when the writer is not open. */
   #backgroundFlush(): boolean {
     if (this.#life.state !== 'open') return false
@@ -373,6 +397,7 @@ class LogImpl implements Log {
       ...this.#stats,
       recovery: this.#report,
       damage: { ...this.#verifier.stats },
+      modulesInMemory: this.#marks.inMemory,
     }
   }
 
@@ -398,6 +423,8 @@ class LogImpl implements Log {
     this.#life.close()
     this.#checkpointer.stop()
     this.#retention.stop()
+    clearInterval(this.#idleTimer)
+    this.#marks.stop()
     this.#stopFlush()
     void this.#verifier.stop()
     this.#commit.rejectWaiters(new MI_ERR_LOG_CLOSED('log'))

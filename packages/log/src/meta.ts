@@ -146,6 +146,22 @@ export async function storeHwmSnapshot(dir: string, snap: HwmSnapshot, mode?: nu
   await writeFileAtomic(path.join(dir, kHwmFiles[snap.gen % 2]!), text, true, mode)
 }
 
+/** The marks of snapshot `gen` (empty if unreadable), synchronously: a module back from idle (module-hwm.ts). */
+export function loadHwmSnapshotSync(dir: string, gen: number | undefined): Map<string, bigint> {
+  const out = new Map<string, bigint>()
+  if (gen === undefined) return out
+  try {
+    const { crc, body } = JSON.parse(fs.readFileSync(path.join(dir, kHwmFiles[gen % 2]!), 'utf8')) as {
+      crc: number
+      body: string
+    }
+    const snap = JSON.parse(body) as HwmSnapshot
+    if (crc32(body) !== crc || snap.gen !== gen) return out
+    for (const [m, s] of Object.entries(snap.hwm)) out.set(m, BigInt(s))
+  } catch {}
+  return out
+}
+
 /** The snapshot of generation `gen`, or (no gen) the newest readable one. */
 export async function loadHwmSnapshot(dir: string, gen?: number): Promise<HwmSnapshot | undefined> {
   let best: HwmSnapshot | undefined

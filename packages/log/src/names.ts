@@ -29,6 +29,10 @@ export class NameCatalog {
     return this.#bytes
   }
 
+  has(name: string): boolean {
+    return this.#ids.has(name)
+  }
+
   /** The id of `name`; a name seen for the first time is added to `newNames` (its group's). */
   intern(name: string, newNames: string[]): number {
     let id = this.#ids.get(name)

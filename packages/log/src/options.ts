@@ -77,6 +77,12 @@ export const kLogOptionTable = {
     600_000,
     'At start, wait this long for a previous writer that is still exiting to release the directory.',
   ),
+  moduleIdleMs: int(
+    3_600_000,
+    0,
+    kMax,
+    "A module neither writing nor connecting for this long leaves the writer's memory; its high-water mark stays in the HWM snapshot on disk and is read back when it returns. 0: never.",
+  ),
   fileMode: int(
     0o600,
     0,
