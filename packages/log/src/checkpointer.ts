@@ -2,7 +2,7 @@
 // checkpointIntervalBytes / checkpointIntervalMs, after every roll and at close. Module HWMs go
 // as a full snapshot (hwm.0|1) only when many changed; otherwise a checkpoint carries just the
 // changed ones (60k modules: not 7 MB per checkpoint).
-import type { WriterCtx } from './log.ts'
+import type { WriterCtx } from './api.ts'
 import { storeCheckpoint, storeHwmSnapshot } from './meta.ts'
 import type { ModuleMarks } from './module-hwm.ts'
 

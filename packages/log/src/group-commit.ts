@@ -2,9 +2,10 @@
 // written and (under flush 'always') fdatasynced either by the async pump or, once the caller
 // drives commits (commitSync/commitAsync, the engine's writer worker), on the caller's thread.
 // Lsns are assigned here; a group's lsns become durable together.
+
+import type { AppendEntry, AppendResult, CommitSyncResult, WriterCtx } from './api.ts'
 import type { FlushStrategy } from './flush-policy.ts'
 import { encodeAppend, type FramedGroup, frameGroup, type Group, newGroup } from './group.ts'
-import type { AppendEntry, AppendResult, CommitSyncResult, WriterCtx } from './log.ts'
 import type { NameCatalog } from './names.ts'
 import type { SegmentWriter } from './segment-writer.ts'
 

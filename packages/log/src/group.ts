@@ -1,8 +1,8 @@
 // One group commit's bytes: the appends it holds, encoded as they arrive, and its framing on disk
 // (group = u32 payloadLen | u32 crc | payload, see index.ts). No I/O and no writer state.
 import { crc32, zstdCompressSync } from 'node:zlib'
+import type { AppendEntry } from './api.ts'
 import { kFlagNames, kFlagZstd, kGroupMagic, kGroupPrefixBytes, Writer } from './format.ts'
-import type { AppendEntry } from './log.ts'
 
 export interface Group {
   w: Writer

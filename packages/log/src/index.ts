@@ -15,8 +15,9 @@
  *
  * ## Writer layout (one concern per file)
  * ```
- * log.ts             facade: public types, openLog, append validation, wiring; what follows a
+ * log.ts             facade: openLog, append validation, wiring; what follows a
  *                    commit (watermark, onDurable, onCommit) and a roll (checkpoint, retention)
+ * api.ts             the public types (Log, AppendEntry, LogStats) and the parts' shared WriterCtx
  * group-commit.ts    lsns, the forming group, the async pump and caller-driven commitSync/Async,
  *                    sync() waiters
  * group.ts           a group's bytes: encoding appends, framing (header, names, zstd, CRC)

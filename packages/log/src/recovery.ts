@@ -3,9 +3,8 @@
 // by the total log size. See the design header in index.ts.
 
 import path from 'node:path'
-import { encodeCatalogEntry, kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
-import { knownPrefix, namesFromSegments } from './catalog-rebuild.ts'
-import { MI_ERR_LOG_CATALOG_MISSING, MI_ERR_LOG_CORRUPT } from './errors.ts'
+import { extendCatalog, openCatalog } from './catalog-rebuild.ts'
+import { MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { afs, fs } from './fsio.ts'
 import { pidAlive } from './lock.ts'
@@ -16,7 +15,6 @@ import {
   loadCheckpoint,
   loadHwmSnapshot,
   readWatermarkFile,
-  writeFileAtomic,
 } from './meta.ts'
 import { findNextGroup, peekGroupBaseLsn, readAt, type ScannedGroup } from './scan.ts'
 import { sealAtDamage } from './seal.ts'
@@ -66,74 +64,6 @@ export interface Recovered {
   /** The HWM snapshot the last checkpoint used (undefined: none yet). */
   hwmGen: number | undefined
   report: RecoveryReport
-}
-
-interface OpenedCatalog {
-  fd: number
-  names: string[]
-  bytes: number
-}
-
-/**
- * Open the catalog, rebuilding it from the segments when it is missing or unreadable (issue: a
- * missing 74-byte catalog used to turn every sealed segment into "unknown catalog id" corruption).
- * Refuses with MI_ERR_LOG_CATALOG_MISSING rather than start an empty catalog over data that uses
- * ids it cannot name: restoring the file from a backup must still bring the data back.
- */
-async function openCatalog(
-  dir: string,
-  bases: number[],
-  report: RecoveryReport,
-  fileMode: number,
-): Promise<OpenedCatalog> {
-  const file = path.join(dir, kCatalogFile)
-  let buf: Buffer | undefined
-  try {
-    buf = await fs.promises.readFile(file)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-  let { names, validBytes } = buf ? parseCatalog(buf) : { names: [] as string[], validBytes: 0 }
-  const hasData = bases.some((b) => fs.statSync(path.join(dir, segmentName(b))).size > kSegmentHeaderBytes)
-  if (validBytes === 0 && hasData) {
-    const rebuilt = await namesFromSegments(dir)
-    const known = knownPrefix(rebuilt.names)
-    if (rebuilt.conflicts.length > 0 || known < rebuilt.names.length) {
-      const why =
-        rebuilt.conflicts.length > 0
-          ? `segments declare two names for id ${rebuilt.conflicts[0]!.id} (${rebuilt.conflicts[0]!.segment})`
-          : `no surviving segment declares id ${known + 1} (written by an older version, or its segment was deleted)`
-      throw new MI_ERR_LOG_CATALOG_MISSING(dir, buf ? 'unreadable' : 'missing', why, dir, dir)
-    }
-    names = rebuilt.names as string[]
-    report.catalog = 'rebuilt'
-  }
-  if (validBytes === 0 || report.catalog === 'rebuilt') {
-    await writeFileAtomic(
-      file,
-      Buffer.concat([kCatalogMagic, ...names.map(encodeCatalogEntry)]),
-      true,
-      fileMode,
-    )
-    const fd = fs.openSync(file, 'r+')
-    return { fd, names, bytes: fs.fstatSync(fd).size }
-  }
-  const fd = fs.openSync(file, 'r+')
-  if (validBytes < buf!.length) {
-    // A torn last entry: the segments declare it again if a durable group uses it.
-    fs.ftruncateSync(fd, validBytes)
-    fs.fdatasyncSync(fd)
-  }
-  return { fd, names, bytes: validBytes }
-}
-
-/** Append names the scan found declared in groups but missing from the catalog file (fdatasynced). */
-function extendCatalog(cat: OpenedCatalog, from: number): void {
-  if (cat.names.length <= from) return
-  const add = Buffer.concat(cat.names.slice(from).map(encodeCatalogEntry))
-  fs.writeSync(cat.fd, add, 0, add.length, cat.bytes)
-  fs.fdatasyncSync(cat.fd)
-  cat.bytes += add.length
 }
 
 /**

@@ -2,9 +2,9 @@
 // and the log's total size (maxBytes); never one a protected consumer group has not consumed,
 // unless its newest record is older than forceDeleteAfterMs. The active segment is never deleted.
 import path from 'node:path'
+import type { WriterCtx } from './api.ts'
 import { indexName, segmentName } from './format.ts'
 import { afs } from './fsio.ts'
-import type { WriterCtx } from './log.ts'
 import { fsyncDir, listGroups } from './meta.ts'
 import type { SegmentWriter } from './segment-writer.ts'
 import { loadIndex } from './sparse-index.ts'

@@ -2,9 +2,9 @@
 // list of sealed ones (sizes and time bounds, for retention and stats), and the roll that seals
 // the active segment and opens the next.
 import path from 'node:path'
+import type { WriterCtx } from './api.ts'
 import { encodeSegmentHeader, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { fs } from './fsio.ts'
-import type { WriterCtx } from './log.ts'
 import { fsyncDir, writeFileAtomic } from './meta.ts'
 import type { Recovered } from './recovery.ts'
 import { buildIndexByScan, emptySeed } from './segments.ts'
