@@ -64,7 +64,11 @@ export class ModuleMarks {
   }
 
   appended(module: string, seq: bigint): void {
-    const prev = this.#live.get(module) ?? (this.#evicted > 0 ? this.get(module) : undefined)
+    let prev = this.#live.get(module)
+    if (prev === undefined && this.#evicted > 0) {
+      this.get(module) // back from the snapshot, if it left memory
+      prev = this.#live.get(module)
+    }
     this.#touched.add(module)
     if (prev === undefined || seq > prev) this.#live.set(module, seq)
   }
