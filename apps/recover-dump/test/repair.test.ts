@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { listSegments, openLog } from '@module-ingest/log'
+import { listSegments, openLog, readSegment } from '@module-ingest/log'
 import test from 'ava'
 import {
   buildLog,
@@ -153,26 +153,64 @@ test('repair refuses while a writer holds the log (exit 4), dry run included', a
   t.is((await cli('verify', '-l', dir)).code, 0)
 })
 
-test('repair: damage before the durable end of the last segment is cut with a warning', async (t) => {
-  const data = tmpDir(t)
-  const dir = path.join(data, 'log')
-  await buildLog(dir, 100)
+test('repair: damage in the middle of the last segment seals it there; verify, dump and repair agree', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir) // one segment: ten synced groups of ten records
+  await writeRecords(log, 0, 100, kBaseRtsUs)
+  await log.close()
   const last = segFiles(dir).at(-1)!
-  const base = Number(last.slice(0, 20))
-  const fd = fs.openSync(path.join(dir, last), 'r+')
+  const file = path.join(dir, last)
+  const size = fs.statSync(file).size
+  let third = 0
+  let n = 0
+  for await (const g of readSegment(dir, 1)) if (n++ === 2) third = g.offset // lsns 21..30
+  const fd = fs.openSync(file, 'r+')
   const b = Buffer.alloc(1)
-  fs.readSync(fd, b, 0, 1, 16 + 20) // inside the first group (right after the 16-byte header)
+  fs.readSync(fd, b, 0, 1, third + 20)
   b[0]! ^= 0x40
-  fs.writeSync(fd, b, 0, 1, 16 + 20)
+  fs.writeSync(fd, b, 0, 1, third + 20)
   fs.closeSync(fd)
-  const v = JSON.parse((await cli('verify', '-d', data, '--json')).stdout)
-  t.like(v.findings, [{ kind: 'corrupt', segment: last, offset: 16 }])
-  const dry = await cli('repair', '-d', data)
-  t.true(dry.stdout.includes(`truncate segment ${last} at offset 16`))
-  t.regex(dry.stdout, /WARNING: the cut is before the durable end/)
-  t.is((await cli('repair', '-d', data, '--yes')).code, 0)
-  t.is(fs.statSync(path.join(dir, last)).size, 16)
-  const after = await cli('verify', '-d', data, '--json')
-  t.is(after.code, 0)
-  t.is(JSON.parse(after.stdout).records, base - 1)
+  const readable = Array.from({ length: 100 }, (_, i) => i + 1).filter((l) => l < 21 || l > 30)
+
+  const v0 = await cli('verify', '-l', dir, '--json')
+  t.is(v0.code, 3)
+  t.like(JSON.parse(v0.stdout).findings, [
+    { kind: 'corrupt', segment: last, offset: third, fromLsn: 21, toLsn: 30 },
+  ])
+  const d0 = await cli('dump', '-l', dir)
+  t.is(d0.code, 3, 'dump agrees with verify')
+  t.deepEqual(
+    lines(d0.stdout).map((l) => JSON.parse(l).lsn),
+    readable,
+  )
+  const dry = await cli('repair', '-l', dir)
+  t.true(
+    dry.stdout.includes(
+      `seal segment ${last} at its damage (offset ${third}): keeps the intact lsns 31..100`,
+    ),
+    dry.stdout,
+  )
+  t.false(dry.stdout.includes('truncate'), dry.stdout)
+  t.is((await cli('repair', '-l', dir, '--yes')).code, 0)
+  t.is(fs.statSync(file).size, size, 'nothing was cut')
+  t.deepEqual(segFiles(dir), [last, '00000000000000000101.seg'])
+
+  const v = await cli('verify', '-l', dir, '--json')
+  t.is(v.code, 0, v.stdout)
+  t.like(JSON.parse(v.stdout).findings, [
+    { kind: 'quarantined', segment: last, offset: third, fromLsn: 21, toLsn: 30 },
+  ])
+  t.is((await cli('repair', '-l', dir)).stdout.trim(), 'nothing to repair')
+  const d = await cli('dump', '-l', dir)
+  t.is(d.code, 0, 'dump agrees with verify')
+  t.deepEqual(
+    lines(d.stdout).map((l) => JSON.parse(l).lsn),
+    readable,
+  )
+  // A server starts on it and goes on after the kept records.
+  const log2 = await openLog(dir)
+  t.is(log2.durableLsn, 100)
+  await writeRecords(log2, 100, 5, kBaseRtsUs)
+  await log2.close()
+  t.is(lines((await cli('dump', '-l', dir)).stdout).length, 95)
 })

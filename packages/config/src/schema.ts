@@ -161,6 +161,9 @@ const logSchema = z
     retryIntervalMs: logInt(L.retryIntervalMs),
     lockWaitMs: logInt(L.lockWaitMs),
     verifyIntervalMs: logInt(L.verifyIntervalMs),
+    moduleIdleMs: logInt(L.moduleIdleMs),
+    fileMode: logInt(L.fileMode),
+    dirMode: logInt(L.dirMode),
     retention: z
       .strictObject({
         maxAgeMs: logOptInt(R.maxAgeMs),

@@ -348,6 +348,10 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   const oldest = metrics.gauge('mi_log_oldest_record_age_seconds', 'Age of the oldest record kept')
   const rate = metrics.gauge('mi_ingest_records_per_second', 'Records appended per second (last interval)')
   const byteRate = metrics.gauge('mi_ingest_bytes_per_second', 'Log bytes written per second (last interval)')
+  const damaged = metrics.gauge(
+    'mi_log_damaged_ranges',
+    'Damaged log ranges found since start (readers skip them)',
+  )
   let last = { at: performance.now(), records: 0, bytes: 0 }
   const pull = async () => {
     const [w, ...ps] = await Promise.all([writer.control.stats(), ...parserControls.map((c) => c.stats())])
@@ -361,6 +365,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       ringUsed.set({ ring: 'outbound', parser: String(i) }, used)
     }
     logBytes.set(w.log.bytesOnDisk)
+    damaged.set(w.log.damage.damagedRanges)
     if (w.log.oldestRecordTsUs) oldest.set(Math.max(0, Date.now() / 1000 - w.log.oldestRecordTsUs / 1e6))
     const now = { at: performance.now(), records: w.log.committedRecords, bytes: w.log.committedBytes }
     const dt = (now.at - last.at) / 1000

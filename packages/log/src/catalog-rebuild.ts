@@ -1,12 +1,16 @@
 // Rebuilding the name catalog from the segments. Every group that is the first to use a name
 // declares it (format.ts kFlagNames), and the first group of each segment declares them all
-// (unless the catalog is too big to repeat, see log.ts #declaredNames), so the segments alone say
+// (unless the catalog is too big to repeat, see names.ts declared), so the segments alone say
 // which id is which name. Recovery uses this when `catalog` is missing, torn, or behind the
 // segments (it is fdatasync'ed only under flush 'always' before the groups that use it); readers use
 // it for an id the catalog file does not know. Damaged groups are skipped (scan.ts findNextGroup).
 import nodeFs from 'node:fs'
 import path from 'node:path'
-import { segmentName } from './format.ts'
+import { encodeCatalogEntry, kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
+import { MI_ERR_LOG_CATALOG_MISSING } from './errors.ts'
+import { kSegmentHeaderBytes, segmentName } from './format.ts'
+import { fs } from './fsio.ts'
+import { writeFileAtomic } from './meta.ts'
 import { findNextGroup, scanGroups } from './scan.ts'
 import { listSegmentBases } from './segments.ts'
 
@@ -62,4 +66,75 @@ export function knownPrefix(names: (string | undefined)[]): number {
   let n = 0
   while (n < names.length && names[n] !== undefined) n++
   return n
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery's step 1: open the catalog file, or rebuild it.
+
+export interface OpenedCatalog {
+  fd: number
+  names: string[]
+  bytes: number
+}
+
+/**
+ * Open the catalog, rebuilding it from the segments when it is missing or unreadable (issue: a
+ * missing 74-byte catalog used to turn every sealed segment into "unknown catalog id" corruption).
+ * Refuses with MI_ERR_LOG_CATALOG_MISSING rather than start an empty catalog over data that uses
+ * ids it cannot name: restoring the file from a backup must still bring the data back.
+ */
+export async function openCatalog(
+  dir: string,
+  bases: number[],
+  report: { catalog?: 'rebuilt' },
+  fileMode: number,
+): Promise<OpenedCatalog> {
+  const file = path.join(dir, kCatalogFile)
+  let buf: Buffer | undefined
+  try {
+    buf = await fs.promises.readFile(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  let { names, validBytes } = buf ? parseCatalog(buf) : { names: [] as string[], validBytes: 0 }
+  const hasData = bases.some((b) => fs.statSync(path.join(dir, segmentName(b))).size > kSegmentHeaderBytes)
+  if (validBytes === 0 && hasData) {
+    const rebuilt = await namesFromSegments(dir)
+    const known = knownPrefix(rebuilt.names)
+    if (rebuilt.conflicts.length > 0 || known < rebuilt.names.length) {
+      const why =
+        rebuilt.conflicts.length > 0
+          ? `segments declare two names for id ${rebuilt.conflicts[0]!.id} (${rebuilt.conflicts[0]!.segment})`
+          : `no surviving segment declares id ${known + 1} (written by an older version, or its segment was deleted)`
+      throw new MI_ERR_LOG_CATALOG_MISSING(dir, buf ? 'unreadable' : 'missing', why, dir, dir)
+    }
+    names = rebuilt.names as string[]
+    report.catalog = 'rebuilt'
+  }
+  if (validBytes === 0 || report.catalog === 'rebuilt') {
+    await writeFileAtomic(
+      file,
+      Buffer.concat([kCatalogMagic, ...names.map(encodeCatalogEntry)]),
+      true,
+      fileMode,
+    )
+    const fd = fs.openSync(file, 'r+')
+    return { fd, names, bytes: fs.fstatSync(fd).size }
+  }
+  const fd = fs.openSync(file, 'r+')
+  if (validBytes < buf!.length) {
+    // A torn last entry: the segments declare it again if a durable group uses it.
+    fs.ftruncateSync(fd, validBytes)
+    fs.fdatasyncSync(fd)
+  }
+  return { fd, names, bytes: validBytes }
+}
+
+/** Append names the scan found declared in groups but missing from the catalog file (fdatasynced). */
+export function extendCatalog(cat: OpenedCatalog, from: number): void {
+  if (cat.names.length <= from) return
+  const add = Buffer.concat(cat.names.slice(from).map(encodeCatalogEntry))
+  fs.writeSync(cat.fd, add, 0, add.length, cat.bytes)
+  fs.fdatasyncSync(cat.fd)
+  cat.bytes += add.length
 }

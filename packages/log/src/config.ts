@@ -51,6 +51,12 @@ export interface LogOptions {
   lockWaitMs?: number
   /** CRC-check one sealed segment in the background every this many ms (0: never). Default 10 000. */
   verifyIntervalMs?: number
+  /** Idle modules leave memory after this long (their HWM stays on disk); 0: never. Default 1 h. */
+  moduleIdleMs?: number
+  /** Permission bits of files the log creates (default 0o600). */
+  fileMode?: number
+  /** Permission bits of the log directory, set at open, and of directories it creates (default 0o700). */
+  dirMode?: number
   onCommit?: (info: CommitInfo) => void
   onError?: (err: Error) => void
   /** Damage found in durable data (recovery, background check). Default: a process warning. */
@@ -71,6 +77,9 @@ export interface ResolvedOptions {
   retryIntervalMs: number
   lockWaitMs: number
   verifyIntervalMs: number
+  moduleIdleMs: number
+  fileMode: number
+  dirMode: number
   onCommit: ((info: CommitInfo) => void) | undefined
   onError: ((err: Error) => void) | undefined
   onDamage: ((d: DamageReport) => void) | undefined
@@ -90,6 +99,9 @@ export const kDefaults = {
   retryIntervalMs: T.retryIntervalMs.default,
   lockWaitMs: T.lockWaitMs.default,
   verifyIntervalMs: T.verifyIntervalMs.default,
+  moduleIdleMs: T.moduleIdleMs.default,
+  fileMode: T.fileMode.default,
+  dirMode: T.dirMode.default,
   retentionCheckIntervalMs: R.checkIntervalMs.default,
 } as const
 
@@ -160,6 +172,9 @@ export function resolveOptions(o: LogOptions = {}): ResolvedOptions {
     retryIntervalMs: int('retryIntervalMs', o.retryIntervalMs, T.retryIntervalMs),
     lockWaitMs: int('lockWaitMs', o.lockWaitMs, T.lockWaitMs),
     verifyIntervalMs: int('verifyIntervalMs', o.verifyIntervalMs, T.verifyIntervalMs),
+    moduleIdleMs: int('moduleIdleMs', o.moduleIdleMs, T.moduleIdleMs),
+    fileMode: int('fileMode', o.fileMode, T.fileMode),
+    dirMode: int('dirMode', o.dirMode, T.dirMode),
     onCommit: o.onCommit,
     onError: o.onError,
     onDamage: o.onDamage,

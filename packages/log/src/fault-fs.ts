@@ -227,8 +227,16 @@ export class FaultFs implements WriterIo {
       nodeFs.unlinkSync(p)
       if (this.#lookup(String(p))) this.#setEntry(String(p), undefined)
     },
-    writeFileSync: ((p: nodeFs.PathOrFileDescriptor, data: string | Uint8Array) => {
-      const fd = this.layer.openSync!(p as string, 'w')
+    writeFileSync: ((
+      p: nodeFs.PathOrFileDescriptor,
+      data: string | Uint8Array,
+      o?: nodeFs.WriteFileOptions,
+    ) => {
+      const fd = this.layer.openSync!(
+        p as string,
+        'w',
+        typeof o === 'object' ? (o?.mode ?? undefined) : undefined,
+      )
       try {
         this.layer.writeSync!(fd, typeof data === 'string' ? Buffer.from(data) : data, 0, data.length, 0)
       } finally {

@@ -13,6 +13,26 @@
  *   checkpoint (default every 16 MiB / 5 s), not by the log size.
  * - No node:net; no native addons.
  *
+ * ## Writer layout (one concern per file)
+ * ```
+ * log.ts             facade: openLog, append validation, wiring; what follows a
+ *                    commit (watermark, onDurable, onCommit) and a roll (checkpoint, retention)
+ * api.ts             the public types (Log, AppendEntry, LogStats) and the parts' shared WriterCtx
+ * group-commit.ts    lsns, the forming group, the async pump and caller-driven commitSync/Async,
+ *                    sync() waiters
+ * group.ts           a group's bytes: encoding appends, framing (header, names, zstd, CRC)
+ * flush-policy.ts    the flush policy as one strategy object ('always' | 'interval' | 'none'):
+ *                    sync per commit or not, settle before checkpoint/roll/sync(), background flush
+ * segment-writer.ts  active segment (offsets, live sparse index), sealed list, roll, retry probe
+ * names.ts           catalog interning and persisting new names before their first group
+ * module-hwm.ts      per-module high-water marks (live and durable); idle modules leave memory
+ * checkpointer.ts    checkpoints and HWM snapshots (meta.ts holds the file formats)
+ * retention.ts       deleting sealed segments by age/size, respecting protected groups
+ * failure.ts         open → unavailable → open | closed, the epoch, retry probing
+ * recovery.ts        openLog's recovery scan;  seal.ts  sealing the last segment at damage
+ * verifier.ts        background CRC check of sealed segments
+ * ```
+ *
  * ## On-disk format (directory)
  * ```
  * <base:20 digits>.seg   segment: "MILOGSG1" | u64le base lsn | group*
@@ -72,13 +92,17 @@
  *    rebuilding module HWMs and the active segment's sparse index.
  * 4. The first bad group in the last segment is a torn tail, and the file is truncated there
  *    (partial or CRC-bad groups, garbage or zeros appended), only if a crash could have made it: a
- *    crash tears only what follows the last fdatasync. So if an intact group follows it (scan.ts
- *    findNextGroup) or, under 'always', it starts before the watermark's durable end, it is damage
- *    to acknowledged records: openLog refuses with MI_ERR_LOG_CORRUPT (segment + offset, "run
- *    module-ingest-recover-dump repair") and truncates nothing. A bad group inside a sealed
- *    segment is corruption: reported (stats().recovery, onDamage), never quarantined. Data before
- *    the checkpoint is not re-read at open: the background check (verifier.ts, one sealed segment
- *    per verifyIntervalMs) and verifyLog do that; readers CRC-check every group they read.
+ *    crash tears only what follows the last fdatasync. If intact groups follow it (scan.ts
+ *    findNextGroup), it is damage, and cutting would drop CRC-valid acknowledged records: the
+ *    segment is sealed there as it is (seal.ts: a new segment starts after its last intact group,
+ *    readers skip the damage with a gap and serve the rest; stats().recovery.sealed, onDamage).
+ *    If nothing intact follows but, under 'always', it starts before the watermark's durable end,
+ *    openLog refuses with MI_ERR_LOG_CORRUPT (segment + offset, "run module-ingest-recover-dump
+ *    repair") and truncates nothing. A bad group inside a sealed segment is corruption: reported
+ *    (stats().recovery, onDamage), never quarantined; the scan goes on past it (module HWMs and
+ *    names of the intact groups after it count). Data before the checkpoint is not re-read at
+ *    open: the background check (verifier.ts, one sealed segment per verifyIntervalMs) and
+ *    verifyLog do that; readers CRC-check every group they read.
  *
  * ## Damage never stops a reader
  * A cursor that meets a bad group (CRC, structure, lsn discontinuity, undeclared name) or a
@@ -171,4 +195,6 @@ export type {
 } from './reader.ts'
 export { Cursor, openReader, Reader } from './reader.ts'
 export type { RecoveryReport } from './recovery.ts'
+export type { SealResult } from './seal.ts'
+export { sealSegmentAtDamage } from './seal.ts'
 export type { DamageReport, DamageStats } from './verifier.ts'

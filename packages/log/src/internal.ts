@@ -10,9 +10,12 @@ export * as meta from './meta.ts'
 import type { WriterIo as Io } from './io.ts'
 import { kCrash as kC, kIo as kI, type Log } from './log.ts'
 
-/** Test hook: stop the writer like SIGKILL would (no flush, no checkpoint; written bytes stay). */
-export function crash(log: Log): void {
-  ;(log as unknown as { [kC](): void })[kC]()
+/**
+ * Test hook: stop the writer like SIGKILL would (no flush, no checkpoint; written bytes stay).
+ * Resolves when the syscalls it had issued have completed (openLog of the directory waits for it).
+ */
+export function crash(log: Log): Promise<void> {
+  return (log as unknown as { [kC](): Promise<void> })[kC]()
 }
 
 /** Test hook: route the writer's data-path I/O through `io` (fault injection). */

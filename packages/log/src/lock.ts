@@ -10,7 +10,7 @@
 import path from 'node:path'
 import { MI_ERR_LOG_LOCKED } from './errors.ts'
 import { afs, fs } from './fsio.ts'
-import { fsyncDir, kLockFile } from './meta.ts'
+import { fileModeIn, fsyncDir, kLockFile } from './meta.ts'
 
 export type LockHolder = 'writer' | 'repair'
 
@@ -100,7 +100,7 @@ export async function acquireLock(dir: string, holder: LockHolder, opts: Acquire
   const lockFile = path.join(abs, kLockFile)
   const tmp = `${lockFile}.tmp-${process.pid}-${++tmpCounter}`
   const deadline = Date.now() + (opts.waitMs ?? 0)
-  const fd = fs.openSync(tmp, 'w')
+  const fd = fs.openSync(tmp, 'w', fileModeIn(abs))
   try {
     fs.writeSync(fd, `${process.pid}\n${procStat(process.pid)?.start ?? ''}\n`)
     fs.fsyncSync(fd)

@@ -15,16 +15,30 @@ export const kCheckpointFiles = ['checkpoint.0', 'checkpoint.1'] as const
 
 let tmpCounter = 0
 
+/**
+ * The mode of a file created in an existing log directory by a reader or a repair tool (consumer
+ * groups, quarantine, lock, rebuilt indexes): the directory's read/write bits (0700 → 0600). The
+ * writer sets the directory to its `dirMode` at open, so these follow its options unseen.
+ */
+export function fileModeIn(dir: string): number {
+  try {
+    return fs.statSync(dir).mode & 0o666
+  } catch {
+    return 0o600
+  }
+}
+
 /** write-new + fsync + rename + fsync(dir): after a crash the file holds the old or the new bytes. */
 export async function writeFileAtomic(
   file: string,
   data: string | Uint8Array,
   syncDir = true,
+  mode = fileModeIn(path.dirname(file)),
 ): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${++tmpCounter}`
   const bytes = typeof data === 'string' ? Buffer.from(data) : data
   try {
-    const fd = await afs.open(tmp, 'w')
+    const fd = await afs.open(tmp, 'w', mode)
     try {
       for (let off = 0; off < bytes.length; ) off += await afs.write(fd, bytes.subarray(off), off)
       await afs.fsync(fd)
@@ -110,8 +124,8 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint | undefine
   return best
 }
 
-export async function storeCheckpoint(dir: string, c: Checkpoint): Promise<void> {
-  await writeFileAtomic(path.join(dir, kCheckpointFiles[c.gen % 2]!), encodeCheckpoint(c))
+export async function storeCheckpoint(dir: string, c: Checkpoint, mode?: number): Promise<void> {
+  await writeFileAtomic(path.join(dir, kCheckpointFiles[c.gen % 2]!), encodeCheckpoint(c), true, mode)
 }
 
 // Module HWM snapshots: with tens of thousands of modules, the full map is written only now and
@@ -126,9 +140,26 @@ export interface HwmSnapshot {
   hwm: Record<string, string>
 }
 
-export async function storeHwmSnapshot(dir: string, snap: HwmSnapshot): Promise<void> {
+export async function storeHwmSnapshot(dir: string, snap: HwmSnapshot, mode?: number): Promise<void> {
   const body = JSON.stringify(snap)
-  await writeFileAtomic(path.join(dir, kHwmFiles[snap.gen % 2]!), JSON.stringify({ crc: crc32(body), body }))
+  const text = JSON.stringify({ crc: crc32(body), body })
+  await writeFileAtomic(path.join(dir, kHwmFiles[snap.gen % 2]!), text, true, mode)
+}
+
+/** The marks of snapshot `gen` (empty if unreadable), synchronously: a module back from idle (module-hwm.ts). */
+export function loadHwmSnapshotSync(dir: string, gen: number | undefined): Map<string, bigint> {
+  const out = new Map<string, bigint>()
+  if (gen === undefined) return out
+  try {
+    const { crc, body } = JSON.parse(fs.readFileSync(path.join(dir, kHwmFiles[gen % 2]!), 'utf8')) as {
+      crc: number
+      body: string
+    }
+    const snap = JSON.parse(body) as HwmSnapshot
+    if (crc32(body) !== crc || snap.gen !== gen) return out
+    for (const [m, s] of Object.entries(snap.hwm)) out.set(m, BigInt(s))
+  } catch {}
+  return out
 }
 
 /** The snapshot of generation `gen`, or (no gen) the newest readable one. */
@@ -278,7 +309,7 @@ export async function writeGroup(dir: string, name: string, nextLsn: number): Pr
   const gdir = path.join(dir, kGroupsDir)
   if (!fs.existsSync(gdir)) {
     // A new directory is an entry of its parent: sync that too, or a power cut can lose groups/.
-    await afs.mkdir(gdir, { recursive: true })
+    await afs.mkdir(gdir, { recursive: true, mode: fs.statSync(dir).mode & 0o777 })
     await fsyncDir(dir)
   }
   await writeFileAtomic(path.join(gdir, name), JSON.stringify({ nextLsn, updatedAtMs: Date.now() }))

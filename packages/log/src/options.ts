@@ -77,6 +77,24 @@ export const kLogOptionTable = {
     600_000,
     'At start, wait this long for a previous writer that is still exiting to release the directory.',
   ),
+  moduleIdleMs: int(
+    3_600_000,
+    0,
+    kMax,
+    "A module neither writing nor connecting for this long leaves the writer's memory; its high-water mark stays in the HWM snapshot on disk and is read back when it returns. 0: never.",
+  ),
+  fileMode: int(
+    0o600,
+    0,
+    0o777,
+    'Permission bits of the files the log creates (segments, indexes, catalog, checkpoints, consumer groups), subject to the umask. Default 0o600 (384): the owner only.',
+  ),
+  dirMode: int(
+    0o700,
+    0,
+    0o777,
+    'Permission bits of the log directory (set at every open) and the directories the log creates. Default 0o700 (448): the owner only.',
+  ),
   verifyIntervalMs: int(
     10_000,
     0,

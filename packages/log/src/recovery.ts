@@ -3,10 +3,8 @@
 // by the total log size. See the design header in index.ts.
 
 import path from 'node:path'
-import { encodeCatalogEntry, kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
-import { knownPrefix, namesFromSegments } from './catalog-rebuild.ts'
-import type { FlushPolicy } from './config.ts'
-import { MI_ERR_LOG_CATALOG_MISSING, MI_ERR_LOG_CORRUPT } from './errors.ts'
+import { extendCatalog, openCatalog } from './catalog-rebuild.ts'
+import { MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { afs, fs } from './fsio.ts'
 import { pidAlive } from './lock.ts'
@@ -17,9 +15,9 @@ import {
   loadCheckpoint,
   loadHwmSnapshot,
   readWatermarkFile,
-  writeFileAtomic,
 } from './meta.ts'
-import { findNextGroup } from './scan.ts'
+import { findNextGroup, peekGroupBaseLsn, readAt, type ScannedGroup } from './scan.ts'
+import { sealAtDamage } from './seal.ts'
 import {
   buildIndexByScan,
   emptySeed,
@@ -38,6 +36,12 @@ export interface RecoveryReport {
   durationMs: number
   /** 'rebuilt': the catalog file was missing or unreadable and was rebuilt from the segments. */
   catalog?: 'rebuilt'
+  /**
+   * Damage in the middle of the active segment with intact groups after it: the segment was sealed
+   * there (nothing cut; readers skip the damage with a gap) and a new one starts at `nextBase`.
+   * `fromLsn..toLsn`: the intact records after the damage that were kept.
+   */
+  sealed?: { segment: string; offset: number; nextBase: number; fromLsn: number; toLsn: number }
   /** Leftover `*.tmp-*` files of dead processes removed at open (relative paths). */
   removedTmpFiles?: string[]
 }
@@ -60,64 +64,6 @@ export interface Recovered {
   /** The HWM snapshot the last checkpoint used (undefined: none yet). */
   hwmGen: number | undefined
   report: RecoveryReport
-}
-
-interface OpenedCatalog {
-  fd: number
-  names: string[]
-  bytes: number
-}
-
-/**
- * Open the catalog, rebuilding it from the segments when it is missing or unreadable (issue: a
- * missing 74-byte catalog used to turn every sealed segment into "unknown catalog id" corruption).
- * Refuses with MI_ERR_LOG_CATALOG_MISSING rather than start an empty catalog over data that uses
- * ids it cannot name: restoring the file from a backup must still bring the data back.
- */
-async function openCatalog(dir: string, bases: number[], report: RecoveryReport): Promise<OpenedCatalog> {
-  const file = path.join(dir, kCatalogFile)
-  let buf: Buffer | undefined
-  try {
-    buf = await fs.promises.readFile(file)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-  }
-  let { names, validBytes } = buf ? parseCatalog(buf) : { names: [] as string[], validBytes: 0 }
-  const hasData = bases.some((b) => fs.statSync(path.join(dir, segmentName(b))).size > kSegmentHeaderBytes)
-  if (validBytes === 0 && hasData) {
-    const rebuilt = await namesFromSegments(dir)
-    const known = knownPrefix(rebuilt.names)
-    if (rebuilt.conflicts.length > 0 || known < rebuilt.names.length) {
-      const why =
-        rebuilt.conflicts.length > 0
-          ? `segments declare two names for id ${rebuilt.conflicts[0]!.id} (${rebuilt.conflicts[0]!.segment})`
-          : `no surviving segment declares id ${known + 1} (written by an older version, or its segment was deleted)`
-      throw new MI_ERR_LOG_CATALOG_MISSING(dir, buf ? 'unreadable' : 'missing', why, dir, dir)
-    }
-    names = rebuilt.names as string[]
-    report.catalog = 'rebuilt'
-  }
-  if (validBytes === 0 || report.catalog === 'rebuilt') {
-    await writeFileAtomic(file, Buffer.concat([kCatalogMagic, ...names.map(encodeCatalogEntry)]))
-    const fd = fs.openSync(file, 'r+')
-    return { fd, names, bytes: fs.fstatSync(fd).size }
-  }
-  const fd = fs.openSync(file, 'r+')
-  if (validBytes < buf!.length) {
-    // A torn last entry: the segments declare it again if a durable group uses it.
-    fs.ftruncateSync(fd, validBytes)
-    fs.fdatasyncSync(fd)
-  }
-  return { fd, names, bytes: validBytes }
-}
-
-/** Append names the scan found declared in groups but missing from the catalog file (fdatasynced). */
-function extendCatalog(cat: OpenedCatalog, from: number): void {
-  if (cat.names.length <= from) return
-  const add = Buffer.concat(cat.names.slice(from).map(encodeCatalogEntry))
-  fs.writeSync(cat.fd, add, 0, add.length, cat.bytes)
-  fs.fdatasyncSync(cat.fd)
-  cat.bytes += add.length
 }
 
 /**
@@ -146,33 +92,37 @@ export function sweepTmpFiles(dir: string): string[] {
   return removed
 }
 
-/** Why a bad group at `offset` of the active segment is not a torn tail, or undefined if it may be one. */
-async function midSegmentDamage(
+/**
+ * Why a bad group at `offset` of the active segment, with nothing intact after it, is not a torn
+ * tail (undefined if it may be one).
+ */
+function midSegmentDamage(
   dir: string,
-  fd: number,
   base: number,
   offset: number,
-  size: number,
-  expectLsn: number,
-  flush: FlushPolicy,
-): Promise<string | undefined> {
-  if (flush === 'always') {
-    // The watermark is written only after the fdatasync covering it returned: a lower bound of
-    // what was durable (under the weaker policies it may run ahead of the disk after a power cut).
+  watermarkOnDisk: boolean,
+): string | undefined {
+  if (watermarkOnDisk) {
+    // Under a policy that syncs every commit (flush-policy.ts syncsCommits) the watermark is written
+    // only after the fdatasync covering it returned: a lower bound of what was durable (under the
+    // weaker policies it may run ahead of the disk after a power cut).
     const wm = readWatermarkFile(dir)
     if (wm && wm.segBase === base && wm.endOffset > offset)
       return `it lies before the durable end (offset ${wm.endOffset})`
   }
-  const next = await findNextGroup(fd, offset, size, expectLsn)
-  if (next !== undefined) return `an intact group follows at offset ${next}`
   return undefined
 }
 
-export async function recover(
-  dir: string,
-  indexIntervalBytes: number,
-  flush: FlushPolicy = 'always',
-): Promise<Recovered> {
+export interface RecoverOptions {
+  indexIntervalBytes: number
+  /** The flush policy syncs every commit: the published watermark never runs ahead of the disk. */
+  watermarkOnDisk: boolean
+  /** Mode of the files recovery creates (the first segment, a rebuilt catalog). */
+  fileMode: number
+}
+
+export async function recover(dir: string, o: RecoverOptions): Promise<Recovered> {
+  const { indexIntervalBytes, watermarkOnDisk, fileMode } = o
   const t0 = performance.now()
   await afs.mkdir(dir, { recursive: true })
   const report: RecoveryReport = {
@@ -185,7 +135,7 @@ export async function recover(
   const removed = sweepTmpFiles(dir)
   if (removed.length > 0) report.removedTmpFiles = removed
   let bases = await listSegmentBases(dir)
-  const catalog = await openCatalog(dir, bases, report)
+  const catalog = await openCatalog(dir, bases, report, fileMode)
   const catalogLoaded = catalog.names.length
   const cp = await loadCheckpoint(dir)
 
@@ -205,7 +155,7 @@ export async function recover(
 
   if (bases.length === 0) {
     const base = start?.nextLsn ?? cp?.nextLsn ?? 1
-    const fd = fs.openSync(path.join(dir, segmentName(base)), 'wx+')
+    const fd = fs.openSync(path.join(dir, segmentName(base)), 'wx+', fileMode)
     fs.writeSync(fd, encodeSegmentHeader(base), 0, kSegmentHeaderBytes, 0)
     fs.fdatasyncSync(fd)
     fs.closeSync(fd)
@@ -284,7 +234,7 @@ export async function recover(
       }
     }
     let expect = nextLsn
-    const build = await buildIndexByScan(fd, size, indexIntervalBytes, seed, (g, body) => {
+    const onGroup = (g: ScannedGroup, body: Uint8Array): string | undefined => {
       const h = g.header
       if (h.baseLsn !== expect) return `lsn discontinuity: expected ${expect}, group has ${h.baseLsn}`
       if (h.names) {
@@ -310,23 +260,70 @@ export async function recover(
       if (bad) return bad
       expect = h.baseLsn + h.count
       return undefined
-    })
+    }
+    const build = await buildIndexByScan(fd, size, indexIntervalBytes, seed, onGroup)
     report.scannedSegments++
     report.scannedBytes += build.stop.offset - seed.offset
-    nextLsn = expect
+    // Past damage, the intact groups still count (module HWMs, declared names) and are kept.
+    const damage: { offset: number; reason: string; intactAfter: boolean }[] = []
     if (build.stop.reason !== undefined && build.stop.offset < size) {
+      let at = build.stop.offset
+      let reason = build.stop.reason
+      for (;;) {
+        const next = await findNextGroup(fd, at, size, expect, base + size)
+        damage.push({ offset: at, reason, intactAfter: next !== undefined })
+        if (next === undefined) break
+        expect = peekGroupBaseLsn(await readAt(fd, next, 32))
+        const more = await buildIndexByScan(
+          fd,
+          size,
+          indexIntervalBytes,
+          { ...emptySeed(), offset: next },
+          onGroup,
+        )
+        report.scannedBytes += more.stop.offset - next
+        if (more.stop.reason === undefined || more.stop.offset >= size) break
+        at = more.stop.offset
+        reason = more.stop.reason
+      }
+    }
+    if (isLast && damage[0]?.intactAfter) {
+      // Not a torn tail: intact groups follow the damage. Cutting would drop them, so the segment
+      // is sealed as it is (seal.ts) and a new one starts after its last intact group.
+      fs.closeSync(fd)
+      const sealed = await sealAtDamage(dir, base, fileMode)
+      if (!sealed)
+        throw new MI_ERR_LOG_CORRUPT(
+          name,
+          damage[0].offset,
+          `${damage[0].reason}; could not seal the segment there`,
+        )
+      for (const d of sealed.damage)
+        report.corruptions.push({ segment: name, offset: d.offset, reason: d.reason })
+      report.sealed = {
+        segment: name,
+        offset: damage[0].offset,
+        nextBase: sealed.nextBase,
+        ...sealed.keptAfterDamage,
+      }
+      bases.push(sealed.nextBase)
+      nextLsn = sealed.nextBase
+      continue
+    }
+    nextLsn = expect
+    if (damage.length > 0) {
       if (isLast) {
         // A crash tears only what follows the last fdatasync. Damage with intact groups after it,
         // or (under 'always') before the published durable end, is corruption of acknowledged
         // data: truncating would drop it silently, so refuse and leave the decision to repair.
-        const damage = await midSegmentDamage(dir, fd, base, build.stop.offset, size, expect, flush)
-        if (damage) {
+        const why = midSegmentDamage(dir, base, build.stop.offset, watermarkOnDisk)
+        if (why) {
           fs.closeSync(fd)
           fs.closeSync(catalog.fd)
           throw new MI_ERR_LOG_CORRUPT(
             name,
             build.stop.offset,
-            `${build.stop.reason}; ${damage}, so this is not a torn tail: refusing to truncate ` +
+            `${damage[0]!.reason}; ${why}, so this is not a torn tail: refusing to truncate ` +
               'acknowledged records. Run `module-ingest-recover-dump repair` (it shows what a repair ' +
               'drops and keeps the cut bytes aside) or restore the segment from a backup',
           )
@@ -335,13 +332,13 @@ export async function recover(
           segment: name,
           offset: build.stop.offset,
           droppedBytes: size - build.stop.offset,
-          reason: build.stop.reason,
+          reason: damage[0]!.reason,
         }
         fs.ftruncateSync(fd, build.stop.offset)
       } else {
         // Reported, never quarantined: readers skip the bad group with an accounted gap and still
         // serve every intact group after it (reader.ts); `recover-dump verify` lists it.
-        report.corruptions.push({ segment: name, offset: build.stop.offset, reason: build.stop.reason })
+        for (const d of damage) report.corruptions.push({ segment: name, offset: d.offset, reason: d.reason })
         nextLsn = bases[i + 1]!
       }
     }

@@ -11,7 +11,6 @@ import {
   openLog,
   openReader,
   readSegment,
-  readWriterLock,
   scanSegment,
   truncateSegmentTail,
 } from '../src/internal.ts'
@@ -207,50 +206,47 @@ test('truncateSegmentTail before the durable end: watermark, checkpoints and gro
   await reader.close()
 })
 
-test('recovery: damage in the middle of the active segment is refused, never truncated as a torn tail', async (t) => {
-  const dir = tmpDir(t)
-  const log = await openLog(dir)
-  await fill(log, 100) // ten synced groups in the active segment
-  crash(log) // no checkpoint past the damage: recovery scans from the segment start
-  const gs = await groups(dir)
-  const file = path.join(dir, seg1)
-  const size = fs.statSync(file).size
-  const bad = gs[2]!
-  const next = gs[3]!.offset
-  const open = () => t.throwsAsync(openLog(dir), { code: 'MI_ERR_LOG_CORRUPT' })
-
-  // 1. a flipped payload byte: the watermark says the group was durable
-  flipByte(file, bad.offset + 20)
-  let err = await open()
-  t.regex(
-    err!.message,
-    new RegExp(`${seg1} is corrupt at offset ${bad.offset}: crc mismatch; it lies before the durable end`),
-  )
-  t.regex(err!.message, /module-ingest-recover-dump repair/)
-  // 2. without the watermark (lost in a power cut), the intact groups after it tell the same
-  fs.rmSync(path.join(dir, 'durable'))
-  err = await open()
-  t.regex(
-    err!.message,
-    new RegExp(`offset ${bad.offset}: crc mismatch; an intact group follows at offset ${next}`),
-  )
-  // 3. a damaged length prefix too: found by scanning byte by byte for the next intact group
-  flipByte(file, bad.offset + 20) // restore the payload
-  flipByte(file, bad.offset + 3) // length + 1 GiB
-  err = await open()
-  t.regex(err!.message, new RegExp(`offset ${bad.offset}: .*; an intact group follows at offset ${next}`))
-  t.is(fs.statSync(file).size, size, 'nothing was truncated')
-  t.false(readWriterLock(dir).live, 'a refused open leaves no lock behind')
-
-  // What the refusal points to: recover-dump repair cuts under the repair lock, keeping the cut aside.
-  const lock = await acquireRepairLock(dir)
-  const res = await truncateSegmentTail(dir, 1, (await scanSegment(dir, 1)).validBytes)
-  await lock.release()
-  t.is(res.offset, bad.offset)
-  const log2 = await openLog(dir)
-  t.is(log2.durableLsn, 20)
-  t.is(log2.moduleHwm('m'), 20n)
-  await log2.close()
+test('recovery: damage in the middle of the active segment seals it there; nothing intact is cut', async (t) => {
+  // Each way of damaging group 3 of 10 (lsns 21..30): the intact groups after it stay readable.
+  for (const [what, damage] of [
+    ['a flipped payload byte (the watermark says durable)', (f: string, at: number) => flipByte(f, at + 20)],
+    [
+      'a flipped byte, watermark lost in a power cut',
+      (f: string, at: number, dir: string) => {
+        flipByte(f, at + 20)
+        fs.rmSync(path.join(dir, 'durable'))
+      },
+    ],
+    ['a damaged length prefix (+1 GiB)', (f: string, at: number) => flipByte(f, at + 3)],
+  ] as const) {
+    const dir = tmpDir(t)
+    const log = await openLog(dir)
+    await fill(log, 100) // ten synced groups in the active segment
+    crash(log) // no checkpoint past the damage: recovery scans from the segment start
+    const gs = await groups(dir)
+    const file = path.join(dir, seg1)
+    const size = fs.statSync(file).size
+    const bad = gs[2]!
+    damage(file, bad.offset, dir)
+    const found: DamageReport[] = []
+    const log2 = await openLog(dir, { onDamage: (d) => found.push(d) })
+    t.is(fs.statSync(file).size, size, `${what}: nothing was truncated`)
+    t.like(log2.stats().recovery.sealed, {
+      segment: seg1,
+      offset: bad.offset,
+      nextBase: 101,
+      fromLsn: 31,
+      toLsn: 100,
+    })
+    t.like(found, [{ segment: seg1, offset: bad.offset, foundBy: 'recovery' }])
+    t.is(log2.durableLsn, 100, what)
+    t.is(log2.moduleHwm('m'), 100n, `${what}: the HWM counts the groups after the damage`)
+    await fill(log2, 5)
+    await log2.close()
+    const r = await readWithGaps(dir)
+    t.deepEqual(r.lsns, [...range(1, 20), ...range(31, 105)], `${what}: every intact record is served`)
+    t.is(r.skipped, 10)
+  }
 })
 
 test('recovery: a torn tail (nothing intact after the bad group, past the durable end) is still truncated', async (t) => {

@@ -65,3 +65,36 @@ test('checkpoints carry only changed module HWMs; every HWM survives reopen and 
   t.is(log4.moduleHwm('sensor-7'), 8n)
   await log4.close()
 })
+
+test('idle modules leave memory; a returning module still gets its duplicates detected', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir, { moduleIdleMs: 30, checkpointIntervalMs: 60_000 })
+  t.teardown(() => log.close())
+  const one = new Uint8Array([1])
+  const append = (m: string, seq: bigint) =>
+    log.append({ module: m, core: '', seq, rts: nowUs(), records: [{ stream: 's', ts: nowUs(), body: one }] })
+  for (let i = 0; i < 500; i++) append(`idle-${i}`, 7n)
+  await log.sync()
+  t.is(log.stats().modulesInMemory, 500)
+  // An active module stays while the others go (a full HWM snapshot is written for them first).
+  for (let i = 0; i < 500 && log.stats().modulesInMemory > 1; i++) {
+    append('busy', log.moduleHwm('busy') + 1n)
+    await log.sync()
+    await new Promise((r) => setTimeout(r, 5))
+  }
+  t.is(log.stats().modulesInMemory, 1, 'only the active module is in memory')
+  // The engine's duplicate check: a resent old seq is at or below the module's HWM.
+  t.is(log.moduleHwm('idle-42'), 7n, 'read back from the snapshot on disk')
+  t.true(5n <= log.moduleHwm('idle-42'), 'seq 5 is a duplicate')
+  t.is(log.moduleHwm('never-seen'), 0n)
+  append('idle-43', 9n) // a returning module writing goes on from its mark
+  await log.sync()
+  t.is(log.moduleHwm('idle-43'), 9n)
+  t.is(log.moduleHwm('idle-44'), 7n)
+  crash(log)
+  const log2 = await openLog(dir)
+  t.is(log2.moduleHwm('idle-42'), 7n, 'evicted marks survive a crash')
+  t.is(log2.moduleHwm('idle-43'), 9n)
+  t.is(log2.moduleHwm('idle-499'), 7n)
+  await log2.close()
+})

@@ -161,7 +161,7 @@ for (const flush of ['always', 'interval'] as const) {
         }
         setIo(log, ffs)
         acked = await drive(log, rand, 1 + Math.floor(rand() * 40))
-        crash(log)
+        await crash(log) // the writes it had issued complete (unsynced: the cut may drop them)
         ffs.powerLoss(rand)
       }
       const log = await open()

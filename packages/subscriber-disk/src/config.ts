@@ -17,6 +17,10 @@ export const diskConfigSchema = z.strictObject({
   fsync: z.enum(['rotate', 'batch']).default('batch'),
   /** Files kept open at once (streams × periods being written). */
   maxOpenFiles: z.number().int().min(1).max(65_536).default(256),
+  /** Permission bits of archive files (subject to the umask). Default 0o600 (384): the owner only. */
+  fileMode: z.number().int().min(0).max(0o777).default(0o600),
+  /** Permission bits of the archive root (set at every open) and stream directories. Default 0o700 (448). */
+  dirMode: z.number().int().min(0).max(0o777).default(0o700),
 })
 
 export type DiskConfig = z.output<typeof diskConfigSchema>

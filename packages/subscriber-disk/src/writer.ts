@@ -1,4 +1,5 @@
 import {
+  chmodSync,
   closeSync,
   fdatasyncSync,
   fstatSync,
@@ -30,6 +31,9 @@ export interface ArchiveWriterOptions {
   zstdLevel: number
   fsync: 'rotate' | 'batch'
   maxOpenFiles: number
+  /** Permission bits of archive files (default 0o600) and directories (default 0o700). */
+  fileMode?: number
+  dirMode?: number
 }
 
 export interface WriteResult {
@@ -82,13 +86,20 @@ export class ArchiveWriter {
     this.#o = options
   }
 
+  get #dirMode(): number {
+    return this.#o.dirMode ?? 0o700
+  }
+
   /**
    * Recover what a previous run left: cut torn tails off the two newest files of every stream
    * (the second because rts order can straddle a period boundary) and learn each stream's
    * archived lsn from their chunk headers.
    */
   open(): RecoveryReport {
-    mkdirSync(this.#o.dir, { recursive: true })
+    mkdirSync(this.#o.dir, { recursive: true, mode: this.#dirMode })
+    // Also an existing root: with 0700 no file inside is readable by other users, whatever mode
+    // an older version created it with (issue 11 item 14).
+    chmodSync(this.#o.dir, this.#dirMode)
     const report: RecoveryReport = { streams: 0, filesChecked: 0, truncatedBytes: 0 }
     for (const entry of readdirSync(this.#o.dir, { withFileTypes: true })) {
       if (!entry.isDirectory()) continue
@@ -212,7 +223,7 @@ export class ArchiveWriter {
       this.#files.delete(lruPath)
     }
     // A new stream directory is an entry in the archive root: make it durable too.
-    if (mkdirSync(st.dirPath, { recursive: true }) !== undefined) fsyncDir(this.#o.dir)
+    if (mkdirSync(st.dirPath, { recursive: true, mode: this.#dirMode }) !== undefined) fsyncDir(this.#o.dir)
     // An existing file from an earlier run may have a torn tail: recover before appending.
     if (!this.#recovered.has(path)) {
       try {
@@ -222,7 +233,7 @@ export class ArchiveWriter {
       }
       this.#recovered.add(path)
     }
-    const fd = openSync(path, 'a')
+    const fd = openSync(path, 'a', this.#o.fileMode ?? 0o600)
     if (fstatSync(fd).size === 0) {
       writeSync(fd, encodeFileHeader(stream))
       // Make the new name durable: fsync the file, then its directory entry.

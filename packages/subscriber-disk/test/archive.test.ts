@@ -1,4 +1,12 @@
-import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  appendFileSync,
+  chmodSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { MI_ERR_PLUGIN_CONFIG_INVALID, validateSubscriberConfig } from '@module-ingest/subscriber-sdk'
 import { createTestHarness } from '@module-ingest/subscriber-sdk/testkit'
@@ -215,6 +223,8 @@ test('config: defaults, and errors name the option', async (t) => {
     zstdLevel: 1,
     fsync: 'batch',
     maxOpenFiles: 256,
+    fileMode: 0o600,
+    dirMode: 0o700,
   })
   const err = await t.throwsAsync(validateSubscriberConfig(disk, { rotate: 'week' }), {
     instanceOf: MI_ERR_PLUGIN_CONFIG_INVALID,
@@ -240,4 +250,26 @@ test('fsync rotate mode and many streams over maxOpenFiles still archive everyth
   await h.close()
   t.is(readdirSync(dir).length, 7)
   t.is((await readAll({ dir })).length, 600)
+})
+
+test('archive files are 0600 and directories 0700 by default (also an existing 0755 root); configurable', async (t) => {
+  const modes = (root: string) =>
+    [root, ...readdirSync(root, { recursive: true }).map((p) => join(root, String(p)))].map((p) => {
+      const st = statSync(p)
+      return { p, dir: st.isDirectory(), mode: st.mode & 0o777 }
+    })
+  for (const [opts, file, dirMode] of [
+    [{}, 0o600, 0o700],
+    [{ fileMode: 0o640, dirMode: 0o750 }, 0o640, 0o750],
+  ] as const) {
+    const dir = tempDir(t)
+    chmodSync(dir, 0o755)
+    const h = harness(dir, opts)
+    await h.init()
+    await h.deliver(records(1, 50))
+    await h.close()
+    const seen = modes(dir)
+    t.true(seen.filter((e) => !e.dir).length >= 2, 'archive files written')
+    for (const e of seen) t.is(e.mode.toString(8), (e.dir ? dirMode : file).toString(8), e.p)
+  }
 })

@@ -3,6 +3,8 @@ import {
   listSegments,
   quarantineSegment,
   rebuildIndex,
+  scanSegment,
+  sealSegmentAtDamage,
   truncateSegmentTail,
   unquarantineSegment,
 } from '@module-ingest/log'
@@ -14,6 +16,8 @@ import { verify } from './verify.ts'
 
 // repair = verify, then a plan built only from the raw tools of @module-ingest/log:
 //   torn tail of the last segment      → truncateSegmentTail at the first bad group
+//   damage in the last segment with    → sealSegmentAtDamage: the segment is sealed as it is (no
+//   intact groups after it               intact group is cut), the damage recorded as a known loss
 //   corrupt group in a sealed segment  → quarantineSegment: record the loss as known (readers skip
 //                                        damaged groups anyway; verify and dump then report a note)
 //   quarantine entry of intact data    → unquarantineSegment (the file was restored)
@@ -32,6 +36,7 @@ export type Action =
       fromLsn?: number
       toLsn?: number
     }
+  | { kind: 'seal'; segment: string; base: number; offset: number; keepFromLsn: number; keepToLsn: number }
   | { kind: 'unquarantine'; segment: string; base: number; offset: number }
   | { kind: 'rebuild-index'; segment: string; base: number }
 
@@ -50,6 +55,11 @@ export function describe(a: Action): string {
       return (
         `quarantine segment ${a.segment} at offset ${a.offset} (${a.reason}): record lsns ` +
         `${a.fromLsn ?? '?'}..${a.toLsn ?? '?'} as a known loss (readers skip the damaged group and serve the rest)`
+      )
+    case 'seal':
+      return (
+        `seal segment ${a.segment} at its damage (offset ${a.offset}): keeps the intact lsns ` +
+        `${a.keepFromLsn}..${a.keepToLsn} after it, records the damage as a known loss, and starts a new segment`
       )
     case 'unquarantine':
       return `unquarantine segment ${a.segment} at offset ${a.offset}: the data there is intact again`
@@ -72,17 +82,37 @@ export async function plan(dir: string): Promise<{ actions: Action[]; unfixable:
       unfixable.push(`segment ${f.segment}: ${f.reason} (nothing to repair; the records are gone)`)
       continue
     }
-    if (f.kind === 'quarantined' || f.kind === 'in-flight') continue
+    if (f.kind === 'in-flight') continue
+    if (f.kind === 'quarantined') {
+      // An index rebuilt by a scan would end at the damage: readers index a damaged segment in memory.
+      damaged.add(f.segment)
+      continue
+    }
     if (f.kind === 'restored') {
       actions.push({ kind: 'unquarantine', segment: f.segment, base: s.base, offset: f.offset })
       continue
     }
     damaged.add(f.segment)
-    // The last segment is the writer's: recovery treats any bad group there as a torn tail, so
-    // repair cuts it the same way. A bad header (offset 0) cannot be cut away: quarantine it.
+    // The last segment is the writer's. Intact groups after its damage: seal it there (as the
+    // next server start would). Otherwise a bad group there is a torn tail: cut it as recovery
+    // does. A bad header (offset 0) cannot be cut away: quarantine it.
     if (!s.sealed && f.offset > 0) {
-      // One cut at the first bad group removes everything after it, later findings included.
-      if (actions.some((a) => a.kind === 'truncate' && a.segment === f.segment)) continue
+      // One seal or cut at the first bad group covers everything after it, later findings included.
+      if (actions.some((a) => (a.kind === 'truncate' || a.kind === 'seal') && a.segment === f.segment))
+        continue
+      const scan = await scanSegment(dir, s.base)
+      const intactAfter = scan.damage.find((d) => d.toLsn !== undefined)
+      if (intactAfter && scan.lastLsn !== undefined) {
+        actions.push({
+          kind: 'seal',
+          segment: f.segment,
+          base: s.base,
+          offset: f.offset,
+          keepFromLsn: intactAfter.toLsn! + 1,
+          keepToLsn: scan.lastLsn,
+        })
+        continue
+      }
       actions.push({
         kind: 'truncate',
         segment: f.segment,
@@ -119,6 +149,15 @@ async function apply(dir: string, a: Action): Promise<void> {
     case 'quarantine':
       await quarantineSegment(dir, a.base, a.offset, a.reason, { fromLsn: a.fromLsn, toLsn: a.toLsn })
       return
+    case 'seal': {
+      const r = await sealSegmentAtDamage(dir, a.base)
+      for (const d of r?.damage ?? [])
+        await quarantineSegment(dir, a.base, d.offset, d.reason, {
+          fromLsn: d.fromLsn,
+          toLsn: d.toLsn ?? r!.nextBase - 1,
+        })
+      return
+    }
     case 'unquarantine':
       await unquarantineSegment(dir, a.base, a.offset)
       return
@@ -135,7 +174,7 @@ function refuseIfLocked(dir: string): void {
 export function repairCommand(): Command {
   return dirOptions(new Command('repair'))
     .description(
-      'plan repairs (truncate torn tail, record damage as a known loss, rebuild indexes); apply with --yes',
+      'plan repairs (truncate torn tail, seal at damage, record damage as a known loss, rebuild indexes); apply with --yes',
     )
     .option('--yes', 'apply the plan (without it: print the plan and change nothing)')
     .option('--json', 'print the plan (and what was applied) as JSON')
