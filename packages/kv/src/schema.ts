@@ -10,22 +10,25 @@ import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { MI_ERR_KV_SCHEMA } from './errors.ts'
 
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 const kDdl = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
--- Live keys. rev = the lsn that last wrote the key; expires = ms since epoch (server clock) or NULL.
+-- Live keys. rev = the lsn that last wrote the key; expires = ms since epoch (server clock) or NULL;
+-- hseq = the number of writes to the key so far (its newest history row's hseq).
 CREATE TABLE IF NOT EXISTS kv (
   ns TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,
-  rev INTEGER NOT NULL, created INTEGER NOT NULL, expires INTEGER,
+  rev INTEGER NOT NULL, created INTEGER NOT NULL, expires INTEGER, hseq INTEGER NOT NULL,
   PRIMARY KEY (ns, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL;
--- Applied writes per key (newest historyPerKey kept); op 'del' has type/value NULL.
+-- Applied writes per key, a ring of historyPerKey slots: write number hseq goes to slot
+-- hseq % historyPerKey, replacing the write historyPerKey before it (one row write, no prune).
+-- op 'del' has type/value NULL.
 CREATE TABLE IF NOT EXISTS history (
-  ns TEXT NOT NULL, key TEXT NOT NULL, lsn INTEGER NOT NULL, op TEXT NOT NULL,
-  type TEXT, value TEXT, expires INTEGER, ts INTEGER NOT NULL,
-  PRIMARY KEY (ns, key, lsn)
+  ns TEXT NOT NULL, key TEXT NOT NULL, slot INTEGER NOT NULL, hseq INTEGER NOT NULL,
+  lsn INTEGER NOT NULL, op TEXT NOT NULL, type TEXT, value TEXT, expires INTEGER, ts INTEGER NOT NULL,
+  PRIMARY KEY (ns, key, slot)
 ) WITHOUT ROWID;
 -- One row per transaction (first lsn .. last lsn): how the writer learns what happened.
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -44,6 +47,8 @@ CREATE TABLE IF NOT EXISTS pending (
 export interface OpenOptions {
   readOnly?: boolean
   synchronous?: 'normal' | 'full'
+  /** The writer's history ring size; a file written with another size is re-slotted on open. */
+  historyPerKey?: number
 }
 
 export function openDatabase(path: string, options: OpenOptions = {}): DatabaseSync {
@@ -55,6 +60,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     throw new MI_ERR_KV_SCHEMA(path, (err as Error).message, { cause: err })
   }
   try {
+    // Both sides touch random keys: a 64 MiB page cache keeps a million-key store's interior
+    // pages (and most leaves) in memory instead of re-reading them through the OS every write.
+    db.exec('PRAGMA cache_size = -65536')
     if (options.readOnly) {
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
         | { value: number }
@@ -64,18 +72,80 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
       return db
     }
     db.exec('PRAGMA journal_mode = WAL')
-    // NORMAL in WAL mode: a power loss may lose the last transactions, never corrupt; the lost
-    // ones are in the log (durable before ACK) above the applied lsn, so replay restores them.
-    db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    // FULL (the default) fsyncs each delivery's commit. NORMAL would be enough if the log were
+    // replayed from applied_lsn on start, but the runtime resumes from the group's committed
+    // offset, which it commits after handle() returns: after a power loss a NORMAL store could be
+    // behind that offset and the writes between would never be applied. One fsync per delivery
+    // (thousands of sets) costs little CPU; see docs/kv.md "Durability".
+    db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+    const history = options.historyPerKey ?? 10
+    const v = version(db)
+    if (v === 1) migrate1(db, history)
+    else if (v !== undefined && v !== SCHEMA_VERSION)
+      throw new Error(`schema version ${v}, this build reads ${SCHEMA_VERSION}`)
     db.exec(kDdl)
-    const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined
-    if (v === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION)
-    else if (v.value !== SCHEMA_VERSION)
-      throw new Error(`schema version ${v.value}, this build reads ${SCHEMA_VERSION}`)
+    if (v === undefined) {
+      db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?), ('history_per_key', ?)").run(
+        SCHEMA_VERSION,
+        history,
+      )
+    }
+    const ring = db.prepare("SELECT value FROM meta WHERE key = 'history_per_key'").get() as
+      | { value: number }
+      | undefined
+    if (ring?.value !== history) reslot(db, history)
     return db
   } catch (err) {
     db.close()
     if (err instanceof MI_ERR_KV_SCHEMA) throw err
     throw new MI_ERR_KV_SCHEMA(path, (err as Error).message, { cause: err })
+  }
+}
+
+function version(db: DatabaseSync): number | undefined {
+  const t = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get()
+  if (!t) return undefined
+  const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined
+  return v === undefined ? undefined : Number(v.value)
+}
+
+/** Keep each key's newest `size` history rows and move them to slot hseq % size. */
+function reslot(db: DatabaseSync, size: number): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(`DELETE FROM history WHERE hseq <= (SELECT max(h.hseq) FROM history h
+      WHERE h.ns = history.ns AND h.key = history.key) - ${size}`)
+    // Through negative slots: no row ever collides with one not yet moved.
+    db.exec(`UPDATE history SET slot = -1 - hseq % ${size}`)
+    db.exec('UPDATE history SET slot = -1 - slot')
+    db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('history_per_key', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(size)
+    db.exec('COMMIT')
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+}
+
+/** Schema 1 (history keyed by lsn, pruned per write) → 2 (a ring per key, kv.hseq). */
+function migrate1(db: DatabaseSync, size: number): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(`ALTER TABLE history RENAME TO history_v1;
+      ${kDdl}
+      INSERT INTO history (ns, key, slot, hseq, lsn, op, type, value, expires, ts)
+        SELECT ns, key, n % ${size}, n, lsn, op, type, value, expires, ts FROM (SELECT *,
+          row_number() OVER (PARTITION BY ns, key ORDER BY lsn) AS n,
+          count(*) OVER (PARTITION BY ns, key) AS c FROM history_v1) WHERE n > c - ${size};
+      DROP TABLE history_v1;
+      ALTER TABLE kv ADD COLUMN hseq INTEGER NOT NULL DEFAULT 0;
+      UPDATE kv SET hseq = coalesce((SELECT max(hseq) FROM history h WHERE h.ns = kv.ns AND h.key = kv.key), 0);
+      UPDATE meta SET value = ${SCHEMA_VERSION} WHERE key = 'schema';
+      INSERT OR REPLACE INTO meta (key, value) VALUES ('history_per_key', ${size});`)
+    db.exec('COMMIT')
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
   }
 }
