@@ -79,7 +79,9 @@ export class KvReader {
         history: db.prepare(
           'SELECT * FROM history WHERE ns = ? AND key = ? AND lsn < ? ORDER BY lsn DESC LIMIT ?',
         ),
-        outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ?1 AND last_lsn >= ?1 LIMIT 1'),
+        // The newest transaction starting at or before lsn (a seek; `last_lsn >= ?` in SQL would
+        // scan every older outcome), then: does it reach lsn?
+        outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ? ORDER BY lsn DESC LIMIT 1'),
         outcomeSeq: db.prepare(
           'SELECT * FROM outcomes WHERE module = ? AND seq = ? ORDER BY lsn DESC LIMIT 1',
         ),
@@ -164,7 +166,7 @@ export class KvReader {
     const r = ('lsn' in q ? this.#s.outcome!.get(q.lsn) : this.#s.outcomeSeq!.get(q.module, q.seq)) as
       | Raw
       | undefined
-    if (!r) return undefined
+    if (!r || ('lsn' in q && Number(r.last_lsn) < q.lsn)) return undefined
     return {
       lsn: Number(r.lsn),
       lastLsn: Number(r.last_lsn),

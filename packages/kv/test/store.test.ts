@@ -213,6 +213,23 @@ test('records of other streams advance the applied lsn and are otherwise ignored
   ])
   t.like(r, { committed: 0, rejected: 0, appliedLsn: 1 })
   t.is(reader.appliedLsn(), 1)
+  const log = new LogSim()
+  log.lsn = 1
+  store.apply(log.frame('d', [{ op: 'set', key: 'k', value: { type: 'bool', value: true } }]))
+  store.apply([
+    {
+      lsn: 3,
+      stream: 'telemetry.x',
+      module: 'm',
+      core: '',
+      seq: 2n,
+      rts: T0 * 1000,
+      body: new Uint8Array(3),
+    },
+  ])
+  t.like(reader.outcome({ lsn: 2 }), { lsn: 2, ok: true })
+  t.is(reader.outcome({ lsn: 3 }), undefined, 'not a kv write: no outcome (the one before it ends at 2)')
+  t.is(reader.outcome({ lsn: 1 }), undefined)
 })
 
 test('a snapshot (VACUUM INTO) of a live store, reopened and fed the log from its applied lsn, equals the live store', (t) => {
