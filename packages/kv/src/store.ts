@@ -179,7 +179,8 @@ export class KvStore {
         rts: Number(p.rts),
         body: p.body as Uint8Array,
       }))
-      if (recs.length > 0) s.pendingClear!.run()
+      const held = recs.length
+      let pended = false
       for (const r of records) {
         if (r.lsn <= applied) {
           out.skipped++
@@ -193,22 +194,31 @@ export class KvStore {
         let j = i + 1
         while (j < recs.length && sameFrame(recs[j]!, recs[i]!)) j++
         const run = recs.slice(i, j)
-        const decoded = run.map(decode)
-        const first = decoded.find((d): d is DecodedOp => !(d instanceof Error))
-        const want = first?.txn ?? 1
+        let want = 1 // the first op that decodes says how many the transaction holds
+        for (const r of run) {
+          const d = decode(r)
+          if (d instanceof Error) continue
+          want = d.txn
+          break
+        }
         // The run reaches the end of what was delivered and is shorter than its batch: its tail
         // is still to come (the log holds a BATCH whole or not at all).
         if (j === recs.length && run.length < want) {
-          for (const r of run)
+          // A big transaction may wait through several deliveries: what is held stays held.
+          pended = true
+          const keep = i === 0 ? held : 0
+          if (keep === 0 && held > 0) s.pendingClear!.run()
+          for (const r of run.slice(keep))
             s.pendingAdd!.run(r.lsn, r.stream, r.module, r.core, String(r.seq), r.rts, r.body)
           break
         }
         const last = run.at(-1)!
         clock = Math.max(clock, Math.floor(last.rts / 1000))
-        if (this.#applyTxn(run, decoded, want)) out.committed++
+        if (this.#applyTxn(run, run.map(decode), want)) out.committed++
         else out.rejected++
         i = j
       }
+      if (held > 0 && !pended) s.pendingClear!.run()
       s.setMeta!.run('applied_lsn', applied)
       s.setMeta!.run('clock_ms', clock)
       const lastSweep = this.#meta('sweep_ms', 0)

@@ -143,6 +143,23 @@ test('a transaction split across deliveries waits in pending; redelivery is a no
     ],
   )
   t.like(store.apply(recs), { committed: 0, skipped: 3 })
+  // Held through several deliveries, completed by one that also starts the next transaction.
+  const ops = (n: number, k: string) =>
+    Array.from({ length: n }, (_, i) => ({
+      op: 'set' as const,
+      key: `${k}${i}`,
+      value: { type: 'int' as const, value: 1n },
+    }))
+  const a = log.frame('d', ops(4, 'a'))
+  const b = log.frame('d', ops(3, 'b'))
+  t.like(store.apply(a.slice(0, 1)), { committed: 0 })
+  t.like(store.apply(a.slice(1, 3)), { committed: 0 })
+  t.like(store.apply([...a.slice(3), ...b.slice(0, 2)]), { committed: 1 })
+  t.is(reader.get('d', 'a3', T0)?.revision, 7)
+  t.is(reader.get('d', 'b0', T0), undefined)
+  t.like(store.apply(b.slice(2)), { committed: 1 })
+  t.is(reader.get('d', 'b2', T0)?.revision, 10)
+  t.deepEqual(store.dump().pending, [])
 })
 
 test('bad input is recorded as rejected and never stops the materializer', (t) => {
