@@ -113,10 +113,11 @@ function version(db: DatabaseSync): number | undefined {
 function reslot(db: DatabaseSync, size: number): void {
   db.exec('BEGIN IMMEDIATE')
   try {
+    if (size === 0) db.exec('DELETE FROM history')
     db.exec(`DELETE FROM history WHERE hseq <= (SELECT max(h.hseq) FROM history h
       WHERE h.ns = history.ns AND h.key = history.key) - ${size}`)
     // Through negative slots: no row ever collides with one not yet moved.
-    db.exec(`UPDATE history SET slot = -1 - hseq % ${size}`)
+    db.exec(`UPDATE history SET slot = -1 - hseq % ${Math.max(size, 1)}`)
     db.exec('UPDATE history SET slot = -1 - slot')
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('history_per_key', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -46,7 +46,7 @@ export interface KvRecord {
 export interface KvStoreOptions {
   /** Most bytes of a stored value's text form. Default 1 MiB. */
   maxValueBytes?: number
-  /** Writes kept per key in `history`. Default 10. */
+  /** Writes kept per key in `history`. Default 10; 0 = no history. */
   historyPerKey?: number
   /** Transaction outcomes kept. Default 100000. */
   outcomesKept?: number
@@ -298,11 +298,13 @@ export class KvStore {
   /** A key's next write number: one past its row's, or (no row) past its newest history row's. */
   #nextHseq(ns: string, key: string, row: Row | undefined): number {
     if (row) return Number(row.hseq) + 1
+    if (this.#o.historyPerKey === 0) return 1
     const h = this.#s.lastHseq!.get(ns, key) as { n: number | null }
     return h.n === null ? 1 : Number(h.n) + 1
   }
 
   #history(ns: string, key: string, r: KvRecord, hseq: number, w: HistoryWrite): void {
+    if (this.#o.historyPerKey === 0) return
     const slot = hseq % this.#o.historyPerKey
     const ts = Math.floor(r.rts / 1000)
     this.#s.hist!.run(ns, key, slot, hseq, r.lsn, w.op, w.type, w.text, w.expires, ts)

@@ -44,6 +44,17 @@ test('history is a ring of the newest historyPerKey writes, across deletes, expi
   for (const v of ['k', 'l', 'm'])
     store.apply(log.frame('d', [{ op: 'set', key: 'k', value: str(v) }], T0 + 500))
   t.deepEqual(values(), ['m', 'l', 'k', 'j'])
+  // 0: no history at all (a set writes only its row); turned back on, it starts again.
+  store.close()
+  store = new KvStore(path, { historyPerKey: 0 })
+  t.deepEqual(values(), [])
+  store.apply(log.frame('d', [{ op: 'set', key: 'k', value: str('n') }], T0 + 600))
+  store.apply(log.frame('d', [{ op: 'del', key: 'k' }], T0 + 600))
+  t.deepEqual(values(), [])
+  store.close()
+  store = new KvStore(path, { historyPerKey: 2 })
+  store.apply(log.frame('d', [{ op: 'set', key: 'k', value: str('o') }], T0 + 700))
+  t.deepEqual(values(), ['o'])
 })
 
 test('a schema 1 store file is migrated in place on open', (t) => {
