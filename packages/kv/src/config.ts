@@ -11,10 +11,7 @@ export const kvConfigSchema = z.strictObject({
     .min(1)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
-  /**
-   * Writes kept per key for the history endpoint. 0 keeps none: a set then writes one B-tree page
-   * instead of two, which is what a set costs at a million keys (each hits its own pages).
-   */
+  /** Writes kept per key for the history endpoint; 0 keeps none (less to write per set). */
   historyPerKey: z.number().int().min(0).max(10_000).default(10),
   /** Transaction outcomes kept (oldest pruned). */
   outcomesKept: z.number().int().min(1000).default(100_000),

@@ -73,12 +73,13 @@ export class KvReader {
     try {
       this.#s = {
         applied: db.prepare("SELECT value FROM meta WHERE key = 'applied_lsn'"),
-        get: db.prepare('SELECT * FROM kv WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > ?)'),
+        // slot -1 is the live key; slots 0.. its history (schema.ts).
+        get: db.prepare(`SELECT type, value, rev, created, expires FROM kv
+          WHERE ns = ? AND key = ? AND slot = -1 AND (expires IS NULL OR expires > ?)`),
         keys: db.prepare(`SELECT key, type, rev, expires FROM kv WHERE ns = ? AND key > ? AND key >= ? AND key < ?
-          AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
-        history: db.prepare(
-          'SELECT * FROM history WHERE ns = ? AND key = ? AND lsn < ? ORDER BY lsn DESC LIMIT ?',
-        ),
+          AND slot = -1 AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
+        history: db.prepare(`SELECT rev AS lsn, op, type, value, expires, ts FROM kv
+          WHERE ns = ? AND key = ? AND slot >= 0 AND rev < ? ORDER BY rev DESC LIMIT ?`),
         // The newest transaction starting at or before lsn (a seek; `last_lsn >= ?` in SQL would
         // scan every older outcome), then: does it reach lsn?
         outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ? ORDER BY lsn DESC LIMIT 1'),

@@ -14,22 +14,20 @@ export const SCHEMA_VERSION = 2
 
 const kDdl = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
--- Live keys. rev = the lsn that last wrote the key; expires = ms since epoch (server clock) or NULL;
--- hseq = the number of writes to the key so far (its newest history row's hseq).
+-- Keys and their history in one B-tree, so that a write dirties one page, not two (at a million
+-- keys a set costs mostly the pages it dirties, each written to the WAL and again at checkpoint).
+-- slot -1: the live key. rev = the lsn that last wrote it; created = the lsn that created it;
+--   expires = ms since epoch (server clock) or NULL; hseq = the number of writes to it so far.
+-- slot 0..historyPerKey-1: its applied writes, a ring: write number hseq goes to slot
+--   hseq % historyPerKey, replacing the one historyPerKey writes before it (no prune).
+--   rev = the write's lsn; op, ts = the write's op and time; type/value NULL for 'del'.
 CREATE TABLE IF NOT EXISTS kv (
-  ns TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,
-  rev INTEGER NOT NULL, created INTEGER NOT NULL, expires INTEGER, hseq INTEGER NOT NULL,
-  PRIMARY KEY (ns, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL;
--- Applied writes per key, a ring of historyPerKey slots: write number hseq goes to slot
--- hseq % historyPerKey, replacing the write historyPerKey before it (one row write, no prune).
--- op 'del' has type/value NULL.
-CREATE TABLE IF NOT EXISTS history (
-  ns TEXT NOT NULL, key TEXT NOT NULL, slot INTEGER NOT NULL, hseq INTEGER NOT NULL,
-  lsn INTEGER NOT NULL, op TEXT NOT NULL, type TEXT, value TEXT, expires INTEGER, ts INTEGER NOT NULL,
+  ns TEXT NOT NULL, key TEXT NOT NULL, slot INTEGER NOT NULL,
+  type TEXT, value TEXT, rev INTEGER NOT NULL, created INTEGER, expires INTEGER,
+  hseq INTEGER NOT NULL, op TEXT, ts INTEGER,
   PRIMARY KEY (ns, key, slot)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL AND slot = -1;
 -- One row per transaction (first lsn .. last lsn): how the writer learns what happened.
 CREATE TABLE IF NOT EXISTS outcomes (
   lsn INTEGER PRIMARY KEY, last_lsn INTEGER NOT NULL, ns TEXT NOT NULL, module TEXT NOT NULL,
@@ -113,12 +111,11 @@ function version(db: DatabaseSync): number | undefined {
 function reslot(db: DatabaseSync, size: number): void {
   db.exec('BEGIN IMMEDIATE')
   try {
-    if (size === 0) db.exec('DELETE FROM history')
-    db.exec(`DELETE FROM history WHERE hseq <= (SELECT max(h.hseq) FROM history h
-      WHERE h.ns = history.ns AND h.key = history.key) - ${size}`)
-    // Through negative slots: no row ever collides with one not yet moved.
-    db.exec(`UPDATE history SET slot = -1 - hseq % ${Math.max(size, 1)}`)
-    db.exec('UPDATE history SET slot = -1 - slot')
+    db.exec(`DELETE FROM kv WHERE slot >= 0 AND hseq <= (SELECT max(h.hseq) FROM kv h
+      WHERE h.ns = kv.ns AND h.key = kv.key AND h.slot >= 0) - ${size}`)
+    // Through slots below -1: no row ever collides with one not yet moved, nor with a live key.
+    db.exec(`UPDATE kv SET slot = -2 - hseq % ${Math.max(size, 1)} WHERE slot >= 0`)
+    db.exec('UPDATE kv SET slot = -2 - slot WHERE slot < -1')
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('history_per_key', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(size)
@@ -129,19 +126,23 @@ function reslot(db: DatabaseSync, size: number): void {
   }
 }
 
-/** Schema 1 (history keyed by lsn, pruned per write) → 2 (a ring per key, kv.hseq). */
+/** Schema 1 (keys and history in two tables, history pruned per write) → 2. */
 function migrate1(db: DatabaseSync, size: number): void {
   db.exec('BEGIN IMMEDIATE')
   try {
-    db.exec(`ALTER TABLE history RENAME TO history_v1;
+    db.exec(`DROP INDEX kv_expires;
+      ALTER TABLE kv RENAME TO kv_v1;
       ${kDdl}
-      INSERT INTO history (ns, key, slot, hseq, lsn, op, type, value, expires, ts)
-        SELECT ns, key, n % ${size}, n, lsn, op, type, value, expires, ts FROM (SELECT *,
+      INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
+        SELECT ns, key, -1, type, value, rev, created, expires, 0 FROM kv_v1;
+      INSERT INTO kv (ns, key, slot, hseq, rev, op, type, value, expires, ts)
+        SELECT ns, key, n % ${Math.max(size, 1)}, n, lsn, op, type, value, expires, ts FROM (SELECT *,
           row_number() OVER (PARTITION BY ns, key ORDER BY lsn) AS n,
-          count(*) OVER (PARTITION BY ns, key) AS c FROM history_v1) WHERE n > c - ${size};
-      DROP TABLE history_v1;
-      ALTER TABLE kv ADD COLUMN hseq INTEGER NOT NULL DEFAULT 0;
-      UPDATE kv SET hseq = coalesce((SELECT max(hseq) FROM history h WHERE h.ns = kv.ns AND h.key = kv.key), 0);
+          count(*) OVER (PARTITION BY ns, key) AS c FROM history) WHERE n > c - ${size};
+      UPDATE kv SET hseq = coalesce((SELECT max(h.hseq) FROM kv h
+        WHERE h.ns = kv.ns AND h.key = kv.key AND h.slot >= 0), 0) WHERE slot = -1;
+      DROP TABLE kv_v1;
+      DROP TABLE history;
       UPDATE meta SET value = ${SCHEMA_VERSION} WHERE key = 'schema';
       INSERT OR REPLACE INTO meta (key, value) VALUES ('history_per_key', ${size});`)
     db.exec('COMMIT')

@@ -9,8 +9,9 @@
  * not at all; either way one `outcomes` row records what happened.
  *
  * Cost: a set without an expected revision is one upsert (no read first), one history row (a ring
- * slot per key, overwritten in place: no prune) and one outcome row; a single-op transaction needs
- * no savepoint. The delivery is one SQLite transaction, so its fsync is shared by all its records.
+ * slot beside the key's row, overwritten in place: no prune, mostly the same page) and one outcome
+ * row; a single-op transaction needs no savepoint. The delivery is one SQLite transaction, so its
+ * fsync is shared by all its records.
  *
  * Time: TTL expiry = the write record's `rts` (server receive time) + ttlMs. While applying, "now"
  * is the record's rts, so applying is a pure function of the log (replay gives the same file).
@@ -118,22 +119,24 @@ export class KvStore {
       setMeta: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
-      get: db.prepare('SELECT type, value, rev, created, expires, hseq FROM kv WHERE ns = ? AND key = ?'),
+      get: db.prepare(
+        'SELECT type, value, rev, created, expires, hseq FROM kv WHERE ns = ? AND key = ? AND slot = -1',
+      ),
       // A plain set needs nothing of the old row but its created lsn (kept unless the row had
       // expired by ?7, the op's time) and its write count: one statement, no read first.
-      set: db.prepare(`INSERT INTO kv (ns, key, type, value, rev, created, expires, hseq)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, 1)
-        ON CONFLICT (ns, key) DO UPDATE SET type = excluded.type, value = excluded.value,
+      set: db.prepare(`INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
+        VALUES (?1, ?2, -1, ?3, ?4, ?5, ?5, ?6, 1)
+        ON CONFLICT (ns, key, slot) DO UPDATE SET type = excluded.type, value = excluded.value,
         rev = excluded.rev, created = iif(kv.expires <= ?7, excluded.created, kv.created),
         expires = excluded.expires, hseq = kv.hseq + 1
         RETURNING hseq`),
-      put: db.prepare(`INSERT INTO kv (ns, key, type, value, rev, created, expires, hseq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (ns, key) DO UPDATE SET type = excluded.type, value = excluded.value, rev = excluded.rev,
+      put: db.prepare(`INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
+        VALUES (?, ?, -1, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns, key, slot) DO UPDATE SET type = excluded.type, value = excluded.value, rev = excluded.rev,
         created = excluded.created, expires = excluded.expires, hseq = excluded.hseq`),
-      setHseq: db.prepare('UPDATE kv SET hseq = ? WHERE ns = ? AND key = ?'),
-      del: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ?'),
-      lastHseq: db.prepare('SELECT max(hseq) AS n FROM history WHERE ns = ? AND key = ?'),
-      hist: db.prepare(`INSERT OR REPLACE INTO history (ns, key, slot, hseq, lsn, op, type, value, expires, ts)
+      setHseq: db.prepare('UPDATE kv SET hseq = ? WHERE ns = ? AND key = ? AND slot = -1'),
+      del: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ? AND slot = -1'),
+      lastHseq: db.prepare('SELECT max(hseq) AS n FROM kv WHERE ns = ? AND key = ? AND slot >= 0'),
+      hist: db.prepare(`INSERT OR REPLACE INTO kv (ns, key, slot, hseq, rev, op, type, value, expires, ts)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       outcome: db.prepare(
         'INSERT OR REPLACE INTO outcomes (lsn, last_lsn, ns, module, seq, ops, ok, code, idx, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -146,7 +149,7 @@ export class KvStore {
         'INSERT OR REPLACE INTO pending (lsn, stream, module, core, seq, rts, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       pendingClear: db.prepare('DELETE FROM pending'),
-      sweep: db.prepare('DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?'),
+      sweep: db.prepare('DELETE FROM kv WHERE slot = -1 AND expires IS NOT NULL AND expires <= ?'),
     }
   }
 
@@ -403,9 +406,13 @@ export class KvStore {
     const clock = visibleAtMs ?? this.#meta('clock_ms', 0)
     return {
       kv: this.db
-        .prepare('SELECT * FROM kv WHERE expires IS NULL OR expires > ? ORDER BY ns, key')
+        .prepare(`SELECT ns, key, type, value, rev, created, expires, hseq FROM kv
+          WHERE slot = -1 AND (expires IS NULL OR expires > ?) ORDER BY ns, key`)
         .all(clock),
-      history: this.db.prepare('SELECT * FROM history ORDER BY ns, key, lsn').all(),
+      history: this.db
+        .prepare(`SELECT ns, key, slot, hseq, rev AS lsn, op, type, value, expires, ts FROM kv
+          WHERE slot >= 0 ORDER BY ns, key, lsn`)
+        .all(),
       outcomes: this.db.prepare('SELECT * FROM outcomes ORDER BY lsn').all(),
       pending: this.db.prepare('SELECT lsn FROM pending ORDER BY lsn').all(),
       applied: [this.appliedLsn()],

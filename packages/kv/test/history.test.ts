@@ -81,6 +81,9 @@ test('a schema 1 store file is migrated in place on open', (t) => {
     store.close()
   })
   t.is(store.appliedLsn(), 4)
+  t.truthy(
+    store.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'kv_expires' AND tbl_name = 'kv'").get(),
+  )
   t.like(reader.get('d', 'k', T0), { value: 'c', revision: 3, created: 1 })
   t.deepEqual(
     reader.history('d', 'k', { limit: 10 }).map((e) => e.value),

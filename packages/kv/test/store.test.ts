@@ -94,7 +94,7 @@ test('TTL: invisible once the read clock passes rts + ttl; an expired key counts
   )
   t.is(r.committed, 1)
   t.true(r.swept >= 2)
-  t.is(store.db.prepare("SELECT count(*) AS n FROM kv WHERE key = 'k'").get()!.n, 0)
+  t.is(store.db.prepare("SELECT count(*) AS n FROM kv WHERE key = 'k' AND slot = -1").get()!.n, 0)
   store.apply(
     log.frame('d', [{ op: 'set', key: 'k', value: { type: 'int', value: 2n }, rev: 0 }], T0 + 20_001),
   )
