@@ -30,7 +30,7 @@ import {
   valueText,
 } from '@module-ingest/kv-protocol'
 import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
-import { openDatabase } from './schema.ts'
+import { openDatabase, writerStatements } from './schema.ts'
 
 /** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
 export interface KvRecord {
@@ -113,44 +113,7 @@ export class KvStore {
       outcomesKept: options.outcomesKept ?? 100_000,
       sweepIntervalMs: options.sweepIntervalMs ?? 1000,
     }
-    const db = this.db
-    this.#s = {
-      meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare(
-        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      ),
-      get: db.prepare(
-        'SELECT type, value, rev, created, expires, hseq FROM kv WHERE ns = ? AND key = ? AND slot = -1',
-      ),
-      // A plain set needs nothing of the old row but its created lsn (kept unless the row had
-      // expired by ?7, the op's time) and its write count: one statement, no read first.
-      set: db.prepare(`INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
-        VALUES (?1, ?2, -1, ?3, ?4, ?5, ?5, ?6, 1)
-        ON CONFLICT (ns, key, slot) DO UPDATE SET type = excluded.type, value = excluded.value,
-        rev = excluded.rev, created = iif(kv.expires <= ?7, excluded.created, kv.created),
-        expires = excluded.expires, hseq = kv.hseq + 1
-        RETURNING hseq`),
-      put: db.prepare(`INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
-        VALUES (?, ?, -1, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns, key, slot) DO UPDATE SET type = excluded.type, value = excluded.value, rev = excluded.rev,
-        created = excluded.created, expires = excluded.expires, hseq = excluded.hseq`),
-      setHseq: db.prepare('UPDATE kv SET hseq = ? WHERE ns = ? AND key = ? AND slot = -1'),
-      del: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ? AND slot = -1'),
-      lastHseq: db.prepare('SELECT max(hseq) AS n FROM kv WHERE ns = ? AND key = ? AND slot >= 0'),
-      hist: db.prepare(`INSERT OR REPLACE INTO kv (ns, key, slot, hseq, rev, op, type, value, expires, ts)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      outcome: db.prepare(
-        'INSERT OR REPLACE INTO outcomes (lsn, last_lsn, ns, module, seq, ops, ok, code, idx, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      outcomesPrune: db.prepare(
-        'DELETE FROM outcomes WHERE lsn < (SELECT lsn FROM outcomes ORDER BY lsn DESC LIMIT 1 OFFSET ?)',
-      ),
-      pendingAll: db.prepare('SELECT lsn, stream, module, core, seq, rts, body FROM pending ORDER BY lsn'),
-      pendingAdd: db.prepare(
-        'INSERT OR REPLACE INTO pending (lsn, stream, module, core, seq, rts, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      pendingClear: db.prepare('DELETE FROM pending'),
-      sweep: db.prepare('DELETE FROM kv WHERE slot = -1 AND expires IS NOT NULL AND expires <= ?'),
-    }
+    this.#s = writerStatements(this.db)
   }
 
   #meta(key: string, dflt: number): number {
