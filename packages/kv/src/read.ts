@@ -76,8 +76,10 @@ export class KvReader {
         // slot -1 is the live key; slots 0.. its history (schema.ts).
         get: db.prepare(`SELECT type, value, rev, created, expires FROM kv
           WHERE ns = ? AND key = ? AND slot = -1 AND (expires IS NULL OR expires > ?)`),
-        keys: db.prepare(`SELECT key, type, rev, expires FROM kv WHERE ns = ? AND key > ? AND key >= ? AND key < ?
-          AND slot = -1 AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
+        // kv_live: only live rows, so a page of keys never wades through history (schema.ts).
+        keys: db.prepare(`SELECT key, type, rev, expires FROM kv INDEXED BY kv_live
+          WHERE ns = ? AND key > ? AND key >= ? AND key < ? AND slot = -1
+          AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
         history: db.prepare(`SELECT rev AS lsn, op, type, value, expires, ts FROM kv
           WHERE ns = ? AND key = ? AND slot >= 0 AND rev < ? ORDER BY rev DESC LIMIT ?`),
         // The newest transaction starting at or before lsn (a seek; `last_lsn >= ?` in SQL would

@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS kv (
   PRIMARY KEY (ns, key, slot)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL AND slot = -1;
+-- Listing keys walks live rows only, however much history (of deleted keys too) lies between them.
+-- Written when a key is created or deleted, not when it is overwritten.
+CREATE INDEX IF NOT EXISTS kv_live ON kv (ns, key) WHERE slot = -1;
 -- One row per transaction (first lsn .. last lsn): how the writer learns what happened.
 CREATE TABLE IF NOT EXISTS outcomes (
   lsn INTEGER PRIMARY KEY, last_lsn INTEGER NOT NULL, ns TEXT NOT NULL, module TEXT NOT NULL,

@@ -35,6 +35,12 @@ test('history is a ring of the newest historyPerKey writes, across deletes, expi
   t.like(reader.get('d', 'k', T0 + 400), { value: 'j', created: 12 })
   t.deepEqual(values(), ['j', 'i', 'h'])
   t.deepEqual(values(2), ['j', 'i'])
+  store.apply(log.frame('d', [{ op: 'del', key: 'x' }], T0 + 400))
+  t.deepEqual(
+    reader.keys('d', { limit: 10 }, T0 + 400).keys.map((k) => k.key),
+    ['k'],
+    'listing sees live keys only, not the history of deleted ones',
+  )
   // A smaller ring on reopen keeps the newest; a larger one fills up from there.
   store.close()
   store = new KvStore(path, { historyPerKey: 2 })
@@ -81,9 +87,11 @@ test('a schema 1 store file is migrated in place on open', (t) => {
     store.close()
   })
   t.is(store.appliedLsn(), 4)
-  t.truthy(
-    store.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'kv_expires' AND tbl_name = 'kv'").get(),
-  )
+  for (const index of ['kv_expires', 'kv_live'])
+    t.truthy(
+      store.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = ? AND tbl_name = 'kv'").get(index),
+      index,
+    )
   t.like(reader.get('d', 'k', T0), { value: 'c', revision: 3, created: 1 })
   t.deepEqual(
     reader.history('d', 'k', { limit: 10 }).map((e) => e.value),
