@@ -50,6 +50,8 @@ export type KvOp =
 export interface DecodedOp {
   op: KvOp
   txn: number
+  /** A set's value in its stored text form (what `valueText` would give), taken from the wire. */
+  text?: string
 }
 
 export const kLimits = {
@@ -228,21 +230,30 @@ export function decodeOp(body: Uint8Array): DecodedOp {
       const type = r.type
       if (!kTypes.includes(type as KvType))
         throw new MI_ERR_KV_OP_INVALID(`set: type must be one of ${kTypes.join(', ')}`)
+      // `text` saves the materializer re-serializing what the wire already carries as text.
       let value: KvValue
-      if (type === 'json') value = { type, value: jsonText(r.value, 'value') }
-      else if (type === 'list') {
+      let text: string
+      if (type === 'json') {
+        value = { type, value: jsonText(r.value, 'value') }
+        text = r.value as string
+      } else if (type === 'list') {
         const v = jsonText(r.value, 'value')
         if (!Array.isArray(v)) throw new MI_ERR_KV_WRONG_TYPE('a list value must be a JSON array')
         value = { type, value: v }
-      } else if (type === 'int') value = { type, value: parseInt64(r.value) }
-      else if (type === 'bool') {
+        text = r.value as string
+      } else if (type === 'int') {
+        value = { type, value: parseInt64(r.value) }
+        text = value.value.toString()
+      } else if (type === 'bool') {
         if (typeof r.value !== 'boolean') throw new MI_ERR_KV_WRONG_TYPE('a bool value must be true or false')
         value = { type, value: r.value }
+        text = r.value ? 'true' : 'false'
       } else {
         if (typeof r.value !== 'string') throw new MI_ERR_KV_WRONG_TYPE('a string value must be a string')
         value = { type: 'string', value: r.value }
+        text = r.value
       }
-      return { op: { op: 'set', ...common, value, ...ttl }, txn }
+      return { op: { op: 'set', ...common, value, ...ttl }, txn, text }
     }
     case 'hset': {
       const value = jsonText(r.value, 'value')

@@ -1,18 +1,23 @@
 /**
- * KV benchmark: durable sets/s through a real `module-ingest serve` (MIP/1, group commit,
- * fdatasync, ACK), how fast the `kv` subscriber applies them, and get latency (HTTP read API and
- * the in-process reader) at KEYS keys; the same against Redis SET under `appendfsync always` when a
- * redis-server binary is found. One JSON line per measurement.
+ * KV benchmark, one row per key count: a real `module-ingest serve` with the `kv` subscriber;
+ * the keys loaded by BATCHes of 1000 sets, then SETS durable sets (one per DATA frame, MIP/1, group
+ * commit, fdatasync, ACK) over those keys, the time until the subscriber has applied them, and get
+ * latency (HTTP read API, and the in-process reader). The same against Redis SET under
+ * `appendfsync always` when a redis-server binary is found, and `KvStore.apply` alone. One JSON
+ * line per measurement. Not part of the test suite.
  *
- *   node packages/kv/bench/kv.bench.ts            # KEYS=10000 SETS=100000 PRODUCERS=4 GETS=2000
- *   KEYS=1000000 SETS=1000000 node packages/kv/bench/kv.bench.ts
+ *   node packages/kv/bench/kv.bench.ts                       # KEYS=10000,1000000 SETS=100000
+ *   KEYS=10000 SETS=200000 PRODUCERS=4 GETS=2000 node packages/kv/bench/kv.bench.ts
+ *   node benchmarks/src/run.ts micro:kv                      # the same, from the benchmarks runner
+ *   SERVER_ROOT=/tmp/base KEYS=10000 node packages/kv/bench/kv.bench.ts   # another checkout's server
  *
- * Numbers from a shared, loaded machine are noisy: compare within one run.
+ * Wall-clock rates on a shared, loaded machine are noise: each row also gives the server's CPU
+ * time per set / per get (utime+stime of all its threads from /proc, split by thread name: the
+ * subscriber's worker thread applies, MainThread ingests and serves HTTP) and the load average.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect as tcp } from 'node:net'
-import { tmpdir } from 'node:os'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -22,17 +27,18 @@ import { encodeOp, streamOf } from '@module-ingest/kv-protocol'
 import { freePort } from '@module-ingest/testing'
 import { KvReader } from '../src/read.ts'
 import { KvStore } from '../src/store.ts'
+import { pct, redisRows, threadCpu } from './support.ts'
 
-const KEYS = Number(process.env.KEYS ?? 10_000)
+const KEYS = (process.env.KEYS ?? '10000,1000000').split(',').map(Number)
 const SETS = Number(process.env.SETS ?? 100_000)
 const PRODUCERS = Number(process.env.PRODUCERS ?? 4)
 const GETS = Number(process.env.GETS ?? 2000)
-const cli = new URL('../../../apps/server/src/cli.ts', import.meta.url).pathname
-const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`)
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b)
-  return Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(3))
-}
+const LOAD_BATCH = 1000 // ops per BATCH (a transaction; kLimits.txnOps)
+// SERVER_ROOT=<another checkout, with node_modules>: run its server instead (before/after in one run).
+const root = process.env.SERVER_ROOT ?? new URL('../../../', import.meta.url).pathname
+const cli = join(root, 'apps/server/src/cli.ts')
+const out = (o: Record<string, unknown>) =>
+  process.stdout.write(`${JSON.stringify({ ...o, load1: +loadavg()[0]!.toFixed(1) })}\n`)
 
 const dir = mkdtempSync(join(tmpdir(), 'mi-kv-bench-'))
 const children: ChildProcess[] = []
@@ -41,19 +47,39 @@ process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-async function moduleIngest() {
-  const creds = join(dir, 'credentials.yaml')
+const opBody = (i: number, txn = 1) =>
+  encodeOp(
+    { op: 'set', key: `device-${i}`, value: { type: 'json', value: { temp: i % 100, fw: '1.2.3' } } },
+    txn,
+  )
+
+/** Server CPU µs per unit between two thread samples, in total and per thread name. */
+function cpuPer(a: Map<string, number>, b: Map<string, number>, units: number) {
+  const per: Record<string, number> = {}
+  let total = 0
+  for (const [name, us] of b) {
+    const d = us - (a.get(name) ?? 0)
+    total += d
+    if (d / units >= 0.05) per[name] = +(d / units).toFixed(2)
+  }
+  return { cpuUsPer: +(total / units).toFixed(2), byThread: per }
+}
+
+async function moduleIngest(keys: number) {
+  const run = join(dir, `mi-${keys}`)
+  mkdirSync(run)
+  const creds = join(run, 'credentials.yaml')
   const token = (await createToken(creds, { module: 'bench-*', scopes: ['write:kv.*'], kind: 'token' }))
     .secret
   const reader = (await createOperator(creds, { name: 'bench', scopes: ['read:kv.*'] })).token
   const port = await freePort()
   const http = await freePort()
-  const storePath = join(dir, 'kv.sqlite')
-  const config = join(dir, 'mi.json')
+  const storePath = join(run, 'kv.sqlite')
+  const config = join(run, 'mi.json')
   writeFileSync(
     config,
     JSON.stringify({
-      dataDir: dir,
+      dataDir: run,
       listen: `127.0.0.1:${port}`,
       telemetry: { metrics: { listen: `127.0.0.1:${http}` }, logLevel: 'warn' },
       subscribers: [
@@ -67,31 +93,75 @@ async function moduleIngest() {
       ],
     }),
   )
-  const child = spawn(process.execPath, [cli, 'serve', '--config', config, '--log-level', 'info'], {
+  // PROF=<dir>: the server writes a CPU profile per thread there (node --cpu-prof).
+  const prof = process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF}`] : []
+  const child = spawn(process.execPath, [...prof, cli, 'serve', '--config', config, '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   children.push(child)
   await new Promise<void>((resolve) =>
     createInterface({ input: child.stdout! }).on('line', (l) => l.includes('"ServerListening"') && resolve()),
   )
+  const pid = child.pid!
+  const stop = async () => {
+    child.kill('SIGTERM')
+    await new Promise((r) => child.once('exit', r))
+    rmSync(run, { recursive: true, force: true })
+  }
   const api = `http://127.0.0.1:${http}`
+  const headers = { authorization: `Bearer ${reader}` }
+  const stream = streamOf('bench')
+  const row = { system: 'module-ingest', keys }
+  let lsn = 0
+  const applied = async (target: number) => {
+    for (;;) {
+      const s = (await (await fetch(`${api}/kv/v1/status`, { headers })).json()) as { appliedLsn: number }
+      if (s.appliedLsn >= target) return
+      await sleep(10)
+    }
+  }
 
-  // Durable sets: PRODUCERS modules, each pipelining DATA frames (one set per frame).
-  const bodies = Array.from({ length: KEYS }, (_, i) =>
-    encodeOp({
-      op: 'set',
-      key: `device-${i}`,
-      value: { type: 'json', value: { temp: i % 100, fw: '1.2.3' } },
+  // Load: every key once, BATCHes of LOAD_BATCH sets from PRODUCERS connections.
+  let c0 = threadCpu(pid)
+  let t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: PRODUCERS }, async (_, p) => {
+      const client = await connect({ port, module: `bench-load-${p}`, auth: { token }, window: 64 })
+      const inflight: Array<Promise<unknown>> = []
+      for (let b = p * LOAD_BATCH; b < keys; b += PRODUCERS * LOAD_BATCH) {
+        const n = Math.min(LOAD_BATCH, keys - b)
+        const records = Array.from({ length: n }, (_, k) => ({ stream, body: opBody(b + k, n) }))
+        inflight.push(client.sendBatch(records))
+        if (inflight.length >= 64) await Promise.all(inflight.splice(0, 32))
+      }
+      await Promise.all(inflight)
+      await client.close()
     }),
   )
-  const stream = streamOf('bench')
-  const t0 = performance.now()
+  const loadAcked = performance.now() - t0
+  lsn += keys
+  await applied(lsn)
+  const loadApplied = performance.now() - t0
+  out({
+    ...row,
+    what: `load: every key once, BATCHes of ${LOAD_BATCH} sets (durable ACK, then applied)`,
+    ackedPerSec: Math.round(keys / (loadAcked / 1000)),
+    appliedPerSec: Math.round(keys / (loadApplied / 1000)),
+    ...cpuPer(c0, threadCpu(pid), keys),
+  })
+
+  // Durable sets: one per DATA frame, PRODUCERS pipelining modules, keys spread over all of them.
+  const bodies = Array.from({ length: Math.min(keys, SETS) }, (_, i) =>
+    opBody(Math.floor((i * keys) / Math.min(keys, SETS))),
+  )
+  c0 = threadCpu(pid)
+  t0 = performance.now()
   await Promise.all(
     Array.from({ length: PRODUCERS }, async (_, p) => {
       const client = await connect({ port, module: `bench-${p}`, auth: { token }, window: 4096 })
       const inflight: Array<Promise<unknown>> = []
       for (let i = p; i < SETS; i += PRODUCERS) {
-        inflight.push(client.send(stream, bodies[i % KEYS]!))
+        inflight.push(client.send(stream, bodies[i % bodies.length]!))
         if (inflight.length >= 4096) await Promise.all(inflight.splice(0, 2048))
       }
       await Promise.all(inflight)
@@ -99,212 +169,96 @@ async function moduleIngest() {
     }),
   )
   const acked = performance.now() - t0
+  const c1 = threadCpu(pid)
   out({
-    system: 'module-ingest',
-    what: 'durable kv sets (ACK after fdatasync)',
+    ...row,
+    what: 'durable kv sets (one per DATA frame, ACK after fdatasync)',
     sets: SETS,
-    keys: KEYS,
     producers: PRODUCERS,
-    seconds: +(acked / 1000).toFixed(2),
     setsPerSec: Math.round(SETS / (acked / 1000)),
+    ...cpuPer(c0, c1, SETS),
   })
-
-  // The materializer: time until everything ACKed is applied.
-  const headers = { authorization: `Bearer ${reader}` }
-  for (;;) {
-    const s = (await (await fetch(`${api}/kv/v1/status`, { headers })).json()) as { appliedLsn: number }
-    if (s.appliedLsn >= SETS) break
-    await sleep(20)
-  }
-  const applied = performance.now() - t0
+  lsn += SETS
+  await applied(lsn)
+  const done = performance.now() - t0
   out({
-    system: 'module-ingest',
-    what: 'kv sets applied to the store (from first send)',
-    seconds: +(applied / 1000).toFixed(2),
-    setsPerSec: Math.round(SETS / (applied / 1000)),
+    ...row,
+    what: 'the same sets applied to the store (from first send; CPU of the whole run per set)',
+    setsPerSec: Math.round(SETS / (done / 1000)),
+    ...cpuPer(c0, threadCpu(pid), SETS),
   })
 
-  // Get latency over HTTP (sequential, random keys) and in-process.
+  // Get latency over HTTP: sequential, random keys, the server otherwise idle.
   const lat: number[] = []
+  c0 = threadCpu(pid)
   for (let i = 0; i < GETS; i++) {
-    const k = `device-${Math.floor(Math.random() * KEYS)}`
+    const k = `device-${Math.floor(Math.random() * keys)}`
     const s = performance.now()
     const r = await fetch(`${api}/kv/v1/get?ns=bench&key=${k}`, { headers })
     await r.arrayBuffer()
+    if (r.status !== 200) throw new Error(`get ${k}: ${r.status}`)
     lat.push(performance.now() - s)
   }
   out({
-    system: 'module-ingest',
-    what: 'kv get over HTTP (ms)',
-    keys: KEYS,
+    ...row,
+    what: 'kv get over HTTP (ms; CPU per get is the server side)',
     gets: GETS,
     p50: pct(lat, 50),
     p99: pct(lat, 99),
+    ...cpuPer(c0, threadCpu(pid), GETS),
   })
-  const reader2 = new KvReader(storePath)
+  if (process.env.SERVER_ROOT) return stop() // its store file may have another schema
+  const direct = new KvReader(storePath)
   const local: number[] = []
+  const cpu = process.cpuUsage()
   for (let i = 0; i < GETS * 10; i++) {
     const s = performance.now()
-    reader2.get('bench', `device-${Math.floor(Math.random() * KEYS)}`)
+    direct.get('bench', `device-${Math.floor(Math.random() * keys)}`)
     local.push(performance.now() - s)
   }
-  reader2.close()
+  const used = process.cpuUsage(cpu)
+  direct.close()
   out({
-    system: 'module-ingest',
+    ...row,
     what: 'kv get in-process KvReader (ms)',
-    keys: KEYS,
     gets: GETS * 10,
     p50: pct(local, 50),
     p99: pct(local, 99),
+    cpuUsPer: +((used.user + used.system) / (GETS * 10)).toFixed(2),
   })
-  child.kill('SIGTERM')
+  await stop()
 }
 
-/** A minimal RESP client: pipelined commands, counts replies. */
-function resp(port: number) {
-  const sock = tcp({ port, host: '127.0.0.1' })
-  let waiters: Array<() => void> = []
-  let buf = ''
-  sock.on('error', () => {}) // the startup probe connects before redis listens
-  sock.setEncoding('latin1')
-  sock.on('data', (d: string) => {
-    buf += d
-    let nl = buf.indexOf('\r\n')
-    while (nl >= 0) {
-      const line = buf.slice(0, nl)
-      if (line.startsWith('$') && line !== '$-1') {
-        const len = Number(line.slice(1))
-        if (buf.length < nl + 2 + len + 2) break
-        buf = buf.slice(nl + 2 + len + 2)
-      } else buf = buf.slice(nl + 2)
-      waiters.shift()?.()
-      nl = buf.indexOf('\r\n')
-    }
-  })
-  const enc = (args: string[]) =>
-    `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`
-  return {
-    ready: new Promise<void>((r) => sock.once('connect', () => r())),
-    cmd(args: string[]): Promise<void> {
-      return new Promise((resolve) => {
-        waiters.push(resolve)
-        sock.write(enc(args))
-      })
-    },
-    close: () => {
-      waiters = []
-      sock.destroy()
-    },
-  }
-}
-
-async function redis() {
-  let bin: string
-  try {
-    bin = execFileSync('sh', ['-c', 'command -v redis-server']).toString().trim()
-  } catch {
-    out({ system: 'redis', skipped: 'no redis-server binary' })
-    return
-  }
-  const port = await freePort()
-  const rdir = join(dir, 'redis')
-  execFileSync('mkdir', ['-p', rdir])
-  const child = spawn(
-    bin,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-      '--dir',
-      rdir,
-      '--save',
-      '',
-      '--protected-mode',
-      'no',
-    ],
-    { stdio: 'ignore' },
-  )
-  children.push(child)
-  for (let i = 0; i < 100; i++) {
-    const c = resp(port)
-    const ok = await Promise.race([c.ready.then(() => true), sleep(100).then(() => false)])
-    c.close()
-    if (ok) break
-  }
-  const value = JSON.stringify({ temp: 1, fw: '1.2.3' })
-  const t0 = performance.now()
-  await Promise.all(
-    Array.from({ length: PRODUCERS }, async (_, p) => {
-      const c = resp(port)
-      await c.ready
-      const inflight: Array<Promise<void>> = []
-      for (let i = p; i < SETS; i += PRODUCERS) {
-        inflight.push(c.cmd(['SET', `device-${i % KEYS}`, value]))
-        if (inflight.length >= 4096) await Promise.all(inflight.splice(0, 2048))
-      }
-      await Promise.all(inflight)
-      c.close()
-    }),
-  )
-  const s = (performance.now() - t0) / 1000
-  out({
-    system: 'redis',
-    what: 'SET, appendonly yes, appendfsync always',
-    sets: SETS,
-    keys: KEYS,
-    producers: PRODUCERS,
-    seconds: +s.toFixed(2),
-    setsPerSec: Math.round(SETS / s),
-  })
-  const c = resp(port)
-  await c.ready
-  const lat: number[] = []
-  for (let i = 0; i < GETS; i++) {
-    const st = performance.now()
-    await c.cmd(['GET', `device-${Math.floor(Math.random() * KEYS)}`])
-    lat.push(performance.now() - st)
-  }
-  c.close()
-  out({ system: 'redis', what: 'GET (ms)', keys: KEYS, gets: GETS, p50: pct(lat, 50), p99: pct(lat, 99) })
-  child.kill('SIGKILL')
-}
-
-/** The store alone: KvStore.apply in-process, deliveries of 5000 (what the subscriber does per batch). */
-function storeOnly() {
-  const store = new KvStore(join(dir, 'apply-only.sqlite'))
+/** The store alone: KvStore.apply in-process, deliveries of 5000 (the subscriber's batch). */
+function storeOnly(keys: number) {
+  const store = new KvStore(join(dir, `apply-only-${keys}.sqlite`), { synchronous: 'full' })
   const recs = Array.from({ length: SETS }, (_, i) => ({
     lsn: i + 1,
     stream: 'kv.bench',
-    module: 'm',
+    module: `m${i % PRODUCERS}`,
     core: '',
     seq: BigInt(i + 1),
     rts: Date.now() * 1000,
-    body: encodeOp({
-      op: 'set',
-      key: `device-${i % KEYS}`,
-      value: { type: 'json', value: { temp: i % 100, fw: '1.2.3' } },
-    }),
+    body: opBody(i % keys),
   }))
+  const cpu = process.cpuUsage()
   const t0 = performance.now()
   for (let i = 0; i < SETS; i += 5000) store.apply(recs.slice(i, i + 5000))
   const s = (performance.now() - t0) / 1000
+  const used = process.cpuUsage(cpu)
   store.close()
   out({
     system: 'module-ingest',
-    what: 'KvStore.apply in-process (no server), synchronous FULL',
+    keys,
+    what: 'KvStore.apply in-process (no server), deliveries of 5000, synchronous FULL',
     sets: SETS,
-    keys: KEYS,
-    seconds: +s.toFixed(2),
     setsPerSec: Math.round(SETS / s),
+    cpuUsPer: +((used.user + used.system) / SETS).toFixed(2),
   })
 }
 
-await moduleIngest()
-storeOnly()
-await redis()
+for (const keys of KEYS) await moduleIngest(keys)
+storeOnly(Math.min(...KEYS))
+for (const keys of KEYS)
+  await redisRows({ dir, children, keys, sets: SETS, producers: PRODUCERS, gets: GETS, out })
 process.exit(0)

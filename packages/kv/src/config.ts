@@ -11,8 +11,8 @@ export const kvConfigSchema = z.strictObject({
     .min(1)
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
-  /** Writes kept per key for the history endpoint. */
-  historyPerKey: z.number().int().min(1).max(10_000).default(10),
+  /** Writes kept per key for the history endpoint; 0 keeps none (less to write per set). */
+  historyPerKey: z.number().int().min(0).max(10_000).default(10),
   /** Transaction outcomes kept (oldest pruned). */
   outcomesKept: z.number().int().min(1000).default(100_000),
   /** Log-clock ms between sweeps that delete expired keys (reads hide them at once anyway). */

@@ -73,13 +73,18 @@ export class KvReader {
     try {
       this.#s = {
         applied: db.prepare("SELECT value FROM meta WHERE key = 'applied_lsn'"),
-        get: db.prepare('SELECT * FROM kv WHERE ns = ? AND key = ? AND (expires IS NULL OR expires > ?)'),
-        keys: db.prepare(`SELECT key, type, rev, expires FROM kv WHERE ns = ? AND key > ? AND key >= ? AND key < ?
+        // slot -1 is the live key; slots 0.. its history (schema.ts).
+        get: db.prepare(`SELECT type, value, rev, created, expires FROM kv
+          WHERE ns = ? AND key = ? AND slot = -1 AND (expires IS NULL OR expires > ?)`),
+        // kv_live: only live rows, so a page of keys never wades through history (schema.ts).
+        keys: db.prepare(`SELECT key, type, rev, expires FROM kv INDEXED BY kv_live
+          WHERE ns = ? AND key > ? AND key >= ? AND key < ? AND slot = -1
           AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
-        history: db.prepare(
-          'SELECT * FROM history WHERE ns = ? AND key = ? AND lsn < ? ORDER BY lsn DESC LIMIT ?',
-        ),
-        outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ?1 AND last_lsn >= ?1 LIMIT 1'),
+        history: db.prepare(`SELECT rev AS lsn, op, type, value, expires, ts FROM kv
+          WHERE ns = ? AND key = ? AND slot >= 0 AND rev < ? ORDER BY rev DESC LIMIT ?`),
+        // The newest transaction starting at or before lsn (a seek; `last_lsn >= ?` in SQL would
+        // scan every older outcome), then: does it reach lsn?
+        outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ? ORDER BY lsn DESC LIMIT 1'),
         outcomeSeq: db.prepare(
           'SELECT * FROM outcomes WHERE module = ? AND seq = ? ORDER BY lsn DESC LIMIT 1',
         ),
@@ -164,7 +169,7 @@ export class KvReader {
     const r = ('lsn' in q ? this.#s.outcome!.get(q.lsn) : this.#s.outcomeSeq!.get(q.module, q.seq)) as
       | Raw
       | undefined
-    if (!r) return undefined
+    if (!r || ('lsn' in q && Number(r.last_lsn) < q.lsn)) return undefined
     return {
       lsn: Number(r.lsn),
       lastLsn: Number(r.last_lsn),

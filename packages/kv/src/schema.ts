@@ -7,26 +7,30 @@
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DatabaseSync } from 'node:sqlite'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { MI_ERR_KV_SCHEMA } from './errors.ts'
 
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 const kDdl = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
--- Live keys. rev = the lsn that last wrote the key; expires = ms since epoch (server clock) or NULL.
+-- Keys and their history in one B-tree, so that a write dirties one page, not two (at a million
+-- keys a set costs mostly the pages it dirties, each written to the WAL and again at checkpoint).
+-- slot -1: the live key. rev = the lsn that last wrote it; created = the lsn that created it;
+--   expires = ms since epoch (server clock) or NULL; hseq = the number of writes to it so far.
+-- slot 0..historyPerKey-1: its applied writes, a ring: write number hseq goes to slot
+--   hseq % historyPerKey, replacing the one historyPerKey writes before it (no prune).
+--   rev = the write's lsn; op, ts = the write's op and time; type/value NULL for 'del'.
 CREATE TABLE IF NOT EXISTS kv (
-  ns TEXT NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL,
-  rev INTEGER NOT NULL, created INTEGER NOT NULL, expires INTEGER,
-  PRIMARY KEY (ns, key)
+  ns TEXT NOT NULL, key TEXT NOT NULL, slot INTEGER NOT NULL,
+  type TEXT, value TEXT, rev INTEGER NOT NULL, created INTEGER, expires INTEGER,
+  hseq INTEGER NOT NULL, op TEXT, ts INTEGER,
+  PRIMARY KEY (ns, key, slot)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL;
--- Applied writes per key (newest historyPerKey kept); op 'del' has type/value NULL.
-CREATE TABLE IF NOT EXISTS history (
-  ns TEXT NOT NULL, key TEXT NOT NULL, lsn INTEGER NOT NULL, op TEXT NOT NULL,
-  type TEXT, value TEXT, expires INTEGER, ts INTEGER NOT NULL,
-  PRIMARY KEY (ns, key, lsn)
-) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL AND slot = -1;
+-- Listing keys walks live rows only, however much history (of deleted keys too) lies between them.
+-- Written when a key is created or deleted, not when it is overwritten.
+CREATE INDEX IF NOT EXISTS kv_live ON kv (ns, key) WHERE slot = -1;
 -- One row per transaction (first lsn .. last lsn): how the writer learns what happened.
 CREATE TABLE IF NOT EXISTS outcomes (
   lsn INTEGER PRIMARY KEY, last_lsn INTEGER NOT NULL, ns TEXT NOT NULL, module TEXT NOT NULL,
@@ -44,6 +48,8 @@ CREATE TABLE IF NOT EXISTS pending (
 export interface OpenOptions {
   readOnly?: boolean
   synchronous?: 'normal' | 'full'
+  /** The writer's history ring size; a file written with another size is re-slotted on open. */
+  historyPerKey?: number
 }
 
 export function openDatabase(path: string, options: OpenOptions = {}): DatabaseSync {
@@ -55,6 +61,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     throw new MI_ERR_KV_SCHEMA(path, (err as Error).message, { cause: err })
   }
   try {
+    // Both sides touch random keys: a 64 MiB page cache keeps a million-key store's interior
+    // pages (and most leaves) in memory instead of re-reading them through the OS every write.
+    db.exec('PRAGMA cache_size = -65536')
     if (options.readOnly) {
       const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
         | { value: number }
@@ -64,18 +73,125 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
       return db
     }
     db.exec('PRAGMA journal_mode = WAL')
-    // NORMAL in WAL mode: a power loss may lose the last transactions, never corrupt; the lost
-    // ones are in the log (durable before ACK) above the applied lsn, so replay restores them.
-    db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+    // FULL (the default) fsyncs each delivery's commit. NORMAL would be enough if the log were
+    // replayed from applied_lsn on start, but the runtime resumes from the group's committed
+    // offset, which it commits after handle() returns: after a power loss a NORMAL store could be
+    // behind that offset and the writes between would never be applied. One fsync per delivery
+    // (thousands of sets) costs little CPU; see docs/kv.md "Durability".
+    db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+    const history = options.historyPerKey ?? 10
+    const v = version(db)
+    if (v === 1) migrate1(db, history)
+    else if (v !== undefined && v !== SCHEMA_VERSION)
+      throw new Error(`schema version ${v}, this build reads ${SCHEMA_VERSION}`)
     db.exec(kDdl)
-    const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined
-    if (v === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION)
-    else if (v.value !== SCHEMA_VERSION)
-      throw new Error(`schema version ${v.value}, this build reads ${SCHEMA_VERSION}`)
+    if (v === undefined) {
+      db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?), ('history_per_key', ?)").run(
+        SCHEMA_VERSION,
+        history,
+      )
+    }
+    const ring = db.prepare("SELECT value FROM meta WHERE key = 'history_per_key'").get() as
+      | { value: number }
+      | undefined
+    if (ring?.value !== history) reslot(db, history)
     return db
   } catch (err) {
     db.close()
     if (err instanceof MI_ERR_KV_SCHEMA) throw err
     throw new MI_ERR_KV_SCHEMA(path, (err as Error).message, { cause: err })
+  }
+}
+
+function version(db: DatabaseSync): number | undefined {
+  const t = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'").get()
+  if (!t) return undefined
+  const v = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined
+  return v === undefined ? undefined : Number(v.value)
+}
+
+/** Keep each key's newest `size` history rows and move them to slot hseq % size. */
+function reslot(db: DatabaseSync, size: number): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(`DELETE FROM kv WHERE slot >= 0 AND hseq <= (SELECT max(h.hseq) FROM kv h
+      WHERE h.ns = kv.ns AND h.key = kv.key AND h.slot >= 0) - ${size}`)
+    // Through slots below -1: no row ever collides with one not yet moved, nor with a live key.
+    db.exec(`UPDATE kv SET slot = -2 - hseq % ${Math.max(size, 1)} WHERE slot >= 0`)
+    db.exec('UPDATE kv SET slot = -2 - slot WHERE slot < -1')
+    db.prepare(
+      "INSERT INTO meta (key, value) VALUES ('history_per_key', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ).run(size)
+    db.exec('COMMIT')
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+}
+
+/** Schema 1 (keys and history in two tables, history pruned per write) → 2. */
+function migrate1(db: DatabaseSync, size: number): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(`DROP INDEX kv_expires;
+      ALTER TABLE kv RENAME TO kv_v1;
+      ${kDdl}
+      INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
+        SELECT ns, key, -1, type, value, rev, created, expires, 0 FROM kv_v1;
+      INSERT INTO kv (ns, key, slot, hseq, rev, op, type, value, expires, ts)
+        SELECT ns, key, n % ${Math.max(size, 1)}, n, lsn, op, type, value, expires, ts FROM (SELECT *,
+          row_number() OVER (PARTITION BY ns, key ORDER BY lsn) AS n,
+          count(*) OVER (PARTITION BY ns, key) AS c FROM history) WHERE n > c - ${size};
+      UPDATE kv SET hseq = coalesce((SELECT max(h.hseq) FROM kv h
+        WHERE h.ns = kv.ns AND h.key = kv.key AND h.slot >= 0), 0) WHERE slot = -1;
+      DROP TABLE kv_v1;
+      DROP TABLE history;
+      UPDATE meta SET value = ${SCHEMA_VERSION} WHERE key = 'schema';
+      INSERT OR REPLACE INTO meta (key, value) VALUES ('history_per_key', ${size});`)
+    db.exec('COMMIT')
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+}
+
+/** The materializer's statements, prepared once per connection (store.ts uses them). */
+export function writerStatements(db: DatabaseSync): Record<string, StatementSync> {
+  return {
+    meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ),
+    get: db.prepare(
+      'SELECT type, value, rev, created, expires, hseq FROM kv WHERE ns = ? AND key = ? AND slot = -1',
+    ),
+    // A plain set needs nothing of the old row but its created lsn (kept unless the row had
+    // expired by ?7, the op's time) and its write count: one statement, no read first.
+    set: db.prepare(`INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
+      VALUES (?1, ?2, -1, ?3, ?4, ?5, ?5, ?6, 1)
+      ON CONFLICT (ns, key, slot) DO UPDATE SET type = excluded.type, value = excluded.value,
+      rev = excluded.rev, created = iif(kv.expires <= ?7, excluded.created, kv.created),
+      expires = excluded.expires, hseq = kv.hseq + 1
+      RETURNING hseq`),
+    put: db.prepare(`INSERT INTO kv (ns, key, slot, type, value, rev, created, expires, hseq)
+      VALUES (?, ?, -1, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns, key, slot) DO UPDATE SET type = excluded.type, value = excluded.value, rev = excluded.rev,
+      created = excluded.created, expires = excluded.expires, hseq = excluded.hseq`),
+    setHseq: db.prepare('UPDATE kv SET hseq = ? WHERE ns = ? AND key = ? AND slot = -1'),
+    del: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ? AND slot = -1'),
+    lastHseq: db.prepare('SELECT max(hseq) AS n FROM kv WHERE ns = ? AND key = ? AND slot >= 0'),
+    hist: db.prepare(`INSERT OR REPLACE INTO kv (ns, key, slot, hseq, rev, op, type, value, expires, ts)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    outcome: db.prepare(
+      'INSERT OR REPLACE INTO outcomes (lsn, last_lsn, ns, module, seq, ops, ok, code, idx, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    outcomesPrune: db.prepare(
+      'DELETE FROM outcomes WHERE lsn < (SELECT lsn FROM outcomes ORDER BY lsn DESC LIMIT 1 OFFSET ?)',
+    ),
+    pendingAll: db.prepare('SELECT lsn, stream, module, core, seq, rts, body FROM pending ORDER BY lsn'),
+    pendingAdd: db.prepare(
+      'INSERT OR REPLACE INTO pending (lsn, stream, module, core, seq, rts, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    pendingClear: db.prepare('DELETE FROM pending'),
+    sweep: db.prepare('DELETE FROM kv WHERE slot = -1 AND expires IS NOT NULL AND expires <= ?'),
   }
 }

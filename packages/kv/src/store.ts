@@ -8,6 +8,11 @@
  * SQLite transaction) until its tail arrives. A transaction applies whole inside a SAVEPOINT or
  * not at all; either way one `outcomes` row records what happened.
  *
+ * Cost: a set without an expected revision is one upsert (no read first), one history row (a ring
+ * slot beside the key's row, overwritten in place: no prune, mostly the same page) and one outcome
+ * row; a single-op transaction needs no savepoint. The delivery is one SQLite transaction, so its
+ * fsync is shared by all its records.
+ *
  * Time: TTL expiry = the write record's `rts` (server receive time) + ttlMs. While applying, "now"
  * is the record's rts, so applying is a pure function of the log (replay gives the same file).
  * Reads compare against the server's wall clock; the sweep deletes keys expired by the log clock
@@ -18,7 +23,6 @@ import {
   checkSize,
   type DecodedOp,
   decodeOp,
-  type KvOp,
   type KvType,
   kLimits,
   MI_ERR_KV_WRONG_TYPE,
@@ -26,7 +30,7 @@ import {
   valueText,
 } from '@module-ingest/kv-protocol'
 import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
-import { openDatabase } from './schema.ts'
+import { openDatabase, writerStatements } from './schema.ts'
 
 /** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
 export interface KvRecord {
@@ -43,12 +47,13 @@ export interface KvRecord {
 export interface KvStoreOptions {
   /** Most bytes of a stored value's text form. Default 1 MiB. */
   maxValueBytes?: number
-  /** Writes kept per key in `history`. Default 10. */
+  /** Writes kept per key in `history`. Default 10; 0 = no history. */
   historyPerKey?: number
   /** Transaction outcomes kept. Default 100000. */
   outcomesKept?: number
   /** Log-clock ms between sweeps of expired keys. Default 1000. */
   sweepIntervalMs?: number
+  /** SQLite `synchronous`; default 'full' (see schema.ts). */
   synchronous?: 'normal' | 'full'
 }
 
@@ -69,11 +74,28 @@ interface Row {
   rev: number
   created: number
   expires: number | null
+  hseq: number
 }
 
 type Coded = Error & { code?: string }
 
-const idOf = (r: KvRecord) => `${r.module}\u0000${r.core}\u0000${r.seq}`
+interface HistoryWrite {
+  op: string
+  type: KvType | null
+  text: string | null
+  expires: number | null
+}
+
+/** Records of one MIP/1 frame: the same writer identity. */
+const sameFrame = (a: KvRecord, b: KvRecord) => a.seq === b.seq && a.module === b.module && a.core === b.core
+
+function decode(r: KvRecord): DecodedOp | Coded {
+  try {
+    return decodeOp(r.body)
+  } catch (err) {
+    return err as Coded
+  }
+}
 
 export class KvStore {
   readonly db: DatabaseSync
@@ -83,42 +105,15 @@ export class KvStore {
 
   constructor(path: string, options: KvStoreOptions = {}) {
     this.path = path
-    this.db = openDatabase(path, { synchronous: options.synchronous ?? 'normal' })
+    const historyPerKey = options.historyPerKey ?? 10
+    this.db = openDatabase(path, { synchronous: options.synchronous ?? 'full', historyPerKey })
     this.#o = {
       maxValueBytes: options.maxValueBytes ?? kLimits.valueBytes,
-      historyPerKey: options.historyPerKey ?? 10,
+      historyPerKey,
       outcomesKept: options.outcomesKept ?? 100_000,
       sweepIntervalMs: options.sweepIntervalMs ?? 1000,
     }
-    const db = this.db
-    this.#s = {
-      meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare(
-        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      ),
-      get: db.prepare('SELECT type, value, rev, created, expires FROM kv WHERE ns = ? AND key = ?'),
-      put: db.prepare(`INSERT INTO kv (ns, key, type, value, rev, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (ns, key) DO UPDATE SET type = excluded.type, value = excluded.value, rev = excluded.rev,
-        created = excluded.created, expires = excluded.expires`),
-      del: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ?'),
-      hist: db.prepare(
-        'INSERT OR REPLACE INTO history (ns, key, lsn, op, type, value, expires, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      histPrune: db.prepare(`DELETE FROM history WHERE ns = ?1 AND key = ?2 AND lsn <= (
-        SELECT lsn FROM history WHERE ns = ?1 AND key = ?2 ORDER BY lsn DESC LIMIT 1 OFFSET ?3)`),
-      outcome: db.prepare(
-        'INSERT OR REPLACE INTO outcomes (lsn, last_lsn, ns, module, seq, ops, ok, code, idx, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ),
-      outcomesPrune: db.prepare(
-        'DELETE FROM outcomes WHERE lsn < (SELECT lsn FROM outcomes ORDER BY lsn DESC LIMIT 1 OFFSET ?)',
-      ),
-      pendingAll: db.prepare('SELECT lsn, stream, module, core, seq, rts, body FROM pending ORDER BY lsn'),
-      pendingAdd: db.prepare(
-        'INSERT OR REPLACE INTO pending (lsn, stream, module, core, seq, rts, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      pendingClear: db.prepare('DELETE FROM pending'),
-      sweep: db.prepare('DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?'),
-    }
+    this.#s = writerStatements(this.db)
   }
 
   #meta(key: string, dflt: number): number {
@@ -150,7 +145,8 @@ export class KvStore {
         rts: Number(p.rts),
         body: p.body as Uint8Array,
       }))
-      s.pendingClear!.run()
+      const held = recs.length
+      let pended = false
       for (const r of records) {
         if (r.lsn <= applied) {
           out.skipped++
@@ -162,31 +158,33 @@ export class KvStore {
       let i = 0
       while (i < recs.length) {
         let j = i + 1
-        const id = idOf(recs[i]!)
-        while (j < recs.length && idOf(recs[j]!) === id) j++
+        while (j < recs.length && sameFrame(recs[j]!, recs[i]!)) j++
         const run = recs.slice(i, j)
-        const decoded = run.map((r) => {
-          try {
-            return decodeOp(r.body)
-          } catch (err) {
-            return err as Coded
-          }
-        })
-        const first = decoded.find((d): d is DecodedOp => !(d instanceof Error))
-        const want = first?.txn ?? 1
+        let want = 1 // the first op that decodes says how many the transaction holds
+        for (const r of run) {
+          const d = decode(r)
+          if (d instanceof Error) continue
+          want = d.txn
+          break
+        }
         // The run reaches the end of what was delivered and is shorter than its batch: its tail
         // is still to come (the log holds a BATCH whole or not at all).
         if (j === recs.length && run.length < want) {
-          for (const r of run)
+          // A big transaction may wait through several deliveries: what is held stays held.
+          pended = true
+          const keep = i === 0 ? held : 0
+          if (keep === 0 && held > 0) s.pendingClear!.run()
+          for (const r of run.slice(keep))
             s.pendingAdd!.run(r.lsn, r.stream, r.module, r.core, String(r.seq), r.rts, r.body)
           break
         }
         const last = run.at(-1)!
         clock = Math.max(clock, Math.floor(last.rts / 1000))
-        if (this.#applyTxn(run, decoded, want)) out.committed++
+        if (this.#applyTxn(run, run.map(decode), want)) out.committed++
         else out.rejected++
         i = j
       }
+      if (held > 0 && !pended) s.pendingClear!.run()
       s.setMeta!.run('applied_lsn', applied)
       s.setMeta!.run('clock_ms', clock)
       const lastSweep = this.#meta('sweep_ms', 0)
@@ -204,7 +202,10 @@ export class KvStore {
     }
   }
 
-  /** One transaction: all its ops inside a savepoint, or none; records the outcome. */
+  /**
+   * One transaction: all its ops or none; records the outcome. #applyOp throws a kv error only
+   * before its first write, so a single op needs no savepoint (most writes are single sets).
+   */
   #applyTxn(run: KvRecord[], decoded: Array<DecodedOp | Coded>, want: number): boolean {
     const s = this.#s
     const head = run[0]!
@@ -222,7 +223,8 @@ export class KvStore {
         idx,
         message,
       )
-    this.db.exec('SAVEPOINT txn')
+    const savepoint = run.length > 1
+    if (savepoint) this.db.exec('SAVEPOINT txn')
     try {
       if (run.length !== want)
         throw Object.assign(
@@ -238,17 +240,19 @@ export class KvStore {
             throw new MI_ERR_KV_TXN_INCOMPLETE(`op ${k} says txn ${d.txn}, op 0 says ${want}`)
           const opNs = namespaceOf(r.stream)
           if (opNs === undefined) throw new MI_ERR_KV_TXN_INCOMPLETE('not a kv stream')
-          this.#applyOp(opNs, r, d.op)
+          this.#applyOp(opNs, r, d)
         } catch (err) {
           throw Object.assign(err as Coded, { idx: k })
         }
       }
-      this.db.exec('RELEASE txn')
+      if (savepoint) this.db.exec('RELEASE txn')
       outcome(true, null, null, null)
       return true
     } catch (err) {
-      this.db.exec('ROLLBACK TO txn')
-      this.db.exec('RELEASE txn')
+      if (savepoint) {
+        this.db.exec('ROLLBACK TO txn')
+        this.db.exec('RELEASE txn')
+      }
       const e = err as Coded & { idx?: number }
       // Anything without a kv code is a bug or an I/O error: rethrow (the delivery is retried).
       if (typeof e.code !== 'string' || !e.code.startsWith('MI_ERR_KV_')) throw err
@@ -257,25 +261,50 @@ export class KvStore {
     }
   }
 
-  #current(ns: string, key: string, nowMs: number): Row | undefined {
-    const row = this.#s.get!.get(ns, key) as Row | undefined
-    if (row === undefined) return undefined
-    if (row.expires !== null && Number(row.expires) <= nowMs) return undefined
-    return row
+  /** A key's next write number: one past its row's, or (no row) past its newest history row's. */
+  #nextHseq(ns: string, key: string, row: Row | undefined): number {
+    if (row) return Number(row.hseq) + 1
+    if (this.#o.historyPerKey === 0) return 1
+    const h = this.#s.lastHseq!.get(ns, key) as { n: number | null }
+    return h.n === null ? 1 : Number(h.n) + 1
   }
 
-  #applyOp(ns: string, r: KvRecord, op: KvOp): void {
+  #history(ns: string, key: string, r: KvRecord, hseq: number, w: HistoryWrite): void {
+    if (this.#o.historyPerKey === 0) return
+    const slot = hseq % this.#o.historyPerKey
+    const ts = Math.floor(r.rts / 1000)
+    this.#s.hist!.run(ns, key, slot, hseq, r.lsn, w.op, w.type, w.text, w.expires, ts)
+  }
+
+  #applyOp(ns: string, r: KvRecord, d: DecodedOp): void {
     const s = this.#s
+    const op = d.op
     const nowMs = Math.floor(r.rts / 1000)
-    const cur = this.#current(ns, op.key, nowMs)
+    if (op.op === 'set' && op.rev === undefined) {
+      // The common case, without a read first (see the `set` statement).
+      const type = op.value.type
+      const text = d.text ?? valueText(op.value)
+      checkSize(text, this.#o.maxValueBytes)
+      const expires = op.ttlMs !== undefined ? nowMs + op.ttlMs : null
+      let { hseq } = s.set!.get(ns, op.key, type, text, r.lsn, expires, nowMs) as { hseq: number }
+      // A new row: continue the numbering of the key's history (it may have been deleted).
+      if (hseq === 1) {
+        hseq = this.#nextHseq(ns, op.key, undefined)
+        if (hseq !== 1) s.setHseq!.run(hseq, ns, op.key)
+      }
+      this.#history(ns, op.key, r, hseq, { op: 'set', type, text, expires })
+      return
+    }
+    const row = s.get!.get(ns, op.key) as Row | undefined
+    const cur = row && (row.expires === null || Number(row.expires) > nowMs) ? row : undefined
     if (op.rev !== undefined && op.rev !== (cur ? Number(cur.rev) : 0))
       throw new MI_ERR_KV_REVISION_MISMATCH(
         `key "${op.key}" is at revision ${cur ? Number(cur.rev) : 0}, the operation expected ${op.rev}`,
       )
+    const hseq = this.#nextHseq(ns, op.key, row)
     if (op.op === 'del') {
       s.del!.run(ns, op.key)
-      s.hist!.run(ns, op.key, r.lsn, 'del', null, null, null, nowMs)
-      s.histPrune!.run(ns, op.key, this.#o.historyPerKey)
+      this.#history(ns, op.key, r, hseq, { op: 'del', type: null, text: null, expires: null })
       return
     }
     let type: KvType
@@ -284,7 +313,7 @@ export class KvStore {
     switch (op.op) {
       case 'set':
         type = op.value.type
-        text = valueText(op.value)
+        text = d.text ?? valueText(op.value)
         // SET replaces the value and its TTL (no TTL = never expires), as in Redis.
         expires = op.ttlMs !== undefined ? nowMs + op.ttlMs : null
         break
@@ -331,9 +360,8 @@ export class KvStore {
       }
     }
     checkSize(text, this.#o.maxValueBytes)
-    s.put!.run(ns, op.key, type, text, r.lsn, cur ? Number(cur.created) : r.lsn, expires)
-    s.hist!.run(ns, op.key, r.lsn, op.op, type, text, expires, nowMs)
-    s.histPrune!.run(ns, op.key, this.#o.historyPerKey)
+    s.put!.run(ns, op.key, type, text, r.lsn, cur ? Number(cur.created) : r.lsn, expires, hseq)
+    this.#history(ns, op.key, r, hseq, { op: op.op, type, text, expires })
   }
 
   /** Every table's rows in a canonical order (tests: snapshot + replay equals full replay). */
@@ -341,9 +369,13 @@ export class KvStore {
     const clock = visibleAtMs ?? this.#meta('clock_ms', 0)
     return {
       kv: this.db
-        .prepare('SELECT * FROM kv WHERE expires IS NULL OR expires > ? ORDER BY ns, key')
+        .prepare(`SELECT ns, key, type, value, rev, created, expires, hseq FROM kv
+          WHERE slot = -1 AND (expires IS NULL OR expires > ?) ORDER BY ns, key`)
         .all(clock),
-      history: this.db.prepare('SELECT * FROM history ORDER BY ns, key, lsn').all(),
+      history: this.db
+        .prepare(`SELECT ns, key, slot, hseq, rev AS lsn, op, type, value, expires, ts FROM kv
+          WHERE slot >= 0 ORDER BY ns, key, lsn`)
+        .all(),
       outcomes: this.db.prepare('SELECT * FROM outcomes ORDER BY lsn').all(),
       pending: this.db.prepare('SELECT lsn FROM pending ORDER BY lsn').all(),
       applied: [this.appliedLsn()],

@@ -94,7 +94,7 @@ test('TTL: invisible once the read clock passes rts + ttl; an expired key counts
   )
   t.is(r.committed, 1)
   t.true(r.swept >= 2)
-  t.is(store.db.prepare("SELECT count(*) AS n FROM kv WHERE key = 'k'").get()!.n, 0)
+  t.is(store.db.prepare("SELECT count(*) AS n FROM kv WHERE key = 'k' AND slot = -1").get()!.n, 0)
   store.apply(
     log.frame('d', [{ op: 'set', key: 'k', value: { type: 'int', value: 2n }, rev: 0 }], T0 + 20_001),
   )
@@ -143,6 +143,23 @@ test('a transaction split across deliveries waits in pending; redelivery is a no
     ],
   )
   t.like(store.apply(recs), { committed: 0, skipped: 3 })
+  // Held through several deliveries, completed by one that also starts the next transaction.
+  const ops = (n: number, k: string) =>
+    Array.from({ length: n }, (_, i) => ({
+      op: 'set' as const,
+      key: `${k}${i}`,
+      value: { type: 'int' as const, value: 1n },
+    }))
+  const a = log.frame('d', ops(4, 'a'))
+  const b = log.frame('d', ops(3, 'b'))
+  t.like(store.apply(a.slice(0, 1)), { committed: 0 })
+  t.like(store.apply(a.slice(1, 3)), { committed: 0 })
+  t.like(store.apply([...a.slice(3), ...b.slice(0, 2)]), { committed: 1 })
+  t.is(reader.get('d', 'a3', T0)?.revision, 7)
+  t.is(reader.get('d', 'b0', T0), undefined)
+  t.like(store.apply(b.slice(2)), { committed: 1 })
+  t.is(reader.get('d', 'b2', T0)?.revision, 10)
+  t.deepEqual(store.dump().pending, [])
 })
 
 test('bad input is recorded as rejected and never stops the materializer', (t) => {
@@ -213,6 +230,23 @@ test('records of other streams advance the applied lsn and are otherwise ignored
   ])
   t.like(r, { committed: 0, rejected: 0, appliedLsn: 1 })
   t.is(reader.appliedLsn(), 1)
+  const log = new LogSim()
+  log.lsn = 1
+  store.apply(log.frame('d', [{ op: 'set', key: 'k', value: { type: 'bool', value: true } }]))
+  store.apply([
+    {
+      lsn: 3,
+      stream: 'telemetry.x',
+      module: 'm',
+      core: '',
+      seq: 2n,
+      rts: T0 * 1000,
+      body: new Uint8Array(3),
+    },
+  ])
+  t.like(reader.outcome({ lsn: 2 }), { lsn: 2, ok: true })
+  t.is(reader.outcome({ lsn: 3 }), undefined, 'not a kv write: no outcome (the one before it ends at 2)')
+  t.is(reader.outcome({ lsn: 1 }), undefined)
 })
 
 test('a snapshot (VACUUM INTO) of a live store, reopened and fed the log from its applied lsn, equals the live store', (t) => {
