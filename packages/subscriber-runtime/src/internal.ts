@@ -1,4 +1,4 @@
-export { decodeBatch, encodeBatch } from './codec.ts'
+export { decodeBatch, decodeEmits, encodeBatch, encodeEmits } from './codec.ts'
 export type { BatchOptions, LogPosition, ResolvedSubscriberConfig, SubscriberConfig } from './config.ts'
 export { DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs } from './config.ts'
 export type {
