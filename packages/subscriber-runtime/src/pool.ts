@@ -112,24 +112,32 @@ export class SubscriberPool {
     // Two clocks: a replacement thread first boots and runs load + init (bounded by
     // startupTimeoutMs), then handle() gets timeoutMs (+ grace) from its HANDLING message.
     // Starting the batch clock at pool.run() would charge a slow cold start to the batch.
-    const timeout = new AbortController()
-    const expire = () => timeout.abort(new Error('timeout'))
+    // One controller per task, fed by the runtime's stop signal and the two timers (no
+    // AbortSignal.any per batch: composite signals off a long-lived source are costly).
+    const abort = new AbortController()
+    let timedOut = false
+    const expire = () => {
+      timedOut = true
+      abort.abort(new Error('timeout'))
+    }
+    const onStop = () => abort.abort(stop.reason)
+    stop.addEventListener('abort', onStop, { once: true })
     let timer = setTimeout(expire, this.#startupTimeoutMs + this.#cfg.timeoutMs)
     const id = this.#nextId++
     this.#started.set(id, () => {
       clearTimeout(timer)
       timer = setTimeout(expire, this.#cfg.timeoutMs + this.#graceMs)
     })
-    const signal = AbortSignal.any([stop, timeout.signal])
     const batch = encodeBatch(records)
     const task: BatchTask = { id, batch, attempt }
     let result: BatchResult
     try {
-      result = (await this.#pool.run(task, { transferList: [batch], signal })) as BatchResult
+      result = (await this.#pool.run(task, { transferList: [batch], signal: abort.signal })) as BatchResult
     } catch (err) {
-      return this.#classify(err as Error & { code?: string }, stop, timeout.signal)
+      return this.#classify(err as Error & { code?: string }, stop, timedOut)
     } finally {
       clearTimeout(timer)
+      stop.removeEventListener('abort', onStop)
       this.#started.delete(id)
     }
     if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
@@ -156,14 +164,14 @@ export class SubscriberPool {
     return { kind: 'failed', error, restarted: false }
   }
 
-  #classify(err: Error & { code?: string }, stop: AbortSignal, timeout: AbortSignal): Outcome {
+  #classify(err: Error & { code?: string }, stop: AbortSignal, timedOut: boolean): Outcome {
     const name = this.#cfg.name
     // Verified on piscina 5.3 / Node 24: an aborted running task rejects with AbortError and its
     // thread is terminated; process.exit() in a task rejects with "worker exited with code: N";
     // resourceLimits overflow rejects with code ERR_WORKER_OUT_OF_MEMORY. In each case piscina
     // replaces the thread (minThreads).
     if (err?.name === 'AbortError') {
-      if (stop.aborted && !timeout.aborted) return { kind: 'abandoned' }
+      if (stop.aborted && !timedOut) return { kind: 'abandoned' }
       return {
         kind: 'failed',
         error: new MI_ERR_SUBSCRIBER_TIMEOUT(name, this.#cfg.timeoutMs),
