@@ -96,6 +96,50 @@ test('emitted derived records reach the host before the offset moves', async (t)
   t.regex(pluginLine?.msg ?? '', /^batch of \d+$/)
 })
 
+test('a slow host append does not hold the lane; the offset waits for it', async (t) => {
+  const dir = tempDir(t)
+  const last = await writeRecords(dir, 100)
+  const out = join(dir, 'o.txt')
+  const appended: string[] = []
+  // The first append hangs until released: later batches are handled and appended meanwhile,
+  // but the offset does not pass the first batch.
+  const gate = Promise.withResolvers<void>()
+  let calls = 0
+  const rt = await startSubscribers({
+    dataDir: dir,
+    logger: captureLogger(),
+    emit: async (records) => {
+      if (calls++ === 0) await gate.promise
+      for (const r of records) appended.push(Buffer.from(r.body).toString())
+    },
+    commitIntervalMs: 20,
+    commitEveryBatches: 1,
+    subscribers: [
+      { name: 'scorer', use: fixture('_ok-plugin.ts'), options: { out, emitStream: 'scores' }, ...fast },
+    ],
+  })
+  t.teardown(() => {
+    gate.resolve()
+    return rt.close()
+  })
+  await waitFor('batches handled behind the pending append', () => readLines(out).length >= 60)
+  await new Promise((r) => setTimeout(r, 100))
+  const held = rt.stats()[0]!
+  t.is(held.ackedLsn, 1, 'nothing is done while the first batch is not appended')
+  t.is(held.nextLsn, 1)
+  t.is(held.delivered, last - 20, 'later batches are done, out of order')
+  t.is(appended.length, last - 20, 'later appends ran, the first still hangs')
+  gate.resolve()
+  await waitFor('everything appended and acked', () => rt.stats()[0]!.ackedLsn === last + 1)
+  await rt.close()
+  t.is(rt.stats()[0]!.nextLsn, last + 1)
+  t.is(appended.length, last)
+  t.deepEqual(
+    [...appended].sort((a, b) => Number(a.slice(8)) - Number(b.slice(8))),
+    Array.from({ length: last }, (_, i) => `derived:${i + 1}`),
+  )
+})
+
 test('concurrency > 1 shards by module: each module keeps log order', async (t) => {
   const dir = tempDir(t)
   const last = await writeRecords(dir, 300, { modules: ['a', 'b', 'c', 'd', 'e'], perBatch: 3 })
