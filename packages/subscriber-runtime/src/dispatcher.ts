@@ -37,6 +37,8 @@ export interface RuntimeMetrics {
   batchRetried?(subscriber: string, code: string): void
   batchDeadLettered?(subscriber: string, records: number, code: string): void
   workerRestarted?(subscriber: string, code: string): void
+  /** A `*_FATAL` failure: entering `failed`, or a re-check that failed again. */
+  subscriberFailed?(subscriber: string, code: string): void
   offsetCommitted?(subscriber: string, nextLsn: number): void
   pluginMetric?(
     subscriber: string,
@@ -49,7 +51,19 @@ export interface RuntimeMetrics {
 /** Subscribe to durable-watermark moves (e.g. from log.onDurable); returns an unsubscribe. */
 export type DurableSignal = (listener: (durableLsn: number) => void) => () => void
 
-export type SubscriberState = 'running' | 'paused' | 'finished' | 'closing' | 'closed'
+/** Every state a subscriber can be in (hosts export it as an enum metric). */
+export const SUBSCRIBER_STATES = ['running', 'paused', 'failed', 'finished', 'closing', 'closed'] as const
+export type SubscriberState = (typeof SUBSCRIBER_STATES)[number]
+
+/** Why a subscriber is `failed`: the plugin's `*_FATAL` error, and when it is tried again. */
+export interface SubscriberFailure {
+  code: string
+  message: string
+  sinceMs: number
+  /** Re-checks that failed again since the subscriber went failed. */
+  rechecks: number
+  nextRecheckAtMs: number
+}
 
 export interface SubscriberStats {
   name: string
@@ -75,6 +89,8 @@ export interface SubscriberStats {
   restarts: number
   threads: number
   lastError: { code: string; message: string; atMs: number } | null
+  /** Set while `state` is 'failed'. */
+  failure: SubscriberFailure | null
 }
 
 export interface DispatcherOptions {
@@ -154,6 +170,9 @@ export class Dispatcher {
   #emitting = 0
   /** Per-record checks read this, not the AbortSignal (its getter showed up in profiles). */
   #stopping = false
+  #failure: SubscriberFailure | null = null
+  /** resume() on a failed subscriber: re-check now instead of at nextRecheckAtMs. */
+  #recheckNow = false
   /** module → builder index, for ordering 'module' over several lanes (strings repeat). */
   readonly #shard = new Map<string, number>()
   #finished: PromiseWithResolvers<void> = Promise.withResolvers()
@@ -237,9 +256,13 @@ export class Dispatcher {
     if (this.#state === 'running') this.#state = 'paused'
   }
 
+  /** Paused: read again. Failed: deliver the held batch again now (the operator fixed something). */
   resume(): void {
     if (this.#state === 'paused') {
       this.#state = 'running'
+      this.#poke()
+    } else if (this.#state === 'failed') {
+      this.#recheckNow = true
       this.#poke()
     }
   }
@@ -274,6 +297,7 @@ export class Dispatcher {
       queuedBatches: queued,
       ...this.#s,
       threads: this.#o.pool?.threads ?? 0,
+      failure: this.#failure ? { ...this.#failure } : null,
     }
   }
 
@@ -327,7 +351,8 @@ export class Dispatcher {
     let readFailures = 0
     if (cfg.until?.lsn !== undefined && this.#committed > cfg.until.lsn) return this.#finish()
     while (!this.#stop.signal.aborted) {
-      if (this.#state === 'paused') {
+      // Failed: read nothing new; the lane holding the failed batch re-checks it.
+      if (this.#state === 'paused' || this.#state === 'failed') {
         await this.#idle(kPollMs, false)
         continue
       }
@@ -465,8 +490,16 @@ export class Dispatcher {
     let lastError: CodedError | undefined
     const t0 = performance.now()
     while (attempt <= cfg.maxAttempts) {
+      // Closing while failed: batches queued behind the failed one are not tried (they would fail).
+      if (this.#stopping && this.#failure !== null) return
       const outcome: Outcome = await pool.run(batch.records, attempt, this.#hardStop.signal)
       if (outcome.kind === 'abandoned') return
+      if (outcome.kind === 'fatal') {
+        await this.#failed(outcome.error, first, last)
+        if (this.#stopping) return
+        continue
+      }
+      if (this.#failure !== null) this.#recovered(outcome.kind)
       if (outcome.kind === 'ok') {
         if (outcome.emits.length === 0) {
           metrics?.batchDelivered?.(cfg.name, n, performance.now() - t0)
@@ -585,6 +618,67 @@ export class Dispatcher {
       'SubscriberBatchDeadLettered',
     )
     this.#done(batch, 0)
+  }
+
+  /**
+   * A `*_FATAL` error: retrying cannot help until someone changes something (credentials, a
+   * bucket, a licence). No attempt is spent and nothing is dead-lettered: the subscriber stops
+   * reading (state `failed`), holds this batch and delivers it again once per failedRecheckMs, or
+   * at once on resume(). A broken bucket costs one request a minute, not a retry storm; a restart
+   * starts over from the committed offset.
+   */
+  async #failed(err: CodedError, firstLsn: number, lastLsn: number): Promise<void> {
+    const { cfg, logger, metrics } = this.#o
+    const now = Date.now()
+    const entering = this.#failure === null
+    const f: SubscriberFailure = this.#failure ?? {
+      code: err.code,
+      message: err.message,
+      sinceMs: now,
+      rechecks: -1,
+      nextRecheckAtMs: 0,
+    }
+    f.code = err.code
+    f.message = err.message
+    f.rechecks++
+    f.nextRecheckAtMs = now + cfg.failedRecheckMs
+    this.#failure = f
+    if (this.#state === 'running' || this.#state === 'paused') this.#state = 'failed'
+    this.#noteError(err)
+    metrics?.subscriberFailed?.(cfg.name, err.code)
+    logger.error(
+      {
+        subscriber: cfg.name,
+        code: err.code,
+        err,
+        firstLsn,
+        lastLsn,
+        rechecks: f.rechecks,
+        recheckInMs: cfg.failedRecheckMs,
+      },
+      entering ? 'SubscriberFailed' : 'SubscriberStillFailed',
+    )
+    this.#recheckNow = false
+    while (!this.#stopping && !this.#recheckNow && Date.now() < f.nextRecheckAtMs)
+      await this.#idle(Math.max(1, f.nextRecheckAtMs - Date.now()), false)
+  }
+
+  /** A re-check got past the fatal condition (it may still fail in other ways). */
+  #recovered(outcome: string): void {
+    const f = this.#failure!
+    this.#failure = null
+    if (this.#state === 'failed') this.#state = 'running'
+    this.#o.logger.info(
+      {
+        subscriber: this.name,
+        code: f.code,
+        failedForMs: Date.now() - f.sinceMs,
+        rechecks: f.rechecks,
+        outcome,
+      },
+      'SubscriberRecovered',
+    )
+    this.#poke()
   }
 
   /** Append via the host, retrying until it works or the runtime stops. False: gave up (closing). */

@@ -5,10 +5,11 @@ export type {
   DurableSignal,
   HostEmit,
   RuntimeMetrics,
+  SubscriberFailure,
   SubscriberState,
   SubscriberStats,
 } from './dispatcher.ts'
-export { Dispatcher } from './dispatcher.ts'
+export { Dispatcher, SUBSCRIBER_STATES } from './dispatcher.ts'
 export * from './errors.ts'
 export type { LogCursor, LogGroups, LogReader, StoredRecord } from './log-types.ts'
 export { OffsetTracker } from './offsets.ts'

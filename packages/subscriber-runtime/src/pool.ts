@@ -31,12 +31,15 @@ import { HOST_VERSION } from './plugin.ts'
  * - `unavailable`: the plugin could not load or init, or handle threw a `*_UNAVAILABLE` code: not
  *   the batch's fault, retried without spending attempts (an offline broker must not dead-letter
  *   good data).
+ * - `fatal`: load, init or handle threw a `*_FATAL` code: retrying cannot help until someone
+ *   changes something (credentials, a bucket). The subscriber goes `failed`; no attempt is spent.
  * - `abandoned`: the runtime is shutting down; the batch stays uncommitted.
  */
 export type Outcome =
   | { kind: 'ok'; emits: WireEmit[] }
   | { kind: 'failed'; error: CodedError; restarted: boolean }
   | { kind: 'unavailable'; error: CodedError }
+  | { kind: 'fatal'; error: CodedError }
   | { kind: 'abandoned' }
 
 export interface PoolHooks {
@@ -143,6 +146,7 @@ export class SubscriberPool {
     if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
     if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ? decodeEmits(result.emits) : [] }
     const cause = fromWire(result.error)
+    if (/_FATAL$/.test(cause.code)) return { kind: 'fatal', error: cause }
     // A plugin whose init says "my downstream is unreachable" (code *_UNAVAILABLE) keeps its code.
     if (result.phase === 'init' && /_UNAVAILABLE$/.test(cause.code))
       return { kind: 'unavailable', error: cause }

@@ -50,6 +50,7 @@ export interface StartSubscribersOptions {
 export interface SubscriberRuntime {
   stats(): SubscriberStats[]
   pause(name: string): void
+  /** Resume a paused subscriber, or re-check a failed one now. */
   resume(name: string): void
   /** Resolves when `name` (or every subscriber) reached its `until` bound, or closed. */
   finished(name?: string): Promise<void>
