@@ -5,9 +5,10 @@ import { defineSubscriber } from '@module-ingest/subscriber-sdk'
  * thread's CPU since init as a counter, so the bench can split CPU per record into main thread
  * (read, batch, encode) and worker (decode, handle) without counting thread start-up.
  * Option `emit`: one derived record per input (exercises the emit path back to the host).
+ * Option `delay`: histogram `delay_us`, from the batch's oldest record's receive time to handle().
  */
 let last: NodeJS.CpuUsage | undefined
-export default defineSubscriber<{ emit?: boolean }>({
+export default defineSubscriber<{ emit?: boolean; delay?: boolean }>({
   name: 'noop-bench',
   init() {
     last = process.threadCpuUsage()
@@ -15,6 +16,7 @@ export default defineSubscriber<{ emit?: boolean }>({
   handle(batch, ctx) {
     let bytes = 0
     for (const r of batch) bytes += r.body.byteLength + r.stream.length
+    if (ctx.config?.delay) ctx.metrics.histogram('delay_us').record(Date.now() * 1000 - batch[0]!.rts)
     if (ctx.config?.emit) for (const r of batch) ctx.emit('derived.bench', `s:${r.lsn}`)
     const now = process.threadCpuUsage()
     if (last) ctx.metrics.counter('thread_cpu_us').inc(now.user + now.system - last.user - last.system)

@@ -69,7 +69,9 @@ export class SubscriberPool {
     this.#startupTimeoutMs = startupTimeoutMs
     this.#channel = `mi.subscriber.${cfg.name}.${randomUUID()}`
     // The plugin sees ctx.signal abort at timeoutMs; the thread is destroyed after this grace.
-    this.#graceMs = Math.min(1000, Math.max(50, Math.floor(cfg.timeoutMs / 10)))
+    // The floor is for loaded hosts: a plugin that did honour the abort still needs its reply to
+    // cross threads before the thread is destroyed (50 ms was too little at load average 30).
+    this.#graceMs = Math.min(1000, Math.max(250, Math.floor(cfg.timeoutMs / 10)))
     const setup: WorkerSetup = {
       name: cfg.name,
       specifier,
