@@ -7,8 +7,10 @@
  * size, and the delay from append to handle() (p50/p99/max over batches' oldest record).
  *
  * Run: cd packages/subscriber-runtime && node bench/live.bench.ts [rate=100000] [seconds=5] [group=100] [maxWaitMs=50]
+ * MI_BENCH_PROFILE=<file>: also write a CPU profile of the main thread over the measured window.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -112,6 +114,13 @@ if (!isMainThread) {
     ],
   })
   const load0 = loadavg()[0]!
+  const profile = process.env.MI_BENCH_PROFILE
+  const session = profile ? new Session() : undefined
+  if (session) {
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+  }
   const main0 = process.threadCpuUsage()
   const writer = new Worker(new URL(import.meta.url), {
     workerData: { dir, rate, seconds, group, sab } satisfies Setup,
@@ -122,6 +131,11 @@ if (!isMainThread) {
   })
   while (rt.stats()[0]!.ackedLsn <= sent) await new Promise((r) => setTimeout(r, 5))
   const main = process.threadCpuUsage(main0)
+  if (session) {
+    const { profile: p } = await session.post('Profiler.stop')
+    writeFileSync(profile!, JSON.stringify(p))
+    session.disconnect()
+  }
   const s = rt.stats()[0]!
   await rt.close()
   await writer.terminate()

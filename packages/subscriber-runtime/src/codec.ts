@@ -129,19 +129,28 @@ export interface WireEmit {
   body: Uint8Array
 }
 
+/** What the worker encodes: a string body (the SDK keeps `ctx.emit`'s strings) is written as UTF-8. */
+export interface PendingEmit {
+  stream: string
+  body: Uint8Array | string
+}
+
 /**
  * Derived records back to the main thread, the same way:
  *   u32 count · u32 strings · u32 stream[count] · u32 bodyLength[count] · u32 stringLength[strings]
  *   string bytes · body bytes
  */
-export function encodeEmits(emits: readonly WireEmit[]): ArrayBuffer {
+export function encodeEmits(emits: readonly PendingEmit[]): ArrayBuffer {
   const n = emits.length
   const strings = new Strings()
   const ids = new Uint32Array(n)
+  const lens = new Uint32Array(n)
   let bodyBytes = 0
   for (let i = 0; i < n; i++) {
-    ids[i] = strings.id(emits[i]!.stream)
-    bodyBytes += emits[i]!.body.byteLength
+    const e = emits[i]!
+    ids[i] = strings.id(e.stream)
+    lens[i] = typeof e.body === 'string' ? Buffer.byteLength(e.body) : e.body.byteLength
+    bodyBytes += lens[i]!
   }
   const ns = strings.list.length
   const textAt = 8 + 8 * n + 4 * ns
@@ -152,11 +161,12 @@ export function encodeEmits(emits: readonly WireEmit[]): ArrayBuffer {
   u32.set(ids, 2)
   const buf = Buffer.from(ab)
   let pos = writeStrings(buf, u32.subarray(2 + 2 * n), strings.list, textAt)
+  u32.set(lens, 2 + n)
   for (let i = 0; i < n; i++) {
     const body = emits[i]!.body
-    u32[2 + n + i] = body.byteLength
-    buf.set(body, pos)
-    pos += body.byteLength
+    if (typeof body === 'string') buf.write(body, pos, 'utf8')
+    else buf.set(body, pos)
+    pos += lens[i]!
   }
   return ab
 }

@@ -237,7 +237,7 @@ async function handleWith(
     }
     return { code: 'FAILED', context: kContext, phase: 'handle', error: toWire(err), metrics: takeMetrics() }
   }
-  const emitted = emitBuffer.take()
+  const emitted = emitBuffer.takePending()
   const emits = emitted.length > 0 ? encodeEmits(emitted) : null
   const result: BatchResult = { code: 'DONE', context: kContext, emits, metrics: takeMetrics() }
   if (emits === null) return result

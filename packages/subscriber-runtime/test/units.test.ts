@@ -84,10 +84,14 @@ test('batches and emits round-trip through the columnar codec', (t) => {
     { stream: 'ai.x', body: Buffer.from('{"a":1}') },
     { stream: 'ai.ü', body: new Uint8Array(0) },
     { stream: 'ai.x', body: new Uint8Array([0, 255]) },
+    { stream: 'ai.x', body: '{"ü":"✓"}' },
   ]
   t.deepEqual(
     decodeEmits(encodeEmits(emits)).map((e) => ({ stream: e.stream, body: [...e.body] })),
-    emits.map((e) => ({ stream: e.stream, body: [...e.body] })),
+    emits.map((e) => ({
+      stream: e.stream,
+      body: [...(typeof e.body === 'string' ? Buffer.from(e.body) : e.body)],
+    })),
   )
 })
 
