@@ -11,9 +11,11 @@
  * proc_us (whole process incl. GC helpers, the libuv pool and thread start-up, process.cpuUsage).
  *
  * Run: cd packages/subscriber-runtime && node bench/dispatch.bench.ts [records=400000] [bodyBytes=64] [emitMs=5]
+ * MI_BENCH_PROFILE=<file>: also write a CPU profile of the main thread during the no-op batch-500 row.
  * Needs: nothing external; writes a temporary log under os.tmpdir().
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -68,6 +70,13 @@ for (const p of plan) {
   const name = `b${run++}`
   let workerCpuUs = 0
   let emitted = 0
+  const profile = process.env.MI_BENCH_PROFILE && p.label === 'no-op' && p.maxRecords === 500
+  const session = profile ? new Session() : undefined
+  if (session) {
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+  }
   const proc0 = process.cpuUsage()
   const main0 = process.threadCpuUsage()
   const t0 = performance.now()
@@ -98,6 +107,13 @@ for (const p of plan) {
   const ms = performance.now() - t0
   const main = process.threadCpuUsage(main0)
   const proc = process.cpuUsage(proc0)
+  if (session) {
+    writeFileSync(
+      process.env.MI_BENCH_PROFILE!,
+      JSON.stringify((await session.post('Profiler.stop')).profile),
+    )
+    session.disconnect()
+  }
   await rt.close()
   if (run === 1) continue
   rows.push({
