@@ -554,6 +554,10 @@ export class Dispatcher {
             metrics?.batchDelivered?.(cfg.name, n, performance.now() - t0)
             this.#done(batch, n)
           })
+          .catch((err) => {
+            // A throwing host callback must not become an unhandled rejection (it ends the process).
+            this.#o.logger.error({ subscriber: this.name, err }, 'SubscriberDeliverError')
+          })
           .finally(() => {
             this.#emitting--
             this.#poke()
