@@ -22,76 +22,20 @@ import type { Logger } from '@module-ingest/subscriber-sdk'
 import fastq from 'fastq'
 import { recordBytes, type WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
+import { deadLetters } from './dead-letter.ts'
 import { MI_ERR_SUBSCRIBER_EMIT_FAILED } from './errors.ts'
 import type { LogCursor, LogReader, StoredRecord } from './log-types.ts'
 import { OffsetTracker, type Owner } from './offsets.ts'
 import type { Outcome, SubscriberPool } from './pool.ts'
 import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
-
-/** The host appends derived records and dead letters to the log. */
-export type HostEmit = (records: { stream: string; body: Uint8Array; module?: string }[]) => Promise<void>
-
-/** Optional callbacks: the engine maps them onto its registry. Keep this the only coupling. */
-export interface RuntimeMetrics {
-  batchDelivered?(subscriber: string, records: number, durationMs: number): void
-  batchRetried?(subscriber: string, code: string): void
-  batchDeadLettered?(subscriber: string, records: number, code: string): void
-  workerRestarted?(subscriber: string, code: string): void
-  /** A `*_FATAL` failure: entering `failed`, or a re-check that failed again. */
-  subscriberFailed?(subscriber: string, code: string): void
-  offsetCommitted?(subscriber: string, nextLsn: number): void
-  pluginMetric?(
-    subscriber: string,
-    kind: 'counter' | 'histogram' | 'gauge',
-    name: string,
-    values: number[],
-  ): void
-}
-
-/** Subscribe to durable-watermark moves (e.g. from log.onDurable); returns an unsubscribe. */
-export type DurableSignal = (listener: (durableLsn: number) => void) => () => void
-
-/** Every state a subscriber can be in (hosts export it as an enum metric). */
-export const SUBSCRIBER_STATES = ['running', 'paused', 'failed', 'finished', 'closing', 'closed'] as const
-export type SubscriberState = (typeof SUBSCRIBER_STATES)[number]
-
-/** Why a subscriber is `failed`: the plugin's `*_FATAL` error, and when it is tried again. */
-export interface SubscriberFailure {
-  code: string
-  message: string
-  sinceMs: number
-  /** Re-checks that failed again since the subscriber went failed. */
-  rechecks: number
-  nextRecheckAtMs: number
-}
-
-export interface SubscriberStats {
-  name: string
-  group: string
-  state: SubscriberState
-  /** Committed offset: the next LSN a restart would deliver from. */
-  nextLsn: number
-  /** Contiguous done point, ahead of `nextLsn` until the next commit. */
-  ackedLsn: number
-  /** One past the highest LSN read from the log. */
-  scannedLsn: number
-  /** Durable LSNs not yet done (includes records the stream filter will skip). */
-  lagRecords: number
-  inFlightBatches: number
-  queuedBatches: number
-  /** Records whose batch's handle() resolved (dry run: records counted). */
-  delivered: number
-  deliveredBatches: number
-  deliveredBytes: number
-  retries: number
-  deadLettered: number
-  emitted: number
-  restarts: number
-  threads: number
-  lastError: { code: string; message: string; atMs: number } | null
-  /** Set while `state` is 'failed'. */
-  failure: SubscriberFailure | null
-}
+import type {
+  DurableSignal,
+  HostEmit,
+  RuntimeMetrics,
+  SubscriberFailure,
+  SubscriberState,
+  SubscriberStats,
+} from './types.ts'
 
 export interface DispatcherOptions {
   cfg: ResolvedSubscriberConfig
@@ -619,31 +563,8 @@ export class Dispatcher {
       await sleep(this.#backoffMs(attempt), this.#stop.signal)
       if (this.#stop.signal.aborted) return
     }
-    // Dead letter: one record per original record, so a replay tool can take them one by one.
     const err = lastError!
-    const failedAtUs = Date.now() * 1000
-    const letters = batch.records.map((r) => ({
-      stream: `dlq.${cfg.name}`,
-      body: Buffer.from(
-        JSON.stringify({
-          subscriber: cfg.name,
-          group: cfg.group,
-          error: { code: err.code, message: err.message },
-          attempts: cfg.maxAttempts,
-          failedAtUs,
-          record: {
-            lsn: r.lsn,
-            stream: r.stream,
-            module: r.module,
-            core: r.core,
-            seq: r.seq.toString(),
-            ts: r.ts,
-            rts: r.rts,
-            body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('base64'),
-          },
-        }),
-      ),
-    }))
+    const letters = deadLetters(cfg, batch.records, err)
     if (!(await this.#emitToHost(letters))) return
     this.#s.deadLettered += n
     metrics?.batchDeadLettered?.(cfg.name, n, err.code)

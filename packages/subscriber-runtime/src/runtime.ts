@@ -1,17 +1,12 @@
 import { openReader } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
 import { resolveSubscriberConfigs, type SubscriberConfig } from './config.ts'
-import {
-  Dispatcher,
-  type DurableSignal,
-  type HostEmit,
-  type RuntimeMetrics,
-  type SubscriberStats,
-} from './dispatcher.ts'
+import { Dispatcher } from './dispatcher.ts'
 import { MI_ERR_SUBSCRIBER_UNKNOWN } from './errors.ts'
 import type { LogReader } from './log-types.ts'
 import { type CheckedPlugin, checkPlugin, type PluginRegistry } from './plugin.ts'
 import { SubscriberPool } from './pool.ts'
+import type { DurableSignal, HostEmit, RuntimeMetrics, SubscriberStats } from './types.ts'
 
 export interface StartSubscribersOptions {
   dataDir: string
