@@ -36,6 +36,7 @@ import type {
   SubscriberState,
   SubscriberStats,
 } from './types.ts'
+import { Wakeups, wantRecords } from './waits.ts'
 
 export interface DispatcherOptions {
   cfg: ResolvedSubscriberConfig
@@ -107,8 +108,8 @@ export class Dispatcher {
   #commitChain: Promise<void> = Promise.resolve()
   #commitTimer: NodeJS.Timeout | undefined
   #state: SubscriberState = 'running'
-  /** Resolvers of everyone waiting for a lane to free up, a resume or a close. */
-  readonly #waiters = new Set<() => void>()
+  /** Everyone waiting for a lane to free up, an emit, a resume, a close or durable data. */
+  readonly #wake: Wakeups
   #loopDone: Promise<void> = Promise.resolve()
   /** Batches waiting for the host's emit (see kMaxEmitting). */
   #emitting = 0
@@ -133,6 +134,7 @@ export class Dispatcher {
 
   constructor(o: DispatcherOptions) {
     this.#o = o
+    this.#wake = new Wakeups(() => this.#cursor!, o.reader, o.durableSignal)
     this.#filter = compileStreamFilter(o.cfg.streams, `dlq.${o.cfg.name}`)
     const lanes = o.cfg.concurrency
     this.#lanes = Array.from({ length: lanes }, () => {
@@ -248,76 +250,17 @@ export class Dispatcher {
   // --- reading and batching ------------------------------------------------------------------
 
   #poke(): void {
-    for (const w of this.#waiters) w()
-    this.#waiters.clear()
+    this.#wake.poke()
   }
 
-  /**
-   * Wait until poked (lane or emit done, resume, close) or `ms` passed, or — with `want` > 0 —
-   * until at least `want` records past the cursor are durable (see #wantRecords).
-   * No AbortSignal.any here: it ran once per batch, and composite signals hanging off the
-   * dispatcher's long-lived stop signal cost more CPU than the batch's encoding in profiles.
-   * close() pokes every waiter instead.
-   */
-  async #idle(ms: number, want = 0): Promise<void> {
-    if (want > 0 && this.#stopping) return
-    const { promise, resolve } = Promise.withResolvers<void>()
-    this.#waiters.add(resolve)
-    const timer = setTimeout(resolve, ms)
-    let ac: AbortController | undefined
-    let unsubscribe: (() => void) | undefined
-    const enough = (durableLsn: number) => durableLsn + 1 - this.#cursor!.nextLsn >= want
-    if (want > 0 && this.#o.durableSignal) {
-      // The host's signal carries the watermark: wake only when a read is worth it.
-      unsubscribe = this.#o.durableSignal((lsn) => {
-        if (enough(lsn)) resolve()
-      })
-      if (enough(this.#o.reader.durableLsn())) resolve()
-    } else if (want > 0) {
-      // The reader's own wake-ups (file watch, the writer's SAB, a poll): check on each.
-      ac = new AbortController()
-      const signal = ac.signal
-      const until = Date.now() + ms
-      void (async () => {
-        while (!signal.aborted && Date.now() < until) {
-          const more = await Promise.resolve(
-            this.#cursor!.waitForData({ signal, timeoutMs: Math.max(1, until - Date.now()) }),
-          ).catch(() => false)
-          if (!more) return
-          if (enough(this.#o.reader.durableLsn())) return resolve()
-          // Not enough yet: don't spin on a watermark that moves by a few records at a time.
-          await new Promise((r) => setTimeout(r, 5))
-        }
-      })()
-    }
-    try {
-      await promise
-    } finally {
-      clearTimeout(timer)
-      ac?.abort()
-      unsubscribe?.()
-      this.#waiters.delete(resolve)
-    }
+  /** See Wakeups.idle; `want` > 0 waits for durable data (wantRecords()). */
+  #idle(ms: number, want = 0): Promise<void> {
+    if (want > 0 && this.#stopping) return Promise.resolve()
+    return this.#wake.idle(ms, want)
   }
 
-  /**
-   * Durable records worth waking up for. With no batch open: any. With one open: enough to fill
-   * it (by records, or by bytes at its average record size), since reading less only to wait for
-   * its maxWaitMs again costs a wake-up and a read per group commit (~5 per batch at 20k
-   * records/s, where one suffices). Skipped records count too, so this only ever wakes early.
-   */
   #wantRecords(): number {
-    const { maxRecords, maxBytes } = this.#o.cfg.batch
-    let want = Number.POSITIVE_INFINITY
-    for (const b of this.#builders) {
-      if (b === null || b.records.length === 0) continue
-      const perRecord = Math.max(1, b.bytes / b.records.length)
-      want = Math.min(want, maxRecords - b.records.length, Math.ceil((maxBytes - b.bytes) / perRecord))
-    }
-    if (want === Number.POSITIVE_INFINITY) return 1
-    const untilLsn = this.#o.cfg.until?.lsn
-    if (untilLsn !== undefined) want = Math.min(want, untilLsn + 1 - this.#cursor!.nextLsn)
-    return Math.max(1, want)
+    return wantRecords(this.#builders, this.#o.cfg, this.#cursor!.nextLsn)
   }
 
   #reachedUntil(rec: StoredRecord): boolean {
