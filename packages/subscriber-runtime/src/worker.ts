@@ -208,7 +208,8 @@ export default async function handleBatch(task: BatchTask): Promise<BatchResult 
     abort.abort(new DOMException(`handle() timed out after ${setup.timeoutMs} ms`, 'TimeoutError'))
   const timer = setTimeout(expire, setup.timeoutMs)
   const onClose = () => abort.abort(lifetime.signal.reason)
-  lifetime.signal.addEventListener('abort', onClose, { once: true })
+  if (lifetime.signal.aborted) onClose()
+  else lifetime.signal.addEventListener('abort', onClose, { once: true })
   try {
     return await handleWith(state, records, abort.signal, task)
   } finally {
