@@ -89,7 +89,7 @@ test('plugin metrics, subscriber state and counts, and build info are on /metric
   )
   t.is(sample(text, 'mi_subscriber_dead_lettered_records_total{subscriber="broken"}') ?? 0, 0)
   // `module-ingest stats` (and the dashboard's table) read the same state and error.
-  const stats = (await adminRequest(join(dataDir, 'admin.sock'), 'stats', {})) as {
+  const stats = (await adminRequest(join(dataDir, 'admin.sock'), 'stats', {}, { timeoutMs: 20_000 })) as {
     subscribers: { name: string; state: string; lastError: { code: string } | null; failure: unknown }[]
   }
   const b = stats.subscribers.find((s) => s.name === 'broken')
