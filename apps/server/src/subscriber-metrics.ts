@@ -2,15 +2,18 @@
  * Subscribers on /metrics: the runtime's callbacks and stats mapped onto the server's registry.
  *
  * - per subscriber: `mi_subscriber_state{subscriber,state}` (1 for the current state, the usual
- *   Prometheus encoding of an enum), lag, delivered records, retries, dead-lettered records,
- *   failed deliveries by error code, worker restarts;
+ *   Prometheus encoding of an enum; `failed` after a `*_FATAL` error), lag, delivered records,
+ *   retries, dead-lettered records, failed deliveries by error code, worker restarts;
  * - plugin metrics (`ctx.metrics` in a plugin, collected in its worker threads and sent across with
  *   each batch result) as `mi_plugin_<instance>_<name>`, the instance name made Prometheus-safe.
  */
-import type { RuntimeMetrics, SubscriberState, SubscriberStats } from '@module-ingest/subscriber-runtime'
+import {
+  type RuntimeMetrics,
+  SUBSCRIBER_STATES,
+  type SubscriberStats,
+} from '@module-ingest/subscriber-runtime'
 import type { Counter, Gauge, Histogram, HistogramUnit, Logger, Metrics } from '@module-ingest/telemetry'
 
-const kStates: SubscriberState[] = ['running', 'paused', 'finished', 'closing', 'closed']
 const kUnits: HistogramUnit[] = ['us', 'ms', 'bytes', 'records']
 
 export interface SubscriberMetrics {
@@ -26,7 +29,7 @@ export function subscriberMetrics(metrics: Metrics, logger: Logger): SubscriberM
     labels: ['subscriber', 'state'],
     collect: (g) => {
       for (const s of stats())
-        for (const state of kStates) g.set({ subscriber: s.name, state }, +(s.state === state))
+        for (const state of SUBSCRIBER_STATES) g.set({ subscriber: s.name, state }, +(s.state === state))
     },
   })
   metrics.gauge('mi_subscriber_lag_records', 'Committed records a subscriber has not consumed', {
@@ -99,6 +102,8 @@ export function subscriberMetrics(metrics: Metrics, logger: Logger): SubscriberM
         errors.inc({ subscriber, code })
       },
       workerRestarted: (subscriber) => restarts.inc({ subscriber }),
+      // A *_FATAL failure (state failed) and each re-check that fails again, by the plugin's code.
+      subscriberFailed: (subscriber, code) => errors.inc({ subscriber, code }),
       pluginMetric,
     },
     source(fn) {

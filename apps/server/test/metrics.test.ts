@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { adminRequest } from '@module-ingest/telemetry'
 import { freePort, startServerProcess } from '@module-ingest/testing'
 import test from 'ava'
 
@@ -37,10 +38,16 @@ test('plugin metrics, subscriber state and counts, and build info are on /metric
     streams: ['telemetry.*'],
     options: { threshold: 2, minSamples: 5 },
   }
+  // Fails with a *_FATAL code on every batch (issue 16): state failed, the code counted.
+  const broken = {
+    name: 'broken',
+    use: fileURLToPath(new URL('./fixtures/fatal-plugin.ts', import.meta.url)),
+    streams: ['telemetry.*'],
+  }
   const server = await startServerProcess({
     dataDir,
     set: {
-      subscribers: JSON.stringify([anomaly]),
+      subscribers: JSON.stringify([anomaly, broken]),
       'telemetry.metrics.listen': `127.0.0.1:${metricsPort}`,
     },
   })
@@ -59,7 +66,8 @@ test('plugin metrics, subscriber state and counts, and build info are on /metric
     // Plugin metrics arrive with the batch result; the delivery is counted once its emits are in.
     if (
       sample(text, 'mi_plugin_anomaly_1_scored_records_total') === 8 &&
-      sample(text, 'mi_subscriber_delivered_records_total{subscriber="anomaly-1"}') === 8
+      sample(text, 'mi_subscriber_delivered_records_total{subscriber="anomaly-1"}') === 8 &&
+      sample(text, 'mi_subscriber_state{subscriber="broken",state="failed"}') === 1
     )
       break
     await new Promise((r) => setTimeout(r, 100))
@@ -73,6 +81,21 @@ test('plugin metrics, subscriber state and counts, and build info are on /metric
   t.is(sample(text, 'mi_subscriber_delivered_records_total{subscriber="anomaly-1"}'), 8, text)
   t.regex(text, /^mi_subscriber_lag_records\{subscriber="anomaly-1"\} \d+$/m)
   t.regex(text, /^mi_build_info\{version="[^"]+",node="[^"]+"\} 1$/m)
+  t.is(sample(text, 'mi_subscriber_state{subscriber="broken",state="failed"}'), 1, text)
+  t.is(sample(text, 'mi_subscriber_state{subscriber="broken",state="running"}'), 0)
+  t.true(
+    (sample(text, 'mi_subscriber_errors_total{subscriber="broken",code="MI_ERR_FIXTURE_BUCKET_FATAL"}') ??
+      0) >= 1,
+  )
+  t.is(sample(text, 'mi_subscriber_dead_lettered_records_total{subscriber="broken"}') ?? 0, 0)
+  // `module-ingest stats` (and the dashboard's table) read the same state and error.
+  const stats = (await adminRequest(join(dataDir, 'admin.sock'), 'stats', {}, { timeoutMs: 20_000 })) as {
+    subscribers: { name: string; state: string; lastError: { code: string } | null; failure: unknown }[]
+  }
+  const b = stats.subscribers.find((s) => s.name === 'broken')
+  t.is(b?.state, 'failed')
+  t.is(b?.lastError?.code, 'MI_ERR_FIXTURE_BUCKET_FATAL')
+  t.like(b?.failure, { code: 'MI_ERR_FIXTURE_BUCKET_FATAL' })
   server.kill('SIGTERM')
   t.is(await server.exited, 0)
 })

@@ -157,6 +157,7 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
         concurrency: 1,
         maxAttempts: 5,
         timeoutMs: 30000,
+        failedRecheckMs: 60000,
       },
     ]
   ).map((s) =>

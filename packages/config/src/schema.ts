@@ -218,6 +218,13 @@ export const subscriberSchema = z.strictObject({
   concurrency: posInt().default(1).meta(d('Batches in flight at once.')),
   maxAttempts: posInt().default(5).meta(d('Attempts per batch before it goes to the dead-letter log.')),
   timeoutMs: posInt().default(30000).meta(d('Time allowed for one attempt.')),
+  failedRecheckMs: posInt()
+    .default(60000)
+    .meta(
+      d(
+        'While the subscriber is `failed` (its plugin threw a `*_FATAL` code): how often the held batch is tried again.',
+      ),
+    ),
 })
 
 const telemetrySchema = z

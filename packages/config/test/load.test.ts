@@ -51,6 +51,7 @@ test('defaults, with paths derived from dataDir', (t) => {
       concurrency: 1,
       maxAttempts: 5,
       timeoutMs: 30000,
+      failedRecheckMs: 60000,
     },
   ])
   t.is(c.shutdown.gracefulTimeoutMs, 10000)

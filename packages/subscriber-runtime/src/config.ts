@@ -46,6 +46,11 @@ export interface SubscriberConfig {
   }
   /** Retry backoff: `initialMs * 2^(attempt-1)`, capped at `maxMs`, with full jitter. */
   backoff?: { initialMs?: number; maxMs?: number }
+  /**
+   * While `failed` (the plugin threw a `*_FATAL` code): how often the held batch is delivered
+   * again to test whether the condition was fixed. Default 60000.
+   */
+  failedRecheckMs?: number
   /** Consumer group name. Default `sub.<name>`. */
   group?: string
   /** Start here instead of at the group's committed offset. */
@@ -67,6 +72,7 @@ export interface ResolvedSubscriberConfig {
   timeoutMs: number
   resourceLimits: NonNullable<SubscriberConfig['resourceLimits']> | undefined
   backoff: { initialMs: number; maxMs: number }
+  failedRecheckMs: number
   from: LogPosition | undefined
   until: LogPosition | undefined
 }
@@ -78,6 +84,7 @@ export const DEFAULTS = {
   maxAttempts: 5,
   timeoutMs: 30_000,
   backoff: { initialMs: 100, maxMs: 30_000 },
+  failedRecheckMs: 60_000,
 } as const
 
 const kNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -149,6 +156,7 @@ export function resolveSubscriberConfig(sub: SubscriberConfig, path: string): Re
       initialMs: posInt(`${path}.backoff.initialMs`, bo.initialMs, DEFAULTS.backoff.initialMs, 0),
       maxMs: posInt(`${path}.backoff.maxMs`, bo.maxMs, DEFAULTS.backoff.maxMs, 0),
     },
+    failedRecheckMs: posInt(`${path}.failedRecheckMs`, sub.failedRecheckMs, DEFAULTS.failedRecheckMs),
     from: position(`${path}.from`, sub.from),
     until: position(`${path}.until`, sub.until),
   }

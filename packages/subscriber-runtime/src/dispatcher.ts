@@ -18,64 +18,25 @@
  */
 
 import type { CodedError } from '@module-ingest/errors'
-import { type Logger, recordToJson } from '@module-ingest/subscriber-sdk'
+import type { Logger } from '@module-ingest/subscriber-sdk'
 import fastq from 'fastq'
 import { recordBytes, type WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
+import { deadLetters } from './dead-letter.ts'
 import { MI_ERR_SUBSCRIBER_EMIT_FAILED } from './errors.ts'
 import type { LogCursor, LogReader, StoredRecord } from './log-types.ts'
 import { OffsetTracker, type Owner } from './offsets.ts'
 import type { Outcome, SubscriberPool } from './pool.ts'
 import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
-
-/** The host appends derived records and dead letters to the log. */
-export type HostEmit = (records: { stream: string; body: Uint8Array; module?: string }[]) => Promise<void>
-
-/** Optional callbacks: the engine maps them onto its registry. Keep this the only coupling. */
-export interface RuntimeMetrics {
-  batchDelivered?(subscriber: string, records: number, durationMs: number): void
-  batchRetried?(subscriber: string, code: string): void
-  batchDeadLettered?(subscriber: string, records: number, code: string): void
-  workerRestarted?(subscriber: string, code: string): void
-  offsetCommitted?(subscriber: string, nextLsn: number): void
-  pluginMetric?(
-    subscriber: string,
-    kind: 'counter' | 'histogram' | 'gauge',
-    name: string,
-    values: number[],
-  ): void
-}
-
-/** Subscribe to durable-watermark moves (e.g. from log.onDurable); returns an unsubscribe. */
-export type DurableSignal = (listener: (durableLsn: number) => void) => () => void
-
-export type SubscriberState = 'running' | 'paused' | 'finished' | 'closing' | 'closed'
-
-export interface SubscriberStats {
-  name: string
-  group: string
-  state: SubscriberState
-  /** Committed offset: the next LSN a restart would deliver from. */
-  nextLsn: number
-  /** Contiguous done point, ahead of `nextLsn` until the next commit. */
-  ackedLsn: number
-  /** One past the highest LSN read from the log. */
-  scannedLsn: number
-  /** Durable LSNs not yet done (includes records the stream filter will skip). */
-  lagRecords: number
-  inFlightBatches: number
-  queuedBatches: number
-  /** Records whose batch's handle() resolved (dry run: records counted). */
-  delivered: number
-  deliveredBatches: number
-  deliveredBytes: number
-  retries: number
-  deadLettered: number
-  emitted: number
-  restarts: number
-  threads: number
-  lastError: { code: string; message: string; atMs: number } | null
-}
+import type {
+  DurableSignal,
+  HostEmit,
+  RuntimeMetrics,
+  SubscriberFailure,
+  SubscriberState,
+  SubscriberStats,
+} from './types.ts'
+import { Wakeups, wantRecords } from './waits.ts'
 
 export interface DispatcherOptions {
   cfg: ResolvedSubscriberConfig
@@ -104,6 +65,13 @@ interface Lane {
 
 const kLaneDepth = 2
 const kPollMs = 1000
+/**
+ * Batches whose handle() succeeded and whose derived records the host is still appending. The
+ * lane does not wait for the append (a durable append is an fsync away: waiting serialised
+ * handle and append and left the plugin's thread idle most of the time); the batch counts as
+ * done, and the offset may pass it, only once the host accepted its records.
+ */
+const kMaxEmitting = 4
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5
@@ -140,9 +108,18 @@ export class Dispatcher {
   #commitChain: Promise<void> = Promise.resolve()
   #commitTimer: NodeJS.Timeout | undefined
   #state: SubscriberState = 'running'
-  /** Resolvers of everyone waiting for a lane to free up, a resume or a close. */
-  readonly #waiters = new Set<() => void>()
+  /** Everyone waiting for a lane to free up, an emit, a resume, a close or durable data. */
+  readonly #wake: Wakeups
   #loopDone: Promise<void> = Promise.resolve()
+  /** Batches waiting for the host's emit (see kMaxEmitting). */
+  #emitting = 0
+  /** Per-record checks read this, not the AbortSignal (its getter showed up in profiles). */
+  #stopping = false
+  #failure: SubscriberFailure | null = null
+  /** resume() on a failed subscriber: re-check now instead of at nextRecheckAtMs. */
+  #recheckNow = false
+  /** module → builder index, for ordering 'module' over several lanes (strings repeat). */
+  readonly #shard = new Map<string, number>()
   #finished: PromiseWithResolvers<void> = Promise.withResolvers()
   readonly #s = {
     delivered: 0,
@@ -157,6 +134,7 @@ export class Dispatcher {
 
   constructor(o: DispatcherOptions) {
     this.#o = o
+    this.#wake = new Wakeups(() => this.#cursor!, o.reader, o.durableSignal)
     this.#filter = compileStreamFilter(o.cfg.streams, `dlq.${o.cfg.name}`)
     const lanes = o.cfg.concurrency
     this.#lanes = Array.from({ length: lanes }, () => {
@@ -224,9 +202,13 @@ export class Dispatcher {
     if (this.#state === 'running') this.#state = 'paused'
   }
 
+  /** Paused: read again. Failed: deliver the held batch again now (the operator fixed something). */
   resume(): void {
     if (this.#state === 'paused') {
       this.#state = 'running'
+      this.#poke()
+    } else if (this.#state === 'failed') {
+      this.#recheckNow = true
       this.#poke()
     }
   }
@@ -248,6 +230,7 @@ export class Dispatcher {
       inFlight += lane.queue.running()
       queued += lane.queue.length()
     }
+    inFlight += this.#emitting
     return {
       name: this.#o.cfg.name,
       group: this.#o.cfg.group,
@@ -260,40 +243,24 @@ export class Dispatcher {
       queuedBatches: queued,
       ...this.#s,
       threads: this.#o.pool?.threads ?? 0,
+      failure: this.#failure ? { ...this.#failure } : null,
     }
   }
 
   // --- reading and batching ------------------------------------------------------------------
 
   #poke(): void {
-    for (const w of this.#waiters) w()
-    this.#waiters.clear()
+    this.#wake.poke()
   }
 
-  /** Wait until poked (lane done, resume, close) or `ms` passed or new durable data. */
-  async #idle(ms: number, forData: boolean): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>()
-    this.#waiters.add(resolve)
-    const ac = new AbortController()
-    // Once stopping, only pokes (lanes finishing) and the timer end the wait, or close() would spin.
-    const signal = this.#stop.signal.aborted ? ac.signal : AbortSignal.any([ac.signal, this.#stop.signal])
-    const waits: Promise<unknown>[] = [promise, sleep(ms, signal)]
-    let unsubscribe: (() => void) | undefined
-    if (forData) {
-      waits.push(Promise.resolve(this.#cursor!.waitForData({ signal, timeoutMs: ms })).catch(() => undefined))
-      if (this.#o.durableSignal) {
-        const p = Promise.withResolvers<void>()
-        unsubscribe = this.#o.durableSignal(() => p.resolve())
-        waits.push(p.promise)
-      }
-    }
-    try {
-      await Promise.race(waits)
-    } finally {
-      ac.abort()
-      unsubscribe?.()
-      this.#waiters.delete(resolve)
-    }
+  /** See Wakeups.idle; `want` > 0 waits for durable data (wantRecords()). */
+  #idle(ms: number, want = 0): Promise<void> {
+    if (want > 0 && this.#stopping) return Promise.resolve()
+    return this.#wake.idle(ms, want)
+  }
+
+  #wantRecords(): number {
+    return wantRecords(this.#builders, this.#o.cfg, this.#cursor!.nextLsn)
   }
 
   #reachedUntil(rec: StoredRecord): boolean {
@@ -308,8 +275,9 @@ export class Dispatcher {
     let readFailures = 0
     if (cfg.until?.lsn !== undefined && this.#committed > cfg.until.lsn) return this.#finish()
     while (!this.#stop.signal.aborted) {
-      if (this.#state === 'paused') {
-        await this.#idle(kPollMs, false)
+      // Failed: read nothing new; the lane holding the failed batch re-checks it.
+      if (this.#state === 'paused' || this.#state === 'failed') {
+        await this.#idle(kPollMs)
         continue
       }
       const durableBefore = this.#o.reader.durableLsn()
@@ -321,7 +289,7 @@ export class Dispatcher {
         // A reader error (e.g. a segment removed by retention under us) must not kill fan-out.
         this.#noteError(err as CodedError)
         this.#o.logger.error({ subscriber: cfg.name, err }, 'SubscriberReadError')
-        await this.#idle(Math.min(30_000, 100 * 2 ** Math.min(readFailures++, 8)), false)
+        await this.#idle(Math.min(30_000, 100 * 2 ** Math.min(readFailures++, 8)))
         continue
       }
       if (recs.length === 0) {
@@ -332,11 +300,13 @@ export class Dispatcher {
           return this.#finish()
         }
         await this.#flushDue()
-        await this.#idle(this.#nextDeadline(), true)
+        await this.#idle(this.#nextDeadline(), this.#wantRecords())
         continue
       }
+      const hasUntil = cfg.until !== undefined
+      const sharded = this.#builders.length > 1
       for (const rec of recs) {
-        if (this.#reachedUntil(rec)) {
+        if (hasUntil && this.#reachedUntil(rec)) {
           await this.#flushAll()
           return this.#finish()
         }
@@ -344,7 +314,7 @@ export class Dispatcher {
           this.#tracker.add(rec.lsn, null)
           continue
         }
-        const idx = cfg.ordering === 'module' ? fnv1a(rec.module) % this.#builders.length : 0
+        const idx = sharded ? this.#shardOf(rec.module) : 0
         let b = this.#builders[idx]
         if (b == null) {
           b = { records: [], bytes: 0, openedAt: Date.now(), done: false }
@@ -353,12 +323,23 @@ export class Dispatcher {
         b.records.push(rec)
         b.bytes += recordBytes(rec)
         this.#tracker.add(rec.lsn, b)
-        if (b.records.length >= cfg.batch.maxRecords || b.bytes >= cfg.batch.maxBytes)
+        if (b.records.length >= cfg.batch.maxRecords || b.bytes >= cfg.batch.maxBytes) {
           await this.#dispatch(idx)
-        if (this.#stop.signal.aborted) return
+          if (this.#stopping) return
+        }
       }
       await this.#flushDue()
     }
+  }
+
+  #shardOf(module: string): number {
+    let idx = this.#shard.get(module)
+    if (idx === undefined) {
+      idx = fnv1a(module) % this.#builders.length
+      if (this.#shard.size > 10_000) this.#shard.clear()
+      this.#shard.set(module, idx)
+    }
+    return idx
   }
 
   /** Time until the oldest partial batch is due, capped by the poll interval. */
@@ -394,7 +375,7 @@ export class Dispatcher {
         : this.#lanes.reduce((a, b) => (b.load < a.load ? b : a))
     let lane = pick()
     while (lane.load >= kLaneDepth && !this.#stop.signal.aborted) {
-      await this.#idle(kPollMs, false)
+      await this.#idle(kPollMs)
       lane = pick()
     }
     // On close the batch is dropped: it stays uncommitted and is redelivered after a restart.
@@ -433,15 +414,41 @@ export class Dispatcher {
     let lastError: CodedError | undefined
     const t0 = performance.now()
     while (attempt <= cfg.maxAttempts) {
+      // Closing while failed: batches queued behind the failed one are not tried (they would fail).
+      if (this.#stopping && this.#failure !== null) return
       const outcome: Outcome = await pool.run(batch.records, attempt, this.#hardStop.signal)
       if (outcome.kind === 'abandoned') return
+      if (outcome.kind === 'fatal') {
+        await this.#failed(outcome.error, first, last)
+        if (this.#stopping) return
+        continue
+      }
+      if (this.#failure !== null) this.#recovered(outcome.kind)
       if (outcome.kind === 'ok') {
-        if (outcome.emits.length > 0) {
-          if (!(await this.#emitToHost(outcome.emits))) return
-          this.#s.emitted += outcome.emits.length
+        if (outcome.emits.length === 0) {
+          metrics?.batchDelivered?.(cfg.name, n, performance.now() - t0)
+          this.#done(batch, n)
+          return
         }
-        metrics?.batchDelivered?.(cfg.name, n, performance.now() - t0)
-        this.#done(batch, n)
+        // Hand the derived records to the host and let the lane go on. Appends are issued in batch
+        // order; only a failed append that is retried can land after a later batch's.
+        while (this.#emitting >= kMaxEmitting && !this.#stopping) await this.#idle(kPollMs)
+        this.#emitting++
+        void this.#emitToHost(outcome.emits)
+          .then((ok) => {
+            if (!ok) return
+            this.#s.emitted += outcome.emits.length
+            metrics?.batchDelivered?.(cfg.name, n, performance.now() - t0)
+            this.#done(batch, n)
+          })
+          .catch((err) => {
+            // A throwing host callback must not become an unhandled rejection (it ends the process).
+            this.#o.logger.error({ subscriber: this.name, err }, 'SubscriberDeliverError')
+          })
+          .finally(() => {
+            this.#emitting--
+            this.#poke()
+          })
         return
       }
       lastError = outcome.error
@@ -499,22 +506,8 @@ export class Dispatcher {
       await sleep(this.#backoffMs(attempt), this.#stop.signal)
       if (this.#stop.signal.aborted) return
     }
-    // Dead letter: one record per original record, so a replay tool can take them one by one.
     const err = lastError!
-    const failedAtUs = Date.now() * 1000
-    const letters = batch.records.map((r) => ({
-      stream: `dlq.${cfg.name}`,
-      body: Buffer.from(
-        JSON.stringify({
-          subscriber: cfg.name,
-          group: cfg.group,
-          error: { code: err.code, message: err.message },
-          attempts: cfg.maxAttempts,
-          failedAtUs,
-          record: recordToJson(r, 'base64'),
-        }),
-      ),
-    }))
+    const letters = deadLetters(cfg, batch.records, err)
     if (!(await this.#emitToHost(letters))) return
     this.#s.deadLettered += n
     metrics?.batchDeadLettered?.(cfg.name, n, err.code)
@@ -530,6 +523,67 @@ export class Dispatcher {
       'SubscriberBatchDeadLettered',
     )
     this.#done(batch, 0)
+  }
+
+  /**
+   * A `*_FATAL` error: retrying cannot help until someone changes something (credentials, a
+   * bucket, a licence). No attempt is spent and nothing is dead-lettered: the subscriber stops
+   * reading (state `failed`), holds this batch and delivers it again once per failedRecheckMs, or
+   * at once on resume(). A broken bucket costs one request a minute, not a retry storm; a restart
+   * starts over from the committed offset.
+   */
+  async #failed(err: CodedError, firstLsn: number, lastLsn: number): Promise<void> {
+    const { cfg, logger, metrics } = this.#o
+    const now = Date.now()
+    const entering = this.#failure === null
+    const f: SubscriberFailure = this.#failure ?? {
+      code: err.code,
+      message: err.message,
+      sinceMs: now,
+      rechecks: -1,
+      nextRecheckAtMs: 0,
+    }
+    f.code = err.code
+    f.message = err.message
+    f.rechecks++
+    f.nextRecheckAtMs = now + cfg.failedRecheckMs
+    this.#failure = f
+    if (this.#state === 'running' || this.#state === 'paused') this.#state = 'failed'
+    this.#noteError(err)
+    metrics?.subscriberFailed?.(cfg.name, err.code)
+    logger.error(
+      {
+        subscriber: cfg.name,
+        code: err.code,
+        err,
+        firstLsn,
+        lastLsn,
+        rechecks: f.rechecks,
+        recheckInMs: cfg.failedRecheckMs,
+      },
+      entering ? 'SubscriberFailed' : 'SubscriberStillFailed',
+    )
+    this.#recheckNow = false
+    while (!this.#stopping && !this.#recheckNow && Date.now() < f.nextRecheckAtMs)
+      await this.#idle(Math.max(1, f.nextRecheckAtMs - Date.now()))
+  }
+
+  /** A re-check got past the fatal condition (it may still fail in other ways). */
+  #recovered(outcome: string): void {
+    const f = this.#failure!
+    this.#failure = null
+    if (this.#state === 'failed') this.#state = 'running'
+    this.#o.logger.info(
+      {
+        subscriber: this.name,
+        code: f.code,
+        failedForMs: Date.now() - f.sinceMs,
+        rechecks: f.rechecks,
+        outcome,
+      },
+      'SubscriberRecovered',
+    )
+    this.#poke()
   }
 
   /** Append via the host, retrying until it works or the runtime stops. False: gave up (closing). */
@@ -585,9 +639,9 @@ export class Dispatcher {
 
   /** Until no lane holds a batch, or `signal` aborts (then resolves false). */
   async #drained(signal?: AbortSignal): Promise<boolean> {
-    while (this.#lanes.some((l) => l.load > 0)) {
+    while (this.#emitting > 0 || this.#lanes.some((l) => l.load > 0)) {
       if (signal?.aborted) return false
-      await this.#idle(kPollMs, false)
+      await this.#idle(kPollMs)
     }
     return true
   }
@@ -607,6 +661,7 @@ export class Dispatcher {
   async close(timeoutMs: number): Promise<void> {
     if (this.#state === 'closed') return
     this.#state = 'closing'
+    this.#stopping = true
     this.#stop.abort()
     this.#poke()
     const deadline = new AbortController()

@@ -9,6 +9,7 @@ export type {
   StartSubscribersOptions,
   StoredRecord,
   SubscriberConfig,
+  SubscriberFailure,
   SubscriberRuntime,
   SubscriberState,
   SubscriberStats,
@@ -28,5 +29,6 @@ export {
   MI_ERR_SUBSCRIBER_WORKER_OOM,
   pluginPathsFromEnv,
   resolveSubscriberConfigs,
+  SUBSCRIBER_STATES,
   startSubscribers,
 } from './internal.ts'

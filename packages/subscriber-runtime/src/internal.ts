@@ -1,13 +1,6 @@
-export { decodeBatch, encodeBatch } from './codec.ts'
+export { decodeBatch, decodeEmits, encodeBatch, encodeEmits } from './codec.ts'
 export type { BatchOptions, LogPosition, ResolvedSubscriberConfig, SubscriberConfig } from './config.ts'
 export { DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs } from './config.ts'
-export type {
-  DurableSignal,
-  HostEmit,
-  RuntimeMetrics,
-  SubscriberState,
-  SubscriberStats,
-} from './dispatcher.ts'
 export { Dispatcher } from './dispatcher.ts'
 export * from './errors.ts'
 export type { LogCursor, LogGroups, LogReader, StoredRecord } from './log-types.ts'
@@ -19,3 +12,12 @@ export { SubscriberPool } from './pool.ts'
 export type { StartSubscribersOptions, SubscriberRuntime } from './runtime.ts'
 export { startSubscribers } from './runtime.ts'
 export { compileStreamFilter } from './stream-filter.ts'
+export type {
+  DurableSignal,
+  HostEmit,
+  RuntimeMetrics,
+  SubscriberFailure,
+  SubscriberState,
+  SubscriberStats,
+} from './types.ts'
+export { SUBSCRIBER_STATES } from './types.ts'

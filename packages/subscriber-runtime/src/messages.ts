@@ -28,7 +28,7 @@ export interface WorkerSetup {
 export interface BatchTask {
   /** Per pool, names the task in HANDLING. */
   id: number
-  /** msgpack-encoded StoredRecord[], moved. */
+  /** StoredRecord[] in the columnar layout of codec.ts, moved. */
   batch: ArrayBuffer
   attempt: number
 }

@@ -31,12 +31,15 @@ import { HOST_VERSION } from './plugin.ts'
  * - `unavailable`: the plugin could not load or init, or handle threw a `*_UNAVAILABLE` code: not
  *   the batch's fault, retried without spending attempts (an offline broker must not dead-letter
  *   good data).
+ * - `fatal`: load, init or handle threw a `*_FATAL` code: retrying cannot help until someone
+ *   changes something (credentials, a bucket). The subscriber goes `failed`; no attempt is spent.
  * - `abandoned`: the runtime is shutting down; the batch stays uncommitted.
  */
 export type Outcome =
   | { kind: 'ok'; emits: WireEmit[] }
   | { kind: 'failed'; error: CodedError; restarted: boolean }
   | { kind: 'unavailable'; error: CodedError }
+  | { kind: 'fatal'; error: CodedError }
   | { kind: 'abandoned' }
 
 export interface PoolHooks {
@@ -66,7 +69,9 @@ export class SubscriberPool {
     this.#startupTimeoutMs = startupTimeoutMs
     this.#channel = `mi.subscriber.${cfg.name}.${randomUUID()}`
     // The plugin sees ctx.signal abort at timeoutMs; the thread is destroyed after this grace.
-    this.#graceMs = Math.min(1000, Math.max(50, Math.floor(cfg.timeoutMs / 10)))
+    // The floor is for loaded hosts: a plugin that did honour the abort still needs its reply to
+    // cross threads before the thread is destroyed (50 ms was too little at load average 30).
+    this.#graceMs = Math.min(1000, Math.max(250, Math.floor(cfg.timeoutMs / 10)))
     const setup: WorkerSetup = {
       name: cfg.name,
       specifier,
@@ -85,6 +90,8 @@ export class SubscriberPool {
       // Plugins keep sockets and timers alive between batches (NATS heartbeats, flush timers):
       // piscina's default Atomics.wait() loop would freeze their event loop while idle.
       atomics: 'disabled',
+      // Nothing reads piscina's run/wait-time histograms; recording them costs every task.
+      recordTiming: false,
       workerData: setup,
       ...(cfg.resourceLimits ? { resourceLimits: cfg.resourceLimits } : {}),
     })
@@ -112,29 +119,38 @@ export class SubscriberPool {
     // Two clocks: a replacement thread first boots and runs load + init (bounded by
     // startupTimeoutMs), then handle() gets timeoutMs (+ grace) from its HANDLING message.
     // Starting the batch clock at pool.run() would charge a slow cold start to the batch.
-    const timeout = new AbortController()
-    const expire = () => timeout.abort(new Error('timeout'))
+    // One controller per task, fed by the runtime's stop signal and the two timers (no
+    // AbortSignal.any per batch: composite signals off a long-lived source are costly).
+    const abort = new AbortController()
+    let timedOut = false
+    const expire = () => {
+      timedOut = true
+      abort.abort(new Error('timeout'))
+    }
+    const onStop = () => abort.abort(stop.reason)
+    stop.addEventListener('abort', onStop, { once: true })
     let timer = setTimeout(expire, this.#startupTimeoutMs + this.#cfg.timeoutMs)
     const id = this.#nextId++
     this.#started.set(id, () => {
       clearTimeout(timer)
       timer = setTimeout(expire, this.#cfg.timeoutMs + this.#graceMs)
     })
-    const signal = AbortSignal.any([stop, timeout.signal])
     const batch = encodeBatch(records)
     const task: BatchTask = { id, batch, attempt }
     let result: BatchResult
     try {
-      result = (await this.#pool.run(task, { transferList: [batch], signal })) as BatchResult
+      result = (await this.#pool.run(task, { transferList: [batch], signal: abort.signal })) as BatchResult
     } catch (err) {
-      return this.#classify(err as Error & { code?: string }, stop, timeout.signal)
+      return this.#classify(err as Error & { code?: string }, stop, timedOut)
     } finally {
       clearTimeout(timer)
+      stop.removeEventListener('abort', onStop)
       this.#started.delete(id)
     }
     if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
     if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ? decodeEmits(result.emits) : [] }
     const cause = fromWire(result.error)
+    if (/_FATAL$/.test(cause.code)) return { kind: 'fatal', error: cause }
     // A plugin whose init says "my downstream is unreachable" (code *_UNAVAILABLE) keeps its code.
     if (result.phase === 'init' && /_UNAVAILABLE$/.test(cause.code))
       return { kind: 'unavailable', error: cause }
@@ -156,14 +172,14 @@ export class SubscriberPool {
     return { kind: 'failed', error, restarted: false }
   }
 
-  #classify(err: Error & { code?: string }, stop: AbortSignal, timeout: AbortSignal): Outcome {
+  #classify(err: Error & { code?: string }, stop: AbortSignal, timedOut: boolean): Outcome {
     const name = this.#cfg.name
     // Verified on piscina 5.3 / Node 24: an aborted running task rejects with AbortError and its
     // thread is terminated; process.exit() in a task rejects with "worker exited with code: N";
     // resourceLimits overflow rejects with code ERR_WORKER_OUT_OF_MEMORY. In each case piscina
     // replaces the thread (minThreads).
     if (err?.name === 'AbortError') {
-      if (stop.aborted && !timeout.aborted) return { kind: 'abandoned' }
+      if (stop.aborted && !timedOut) return { kind: 'abandoned' }
       return {
         kind: 'failed',
         error: new MI_ERR_SUBSCRIBER_TIMEOUT(name, this.#cfg.timeoutMs),

@@ -1,17 +1,12 @@
 import { openReader } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
 import { resolveSubscriberConfigs, type SubscriberConfig } from './config.ts'
-import {
-  Dispatcher,
-  type DurableSignal,
-  type HostEmit,
-  type RuntimeMetrics,
-  type SubscriberStats,
-} from './dispatcher.ts'
+import { Dispatcher } from './dispatcher.ts'
 import { MI_ERR_SUBSCRIBER_UNKNOWN } from './errors.ts'
 import type { LogReader } from './log-types.ts'
 import { type CheckedPlugin, checkPlugin, type PluginRegistry } from './plugin.ts'
 import { SubscriberPool } from './pool.ts'
+import type { DurableSignal, HostEmit, RuntimeMetrics, SubscriberStats } from './types.ts'
 
 export interface StartSubscribersOptions {
   dataDir: string
@@ -50,6 +45,7 @@ export interface StartSubscribersOptions {
 export interface SubscriberRuntime {
   stats(): SubscriberStats[]
   pause(name: string): void
+  /** Resume a paused subscriber, or re-check a failed one now. */
   resume(name: string): void
   /** Resolves when `name` (or every subscriber) reached its `until` bound, or closed. */
   finished(name?: string): Promise<void>

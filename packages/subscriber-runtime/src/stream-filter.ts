@@ -18,13 +18,19 @@ export function compileStreamFilter(globs: readonly string[], ownDlq?: string): 
   const re = new RegExp(`^(?:${source})$`)
   // Streams repeat heavily: memoise the answer per name (bounded so a stream-name flood can't grow it).
   const cache = new Map<string, boolean>()
+  // Records come in runs of one stream (a producer batch): the last answer first.
+  let last: string | undefined
+  let lastHit = false
   return (stream) => {
+    if (stream === last) return lastHit
     let hit = cache.get(stream)
     if (hit === undefined) {
       hit = stream !== ownDlq && re.test(stream)
       if (cache.size > 10_000) cache.clear()
       cache.set(stream, hit)
     }
+    last = stream
+    lastHit = hit
     return hit
   }
 }

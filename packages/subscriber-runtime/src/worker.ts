@@ -202,8 +202,28 @@ export default async function handleBatch(task: BatchTask): Promise<BatchResult 
   }
   const records = decodeBatch(task.batch) as SubscriberRecord[]
   // The plugin sees the abort at timeoutMs; the main thread destroys this thread a little later
-  // if the plugin ignores it.
-  const signal = AbortSignal.any([lifetime.signal, AbortSignal.timeout(setup.timeoutMs)])
+  // if the plugin ignores it. One controller per batch rather than AbortSignal.any (see pool.ts).
+  const abort = new AbortController()
+  const expire = () =>
+    abort.abort(new DOMException(`handle() timed out after ${setup.timeoutMs} ms`, 'TimeoutError'))
+  const timer = setTimeout(expire, setup.timeoutMs)
+  const onClose = () => abort.abort(lifetime.signal.reason)
+  if (lifetime.signal.aborted) onClose()
+  else lifetime.signal.addEventListener('abort', onClose, { once: true })
+  try {
+    return await handleWith(state, records, abort.signal, task)
+  } finally {
+    clearTimeout(timer)
+    lifetime.signal.removeEventListener('abort', onClose)
+  }
+}
+
+async function handleWith(
+  state: Loaded,
+  records: SubscriberRecord[],
+  signal: AbortSignal,
+  task: BatchTask,
+): Promise<BatchResult | unknown> {
   const ctx = contextFor(state.config, signal, task.attempt)
   emitBuffer.open()
   parentPort?.postMessage({ code: 'HANDLING', context: kContext, id: task.id } satisfies WorkerHandlingEvent)
@@ -218,7 +238,7 @@ export default async function handleBatch(task: BatchTask): Promise<BatchResult 
     }
     return { code: 'FAILED', context: kContext, phase: 'handle', error: toWire(err), metrics: takeMetrics() }
   }
-  const emitted = emitBuffer.take()
+  const emitted = emitBuffer.takePending()
   const emits = emitted.length > 0 ? encodeEmits(emitted) : null
   const result: BatchResult = { code: 'DONE', context: kContext, emits, metrics: takeMetrics() }
   if (emits === null) return result

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { openLog } from '@module-ingest/log'
 import test from 'ava'
 import { startSubscribers } from '../src/index.ts'
 import {
@@ -94,6 +95,98 @@ test('emitted derived records reach the host before the offset moves', async (t)
   const pluginLine = logger.lines.find((l) => l.obj.plugin === true)
   t.is(pluginLine?.obj.subscriber, 'scorer', 'plugin log lines are forwarded with the subscriber name')
   t.regex(pluginLine?.msg ?? '', /^batch of \d+$/)
+})
+
+test('a slow host append does not hold the lane; the offset waits for it', async (t) => {
+  const dir = tempDir(t)
+  const last = await writeRecords(dir, 100)
+  const out = join(dir, 'o.txt')
+  const appended: string[] = []
+  // The first append hangs until released: later batches are handled and appended meanwhile,
+  // but the offset does not pass the first batch.
+  const gate = Promise.withResolvers<void>()
+  let calls = 0
+  const rt = await startSubscribers({
+    dataDir: dir,
+    logger: captureLogger(),
+    emit: async (records) => {
+      if (calls++ === 0) await gate.promise
+      for (const r of records) appended.push(Buffer.from(r.body).toString())
+    },
+    commitIntervalMs: 20,
+    commitEveryBatches: 1,
+    subscribers: [
+      { name: 'scorer', use: fixture('_ok-plugin.ts'), options: { out, emitStream: 'scores' }, ...fast },
+    ],
+  })
+  t.teardown(() => {
+    gate.resolve()
+    return rt.close()
+  })
+  await waitFor('later batches handled and appended', () => rt.stats()[0]!.delivered === last - 20)
+  await new Promise((r) => setTimeout(r, 100))
+  const held = rt.stats()[0]!
+  t.is(held.ackedLsn, 1, 'nothing is done while the first batch is not appended')
+  t.is(held.nextLsn, 1)
+  t.is(appended.length, last - 20, 'later appends ran, the first still hangs')
+  gate.resolve()
+  await waitFor('everything appended and acked', () => rt.stats()[0]!.ackedLsn === last + 1)
+  await rt.close()
+  t.is(rt.stats()[0]!.nextLsn, last + 1)
+  t.is(appended.length, last)
+  t.deepEqual(
+    [...appended].sort((a, b) => Number(a.slice(8)) - Number(b.slice(8))),
+    Array.from({ length: last }, (_, i) => `derived:${i + 1}`),
+  )
+})
+
+test('with the host durable signal: records trickling in are delivered in order, full batches and a partial one at maxWaitMs', async (t) => {
+  const dir = tempDir(t)
+  const log = await openLog(dir)
+  t.teardown(() => log.close())
+  const out = join(dir, 'o.txt')
+  const rt = await startSubscribers({
+    dataDir: dir,
+    logger: captureLogger(),
+    emit: collectEmits().emit,
+    // What the server passes: a subscribe function carrying the durable lsn.
+    durableSignal: (listener) => log.onDurable(listener),
+    subscribers: [
+      {
+        name: 'live',
+        use: fixture('_ok-plugin.ts'),
+        options: { out },
+        batch: { maxRecords: 20, maxBytes: 1 << 20, maxWaitMs: 300 },
+      },
+    ],
+  })
+  t.teardown(() => rt.close())
+  let seq = 0n
+  const append = async (n: number) => {
+    log.append({
+      module: 'm1',
+      core: '',
+      seq: ++seq,
+      rts: Date.now() * 1000,
+      records: Array.from({ length: n }, (_, i) => ({ stream: 's', ts: i, body: Buffer.from('x') })),
+    })
+    await log.sync()
+  }
+  // 5 + 15 fill one batch; 7 more stay a partial batch until maxWaitMs; then 40 at once.
+  await append(5)
+  await new Promise((r) => setTimeout(r, 50))
+  await append(15)
+  await waitFor('the first full batch', () => readLines(out).length >= 20)
+  await append(7)
+  await waitFor('the partial batch, at maxWaitMs', () => readLines(out).length >= 27)
+  await append(40)
+  await waitFor('everything', () => readLines(out).length >= 67)
+  await rt.close()
+  t.deepEqual(
+    readLines(out).map((l) => l.lsn),
+    Array.from({ length: 67 }, (_, i) => i + 1),
+  )
+  t.is(rt.stats()[0]!.nextLsn, 68)
 })
 
 test('concurrency > 1 shards by module: each module keeps log order', async (t) => {

@@ -2,7 +2,9 @@ import test from 'ava'
 import {
   compileStreamFilter,
   decodeBatch,
+  decodeEmits,
   encodeBatch,
+  encodeEmits,
   OffsetTracker,
   resolvePluginSpecifier,
   resolveSubscriberConfigs,
@@ -39,25 +41,58 @@ test('offset tracker commits only the contiguous done point', (t) => {
   t.is(tr.nextLsn(), 10, 'caught up past filtered records')
 })
 
-test('batches round-trip through msgpack with bigint seq and byte bodies', (t) => {
+test('batches and emits round-trip through the columnar codec', (t) => {
   const recs = [
     {
       lsn: 1,
       stream: 's',
       module: 'm',
       core: '',
-      seq: 2n ** 63n - 1n,
+      seq: 2n ** 64n - 1n,
       ts: 1_700_000_000_000_001,
       rts: 5,
       body: new Uint8Array([1, 2]),
     },
-    { lsn: 2, stream: 's', module: 'm', core: 'c', seq: 1n, ts: 1, rts: 6, body: new Uint8Array(0) },
+    {
+      lsn: 2,
+      stream: 'ströme.ü',
+      module: 'm',
+      core: 'c',
+      seq: 1n,
+      ts: -1.5,
+      rts: 6,
+      body: new Uint8Array(0),
+    },
+    {
+      lsn: 9,
+      stream: 's',
+      module: 'm2',
+      core: 'c',
+      seq: 0n,
+      ts: 2 ** 53 + 2,
+      rts: 7,
+      body: Buffer.from('x✓'),
+    },
   ]
   const back = decodeBatch(encodeBatch(recs))
-  t.is(back[0]!.seq, 2n ** 63n - 1n)
-  t.is(back[0]!.ts, 1_700_000_000_000_001)
-  t.deepEqual([...back[0]!.body], [1, 2])
-  t.is(back[1]!.core, 'c')
+  t.deepEqual(
+    back.map((r) => ({ ...r, body: [...r.body] })),
+    recs.map((r) => ({ ...r, body: [...r.body] })),
+  )
+  t.deepEqual(decodeBatch(encodeBatch([])), [])
+  const emits = [
+    { stream: 'ai.x', body: Buffer.from('{"a":1}') },
+    { stream: 'ai.ü', body: new Uint8Array(0) },
+    { stream: 'ai.x', body: new Uint8Array([0, 255]) },
+    { stream: 'ai.x', body: '{"ü":"✓"}' },
+  ]
+  t.deepEqual(
+    decodeEmits(encodeEmits(emits)).map((e) => ({ stream: e.stream, body: [...e.body] })),
+    emits.map((e) => ({
+      stream: e.stream,
+      body: [...(typeof e.body === 'string' ? Buffer.from(e.body) : e.body)],
+    })),
+  )
 })
 
 test('config: defaults, disabled entries dropped, coded errors with the option path', (t) => {

@@ -1,14 +1,17 @@
 import { createError } from '@module-ingest/errors'
 
-// Availability: handle() throws these (after its own capped, jittered backoff) so the runtime
-// redelivers the batch without spending attempts. Both end in _UNAVAILABLE on purpose: the
-// runtime never dead-letters a batch for them, so an outage of any length only builds lag.
+// Availability: handle() throws this (after its own capped, jittered backoff) so the runtime
+// redelivers the batch without spending attempts. It ends in _UNAVAILABLE on purpose: the
+// runtime never dead-letters a batch for it, so an outage of any length only builds lag.
 export const MI_ERR_S3_UNAVAILABLE = createError<[string, string, string]>(
   'MI_ERR_S3_UNAVAILABLE',
   'S3 endpoint %s (bucket %s) unreachable or failing: %s',
 )
-export const MI_ERR_S3_BUCKET_UNAVAILABLE = createError<[string, string, string, number]>(
-  'MI_ERR_S3_BUCKET_UNAVAILABLE',
+// Configuration the store refuses (AccessDenied, NoSuchBucket…). It ends in _FATAL on purpose: the
+// runtime puts the subscriber in state failed and re-checks once per its failedRecheckMs; nothing
+// is dead-lettered and no attempt is spent.
+export const MI_ERR_S3_BUCKET_FATAL = createError<[string, string, string, number]>(
+  'MI_ERR_S3_BUCKET_FATAL',
   's3://%s/%s: %s. A configuration error (bucket, region, endpoint or credentials): the subscriber is failed, uploads nothing and re-checks every %d ms',
 )
 

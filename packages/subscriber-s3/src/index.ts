@@ -5,7 +5,7 @@ export { extensionOf, parseS3Config, s3ConfigSchema } from './config.ts'
 export type { Compression, DecodedRecord, ObjectFormat } from './encode.ts'
 export { decodeRecords, decompress } from './encode.ts'
 export {
-  MI_ERR_S3_BUCKET_UNAVAILABLE,
+  MI_ERR_S3_BUCKET_FATAL,
   MI_ERR_S3_KEY_TEMPLATE,
   MI_ERR_S3_NOT_INITIALIZED,
   MI_ERR_S3_UNAVAILABLE,

@@ -11,7 +11,7 @@ import { classifyS3Error, describeS3Error } from './classify.ts'
 import { createS3Client } from './client.ts'
 import { extensionOf, type S3SubscriberConfig } from './config.ts'
 import { compress, encodeRecords, estimateBytes } from './encode.ts'
-import { MI_ERR_S3_BUCKET_UNAVAILABLE, MI_ERR_S3_UNAVAILABLE, MI_ERR_S3_UPLOAD_FAILED } from './errors.ts'
+import { MI_ERR_S3_BUCKET_FATAL, MI_ERR_S3_UNAVAILABLE, MI_ERR_S3_UPLOAD_FAILED } from './errors.ts'
 import { type CompiledKey, compileKey, type LsnRange } from './key.ts'
 import { groupRecords, type PlannedObject, planGroup } from './plan.ts'
 
@@ -41,13 +41,13 @@ class StepError extends Error {
  * The engine behind the `s3` subscriber: one S3 client, the listing cache that makes retries
  * idempotent, uploads, failure classification and pacing. Not exported from the package root.
  *
- *   upload(batch) ─► failed & recheck not due? ─► wait (bounded) ─► MI_ERR_S3_BUCKET_UNAVAILABLE
+ *   upload(batch) ─► failed & recheck not due? ─► wait (bounded) ─► MI_ERR_S3_BUCKET_FATAL
  *        │
  *        ├─► plan: group by key prefix, LIST each prefix not seen yet, skip stored records
  *        ├─► encode + compress + PUT (multipart past partSizeBytes), ≤ uploadConcurrency at once
  *        └─► resolve once every object is acknowledged ─► the runtime commits the offset
  *            on failure: unavailable ─► backoff (capped, jittered) ─► MI_ERR_S3_UNAVAILABLE
- *                        config      ─► state failed, one log line, MI_ERR_S3_BUCKET_UNAVAILABLE
+ *                        config      ─► state failed, one log line, MI_ERR_S3_BUCKET_FATAL
  *                        rejected    ─► MI_ERR_S3_UPLOAD_FAILED (counts as an attempt)
  */
 export class S3Uploader {
@@ -192,7 +192,7 @@ export class S3Uploader {
       metrics.counter('s3_retries_total').inc()
       if (kind === 'config') {
         this.#enterFailed(step)
-        throw new MI_ERR_S3_BUCKET_UNAVAILABLE(
+        throw new MI_ERR_S3_BUCKET_FATAL(
           this.config.bucket,
           step.key,
           step.message,
@@ -439,7 +439,7 @@ export class S3Uploader {
     if (left > 0) {
       await sleep(Math.min(left, this.config.maxHandleWaitMs), signal)
       if (Date.now() < failed.nextCheckAt || signal.aborted) {
-        throw new MI_ERR_S3_BUCKET_UNAVAILABLE(
+        throw new MI_ERR_S3_BUCKET_FATAL(
           this.config.bucket,
           failed.key,
           failed.reason,

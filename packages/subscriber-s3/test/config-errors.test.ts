@@ -11,7 +11,7 @@ const codeOf = (err: unknown) => (err as { code?: string } | undefined)?.code
 const records = (n: number) =>
   Array.from({ length: n }, (_, i) => ({ lsn: i + 1, stream: 'telemetry.x', body: `r${i}` }))
 
-test('wrong bucket: MI_ERR_S3_BUCKET_UNAVAILABLE naming bucket and key, state failed, then recovers once fixed', async (t) => {
+test('wrong bucket: MI_ERR_S3_BUCKET_FATAL naming bucket and key, state failed, then recovers once fixed', async (t) => {
   await using s3 = await startTestS3()
   await using h = createTestHarness(sub, {
     config: {
@@ -23,7 +23,7 @@ test('wrong bucket: MI_ERR_S3_BUCKET_UNAVAILABLE naming bucket and key, state fa
   })
   await h.init()
   const err = await t.throwsAsync(h.deliver(records(10)))
-  t.is(codeOf(err), 'MI_ERR_S3_BUCKET_UNAVAILABLE')
+  t.is(codeOf(err), 'MI_ERR_S3_BUCKET_FATAL')
   // The background bucket check at init or the batch's own request found it (whichever came first).
   t.regex(err.message, /^s3:\/\/not-created-yet\/.*(NoSuchBucket|NotFound)/)
   t.is(h.metrics.gauges.s3_failed, 1)
@@ -31,7 +31,7 @@ test('wrong bucket: MI_ERR_S3_BUCKET_UNAVAILABLE naming bucket and key, state fa
   for (let i = 0; i < 100; i++) {
     if (h.logs.some((l) => l.obj.event === 'S3ConfigError' && String(l.obj.key).startsWith('module-ingest/')))
       break
-    t.is(codeOf(await t.throwsAsync(h.redeliver())), 'MI_ERR_S3_BUCKET_UNAVAILABLE')
+    t.is(codeOf(await t.throwsAsync(h.redeliver())), 'MI_ERR_S3_BUCKET_FATAL')
   }
   const line = h.logs.find(
     (l) =>
@@ -86,7 +86,7 @@ test('wrong credentials: fails clearly and sends one request per re-check, not o
   })
   await h.init()
   const err = await t.throwsAsync(h.deliver(records(5)))
-  t.is(codeOf(err), 'MI_ERR_S3_BUCKET_UNAVAILABLE')
+  t.is(codeOf(err), 'MI_ERR_S3_BUCKET_FATAL')
   t.regex(err.message, /InvalidAccessKeyId/)
   const after = seen.length
   for (let i = 0; i < 10; i++) await t.throwsAsync(h.redeliver())

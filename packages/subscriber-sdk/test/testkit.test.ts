@@ -1,7 +1,9 @@
 import test from 'ava'
 import type { SubscriberRecord } from '../src/index.ts'
 import {
+  createEmitBuffer,
   defineSubscriber,
+  MAX_STREAM_NAME_BYTES,
   MI_ERR_PLUGIN_EMIT_INVALID,
   MI_ERR_PLUGIN_SIMULATED_FAILURE,
 } from '../src/index.ts'
@@ -152,6 +154,20 @@ test('emit outside handle and bad emits throw MI_ERR_PLUGIN_EMIT_INVALID', async
     message: /only valid while handle/,
   })
   await t.throwsAsync(h.deliver([{}]), { instanceOf: MI_ERR_PLUGIN_EMIT_INVALID, message: /non-empty/ })
+})
+
+test('emit checks each new stream name, also after a good one (names are cached once checked)', (t) => {
+  const b = createEmitBuffer('e')
+  b.open()
+  b.emit('ok', 'x')
+  b.emit('ok', new Uint8Array([1]))
+  for (const bad of ['', 'x'.repeat(MAX_STREAM_NAME_BYTES + 1), undefined, null])
+    t.throws(() => b.emit(bad as string, 'y'), { instanceOf: MI_ERR_PLUGIN_EMIT_INVALID })
+  t.deepEqual(
+    b.takePending().map((r) => r.body),
+    ['x', new Uint8Array([1])],
+    'string bodies stay strings for the host',
+  )
 })
 
 test('lifecycle: init → onReady → close → onClose; signal aborts on close', async (t) => {
