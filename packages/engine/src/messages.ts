@@ -32,7 +32,10 @@ export const Out = {
 
 /** Writer ring (parser → writer), record kinds. The ring tag is the connection id (for tracing). */
 export const W = {
-  /** An accepted DATA or BATCH frame, encoded by encodeAccepted(). */
+  /**
+   * An accepted DATA or BATCH frame as an encoded append (packages/log/src/entry.ts): the log's
+   * own record bytes and their CRC, made by the parser, so the writer decodes nothing.
+   */
   FRAME: 1,
   /** A barrier: u32 token, then the module name. Settles once everything before it is durable. */
   BARRIER: 2,
@@ -68,81 +71,6 @@ export type WriterEvent =
   | { code: 'BARRIER'; token: number; module: string; hwm: bigint }
   | { code: 'LOG_UNAVAILABLE'; message: string }
   | { code: 'LOG_AVAILABLE' }
-
-/** How the writer decodes an accepted frame's payload. */
-export const FrameKind = { DATA: 0, BATCH: 1, BATCH_COMPRESSED: 2 } as const
-
-/**
- * An accepted frame on the writer ring:
- *
- *   u8 kind (FrameKind) | u8 moduleLen | module | u8 coreLen | core | u64 seq | f64 rtsUs | payload
- *
- * payload is the frame's payload exactly as received (a record, or a BATCH payload, zstd-compressed
- * for BATCH_COMPRESSED), already validated by the parser.
- */
-/** Write the header into `target` (a reused scratch buffer on the hot path); returns its length. */
-export function writeAcceptedHeader(
-  target: Buffer,
-  kind: number,
-  module: Buffer,
-  core: Buffer,
-  seq: bigint,
-  rtsUs: number,
-): number {
-  let o = 0
-  target[o++] = kind
-  target[o++] = module.length
-  o += module.copy(target, o)
-  target[o++] = core.length
-  o += core.copy(target, o)
-  target.writeBigUInt64BE(seq, o)
-  target.writeDoubleBE(rtsUs, o + 8)
-  return o + 16
-}
-
-export interface AcceptedFrame {
-  kind: number
-  module: string
-  core: string
-  seq: bigint
-  rtsUs: number
-  payload: Uint8Array
-}
-
-export function decodeAccepted(data: Uint8Array): AcceptedFrame {
-  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  const kind = view[0]!
-  // module and core as one run: "u8 len | module | u8 len | core"
-  const namesEnd = 2 + view[1]! + 1 + view[2 + view[1]!]!
-  const { module, core } = names(view, namesEnd)
-  const seq = view.readBigUInt64BE(namesEnd)
-  const rtsUs = view.readDoubleBE(namesEnd + 8)
-  return { kind, module, core, seq, rtsUs, payload: data.subarray(namesEnd + 16) }
-}
-
-// Consecutive entries nearly always come from the same connection (a socket chunk holds many
-// frames): keep the last module/core and compare bytes instead of decoding two strings each time.
-const kLastNames = Buffer.alloc(260)
-let lastNamesLength = -1
-let lastNames = { module: '', core: '' }
-
-function names(view: Buffer, end: number): { module: string; core: string } {
-  const n = end - 1
-  if (n === lastNamesLength) {
-    // A JS loop: names are a few dozen bytes, shorter than a native compare's call overhead.
-    let i = 0
-    while (i < n && view[1 + i] === kLastNames[i]) i++
-    if (i === n) return lastNames
-  }
-  const moduleEnd = 2 + view[1]!
-  lastNames = {
-    module: view.toString('latin1', 2, moduleEnd),
-    core: view.toString('latin1', moduleEnd + 1, end),
-  }
-  view.copy(kLastNames, 0, 1, end)
-  lastNamesLength = n
-  return lastNames
-}
 
 /** Wall clock in microseconds since the epoch, for `rts` and producer ts=0 stamping. */
 export function nowUs(): number {

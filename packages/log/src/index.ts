@@ -28,16 +28,30 @@
  * <seg>.cut-<offset>     durable bytes a repair cut off (raw.ts truncateSegmentTail), for salvage
  *
  * group   = u32le payloadLen | u32le crc32(payload) | payload
- * payload = u8 flags (0xA0 | 1 if zstd | 2 if names) · varint baseLsn · varint count · varint baseRts
- *           · [names: varint firstId · varint n · (varint len · utf8)×n]
+ * payload = u8 flags (0xA0 | 1 if zstd | 2 if names | 4 if name tables) · varint baseLsn · varint count
+ *           · varint baseRts · [names: varint firstId · varint n · (varint len · utf8)×n]
  *           · [zstd: varint rawLen · zstd frame of the rest] · batch+
  * batch   = varint moduleId · varint coreId (0 = '') · varint seq (u64) · zigzag(rts - baseRts)
- *           · varint n · n × record
- * record  = varint streamId · zigzag(ts - rts) · varint bodyLen · body
+ *           · varint n · [4: varint k · k × varint streamId] · n × record
+ * record  = varint streamIdx (4: index into the batch's k ids; else a catalog id) · zigzag(ts - rts)
+ *           · varint bodyLen · body
  * ```
  * A group holds every append of one group commit. Overhead per record: 8 (prefix) + ~12 (group
  * header) + ~7 (batch header) + ~5 (record header) ≈ 30-35 B when one DATA is alone in its group;
  * ≈ 12 B for DATA under load (many per group) and ≈ 5 B for records inside a BATCH. See README.
+ *
+ * ## Parse once (encoded appends, entry.ts)
+ * Every record passes through the one writer thread, so it must not decode records. A parser
+ * thread (there can be several) builds the batch's records in the format above with entry.ts's
+ * AppendEncoder, with the CRC-32 of those bytes, and the writer's `appendEncoded` writes the batch
+ * header, maps the batch's few stream names to catalog ids (once per append, and not even that
+ * when the table repeats the previous one) and copies the records. The group CRC is combined
+ * from the batches' CRCs (crc32Combine) instead of being computed over the group again.
+ * Catalog ids are per log and only the writer knows them, so records index a per-batch name table
+ * (flag 4) instead of naming catalog ids: ~2 B more per DATA record. Groups without flag 4 (logs
+ * written before it) are read as before; every group written now has it, and a log written by
+ * this version cannot be read by older ones (they see damage). `append()` encodes the same way.
+ * Log compression (`compression: 'zstd'`) still compresses and CRCs the whole group on the writer.
  *
  * ## Catalog rule
  * Names are interned to ids. A new name's catalog entry is written (and, under 'always',

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { crc32, zstdCompressSync } from 'node:zlib'
 import { encodeCatalogEntry } from './catalog.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
+import { AppendEncoder, crc32Combine, EncodedReader, writeEncodedBatch } from './entry.ts'
 import {
   MI_ERR_LOG_APPEND_INVALID,
   MI_ERR_LOG_CLOSED,
@@ -13,6 +14,7 @@ import {
 import {
   encodeSegmentHeader,
   indexName,
+  kFlagBatchNames,
   kFlagNames,
   kFlagZstd,
   kGroupMagic,
@@ -94,6 +96,8 @@ interface Group {
   hwm: Map<string, bigint>
   newNames: string[]
   startedAt: number
+  /** crc32 of w's bytes so far (entry.ts folds each batch in without reading its records). */
+  crc: number
   // set when written
   offset: number
   endOffset: number
@@ -125,6 +129,8 @@ export type CommitSyncResult = 'written' | 'idle' | 'busy'
 
 export interface Log {
   append(entry: AppendEntry): AppendResult
+  /** Append bytes from entry.ts's AppendEncoder (made on another thread): names mapped, records copied. */
+  appendEncoded(encoded: Uint8Array): AppendResult
   /**
    * Write every formed group now on the calling thread, blocking it in writev + fdatasync (one
    * fdatasync covers all of them). For a thread that exists only to write (the engine's writer
@@ -378,6 +384,16 @@ class LogImpl implements Log {
       if (!Number.isSafeInteger(r.ts)) throw new MI_ERR_LOG_APPEND_INVALID('ts must be an integer (µs)')
       if (!(r.body instanceof Uint8Array)) throw new MI_ERR_LOG_APPEND_INVALID('body must be a Uint8Array')
     }
+    return this.appendEncoded(this.#encoder.encode(module, core, seq, rts, records))
+  }
+
+  #encoder = new AppendEncoder()
+  #encoded = new EncodedReader()
+
+  appendEncoded(encoded: Uint8Array): AppendResult {
+    if (this.#state !== 'open') throw this.#stateError()
+    const e = this.#encoded.read(encoded)
+    const { module, seq, rts } = e
     let g = this.#cur
     if (!g) {
       g = this.#cur = {
@@ -387,31 +403,26 @@ class LogImpl implements Log {
         count: 0,
         baseRts: rts,
         maxRts: rts,
-        firstTs: records[0]!.ts,
+        firstTs: e.firstTs,
         hwm: new Map(),
         newNames: [],
         startedAt: performance.now(),
+        crc: 0,
         offset: 0,
         endOffset: 0,
         writeUs: 0,
         syncUs: 0,
       }
     }
+    const grp = g
+    const ids = this.#encoded.ids(encoded, this.#epoch, (name) => this.#intern(name, grp))
+    const moduleId = this.#intern(module, g)
+    const coreId = e.core === '' ? 0 : this.#intern(e.core, g)
     const w = g.w
-    w.varint(this.#intern(module, g))
-    w.varint(core === '' ? 0 : this.#intern(core, g))
-    w.u64(seq)
-    w.zigzag(rts - g.baseRts)
-    w.varint(records.length)
-    for (const r of records) {
-      w.varint(this.#intern(r.stream, g))
-      w.zigzag(r.ts - rts)
-      w.varint(r.body.length)
-      w.bytes(r.body)
-    }
+    g.crc = writeEncodedBatch(w, g.crc, encoded, e, moduleId, coreId, rts - g.baseRts, ids)
     const firstLsn = this.#nextLsn
-    this.#nextLsn += records.length
-    g.count += records.length
+    this.#nextLsn += e.count
+    g.count += e.count
     if (rts > g.maxRts) g.maxRts = rts
     const prevG = g.hwm.get(module)
     if (prevG === undefined || seq > prevG) g.hwm.set(module, seq)
@@ -515,7 +526,7 @@ class LogImpl implements Log {
     const h = new Writer(48)
     h.ensure(kGroupPrefixBytes)
     h.pos = kGroupPrefixBytes
-    let flags = kGroupMagic
+    let flags = kGroupMagic | kFlagBatchNames
     let compressed: Uint8Array | undefined
     if (this.#opts.compression === 'zstd' && body.length >= 256) {
       const c = zstdCompressSync(body)
@@ -550,7 +561,8 @@ class LogImpl implements Log {
     const head = h.buf.subarray(0, h.pos)
     const payloadLen = head.length - kGroupPrefixBytes + body.length
     head.writeUInt32LE(payloadLen, 0)
-    head.writeUInt32LE(crc32(body, crc32(head.subarray(kGroupPrefixBytes))), 4)
+    const headCrc = crc32(head.subarray(kGroupPrefixBytes))
+    head.writeUInt32LE(compressed ? crc32(body, headCrc) : crc32Combine(headCrc, g.crc, body.length), 4)
     return { head, body, total: kGroupPrefixBytes + payloadLen }
   }
 

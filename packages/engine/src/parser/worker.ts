@@ -15,15 +15,7 @@ import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { Unpackr } from 'msgpackr'
 import { unknownMessage } from '../errors.ts'
-import {
-  type ConnOpen,
-  In,
-  Out,
-  type ParserCommand,
-  type ParserEvent,
-  W,
-  writeAcceptedHeader,
-} from '../messages.ts'
+import { type ConnOpen, In, Out, type ParserCommand, type ParserEvent, W } from '../messages.ts'
 import { Conn, type SessionHost, type SessionLimits, State } from './session.ts'
 
 export interface ParserInit {
@@ -91,8 +83,6 @@ const ackLatency = metrics.histogram('mi_ack_latency_us', 'Accept-to-ACK latency
   unit: 'us',
 })
 
-/** Module and core names are ≤ 128 bytes each (MIP/1), so the accepted-frame header fits. */
-const headerScratch = Buffer.allocUnsafe(512)
 const conns = new Map<number, Conn>()
 const sessions = new Map<string, Conn>()
 const pendingConns = new Set<Conn>()
@@ -178,10 +168,10 @@ const host: SessionHost = {
     if (sessions.get(conn.module) === conn) sessions.delete(conn.module)
     write(outbound, Out.END, conn.id, [bytes])
   },
-  accept(conn, kind, seq, payload) {
-    // tryWrite copies at once, so one scratch header serves every frame (write() copies on overflow).
-    const n = writeAcceptedHeader(headerScratch, kind, conn.moduleBuf, conn.coreBuf, seq, conn.chunkRtsUs)
-    write(toWriter, W.FRAME, conn.id, [headerScratch.subarray(0, n), payload])
+  accept(conn, encoded) {
+    // tryWrite copies at once, so the encoder's buffers are reused for the next frame (write()
+    // copies them when they wait in the overflow queue).
+    write(toWriter, W.FRAME, conn.id, encoded)
     entries = (entries + 1) | 0
     return entries
   },

@@ -20,11 +20,11 @@ import {
   MI_ERR_LOG_UNAVAILABLE,
   openLog,
 } from '@module-ingest/log'
-import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
+import { encodedBodyBytes, encodedRts } from '@module-ingest/log/entry'
 import { RingConsumer, ringDoorbell, waitDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
-import { decodeAccepted, FrameKind, nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
+import { nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
 
 export interface WriterInit {
   logDir: string
@@ -99,32 +99,13 @@ function post(event: WriterEvent): void {
   parentPort!.postMessage(event)
 }
 
+/** A parser encoded the frame's records for the log (packages/log "Parse once"): no decoding here. */
 function appendEntry(data: Uint8Array): number {
-  const frame = decodeAccepted(data)
-  writerQueue.record(Math.max(1, nowUs() - frame.rtsUs))
-  const stamp = (ts: number) => (ts === 0 ? frame.rtsUs : ts)
-  let records: Array<{ stream: string; ts: number; body: Uint8Array }>
-  if (frame.kind === FrameKind.DATA) {
-    const r = decodeRecord(frame.payload)
-    records = [{ stream: r.stream, ts: stamp(r.ts), body: r.body }]
-  } else {
-    const flags = frame.kind === FrameKind.BATCH_COMPRESSED ? 1 : 0
-    records = decodeBatch(frame.payload, flags, Number.MAX_SAFE_INTEGER).map((r) => ({
-      stream: r.stream,
-      ts: stamp(r.ts),
-      body: r.body,
-    }))
-  }
-  const { lastLsn: lsn } = log.append({
-    module: frame.module,
-    core: frame.core,
-    seq: frame.seq,
-    rts: frame.rtsUs,
-    records,
-  })
-  tally.records += records.length
-  for (const r of records) tally.bytes += r.body.byteLength
-  return lsn
+  writerQueue.record(Math.max(1, nowUs() - encodedRts(data)))
+  const { firstLsn, lastLsn } = log.appendEncoded(data)
+  tally.records += lastLsn - firstLsn + 1
+  tally.bytes += encodedBodyBytes(data)
+  return lastLsn
 }
 
 /** Take one ring entry. Returns false when the log refused it (the entry is kept in `stalled`). */
