@@ -4,29 +4,48 @@
 // '@module-ingest/log/entry', so it must stay light: format.ts and node:zlib only.
 import { crc32 } from 'node:zlib'
 import { MI_ERR_LOG_APPEND_INVALID } from './errors.ts'
-import { Reader, Writer } from './format.ts'
+import { Writer } from './format.ts'
 
 /**
  * An encoded append (the bytes a parser hands the writer; never stored as such):
  *
- *   u8 version (1) | f64le rts | f64le firstTs | u64le seq | u32le count | u32le crc32(records)
- *   | f64le bodyBytes | varint len · module | varint len · core | varint k | k × (varint len · stream)
- *   | records: count × (varint streamIdx · zigzag(ts - rts) · varint bodyLen · body)
+ *   u8 version (1) | u8 flags (1: crc is set) | f64le rts | f64le firstTs | u64le seq | u32le count
+ *   | u32le crc32(records) | f64le bodyBytes | varint len · module | varint len · core
+ *   | varint k | k × (varint len · stream) | records: count × record (index.ts, flag 4)
  *
- * Names are UTF-8. `streamIdx` indexes the k stream names of this append; the writer turns those
- * into catalog ids once per append (the batch's name table, index.ts), so `records` is copied into
- * the group as is and its CRC is folded into the group's with crc32Combine.
+ * Names are UTF-8. A record's stream index points into the k stream names of this append; the
+ * writer turns those into catalog ids once per append (the batch's name table), so `records` is
+ * copied into the group as is.
+ *
+ * CRC: a crc32 call costs ~0.5 µs before the first byte, and the writer's group CRC covers ~1 MiB
+ * in one call, so for small appends (a DATA frame) the writer folds them in with that one pass
+ * (cheaper than a call per frame on either thread). From kParserCrcBytes of records up (a BATCH)
+ * the parser computes their CRC and the writer combines it (crc32Combine) without reading them.
  */
 export const kEncodedVersion = 1
-const kFixedBytes = 1 + 8 + 8 + 8 + 4 + 4 + 8
+const kFlagCrc = 1
+/** Records from this size up are CRC'd by the encoder (the parser), below it by the writer. */
+export const kParserCrcBytes = 2048
+const kFixedBytes = 42
 
 /** Receive time (µs) of an encoded append, without parsing the rest. */
 export function encodedRts(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(1, true)
+  return dataView(b).getFloat64(b.byteOffset + 2, true)
 }
 /** Sum of the record bodies' lengths of an encoded append. */
 export function encodedBodyBytes(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(33, true)
+  return dataView(b).getFloat64(b.byteOffset + 34, true)
+}
+
+// Ring entries are views into one SharedArrayBuffer per ring: one DataView per buffer, not per entry.
+let dvBuffer: ArrayBufferLike | undefined
+let dv: DataView = new DataView(new ArrayBuffer(0))
+function dataView(b: Uint8Array): DataView {
+  if (b.buffer !== dvBuffer) {
+    dvBuffer = b.buffer
+    dv = new DataView(b.buffer)
+  }
+  return dv
 }
 
 interface EncodeRecord {
@@ -44,22 +63,24 @@ export class AppendEncoder {
   #head = new Writer(1024)
   #streams: string[] = []
   #index = new Map<string, number>()
+  /** UTF-8 of stream names seen lately (telemetry repeats a handful millions of times). */
+  #nameBytes = new Map<string, Uint8Array>()
   #rts = 0
   #firstTs = 0
   #count = 0
   #bodyBytes = 0
 
   begin(rts: number): void {
-    this.#rec.reset()
+    this.#rec.pos = 0
     this.#streams.length = 0
-    this.#index.clear()
+    if (this.#index.size > 0) this.#index.clear()
     this.#rts = rts
     this.#count = 0
     this.#bodyBytes = 0
   }
 
   add(stream: string, ts: number, body: Uint8Array): void {
-    // Telemetry batches use a handful of names: a short scan beats a Map until there are many.
+    // Batches use a handful of names: a short scan beats a Map until there are many.
     const s = this.#streams
     let idx = -1
     if (s.length <= 8) {
@@ -88,21 +109,28 @@ export class AppendEncoder {
   finish(module: Uint8Array | string, core: Uint8Array | string, seq: bigint): [Uint8Array, Uint8Array] {
     const records = this.#rec.buf.subarray(0, this.#rec.pos)
     const h = this.#head
-    h.reset()
+    h.pos = 0
     h.ensure(kFixedBytes)
     const b = h.buf
+    const crc = records.length >= kParserCrcBytes
     b[0] = kEncodedVersion
-    b.writeDoubleLE(this.#rts, 1)
-    b.writeDoubleLE(this.#firstTs, 9)
-    b.writeBigUInt64LE(seq, 17)
-    b.writeUInt32LE(this.#count, 25)
-    b.writeUInt32LE(crc32(records), 29)
-    b.writeDoubleLE(this.#bodyBytes, 33)
+    b[1] = crc ? kFlagCrc : 0
+    b.writeDoubleLE(this.#rts, 2)
+    b.writeDoubleLE(this.#firstTs, 10)
+    // Two u32 from one BigInt→Number conversion: writeBigUInt64LE costs ~4× more per frame.
+    const n = Number(seq)
+    if (n <= Number.MAX_SAFE_INTEGER) {
+      b.writeUInt32LE(n % 0x1_0000_0000, 18)
+      b.writeUInt32LE(Math.floor(n / 0x1_0000_0000), 22)
+    } else b.writeBigUInt64LE(seq, 18)
+    b.writeUInt32LE(this.#count, 26)
+    b.writeUInt32LE(crc ? crc32(records) : 0, 30)
+    b.writeDoubleLE(this.#bodyBytes, 34)
     h.pos = kFixedBytes
-    name(h, module)
-    name(h, core)
+    this.#name(module)
+    this.#name(core)
     h.varint(this.#streams.length)
-    for (const s of this.#streams) name(h, s)
+    for (const s of this.#streams) this.#name(s)
     return [h.buf.subarray(0, h.pos), records]
   }
 
@@ -113,26 +141,20 @@ export class AppendEncoder {
     const [head, rec] = this.finish(module, core, seq)
     return Buffer.concat([head, rec])
   }
-}
 
-function name(w: Writer, n: Uint8Array | string): void {
-  if (typeof n === 'string') {
-    w.ensure(10 + n.length * 3)
-    // Reserve one varint byte; names over 127 bytes (rare) are moved right by the extra bytes.
-    const at = w.pos
-    const len = w.buf.write(n, at + 1, 'utf8')
-    if (len < 0x80) {
-      w.buf[at] = len
-      w.pos = at + 1 + len
-    } else {
-      const bytes = Buffer.from(w.buf.subarray(at + 1, at + 1 + len))
-      w.pos = at
-      w.varint(len)
-      w.bytes(bytes)
-    }
-  } else {
-    w.varint(n.length)
-    w.bytes(n)
+  #name(n: Uint8Array | string): void {
+    let bytes: Uint8Array | undefined
+    if (typeof n === 'string') {
+      bytes = this.#nameBytes.get(n)
+      if (bytes === undefined) {
+        if (this.#nameBytes.size >= 4096) this.#nameBytes.clear()
+        bytes = Buffer.from(n, 'utf8')
+        this.#nameBytes.set(n, bytes)
+      }
+    } else bytes = n
+    const w = this.#head
+    w.varint(bytes.length)
+    w.bytes(bytes)
   }
 }
 
@@ -142,10 +164,11 @@ export interface EncodedHeader {
   firstTs: number
   seq: bigint
   count: number
+  /** crc32 of the records, or -1 when the encoder left it to the writer (small appends). */
   crc: number
   module: string
   core: string
-  /** Byte range of the name table (varint k · names) and the records. */
+  /** Byte offsets (within the append) of the name table (varint k · names) and of the records. */
   tableStart: number
   recordsStart: number
 }
@@ -153,9 +176,9 @@ export interface EncodedHeader {
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * The writer's side: parses encoded appends and maps their name tables to catalog ids. Consecutive
+ * The writer's side: parses encoded appends and maps their names to catalog ids. Consecutive
  * appends nearly always repeat the previous module, core and name table (a socket chunk holds many
- * frames of one session): those are compared as bytes and reused instead of decoded.
+ * frames of one session): those are compared as bytes and their ids reused instead of decoded.
  */
 export class EncodedReader {
   readonly header: EncodedHeader = {
@@ -169,77 +192,108 @@ export class EncodedReader {
     tableStart: 0,
     recordsStart: 0,
   }
+  /** module · core · table bytes of the last append whose ids are cached, and those ids. */
   #lastNames = new Uint8Array(0)
-  #lastTable = new Uint8Array(0)
-  #lastIds: number[] = []
   #lastEpoch = -1
+  #moduleId = 0
+  #coreId = 0
+  #ids: number[] = []
 
   /** Parse `b`'s header (throws MI_ERR_LOG_APPEND_INVALID when malformed). */
   read(b: Uint8Array): EncodedHeader {
     const h = this.header
     try {
       if (b.length < kFixedBytes || b[0] !== kEncodedVersion) throw new RangeError('version')
-      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
-      h.rts = dv.getFloat64(1, true)
-      h.firstTs = dv.getFloat64(9, true)
-      h.seq = dv.getBigUint64(17, true)
-      h.count = dv.getUint32(25, true)
-      h.crc = dv.getUint32(29, true)
-      const r = new Reader(b, kFixedBytes)
-      const moduleEnd = skipName(r)
-      const namesEnd = skipName(r)
-      if (!sameBytes(b, kFixedBytes, namesEnd, this.#lastNames)) {
-        const r2 = new Reader(b, kFixedBytes)
-        h.module = readName(r2)
-        h.core = readName(r2)
-        this.#lastNames = b.slice(kFixedBytes, namesEnd)
-      }
-      h.tableStart = namesEnd
-      const k = r.varint()
-      for (let i = 0; i < k; i++) skipName(r)
-      h.recordsStart = r.pos
-      if (moduleEnd === kFixedBytes + 1 || h.count < 1 || k < 1 || k > h.count) throw new RangeError('header')
+      const v = dataView(b)
+      const o = b.byteOffset
+      h.rts = v.getFloat64(o + 2, true)
+      h.firstTs = v.getFloat64(o + 10, true)
+      h.seq = v.getBigUint64(o + 18, true)
+      h.count = v.getUint32(o + 26, true)
+      h.crc = b[1]! & kFlagCrc ? v.getUint32(o + 30, true) : -1
+      let p = skipName(b, kFixedBytes)
+      if (p === kFixedBytes + 1) throw new RangeError('empty module')
+      p = skipName(b, p)
+      h.tableStart = p
+      const k = varintAt(b, p)
+      p = at
+      for (let i = 0; i < k; i++) p = skipName(b, p)
+      h.recordsStart = p
+      if (h.count < 1 || k < 1 || k > h.count) throw new RangeError('header')
       if (!Number.isSafeInteger(h.rts) || h.rts < 0 || !Number.isSafeInteger(h.firstTs))
         throw new RangeError('ts')
     } catch (err) {
-      this.#lastNames = new Uint8Array(0)
+      this.#lastEpoch = -1
       throw new MI_ERR_LOG_APPEND_INVALID(`malformed encoded append (${(err as Error).message})`)
     }
     return h
   }
 
   /**
-   * Catalog ids of the last read append's stream names, interning new ones. Reused while the
-   * table bytes repeat within one `epoch` (a log failure forgets un-persisted names).
+   * Catalog ids of the last read append's module, core (0 for '') and stream names, interning new
+   * ones. Reused while the name bytes repeat within one `epoch` (a log failure forgets names).
    */
   ids(b: Uint8Array, epoch: number, intern: (name: string) => number): number[] {
     const h = this.header
-    if (epoch === this.#lastEpoch && sameBytes(b, h.tableStart, h.recordsStart, this.#lastTable))
-      return this.#lastIds
-    const r = new Reader(b, h.tableStart, h.recordsStart)
-    const k = r.varint()
+    if (epoch === this.#lastEpoch && sameBytes(b, kFixedBytes, h.recordsStart, this.#lastNames))
+      return this.#ids
+    this.#lastEpoch = -1
+    let p = kFixedBytes
+    h.module = readName(b, p)
+    p = at
+    h.core = readName(b, p)
+    p = at
+    const k = varintAt(b, p)
+    p = at
     const ids = new Array<number>(k)
     for (let i = 0; i < k; i++) {
-      const n = readName(r)
+      const n = readName(b, p)
+      p = at
       if (n.length === 0) throw new MI_ERR_LOG_APPEND_INVALID('stream must be a non-empty string')
       ids[i] = intern(n)
     }
-    this.#lastTable = b.slice(h.tableStart, h.recordsStart)
-    this.#lastIds = ids
+    this.#moduleId = intern(h.module)
+    this.#coreId = h.core === '' ? 0 : intern(h.core)
+    this.#ids = ids
+    this.#lastNames = b.slice(kFixedBytes, h.recordsStart)
     this.#lastEpoch = epoch
     return ids
   }
+  get moduleId(): number {
+    return this.#moduleId
+  }
+  get coreId(): number {
+    return this.#coreId
+  }
 }
 
-function skipName(r: Reader): number {
-  r.skip(r.varint())
-  return r.pos
+// Varint reads over a plain (buffer, offset): the end position is left in `at` (no allocation).
+let at = 0
+function varintAt(b: Uint8Array, p: number): number {
+  let result = 0
+  let mul = 1
+  for (let i = 0; i < 8; i++) {
+    if (p >= b.length) throw new RangeError('truncated')
+    const byte = b[p++]!
+    result += (byte & 0x7f) * mul
+    if (byte < 0x80) {
+      at = p
+      return result
+    }
+    mul *= 0x80
+  }
+  throw new RangeError('varint too long')
 }
-function readName(r: Reader): string {
-  const len = r.varint()
-  const at = r.pos
-  r.skip(len)
-  return utf8.decode(r.buf.subarray(at, at + len))
+function skipName(b: Uint8Array, p: number): number {
+  const len = varintAt(b, p)
+  if (at + len > b.length) throw new RangeError('truncated')
+  return at + len
+}
+function readName(b: Uint8Array, p: number): string {
+  const end = skipName(b, p)
+  const s = utf8.decode(b.subarray(end - varintAt(b, p), end))
+  at = end
+  return s
 }
 function sameBytes(b: Uint8Array, start: number, end: number, last: Uint8Array): boolean {
   const n = end - start
@@ -250,32 +304,51 @@ function sameBytes(b: Uint8Array, start: number, end: number, last: Uint8Array):
 }
 
 /**
- * Append the batch of the encoded append `b` (header from EncodedReader.read) to a group's body:
- * the batch header and name table are written here, the records are copied. Returns the body's
- * CRC after it, from `crc` (the body's CRC before) without reading the records again.
+ * The body CRC of a forming group, kept lazily: `crc` covers the body's bytes [0, pos). Small
+ * appends are left for one crc32 call over many of them (catchUp); a big append's records come
+ * with their CRC from the parser and are combined in without being read.
+ */
+export interface GroupCrc {
+  crc: number
+  pos: number
+}
+
+/** Fold the body bytes [g.pos, end) into g.crc (one call, however many appends they hold). */
+export function catchUp(w: Writer, g: GroupCrc, end = w.pos): void {
+  if (end > g.pos) g.crc = crc32(w.buf.subarray(g.pos, end), g.crc)
+  g.pos = end
+}
+
+/**
+ * Append the batch of the encoded append `b` (header from EncodedReader.read, ids from .ids) to a
+ * group's body: the batch header and name table are written here, the records are copied.
  */
 export function writeEncodedBatch(
   w: Writer,
-  crc: number,
+  g: GroupCrc,
   b: Uint8Array,
   h: EncodedHeader,
   moduleId: number,
   coreId: number,
   rtsDelta: number,
   ids: number[],
-): number {
-  const start = w.pos
+): void {
   w.varint(moduleId)
   w.varint(coreId)
   w.u64(h.seq)
   w.zigzag(rtsDelta)
   w.varint(h.count)
   w.varint(ids.length)
-  for (const id of ids) w.varint(id)
-  const next = crc32(w.buf.subarray(start, w.pos), crc)
+  for (let i = 0; i < ids.length; i++) w.varint(ids[i]!)
   const records = b.subarray(h.recordsStart)
+  if (h.crc < 0) {
+    w.bytes(records)
+    return
+  }
+  catchUp(w, g)
   w.bytes(records)
-  return crc32Combine(next, h.crc, records.length)
+  g.crc = crc32Combine(g.crc, h.crc, records.length)
+  g.pos = w.pos
 }
 
 // ---------------------------------------------------------------------------------------------

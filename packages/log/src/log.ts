@@ -4,7 +4,14 @@ import path from 'node:path'
 import { crc32, zstdCompressSync } from 'node:zlib'
 import { encodeCatalogEntry } from './catalog.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
-import { AppendEncoder, crc32Combine, EncodedReader, writeEncodedBatch } from './entry.ts'
+import {
+  AppendEncoder,
+  catchUp,
+  crc32Combine,
+  EncodedReader,
+  type GroupCrc,
+  writeEncodedBatch,
+} from './entry.ts'
 import {
   MI_ERR_LOG_APPEND_INVALID,
   MI_ERR_LOG_CLOSED,
@@ -96,8 +103,8 @@ interface Group {
   hwm: Map<string, bigint>
   newNames: string[]
   startedAt: number
-  /** crc32 of w's bytes so far (entry.ts folds each batch in without reading its records). */
-  crc: number
+  /** crc32 of w's bytes, kept lazily (entry.ts: big batches' records are not read again). */
+  crc: GroupCrc
   // set when written
   offset: number
   endOffset: number
@@ -393,7 +400,6 @@ class LogImpl implements Log {
   appendEncoded(encoded: Uint8Array): AppendResult {
     if (this.#state !== 'open') throw this.#stateError()
     const e = this.#encoded.read(encoded)
-    const { module, seq, rts } = e
     let g = this.#cur
     if (!g) {
       g = this.#cur = {
@@ -401,13 +407,13 @@ class LogImpl implements Log {
         w: new Writer(Math.min(this.#lastGroupBytes + 1024, this.#opts.groupCommitMaxBytes + 1024)),
         baseLsn: this.#nextLsn,
         count: 0,
-        baseRts: rts,
-        maxRts: rts,
+        baseRts: e.rts,
+        maxRts: e.rts,
         firstTs: e.firstTs,
         hwm: new Map(),
         newNames: [],
         startedAt: performance.now(),
-        crc: 0,
+        crc: { crc: 0, pos: 0 },
         offset: 0,
         endOffset: 0,
         writeUs: 0,
@@ -416,10 +422,18 @@ class LogImpl implements Log {
     }
     const grp = g
     const ids = this.#encoded.ids(encoded, this.#epoch, (name) => this.#intern(name, grp))
-    const moduleId = this.#intern(module, g)
-    const coreId = e.core === '' ? 0 : this.#intern(e.core, g)
+    const { module, seq, rts } = e
     const w = g.w
-    g.crc = writeEncodedBatch(w, g.crc, encoded, e, moduleId, coreId, rts - g.baseRts, ids)
+    writeEncodedBatch(
+      w,
+      g.crc,
+      encoded,
+      e,
+      this.#encoded.moduleId,
+      this.#encoded.coreId,
+      rts - g.baseRts,
+      ids,
+    )
     const firstLsn = this.#nextLsn
     this.#nextLsn += e.count
     g.count += e.count
@@ -562,7 +576,8 @@ class LogImpl implements Log {
     const payloadLen = head.length - kGroupPrefixBytes + body.length
     head.writeUInt32LE(payloadLen, 0)
     const headCrc = crc32(head.subarray(kGroupPrefixBytes))
-    head.writeUInt32LE(compressed ? crc32(body, headCrc) : crc32Combine(headCrc, g.crc, body.length), 4)
+    if (!compressed) catchUp(g.w, g.crc)
+    head.writeUInt32LE(compressed ? crc32(body, headCrc) : crc32Combine(headCrc, g.crc.crc, body.length), 4)
     return { head, body, total: kGroupPrefixBytes + payloadLen }
   }
 

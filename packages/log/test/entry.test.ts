@@ -39,11 +39,11 @@ test('appendEncoded stores what append stores; names map per append', async (t) 
   enc.begin(rts)
   enc.add('s.b', rts + 3, body(5, 1))
   enc.add('s.a', rts - 2, body(0, 0))
-  enc.add('s.b', rts, body(300, 2))
+  enc.add('s.b', rts, body(3000, 2)) // big enough for the parser-side CRC (kParserCrcBytes)
   const [head, rec] = enc.finish(Buffer.from('m1'), Buffer.from('c'), 7n)
   const bytes = Buffer.concat([head, rec])
   t.is(encodedRts(bytes), rts)
-  t.is(encodedBodyBytes(bytes), 305)
+  t.is(encodedBodyBytes(bytes), 3005)
   t.deepEqual(log.appendEncoded(bytes), { firstLsn: 1, lastLsn: 3 })
   // The same table again (cached ids), then a new name in a new order.
   t.deepEqual(log.appendEncoded(bytes), { firstLsn: 4, lastLsn: 6 })
@@ -58,6 +58,15 @@ test('appendEncoded stores what append stores; names map per append', async (t) 
     ],
   })
   t.is(log.moduleHwm('m1'), 7n)
+  // A seq past 2^53 travels exactly (the encoder's fast path covers only safe integers).
+  log.append({
+    module: 'm3',
+    core: '',
+    seq: 2n ** 64n - 1n,
+    rts,
+    records: [{ stream: 's.a', ts: rts, body: body(1, 1) }],
+  })
+  t.is(log.moduleHwm('m3'), 2n ** 64n - 1n)
   await log.sync()
   await log.close()
 
@@ -69,18 +78,19 @@ test('appendEncoded stores what append stores; names map per append', async (t) 
     [
       [1, 'm1', 'c', 's.b', rts + 3, 5],
       [2, 'm1', 'c', 's.a', rts - 2, 0],
-      [3, 'm1', 'c', 's.b', rts, 300],
+      [3, 'm1', 'c', 's.b', rts, 3000],
       [4, 'm1', 'c', 's.b', rts + 3, 5],
       [5, 'm1', 'c', 's.a', rts - 2, 0],
-      [6, 'm1', 'c', 's.b', rts, 300],
+      [6, 'm1', 'c', 's.b', rts, 3000],
       [7, 'm2', '', 's.c', rts, 2],
       [8, 'm2', '', 's.a', rts, 1],
+      [9, 'm3', '', 's.a', rts, 1],
     ],
   )
-  t.deepEqual(recs[2]!.body, body(300, 2))
+  t.deepEqual(recs[2]!.body, body(3000, 2))
   t.deepEqual(
     (await reader.cursor({ streams: ['s.a'] }).read()).map((r) => r.lsn),
-    [2, 5, 8],
+    [2, 5, 8, 9],
   )
 })
 
