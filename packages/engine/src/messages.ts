@@ -8,7 +8,6 @@
  * Rings carry bytes; the few rare control events (module claims, barriers, auth failures) travel
  * as typed postMessage objects; request/response control (stats, reload, drain) goes over comlink.
  */
-import { ringDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 
 /** Inbound ring (main → parser), record kinds. The ring tag is always the connection id. */
 export const In = {
@@ -75,44 +74,4 @@ export type WriterEvent =
 /** Wall clock in microseconds since the epoch, for `rts` and producer ts=0 stamping. */
 export function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000)
-}
-
-/**
- * The writer's durable watermark for same-process readers (the subscriber dispatcher), so they need
- * not poll the log's watermark file:
- *
- *   SharedArrayBuffer(16): [0] Int32 bumped on every durable move (Atomics.add + notify)
- *                          [8] Float64 the durable LSN, written before the bump
- *
- * A reader that sees the word move reads the LSN after it, so it sees that LSN or a newer one.
- */
-export function createDurableSignal(): SharedArrayBuffer {
-  return new SharedArrayBuffer(16)
-}
-
-export function publishDurable(signal: SharedArrayBuffer, durableLsn: number): void {
-  new Float64Array(signal, 8, 1)[0] = durableLsn
-  ringDoorbell(new Int32Array(signal, 0, 1))
-}
-
-/** Subscribe to durable moves; the returned function unsubscribes. Waits only while subscribed. */
-export function onDurable(signal: SharedArrayBuffer): (listener: (durableLsn: number) => void) => () => void {
-  const word = new Int32Array(signal, 0, 1)
-  const lsn = new Float64Array(signal, 8, 1)
-  const listeners = new Set<(durableLsn: number) => void>()
-  let running = false
-  const loop = async () => {
-    running = true
-    while (listeners.size > 0) {
-      const seen = Atomics.load(word, 0)
-      await waitDoorbellAsync(word, seen, 1000)
-      if (Atomics.load(word, 0) !== seen) for (const l of listeners) l(lsn[0]!)
-    }
-    running = false
-  }
-  return (listener) => {
-    listeners.add(listener)
-    if (!running) void loop()
-    return () => listeners.delete(listener)
-  }
 }

@@ -43,10 +43,12 @@
  * ## Parse once (encoded appends, entry.ts)
  * Every record passes through the one writer thread, so it must not decode records. A parser
  * thread (there can be several) builds the batch's records in the format above with entry.ts's
- * AppendEncoder, with the CRC-32 of those bytes, and the writer's `appendEncoded` writes the batch
- * header, maps the batch's few stream names to catalog ids (once per append, and not even that
- * when the table repeats the previous one) and copies the records. The group CRC is combined
- * from the batches' CRCs (crc32Combine) instead of being computed over the group again.
+ * AppendEncoder, and the writer's `appendEncoded` writes the batch header, maps the batch's few
+ * stream names to catalog ids (once per append, and not even that when the names repeat the
+ * previous append's) and copies the records. CRC: a batch with ≥ 2 KiB of records carries their
+ * CRC-32 from the parser and the writer combines it into the group's (crc32Combine) without
+ * reading them; smaller ones (a DATA frame) are covered by one crc32 call per run of them at
+ * commit, since a call costs ~0.5 µs before its first byte (cheaper than one per frame).
  * Catalog ids are per log and only the writer knows them, so records index a per-batch name table
  * (flag 4) instead of naming catalog ids: ~2 B more per DATA record. Groups without flag 4 (logs
  * written before it) are read as before; every group written now has it, and a log written by
@@ -71,10 +73,13 @@
  *
  * ## Durable watermark (how readers learn it)
  * The writer pwrites `durable` (durableLsn, segment base, end offset, CRC) after each commit;
- * readers re-read it on every `read()` and wait for it with fs.watch (inotify) + a 50 ms poll. A
- * same-process reader may pass the writer's `log.durableSignal` (Int32Array over a
- * SharedArrayBuffer, slot 0 = commit counter, Atomics.add + notify after every commit) to wake
- * without waiting for inotify. Readers never read past (segment, end offset).
+ * readers re-read it on every `read()` and never read past (segment, end offset). How they learn
+ * that it moved is one mechanism with two transports (durable-signal.ts):
+ * - in the writer's process, `log.durableSignal` (Int32Array over a SharedArrayBuffer: a commit
+ *   counter bumped with Atomics.add + notify after every commit, and the durable lsn), passed to
+ *   openReader or watched with `watchDurable(signal, cb)` (the engine hands it to the main thread);
+ * - in other processes, inotify on the `durable` file, with a 50 ms poll as the floor (1 s with
+ *   the signal).
  *
  * ## Recovery (openLog)
  * 0. Remove *.tmp-<pid>-* files of dead processes (ENOSPC mid atomic write, SIGKILL).
@@ -133,6 +138,7 @@
 
 export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './config.ts'
 export { kDefaults } from './config.ts'
+export { durableLsnOf, watchDurable } from './durable-signal.ts'
 export {
   MI_ERR_LOG_APPEND_INVALID,
   MI_ERR_LOG_CATALOG_MISSING,

@@ -4,6 +4,7 @@ import path from 'node:path'
 import { crc32, zstdCompressSync } from 'node:zlib'
 import { encodeCatalogEntry } from './catalog.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
+import { createDurableSignal, publishDurable } from './durable-signal.ts'
 import {
   AppendEncoder,
   catchUp,
@@ -156,7 +157,7 @@ export interface Log {
   onError(cb: (err: Error) => void): () => void
   onResume(cb: () => void): () => void
   readonly durableLsn: number
-  /** Int32Array over a SharedArrayBuffer: slot 0 counts commits (see index.ts). */
+  /** The durable watermark for this process's readers (durable-signal.ts, watchDurable). */
   readonly durableSignal: Int32Array
   readonly dir: string
   moduleHwm(module: string): bigint
@@ -199,7 +200,7 @@ function openFailed(dir: string, step: string, err: unknown): Error {
 
 class LogImpl implements Log {
   readonly dir: string
-  readonly durableSignal = new Int32Array(new SharedArrayBuffer(16))
+  readonly durableSignal = createDurableSignal()
   #opts: ResolvedOptions
   #io: WriterIo = realIo
   #state: 'open' | 'unavailable' | 'closed' = 'open'
@@ -797,9 +798,8 @@ class LogImpl implements Log {
     } catch {
       // Readers fall back to polling an older value; the next commit rewrites it.
     }
-    // Waiters: same-process readers given this SAB (Reader.waitForData). They re-read the file after waking.
-    Atomics.add(this.durableSignal, 0, 1)
-    Atomics.notify(this.durableSignal, 0)
+    // Same-process waiters (durable-signal.ts): readers given it re-read the file after waking.
+    publishDurable(this.durableSignal, this.#durableLsn)
   }
 
   // ------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import { encodedBodyBytes, encodedRts } from '@module-ingest/log/entry'
 import { type LoopNext, RingConsumer, ringDoorbell, runDoorbellLoop } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
-import { nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
+import { nowUs, W, type WriterEvent } from '../messages.ts'
 
 export interface WriterInit {
   logDir: string
@@ -41,8 +41,6 @@ export interface WriterInit {
    * (disk full, I/O error). Entries up to it that were not durable must never be acknowledged.
    */
   lost: SharedArrayBuffer
-  /** The durable watermark for same-process readers (messages.ts, publishDurable). */
-  durableSignal: SharedArrayBuffer
   control: import('node:worker_threads').MessagePort
 }
 
@@ -153,8 +151,6 @@ function settle(durableLsn: number): void {
     const b = barriers.shift()!
     post({ code: 'BARRIER', token: b.token, module: b.module, hwm: log.moduleHwm(b.module) })
   }
-  // Same-process readers (the subscriber dispatcher) wait on this.
-  publishDurable(init.durableSignal, durableLsn)
 }
 
 log.onDurable(settle)
@@ -191,6 +187,10 @@ const control = {
       stalled: stalled !== null,
       writerRingUsedBytes: consumers.map((c) => c.usedBytes),
     }
+  },
+  /** The log's durable signal (same-process readers wait on it; the buffer is shared). */
+  durableSignal(): Int32Array {
+    return log.durableSignal
   },
   /** Derived records from subscribers (emit, dead letters): appended under a server module name. */
   async appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>) {
