@@ -60,8 +60,10 @@ interface EncodeRecord {
  */
 export class AppendEncoder {
   #rec = new Writer(64 * 1024)
-  #head = new Writer(1024)
+  readonly #head = new Writer(1024)
+  /** Stream names of this append: the first #nStreams entries (the array is reused). */
   #streams: string[] = []
+  #nStreams = 0
   #index = new Map<string, number>()
   /** UTF-8 of stream names seen lately (telemetry repeats a handful millions of times). */
   #nameBytes = new Map<string, Uint8Array>()
@@ -69,10 +71,20 @@ export class AppendEncoder {
   #firstTs = 0
   #count = 0
   #bodyBytes = 0
+  readonly #out: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)]
+  /** The encoded module · core of the last finish() (a session's frames repeat them). */
+  #lastModule: Uint8Array | string | undefined
+  #lastCore: Uint8Array | string | undefined
+  #prefix = new Writer(64)
+  /** A DataView over #head's buffer (`#dvFor`), remade when the writer grows into a new one. */
+  #dv: DataView = new DataView(new ArrayBuffer(8))
+  #dvFor: Buffer | undefined
+  #recView: Uint8Array = new Uint8Array(0)
+  #headView: Uint8Array = new Uint8Array(0)
 
   begin(rts: number): void {
     this.#rec.pos = 0
-    this.#streams.length = 0
+    this.#nStreams = 0
     if (this.#index.size > 0) this.#index.clear()
     this.#rts = rts
     this.#count = 0
@@ -82,18 +94,20 @@ export class AppendEncoder {
   add(stream: string, ts: number, body: Uint8Array): void {
     // Batches use a handful of names: a short scan beats a Map until there are many.
     const s = this.#streams
+    const n = this.#nStreams
     let idx = -1
-    if (s.length <= 8) {
-      for (let i = 0; i < s.length; i++)
+    if (n <= 8) {
+      for (let i = 0; i < n; i++)
         if (s[i] === stream) {
           idx = i
           break
         }
     } else idx = this.#index.get(stream) ?? -1
     if (idx < 0) {
-      idx = s.push(stream) - 1
-      if (s.length === 9) for (let i = 0; i < s.length; i++) this.#index.set(s[i]!, i)
-      else if (s.length > 9) this.#index.set(stream, idx)
+      idx = n
+      s[this.#nStreams++] = stream
+      if (n + 1 === 9) for (let i = 0; i <= n; i++) this.#index.set(s[i]!, i)
+      else if (n + 1 > 9) this.#index.set(stream, idx)
     }
     if (this.#count === 0) this.#firstTs = ts
     const w = this.#rec
@@ -105,44 +119,68 @@ export class AppendEncoder {
     this.#bodyBytes += body.length
   }
 
-  /** [header, records]: copy both, in order, to form the encoded append. */
+  /**
+   * [header, records]: copy both, in order, to form the encoded append. The array and both views
+   * are reused: valid until the next begin(). `module`/`core` Buffers are recognised by identity
+   * (a session's own): do not change one in place between calls.
+   */
   finish(module: Uint8Array | string, core: Uint8Array | string, seq: bigint): [Uint8Array, Uint8Array] {
-    const records = this.#rec.buf.subarray(0, this.#rec.pos)
+    // This runs once per frame on a parser: no Buffer methods or views beyond the two returned
+    // (cached while their length repeats, as it does for a session's DATA frames).
+    this.#recView = view(this.#rec, this.#recView)
+    const records = this.#recView
     const h = this.#head
     h.pos = 0
     h.ensure(kFixedBytes)
-    const b = h.buf
+    if (this.#dvFor !== h.buf) {
+      this.#dvFor = h.buf
+      this.#dv = new DataView(h.buf.buffer, h.buf.byteOffset, h.buf.length)
+    }
+    const dv = this.#dv
     const crc = records.length >= kParserCrcBytes
-    b[0] = kEncodedVersion
-    b[1] = crc ? kFlagCrc : 0
-    b.writeDoubleLE(this.#rts, 2)
-    b.writeDoubleLE(this.#firstTs, 10)
-    // Two u32 from one BigInt→Number conversion: writeBigUInt64LE costs ~4× more per frame.
+    dv.setUint8(0, kEncodedVersion)
+    dv.setUint8(1, crc ? kFlagCrc : 0)
+    dv.setFloat64(2, this.#rts, true)
+    dv.setFloat64(10, this.#firstTs, true)
+    // Two u32 from one BigInt→Number conversion: BigInt arithmetic costs more per frame.
     const n = Number(seq)
     if (n <= Number.MAX_SAFE_INTEGER) {
-      b.writeUInt32LE(n % 0x1_0000_0000, 18)
-      b.writeUInt32LE(Math.floor(n / 0x1_0000_0000), 22)
-    } else b.writeBigUInt64LE(seq, 18)
-    b.writeUInt32LE(this.#count, 26)
-    b.writeUInt32LE(crc ? crc32(records) : 0, 30)
-    b.writeDoubleLE(this.#bodyBytes, 34)
+      dv.setUint32(18, n % 0x1_0000_0000, true)
+      dv.setUint32(22, Math.floor(n / 0x1_0000_0000), true)
+    } else dv.setBigUint64(18, seq, true)
+    dv.setUint32(26, this.#count, true)
+    dv.setUint32(30, crc ? crc32(records) : 0, true)
+    dv.setFloat64(34, this.#bodyBytes, true)
     h.pos = kFixedBytes
-    this.#name(module)
-    this.#name(core)
-    h.varint(this.#streams.length)
-    for (const s of this.#streams) this.#name(s)
-    return [h.buf.subarray(0, h.pos), records]
+    if (module !== this.#lastModule || core !== this.#lastCore) {
+      this.#prefix.pos = 0
+      this.#name(this.#prefix, module)
+      this.#name(this.#prefix, core)
+      this.#lastModule = module
+      this.#lastCore = core
+    }
+    const pn = this.#prefix.pos
+    h.ensure(pn)
+    const pb = this.#prefix.buf
+    const hb = h.buf
+    for (let i = 0; i < pn; i++) hb[h.pos + i] = pb[i]!
+    h.pos += pn
+    h.varint(this.#nStreams)
+    for (let i = 0; i < this.#nStreams; i++) this.#name(h, this.#streams[i]!)
+    this.#headView = view(h, this.#headView)
+    this.#out[0] = this.#headView
+    this.#out[1] = records
+    return this.#out
   }
 
   /** One buffer holding the whole encoded append (for callers off the hot path). */
   encode(module: string, core: string, seq: bigint, rts: number, records: EncodeRecord[]): Uint8Array {
     this.begin(rts)
     for (const r of records) this.add(r.stream, r.ts, r.body)
-    const [head, rec] = this.finish(module, core, seq)
-    return Buffer.concat([head, rec])
+    return Buffer.concat(this.finish(module, core, seq))
   }
 
-  #name(n: Uint8Array | string): void {
+  #name(w: Writer, n: Uint8Array | string): void {
     let bytes: Uint8Array | undefined
     if (typeof n === 'string') {
       bytes = this.#nameBytes.get(n)
@@ -152,10 +190,16 @@ export class AppendEncoder {
         this.#nameBytes.set(n, bytes)
       }
     } else bytes = n
-    const w = this.#head
     w.varint(bytes.length)
     w.bytes(bytes)
   }
+}
+
+/** w's bytes [0, pos) as a plain Uint8Array: `last` again when it already is exactly that. */
+function view(w: Writer, last: Uint8Array): Uint8Array {
+  const b = w.buf
+  if (last.length === w.pos && last.buffer === b.buffer && last.byteOffset === b.byteOffset) return last
+  return new Uint8Array(b.buffer, b.byteOffset, w.pos)
 }
 
 /** The parsed header of an encoded append (one reused object per reader). */
@@ -176,9 +220,9 @@ export interface EncodedHeader {
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
- * The writer's side: parses encoded appends and maps their names to catalog ids. Consecutive
- * appends nearly always repeat the previous module, core and name table (a socket chunk holds many
- * frames of one session): those are compared as bytes and their ids reused instead of decoded.
+ * The writer's side: parses encoded appends and maps their names to catalog ids. Appends repeat
+ * a few module/core/name-table blocks (one per session): those are recognised by their bytes and
+ * their ids reused instead of decoded.
  */
 export class EncodedReader {
   readonly header: EncodedHeader = {
@@ -192,12 +236,13 @@ export class EncodedReader {
     tableStart: 0,
     recordsStart: 0,
   }
-  /** module · core · table bytes of the last append whose ids are cached, and those ids. */
-  #lastNames = new Uint8Array(0)
-  #lastEpoch = -1
-  #moduleId = 0
-  #coreId = 0
-  #ids: number[] = []
+  /** What the last append's names block (module · core · table bytes) maps to. */
+  #last: NamesEntry | undefined
+  /**
+   * Names blocks seen lately, by a hash of their bytes (checked against the bytes): sessions
+   * interleave in a ring, so the last block alone misses often. Bounded by a clear.
+   */
+  #cache = new Map<number, NamesEntry>()
 
   /** Parse `b`'s header (throws MI_ERR_LOG_APPEND_INVALID when malformed). */
   read(b: Uint8Array): EncodedHeader {
@@ -223,48 +268,79 @@ export class EncodedReader {
       if (!Number.isSafeInteger(h.rts) || h.rts < 0 || !Number.isSafeInteger(h.firstTs))
         throw new RangeError('ts')
     } catch (err) {
-      this.#lastEpoch = -1
+      this.#last = undefined
       throw new MI_ERR_LOG_APPEND_INVALID(`malformed encoded append (${(err as Error).message})`)
     }
     return h
   }
 
   /**
-   * Catalog ids of the last read append's module, core (0 for '') and stream names, interning new
-   * ones. Reused while the name bytes repeat within one `epoch` (a log failure forgets names).
+   * Catalog ids of the last read append's stream names (moduleId/coreId beside them), interning
+   * new ones. Cached by the names' bytes within one `epoch` (a log failure forgets names).
    */
   ids(b: Uint8Array, epoch: number, intern: (name: string) => number): number[] {
     const h = this.header
-    if (epoch === this.#lastEpoch && sameBytes(b, kFixedBytes, h.recordsStart, this.#lastNames))
-      return this.#ids
-    this.#lastEpoch = -1
-    let p = kFixedBytes
-    h.module = readName(b, p)
-    p = at
-    h.core = readName(b, p)
-    p = at
-    const k = varintAt(b, p)
-    p = at
-    const ids = new Array<number>(k)
-    for (let i = 0; i < k; i++) {
-      const n = readName(b, p)
-      p = at
-      if (n.length === 0) throw new MI_ERR_LOG_APPEND_INVALID('stream must be a non-empty string')
-      ids[i] = intern(n)
+    const end = h.recordsStart
+    let e = this.#last
+    if (e === undefined || e.epoch !== epoch || !sameBytes(b, kFixedBytes, end, e.bytes)) {
+      const key = fnv1a(b, kFixedBytes, end)
+      e = this.#cache.get(key)
+      if (e === undefined || e.epoch !== epoch || !sameBytes(b, kFixedBytes, end, e.bytes)) {
+        e = decodeNames(b, epoch, intern, end)
+        if (this.#cache.size >= 4096) this.#cache.clear()
+        this.#cache.set(key, e)
+      }
+      this.#last = e
     }
-    this.#moduleId = intern(h.module)
-    this.#coreId = h.core === '' ? 0 : intern(h.core)
-    this.#ids = ids
-    this.#lastNames = b.slice(kFixedBytes, h.recordsStart)
-    this.#lastEpoch = epoch
-    return ids
+    h.module = e.module
+    h.core = e.core
+    return e.ids
   }
   get moduleId(): number {
-    return this.#moduleId
+    return this.#last?.moduleId ?? 0
   }
   get coreId(): number {
-    return this.#coreId
+    return this.#last?.coreId ?? 0
   }
+}
+
+interface NamesEntry {
+  /** The names block's bytes (the cache key's truth). */
+  bytes: Uint8Array
+  epoch: number
+  module: string
+  core: string
+  moduleId: number
+  coreId: number
+  ids: number[]
+}
+
+function decodeNames(
+  b: Uint8Array,
+  epoch: number,
+  intern: (name: string) => number,
+  end: number,
+): NamesEntry {
+  const module = readName(b, kFixedBytes)
+  const core = readName(b, at)
+  const k = varintAt(b, at)
+  let p = at
+  const ids = new Array<number>(k)
+  for (let i = 0; i < k; i++) {
+    const n = readName(b, p)
+    p = at
+    if (n.length === 0) throw new MI_ERR_LOG_APPEND_INVALID('stream must be a non-empty string')
+    ids[i] = intern(n)
+  }
+  const bytes = b.slice(kFixedBytes, end)
+  return { bytes, epoch, module, core, moduleId: intern(module), coreId: core === '' ? 0 : intern(core), ids }
+}
+
+/** FNV-1a over a names block (a few dozen bytes): a cache key that costs no allocation. */
+function fnv1a(b: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5
+  for (let i = start; i < end; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  return h
 }
 
 // Varint reads over a plain (buffer, offset): the end position is left in `at` (no allocation).
