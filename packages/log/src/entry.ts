@@ -79,8 +79,8 @@ export class AppendEncoder {
   /** A DataView over #head's buffer (`#dvFor`), remade when the writer grows into a new one. */
   #dv: DataView = new DataView(new ArrayBuffer(8))
   #dvFor: Buffer | undefined
-  #recView: Uint8Array = new Uint8Array(0)
-  #headView: Uint8Array = new Uint8Array(0)
+  readonly #recView: CachedView = { of: undefined, view: new Uint8Array(0) }
+  readonly #headView: CachedView = { of: undefined, view: new Uint8Array(0) }
 
   begin(rts: number): void {
     this.#rec.pos = 0
@@ -127,8 +127,7 @@ export class AppendEncoder {
   finish(module: Uint8Array | string, core: Uint8Array | string, seq: bigint): [Uint8Array, Uint8Array] {
     // This runs once per frame on a parser: no Buffer methods or views beyond the two returned
     // (cached while their length repeats, as it does for a session's DATA frames).
-    this.#recView = view(this.#rec, this.#recView)
-    const records = this.#recView
+    const records = view(this.#rec, this.#recView)
     const h = this.#head
     h.pos = 0
     h.ensure(kFixedBytes)
@@ -167,8 +166,7 @@ export class AppendEncoder {
     h.pos += pn
     h.varint(this.#nStreams)
     for (let i = 0; i < this.#nStreams; i++) this.#name(h, this.#streams[i]!)
-    this.#headView = view(h, this.#headView)
-    this.#out[0] = this.#headView
+    this.#out[0] = view(h, this.#headView)
     this.#out[1] = records
     return this.#out
   }
@@ -195,11 +193,18 @@ export class AppendEncoder {
   }
 }
 
-/** w's bytes [0, pos) as a plain Uint8Array: `last` again when it already is exactly that. */
-function view(w: Writer, last: Uint8Array): Uint8Array {
-  const b = w.buf
-  if (last.length === w.pos && last.buffer === b.buffer && last.byteOffset === b.byteOffset) return last
-  return new Uint8Array(b.buffer, b.byteOffset, w.pos)
+/** w's bytes [0, pos) as a plain Uint8Array: the cached one again when it already is exactly that. */
+function view(w: Writer, last: CachedView): Uint8Array {
+  // Compared by the Buffer object: reading `.buffer` is a builtin call that does not inline.
+  if (last.of !== w.buf || last.view.length !== w.pos) {
+    last.of = w.buf
+    last.view = new Uint8Array(w.buf.buffer, w.buf.byteOffset, w.pos)
+  }
+  return last.view
+}
+interface CachedView {
+  of: Buffer | undefined
+  view: Uint8Array
 }
 
 /** The parsed header of an encoded append (one reused object per reader). */
