@@ -102,7 +102,8 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
             plugins: builtinPlugins(),
             logger: logger.child({ component: 'subscribers' }),
             metrics: subMetrics.runtime,
-            durableSignal: engine.onDurable,
+            // The log's own signal: the runtime's reader wakes on it (no file watch, no relay).
+            durableSignal: engine.durableSignal,
             emit: async (records) => {
               await engine.appendInternal(
                 'mi:subscribers',

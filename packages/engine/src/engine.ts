@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import { CredentialStore, FailureThrottle, type OperatorResult } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
+import { watchDurable } from '@module-ingest/log/durable-signal'
 import { ErrorCode } from '@module-ingest/protocol'
 import { createDoorbell, createRing } from '@module-ingest/ring'
 import { type Logger, Metrics } from '@module-ingest/telemetry'
@@ -32,13 +33,7 @@ import {
   unknownMessage,
 } from './errors.ts'
 import { type Listener, listen } from './listener.ts'
-import {
-  createDurableSignal,
-  onDurable,
-  type ParserCommand,
-  type ParserEvent,
-  type WriterEvent,
-} from './messages.ts'
+import type { ParserCommand, ParserEvent, WriterEvent } from './messages.ts'
 import type { ParserControl, ParserInit } from './parser/worker.ts'
 import { describe, type Spawned, spawn, untilReady } from './threads.ts'
 import type { WriterControl, WriterInit } from './writer/worker.ts'
@@ -56,6 +51,11 @@ export interface Engine {
   listen(): Promise<{ host: string; port: number }>
   /** Subscribe to durable-watermark moves; returns an unsubscribe. */
   onDurable(listener: (durableLsn: number) => void): () => void
+  /**
+   * The log's durable signal (packages/log durable-signal.ts), for readers in this process:
+   * `openReader(engine.logDir, { durableSignal })` wakes on every commit without the file watch.
+   */
+  readonly durableSignal: Int32Array
   /** Append records as an internal module (derived records, dead letters); resolves when appended. */
   appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>): Promise<unknown>
   stats(): Promise<EngineStats>
@@ -118,7 +118,6 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   const writerDoorbell = createDoorbell()
   const acks = new SharedArrayBuffer(4 * parsers)
   const lost = new SharedArrayBuffer(4 * parsers)
-  const durableSignal = createDurableSignal()
   const lanes = Array.from({ length: parsers }, () => ({
     inbound: createRing(config.ring.inboundBytes),
     outbound: createRing(config.ring.outboundBytes),
@@ -150,13 +149,15 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
         parserDoorbells: lanes.map((l) => l.doorbell),
         acks,
         lost,
-        durableSignal,
         control,
       }) satisfies WriterInit,
   )
   threads.push(writer)
+  let durableSignal: Int32Array
   try {
     await untilReady(writer, writer.control.stats()) // resolves once the log is open (recovery done)
+    // The log's own signal, shared with this thread: the one way in-process readers learn of commits.
+    durableSignal = await untilReady(writer, writer.control.durableSignal())
   } catch (err) {
     return abort(new MI_ERR_ENGINE_LOG_OPEN(logDir, describe(err), logDir, { cause: err }))
   }
@@ -396,7 +397,6 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
     })()
     return draining
   }
-  const subscribeDurable = onDurable(durableSignal)
 
   return {
     get address() {
@@ -425,7 +425,8 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       )
       return address
     },
-    onDurable: subscribeDurable,
+    onDurable: (listener) => watchDurable(durableSignal, listener),
+    durableSignal,
     appendInternal: (module, records) => writer.control.appendInternal(module, records),
     async stats() {
       const { w, ps } = await pull()

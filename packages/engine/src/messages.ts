@@ -8,7 +8,6 @@
  * Rings carry bytes; the few rare control events (module claims, barriers, auth failures) travel
  * as typed postMessage objects; request/response control (stats, reload, drain) goes over comlink.
  */
-import { ringDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
 
 /** Inbound ring (main → parser), record kinds. The ring tag is always the connection id. */
 export const In = {
@@ -32,7 +31,10 @@ export const Out = {
 
 /** Writer ring (parser → writer), record kinds. The ring tag is the connection id (for tracing). */
 export const W = {
-  /** An accepted DATA or BATCH frame, encoded by encodeAccepted(). */
+  /**
+   * An accepted DATA or BATCH frame as an encoded append (packages/log/src/entry.ts): the log's
+   * own record bytes and their CRC, made by the parser, so the writer decodes nothing.
+   */
   FRAME: 1,
   /** A barrier: u32 token, then the module name. Settles once everything before it is durable. */
   BARRIER: 2,
@@ -69,122 +71,7 @@ export type WriterEvent =
   | { code: 'LOG_UNAVAILABLE'; message: string }
   | { code: 'LOG_AVAILABLE' }
 
-/** How the writer decodes an accepted frame's payload. */
-export const FrameKind = { DATA: 0, BATCH: 1, BATCH_COMPRESSED: 2 } as const
-
-/**
- * An accepted frame on the writer ring:
- *
- *   u8 kind (FrameKind) | u8 moduleLen | module | u8 coreLen | core | u64 seq | f64 rtsUs | payload
- *
- * payload is the frame's payload exactly as received (a record, or a BATCH payload, zstd-compressed
- * for BATCH_COMPRESSED), already validated by the parser.
- */
-/** Write the header into `target` (a reused scratch buffer on the hot path); returns its length. */
-export function writeAcceptedHeader(
-  target: Buffer,
-  kind: number,
-  module: Buffer,
-  core: Buffer,
-  seq: bigint,
-  rtsUs: number,
-): number {
-  let o = 0
-  target[o++] = kind
-  target[o++] = module.length
-  o += module.copy(target, o)
-  target[o++] = core.length
-  o += core.copy(target, o)
-  target.writeBigUInt64BE(seq, o)
-  target.writeDoubleBE(rtsUs, o + 8)
-  return o + 16
-}
-
-export interface AcceptedFrame {
-  kind: number
-  module: string
-  core: string
-  seq: bigint
-  rtsUs: number
-  payload: Uint8Array
-}
-
-export function decodeAccepted(data: Uint8Array): AcceptedFrame {
-  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  const kind = view[0]!
-  // module and core as one run: "u8 len | module | u8 len | core"
-  const namesEnd = 2 + view[1]! + 1 + view[2 + view[1]!]!
-  const { module, core } = names(view, namesEnd)
-  const seq = view.readBigUInt64BE(namesEnd)
-  const rtsUs = view.readDoubleBE(namesEnd + 8)
-  return { kind, module, core, seq, rtsUs, payload: data.subarray(namesEnd + 16) }
-}
-
-// Consecutive entries nearly always come from the same connection (a socket chunk holds many
-// frames): keep the last module/core and compare bytes instead of decoding two strings each time.
-const kLastNames = Buffer.alloc(260)
-let lastNamesLength = -1
-let lastNames = { module: '', core: '' }
-
-function names(view: Buffer, end: number): { module: string; core: string } {
-  const n = end - 1
-  if (n === lastNamesLength) {
-    // A JS loop: names are a few dozen bytes, shorter than a native compare's call overhead.
-    let i = 0
-    while (i < n && view[1 + i] === kLastNames[i]) i++
-    if (i === n) return lastNames
-  }
-  const moduleEnd = 2 + view[1]!
-  lastNames = {
-    module: view.toString('latin1', 2, moduleEnd),
-    core: view.toString('latin1', moduleEnd + 1, end),
-  }
-  view.copy(kLastNames, 0, 1, end)
-  lastNamesLength = n
-  return lastNames
-}
-
 /** Wall clock in microseconds since the epoch, for `rts` and producer ts=0 stamping. */
 export function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000)
-}
-
-/**
- * The writer's durable watermark for same-process readers (the subscriber dispatcher), so they need
- * not poll the log's watermark file:
- *
- *   SharedArrayBuffer(16): [0] Int32 bumped on every durable move (Atomics.add + notify)
- *                          [8] Float64 the durable LSN, written before the bump
- *
- * A reader that sees the word move reads the LSN after it, so it sees that LSN or a newer one.
- */
-export function createDurableSignal(): SharedArrayBuffer {
-  return new SharedArrayBuffer(16)
-}
-
-export function publishDurable(signal: SharedArrayBuffer, durableLsn: number): void {
-  new Float64Array(signal, 8, 1)[0] = durableLsn
-  ringDoorbell(new Int32Array(signal, 0, 1))
-}
-
-/** Subscribe to durable moves; the returned function unsubscribes. Waits only while subscribed. */
-export function onDurable(signal: SharedArrayBuffer): (listener: (durableLsn: number) => void) => () => void {
-  const word = new Int32Array(signal, 0, 1)
-  const lsn = new Float64Array(signal, 8, 1)
-  const listeners = new Set<(durableLsn: number) => void>()
-  let running = false
-  const loop = async () => {
-    running = true
-    while (listeners.size > 0) {
-      const seen = Atomics.load(word, 0)
-      await waitDoorbellAsync(word, seen, 1000)
-      if (Atomics.load(word, 0) !== seen) for (const l of listeners) l(lsn[0]!)
-    }
-    running = false
-  }
-  return (listener) => {
-    listeners.add(listener)
-    if (!running) void loop()
-    return () => listeners.delete(listener)
-  }
 }

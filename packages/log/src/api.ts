@@ -50,6 +50,8 @@ export type CommitSyncResult = 'written' | 'idle' | 'busy'
 
 export interface Log {
   append(entry: AppendEntry): AppendResult
+  /** Append bytes from entry.ts's AppendEncoder (made on another thread): names mapped, records copied. */
+  appendEncoded(encoded: Uint8Array): AppendResult
   /**
    * Write every formed group now on the calling thread, blocking it in writev + fdatasync (one
    * fdatasync covers all of them). For a thread that exists only to write (the engine's writer

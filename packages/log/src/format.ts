@@ -9,6 +9,11 @@ export const kGroupMagic = 0xa0 // high nibble of the flags byte: cheap sanity b
 export const kFlagZstd = 0x01
 /** The group declares catalog names (ids it is the first to use, or all of them after a roll). */
 export const kFlagNames = 0x02
+/**
+ * The group's batches carry a name table and their records index it (index.ts "Parse once").
+ * Every group written since this flag exists has it; groups without it are read as before.
+ */
+export const kFlagBatchNames = 0x04
 export const kMaxGroupPayloadBytes = 0x7fff_ffff
 
 /** `00000000000000000001.seg`: 20 digits so that names sort like their base lsn. */
@@ -146,7 +151,8 @@ export class Reader {
 //     u8 flags (0xA0 | zstd) · varint baseLsn · varint recordCount · varint baseRts
 //     [zstd: varint rawLen · zstd frame of the rest]
 //     rest = batch*:  varint moduleId · varint coreId · u64 seq · zigzag(rts - baseRts) · varint n
-//                     n × ( varint streamId · zigzag(ts - rts) · varint bodyLen · body )
+//                     [flag 4: varint k · k × varint streamId]
+//                     n × ( varint streamId (flag 4: index into the k) · zigzag(ts - rts) · varint bodyLen · body )
 
 export interface GroupHeader {
   offset: number // byte offset of the group in its segment
@@ -264,6 +270,8 @@ export function forEachBatch(
   const r = new Reader(body)
   let lsn = header.baseLsn
   const last = header.baseLsn + header.count - 1
+  const tables = (header.flags & kFlagBatchNames) !== 0
+  let table: number[] = []
   while (lsn <= last) {
     const moduleId = r.varint()
     const coreId = r.varint()
@@ -271,9 +279,20 @@ export function forEachBatch(
     const rts = header.baseRts + r.zigzag()
     const n = r.varint()
     if (n < 1 || lsn + n - 1 > last) throw new RangeError('batch overruns group')
+    if (tables) {
+      const k = r.varint()
+      if (k < 1 || k > n) throw new RangeError('bad batch name table')
+      table = new Array(k)
+      for (let j = 0; j < k; j++) table[j] = r.varint()
+    }
     const records: DecodedBatch['records'] = new Array(n)
     for (let i = 0; i < n; i++) {
-      const streamId = r.varint()
+      let streamId = r.varint()
+      if (tables) {
+        const id = table[streamId]
+        if (id === undefined) throw new RangeError('stream index outside the batch name table')
+        streamId = id
+      }
       const ts = rts + r.zigzag()
       const len = r.varint()
       const start = r.pos

@@ -3,9 +3,10 @@
 // drives commits (commitSync/commitAsync, the engine's writer worker), on the caller's thread.
 // Lsns are assigned here; a group's lsns become durable together.
 
-import type { AppendEntry, AppendResult, CommitSyncResult, WriterCtx } from './api.ts'
+import type { AppendResult, CommitSyncResult, WriterCtx } from './api.ts'
+import { type EncodedHeader, type EncodedReader, writeEncodedBatch } from './entry.ts'
 import type { FlushStrategy } from './flush-policy.ts'
-import { encodeAppend, type FramedGroup, frameGroup, type Group, newGroup } from './group.ts'
+import { type FramedGroup, frameGroup, type Group, newGroup } from './group.ts'
 import type { NameCatalog } from './names.ts'
 import type { SegmentWriter } from './segment-writer.ts'
 
@@ -53,18 +54,27 @@ export class GroupCommit {
     this.durableLsn = nextLsn - 1
   }
 
-  /** Encode a validated append into the forming group; it is written by the pump or the caller. */
-  add(e: AppendEntry): AppendResult {
+  /**
+   * Copy one encoded append (entry.ts, made by the caller or a parser thread) into the forming
+   * group: its names mapped to catalog ids, its records copied; it is written by the pump or the
+   * caller.
+   */
+  addEncoded(encoded: Uint8Array, e: EncodedHeader, reader: EncodedReader): AppendResult {
     const max = this.#ctx.opts.groupCommitMaxBytes
     let g = this.#cur
     if (!g) {
-      g = newGroup(this.nextLsn, e.rts, e.records[0]!.ts, Math.min(this.#lastGroupBytes + 1024, max + 1024))
+      g = newGroup(this.nextLsn, e.rts, e.firstTs, Math.min(this.#lastGroupBytes + 1024, max + 1024))
       this.#cur = g
     }
     const newNames = g.newNames
-    encodeAppend(g, e, (name) => this.#names.intern(name, newNames))
+    const ids = reader.ids(encoded, this.#ctx.life.epoch, (name) => this.#names.intern(name, newNames))
+    writeEncodedBatch(g.w, g.crc, encoded, e, reader.moduleId, reader.coreId, e.rts - g.baseRts, ids)
+    g.count += e.count
+    if (e.rts > g.maxRts) g.maxRts = e.rts
+    const prev = g.hwm.get(e.module)
+    if (prev === undefined || e.seq > prev) g.hwm.set(e.module, e.seq)
     const firstLsn = this.nextLsn
-    this.nextLsn += e.records.length
+    this.nextLsn += e.count
     if (g.w.pos >= max) {
       this.#ready.push(g)
       this.#cur = undefined

@@ -1,8 +1,8 @@
 // One group commit's bytes: the appends it holds, encoded as they arrive, and its framing on disk
 // (group = u32 payloadLen | u32 crc | payload, see index.ts). No I/O and no writer state.
 import { crc32, zstdCompressSync } from 'node:zlib'
-import type { AppendEntry } from './api.ts'
-import { kFlagNames, kFlagZstd, kGroupMagic, kGroupPrefixBytes, Writer } from './format.ts'
+import { catchUp, crc32Combine, type GroupCrc } from './entry.ts'
+import { kFlagBatchNames, kFlagNames, kFlagZstd, kGroupMagic, kGroupPrefixBytes, Writer } from './format.ts'
 
 export interface Group {
   w: Writer
@@ -16,6 +16,8 @@ export interface Group {
   /** Names first interned by this group's appends (persisted before it is written). */
   newNames: string[]
   startedAt: number
+  /** crc32 of w's bytes, kept lazily (entry.ts: big batches' records are not read again). */
+  crc: GroupCrc
   // set when written
   offset: number
   endOffset: number
@@ -34,31 +36,12 @@ export function newGroup(baseLsn: number, rts: number, firstTs: number, capacity
     hwm: new Map(),
     newNames: [],
     startedAt: performance.now(),
+    crc: { crc: 0, pos: 0 },
     offset: 0,
     endOffset: 0,
     writeUs: 0,
     syncUs: 0,
   }
-}
-
-/** Encode one (validated) append as a batch of `g`; `intern` maps a name to its catalog id. */
-export function encodeAppend(g: Group, e: AppendEntry, intern: (name: string) => number): void {
-  const w = g.w
-  w.varint(intern(e.module))
-  w.varint(e.core === '' ? 0 : intern(e.core))
-  w.u64(e.seq)
-  w.zigzag(e.rts - g.baseRts)
-  w.varint(e.records.length)
-  for (const r of e.records) {
-    w.varint(intern(r.stream))
-    w.zigzag(r.ts - e.rts)
-    w.varint(r.body.length)
-    w.bytes(r.body)
-  }
-  g.count += e.records.length
-  if (e.rts > g.maxRts) g.maxRts = e.rts
-  const prev = g.hwm.get(e.module)
-  if (prev === undefined || e.seq > prev) g.hwm.set(e.module, e.seq)
 }
 
 export interface FramedGroup {
@@ -77,7 +60,7 @@ export function frameGroup(
   const h = new Writer(48)
   h.ensure(kGroupPrefixBytes)
   h.pos = kGroupPrefixBytes
-  let flags = kGroupMagic
+  let flags = kGroupMagic | kFlagBatchNames
   let compressed: Uint8Array | undefined
   if (compress && body.length >= 256) {
     const c = zstdCompressSync(body)
@@ -109,6 +92,8 @@ export function frameGroup(
   const head = h.buf.subarray(0, h.pos)
   const payloadLen = head.length - kGroupPrefixBytes + body.length
   head.writeUInt32LE(payloadLen, 0)
-  head.writeUInt32LE(crc32(body, crc32(head.subarray(kGroupPrefixBytes))), 4)
+  const headCrc = crc32(head.subarray(kGroupPrefixBytes))
+  if (!compressed) catchUp(g.w, g.crc)
+  head.writeUInt32LE(compressed ? crc32(body, headCrc) : crc32Combine(headCrc, g.crc.crc, body.length), 4)
   return { head, body, total: kGroupPrefixBytes + payloadLen }
 }

@@ -48,16 +48,32 @@
  * <seg>.cut-<offset>     durable bytes a repair cut off (raw.ts truncateSegmentTail), for salvage
  *
  * group   = u32le payloadLen | u32le crc32(payload) | payload
- * payload = u8 flags (0xA0 | 1 if zstd | 2 if names) · varint baseLsn · varint count · varint baseRts
- *           · [names: varint firstId · varint n · (varint len · utf8)×n]
+ * payload = u8 flags (0xA0 | 1 if zstd | 2 if names | 4 if name tables) · varint baseLsn · varint count
+ *           · varint baseRts · [names: varint firstId · varint n · (varint len · utf8)×n]
  *           · [zstd: varint rawLen · zstd frame of the rest] · batch+
  * batch   = varint moduleId · varint coreId (0 = '') · varint seq (u64) · zigzag(rts - baseRts)
- *           · varint n · n × record
- * record  = varint streamId · zigzag(ts - rts) · varint bodyLen · body
+ *           · varint n · [4: varint k · k × varint streamId] · n × record
+ * record  = varint streamIdx (4: index into the batch's k ids; else a catalog id) · zigzag(ts - rts)
+ *           · varint bodyLen · body
  * ```
  * A group holds every append of one group commit. Overhead per record: 8 (prefix) + ~12 (group
  * header) + ~7 (batch header) + ~5 (record header) ≈ 30-35 B when one DATA is alone in its group;
  * ≈ 12 B for DATA under load (many per group) and ≈ 5 B for records inside a BATCH. See README.
+ *
+ * ## Parse once (encoded appends, entry.ts)
+ * Every record passes through the one writer thread, so it must not decode records. A parser
+ * thread (there can be several) builds the batch's records in the format above with entry.ts's
+ * AppendEncoder, and the writer's `appendEncoded` writes the batch header, maps the batch's few
+ * stream names to catalog ids (once per append, and not even that when the names repeat the
+ * previous append's) and copies the records. CRC: a batch with ≥ 2 KiB of records carries their
+ * CRC-32 from the parser and the writer combines it into the group's (crc32Combine) without
+ * reading them; smaller ones (a DATA frame) are covered by one crc32 call per run of them at
+ * commit, since a call costs ~0.5 µs before its first byte (cheaper than one per frame).
+ * Catalog ids are per log and only the writer knows them, so records index a per-batch name table
+ * (flag 4) instead of naming catalog ids: ~2 B more per DATA record. Groups without flag 4 (logs
+ * written before it) are read as before; every group written now has it, and a log written by
+ * this version cannot be read by older ones (they see damage). `append()` encodes the same way.
+ * Log compression (`compression: 'zstd'`) still compresses and CRCs the whole group on the writer.
  *
  * ## Catalog rule
  * Names are interned to ids. A new name's catalog entry is written (and, under 'always',
@@ -77,10 +93,13 @@
  *
  * ## Durable watermark (how readers learn it)
  * The writer pwrites `durable` (durableLsn, segment base, end offset, CRC) after each commit;
- * readers re-read it on every `read()` and wait for it with fs.watch (inotify) + a 50 ms poll. A
- * same-process reader may pass the writer's `log.durableSignal` (Int32Array over a
- * SharedArrayBuffer, slot 0 = commit counter, Atomics.add + notify after every commit) to wake
- * without waiting for inotify. Readers never read past (segment, end offset).
+ * readers re-read it on every `read()` and never read past (segment, end offset). How they learn
+ * that it moved is one mechanism with two transports (durable-signal.ts):
+ * - in the writer's process, `log.durableSignal` (Int32Array over a SharedArrayBuffer: a commit
+ *   counter bumped with Atomics.add + notify after every commit, and the durable lsn), passed to
+ *   openReader or watched with `watchDurable(signal, cb)` (the engine hands it to the main thread);
+ * - in other processes, inotify on the `durable` file, with a 50 ms poll as the floor (1 s with
+ *   the signal).
  *
  * ## Recovery (openLog)
  * 0. Remove *.tmp-<pid>-* files of dead processes (ENOSPC mid atomic write, SIGKILL).
@@ -146,6 +165,7 @@ export type { BodyFormat } from '@module-ingest/subscriber-sdk/record'
 export { encodeBody, kBodyFormats, printableText, recordToJson } from '@module-ingest/subscriber-sdk/record'
 export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './config.ts'
 export { kDefaults } from './config.ts'
+export { durableLsnOf, watchDurable } from './durable-signal.ts'
 export {
   MI_ERR_LOG_APPEND_INVALID,
   MI_ERR_LOG_CATALOG_MISSING,

@@ -6,6 +6,8 @@ import path from 'node:path'
 import type { AppendEntry, AppendResult, CommitSyncResult, Log, LogStats, WriterCtx } from './api.ts'
 import { Checkpointer } from './checkpointer.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
+import { createDurableSignal, publishDurable } from './durable-signal.ts'
+import { AppendEncoder, EncodedReader } from './entry.ts'
 import { MI_ERR_LOG_APPEND_INVALID, MI_ERR_LOG_CLOSED, MI_ERR_LOG_OPEN_FAILED } from './errors.ts'
 import { Lifecycle } from './failure.ts'
 import { type FlushStrategy, flushStrategy } from './flush-policy.ts'
@@ -75,7 +77,7 @@ function openFailed(dir: string, step: string, err: unknown): Error {
 
 class LogImpl implements Log {
   readonly dir: string
-  readonly durableSignal = new Int32Array(new SharedArrayBuffer(16))
+  readonly durableSignal = createDurableSignal()
   #ctx: WriterCtx
   #life: Lifecycle
   #report: RecoveryReport
@@ -214,8 +216,20 @@ class LogImpl implements Log {
       if (!Number.isSafeInteger(r.ts)) throw new MI_ERR_LOG_APPEND_INVALID('ts must be an integer (µs)')
       if (!(r.body instanceof Uint8Array)) throw new MI_ERR_LOG_APPEND_INVALID('body must be a Uint8Array')
     }
-    this.#marks.appended(module, seq)
-    return this.#commit.add(entry)
+    return this.appendEncoded(this.#encoder.encode(module, core, seq, rts, records))
+  }
+
+  #encoder = new AppendEncoder()
+  #encoded = new EncodedReader()
+
+  /** The writer thread's path: bytes a parser encoded (entry.ts); the writer decodes no record. */
+  appendEncoded(encoded: Uint8Array): AppendResult {
+    if (this.#life.state !== 'open') throw this.#life.stateError()
+    const e = this.#encoded.read(encoded)
+    const result = this.#commit.addEncoded(encoded, e, this.#encoded)
+    // After addEncoded: the header's module is filled in when its names are mapped (entry.ts ids()).
+    this.#marks.appended(e.module, e.seq)
+    return result
   }
 
   commitSync(): CommitSyncResult {
@@ -269,9 +283,8 @@ class LogImpl implements Log {
     } catch {
       // Readers fall back to polling an older value; the next commit rewrites it.
     }
-    // Waiters: same-process readers given this SAB (Reader.waitForData). They re-read the file after waking.
-    Atomics.add(this.durableSignal, 0, 1)
-    Atomics.notify(this.durableSignal, 0)
+    // Same-process waiters (durable-signal.ts): readers given it re-read the file after waking.
+    publishDurable(this.durableSignal, this.#commit.durableLsn)
   }
 
   /** Idle modules leave memory once the HWM snapshot on disk holds their marks (module-hwm.ts). */

@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import type { SubscriberRecord } from '@module-ingest/subscriber-sdk/record'
 import { CatalogView, kCatalogFile } from './catalog.ts'
+import { watchDurable } from './durable-signal.ts'
 import { MI_ERR_LOG_CLOSED, MI_ERR_LOG_CORRUPT } from './errors.ts'
 import {
   checkGroup,
@@ -34,9 +35,9 @@ import { floorByLsn, floorByRts, type IndexEntry, loadIndex, type SegmentSummary
 export type StoredRecord = SubscriberRecord
 
 export interface ReaderOptions {
-  /** The writer's `log.durableSignal`, for prompt same-process wakeups. */
+  /** The writer's `log.durableSignal` (same process): waited on instead of the watermark file. */
   durableSignal?: Int32Array
-  /** Fallback poll period for the watermark file when no change event arrives. Default 50 ms. */
+  /** Fallback poll period for the watermark file: default 50 ms, 1 s with `durableSignal`. */
   pollIntervalMs?: number
   /**
    * Called for every damaged range a cursor of this reader skips. Default: a process warning
@@ -266,33 +267,26 @@ export class Reader {
 
   #startWatching(): void {
     if (this.#pollTimer) return
-    // Three sources, any of which wakes waiters: inotify on the watermark file (other processes),
-    // the writer's SAB (same process), and a poll as the floor for missed events.
-    try {
-      this.#watcher = fs.watch(path.join(this.dir, kWatermarkFile), { persistent: false }, this.#notify)
-      this.#watcher.on('error', () => {})
-    } catch {
-      this.#watcher = undefined
-    }
-    this.#pollTimer = setInterval(this.#notify, this.#opts.pollIntervalMs ?? 50)
+    // In the writer's process, its durable signal (durable-signal.ts); elsewhere inotify on the
+    // watermark file. A poll is the floor for missed events (a writer of another process).
     const sig = this.#opts.durableSignal
-    if (sig) {
-      const loop = (): void => {
-        if (!this.#pollTimer) return
-        const seen = Atomics.load(sig, 0)
-        const res = Atomics.waitAsync(sig, 0, seen, 1000)
-        const again = (): void => {
-          this.#notify()
-          loop()
-        }
-        if (res.async) void res.value.then(again)
-        else queueMicrotask(again)
+    if (sig) this.#unwatch = watchDurable(sig, this.#notify)
+    else {
+      try {
+        this.#watcher = fs.watch(path.join(this.dir, kWatermarkFile), { persistent: false }, this.#notify)
+        this.#watcher.on('error', () => {})
+      } catch {
+        this.#watcher = undefined
       }
-      loop()
     }
+    this.#pollTimer = setInterval(this.#notify, this.#opts.pollIntervalMs ?? (sig ? 1000 : 50))
   }
 
+  #unwatch: (() => void) | undefined
+
   #stopWatching(): void {
+    this.#unwatch?.()
+    this.#unwatch = undefined
     this.#watcher?.close()
     this.#watcher = undefined
     clearInterval(this.#pollTimer)

@@ -2,7 +2,10 @@
 
 export type {
   CreateRingOptions,
+  DoorbellLoopOptions,
+  LoopNext,
   RecordVisitor,
+  RingBacklogOptions,
   RingConsumerOptions,
   RingProducerOptions,
   WaitResult,
@@ -18,9 +21,11 @@ export {
   MI_ERR_RING_OPT_INVALID,
   MI_ERR_RING_RECORD_TOO_LARGE,
   MI_ERR_RING_TAG_INVALID,
+  RingBacklog,
   RingConsumer,
   RingProducer,
   ringDoorbell,
+  runDoorbellLoop,
   WAIT_SLICE_MS,
   waitDoorbell,
   waitDoorbellAsync,

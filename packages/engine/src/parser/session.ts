@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { type CredentialStore, type Identity, TokenBucket } from '@module-ingest/auth'
+import { AppendEncoder } from '@module-ingest/log/entry'
 import {
   decodeBatch,
   decodeHello,
@@ -18,7 +19,6 @@ import {
   encodeNack,
   encodePong,
   encodeWelcome,
-  Flags,
   type Frame,
   FrameDecoder,
   FrameType,
@@ -27,7 +27,14 @@ import {
   matchScope,
   ProtocolError,
 } from '@module-ingest/protocol'
-import { FrameKind, nowUs } from '../messages.ts'
+import { nowUs } from '../messages.ts'
+
+/**
+ * Accepted frames leave the parser as the log's own record bytes (CRC included), so the writer
+ * thread, which every record passes through, only copies them (packages/log "Parse once"). One
+ * encoder per thread: a frame is encoded and handed over before the next one is parsed.
+ */
+const encoder = new AppendEncoder()
 
 /** One message for every handshake failure: nothing tells an unknown module from a wrong secret. */
 export const AUTH_FAILED_MESSAGE = 'authentication failed'
@@ -69,8 +76,11 @@ export interface SessionHost {
   end(conn: Conn, bytes: Uint8Array): void
   /** Stop reading this connection's socket for `ms` (rate limit). */
   pause(conn: Conn, ms: number): void
-  /** Hand an accepted frame to the writer; returns the writer-ring entry index it got. */
-  accept(conn: Conn, kind: number, seq: bigint, payload: Uint8Array): number
+  /**
+   * Hand an accepted frame to the writer as an encoded append (the parts, concatenated; they are
+   * valid only during the call); returns the writer-ring entry index it got.
+   */
+  accept(conn: Conn, encoded: Uint8Array[]): number
   isDurable(entry: number): boolean
   claim(conn: Conn, module: string): void
   authFailed(conn: Conn, reason: string): void
@@ -275,17 +285,23 @@ export class Conn {
     if (seq === 0n) return this.nack(host, seq, ErrorCode.BAD_SEQ, 'seq must be >= 1')
     const payload = frame.payload
     let records = 1
+    // The records are encoded for the log as they are checked; a NACK or a duplicate drops that.
+    const rts = this.chunkRtsUs
+    encoder.begin(rts)
     try {
       if (frame.type === FrameType.DATA) {
         const record = decodeRecord(payload)
         if (!matchScope(this.scopes, 'write', record.stream))
           return this.nack(host, seq, ErrorCode.FORBIDDEN, `no write scope for stream ${record.stream}`)
+        // ts 0 means "stamp it with the receive time" (PROTOCOL.md).
+        encoder.add(record.stream, record.ts === 0 ? rts : record.ts, record.body)
       } else {
         const batch = decodeBatch(payload, frame.flags, host.limits.maxFrame)
         records = batch.length
         for (const record of batch) {
           if (!matchScope(this.scopes, 'write', record.stream))
             return this.nack(host, seq, ErrorCode.FORBIDDEN, `no write scope for stream ${record.stream}`)
+          encoder.add(record.stream, record.ts === 0 ? rts : record.ts, record.body)
         }
       }
     } catch (err) {
@@ -295,13 +311,7 @@ export class Conn {
     host.countFrame(records, frame.payload.byteLength)
     if (seq <= this.hwm) return this.settle(host, seq) // duplicate: settled, not stored again
     this.hwm = seq
-    const kind =
-      frame.type === FrameType.DATA
-        ? FrameKind.DATA
-        : frame.flags & Flags.COMPRESSED
-          ? FrameKind.BATCH_COMPRESSED
-          : FrameKind.BATCH
-    const entry = host.accept(this, kind, seq, payload)
+    const entry = host.accept(this, encoder.finish(this.moduleBuf, this.coreBuf, seq))
     this.lastEntry = entry
     this.pendEntry.push(entry)
     this.pendSeq.push(seq)

@@ -10,20 +10,12 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { CredentialStore, FailureThrottle } from '@module-ingest/auth'
 import { ErrorCode, ProtocolError } from '@module-ingest/protocol'
-import { RingConsumer, RingProducer, waitDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
+import { type LoopNext, RingBacklog, RingConsumer, RingProducer, runDoorbellLoop } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { Unpackr } from 'msgpackr'
 import { unknownMessage } from '../errors.ts'
-import {
-  type ConnOpen,
-  In,
-  Out,
-  type ParserCommand,
-  type ParserEvent,
-  W,
-  writeAcceptedHeader,
-} from '../messages.ts'
+import { type ConnOpen, In, Out, type ParserCommand, type ParserEvent, W } from '../messages.ts'
 import { Conn, type SessionHost, type SessionLimits, State } from './session.ts'
 
 export interface ParserInit {
@@ -91,15 +83,15 @@ const ackLatency = metrics.histogram('mi_ack_latency_us', 'Accept-to-ACK latency
   unit: 'us',
 })
 
-/** Module and core names are ≤ 128 bytes each (MIP/1), so the accepted-frame header fits. */
-const headerScratch = Buffer.allocUnsafe(512)
 const conns = new Map<number, Conn>()
 const sessions = new Map<string, Conn>()
 const pendingConns = new Set<Conn>()
 
-/** Writes that did not fit their ring yet, in order. While any wait, no new input is read. */
-type Staged = [ring: RingProducer, kind: number, tag: number, data: Uint8Array[]]
-const overflow: Staged[] = []
+/**
+ * Writes that did not fit their ring (outbound or writer) yet, in order across both, copied (they
+ * may be views into the inbound ring). While any wait, no new input is read.
+ */
+const overflow = new RingBacklog()
 let entries = 0 // writer-ring entries produced, wrapping Int32 (compared by difference)
 let durable = 0
 let draining = false
@@ -146,19 +138,7 @@ function shedPartial(): void {
 }
 
 function write(ring: RingProducer, kind: number, tag: number, parts: Uint8Array[]): void {
-  if (overflow.length === 0 && ring.tryWrite(kind, tag, parts)) return
-  // The parts may be views into the inbound ring, which is released after this pass.
-  overflow.push([ring, kind, tag, parts.map((p) => Buffer.from(p))])
-}
-
-function flushOverflow(): boolean {
-  let i = 0
-  for (; i < overflow.length; i++) {
-    const [ring, kind, tag, parts] = overflow[i]!
-    if (!ring.tryWrite(kind, tag, parts)) break
-  }
-  if (i > 0) overflow.splice(0, i)
-  return overflow.length === 0
+  overflow.write(ring, kind, tag, parts)
 }
 
 const host: SessionHost = {
@@ -178,10 +158,10 @@ const host: SessionHost = {
     if (sessions.get(conn.module) === conn) sessions.delete(conn.module)
     write(outbound, Out.END, conn.id, [bytes])
   },
-  accept(conn, kind, seq, payload) {
-    // tryWrite copies at once, so one scratch header serves every frame (write() copies on overflow).
-    const n = writeAcceptedHeader(headerScratch, kind, conn.moduleBuf, conn.coreBuf, seq, conn.chunkRtsUs)
-    write(toWriter, W.FRAME, conn.id, [headerScratch.subarray(0, n), payload])
+  accept(conn, encoded) {
+    // tryWrite copies at once, so the encoder's buffers are reused for the next frame (write()
+    // copies them when they wait in the overflow queue).
+    write(toWriter, W.FRAME, conn.id, encoded)
     entries = (entries + 1) | 0
     return entries
   },
@@ -379,44 +359,39 @@ Comlink.expose(control, init.control as unknown as Comlink.Endpoint)
 export type ParserControl = typeof control
 
 /**
- * Idle, the worker blocks in Atomics.wait on its doorbell (a few µs to wake, against ~40 µs for
- * waitAsync) for at most IDLE_SLEEP_MS, and lets its event loop run (main-thread commands, comlink)
- * when a sleep times out and at least every YIELD_MS. While a reply it needs is on its way as a
- * message (CLAIMED after a CLAIM), or while draining, it sleeps with waitAsync instead so that the
- * message is handled at once.
+ * Idle, the worker blocks in Atomics.wait on its doorbell (runDoorbellLoop) for at most
+ * IDLE_SLEEP_MS, so main-thread commands and comlink wait at most that long when idle (and get
+ * the event loop every 2 ms when busy). While a reply it needs is on its way as a message (CLAIMED
+ * after a CLAIM), or while draining, it sleeps with waitAsync instead so that the message is
+ * handled at once. Blocked on a full ring it re-checks every millisecond.
  */
 const IDLE_SLEEP_MS = 5
-const YIELD_MS = 2
-const yieldLoop = () => new Promise<void>((r) => setImmediate(r))
+const sleepIdle: LoopNext = { sleepMs: IDLE_SLEEP_MS }
+const sleepIdleAsync: LoopNext = { sleepMs: IDLE_SLEEP_MS, async: true }
+const sleepFull: LoopNext = { sleepMs: 1 }
+const sleepFullAsync: LoopNext = { sleepMs: 1, async: true }
 let lastSweep = performance.now()
-let lastYield = performance.now()
-for (;;) {
-  const ring = Atomics.load(doorbell, 0)
-  let work = 0
-  if (flushOverflow()) {
-    work += inbound.read(onInbound, 1024)
-    inbound.release()
-  }
-  work += pumpDurable()
-  publish()
-  const now = performance.now()
-  if (now - lastSweep > 250) {
-    lastSweep = now
-    sweepTimers()
-    publish()
-  }
-  if (now - lastYield >= YIELD_MS) {
-    await yieldLoop()
-    lastYield = performance.now()
-  } else if (work === 0 || overflow.length > 0) {
-    // Nothing to do (or blocked on a full ring): sleep until rung, bounded so timers still fire.
-    const timeoutMs = overflow.length > 0 ? 1 : IDLE_SLEEP_MS
-    if (draining || now < expectingMessageUntil) {
-      await waitDoorbellAsync(doorbell, ring, timeoutMs)
-      lastYield = performance.now()
-    } else if (waitDoorbell(doorbell, ring, timeoutMs) === 'timed-out') {
-      await yieldLoop()
-      lastYield = performance.now()
+await runDoorbellLoop(
+  doorbell,
+  () => {
+    let work = 0
+    if (overflow.flush()) {
+      work += inbound.read(onInbound, 1024)
+      inbound.release()
     }
-  }
-}
+    work += pumpDurable()
+    publish()
+    const now = performance.now()
+    if (now - lastSweep > 250) {
+      lastSweep = now
+      sweepTimers()
+      publish()
+    }
+    const full = overflow.length > 0
+    if (work > 0 && !full) return 'again'
+    const async = draining || now < expectingMessageUntil
+    if (full) return async ? sleepFullAsync : sleepFull
+    return async ? sleepIdleAsync : sleepIdle
+  },
+  { blocking: true },
+)

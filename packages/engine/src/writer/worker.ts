@@ -20,11 +20,11 @@ import {
   MI_ERR_LOG_UNAVAILABLE,
   openLog,
 } from '@module-ingest/log'
-import { decodeBatch, decodeRecord } from '@module-ingest/protocol'
-import { RingConsumer, ringDoorbell, waitDoorbell, waitDoorbellAsync } from '@module-ingest/ring'
+import { encodedBodyBytes, encodedRts } from '@module-ingest/log/entry'
+import { type LoopNext, RingConsumer, ringDoorbell, runDoorbellLoop } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
-import { decodeAccepted, FrameKind, nowUs, publishDurable, W, type WriterEvent } from '../messages.ts'
+import { nowUs, W, type WriterEvent } from '../messages.ts'
 
 export interface WriterInit {
   logDir: string
@@ -41,8 +41,6 @@ export interface WriterInit {
    * (disk full, I/O error). Entries up to it that were not durable must never be acknowledged.
    */
   lost: SharedArrayBuffer
-  /** The durable watermark for same-process readers (messages.ts, publishDurable). */
-  durableSignal: SharedArrayBuffer
   control: import('node:worker_threads').MessagePort
 }
 
@@ -99,32 +97,13 @@ function post(event: WriterEvent): void {
   parentPort!.postMessage(event)
 }
 
+/** A parser encoded the frame's records for the log (packages/log "Parse once"): no decoding here. */
 function appendEntry(data: Uint8Array): number {
-  const frame = decodeAccepted(data)
-  writerQueue.record(Math.max(1, nowUs() - frame.rtsUs))
-  const stamp = (ts: number) => (ts === 0 ? frame.rtsUs : ts)
-  let records: Array<{ stream: string; ts: number; body: Uint8Array }>
-  if (frame.kind === FrameKind.DATA) {
-    const r = decodeRecord(frame.payload)
-    records = [{ stream: r.stream, ts: stamp(r.ts), body: r.body }]
-  } else {
-    const flags = frame.kind === FrameKind.BATCH_COMPRESSED ? 1 : 0
-    records = decodeBatch(frame.payload, flags, Number.MAX_SAFE_INTEGER).map((r) => ({
-      stream: r.stream,
-      ts: stamp(r.ts),
-      body: r.body,
-    }))
-  }
-  const { lastLsn: lsn } = log.append({
-    module: frame.module,
-    core: frame.core,
-    seq: frame.seq,
-    rts: frame.rtsUs,
-    records,
-  })
-  tally.records += records.length
-  for (const r of records) tally.bytes += r.body.byteLength
-  return lsn
+  writerQueue.record(Math.max(1, nowUs() - encodedRts(data)))
+  const { firstLsn, lastLsn } = log.appendEncoded(data)
+  tally.records += lastLsn - firstLsn + 1
+  tally.bytes += encodedBodyBytes(data)
+  return lastLsn
 }
 
 /** Take one ring entry. Returns false when the log refused it (the entry is kept in `stalled`). */
@@ -172,8 +151,6 @@ function settle(durableLsn: number): void {
     const b = barriers.shift()!
     post({ code: 'BARRIER', token: b.token, module: b.module, hwm: log.moduleHwm(b.module) })
   }
-  // Same-process readers (the subscriber dispatcher) wait on this.
-  publishDurable(init.durableSignal, durableLsn)
 }
 
 log.onDurable(settle)
@@ -211,6 +188,10 @@ const control = {
       writerRingUsedBytes: consumers.map((c) => c.usedBytes),
     }
   },
+  /** The log's durable signal (same-process readers wait on it; the buffer is shared). */
+  durableSignal(): Int32Array {
+    return log.durableSignal
+  },
   /** Derived records from subscribers (emit, dead letters): appended under a server module name. */
   async appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>) {
     if (internalSeq === 0n) internalSeq = log.moduleHwm(module)
@@ -232,10 +213,10 @@ export type WriterControl = typeof control
 
 let closing = false
 /**
- * Longest blocking sleep while idle. The writer blocks in Atomics.wait (a few µs to wake, against
- * ~40 µs for waitAsync), so its event loop — comlink calls, the log's checkpoint and retention
- * timers, an async segment roll — runs only between sleeps: at most this late when idle, and every
- * YIELD_MS when busy.
+ * Longest blocking sleep while idle. The writer blocks in Atomics.wait (runDoorbellLoop: a few µs
+ * to wake, against ~40 µs for waitAsync), so its event loop — comlink calls, the log's checkpoint
+ * and retention timers, an async segment roll — runs only between sleeps: at most this late when
+ * idle, and every 2 ms when busy.
  */
 const IDLE_SLEEP_MS = 5
 const MAX_PASS_ENTRIES = 1 << 16
@@ -243,62 +224,52 @@ const RELEASE_EVERY = 1024
 const ASYNC_COMMIT_ENTRIES = 512
 /** The async group commit owns the log until it has drained (see below). */
 let asyncCommits = false
-const YIELD_MS = 2
-const yieldLoop = () => new Promise<void>((r) => setImmediate(r))
-let lastYield = performance.now()
-while (!closing) {
-  const rung = Atomics.load(doorbell, 0)
-  let work = 0
-  if (stalled) {
-    const { ring: i, entry } = stalled
-    stalled = null
-    if (!take(i, entry, W.FRAME)) {
-      await new Promise((r) => setTimeout(r, 250))
-      continue
+const sleepIdle: LoopNext = { sleepMs: IDLE_SLEEP_MS }
+/** The async commit's completions run on this event loop: wait without blocking it. */
+const sleepForAsyncCommit: LoopNext = { sleepMs: 1, async: true }
+/** The log refused an entry (unavailable): retry it at most this often, other work waits. */
+const sleepStalled: LoopNext = { sleepMs: 250, async: true }
+await runDoorbellLoop(
+  doorbell,
+  (): LoopNext => {
+    if (closing) return 'stop'
+    let work = 0
+    if (stalled) {
+      const { ring: i, entry } = stalled
+      stalled = null
+      if (!take(i, entry, W.FRAME)) return sleepStalled
     }
-  }
-  // Take everything the rings hold (up to MAX_PASS_ENTRIES each): it all goes into this pass's
-  // groups and under one fdatasync. While that fdatasync blocks this thread the rings fill again,
-  // so a slow disk makes groups bigger instead of capping throughput at one small group per sync.
-  // Released every RELEASE_EVERY entries, so the parser can refill the ring while we append.
-  for (let i = 0; i < consumers.length && !stalled; i++) {
-    const c = consumers[i]!
-    const visit = (data: Uint8Array, kind: number) => take(i, data, kind)
-    for (let taken = 0, n = RELEASE_EVERY; n === RELEASE_EVERY && taken < MAX_PASS_ENTRIES && !stalled; ) {
-      n = c.read(visit, RELEASE_EVERY)
-      c.release()
-      taken += n
-      work += n
+    // Take everything the rings hold (up to MAX_PASS_ENTRIES each): it all goes into this pass's
+    // groups and under one fdatasync. While that fdatasync blocks this thread the rings fill
+    // again, so a slow disk makes groups bigger instead of capping throughput at one small group
+    // per sync. Released every RELEASE_EVERY entries, so the parser can refill the ring meanwhile.
+    for (let i = 0; i < consumers.length && !stalled; i++) {
+      const c = consumers[i]!
+      const visit = (data: Uint8Array, kind: number) => take(i, data, kind)
+      for (let taken = 0, n = RELEASE_EVERY; n === RELEASE_EVERY && taken < MAX_PASS_ENTRIES && !stalled; ) {
+        n = c.read(visit, RELEASE_EVERY)
+        c.release()
+        taken += n
+        work += n
+      }
     }
-  }
-  // A small pass (latency-bound load): write and fdatasync its group now, blocking this thread;
-  // parsers keep filling the rings meanwhile and the next pass takes all of it as the next group.
-  // settle() runs from the log's onDurable inside commitSync. A big pass (heavy load): hand it to
-  // the async group commit, which overlaps the next passes' appends with the disk, until it has
-  // drained (the serial append → write → fdatasync cycle gives up that overlap; A/B runs on the
-  // shared 2-core machine were inconclusive: benchmarks/README.md, --base).
-  let commit: CommitSyncResult
-  if (work >= ASYNC_COMMIT_ENTRIES || asyncCommits) {
-    log.commitAsync()
-    commit = log.commitSync() === 'idle' ? 'idle' : 'busy'
-    asyncCommits = commit === 'busy'
-  } else commit = log.commitSync()
-  // Entries that needed no write (barriers, or an idle log) may already be durable.
-  if (work > 0) settle(log.durableLsn)
-  const now = performance.now()
-  if (commit === 'busy' && work === 0) {
-    // The async commit's completions run on this event loop: wait without blocking it.
-    await waitDoorbellAsync(doorbell, rung, 1)
-    lastYield = performance.now()
-  } else if (commit === 'busy' || now - lastYield >= YIELD_MS) {
-    // The async path owns the log for now (sync(), roll, delay), or it is simply time to let
-    // comlink calls and timers in.
-    await yieldLoop()
-    lastYield = performance.now()
-  } else if (work === 0 && commit === 'idle') {
-    if (waitDoorbell(doorbell, rung, IDLE_SLEEP_MS) === 'timed-out') {
-      await yieldLoop()
-      lastYield = performance.now()
-    }
-  }
-}
+    // A small pass (latency-bound load): write and fdatasync its group now, blocking this thread;
+    // parsers keep filling the rings meanwhile and the next pass takes all of it as the next
+    // group. settle() runs from the log's onDurable inside commitSync. A big pass (heavy load):
+    // hand it to the async group commit, which overlaps the next passes' appends with the disk,
+    // until it has drained (the serial append → write → fdatasync cycle gives up that overlap;
+    // A/B runs on the shared 2-core machine were inconclusive: benchmarks/README.md, --base).
+    let commit: CommitSyncResult
+    if (work >= ASYNC_COMMIT_ENTRIES || asyncCommits) {
+      log.commitAsync()
+      commit = log.commitSync() === 'idle' ? 'idle' : 'busy'
+      asyncCommits = commit === 'busy'
+    } else commit = log.commitSync()
+    // Entries that needed no write (barriers, or an idle log) may already be durable.
+    if (work > 0) settle(log.durableLsn)
+    // The async path owns the log for now (sync(), a roll, a delay): let its completions run.
+    if (commit === 'busy') return work === 0 ? sleepForAsyncCommit : 'yield'
+    return work === 0 && commit === 'idle' ? sleepIdle : 'again'
+  },
+  { blocking: true },
+)
