@@ -12,13 +12,15 @@ export const MI_ERR_AI_REMOTE_REJECTED = createError<[string, string, string]>(
   'inference server %s rejected the request (%s): %s',
 )
 
-// Model loading and checks, thrown by init(): the runtime keeps retrying init (the server ingests).
-export const MI_ERR_AI_MODEL_LOAD = createError<[string, string]>(
-  'MI_ERR_AI_MODEL_LOAD',
+// Model loading and checks, thrown by init(). *_FATAL: retrying cannot help until the file or the
+// config changes, so the runtime shows the subscriber as `failed` (with this code) and re-checks
+// it once per failedRecheckMs instead of retrying; the server goes on ingesting.
+export const MI_ERR_AI_MODEL_LOAD_FATAL = createError<[string, string]>(
+  'MI_ERR_AI_MODEL_LOAD_FATAL',
   'cannot load the ONNX model %s: %s',
 )
-export const MI_ERR_AI_MODEL_MISMATCH = createError<[string, string]>(
-  'MI_ERR_AI_MODEL_MISMATCH',
+export const MI_ERR_AI_MODEL_MISMATCH_FATAL = createError<[string, string]>(
+  'MI_ERR_AI_MODEL_MISMATCH_FATAL',
   'model %s does not fit the configured mapping: %s',
 )
 export const MI_ERR_AI_OUTPUT_INVALID = createError<[string, string]>(

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises'
 import type { InferenceSession as Session } from 'onnxruntime-node'
 import { fixedWidth, type InferenceBackend, type OutputTensor } from './backend.ts'
 import type { OnnxConfig } from './config.ts'
-import { MI_ERR_AI_MODEL_LOAD, MI_ERR_AI_MODEL_MISMATCH } from './errors.ts'
+import { MI_ERR_AI_MODEL_LOAD_FATAL, MI_ERR_AI_MODEL_MISMATCH_FATAL } from './errors.ts'
 
 // onnxruntime-node's install script would download a GPU build from outside; it never runs here
 // (it is not in onlyBuiltDependencies), and the CPU binary inside the npm package is what loads.
@@ -17,7 +17,7 @@ export async function createOnnxBackend(cfg: OnnxConfig): Promise<InferenceBacke
   try {
     await access(path)
   } catch (err) {
-    throw new MI_ERR_AI_MODEL_LOAD(path, (err as Error).message, { cause: err })
+    throw new MI_ERR_AI_MODEL_LOAD_FATAL(path, (err as Error).message, { cause: err })
   }
   let ort: typeof import('onnxruntime-node')
   let session: Session
@@ -30,12 +30,12 @@ export async function createOnnxBackend(cfg: OnnxConfig): Promise<InferenceBacke
     }
     session = await ort.InferenceSession.create(path, options)
   } catch (err) {
-    throw new MI_ERR_AI_MODEL_LOAD(path, (err as Error).message, { cause: err })
+    throw new MI_ERR_AI_MODEL_LOAD_FATAL(path, (err as Error).message, { cause: err })
   }
   const inputName = cfg.input ?? session.inputNames[0]
   if (inputName === undefined || !session.inputNames.includes(inputName)) {
     await session.release()
-    throw new MI_ERR_AI_MODEL_MISMATCH(
+    throw new MI_ERR_AI_MODEL_MISMATCH_FATAL(
       path,
       `no input named ${cfg.input}; inputs: ${session.inputNames.join(', ')}`,
     )
@@ -43,7 +43,7 @@ export async function createOnnxBackend(cfg: OnnxConfig): Promise<InferenceBacke
   const meta = session.inputMetadata.find((m) => m.name === inputName)
   if (meta?.isTensor && meta.type !== 'float32') {
     await session.release()
-    throw new MI_ERR_AI_MODEL_MISMATCH(
+    throw new MI_ERR_AI_MODEL_MISMATCH_FATAL(
       path,
       `input ${inputName} is ${meta.type}, only float32 inputs are supported`,
     )

@@ -1,6 +1,6 @@
 import { fixedWidth, type InferChunk, type InferenceBackend, type OutputTensor } from './backend.ts'
 import type { RemoteConfig } from './config.ts'
-import { MI_ERR_AI_MODEL_MISMATCH, MI_ERR_AI_REMOTE_UNAVAILABLE } from './errors.ts'
+import { MI_ERR_AI_MODEL_MISMATCH_FATAL, MI_ERR_AI_REMOTE_UNAVAILABLE } from './errors.ts'
 
 /** A tensor as the model metadata describes it (`shape` uses -1 for a variable dimension). */
 export interface TensorMeta {
@@ -90,20 +90,20 @@ export function createRemoteBackend(
     const m = await transport.metadata(signal)
     const input = cfg.input ? m.inputs.find((i) => i.name === cfg.input) : m.inputs[0]
     if (!input) {
-      throw new MI_ERR_AI_MODEL_MISMATCH(
+      throw new MI_ERR_AI_MODEL_MISMATCH_FATAL(
         transport.label,
         `no input named ${cfg.input}; inputs: ${m.inputs.map((i) => i.name).join(', ')}`,
       )
     }
     if (input.datatype !== 'FP32') {
-      throw new MI_ERR_AI_MODEL_MISMATCH(
+      throw new MI_ERR_AI_MODEL_MISMATCH_FATAL(
         transport.label,
         `input ${input.name} is ${input.datatype}, not FP32`,
       )
     }
     const width = fixedWidth(input.shape)
     if (width !== undefined && width !== mappingWidth) {
-      throw new MI_ERR_AI_MODEL_MISMATCH(
+      throw new MI_ERR_AI_MODEL_MISMATCH_FATAL(
         transport.label,
         `input ${input.name} takes ${width} values per row, the mapping gives ${mappingWidth}`,
       )
@@ -130,7 +130,7 @@ export function createRemoteBackend(
         try {
           await ensureReady(signal, width)
         } catch (err) {
-          if ((err as { code?: string }).code === 'MI_ERR_AI_MODEL_MISMATCH') {
+          if ((err as { code?: string }).code === 'MI_ERR_AI_MODEL_MISMATCH_FATAL') {
             throw new MI_ERR_AI_REMOTE_UNAVAILABLE(transport.label, (err as Error).message, { cause: err })
           }
           throw err

@@ -4,7 +4,7 @@ import { type InferenceBackend, type OutputTensor, rowValue } from './backend.ts
 import { type AiConfig, aiConfigSchema } from './config.ts'
 import {
   MI_ERR_AI_BAD_RECORD,
-  MI_ERR_AI_MODEL_MISMATCH,
+  MI_ERR_AI_MODEL_MISMATCH_FATAL,
   MI_ERR_AI_NOT_INITIALIZED,
   MI_ERR_AI_OUTPUT_INVALID,
   MI_ERR_AI_REMOTE_UNAVAILABLE,
@@ -82,7 +82,7 @@ async function createBackend(config: AiConfig, ctx: SubscriberContext<AiConfig>,
 function checkModel(inst: Omit<Instance, 'matrix' | 'scratch' | 'checked'>): void {
   const { backend, config, rowWidth } = inst
   if (backend.inputWidth !== undefined && backend.inputWidth !== rowWidth) {
-    throw new MI_ERR_AI_MODEL_MISMATCH(
+    throw new MI_ERR_AI_MODEL_MISMATCH_FATAL(
       backend.label,
       `its input takes ${backend.inputWidth} values per row, the mapping gives ${rowWidth}` +
         (config.window ? ` (${inst.mapping.width} × window ${config.window.size})` : ''),
@@ -91,7 +91,7 @@ function checkModel(inst: Omit<Instance, 'matrix' | 'scratch' | 'checked'>): voi
   if (backend.outputNames.length === 0) return // remote, metadata not fetched yet
   for (const name of [...(config.outputs ?? []), ...(config.emitWhen ? [config.emitWhen.output] : [])]) {
     if (!backend.outputNames.includes(name)) {
-      throw new MI_ERR_AI_MODEL_MISMATCH(
+      throw new MI_ERR_AI_MODEL_MISMATCH_FATAL(
         backend.label,
         `no output named ${name}; outputs: ${backend.outputNames.join(', ')}`,
       )

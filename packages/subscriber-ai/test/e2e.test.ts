@@ -1,8 +1,8 @@
 /**
  * End to end: the real `module-ingest serve` with the built-in `ai` subscriber, records sent over
  * MIP/1 by `module-ingest send`, derived records read back from the log with `tail`. A second
- * instance points at a missing model: it fails init (logged, naming the file), and the server
- * goes on ingesting and scoring with the first.
+ * instance points at a missing model: it fails init with a *_FATAL code naming the file, the
+ * runtime shows it as failed, and the server goes on ingesting and scoring with the first.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -94,17 +94,16 @@ test('serve with `use: ai` scores records sent over MIP/1 into ai.<instance>; a 
   const raw = await tail('telemetry.pump', dataDir, cwd)
   t.is(raw.length, EXAMPLES.length)
 
-  // The broken instance reported its model file, kept retrying init, and dead-lettered nothing.
+  // The broken instance reported its model file, is shown as failed, and dead-lettered nothing.
   let initError: Record<string, unknown> | undefined
   for (let i = 0; i < 300 && !initError; i++) {
-    initError = server.logs.find(
-      (l) => l.msg === 'SubscriberInitFailedError' && JSON.stringify(l).includes('broken'),
-    )
+    initError = server.logs.find((l) => l.msg === 'SubscriberFailed' && JSON.stringify(l).includes('broken'))
     if (!initError) await new Promise((r) => setTimeout(r, 100))
   }
   t.truthy(initError, 'init failure logged')
   t.true(JSON.stringify(initError).includes(missing), JSON.stringify(initError))
   t.true(JSON.stringify(initError).includes(`cannot load the ONNX model ${missing}`))
+  t.true(JSON.stringify(initError).includes('MI_ERR_AI_MODEL_LOAD_FATAL'))
   t.deepEqual(await tail('dlq.broken', dataDir, cwd), [])
   server.kill('SIGTERM')
   t.is(await server.exited, 0)

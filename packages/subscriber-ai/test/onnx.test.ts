@@ -185,7 +185,7 @@ test('windowed: the last K values per (module, stream) make one row; redelivery 
 test('a mapping that does not fit the model fails init, naming the model and the widths', async (t) => {
   const h = harness({ mapping: { fields: FIELDS.slice(0, 7) } })
   const err = await t.throwsAsync(h.init())
-  t.is((err as { code?: string }).code, 'MI_ERR_AI_MODEL_MISMATCH')
+  t.is((err as { code?: string }).code, 'MI_ERR_AI_MODEL_MISMATCH_FATAL')
   t.regex(err!.message, /anomaly-8\.onnx.*takes 8 values per row, the mapping gives 7/)
   const h2 = harness({ mapping: { fields: FIELDS }, outputs: ['nope'] })
   t.regex((await t.throwsAsync(h2.init()))!.message, /no output named nope; outputs: score, code/)
@@ -200,7 +200,7 @@ test('a missing or corrupt model file fails init with an error naming the file',
   for (const path of [missing, corrupt]) {
     const h = harness({ mapping: { fields: FIELDS }, onnx: { path } })
     const err = await t.throwsAsync(h.init())
-    t.is((err as { code?: string }).code, 'MI_ERR_AI_MODEL_LOAD')
+    t.is((err as { code?: string }).code, 'MI_ERR_AI_MODEL_LOAD_FATAL')
     t.true(err!.message.includes(path), err!.message)
   }
   // A copy elsewhere loads: the path option is honoured.
@@ -242,7 +242,7 @@ test('execution providers are passed to onnxruntime as given', async (t) => {
     (e: Error) => e,
   )
   if (err) {
-    t.is((err as { code?: string }).code, 'MI_ERR_AI_MODEL_LOAD')
+    t.is((err as { code?: string }).code, 'MI_ERR_AI_MODEL_LOAD_FATAL')
     t.regex(err.message, /anomaly-8\.onnx.*cuda/i)
   } else {
     t.log('a CUDA-enabled onnxruntime is installed: the session loaded on the GPU')

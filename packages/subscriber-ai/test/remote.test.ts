@@ -207,7 +207,7 @@ test('an unknown model waits like an outage; a mapping that contradicts the meta
     },
   })
   const e2 = await t.throwsAsync(h2.init())
-  t.is((e2 as { code?: string }).code, 'MI_ERR_AI_MODEL_MISMATCH')
+  t.is((e2 as { code?: string }).code, 'MI_ERR_AI_MODEL_MISMATCH_FATAL')
   t.regex(e2!.message, /takes 8 values per row, the mapping gives 5/)
 
   // Outputs named in the config are checked once the metadata is known, here at the first batch.
