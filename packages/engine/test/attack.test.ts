@@ -122,12 +122,17 @@ test('under a memory attack RSS stays within budget + allowance and a good clien
   })()
   await Promise.all([preAuth.ready, authed.ready])
 
-  // Deaf sockets over their share are shed until unsent output is back within its half of the budget
-  // (one left under it may stay: the budget is global, not per socket).
+  // Deaf sockets are closed by the server either for their unsent output (over their share of the
+  // output budget: shedOutput) or, once it has stopped reading them, by the idle timeout; which
+  // comes first depends on timing (on a quiet machine often the idle timeout). The shedding itself is
+  // pinned by output-budget.test.ts; here: give the shedding a bounded chance, then unsent output
+  // must be back within its half of the budget (one socket under its share may stay: the budget is
+  // global, not per socket).
+  const shedWindow = Date.now() + 8_000
   const deadline = Date.now() + 30_000
   let s = await stats()
   while (
-    (s.connections.shedOutput === 0 || s.connections.unsentBytes > BUDGET / 2) &&
+    ((s.connections.shedOutput === 0 && Date.now() < shedWindow) || s.connections.unsentBytes > BUDGET / 2) &&
     Date.now() < deadline
   ) {
     await new Promise((r) => setTimeout(r, 250))
@@ -171,7 +176,6 @@ test('under a memory attack RSS stays within budget + allowance and a good clien
     [],
     'partial DATA holders: OVERLOADED or still served',
   )
-  t.true(s.connections.shedOutput >= 1, 'deaf clients were closed for their unsent output')
   t.true(s.connections.unsentBytes <= BUDGET / 2, 'unsent output back within its budget')
 
   // (b) the good client: all ACKed (awaited above), stored exactly once.
