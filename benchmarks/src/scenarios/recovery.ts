@@ -11,14 +11,12 @@
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { runLoad } from '../load/coordinator.ts'
+import { fillLog, kFillBodyBytes, kFillRecordsPerFrame } from '../load/fill.ts'
 import { emptyRow } from '../measure.ts'
 import { ProcMonitor } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import { type OursServer, startOurs } from '../targets/ours.ts'
 
-const kRecordsPerFrame = 64
-const kBodyBytes = 1024
 const kGiB = 1024 ** 3
 
 interface WriterStats {
@@ -35,35 +33,24 @@ export const recoveryScenario: Scenario = {
     if (!ctx.targets.has('ours')) return []
     const targetBytes = ctx.quick ? 16 * 1024 ** 2 : ctx.big ? 10 * kGiB : kGiB
     const dataDir = join(ctx.scratch, 'recovery')
-    const row = emptyRow(this.name, 'ours', { body_bytes: kBodyBytes, connections: 4, window: ctx.window })
+    const row = emptyRow(this.name, 'ours', {
+      body_bytes: kFillBodyBytes,
+      connections: 4,
+      window: ctx.window,
+    })
     let server: OursServer | null = null
     let mon: ProcMonitor | null = null
     try {
       // Filling is not what is measured; `interval` gets there faster. Recovery reads the same format.
       server = await startOurs({ dataDir, flush: 'interval' })
       row.extra.cold_start_ms = Math.round(server.startMs)
-      const frames = Math.ceil(targetBytes / (kRecordsPerFrame * kBodyBytes))
       ctx.log(
-        `  filling ${(targetBytes / 1024 ** 2).toFixed(0)} MiB (${frames} BATCH frames of ${kRecordsPerFrame} × 1 KiB) …`,
+        `  filling ${(targetBytes / 1024 ** 2).toFixed(0)} MiB (BATCH frames of ${kFillRecordsPerFrame} × 1 KiB) …`,
       )
-      const fill = await runLoad({
-        kind: 'mip',
-        host: '127.0.0.1',
-        port: server.port,
-        connections: 4,
-        localAddresses: [],
-        bodyBytes: kBodyBytes,
-        recordsPerFrame: kRecordsPerFrame,
+      const { outcome: fill } = await fillLog(server, {
+        bytes: targetBytes,
         window: Math.min(ctx.window, 32),
-        ratePerSec: 0,
-        warmupMs: 0,
-        measureMs: ctx.big ? 900_000 : 300_000,
-        drainMs: 30_000,
-        token: server.token,
-        connectConcurrency: 4,
-        natsPublish: 'js',
-        maxFrames: frames,
-        workers: 2,
+        timeoutMs: ctx.big ? 900_000 : 300_000,
       })
       row.extra.fill_mb_per_s = Math.round(fill.mbPerSec * 10) / 10
       row.errors += fill.errors + fill.timedOut

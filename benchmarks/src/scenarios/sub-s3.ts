@@ -25,7 +25,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BodySpec } from '../load/bodies.ts'
-import { runLoad } from '../load/coordinator.ts'
+import { fillLog, kFillRecordsPerFrame } from '../load/fill.ts'
 import { measureTarget, type TargetRun } from '../measure.ts'
 import { freePort } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
@@ -74,29 +74,11 @@ async function subStats(server: OursServer) {
 
 /** Ingest `bytes` of records at full speed (closed loop, BATCH frames), as an outage's backlog. */
 async function fillBacklog(server: OursServer, bytes: number): Promise<Record<string, number>> {
-  const perFrame = 64
-  const frames = Math.ceil(bytes / (perFrame * kBodyBytes))
-  const fill = await runLoad({
-    kind: 'mip',
-    host: '127.0.0.1',
-    port: server.port,
-    connections: 4,
-    localAddresses: [],
-    bodyBytes: kBodyBytes,
-    body: kBody,
-    recordsPerFrame: perFrame,
-    window: 32,
-    ratePerSec: 0,
-    warmupMs: 0,
-    measureMs: 1_800_000,
-    drainMs: 30_000,
-    token: server.token,
-    connectConcurrency: 4,
-    natsPublish: 'js',
-    maxFrames: frames,
-    workers: 2,
-  })
-  return { backlog_mib: Math.round((frames * perFrame * kBodyBytes) / 2 ** 20), backlog_errors: fill.errors }
+  const { frames, outcome } = await fillLog(server, { bytes, body: kBody, timeoutMs: 1_800_000 })
+  return {
+    backlog_mib: Math.round((frames * kFillRecordsPerFrame * kBodyBytes) / 2 ** 20),
+    backlog_errors: outcome.errors,
+  }
 }
 
 export const s3Scenario: Scenario = {
