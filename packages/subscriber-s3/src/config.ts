@@ -79,6 +79,11 @@ export const s3ConfigSchema = z
       .int()
       .min(5 * 1024 * 1024)
       .default(8 * 1024 * 1024),
+    /**
+     * Nice value (0–19) the subscriber's worker thread runs at (Linux): catch-up yields the CPU to
+     * ingest when both want it. 0 leaves the thread as it is.
+     */
+    workerNice: z.number().int().min(0).max(19).default(10),
     /** Objects (and parts of one multipart upload) in flight at once. */
     uploadConcurrency: z.number().int().min(1).max(64).default(4),
 

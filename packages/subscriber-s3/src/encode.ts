@@ -7,20 +7,20 @@
  * - `msgpack`: length-prefixed frames, `u32be(length) msgpack(map)`, with the same field names;
  *   `seq` is a uint64, `body` a bin (no base64). Any msgpack reader can decode a frame.
  *
- * Then zstd (level 3 by default) or gzip (6), through node:zlib, off the event loop.
+ * Then zstd (level 3 by default) or gzip (6), through node:zlib's streams, a slice at a time.
  */
+
+import { once } from 'node:events'
 import { promisify } from 'node:util'
-import { constants, gunzip, gzip, zstdCompress, zstdDecompress } from 'node:zlib'
-import { type BodyFormat, recordToJson, type SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import { constants, createGzip, createZstdCompress, gunzip, zstdDecompress } from 'node:zlib'
+import { type BodyFormat, encodeBody, type SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import { Packr, Unpackr } from 'msgpackr'
 
 // Plain msgpack maps, no msgpackr record extension: readable by any msgpack library.
 const packr = new Packr({ useRecords: false, variableMapSize: true })
 const unpackr = new Unpackr({ useRecords: false, int64AsType: 'bigint' })
 
-const gzipAsync = promisify(gzip)
 const gunzipAsync = promisify(gunzip)
-const zstdAsync = promisify(zstdCompress)
 const unzstdAsync = promisify(zstdDecompress)
 
 export type ObjectFormat = 'ndjson' | 'msgpack'
@@ -34,18 +34,77 @@ export function estimateBytes(r: SubscriberRecord, format: ObjectFormat, body: B
   return bodyBytes + r.stream.length + r.module.length + r.core.length + 160
 }
 
+/**
+ * Records `from`…`to` (exclusive) of `records`, encoded. NDJSON lines are byte for byte
+ * `JSON.stringify(recordToJson(r, body)) + '\n'`, but built directly: base64 and hex bodies need no
+ * JSON escaping, so the body string is never scanned again, and each line is written into one
+ * buffer instead of a string of the whole object (the old path did 50 MB of 1 KiB bodies per
+ * CPU-second; this one several times that, see bench/pieces.bench.ts).
+ */
 export function encodeRecords(
   records: readonly SubscriberRecord[],
   format: ObjectFormat,
   body: BodyFormat,
+  from = 0,
+  to = records.length,
 ): Buffer {
-  if (format === 'ndjson') {
-    let out = ''
-    for (const r of records) out += `${JSON.stringify(recordToJson(r, body))}\n`
-    return Buffer.from(out, 'utf8')
+  return format === 'ndjson' ? encodeNdjson(records, body, from, to) : encodeMsgpack(records, from, to)
+}
+
+function encodeNdjson(
+  records: readonly SubscriberRecord[],
+  body: BodyFormat,
+  from: number,
+  to: number,
+): Buffer {
+  let size = 0
+  for (let i = from; i < to; i++) size += estimateBytes(records[i]!, 'ndjson', body)
+  let out = Buffer.allocUnsafe(size)
+  let at = 0
+  // Consecutive records mostly share stream, module and core: quote each once per run.
+  let stream = ''
+  let module = ''
+  let core = ''
+  let names = '"stream":"","module":"","core":""'
+  for (let i = from; i < to; i++) {
+    const r = records[i]!
+    if (r.stream !== stream || r.module !== module || r.core !== core) {
+      ;({ stream, module, core } = r)
+      names = `"stream":${JSON.stringify(stream)},"module":${JSON.stringify(module)},"core":${JSON.stringify(core)}`
+    }
+    const head = `{"lsn":${r.lsn},${names},"seq":"${r.seq}","ts":${r.ts},"rts":${r.rts},"bodyEncoding":"`
+    // base64 and hex are ASCII: written as latin1 pieces, never joined into the line.
+    const raw = Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)
+    const ascii = body === 'base64' ? raw.toString('base64') : body === 'hex' ? raw.toString('hex') : null
+    const tail = ascii === null ? quotedBody(r.body, body) : ''
+    // utf8 needs at most 3 bytes per UTF-16 unit; the estimate covers ASCII lines, text may not.
+    const need = (head.length + tail.length) * 3 + (ascii === null ? 0 : ascii.length + 20)
+    if (at + need > out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(out.length * 2, at + need))
+      out.copy(grown, 0, 0, at)
+      out = grown
+    }
+    at += out.write(head, at, 'utf8')
+    if (ascii === null) at += out.write(tail, at, 'utf8')
+    else {
+      at += out.write(body, at, 'latin1')
+      at += out.write('","body":"', at, 'latin1')
+      at += out.write(ascii, at, 'latin1')
+      at += out.write('"}\n', at, 'latin1')
+    }
   }
+  return out.subarray(0, at)
+}
+
+function quotedBody(bytes: Uint8Array, format: BodyFormat): string {
+  const b = encodeBody(bytes, format)
+  return `${b.encoding}","body":${JSON.stringify(b.body)}}\n`
+}
+
+function encodeMsgpack(records: readonly SubscriberRecord[], from: number, to: number): Buffer {
   const frames: Buffer[] = []
-  for (const r of records) {
+  for (let i = from; i < to; i++) {
+    const r = records[i]!
     const packed = packr.pack({
       lsn: r.lsn,
       stream: r.stream,
@@ -58,15 +117,54 @@ export function encodeRecords(
     })
     const len = Buffer.allocUnsafe(4)
     len.writeUInt32BE(packed.length)
-    frames.push(len, Buffer.from(packed))
+    frames.push(len, packed)
   }
   return Buffer.concat(frames)
 }
 
-export async function compress(raw: Buffer, compression: Compression, level?: number): Promise<Buffer> {
-  if (compression === 'none') return raw
-  if (compression === 'gzip') return gzipAsync(raw, { level: level ?? 6 })
-  return zstdAsync(raw, { params: { [constants.ZSTD_c_compressionLevel]: level ?? 3 } })
+/** Raw bytes encoded per slice: small enough that a slice compresses in a few ms. */
+const kSliceBytes = 1 << 20
+
+/**
+ * One object's body: records encoded a slice (~1 MiB) at a time into one streaming compressor
+ * (node:zlib, one zstd frame or gzip member). While the thread pool compresses slice k, this
+ * thread encodes slice k+1; at most one slice waits in the compressor, so an object occupies one
+ * thread-pool thread at a time in short jobs (the log's fdatasyncs share that pool) and memory
+ * stays at the compressed output plus two slices.
+ */
+export async function encodeObject(
+  records: readonly SubscriberRecord[],
+  o: {
+    format: ObjectFormat
+    body: BodyFormat
+    compression: Compression
+    compressionLevel?: number | undefined
+  },
+): Promise<Buffer> {
+  if (o.compression === 'none') return encodeRecords(records, o.format, o.body)
+  const z =
+    o.compression === 'gzip'
+      ? createGzip({ level: o.compressionLevel ?? 6 })
+      : createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: o.compressionLevel ?? 3 } })
+  const out: Buffer[] = []
+  z.on('data', (chunk: Buffer) => out.push(chunk))
+  const ended = once(z, 'end')
+  let drained: Promise<unknown> | null = null
+  try {
+    for (let i = 0; i < records.length; ) {
+      let j = i
+      for (let bytes = 0; j < records.length && bytes < kSliceBytes; j++) bytes += records[j]!.body.byteLength
+      const slice = encodeRecords(records, o.format, o.body, i, j)
+      i = j
+      if (drained !== null) await drained
+      drained = z.write(slice) ? null : once(z, 'drain')
+    }
+    z.end()
+    await ended
+  } finally {
+    z.destroy()
+  }
+  return Buffer.concat(out)
 }
 
 // --- reading objects back (tests, tools) -------------------------------------------------------

@@ -10,7 +10,7 @@ import type { Logger, SubscriberMetrics, SubscriberRecord } from '@module-ingest
 import { classifyS3Error, describeS3Error } from './classify.ts'
 import { createS3Client } from './client.ts'
 import { extensionOf, type S3SubscriberConfig } from './config.ts'
-import { compress, encodeRecords, estimateBytes } from './encode.ts'
+import { encodeObject, estimateBytes } from './encode.ts'
 import { MI_ERR_S3_BUCKET_FATAL, MI_ERR_S3_UNAVAILABLE, MI_ERR_S3_UPLOAD_FAILED } from './errors.ts'
 import { type CompiledKey, compileKey, type LsnRange } from './key.ts'
 import { groupRecords, type PlannedObject, planGroup } from './plan.ts'
@@ -61,6 +61,8 @@ export class S3Uploader {
   #failed: { reason: string; key: string; nextCheckAt: number } | null = null
   #closed = new AbortController()
   #sweepTimer: NodeJS.Timeout | undefined
+  /** The object being encoded: the next one waits for it. */
+  #encoding: Promise<unknown> = Promise.resolve()
 
   constructor(config: S3SubscriberConfig, deps: UploaderDeps, client?: S3Client) {
     this.config = config
@@ -325,11 +327,15 @@ export class S3Uploader {
   async #put(o: PlannedObject, signal: AbortSignal): Promise<number> {
     const { config } = this
     const key = this.keys.keyOf(o.group, o.firstLsn, o.lastLsn)
-    const body = await compress(
-      encodeRecords(o.records, config.format, config.body),
-      config.compression,
-      config.compressionLevel,
-    )
+    // One object encodes at a time (one thread, one compression slice in the pool) while the PUTs
+    // of the objects before it are in flight: catch-up overlaps encoding with uploading without
+    // taking more than about a core from ingest.
+    const turn = this.#encoding.then(() => {
+      signal.throwIfAborted()
+      return encodeObject(o.records, config)
+    })
+    this.#encoding = turn.catch(() => {})
+    const body = await turn
     const started = performance.now()
     const upload = new Upload({
       client: this.client,

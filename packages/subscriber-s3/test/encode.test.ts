@@ -1,0 +1,63 @@
+// The direct NDJSON writer must produce exactly what JSON.stringify(recordToJson(r)) does (the
+// project's one record shape), for every body format and awkward strings; and a sliced,
+// streamed object must decompress to the plain encoding.
+import { randomBytes } from 'node:crypto'
+import { recordToJson, type SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import test from 'ava'
+import { encodeObject, encodeRecords } from '../src/encode.ts'
+import { decodeRecords, decompress } from '../src/index.ts'
+
+const kNames = ['bench', 'telemetry.gps', 'ünï "quoted" \\ back', 'ctl\u0001\u001f\n', '😀/x', '']
+
+function records(n: number): SubscriberRecord[] {
+  const out: SubscriberRecord[] = []
+  for (let i = 0; i < n; i++) {
+    const kind = i % 5
+    const body =
+      kind === 0
+        ? Buffer.from(`{"temp":${i},"s":"é\\"\\u0000"}`)
+        : kind === 1
+          ? randomBytes(i % 300)
+          : kind === 2
+            ? Buffer.from('\u0001\u007f control\ttab\r\n')
+            : kind === 3
+              ? Buffer.alloc(0)
+              : Buffer.from('x'.repeat(2000 + (i % 7)))
+    out.push({
+      lsn: 1 + i * 3,
+      stream: kNames[i % kNames.length]!,
+      module: kNames[(i >> 1) % kNames.length]!,
+      core: i % 4 === 0 ? '' : kNames[(i >> 2) % kNames.length]!,
+      seq: i % 9 === 0 ? 2n ** 64n - 1n : BigInt(i),
+      ts: 1_796_548_800_000_000 + i,
+      rts: 1_796_548_800_000_000 + 2 * i,
+      body,
+    })
+  }
+  return out
+}
+
+test('NDJSON lines equal JSON.stringify(recordToJson(r)) for every body format', (t) => {
+  const recs = records(500)
+  for (const body of ['base64', 'hex', 'text', 'auto'] as const) {
+    const want = recs.map((r) => `${JSON.stringify(recordToJson(r, body))}\n`).join('')
+    t.is(encodeRecords(recs, 'ndjson', body).toString('utf8'), want, body)
+    t.is(
+      encodeRecords(recs, 'ndjson', body, 7, 93).toString('utf8'),
+      `${want.split('\n').slice(7, 93).join('\n')}\n`,
+    )
+  }
+})
+
+test('a sliced, streamed object decompresses to the plain encoding', async (t) => {
+  const recs = records(3000) // > 1 MiB of bodies: several slices
+  for (const compression of ['zstd', 'gzip', 'none'] as const) {
+    for (const format of ['ndjson', 'msgpack'] as const) {
+      const plain = encodeRecords(recs, format, 'base64')
+      const stored = await encodeObject(recs, { format, body: 'base64', compression })
+      const raw = await decompress(stored, compression)
+      t.true(raw.equals(plain), `${format}+${compression}`)
+      t.is(decodeRecords(raw, format).length, recs.length)
+    }
+  }
+})
