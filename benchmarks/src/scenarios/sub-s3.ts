@@ -15,12 +15,18 @@
  *   is store back → first upload (the subscriber's offline backoff, capped at 2 s here instead of
  *   15 s so the run stays short); `catch_up_ms` is store back → lag 0, and `catch_up_mb_per_s` the
  *   body MB uploaded in that time (backlog and new records) per second.
+ * - `ours+noop-catch-up`: the same backlog and load, with a subscriber that does nothing
+ *   (plugins/gated-noop.ts, held until the backlog is in): the runtime's delivery ceiling, which
+ *   no subscriber's catch-up can pass. Same notes (`delivered_mb_per_s`, `catch_up_mb_per_s`).
+ *
+ * MI_BENCH_S3_OPTIONS='{"format":"msgpack","compressionLevel":1}' merges options into the s3
+ * entry, to compare formats and levels without editing this file.
  *
  * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
  * Command: node benchmarks/src/run.ts s3            (--big for the 1 GiB backlog)
  * Prerequisites: none beyond the workspace install (fauxqs is a dependency of the harness).
  */
-import { rm } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -53,9 +59,13 @@ export function s3Entry(port: number): SubscriberEntry {
     name: 's3',
     use: 's3',
     streams: ['bench'],
-    batch: { maxRecords: 50_000, maxBytes: 8 << 20, maxWaitMs: 1000 },
+    // Windows close after 1 s while keeping up (≈10 MB at 10k records/s), at 64 MiB while catching
+    // up; objects split at 16 MiB, so a catch-up window is four objects whose PUTs overlap the
+    // encoding of the next one.
+    batch: { maxRecords: 100_000, maxBytes: 64 << 20, maxWaitMs: 1000 },
     timeoutMs: 120_000,
     options: {
+      maxObjectBytes: 16 << 20,
       bucket: kBucket,
       endpoint: `http://127.0.0.1:${port}`,
       forcePathStyle: true,
@@ -64,7 +74,22 @@ export function s3Entry(port: number): SubscriberEntry {
       source: 'bench',
       handleBudgetMs: 100_000,
       offlineBackoff: { initialMs: 200, maxMs: 2000 },
+      // Ad-hoc variants without editing this file, e.g. '{"format":"msgpack","compressionLevel":1}'.
+      ...(JSON.parse(process.env.MI_BENCH_S3_OPTIONS ?? '{}') as Record<string, unknown>),
     },
+  }
+}
+
+/** The same entry, but the runtime's no-op ceiling: batches wait until `gate` exists, then nothing. */
+function gatedNoopEntry(gate: string): SubscriberEntry {
+  const { batch, timeoutMs, streams } = s3Entry(0)
+  return {
+    name: 's3',
+    use: new URL('../plugins/gated-noop.ts', import.meta.url).href,
+    streams,
+    batch,
+    timeoutMs,
+    options: { gate },
   }
 }
 
@@ -159,6 +184,32 @@ export const s3Scenario: Scenario = {
     } finally {
       await (store as StoreProcess | null)?.kill()
       await rm(dir, { recursive: true, force: true })
+    }
+
+    // The runtime's own delivery rate on the same backlog (a subscriber doing nothing): the
+    // ceiling of any subscriber's catch-up, whatever the plugin does.
+    const gate = join(ctx.scratch, `s3-noop-gate-${stores}`)
+    try {
+      await row('ours+noop-catch-up', {
+        subscribers: [gatedNoopEntry(gate)],
+        async prepare(ut) {
+          const server = oursOf(ut)
+          ctx.log(`    no-op subscriber held; ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
+          const notes = await fillBacklog(server, backlogBytes)
+          await writeFile(gate, '')
+          since = { t: performance.now(), bytes: (await subStats(server))?.deliveredBytes ?? 0 }
+          return notes
+        },
+        during: (ut) =>
+          watchSubscriber(oursOf(ut), 's3', {
+            catchUpMs: ctx.quick ? 60_000 : ctx.big ? 900_000 : 180_000,
+            rateKey: 'delivered_per_s',
+            mbKey: 'delivered_mb_per_s',
+            since,
+          }),
+      })
+    } finally {
+      await rm(gate, { force: true })
     }
     return rows
   },

@@ -158,7 +158,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
         `catch-up ${o.backlogMiB} MiB backlog, ndjson+zstd`,
         s3,
         'bench-catch-up',
-        {},
+        { maxObjectBytes: 16 << 20, ...(JSON.parse(process.env.MI_BENCH_S3_OPTIONS ?? '{}') as object) },
         n,
         perWindow,
         bodyBytes,

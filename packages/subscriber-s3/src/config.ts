@@ -67,12 +67,15 @@ export const s3ConfigSchema = z
 
     /** One object holds at most this many records… */
     maxObjectRecords: z.number().int().positive().default(1_000_000),
-    /** …and about this many bytes before compression. */
+    /**
+     * …and about this many bytes before compression. A catch-up window (batch.maxBytes) larger
+     * than this becomes several objects, and their PUTs overlap the encoding of the next one.
+     */
     maxObjectBytes: z
       .number()
       .int()
       .min(1024)
-      .default(256 * 1024 * 1024),
+      .default(16 * 1024 * 1024),
     /** Objects whose compressed size passes this go up as multipart uploads of this part size (S3 minimum 5 MiB). */
     partSizeBytes: z
       .number()
