@@ -1,5 +1,5 @@
 import { readlinkSync } from 'node:fs'
-import { setPriority } from 'node:os'
+import { getPriority, setPriority } from 'node:os'
 import { isMainThread } from 'node:worker_threads'
 
 /**
@@ -14,7 +14,8 @@ export function niceThisWorker(nice: number): boolean {
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1))
     if (!Number.isInteger(tid) || tid <= 0) return false
-    setPriority(tid, nice)
+    // Only ever lower the priority: a process already started under `nice` keeps its own value.
+    setPriority(tid, Math.max(nice, getPriority(tid)))
     return true
   } catch {
     return false
