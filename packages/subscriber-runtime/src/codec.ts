@@ -191,10 +191,9 @@ export function encodeEmits(emits: readonly PendingEmit[]): ArrayBuffer {
 }
 
 export function decodeEmits(ab: ArrayBuffer): WireEmit[] {
-  const head = new Uint32Array(ab, 0, 3)
+  const head = new Uint32Array(ab, 0, 2)
   const n = head[0]!
   const ns = head[1]!
-  const big = head[2] === 1 ? new BigUint64Array(ab, ab.byteLength - 8 * n, n) : undefined
   const u32 = new Uint32Array(ab, 8, 2 * n + ns)
   const [strings, bodiesAt] = readStrings(Buffer.from(ab), u32.subarray(2 * n), ns, 8 + 8 * n + 4 * ns)
   const out: WireEmit[] = new Array(n)
