@@ -20,8 +20,7 @@ function bruteRange(
   for (const r of recs) {
     const ts = Number(r.ts) // this test's records are all below 2^53
     // Whole buckets: a bucket is in when it starts before `to`.
-    if (r.stream !== q.stream || r.module !== q.module || ts < from || ts - (ts % q.step) >= q.to)
-      continue
+    if (r.stream !== q.stream || r.module !== q.module || ts < from || ts - (ts % q.step) >= q.to) continue
     let v: unknown
     try {
       v = (JSON.parse(Buffer.from(r.body).toString()) as Record<string, unknown>)[q.field]

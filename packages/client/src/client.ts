@@ -209,9 +209,15 @@ export class Client extends EventEmitter {
       )
     }
     const ts = opts?.ts ?? 0
-    if (typeof ts === 'bigint' ? ts < 0n || ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(ts) || ts < 0) {
+    if (
+      typeof ts === 'bigint' ? ts < 0n || ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(ts) || ts < 0
+    ) {
       return Promise.reject(
-        nackError(undefined, ErrorCode.BAD_PAYLOAD, 'ts must be a u64: a safe non-negative integer or a bigint'),
+        nackError(
+          undefined,
+          ErrorCode.BAD_PAYLOAD,
+          'ts must be a u64: a safe non-negative integer or a bigint',
+        ),
       )
     }
     if (recordSize(stream, bytes) > this.#maxFrame) {

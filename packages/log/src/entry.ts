@@ -9,8 +9,8 @@ import { Writer } from './format.ts'
 /**
  * An encoded append (the bytes a parser hands the writer; never stored as such):
  *
- *   u8 version (1) | u8 flags (1: crc is set, 2: a ts above 2^53-1) | f64le rts | f64le firstTs | u64le seq | u32le count
- *   | u32le crc32(records) | f64le bodyBytes | varint len · module | varint len · core
+ *   u8 version (1) | u8 flags (1: crc is set, 2: a ts above 2^53-1) | f64le rts | f64le firstTs
+ *   | u64le seq | u32le count | u32le crc32(records) | f64le bodyBytes | varint len · module | varint len · core
  *   | varint k | k × (varint len · stream) | records: count × record (index.ts, flag 4)
  *
  * Names are UTF-8. A record's stream index points into the k stream names of this append; the

@@ -18,9 +18,9 @@ export interface IndexableRecord {
   module: string
   core: string
   /**
-   * µs. The index keeps ts as a float64 (SQLite REAL/INTEGER, time buckets): a bigint ts (above
-   * 2^53-1) is indexed rounded to the nearest double; the record itself, read from the log by lsn,
-   * stays exact.
+   * µs. The index keeps ts as a JS number (SQLite INTEGER, time buckets, `next` page tokens): a
+   * bigint ts (above 2^53-1, a producer's u64) is indexed clamped to 2^53-1 (year ≈ 2255); the
+   * record itself, read from the log by lsn, stays exact.
    */
   ts: number | bigint
   body: Uint8Array
@@ -159,7 +159,7 @@ export class IndexWriter {
         applied.set(module, r.lsn)
         out.applied++
         const stream = this.#name(kStream, r.stream)
-        const ts = typeof r.ts === 'number' ? r.ts : Number(r.ts)
+        const ts = typeof r.ts === 'number' ? r.ts : Number.MAX_SAFE_INTEGER
         if (this.#records) this.#recordRows.add(r.lsn, ts, stream, module, this.#name(kCore, r.core))
         if (this.#fields.length === 0) continue
         const obj = parseObject(r.body)
@@ -201,8 +201,7 @@ export class IndexWriter {
             }
           }
           const l = latest.get(series)
-          if (l === undefined || later(ts, r.lsn, l.ts, l.lsn))
-            latest.set(series, { v, ts, lsn: r.lsn })
+          if (l === undefined || later(ts, r.lsn, l.ts, l.lsn)) latest.set(series, { v, ts, lsn: r.lsn })
         }
       }
       this.#recordRows.flush()

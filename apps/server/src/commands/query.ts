@@ -31,7 +31,11 @@ interface QueryFlags extends ConfigFlags {
 
 // Past Date's range (an index of a producer's u64 ts) the µs number is shown instead of throwing.
 const iso = (us: number | null | undefined) =>
-  typeof us !== 'number' ? '-' : Math.abs(us / 1000) <= 8.64e15 ? new Date(Math.floor(us / 1000)).toISOString() : `${us}µs`
+  typeof us !== 'number'
+    ? '-'
+    : Math.abs(us / 1000) <= 8.64e15
+      ? new Date(Math.floor(us / 1000)).toISOString()
+      : `${us}µs`
 
 function table(rows: string[][]): string {
   const widths: number[] = []
