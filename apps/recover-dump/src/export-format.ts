@@ -7,11 +7,13 @@ import { Packr } from 'msgpackr'
 //
 // ndjson   one JSON object per line:
 //          {"lsn":1,"stream":"s","module":"m","core":"","seq":"1","ts":…,"rts":…,"bodyEncoding":"base64","body":"<base64>"}
-//          seq is a decimal string (u64 does not fit a JSON number); ts/rts are µs since the epoch.
+//          seq is a decimal string (u64 does not fit a JSON number); ts/rts are µs since the epoch,
+//          ts a decimal string above 2^53-1 (recordToJson: a producer may send any u64).
 //
 // msgpack  "MIEXMP01" (8 bytes), then per record: u32le length · msgpack array
 //          [lsn, stream, module, core, seq, ts, rts, body]
-//          seq is a msgpack uint64 (or a smaller int when it fits), body is msgpack bin.
+//          seq is a msgpack uint64 (or a smaller int when it fits), body is msgpack bin; ts is a
+//          msgpack uint64 above 2^53-1 (read back as a bigint), a number below.
 //          The length prefix lets a reader skip records without decoding them.
 
 export const kExportFormats = ['ndjson', 'msgpack'] as const
@@ -51,6 +53,7 @@ export async function* readExport(file: string): AsyncGenerator<StoredRecord> {
     if (line === '') continue
     const o = JSON.parse(line)
     const { bodyEncoding: _, ...rest } = o
-    yield { ...rest, seq: BigInt(o.seq), body: new Uint8Array(Buffer.from(o.body, 'base64')) }
+    const ts = typeof o.ts === 'string' ? BigInt(o.ts) : o.ts
+    yield { ...rest, seq: BigInt(o.seq), ts, body: new Uint8Array(Buffer.from(o.body, 'base64')) }
   }
 }

@@ -1,9 +1,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { openReader, type StoredRecord } from '@module-ingest/log'
+import { openLog, openReader, type StoredRecord } from '@module-ingest/log'
 import test from 'ava'
 import { kMsgpackMagic, readExport } from '../src/export-format.ts'
-import { buildLog, cli, tmpDir } from './helpers.ts'
+import { buildLog, cli, kBaseRtsUs, tmpDir } from './helpers.ts'
 
 async function collect(file: string): Promise<StoredRecord[]> {
   const out: StoredRecord[] = []
@@ -75,4 +75,38 @@ test('export applies the dump filters', async (t) => {
   t.is((await collect(limited)).length, 5)
   t.is((await cli('export', '-l', dir, '-o', limited, '--format', 'csv')).code, 2)
   t.is((await cli('export', '-l', dir)).code, 2, '--out is required')
+})
+
+test('dump and export keep a u64 ts exact: a JSON string above 2^53-1, a msgpack uint64', async (t) => {
+  const dir = tmpDir(t)
+  const log = await openLog(dir)
+  const kTs = [5, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n] as const
+  log.append({
+    module: 'm',
+    core: '',
+    seq: 1n,
+    rts: kBaseRtsUs,
+    records: kTs.map((ts) => ({ stream: 's', ts, body: new TextEncoder().encode(`ts ${ts}`) })),
+  })
+  await log.close()
+  const json = kTs.map((ts) => (typeof ts === 'bigint' ? ts.toString() : ts))
+  const dumped = await cli('dump', '-l', dir)
+  t.is(dumped.code, 0, dumped.stderr)
+  t.deepEqual(
+    dumped.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).ts),
+    json,
+  )
+  for (const format of ['ndjson', 'msgpack'] as const) {
+    const out = path.join(dir, `x.${format}`)
+    const r = await cli('export', '-l', dir, '--out', out, '--format', format)
+    t.is(r.code, 0, r.stderr)
+    t.deepEqual(
+      (await collect(out)).map((x) => x.ts),
+      [...kTs],
+      format,
+    )
+  }
 })

@@ -66,8 +66,8 @@ export const PERMANENT_CODES: ReadonlySet<number> = new Set([
 ])
 
 export interface SendOptions {
-  /** Producer timestamp, µs since the epoch; 0 (default) lets the server stamp it. */
-  ts?: number
+  /** Producer timestamp, µs since the epoch; 0 (default) lets the server stamp it. A bigint for any u64. */
+  ts?: number | bigint
 }
 
 export interface BatchOptions {
@@ -209,9 +209,15 @@ export class Client extends EventEmitter {
       )
     }
     const ts = opts?.ts ?? 0
-    if (!Number.isSafeInteger(ts) || ts < 0) {
+    if (
+      typeof ts === 'bigint' ? ts < 0n || ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(ts) || ts < 0
+    ) {
       return Promise.reject(
-        nackError(undefined, ErrorCode.BAD_PAYLOAD, 'ts must be a safe non-negative integer'),
+        nackError(
+          undefined,
+          ErrorCode.BAD_PAYLOAD,
+          'ts must be a u64: a safe non-negative integer or a bigint',
+        ),
       )
     }
     if (recordSize(stream, bytes) > this.#maxFrame) {

@@ -46,14 +46,17 @@ test('token auth: send resolves with seq 1 on ACK, the record is stored once', a
   const client = await connect(t, opts(server, { module: 'tok', auth: { token: 's3cret' } }))
   t.is(await client.send('telemetry.gps', 'hello', { ts: 1_700_000_000_000_000 }), 1n)
   t.is(await client.send('telemetry.gps', new Uint8Array([1, 2])), 2n)
+  // Any u64 ts (PROTOCOL.md): a bigint above 2^53-1 goes out exactly.
+  t.is(await client.send('telemetry.gps', 'max', { ts: 2n ** 64n - 1n }), 3n)
   t.deepEqual(
     server.stored.map((r) => [r.seq, r.stream, r.ts, r.body.toString('hex')]),
     [
       [1n, 'telemetry.gps', 1_700_000_000_000_000, Buffer.from('hello').toString('hex')],
       [2n, 'telemetry.gps', 0, '0102'],
+      [3n, 'telemetry.gps', 2n ** 64n - 1n, Buffer.from('max').toString('hex')],
     ],
   )
-  t.like(client.stats, { acked: 2, inFlight: 0, connected: true, reconnects: 0 })
+  t.like(client.stats, { acked: 3, inFlight: 0, connected: true, reconnects: 0 })
   await client.close()
   await server.close()
 })

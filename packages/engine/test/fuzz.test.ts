@@ -67,7 +67,11 @@ function record(r: Rng): Buffer {
   b[0] = r.next() < 0.02 ? r.int(256) : name.length
   name.copy(b, 1)
   const ts =
-    r.next() < 0.05 ? (1n << 53n) + BigInt(r.int(1000)) : r.next() < 0.5 ? 0n : BigInt(r.int(2 ** 31)) * 1000n
+    r.next() < 0.05
+      ? r.pick([1n << 53n, 1n << 63n, (1n << 64n) - 1000n]) + BigInt(r.int(1000)) // any u64 is valid
+      : r.next() < 0.5
+        ? 0n
+        : BigInt(r.int(2 ** 31)) * 1000n
   b.writeBigUInt64BE(ts, 1 + name.length)
   body.copy(b, 1 + name.length + 8)
   return b

@@ -8,7 +8,8 @@ import type { DamageStats } from './verifier.ts'
 
 export interface AppendRecord {
   stream: string
-  ts: number
+  /** µs: a safe integer, or a bigint up to 2^64-1 (stored exactly, read back as a bigint above 2^53-1). */
+  ts: number | bigint
   body: Uint8Array
 }
 export interface AppendEntry {

@@ -9,8 +9,8 @@ import { Writer } from './format.ts'
 /**
  * An encoded append (the bytes a parser hands the writer; never stored as such):
  *
- *   u8 version (1) | u8 flags (1: crc is set) | f64le rts | f64le firstTs | u64le seq | u32le count
- *   | u32le crc32(records) | f64le bodyBytes | varint len · module | varint len · core
+ *   u8 version (1) | u8 flags (1: crc is set, 2: a ts above 2^53-1) | f64le rts | f64le firstTs
+ *   | u64le seq | u32le count | u32le crc32(records) | f64le bodyBytes | varint len · module | varint len · core
  *   | varint k | k × (varint len · stream) | records: count × record (index.ts, flag 4)
  *
  * Names are UTF-8. A record's stream index points into the k stream names of this append; the
@@ -24,6 +24,9 @@ import { Writer } from './format.ts'
  */
 export const kEncodedVersion = 1
 const kFlagCrc = 1
+/** A record's ts is above 2^53-1: its group must be written with format.ts kFlagTs64. */
+const kFlagTs64 = 2
+const kMaxSafeBig = BigInt(Number.MAX_SAFE_INTEGER)
 /** Records from this size up are CRC'd by the encoder (the parser), below it by the writer. */
 export const kParserCrcBytes = 2048
 const kFixedBytes = 42
@@ -50,7 +53,7 @@ function dataView(b: Uint8Array): DataView {
 
 interface EncodeRecord {
   stream: string
-  ts: number
+  ts: number | bigint
   body: Uint8Array
 }
 
@@ -71,6 +74,7 @@ export class AppendEncoder {
   #firstTs = 0
   #count = 0
   #bodyBytes = 0
+  #ts64 = false
   readonly #out: [Uint8Array, Uint8Array] = [new Uint8Array(0), new Uint8Array(0)]
   /** The encoded module · core of the last finish() (a session's frames repeat them). */
   #lastModule: Uint8Array | string | undefined
@@ -89,9 +93,14 @@ export class AppendEncoder {
     this.#rts = rts
     this.#count = 0
     this.#bodyBytes = 0
+    this.#ts64 = false
   }
 
-  add(stream: string, ts: number, body: Uint8Array): void {
+  /**
+   * `ts` is a safe integer number, or a bigint (a u64 from the wire above 2^53-1: the
+   * protocol decoder's DecodedRecord.ts). Only the bigint path leaves plain number arithmetic.
+   */
+  add(stream: string, ts: number | bigint, body: Uint8Array): void {
     // Batches use a handful of names: a short scan beats a Map until there are many.
     const s = this.#streams
     const n = this.#nStreams
@@ -109,14 +118,30 @@ export class AppendEncoder {
       if (n + 1 === 9) for (let i = 0; i <= n; i++) this.#index.set(s[i]!, i)
       else if (n + 1 > 9) this.#index.set(stream, idx)
     }
-    if (this.#count === 0) this.#firstTs = ts
     const w = this.#rec
     w.varint(idx)
-    w.zigzag(ts - this.#rts)
+    if (typeof ts === 'number') {
+      if (this.#count === 0) this.#firstTs = ts
+      w.zigzag(ts - this.#rts)
+    } else this.#addBig(ts)
     w.varint(body.length)
     w.bytes(body)
     this.#count++
     this.#bodyBytes += body.length
+  }
+
+  #addBig(ts: bigint): void {
+    // A bigint that fits is stored as a number would be: the flag marks only real need.
+    if (ts >= -kMaxSafeBig && ts <= kMaxSafeBig) {
+      if (this.#count === 0) this.#firstTs = Number(ts)
+      this.#rec.zigzag(Number(ts) - this.#rts)
+      return
+    }
+    if (ts < 0n || ts > 0xffff_ffff_ffff_ffffn) throw new MI_ERR_LOG_APPEND_INVALID('ts must fit a u64')
+    // firstTs is a summary (segment index, stats) kept as f64: the nearest double will do.
+    if (this.#count === 0) this.#firstTs = Number(ts)
+    this.#rec.zigzagBig(ts, this.#rts)
+    this.#ts64 = true
   }
 
   /**
@@ -138,7 +163,7 @@ export class AppendEncoder {
     const dv = this.#dv
     const crc = records.length >= kParserCrcBytes
     dv.setUint8(0, kEncodedVersion)
-    dv.setUint8(1, crc ? kFlagCrc : 0)
+    dv.setUint8(1, (crc ? kFlagCrc : 0) | (this.#ts64 ? kFlagTs64 : 0))
     dv.setFloat64(2, this.#rts, true)
     dv.setFloat64(10, this.#firstTs, true)
     // Two u32 from one BigInt→Number conversion: BigInt arithmetic costs more per frame.
@@ -172,7 +197,13 @@ export class AppendEncoder {
   }
 
   /** One buffer holding the whole encoded append (for callers off the hot path). */
-  encode(module: string, core: string, seq: bigint, rts: number, records: EncodeRecord[]): Uint8Array {
+  encode(
+    module: string,
+    core: string,
+    seq: bigint,
+    rts: number,
+    records: readonly EncodeRecord[],
+  ): Uint8Array {
     this.begin(rts)
     for (const r of records) this.add(r.stream, r.ts, r.body)
     return Buffer.concat(this.finish(module, core, seq))
@@ -215,6 +246,8 @@ export interface EncodedHeader {
   count: number
   /** crc32 of the records, or -1 when the encoder left it to the writer (small appends). */
   crc: number
+  /** A record's ts is above 2^53-1 (its group needs format.ts kFlagTs64). */
+  ts64: boolean
   module: string
   core: string
   /** Byte offsets (within the append) of the name table (varint k · names) and of the records. */
@@ -236,6 +269,7 @@ export class EncodedReader {
     seq: 0n,
     count: 0,
     crc: 0,
+    ts64: false,
     module: '',
     core: '',
     tableStart: 0,
@@ -261,6 +295,7 @@ export class EncodedReader {
       h.seq = v.getBigUint64(o + 18, true)
       h.count = v.getUint32(o + 26, true)
       h.crc = b[1]! & kFlagCrc ? v.getUint32(o + 30, true) : -1
+      h.ts64 = (b[1]! & kFlagTs64) !== 0
       let p = skipName(b, kFixedBytes)
       if (p === kFixedBytes + 1) throw new RangeError('empty module')
       p = skipName(b, p)
@@ -270,7 +305,12 @@ export class EncodedReader {
       for (let i = 0; i < k; i++) p = skipName(b, p)
       h.recordsStart = p
       if (h.count < 1 || k < 1 || k > h.count) throw new RangeError('header')
-      if (!Number.isSafeInteger(h.rts) || h.rts < 0 || !Number.isSafeInteger(h.firstTs))
+      // firstTs is the nearest double of a u64 in ts64 appends (a summary, not the record's ts).
+      if (
+        !Number.isSafeInteger(h.rts) ||
+        h.rts < 0 ||
+        !(h.ts64 ? Number.isInteger(h.firstTs) : Number.isSafeInteger(h.firstTs))
+      )
         throw new RangeError('ts')
     } catch (err) {
       this.#last = undefined

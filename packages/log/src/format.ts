@@ -5,7 +5,16 @@ import { crc32, zstdDecompressSync } from 'node:zlib'
 export const kSegmentMagic = Buffer.from('MILOGSG1', 'latin1') // 8 bytes
 export const kSegmentHeaderBytes = 16 // magic(8) + base lsn (u64 LE)
 export const kGroupPrefixBytes = 8 // payload length u32 LE + crc32 u32 LE
-export const kGroupMagic = 0xa0 // high nibble of the flags byte: cheap sanity before the CRC
+export const kGroupMagic = 0xa0 // high bits of the flags byte: cheap sanity before the CRC
+/**
+ * Some record ts of the group is above 2^53-1 (index.ts "Timestamps above 2^53"): its zigzag
+ * delta may need more than 8 varint bytes and readers must decode it exactly (bigint). It sits in
+ * the magic nibble (0xB0) on purpose: builds older than it see "bad group magic" and refuse the
+ * group as damage instead of ignoring an unknown bit and misreading the timestamps.
+ */
+export const kFlagTs64 = 0x10
+/** Magic bits of the flags byte (kGroupMagic, with kFlagTs64 masked out). */
+export const kGroupMagicMask = 0xe0
 export const kFlagZstd = 0x01
 /** The group declares catalog names (ids it is the first to use, or all of them after a roll). */
 export const kFlagNames = 0x02
@@ -14,6 +23,8 @@ export const kFlagNames = 0x02
  * Every group written since this flag exists has it; groups without it are read as before.
  */
 export const kFlagBatchNames = 0x04
+/** Low flag bits this build knows: a group with another one (a newer build's) is refused, not misread. */
+const kKnownLowFlags = kFlagZstd | kFlagNames | kFlagBatchNames
 export const kMaxGroupPayloadBytes = 0x7fff_ffff
 
 /** `00000000000000000001.seg`: 20 digits so that names sort like their base lsn. */
@@ -76,6 +87,11 @@ export class Writer {
   zigzag(v: number): void {
     this.varint(v >= 0 ? v * 2 : -v * 2 - 1)
   }
+  /** zigzag(ts - rts) exactly, for a ts above 2^53-1 (up to 10 bytes; kFlagTs64 groups only). */
+  zigzagBig(ts: bigint, rts: number): void {
+    const d = ts - BigInt(rts)
+    this.u64(d >= 0n ? d * 2n : -d * 2n - 1n)
+  }
   u64(v: bigint): void {
     if (v <= 0x1f_ffff_ffff_ffffn) {
       this.varint(Number(v))
@@ -97,6 +113,8 @@ export class Writer {
     this.pos = 0
   }
 }
+
+const kMaxSafe = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** A cursor over a byte range. Reads past `end` throw RangeError, which decoders turn into "corrupt". */
 export class Reader {
@@ -127,6 +145,20 @@ export class Reader {
     const v = this.varint()
     return v % 2 === 0 ? v / 2 : -(v + 1) / 2
   }
+  /**
+   * `rts + zigzag delta` read exactly (kFlagTs64 groups): a number when it is a safe integer,
+   * otherwise a bigint, so a ts has one representation whatever group it was read from.
+   */
+  tsExact(rts: number): number | bigint {
+    const z = this.u64()
+    if (z <= 0x1f_ffff_ffff_ffffn) {
+      const v = Number(z)
+      const ts = rts + (v % 2 === 0 ? v / 2 : -(v + 1) / 2)
+      if (Number.isSafeInteger(ts)) return ts
+    }
+    const ts = BigInt(rts) + (z % 2n === 0n ? z / 2n : -(z + 1n) / 2n)
+    return ts >= -kMaxSafe && ts <= kMaxSafe ? Number(ts) : ts
+  }
   u64(): bigint {
     let result = 0n
     let shift = 0n
@@ -153,6 +185,7 @@ export class Reader {
 //     rest = batch*:  varint moduleId · varint coreId · u64 seq · zigzag(rts - baseRts) · varint n
 //                     [flag 4: varint k · k × varint streamId]
 //                     n × ( varint streamId (flag 4: index into the k) · zigzag(ts - rts) · varint bodyLen · body )
+//     flag 0x10 (kFlagTs64): some zigzag(ts - rts) exceeds 2^53: read every one exactly (Reader.tsExact)
 
 export interface GroupHeader {
   offset: number // byte offset of the group in its segment
@@ -186,7 +219,12 @@ export function checkGroup(buf: Uint8Array, pos: number, bufOffset: number, veri
     return { ok: false, reason: 'short payload', needBytes: kGroupPrefixBytes + len }
   }
   const payload = buf.subarray(pos + kGroupPrefixBytes, pos + kGroupPrefixBytes + len)
-  if ((payload[0]! & 0xf0) !== kGroupMagic) return { ok: false, reason: 'bad group magic' }
+  if ((payload[0]! & kGroupMagicMask) !== kGroupMagic) return { ok: false, reason: 'bad group magic' }
+  if ((payload[0]! & 0x0f & ~kKnownLowFlags) !== 0)
+    return {
+      ok: false,
+      reason: `unknown group flags 0x${payload[0]!.toString(16)} (written by a newer build?)`,
+    }
   if (verifyCrc && crc32(payload) !== crc) return { ok: false, reason: 'crc mismatch' }
   try {
     const r = new Reader(payload, 1)
@@ -233,7 +271,8 @@ export interface DecodedRecord {
   moduleId: number
   coreId: number
   seq: bigint
-  ts: number
+  /** A bigint only above 2^53-1 (kFlagTs64 groups). */
+  ts: number | bigint
   rts: number
   body: Uint8Array
 }
@@ -245,7 +284,7 @@ export interface DecodedBatch {
   seq: bigint
   rts: number
   firstLsn: number
-  records: { streamId: number; ts: number; body: Uint8Array }[]
+  records: { streamId: number; ts: number | bigint; body: Uint8Array }[]
 }
 
 /** The uncompressed batch bytes of a checked group. */
@@ -271,6 +310,7 @@ export function forEachBatch(
   let lsn = header.baseLsn
   const last = header.baseLsn + header.count - 1
   const tables = (header.flags & kFlagBatchNames) !== 0
+  const ts64 = (header.flags & kFlagTs64) !== 0
   let table: number[] = []
   while (lsn <= last) {
     const moduleId = r.varint()
@@ -293,7 +333,7 @@ export function forEachBatch(
         if (id === undefined) throw new RangeError('stream index outside the batch name table')
         streamId = id
       }
-      const ts = rts + r.zigzag()
+      const ts = ts64 ? r.tsExact(rts) : rts + r.zigzag()
       const len = r.varint()
       const start = r.pos
       r.skip(len)

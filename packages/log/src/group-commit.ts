@@ -70,6 +70,7 @@ export class GroupCommit {
     const ids = reader.ids(encoded, this.#ctx.life.epoch, (name) => this.#names.intern(name, newNames))
     writeEncodedBatch(g.w, g.crc, encoded, e, reader.moduleId, reader.coreId, e.rts - g.baseRts, ids)
     g.count += e.count
+    if (e.ts64) g.ts64 = true
     if (e.rts > g.maxRts) g.maxRts = e.rts
     const prev = g.hwm.get(e.module)
     if (prev === undefined || e.seq > prev) g.hwm.set(e.module, e.seq)

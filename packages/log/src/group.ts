@@ -2,7 +2,15 @@
 // (group = u32 payloadLen | u32 crc | payload, see index.ts). No I/O and no writer state.
 import { crc32, zstdCompressSync } from 'node:zlib'
 import { catchUp, crc32Combine, type GroupCrc } from './entry.ts'
-import { kFlagBatchNames, kFlagNames, kFlagZstd, kGroupMagic, kGroupPrefixBytes, Writer } from './format.ts'
+import {
+  kFlagBatchNames,
+  kFlagNames,
+  kFlagTs64,
+  kFlagZstd,
+  kGroupMagic,
+  kGroupPrefixBytes,
+  Writer,
+} from './format.ts'
 
 export interface Group {
   w: Writer
@@ -11,6 +19,8 @@ export interface Group {
   baseRts: number
   maxRts: number
   firstTs: number
+  /** An append of this group has a ts above 2^53-1: framed with kFlagTs64. */
+  ts64: boolean
   /** Highest seq per module in this group: becomes the durable mark when the group does. */
   hwm: Map<string, bigint>
   /** Names first interned by this group's appends (persisted before it is written). */
@@ -33,6 +43,7 @@ export function newGroup(baseLsn: number, rts: number, firstTs: number, capacity
     baseRts: rts,
     maxRts: rts,
     firstTs,
+    ts64: false,
     hwm: new Map(),
     newNames: [],
     startedAt: performance.now(),
@@ -70,6 +81,7 @@ export function frameGroup(
     }
   }
   if (declared) flags |= kFlagNames
+  if (g.ts64) flags |= kFlagTs64
   h.u8(flags)
   h.varint(g.baseLsn)
   h.varint(g.count)

@@ -48,13 +48,14 @@
  * <seg>.cut-<offset>     durable bytes a repair cut off (raw.ts truncateSegmentTail), for salvage
  *
  * group   = u32le payloadLen | u32le crc32(payload) | payload
- * payload = u8 flags (0xA0 | 1 if zstd | 2 if names | 4 if name tables) · varint baseLsn · varint count
+ * payload = u8 flags (0xA0 | 1 if zstd | 2 if names | 4 if name tables | 0x10 if a ts > 2^53-1)
+ *           · varint baseLsn · varint count
  *           · varint baseRts · [names: varint firstId · varint n · (varint len · utf8)×n]
  *           · [zstd: varint rawLen · zstd frame of the rest] · batch+
  * batch   = varint moduleId · varint coreId (0 = '') · varint seq (u64) · zigzag(rts - baseRts)
  *           · varint n · [4: varint k · k × varint streamId] · n × record
  * record  = varint streamIdx (4: index into the batch's k ids; else a catalog id) · zigzag(ts - rts)
- *           · varint bodyLen · body
+ *           · varint bodyLen · body          (zigzag: up to 8 varint bytes; 10 under flag 0x10)
  * ```
  * A group holds every append of one group commit. Overhead per record: 8 (prefix) + ~12 (group
  * header) + ~7 (batch header) + ~5 (record header) ≈ 30-35 B when one DATA is alone in its group;
@@ -74,6 +75,20 @@
  * written before it) are read as before; every group written now has it, and a log written by
  * this version cannot be read by older ones (they see damage). `append()` encodes the same way.
  * Log compression (`compression: 'zstd'`) still compresses and CRCs the whole group on the writer.
+ *
+ * ## Timestamps above 2^53 (flag 0x10)
+ * A record's ts is any u64 (MIP/1). Up to 2^53-1 it is a JS number all the way (parser, encoder,
+ * writer, reader: no BigInt on that path), and its zigzag delta from the batch rts fits 8 varint
+ * bytes. A ts above arrives as a bigint (protocol DecodedRecord.ts); the parser encodes its delta
+ * exactly (up to 10 bytes, Writer.zigzagBig) and marks the encoded append (entry.ts flag 2); the
+ * writer gives the group holding it flag 0x10 (kFlagTs64), and readers decode that group's deltas
+ * exactly (Reader.tsExact): a number when the ts fits one, else a bigint (StoredRecord.ts is
+ * `number | bigint`, a bigint only above 2^53-1). Only groups holding such a ts pay for it.
+ * The flag sits in the magic nibble (0xB0) on purpose: older builds ignore unknown low flag bits
+ * but check `flags & 0xf0 === 0xa0`, so they see "bad group magic" (damage, skipped with a gap or
+ * refused at recovery) instead of misreading 10-byte deltas. This build refuses unknown low bits
+ * (0x08) the same way, so a future flag cannot be misread either. Summaries that hold a ts as an
+ * f64 (a segment's firstTs in the index footer and checkpoint) keep its nearest double.
  *
  * ## Catalog rule
  * Names are interned to ids. A new name's catalog entry is written (and, under 'always',

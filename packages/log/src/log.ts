@@ -213,7 +213,8 @@ class LogImpl implements Log {
       if (typeof r.stream !== 'string' || r.stream.length === 0 || r.stream.length > kMaxNameChars) {
         throw new MI_ERR_LOG_APPEND_INVALID('stream must be a non-empty string')
       }
-      if (!Number.isSafeInteger(r.ts)) throw new MI_ERR_LOG_APPEND_INVALID('ts must be an integer (µs)')
+      if (typeof r.ts === 'bigint' ? r.ts < 0n || r.ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(r.ts))
+        throw new MI_ERR_LOG_APPEND_INVALID('ts must be a safe integer or a u64 bigint (µs)')
       if (!(r.body instanceof Uint8Array)) throw new MI_ERR_LOG_APPEND_INVALID('body must be a Uint8Array')
     }
     return this.appendEncoded(this.#encoder.encode(module, core, seq, rts, records))

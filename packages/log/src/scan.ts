@@ -2,7 +2,7 @@
 // raw verify tools and readers' positioning share.
 import fs from 'node:fs'
 import { promisify } from 'node:util'
-import { checkGroup, type GroupHeader, kGroupMagic, kGroupPrefixBytes } from './format.ts'
+import { checkGroup, type GroupHeader, kGroupMagic, kGroupMagicMask, kGroupPrefixBytes } from './format.ts'
 
 const read = promisify(fs.read)
 
@@ -86,7 +86,7 @@ export async function findNextGroup(
     const len = b.readUInt32LE(pos)
     if (len < 4 || off + kGroupPrefixBytes + len > end) return false
     if (b.length - pos >= kGroupPrefixBytes + 10) {
-      if ((b[pos + kGroupPrefixBytes]! & 0xf0) !== kGroupMagic) return false
+      if ((b[pos + kGroupPrefixBytes]! & kGroupMagicMask) !== kGroupMagic) return false
       const lsn = peekVarint(b, pos + kGroupPrefixBytes + 1)
       if (lsn < minLsn || lsn > maxLsn) return false
     }

@@ -86,7 +86,7 @@ export async function buildIndexByScan(
       // Only the batch headers matter here, but they sit between bodies: walk them.
       forEachBatch(h, body, (b) => {
         if (b.rts > groupMaxRts) groupMaxRts = b.rts
-        if (groupFirstTs < 0) groupFirstTs = b.records[0]!.ts
+        if (groupFirstTs < 0) groupFirstTs = Number(b.records[0]!.ts) // a summary: f64 in the index
         return true
       })
     } catch (err) {

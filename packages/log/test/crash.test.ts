@@ -70,6 +70,9 @@ export function checkRecords(t: import('ava').ExecutionContext, recs: StoredReco
       t.is(q.module, m[1]!)
       t.is(q.seq, BigInt(m[2]!))
       t.is(q.stream, `s${k % 3}`)
+      if (q.seq % 4n === 0n)
+        t.is(q.ts, 2n ** 64n - 1n - q.seq * 16n - BigInt(k), 'a ts above 2^53-1 is exact')
+      else t.is(typeof q.ts, 'number')
     }
     i += n
   }

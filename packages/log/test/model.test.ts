@@ -20,11 +20,14 @@ interface ModelRec {
   module: string
   core: string
   seq: bigint
-  ts: number
+  ts: number | bigint
   rts: number
   body: string
   batchEnd: boolean
 }
+
+// Offsets up to 999 are added: every one stays a u64 above 2^53-1.
+const kHugeTs = [2n ** 53n, 2n ** 63n, 2n ** 64n - 1000n, 2n ** 60n + 7n] as const
 
 const runs = process.env.MI_SOAK === '1' ? 60 : 6
 const base = Number(process.env.MI_SEED ?? Date.now() % 1_000_000)
@@ -64,7 +67,11 @@ for (let k = 0; k < runs; k++) {
           const core = pick(['', 'x', 'y'])
           const records = Array.from({ length: n }, (_, i) => ({
             stream: pick(['s1', 's2', 's3']),
-            ts: rts - Math.floor(rand() * 5000) + 2500,
+            // Now and then a u64 ts above 2^53-1: its group is kFlagTs64 and must read back exact.
+            ts:
+              rand() < 0.08
+                ? pick(kHugeTs) + BigInt(Math.floor(rand() * 1000))
+                : rts - Math.floor(rand() * 5000) + 2500,
             body: `${seed}:${model.length + i}:${'z'.repeat(Math.floor(rand() * 400))}`,
           }))
           const res = log.append({

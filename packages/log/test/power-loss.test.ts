@@ -62,12 +62,18 @@ function check(t: import('ava').ExecutionContext, recs: StoredRecord[], round: n
         !q ||
         Buffer.from(q.body).toString().split('|')[0] !== want ||
         q.module !== m[1] ||
-        q.seq !== BigInt(m[2]!)
+        q.seq !== BigInt(m[2]!) ||
+        (BigInt(m[2]!) % 4n === 0n ? q.ts !== hugeTs(q.seq, k) : typeof q.ts !== 'number')
       )
         return void t.fail(`round ${round}: batch at lsn ${r.lsn} is partial or mixed (${k}/${n})`)
     }
     i += n
   }
+}
+
+/** Every 4th seq's records carry a ts above 2^53-1 (kFlagTs64 groups): it must come back exact. */
+function hugeTs(seq: bigint, i: number): bigint {
+  return 2n ** 64n - 1n - seq * 16n - BigInt(i)
 }
 
 /** Append random DATA and BATCHes for `steps` event-loop rounds; returns the highest acked lsn. */
@@ -89,7 +95,7 @@ async function drive(log: Log, rand: () => number, steps: number): Promise<numbe
         const pad = Math.floor(rand() * 300)
         records.push({
           stream: `s${i % 3}`,
-          ts: rts - i,
+          ts: seq % 4n === 0n ? hugeTs(seq, i) : rts - i,
           body: Buffer.from(`${module}:${seq}:${i}/${n}|${'x'.repeat(pad)}`),
         })
       }

@@ -167,7 +167,7 @@ export function writeData(
   offset: number,
   seq: bigint,
   stream: string,
-  ts: number,
+  ts: number | bigint,
   body: Uint8Array,
   macKey?: Uint8Array | null,
 ): number {

@@ -9,19 +9,21 @@ import { isValidStreamBytes, isValidStreamName } from './names.ts'
  * u8 S (1..255) │ S bytes stream name │ u64 ts (µs since epoch; 0 = server stamps) │ body (rest)
  * ```
  *
- * `ts` is a JS number: values above Number.MAX_SAFE_INTEGER (≈ year 2255 in µs) cannot be
- * represented exactly and are rejected as BAD_PAYLOAD both ways.
+ * `ts` is any u64 (PROTOCOL.md). Decoded, it is a JS number up to Number.MAX_SAFE_INTEGER
+ * (≈ year 2255 in µs) and a bigint above it, so every value is exact and the usual one costs
+ * no BigInt; encoding takes either.
  */
 export interface RecordInput {
   stream: string
-  /** Microseconds since the Unix epoch; 0 (the default) lets the server stamp it. */
-  ts?: number
+  /** Microseconds since the Unix epoch; 0 (the default) lets the server stamp it. A bigint for any u64. */
+  ts?: number | bigint
   body: Uint8Array | string
 }
 
 export interface DecodedRecord {
   stream: string
-  ts: number
+  /** A number up to 2^53-1, a bigint above it (never a bigint that would fit a number). */
+  ts: number | bigint
   /** A view into the decoded payload (no copy). */
   body: Uint8Array
 }
@@ -30,9 +32,9 @@ const TWO_32 = 0x1_0000_0000
 // ts ≤ 2^53-1 exactly when its high 32 bits are ≤ 2^21-1.
 const TS_HI_MAX = 0x1f_ffff
 
-function checkTs(ts: number): void {
-  if (!Number.isSafeInteger(ts) || ts < 0) {
-    throw badPayload(`ts must be a safe non-negative integer of µs, got ${ts}`)
+function checkTs(ts: number | bigint): void {
+  if (typeof ts === 'bigint' ? ts < 0n || ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(ts) || ts < 0) {
+    throw badPayload(`ts must be a u64 of µs (a safe integer or a bigint), got ${ts}`)
   }
 }
 
@@ -56,7 +58,7 @@ export function writeRecord(
   target: Buffer,
   offset: number,
   stream: string,
-  ts: number,
+  ts: number | bigint,
   body: Uint8Array,
 ): number {
   if (!isValidStreamName(stream)) throw badPayload(`invalid stream name ${JSON.stringify(String(stream))}`)
@@ -64,8 +66,11 @@ export function writeRecord(
   target[offset] = stream.length
   target.write(stream, offset + 1, 'latin1')
   let o = offset + 1 + stream.length
-  target.writeUInt32BE(Math.floor(ts / TWO_32), o)
-  target.writeUInt32BE(ts % TWO_32, o + 4)
+  if (typeof ts === 'bigint') target.writeBigUInt64BE(ts, o)
+  else {
+    target.writeUInt32BE(Math.floor(ts / TWO_32), o)
+    target.writeUInt32BE(ts % TWO_32, o + 4)
+  }
   o += 8
   target.set(body, o)
   return o + body.byteLength
@@ -86,8 +91,8 @@ export function recordBody(body: Uint8Array | string): Uint8Array {
 }
 
 /**
- * Decode `bytes[start, end)` as one record. Throws ProtocolError BAD_PAYLOAD for a short record, a
- * bad stream name or a ts above Number.MAX_SAFE_INTEGER.
+ * Decode `bytes[start, end)` as one record. Throws ProtocolError BAD_PAYLOAD for a short record or
+ * a bad stream name. Every u64 ts is valid: a bigint above Number.MAX_SAFE_INTEGER.
  */
 export function decodeRecordAt(bytes: Uint8Array, start: number, end: number): DecodedRecord {
   if (end - start < 1) throw badPayload('empty record')
@@ -101,7 +106,6 @@ export function decodeRecordAt(bytes: Uint8Array, start: number, end: number): D
       (bytes[nameEnd + 2]! << 8) |
       bytes[nameEnd + 3]!) >>>
     0
-  if (hi > TS_HI_MAX) throw badPayload('ts above Number.MAX_SAFE_INTEGER')
   const lo =
     ((bytes[nameEnd + 4]! << 24) |
       (bytes[nameEnd + 5]! << 16) |
@@ -110,7 +114,8 @@ export function decodeRecordAt(bytes: Uint8Array, start: number, end: number): D
     0
   return {
     stream,
-    ts: hi * TWO_32 + lo,
+    // Above 2^53-1 only (a rare producer): the common ts costs no BigInt.
+    ts: hi <= TS_HI_MAX ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo),
     body: bytes.subarray(nameEnd + 8, end),
   }
 }

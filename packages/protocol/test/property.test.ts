@@ -21,14 +21,20 @@ const KEY = Buffer.alloc(32, 3)
 const streamArb = fc.stringMatching(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,40}$/)
 const recordArb = fc.record({
   stream: streamArb,
-  ts: fc.maxSafeNat(),
+  // Any u64: a number up to 2^53-1, a bigint above (the decoder's representation).
+  ts: fc.oneof(fc.maxSafeNat(), fc.bigInt({ min: 2n ** 53n, max: 0xffff_ffff_ffff_ffffn })),
   body: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
 })
 const seqArb = fc.bigInt({ min: 0n, max: 0xffff_ffff_ffff_ffffn })
 
 type Spec =
-  | { kind: 'data'; seq: bigint; rec: { stream: string; ts: number; body: Buffer } }
-  | { kind: 'batch'; seq: bigint; recs: { stream: string; ts: number; body: Buffer }[]; compress: boolean }
+  | { kind: 'data'; seq: bigint; rec: { stream: string; ts: number | bigint; body: Buffer } }
+  | {
+      kind: 'batch'
+      seq: bigint
+      recs: { stream: string; ts: number | bigint; body: Buffer }[]
+      compress: boolean
+    }
   | { kind: 'ping'; seq: bigint; payload: Buffer }
 
 const specArb: fc.Arbitrary<Spec> = fc.oneof(
@@ -59,7 +65,10 @@ function check(
   f: { type: number; seq: bigint; flags: number; payload: Uint8Array },
 ) {
   t.deepEqual(f.seq, s.seq)
-  const norm = (r: { stream: string; ts: number; body: Uint8Array }) => ({ ...r, body: Buffer.from(r.body) })
+  const norm = (r: { stream: string; ts: number | bigint; body: Uint8Array }) => ({
+    ...r,
+    body: Buffer.from(r.body),
+  })
   if (s.kind === 'data') t.deepEqual(norm(decodeRecord(f.payload)), s.rec)
   else if (s.kind === 'batch') t.deepEqual(decodeBatch(f.payload, f.flags, 1 << 20).map(norm), s.recs)
   else t.deepEqual(Buffer.from(f.payload), s.payload)

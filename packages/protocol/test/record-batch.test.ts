@@ -37,10 +37,21 @@ test('record round trip with empty body, ts 0 and max safe ts', (t) => {
   }
 })
 
-test('ts above Number.MAX_SAFE_INTEGER is BAD_PAYLOAD on decode and encode', (t) => {
-  t.throws(() => decodeRecord(rawRecord(Buffer.from('s'), '0020000000000000')), BAD_PAYLOAD)
+test('every u64 ts decodes exactly: a number up to 2^53-1, a bigint above (PROTOCOL.md: u64)', (t) => {
   t.is(decodeRecord(rawRecord(Buffer.from('s'), '001fffffffffffff')).ts, Number.MAX_SAFE_INTEGER)
+  t.is(decodeRecord(rawRecord(Buffer.from('s'), '0020000000000000')).ts, 2n ** 53n)
+  t.is(decodeRecord(rawRecord(Buffer.from('s'), '8000000000000000')).ts, 2n ** 63n)
+  t.is(decodeRecord(rawRecord(Buffer.from('s'), 'ffffffffffffffff')).ts, 2n ** 64n - 1n)
+  for (const ts of [2n ** 53n, 2n ** 63n, 2n ** 64n - 1n])
+    t.is(decodeRecord(encodeRecord({ stream: 's', ts, body: 'x' })).ts, ts)
+  // A bigint that fits decodes as the number it is: one representation per value.
+  t.is(decodeRecord(encodeRecord({ stream: 's', ts: 5n, body: '' })).ts, 5)
+})
+
+test('ts outside u64, or an unsafe or fractional number, is BAD_PAYLOAD on encode', (t) => {
   t.throws(() => encodeRecord({ stream: 's', ts: 2 ** 53, body: '' }), BAD_PAYLOAD)
+  t.throws(() => encodeRecord({ stream: 's', ts: 2n ** 64n, body: '' }), BAD_PAYLOAD)
+  t.throws(() => encodeRecord({ stream: 's', ts: -1n, body: '' }), BAD_PAYLOAD)
   t.throws(() => encodeRecord({ stream: 's', ts: -1, body: '' }), BAD_PAYLOAD)
   t.throws(() => encodeRecord({ stream: 's', ts: 1.5, body: '' }), BAD_PAYLOAD)
 })

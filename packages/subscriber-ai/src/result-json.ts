@@ -33,5 +33,5 @@ export function resultJson(
     outputs += `${k === 0 ? '' : ','}${quote(names[k]!)}:${text}`
   }
   const w = window ? `,"window":{"firstLsn":${window.firstLsn},"size":${window.size}}` : ''
-  return `{"lsn":${r.lsn},"module":${quote(r.module)},"core":${quote(r.core)},"stream":${quote(r.stream)},"ts":${r.ts}${w},"outputs":{${outputs}}}`
+  return `{"lsn":${r.lsn},"module":${quote(r.module)},"core":${quote(r.core)},"stream":${quote(r.stream)},"ts":${typeof r.ts === 'bigint' ? `"${r.ts}"` : r.ts}${w},"outputs":{${outputs}}}`
 }

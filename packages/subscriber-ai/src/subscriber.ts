@@ -26,8 +26,8 @@ export interface AiResult {
   module: string
   core: string
   stream: string
-  /** Producer timestamp of the scored record, µs since epoch. */
-  ts: number
+  /** Producer timestamp of the scored record, µs since epoch (a decimal string above 2^53-1, as recordToJson). */
+  ts: number | string
   /** Windowed models: the lsn of the window's first record and the window size. */
   window?: { firstLsn: number; size: number }
   outputs: Record<string, number | number[]>

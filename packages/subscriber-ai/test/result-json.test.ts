@@ -20,3 +20,8 @@ test('the hand-written JSON equals JSON.stringify of the same result', (t) => {
   const windowed = resultJson(r, ['a "b"'], [2], { firstLsn: 3, size: 5 })
   t.is(windowed, JSON.stringify({ ...meta, window: { firstLsn: 3, size: 5 }, outputs: { 'a "b"': 2 } }))
 })
+
+test('a ts above 2^53-1 (a bigint) is a decimal string, as recordToJson prints it', (t) => {
+  const big = { ...r, ts: 2n ** 64n - 1n }
+  t.is(JSON.parse(resultJson(big, ['score'], [1], undefined)).ts, '18446744073709551615')
+})

@@ -7,7 +7,8 @@ import { CHUNK_HEADER_BYTES, type ChunkHeader, CODEC, writeChunkHeader } from '.
 const packr = new Packr({ useRecords: false, variableMapSize: true })
 const unpackr = new Unpackr({ useRecords: false })
 
-type Tuple = [number, string, string, bigint, number, number, Uint8Array]
+// ts: a msgpack uint64 (a bigint here) above 2^53-1, as SubscriberRecord carries it.
+type Tuple = [number, string, string, bigint, number | bigint, number, Uint8Array]
 
 export interface EncodeOptions {
   codec: number
@@ -70,7 +71,7 @@ export function decodeChunk(h: ChunkHeader, payload: Buffer, stream: string): Su
       module: t[1],
       core: t[2],
       seq: BigInt(t[3]),
-      ts: Number(t[4]),
+      ts: typeof t[4] === 'bigint' ? t[4] : Number(t[4]),
       rts: Number(t[5]),
       body: t[6],
     }

@@ -25,7 +25,8 @@
  * payload := codec(msgpack([ [lsn, module, core, seq(bigint), ts, rts, body(bin)] … ]))
  * ```
  *
- * All integers little-endian; lsns and µs timestamps are below 2^53, exact in a float64.
+ * All integers little-endian; lsns and receive times are below 2^53, exact in a float64. A record
+ * ts is any u64 the producer sent: a msgpack number up to 2^53-1, a msgpack uint64 above it.
  */
 
 export const FILE_MAGIC = 'MIA1'

@@ -11,8 +11,8 @@ export interface AnomalyScore {
   module: string
   core: string
   stream: string
-  /** Producer timestamp of the scored record, µs since epoch. */
-  ts: number
+  /** Producer timestamp of the scored record, µs since epoch (a decimal string above 2^53-1, as recordToJson). */
+  ts: number | string
   value: number
   mean: number
   stddev: number
@@ -83,7 +83,7 @@ function score(state: InstanceState, r: SubscriberRecord, ctx: SubscriberContext
         module: r.module,
         core: r.core,
         stream: r.stream,
-        ts: r.ts,
+        ts: typeof r.ts === 'bigint' ? r.ts.toString() : r.ts,
         value,
         mean,
         stddev,

@@ -17,7 +17,12 @@ export interface IndexableRecord {
   stream: string
   module: string
   core: string
-  ts: number
+  /**
+   * µs. The index keeps ts as a JS number (SQLite INTEGER, time buckets, `next` page tokens): a
+   * bigint ts (above 2^53-1, a producer's u64) is indexed clamped to 2^53-1 (year ≈ 2255); the
+   * record itself, read from the log by lsn, stays exact.
+   */
+  ts: number | bigint
   body: Uint8Array
 }
 
@@ -154,7 +159,8 @@ export class IndexWriter {
         applied.set(module, r.lsn)
         out.applied++
         const stream = this.#name(kStream, r.stream)
-        if (this.#records) this.#recordRows.add(r.lsn, r.ts, stream, module, this.#name(kCore, r.core))
+        const ts = typeof r.ts === 'number' ? r.ts : Number.MAX_SAFE_INTEGER
+        if (this.#records) this.#recordRows.add(r.lsn, ts, stream, module, this.#name(kCore, r.core))
         if (this.#fields.length === 0) continue
         const obj = parseObject(r.body)
         if (obj === undefined) continue
@@ -163,9 +169,9 @@ export class IndexWriter {
           if (v === undefined) continue
           out.points++
           const series = this.#seriesId(stream, module, f.name)
-          if (this.#rawPoints) this.#pointRows.add(series, r.ts, r.lsn, v)
+          if (this.#rawPoints) this.#pointRows.add(series, ts, r.lsn, v)
           for (const [i, g] of kRollups.entries()) {
-            const bucket = r.ts - (((r.ts % g.us) + g.us) % g.us)
+            const bucket = ts - (((ts % g.us) + g.us) % g.us)
             const key = `${series}:${bucket}`
             const a = rollups[i]!.get(key)
             if (a === undefined) {
@@ -177,7 +183,7 @@ export class IndexWriter {
                 max: v,
                 sum: v,
                 last: v,
-                lastTs: r.ts,
+                lastTs: ts,
                 lastLsn: r.lsn,
                 maxLsn: r.lsn,
               })
@@ -186,17 +192,16 @@ export class IndexWriter {
               if (v < a.min) a.min = v
               if (v > a.max) a.max = v
               a.sum += v
-              if (later(r.ts, r.lsn, a.lastTs, a.lastLsn)) {
+              if (later(ts, r.lsn, a.lastTs, a.lastLsn)) {
                 a.last = v
-                a.lastTs = r.ts
+                a.lastTs = ts
                 a.lastLsn = r.lsn
               }
               if (r.lsn > a.maxLsn) a.maxLsn = r.lsn
             }
           }
           const l = latest.get(series)
-          if (l === undefined || later(r.ts, r.lsn, l.ts, l.lsn))
-            latest.set(series, { v, ts: r.ts, lsn: r.lsn })
+          if (l === undefined || later(ts, r.lsn, l.ts, l.lsn)) latest.set(series, { v, ts, lsn: r.lsn })
         }
       }
       this.#recordRows.flush()

@@ -140,3 +140,33 @@ test('bodies that are not JSON objects, and non-numeric fields, add no points bu
   t.is(h.metrics.counters.points_indexed_total, 1)
   await h.close()
 })
+
+test('a ts above 2^53-1 (any MIP/1 u64) is indexed as 2^53-1, never a crash', async (t) => {
+  const path = join(tempDir(t), 'idx.sqlite')
+  const h = createTestHarness(sub, { name: 'idx-ts64', config: { path, fields: ['temp'] } })
+  await h.init()
+  t.teardown(() => h.close())
+  const recs = [at(1), 2n ** 53n, 2n ** 64n - 1n].map((ts, i) => ({
+    lsn: i + 1,
+    stream: 'telemetry.kiln',
+    module: 'kiln-7',
+    ts,
+    body: JSON.stringify({ temp: i }),
+  }))
+  await h.deliver(recs)
+  t.deepEqual(
+    h.deliveries.map((d) => d.outcome),
+    ['ok'],
+  )
+  const r = new IndexReader(path)
+  t.teardown(() => r.close())
+  const got = r.records({ streams: all, fromUs: 0, toUs: 2 ** 53, limit: 10, minLsn: 1 })
+  t.deepEqual(
+    got.records.map((x) => [x.lsn, x.ts]),
+    [
+      [1, at(1)],
+      [2, Number.MAX_SAFE_INTEGER],
+      [3, Number.MAX_SAFE_INTEGER],
+    ],
+  )
+})

@@ -8,12 +8,16 @@ import type { StoredRecord } from './log-types.ts'
  * moved buffer instead of copies. msgpackr with records did the same job at about 3× the CPU per
  * record on each side (bench/dispatch.bench.ts).
  *
- *   u32 count · u32 strings                                    (header, 16 bytes)
+ *   u32 count · u32 strings · u32 bigTs                        (header, 16 bytes)
  *   f64 lsn[count] · f64 ts[count] · f64 rts[count]            (timestamps are µs numbers)
  *   u64 seq[count]
  *   u32 stream[count] · u32 module[count] · u32 core[count]    (indexes into the string table)
  *   u32 bodyLength[count] · u32 stringLength[strings]
  *   string bytes (utf8) · body bytes
+ *   bigTs = 1 only: padding to 8 · u64 ts[count]               (where the f64 ts is NaN)
+ *
+ * A ts above 2^53-1 is a bigint (SubscriberRecord): a batch holding one carries the last column,
+ * so the usual batch pays nothing for the rare producer that sends one.
  */
 const kHeader = 16
 
@@ -64,8 +68,10 @@ export function encodeBatch(records: readonly StoredRecord[]): ArrayBuffer {
   const strings = new Strings()
   const ids = new Uint32Array(3 * n)
   let bodyBytes = 0
+  let bigTs = false
   for (let i = 0; i < n; i++) {
     const r = records[i]!
+    if (typeof r.ts === 'bigint') bigTs = true
     ids[i] = strings.id(r.stream)
     ids[n + i] = strings.id(r.module)
     ids[2 * n + i] = strings.id(r.core)
@@ -73,10 +79,14 @@ export function encodeBatch(records: readonly StoredRecord[]): ArrayBuffer {
   }
   const ns = strings.list.length
   const textAt = kHeader + 48 * n + 4 * ns
-  const ab = new ArrayBuffer(textAt + strings.bytes + bodyBytes)
-  const head = new Uint32Array(ab, 0, 2)
+  const end = textAt + strings.bytes + bodyBytes
+  const bigAt = align8(end)
+  const ab = new ArrayBuffer(bigTs ? bigAt + 8 * n : end)
+  const head = new Uint32Array(ab, 0, 3)
   head[0] = n
   head[1] = ns
+  head[2] = bigTs ? 1 : 0
+  const big = bigTs ? new BigUint64Array(ab, bigAt, n) : undefined
   const f64 = new Float64Array(ab, kHeader, 3 * n)
   const seq = new BigUint64Array(ab, kHeader + 24 * n, n)
   const u32 = new Uint32Array(ab, kHeader + 32 * n, 4 * n + ns)
@@ -86,7 +96,11 @@ export function encodeBatch(records: readonly StoredRecord[]): ArrayBuffer {
   for (let i = 0; i < n; i++) {
     const r = records[i]!
     f64[i] = r.lsn
-    f64[n + i] = r.ts
+    if (typeof r.ts === 'number') f64[n + i] = r.ts
+    else {
+      f64[n + i] = Number.NaN
+      big![i] = r.ts
+    }
     f64[2 * n + i] = r.rts
     seq[i] = r.seq
     u32[3 * n + i] = r.body.byteLength
@@ -98,9 +112,10 @@ export function encodeBatch(records: readonly StoredRecord[]): ArrayBuffer {
 
 /** The records of a moved batch; bodies are views into `ab` (one allocation for the whole batch). */
 export function decodeBatch(ab: ArrayBuffer): StoredRecord[] {
-  const head = new Uint32Array(ab, 0, 2)
+  const head = new Uint32Array(ab, 0, 3)
   const n = head[0]!
   const ns = head[1]!
+  const big = head[2] === 1 ? new BigUint64Array(ab, ab.byteLength - 8 * n, n) : undefined
   const f64 = new Float64Array(ab, kHeader, 3 * n)
   const seq = new BigUint64Array(ab, kHeader + 24 * n, n)
   const u32 = new Uint32Array(ab, kHeader + 32 * n, 4 * n + ns)
@@ -115,13 +130,17 @@ export function decodeBatch(ab: ArrayBuffer): StoredRecord[] {
       module: strings[u32[n + i]!]!,
       core: strings[u32[2 * n + i]!]!,
       seq: seq[i]!,
-      ts: f64[n + i]!,
+      ts: big === undefined || !Number.isNaN(f64[n + i]) ? f64[n + i]! : big[i]!,
       rts: f64[2 * n + i]!,
       body: new Uint8Array(ab, pos, len),
     }
     pos += len
   }
   return out
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7
 }
 
 export interface WireEmit {

@@ -74,6 +74,16 @@ test('batches and emits round-trip through the columnar codec', (t) => {
       body: Buffer.from('x✓'),
     },
   ]
+  // A ts above 2^53-1 is a bigint: exact across the move (its batch carries a u64 column).
+  const huge = [
+    { ...recs[2]!, lsn: 10, ts: 2n ** 64n - 1n },
+    { ...recs[0]!, lsn: 11 },
+    { ...recs[1]!, lsn: 12, ts: 2n ** 53n },
+  ]
+  t.deepEqual(
+    decodeBatch(encodeBatch(huge)).map((r) => ({ ...r, body: [...r.body] })),
+    huge.map((r) => ({ ...r, body: [...r.body] })),
+  )
   const back = decodeBatch(encodeBatch(recs))
   t.deepEqual(
     back.map((r) => ({ ...r, body: [...r.body] })),

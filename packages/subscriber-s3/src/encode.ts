@@ -3,9 +3,10 @@
  *
  * - `ndjson`: one JSON object per line, the shape `module-ingest tail` and `recover-dump dump`
  *   print (`recordToJson` from @module-ingest/subscriber-sdk): `{lsn, stream, module, core, seq, ts, rts,
- *   bodyEncoding, body}`, seq as a decimal string, ts/rts in µs since the epoch.
+ *   bodyEncoding, body}`, seq as a decimal string, ts/rts in µs since the epoch (ts a decimal
+ *   string above 2^53-1).
  * - `msgpack`: length-prefixed frames, `u32be(length) msgpack(map)`, with the same field names;
- *   `seq` is a uint64, `body` a bin (no base64). Any msgpack reader can decode a frame.
+ *   `seq` is a uint64 (and `ts` above 2^53-1), `body` a bin (no base64). Any msgpack reader can decode a frame.
  *
  * Then zstd (level 3 by default) or gzip (6), through node:zlib's streams, a slice at a time.
  */

@@ -27,7 +27,8 @@ export interface KeyRecord {
   stream: string
   module: string
   core: string
-  ts: number
+  /** A bigint above 2^53-1 (SubscriberRecord); time placeholders use it as a float64. */
+  ts: number | bigint
   rts: number
 }
 
@@ -98,6 +99,7 @@ export interface CompiledKey {
   own: RegExp
 }
 
+const kMaxDateMinute = 8.64e15 / 60_000
 const pad2 = (n: number) => String(n).padStart(2, '0')
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 // Key segments come from producer-chosen names: keep them printable and path-safe.
@@ -126,8 +128,9 @@ export function compileKey(template: string, kc: KeyContext): CompiledKey {
 
   let cachedHour = -1
   let cachedTime: Record<string, string> = {}
-  const timeOf = (us: number) => {
-    const minute = Math.floor(us / 60_000_000)
+  const timeOf = (us: number | bigint) => {
+    // A ts past Date's range (a u64 from the producer) is clamped to its end, year 275760.
+    const minute = Math.min(Math.floor(Number(us) / 60_000_000), kMaxDateMinute)
     if (minute !== cachedHour) {
       const d = new Date(minute * 60_000)
       cachedHour = minute

@@ -48,7 +48,11 @@ export function encodeBody(body: Uint8Array, format: BodyFormat): { encoding: st
   }
 }
 
-/** A record as a JSON-ready object: seq as a decimal string (u64), ts/rts in µs since the epoch. */
+/**
+ * A record as a JSON-ready object: seq as a decimal string (u64), ts/rts in µs since the epoch.
+ * ts is a JSON number up to 2^53-1 and a decimal string above it (a u64 the producer sent): a
+ * JSON number that large would be rounded by JSON.parse in JS and many other parsers.
+ */
 export function recordToJson(r: SubscriberRecord, format: BodyFormat = 'auto') {
   const b = encodeBody(r.body, format)
   return {
@@ -57,7 +61,7 @@ export function recordToJson(r: SubscriberRecord, format: BodyFormat = 'auto') {
     module: r.module,
     core: r.core,
     seq: r.seq.toString(),
-    ts: r.ts,
+    ts: typeof r.ts === 'bigint' ? r.ts.toString() : r.ts,
     rts: r.rts,
     bodyEncoding: b.encoding,
     body: b.body,

@@ -16,8 +16,12 @@ export interface SubscriberRecord {
   core: string
   /** The producer frame's seq; all records of one producer BATCH share it. */
   seq: bigint
-  /** Producer timestamp, µs since epoch. */
-  ts: number
+  /**
+   * Producer timestamp, µs since epoch: any u64 the producer sent. A number up to 2^53-1 (every
+   * real clock until the year 2255), a bigint above it, so it is always exact; `Number(r.ts)` when
+   * an approximate value will do.
+   */
+  ts: number | bigint
   /** Server receive time, µs since epoch. */
   rts: number
   body: Uint8Array

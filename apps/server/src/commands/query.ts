@@ -29,8 +29,13 @@ interface QueryFlags extends ConfigFlags {
   json?: boolean
 }
 
+// Past Date's range (an index of a producer's u64 ts) the µs number is shown instead of throwing.
 const iso = (us: number | null | undefined) =>
-  typeof us === 'number' ? new Date(Math.floor(us / 1000)).toISOString() : '-'
+  typeof us !== 'number'
+    ? '-'
+    : Math.abs(us / 1000) <= 8.64e15
+      ? new Date(Math.floor(us / 1000)).toISOString()
+      : `${us}µs`
 
 function table(rows: string[][]): string {
   const widths: number[] = []

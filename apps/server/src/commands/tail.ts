@@ -133,9 +133,15 @@ export function tailCommand(): Command {
     })
 }
 
+/** ISO time of a µs ts; past Date's range (a u64 the producer sent) the µs number itself. */
+function isoTime(ts: number | bigint): string {
+  const ms = Math.floor(Number(ts) / 1000)
+  return ms <= 8.64e15 ? new Date(ms).toISOString() : `${ts}µs`
+}
+
 export function formatRecord(r: StoredRecord, format: string): string {
   if (format === 'json') return `${JSON.stringify(recordToJson(r, 'auto'))}\n`
   const b = encodeBody(r.body, 'auto')
-  const time = new Date(Math.floor(r.ts / 1000)).toISOString()
+  const time = isoTime(r.ts)
   return `${r.lsn}\t${time}\t${r.stream}\t${r.module}${r.core ? `/${r.core}` : ''}\t${b.encoding === 'base64' ? `base64:${b.body}` : b.body}\n`
 }
