@@ -124,6 +124,16 @@ async function decodeColumns(
   const batches: GroupBatch[] = []
   const streams: string[] = []
   const streamIdx = new Map<number, number>()
+  // Catalog ids repeat on every append: one (awaited) catalog lookup per id per group.
+  const known = new Map<number, string>()
+  const lookup = async (id: number): Promise<string> => {
+    let s = known.get(id)
+    if (s === undefined) {
+      s = await name(id)
+      known.set(id, s)
+    }
+    return s
+  }
   const r = new Bytes(body)
   const tables = (h.flags & kFlagBatchNames) !== 0
   let table: number[] = []
@@ -142,7 +152,9 @@ async function decodeColumns(
       for (let j = 0; j < t; j++) table[j] = r.varint()
     }
     const bi = batches.length
-    batches.push({ module: await name(moduleId), core: coreId === 0 ? '' : await name(coreId), seq, rts })
+    const module = known.get(moduleId) ?? (await lookup(moduleId))
+    const core = coreId === 0 ? '' : (known.get(coreId) ?? (await lookup(coreId)))
+    batches.push({ module, core, seq, rts })
     for (const end = i + k; i < end; i++) {
       let id = r.varint()
       if (tables) {
@@ -153,7 +165,7 @@ async function decodeColumns(
       let s = streamIdx.get(id)
       if (s === undefined) {
         s = streams.length
-        streams.push(await name(id))
+        streams.push(await lookup(id))
         streamIdx.set(id, s)
       }
       stream[i] = s
