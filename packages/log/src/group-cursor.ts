@@ -105,38 +105,33 @@ function decodeTs(r: Bytes, rts: number): number {
   return rts + r.zigzag()
 }
 
+interface RawBatch {
+  moduleId: number
+  coreId: number
+  seq: bigint
+  rts: number
+}
+
 /**
  * One pass over a group's batches into columns; the same layout and checks as format.ts
- * forEachBatch (RangeError on anything malformed), without an object per record.
+ * forEachBatch (RangeError on anything malformed), without an object per record. Synchronous (a
+ * tight loop); catalog names are looked up afterwards, once per distinct id.
  */
-async function decodeColumns(
-  h: GroupHeader,
-  body: Uint8Array,
-  fromLsn: number,
-  name: (id: number) => Promise<string>,
-): Promise<CommittedGroup> {
+function scanColumns(h: GroupHeader, body: Uint8Array, fromLsn: number) {
   const n = h.count
-  const stream = new Uint32Array(n)
+  const stream = new Uint32Array(n) // index into streamIds
   const batch = new Uint32Array(n)
   const ts = new Float64Array(n)
   const bodyStart = new Uint32Array(n)
   const bodyEnd = new Uint32Array(n)
-  const batches: GroupBatch[] = []
-  const streams: string[] = []
+  const raw: RawBatch[] = []
+  const streamIds: number[] = []
   const streamIdx = new Map<number, number>()
-  // Catalog ids repeat on every append: one (awaited) catalog lookup per id per group.
-  const known = new Map<number, string>()
-  const lookup = async (id: number): Promise<string> => {
-    let s = known.get(id)
-    if (s === undefined) {
-      s = await name(id)
-      known.set(id, s)
-    }
-    return s
-  }
   const r = new Bytes(body)
   const tables = (h.flags & kFlagBatchNames) !== 0
   let table: number[] = []
+  let lastId = -1
+  let lastIdx = 0
   let i = 0
   while (i < n) {
     const moduleId = r.varint()
@@ -151,10 +146,8 @@ async function decodeColumns(
       table = new Array(t)
       for (let j = 0; j < t; j++) table[j] = r.varint()
     }
-    const bi = batches.length
-    const module = known.get(moduleId) ?? (await lookup(moduleId))
-    const core = coreId === 0 ? '' : (known.get(coreId) ?? (await lookup(coreId)))
-    batches.push({ module, core, seq, rts })
+    const bi = raw.length
+    raw.push({ moduleId, coreId, seq, rts })
     for (const end = i + k; i < end; i++) {
       let id = r.varint()
       if (tables) {
@@ -162,13 +155,17 @@ async function decodeColumns(
         if (t === undefined) throw new RangeError('stream index outside the batch name table')
         id = t
       }
-      let s = streamIdx.get(id)
-      if (s === undefined) {
-        s = streams.length
-        streams.push(await lookup(id))
-        streamIdx.set(id, s)
+      if (id !== lastId) {
+        let s = streamIdx.get(id)
+        if (s === undefined) {
+          s = streamIds.length
+          streamIds.push(id)
+          streamIdx.set(id, s)
+        }
+        lastId = id
+        lastIdx = s
       }
-      stream[i] = s
+      stream[i] = lastIdx
       batch[i] = bi
       ts[i] = decodeTs(r, rts)
       const len = r.varint()
@@ -179,19 +176,36 @@ async function decodeColumns(
   }
   if (r.pos !== r.end) throw new RangeError('trailing bytes in group')
   const first = Math.max(0, fromLsn - h.baseLsn)
-  return {
-    baseLsn: h.baseLsn,
-    count: n,
-    first,
-    body,
-    stream,
-    streams,
-    batch,
-    batches,
-    ts,
-    bodyStart,
-    bodyEnd,
+  return { baseLsn: h.baseLsn, count: n, first, body, stream, batch, ts, bodyStart, bodyEnd, raw, streamIds }
+}
+
+async function decodeColumns(
+  h: GroupHeader,
+  body: Uint8Array,
+  fromLsn: number,
+  name: (id: number) => Promise<string>,
+): Promise<CommittedGroup> {
+  const { raw, streamIds, ...columns } = scanColumns(h, body, fromLsn)
+  // Catalog ids repeat on every append: one (awaited) catalog lookup per id per group.
+  const known = new Map<number, string>()
+  const lookup = async (id: number): Promise<string> => {
+    let s = known.get(id)
+    if (s === undefined) {
+      s = await name(id)
+      known.set(id, s)
+    }
+    return s
   }
+  const streams: string[] = []
+  for (const id of streamIds) streams.push(await lookup(id))
+  const batches: GroupBatch[] = new Array(raw.length)
+  for (let b = 0; b < raw.length; b++) {
+    const { moduleId, coreId, seq, rts } = raw[b]!
+    const module = known.get(moduleId) ?? (await lookup(moduleId))
+    const core = coreId === 0 ? '' : (known.get(coreId) ?? (await lookup(coreId)))
+    batches[b] = { module, core, seq, rts }
+  }
+  return { ...columns, streams, batches }
 }
 
 const kGroupDecoder: GroupDecoder = {

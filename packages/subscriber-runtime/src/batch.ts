@@ -28,12 +28,16 @@ export class Batch implements Owner {
   lastLsn = 0
   readonly openedAt = Date.now()
   #runs: Run[] = []
+  #last: Run | undefined
 
   /** Record `i` of `g`; records arrive in log order. */
   add(g: CommittedGroup, i: number): void {
-    const last = this.#runs.at(-1)
+    const last = this.#last
     if (last !== undefined && last.g === g && last.to === i) last.to++
-    else this.#runs.push({ g, from: i, to: i + 1 })
+    else {
+      this.#last = { g, from: i, to: i + 1 }
+      this.#runs.push(this.#last)
+    }
     const lsn = g.baseLsn + i
     if (this.count++ === 0) this.firstLsn = lsn
     this.lastLsn = lsn
@@ -98,5 +102,6 @@ export class Batch implements Owner {
   /** Delivered or dead-lettered: let the groups go. */
   release(): void {
     this.#runs = []
+    this.#last = undefined
   }
 }
