@@ -193,6 +193,8 @@ export {
   MI_ERR_LOG_OPTION_INVALID,
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
+export type { CommittedGroup, GroupBatch, GroupCursorOptions } from './group-cursor.ts'
+export { GroupCursor, groupRecord, groupTs } from './group-cursor.ts'
 export type { RepairLock, WriterLockState } from './lock.ts'
 export { acquireRepairLock, pidAlive, readWriterLock } from './lock.ts'
 export type { AppendEntry, AppendRecord, AppendResult, CommitSyncResult, Log, LogStats } from './log.ts'

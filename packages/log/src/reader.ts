@@ -189,8 +189,13 @@ export class Reader {
   }
 
   cursor(options: CursorOptions = {}): Cursor {
+    return this.groupedCursor(options)
+  }
+
+  /** @internal group-cursor.ts: a cursor whose pending items are whole groups (`decoder`). */
+  groupedCursor(options: CursorOptions, decoder?: GroupDecoder): Cursor {
     if (this.#closed) throw new MI_ERR_LOG_CLOSED('reader')
-    const c = new Cursor(this, options)
+    const c = new Cursor(this, options, decoder)
     this.#cursors.add(c)
     return c
   }
@@ -310,8 +315,32 @@ export class Reader {
 }
 
 interface Pending {
-  records: StoredRecord[]
+  /** StoredRecords, or the decoder's groups for a grouped cursor. */
+  records: unknown[]
   i: number
+}
+
+/**
+ * @internal How a grouped cursor (group-cursor.ts) decodes: one item per group instead of one
+ * record object per record. `decode` throws RangeError on a malformed body (the cursor turns it
+ * into a skipped gap) and resolves catalog ids with `name`; `take` hands items out of `read()`.
+ */
+export interface GroupDecoder {
+  decode(
+    h: GroupHeader,
+    body: Uint8Array,
+    fromLsn: number,
+    name: (id: number) => Promise<string>,
+  ): Promise<unknown>
+  /** Moves items[i] to `out`; returns the lsn after it, or undefined when the budget is full. */
+  take(item: unknown, out: unknown[], budget: ReadBudget): number | undefined
+}
+
+/** @internal What a read() may still hand out; `minRts`: skip records received before it. */
+export interface ReadBudget {
+  records: number
+  bytes: number
+  minRts: number | undefined
 }
 
 export class Cursor {
@@ -333,9 +362,12 @@ export class Cursor {
   #streamIds = new Map<number, boolean>()
   #streams: Set<string> | undefined
 
-  constructor(reader: Reader, opts: CursorOptions) {
+  #decoder: GroupDecoder | undefined
+
+  constructor(reader: Reader, opts: CursorOptions, decoder?: GroupDecoder) {
     this.#reader = reader
     this.#opts = opts
+    this.#decoder = decoder
     this.#nextLsn = Math.max(1, Math.floor(opts.fromLsn ?? 1))
     this.#minRts = opts.fromTimeUs
     this.#streams = opts.streams ? new Set(opts.streams) : undefined
@@ -462,24 +494,41 @@ export class Cursor {
   }
 
   async read(options: ReadOptions = {}): Promise<StoredRecord[]> {
+    return (await this.readItems(options)) as StoredRecord[]
+  }
+
+  /** @internal read() for a grouped cursor: its decoder's items. */
+  async readItems(options: ReadOptions = {}): Promise<unknown[]> {
     if (this.#closed) throw new MI_ERR_LOG_CLOSED('cursor')
     const maxRecords = options.maxRecords ?? 1000
     const maxBytes = options.maxBytes ?? 1024 * 1024
-    const out: StoredRecord[] = []
+    const out: unknown[] = []
     let bytes = 0
     if (!this.#positioned) {
       await this.#position()
       if (!this.#positioned) return out
     }
     const r = this.#reader
+    // A grouped cursor's decoder counts records and bytes down in here.
+    const budget: ReadBudget = { records: maxRecords, bytes: maxBytes, minRts: undefined }
     for (;;) {
       // 1. hand out what is decoded
       const p = this.#pending
-      if (p) {
+      if (p && this.#decoder) {
         while (p.i < p.records.length) {
-          if (out.length >= maxRecords || (out.length > 0 && bytes + p.records[p.i]!.body.length > maxBytes))
-            return out
-          const rec = p.records[p.i++]!
+          budget.minRts = this.#minRts
+          const next = this.#decoder.take(p.records[p.i], out, budget)
+          if (next === undefined) return out
+          p.i++
+          this.#nextLsn = next
+          this.#minRts = budget.minRts
+        }
+        this.#pending = undefined
+      } else if (p) {
+        while (p.i < p.records.length) {
+          const rec = p.records[p.i] as StoredRecord
+          if (out.length >= maxRecords || (out.length > 0 && bytes + rec.body.length > maxBytes)) return out
+          p.i++
           this.#nextLsn = rec.lsn + 1
           if (this.#minRts !== undefined) {
             if (rec.rts < this.#minRts) continue
@@ -534,7 +583,7 @@ export class Cursor {
     const want = Math.min(chunkBytes, limit - this.#offset)
     let buf = await readAt(this.#fd, this.#offset, want)
     let pos = 0
-    const records: StoredRecord[] = []
+    const records: unknown[] = []
     try {
       while (this.#offset + pos < limit) {
         let c = checkGroup(buf, pos, this.#offset)
@@ -563,7 +612,9 @@ export class Cursor {
         }
         if (h.names) this.#reader.catalog.learn(h.names.firstId, h.names.names)
         // Appended in place: a spread of one group's records (130k+ for pipelined BATCHes) overflowed the stack.
-        if (last >= this.#nextLsn)
+        if (last >= this.#nextLsn && this.#decoder)
+          records.push(await this.#decodeGrouped(h, c.payload, c.restPos))
+        else if (last >= this.#nextLsn)
           for (const rec of await this.#decodeGroup(h, c.payload, c.restPos)) records.push(rec)
         pos += h.totalBytes
         this.#expect = last + 1
@@ -618,6 +669,23 @@ export class Cursor {
       }
     }
     return records
+  }
+
+  async #decodeGrouped(h: GroupHeader, payload: Uint8Array, restPos: number): Promise<unknown> {
+    const cat = this.#reader.catalog
+    const corrupt = (err: unknown) =>
+      new MI_ERR_LOG_CORRUPT(segmentName(this.#base), h.offset, `bad group body: ${(err as Error).message}`)
+    let body: Uint8Array
+    try {
+      body = groupBody(payload, restPos, h.flags)
+    } catch (err) {
+      throw corrupt(err)
+    }
+    try {
+      return await this.#decoder!.decode(h, body, this.#nextLsn, (id) => this.#name(cat, id, h.offset))
+    } catch (err) {
+      throw err instanceof RangeError ? corrupt(err) : err
+    }
   }
 
   async #name(cat: CatalogView, id: number, offset: number): Promise<string> {

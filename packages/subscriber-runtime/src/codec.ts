@@ -12,17 +12,60 @@ import type { StoredRecord } from './log-types.ts'
  *   f64 lsn[count] · f64 ts[count] · f64 rts[count]            (timestamps are µs numbers)
  *   u64 seq[count]
  *   u32 stream[count] · u32 module[count] · u32 core[count]    (indexes into the string table)
- *   u32 bodyLength[count] · u32 stringLength[strings]
+ *   u32 bodyStart[count] · u32 bodyLength[count] · u32 stringLength[strings]
  *   string bytes (utf8) · body bytes
  *   bigTs = 1 only: padding to 8 · u64 ts[count]               (where the f64 ts is NaN)
  *
  * A ts above 2^53-1 is a bigint (SubscriberRecord): a batch holding one carries the last column,
  * so the usual batch pays nothing for the rare producer that sends one.
+ *
+ * bodyStart is relative to the body bytes, which need not be packed: the group encoder
+ * (batch-builder.ts) copies each run of records as one range of the log group's bytes, record
+ * headers between the bodies included, instead of one copy per body.
  */
 const kHeader = 16
 
+/** Typed views over a batch of `n` records, `ns` strings and `extra` bytes of strings + bodies. */
+export interface BatchViews {
+  ab: ArrayBuffer
+  buf: Buffer
+  /** lsn[n] · ts[n] · rts[n] */
+  f64: Float64Array
+  seq: BigUint64Array
+  /** stream[n] · module[n] · core[n] · bodyStart[n] · bodyLength[n] · stringLength[ns] */
+  u32: Uint32Array
+  /** Where the string bytes start (the body bytes follow them). */
+  textAt: number
+  /** ts[n] for records whose f64 ts is NaN; only when allocated with `bigTs`. */
+  big: BigUint64Array | undefined
+}
+
+export function allocBatch(n: number, ns: number, extra: number, bigTs = false): BatchViews {
+  const textAt = kHeader + 52 * n + 4 * ns
+  const end = textAt + extra
+  const bigAt = align8(end)
+  const ab = new ArrayBuffer(bigTs ? bigAt + 8 * n : end)
+  const head = new Uint32Array(ab, 0, 3)
+  head[0] = n
+  head[1] = ns
+  head[2] = bigTs ? 1 : 0
+  return {
+    ab,
+    buf: Buffer.from(ab),
+    f64: new Float64Array(ab, kHeader, 3 * n),
+    seq: new BigUint64Array(ab, kHeader + 24 * n, n),
+    u32: new Uint32Array(ab, kHeader + 32 * n, 5 * n + ns),
+    textAt,
+    big: bigTs ? new BigUint64Array(ab, bigAt, n) : undefined,
+  }
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7
+}
+
 /** Index of `s` in `table`, adding it. The last hit is checked first: streams and modules come in runs. */
-class Strings {
+export class Strings {
   readonly list: string[] = []
   readonly #index = new Map<string, number>()
   #last = ''
@@ -44,7 +87,7 @@ class Strings {
   }
 }
 
-function writeStrings(buf: Buffer, lens: Uint32Array, list: readonly string[], pos: number): number {
+export function writeStrings(buf: Buffer, lens: Uint32Array, list: readonly string[], pos: number): number {
   for (let i = 0; i < list.length; i++) {
     const n = buf.write(list[i]!, pos, 'utf8')
     lens[i] = n
@@ -78,21 +121,10 @@ export function encodeBatch(records: readonly StoredRecord[]): ArrayBuffer {
     bodyBytes += r.body.byteLength
   }
   const ns = strings.list.length
-  const textAt = kHeader + 48 * n + 4 * ns
-  const end = textAt + strings.bytes + bodyBytes
-  const bigAt = align8(end)
-  const ab = new ArrayBuffer(bigTs ? bigAt + 8 * n : end)
-  const head = new Uint32Array(ab, 0, 3)
-  head[0] = n
-  head[1] = ns
-  head[2] = bigTs ? 1 : 0
-  const big = bigTs ? new BigUint64Array(ab, bigAt, n) : undefined
-  const f64 = new Float64Array(ab, kHeader, 3 * n)
-  const seq = new BigUint64Array(ab, kHeader + 24 * n, n)
-  const u32 = new Uint32Array(ab, kHeader + 32 * n, 4 * n + ns)
+  const { ab, buf, f64, seq, u32, textAt, big } = allocBatch(n, ns, strings.bytes + bodyBytes, bigTs)
   u32.set(ids)
-  const buf = Buffer.from(ab)
-  let pos = writeStrings(buf, u32.subarray(4 * n), strings.list, textAt)
+  const bodiesAt = writeStrings(buf, u32.subarray(5 * n), strings.list, textAt)
+  let pos = 0
   for (let i = 0; i < n; i++) {
     const r = records[i]!
     f64[i] = r.lsn
@@ -103,8 +135,9 @@ export function encodeBatch(records: readonly StoredRecord[]): ArrayBuffer {
     }
     f64[2 * n + i] = r.rts
     seq[i] = r.seq
-    u32[3 * n + i] = r.body.byteLength
-    buf.set(r.body, pos)
+    u32[3 * n + i] = pos
+    u32[4 * n + i] = r.body.byteLength
+    buf.set(r.body, bodiesAt + pos)
     pos += r.body.byteLength
   }
   return ab
@@ -118,12 +151,10 @@ export function decodeBatch(ab: ArrayBuffer): StoredRecord[] {
   const big = head[2] === 1 ? new BigUint64Array(ab, ab.byteLength - 8 * n, n) : undefined
   const f64 = new Float64Array(ab, kHeader, 3 * n)
   const seq = new BigUint64Array(ab, kHeader + 24 * n, n)
-  const u32 = new Uint32Array(ab, kHeader + 32 * n, 4 * n + ns)
-  const [strings, bodiesAt] = readStrings(Buffer.from(ab), u32.subarray(4 * n), ns, kHeader + 48 * n + 4 * ns)
+  const u32 = new Uint32Array(ab, kHeader + 32 * n, 5 * n + ns)
+  const [strings, bodiesAt] = readStrings(Buffer.from(ab), u32.subarray(5 * n), ns, kHeader + 52 * n + 4 * ns)
   const out: StoredRecord[] = new Array(n)
-  let pos = bodiesAt
   for (let i = 0; i < n; i++) {
-    const len = u32[3 * n + i]!
     out[i] = {
       lsn: f64[i]!,
       stream: strings[u32[i]!]!,
@@ -132,15 +163,10 @@ export function decodeBatch(ab: ArrayBuffer): StoredRecord[] {
       seq: seq[i]!,
       ts: big === undefined || !Number.isNaN(f64[n + i]) ? f64[n + i]! : big[i]!,
       rts: f64[2 * n + i]!,
-      body: new Uint8Array(ab, pos, len),
+      body: new Uint8Array(ab, bodiesAt + u32[3 * n + i]!, u32[4 * n + i]!),
     }
-    pos += len
   }
   return out
-}
-
-function align8(n: number): number {
-  return (n + 7) & ~7
 }
 
 export interface WireEmit {
@@ -204,9 +230,4 @@ export function decodeEmits(ab: ArrayBuffer): WireEmit[] {
     pos += len
   }
   return out
-}
-
-/** Approximate in-memory size of a record, for `batch.maxBytes`. */
-export function recordBytes(r: StoredRecord): number {
-  return r.body.byteLength + r.stream.length + r.module.length + r.core.length + 48
 }

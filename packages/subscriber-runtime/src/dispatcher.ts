@@ -2,6 +2,7 @@
  * The dispatcher of one subscriber: cursor → filter → batches → lanes → pool → commit.
  *
  *   cursor.read() ──▶ stream filter ──▶ builder per lane ──(full | maxWaitMs)──▶ lane queue (fastq, 1)
+ *   (groups)
  *                        │ skipped                                                  │ deliver(): attempts,
  *                        ▼                                                          ▼ backoff, DLQ, emits
  *                   OffsetTracker ◀──────────────── batch done ─────────────────────┘
@@ -15,17 +16,23 @@
  * 'none', full batches go to the least loaded lane: no order between batches.
  * A lane holds at most one running and one queued batch; when the target lane is full the
  * dispatcher stops reading — memory stays bounded and a slow subscriber only builds lag.
+ *
+ * The cursor hands out whole committed groups (the log's GroupCursor): records are filtered,
+ * sharded and counted from the group's columns and a batch (batch.ts) keeps index runs into its
+ * groups, so the main thread allocates nothing per record; the wire batch is encoded from them.
  */
 
 import type { CodedError } from '@module-ingest/errors'
+import { GroupCursor } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
 import fastq from 'fastq'
-import { recordBytes, type WireEmit } from './codec.ts'
+import { Batch } from './batch.ts'
+import type { WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import { deadLetters } from './dead-letter.ts'
 import { MI_ERR_SUBSCRIBER_EMIT_FAILED } from './errors.ts'
-import type { LogCursor, LogReader, StoredRecord } from './log-types.ts'
-import { OffsetTracker, type Owner } from './offsets.ts'
+import type { CommittedGroup, LogCursor, LogReader } from './log-types.ts'
+import { OffsetTracker } from './offsets.ts'
 import type { Outcome, SubscriberPool } from './pool.ts'
 import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
 import type {
@@ -49,12 +56,6 @@ export interface DispatcherOptions {
   durableSignal: DurableSignal | undefined
   commitEveryBatches: number
   commitIntervalMs: number
-}
-
-interface Batch extends Owner {
-  records: StoredRecord[]
-  bytes: number
-  openedAt: number
 }
 
 interface Lane {
@@ -180,7 +181,7 @@ export class Dispatcher {
       cursorOpts = { fromLsn: committed }
     }
     this.#tracker = new OffsetTracker(this.#committed)
-    this.#cursor = reader.cursor(cursorOpts)
+    this.#cursor = new GroupCursor(reader, cursorOpts)
     this.#commitTimer = setInterval(() => this.#commit(), this.#o.commitIntervalMs)
     this.#commitTimer.unref()
     this.#o.logger.info(
@@ -263,10 +264,10 @@ export class Dispatcher {
     return wantRecords(this.#builders, this.#o.cfg, this.#cursor!.nextLsn)
   }
 
-  #reachedUntil(rec: StoredRecord): boolean {
+  #reachedUntil(lsn: number, rts: number): boolean {
     const u = this.#o.cfg.until
     if (u === undefined) return false
-    return (u.lsn !== undefined && rec.lsn > u.lsn) || (u.timeUs !== undefined && rec.rts > u.timeUs)
+    return (u.lsn !== undefined && lsn > u.lsn) || (u.timeUs !== undefined && rts > u.timeUs)
   }
 
   async #loop(): Promise<void> {
@@ -281,9 +282,9 @@ export class Dispatcher {
         continue
       }
       const durableBefore = this.#o.reader.durableLsn()
-      let recs: StoredRecord[]
+      let groups: CommittedGroup[]
       try {
-        recs = await this.#cursor!.read(readMax)
+        groups = await this.#cursor!.read(readMax)
         readFailures = 0
       } catch (err) {
         // A reader error (e.g. a segment removed by retention under us) must not kill fan-out.
@@ -292,7 +293,7 @@ export class Dispatcher {
         await this.#idle(Math.min(30_000, 100 * 2 ** Math.min(readFailures++, 8)))
         continue
       }
-      if (recs.length === 0) {
+      if (groups.length === 0) {
         const untilLsn = cfg.until?.lsn
         this.#tracker.caughtUp(Math.min(durableBefore, untilLsn ?? durableBefore) + 1)
         if (untilLsn !== undefined && durableBefore >= untilLsn) {
@@ -305,27 +306,32 @@ export class Dispatcher {
       }
       const hasUntil = cfg.until !== undefined
       const sharded = this.#builders.length > 1
-      for (const rec of recs) {
-        if (hasUntil && this.#reachedUntil(rec)) {
-          await this.#flushAll()
-          return this.#finish()
-        }
-        if (!this.#filter(rec.stream)) {
-          this.#tracker.add(rec.lsn, null)
-          continue
-        }
-        const idx = sharded ? this.#shardOf(rec.module) : 0
-        let b = this.#builders[idx]
-        if (b == null) {
-          b = { records: [], bytes: 0, openedAt: Date.now(), done: false }
-          this.#builders[idx] = b
-        }
-        b.records.push(rec)
-        b.bytes += recordBytes(rec)
-        this.#tracker.add(rec.lsn, b)
-        if (b.records.length >= cfg.batch.maxRecords || b.bytes >= cfg.batch.maxBytes) {
-          await this.#dispatch(idx)
-          if (this.#stopping) return
+      for (const g of groups) {
+        // Per group, not per record: the filter per distinct stream, the lane per append.
+        const wanted = g.streams.map(this.#filter)
+        const lanes = sharded ? g.batches.map((b) => this.#shardOf(b.module)) : undefined
+        for (let i = g.first; i < g.count; i++) {
+          const lsn = g.baseLsn + i
+          if (hasUntil && this.#reachedUntil(lsn, g.batches[g.batch[i]!]!.rts)) {
+            await this.#flushAll()
+            return this.#finish()
+          }
+          if (!wanted[g.stream[i]!]) {
+            this.#tracker.add(lsn, null)
+            continue
+          }
+          const idx = lanes ? lanes[g.batch[i]!]! : 0
+          let b = this.#builders[idx]
+          if (b == null) {
+            b = new Batch()
+            this.#builders[idx] = b
+          }
+          b.add(g, i)
+          this.#tracker.add(lsn, b)
+          if (b.count >= cfg.batch.maxRecords || b.bytes >= cfg.batch.maxBytes) {
+            await this.#dispatch(idx)
+            if (this.#stopping) return
+          }
         }
       }
       await this.#flushDue()
@@ -402,9 +408,9 @@ export class Dispatcher {
 
   async #deliver(batch: Batch): Promise<void> {
     const { cfg, pool, logger, metrics } = this.#o
-    const n = batch.records.length
-    const first = batch.records[0]!.lsn
-    const last = batch.records.at(-1)!.lsn
+    const n = batch.count
+    const first = batch.firstLsn
+    const last = batch.lastLsn
     if (pool === null) {
       this.#done(batch, n)
       return
@@ -416,7 +422,7 @@ export class Dispatcher {
     while (attempt <= cfg.maxAttempts) {
       // Closing while failed: batches queued behind the failed one are not tried (they would fail).
       if (this.#stopping && this.#failure !== null) return
-      const outcome: Outcome = await pool.run(batch.records, attempt, this.#hardStop.signal)
+      const outcome: Outcome = await pool.run(batch, attempt, this.#hardStop.signal)
       if (outcome.kind === 'abandoned') return
       if (outcome.kind === 'fatal') {
         await this.#failed(outcome.error, first, last)
@@ -507,7 +513,7 @@ export class Dispatcher {
       if (this.#stop.signal.aborted) return
     }
     const err = lastError!
-    const letters = deadLetters(cfg, batch.records, err)
+    const letters = deadLetters(cfg, batch.records(), err)
     if (!(await this.#emitToHost(letters))) return
     this.#s.deadLettered += n
     metrics?.batchDeadLettered?.(cfg.name, n, err.code)
@@ -612,7 +618,7 @@ export class Dispatcher {
       this.#s.deliveredBatches++
       this.#s.deliveredBytes += batch.bytes
     }
-    batch.records = []
+    batch.release()
     if (++this.#batchesSinceCommit >= this.#o.commitEveryBatches) this.#commit()
   }
 

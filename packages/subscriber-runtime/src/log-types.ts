@@ -1,6 +1,7 @@
 // The log's reader, as this package consumes it (one definition: @module-ingest/log's own types).
 export type {
-  Cursor as LogCursor,
+  CommittedGroup,
+  GroupCursor as LogCursor,
   Groups as LogGroups,
   Reader as LogReader,
   StoredRecord,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { BroadcastChannel } from 'node:worker_threads'
 import { type CodedError, fromWire } from '@module-ingest/errors'
 import { Piscina } from 'piscina'
-import { decodeEmits, encodeBatch, type WireEmit } from './codec.ts'
+import { decodeEmits, type WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import {
   MI_ERR_SUBSCRIBER_HANDLE_FAILED,
@@ -11,7 +11,6 @@ import {
   MI_ERR_SUBSCRIBER_WORKER_EXITED,
   MI_ERR_SUBSCRIBER_WORKER_OOM,
 } from './errors.ts'
-import type { StoredRecord } from './log-types.ts'
 import {
   type BatchResult,
   type BatchTask,
@@ -35,6 +34,11 @@ import { HOST_VERSION } from './plugin.ts'
  *   changes something (credentials, a bucket). The subscriber goes `failed`; no attempt is spent.
  * - `abandoned`: the runtime is shutting down; the batch stays uncommitted.
  */
+/** What run() moves into a worker: batch.ts's Batch, or records through codec.ts's encodeBatch. */
+export interface EncodableBatch {
+  encode(): ArrayBuffer
+}
+
 export type Outcome =
   | { kind: 'ok'; emits: WireEmit[] }
   | { kind: 'failed'; error: CodedError; restarted: boolean }
@@ -114,7 +118,7 @@ export class SubscriberPool {
   }
 
   /** One attempt: move the encoded batch in, wait for the worker, classify the outcome. */
-  async run(records: readonly StoredRecord[], attempt: number, stop: AbortSignal): Promise<Outcome> {
+  async run(batch: EncodableBatch, attempt: number, stop: AbortSignal): Promise<Outcome> {
     if (stop.aborted) return { kind: 'abandoned' }
     // Two clocks: a replacement thread first boots and runs load + init (bounded by
     // startupTimeoutMs), then handle() gets timeoutMs (+ grace) from its HANDLING message.
@@ -135,11 +139,12 @@ export class SubscriberPool {
       clearTimeout(timer)
       timer = setTimeout(expire, this.#cfg.timeoutMs + this.#graceMs)
     })
-    const batch = encodeBatch(records)
-    const task: BatchTask = { id, batch, attempt }
+    // Encoded per attempt: the buffer is moved into the worker.
+    const encoded = batch.encode()
+    const task: BatchTask = { id, batch: encoded, attempt }
     let result: BatchResult
     try {
-      result = (await this.#pool.run(task, { transferList: [batch], signal: abort.signal })) as BatchResult
+      result = (await this.#pool.run(task, { transferList: [encoded], signal: abort.signal })) as BatchResult
     } catch (err) {
       return this.#classify(err as Error & { code?: string }, stop, timedOut)
     } finally {

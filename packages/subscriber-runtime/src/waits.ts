@@ -77,16 +77,16 @@ export class Wakeups {
  * where one suffices). Skipped records count too, so this only ever wakes early.
  */
 export function wantRecords(
-  builders: readonly ({ records: { length: number }; bytes: number } | null)[],
+  builders: readonly ({ count: number; bytes: number } | null)[],
   cfg: { batch: BatchOptions; until: LogPosition | undefined },
   cursorNextLsn: number,
 ): number {
   const { maxRecords, maxBytes } = cfg.batch
   let want = Number.POSITIVE_INFINITY
   for (const b of builders) {
-    if (b === null || b.records.length === 0) continue
-    const perRecord = Math.max(1, b.bytes / b.records.length)
-    want = Math.min(want, maxRecords - b.records.length, Math.ceil((maxBytes - b.bytes) / perRecord))
+    if (b === null || b.count === 0) continue
+    const perRecord = Math.max(1, b.bytes / b.count)
+    want = Math.min(want, maxRecords - b.count, Math.ceil((maxBytes - b.bytes) / perRecord))
   }
   if (want === Number.POSITIVE_INFINITY) return 1
   const untilLsn = cfg.until?.lsn
