@@ -5,7 +5,9 @@
  */
 import { existsSync } from 'node:fs'
 import type { DatabaseSync } from 'node:sqlite'
-import { kCore, kModule, kRollups, kStream, openDatabase } from './schema.ts'
+import type { StoredRecord } from '@module-ingest/log'
+import { cellsOf, kCell, kMinuteUs, kSecondUs, minuteOf } from './chunk.ts'
+import { kCore, kModule, kRunSpanUs, kStream, openDatabase } from './schema.ts'
 
 export const kAggregations = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const
 export type Aggregation = (typeof kAggregations)[number]
@@ -73,13 +75,17 @@ export interface RecordsQuery {
   minLsn: number
 }
 
-export interface RecordRow {
-  lsn: number
-  ts: number
-  stream: string
-  module: string
-  core: string
+/** A record found by time: the log's record, body included. */
+export type FoundRecord = StoredRecord
+
+/** Reads a log lsn range for `records` (log-source.ts for the real log). */
+export interface RecordSource {
+  /** Visit the records the log still holds with lsns in [first, last], in lsn order. */
+  read(first: number, last: number, visit: (r: FoundRecord) => void): Promise<void>
 }
+
+/** Record runs fetched per statement while scanning. */
+const kRunsPerRead = 256
 
 /** Most raw points one range page may scan before it is refused. */
 export const kMaxRawRows = 500_000
@@ -201,8 +207,8 @@ export class IndexReader {
     // Whole buckets only: the last one is the bucket holding `to - 1` (rollups cannot be cut).
     const to = q.toUs - 1 - ((((q.toUs - 1) % step) + step) % step) + step
     const pageEnd = Math.min(to, from + q.limit * step)
-    const rollup = kRollups.find((g) => step % g.us === 0)
-    const source = rollup?.table ?? 'points'
+    // Minute totals for whole minutes, the per-second cells for whole seconds, else raw points.
+    const source = step % kMinuteUs === 0 ? 'rollup_1m' : step % kSecondUs === 0 ? 'rollup_1s' : 'points'
     const result: RangeResult = { source, fromUs: from, toUs: to, series: [] }
     if (pageEnd < to) result.nextFromUs = pageEnd
     const { ids, names } = this.#streamIds(q.streams)
@@ -228,29 +234,41 @@ export class IndexReader {
         .get(q.field, ids, moduleId ?? null, moduleId ?? null) as { n: number }
       return { ...result, tooManySeries: n.n }
     }
-    if (rollup === undefined) {
+    if (source === 'points') {
       const raw = db.prepare("SELECT value FROM meta WHERE key = 'raw_points'").get() as
         | { value: number }
         | undefined
       if (raw?.value !== 1) return { ...result, noRawPoints: true }
     }
     const stmt =
-      rollup === undefined
+      source === 'points'
         ? db.prepare(
             `SELECT ts AS bucket, 1 AS count, value AS min, value AS max, value AS sum, value AS last,
                ts AS last_ts, lsn AS last_lsn
              FROM points WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ${kMaxRawRows + 1}`,
           )
-        : db.prepare(
-            `SELECT bucket, count, min, max, sum, last, last_ts, last_lsn FROM ${rollup.table}
-             WHERE series = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-          )
-    // Arrays, not objects: a 1 h range at 1 s step is 3,600 rows per series.
+        : source === 'rollup_1m'
+          ? db.prepare(
+              `SELECT minute, count, min, max, sum, last, last_ts, last_lsn FROM rollup
+               WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute`,
+            )
+          : db.prepare(
+              'SELECT minute, cells FROM rollup WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute',
+            )
+    // Arrays, not objects: a 1 h range at 1 s step is 3,600 buckets per series.
     stmt.setReturnArrays(true)
     // A step equal to the rollup's granularity maps rows to buckets one to one: no merging.
-    const direct = rollup !== undefined && rollup.us === step
+    const direct =
+      (source === 'rollup_1m' && step === kMinuteUs) || (source === 'rollup_1s' && step === kSecondUs)
     for (const s of series) {
-      const rows = stmt.all(s.id, from, pageEnd) as unknown as Row[]
+      const rows =
+        source === 'rollup_1s'
+          ? secondRows(
+              stmt.all(s.id, minuteOf(from), pageEnd) as unknown as Array<[number, Uint8Array]>,
+              from,
+              pageEnd,
+            )
+          : (stmt.all(s.id, from, pageEnd) as unknown as Row[])
       if (rows.length > kMaxRawRows)
         throw Object.assign(new Error('too many raw points'), { tooManyRaw: true })
       if (direct) {
@@ -293,7 +311,16 @@ export class IndexReader {
     return result
   }
 
-  records(q: RecordsQuery): { records: RecordRow[]; next?: { ts: number; lsn: number } } {
+  /**
+   * Records in a time range, in (ts, lsn) order, one page at a time. Runs overlapping the range
+   * are taken in `min_ts` order and their lsns read from the log (`source`), keeping the records
+   * that match exactly; it stops as soon as no later run can hold a record sorting before the
+   * page's last one.
+   */
+  async records(
+    q: RecordsQuery,
+    source: RecordSource,
+  ): Promise<{ records: FoundRecord[]; next?: { ts: number; lsn: number } }> {
     const db = this.#must()
     const { ids, names } = this.#streamIds(q.streams)
     const moduleId = this.#moduleId(q.module)
@@ -302,35 +329,54 @@ export class IndexReader {
     const cores = this.#names(kCore)
     const afterTs = q.after?.ts ?? Number.MIN_SAFE_INTEGER
     const afterLsn = q.after?.lsn ?? 0
-    const rows = db
-      .prepare(
-        `SELECT lsn, ts, stream, module, core FROM records
-         WHERE ts >= ? AND ts < ? AND (ts > ? OR (ts = ? AND lsn > ?)) AND lsn >= ?
-           AND stream IN (SELECT value FROM json_each(?)) AND (? IS NULL OR module = ?)
-         ORDER BY ts, lsn LIMIT ?`,
-      )
-      .all(
-        q.fromUs,
+    const lo = Math.max(q.fromUs, afterTs)
+    const stmt = db.prepare(
+      `SELECT min_ts, first_lsn, last_lsn, stream, module, core FROM record_runs
+       WHERE (min_ts, first_lsn) > (?, ?) AND min_ts < ? AND max_ts >= ? AND last_lsn >= ?
+         AND stream IN (SELECT value FROM json_each(?)) AND (? IS NULL OR module = ?)
+       ORDER BY min_ts, first_lsn LIMIT ${kRunsPerRead}`,
+    )
+    stmt.setReturnArrays(true)
+    const found: FoundRecord[] = []
+    const byKey = (a: FoundRecord, b: FoundRecord) => a.ts - b.ts || a.lsn - b.lsn
+    // Runs start at most kRunSpanUs before their records: none earlier can reach `lo`.
+    let cursor: [number, number] = [lo - kRunSpanUs, -1]
+    scan: for (;;) {
+      const runs = stmt.all(
+        cursor[0],
+        cursor[1],
         q.toUs,
-        afterTs,
-        afterTs,
-        afterLsn,
+        lo,
         q.minLsn,
         ids,
         moduleId ?? null,
         moduleId ?? null,
-        q.limit + 1,
-      ) as Array<{ lsn: number; ts: number; stream: number; module: number; core: number }>
-    const page = rows.slice(0, q.limit)
-    const records = page.map((r) => ({
-      lsn: r.lsn,
-      ts: r.ts,
-      stream: names.get(r.stream) ?? '',
-      module: modules.get(r.module) ?? '',
-      core: cores.get(r.core) ?? '',
-    }))
-    const last = page.at(-1)
-    return rows.length > q.limit && last ? { records, next: { ts: last.ts, lsn: last.lsn } } : { records }
+      ) as unknown as Array<[number, number, number, number, number, number]>
+      for (const [minTs, firstLsn, lastLsn, streamId, moduleIdOfRun, coreId] of runs) {
+        if (found.length > q.limit) {
+          found.sort(byKey)
+          found.length = q.limit + 1
+          if (found[q.limit]!.ts < minTs) break scan
+        }
+        const stream = names.get(streamId) ?? ''
+        const module = modules.get(moduleIdOfRun) ?? ''
+        const core = cores.get(coreId) ?? ''
+        await source.read(Math.max(firstLsn, q.minLsn), lastLsn, (r) => {
+          if (r.stream !== stream || r.module !== module || r.core !== core) return
+          if (r.ts < q.fromUs || r.ts >= q.toUs) return
+          if (r.ts < afterTs || (r.ts === afterTs && r.lsn <= afterLsn)) return
+          // The cursor reuses its buffers: keep a copy.
+          found.push({ ...r, body: r.body.slice() })
+        })
+      }
+      if (runs.length < kRunsPerRead) break
+      const last = runs.at(-1)!
+      cursor = [last[0], last[1]]
+    }
+    found.sort(byKey)
+    const records = found.slice(0, q.limit)
+    const last = records.at(-1)
+    return found.length > q.limit && last ? { records, next: { ts: last.ts, lsn: last.lsn } } : { records }
   }
 
   close(): void {
@@ -341,6 +387,20 @@ export class IndexReader {
 
 /** bucket, count, min, max, sum, last, last_ts, last_lsn */
 type Row = [number, number, number, number, number, number, number, number]
+
+/** The per-second rows in [from, to) of (minute, cells) chunk rows, in time order. */
+function secondRows(chunks: Array<[number, Uint8Array]>, from: number, to: number): Row[] {
+  const out: Row[] = []
+  for (const [minute, blob] of chunks) {
+    const c = cellsOf(blob)
+    for (let i = 0; i < c.length; i += kCell) {
+      const t = minute + c[i]! * kSecondUs
+      if (t >= from && t < to)
+        out.push([t, c[i + 1]!, c[i + 2]!, c[i + 3]!, c[i + 4]!, c[i + 5]!, c[i + 6]!, c[i + 7]!])
+    }
+  }
+  return out
+}
 
 function aggregateRow(r: Row, agg: Aggregation): number {
   switch (agg) {

@@ -2,14 +2,17 @@
  * The write side: apply a batch of committed records in one transaction, together with the
  * per-module "applied through lsn" that makes redelivery (at-least-once) a no-op.
  *
- * Rollups are aggregated in memory per batch, then upserted (one row write per bucket per batch,
- * not per point). A rollup never double-counts: a record at or below its module's applied lsn is
+ * Per batch, points are aggregated in memory into (series, minute) chunks (chunk.ts), merged with
+ * the stored chunk and written once: one row write per series and minute touched, not per point or
+ * per second. Records become runs (one `record_runs` row per run of a module's records, schema.ts),
+ * not a row each. A rollup never double-counts: a record at or below its module's applied lsn is
  * skipped before it reaches the aggregation, and the applied lsn commits with the rows.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { BulkInsert } from './bulk.ts'
+import { Chunk, kSecondUs, minuteOf } from './chunk.ts'
 import { compileField, type FieldGetter, parseObject } from './extract.ts'
-import { kCore, kModule, kRollups, kStream, openDatabase } from './schema.ts'
+import { kCore, kModule, kRunGap, kRunMax, kRunSpanUs, kStream, openDatabase } from './schema.ts'
 
 /** The part of a record the index reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
 export interface IndexableRecord {
@@ -37,17 +40,16 @@ export interface ApplyResult {
   points: number
 }
 
-interface Agg {
-  series: number
-  bucket: number
-  count: number
-  min: number
-  max: number
-  sum: number
-  last: number
-  lastTs: number
+/** A record run being built (schema.ts, kRunSpanUs). */
+interface Run {
+  stream: number
+  module: number
+  core: number
+  firstLsn: number
   lastLsn: number
-  maxLsn: number
+  minTs: number
+  maxTs: number
+  count: number
 }
 
 const later = (ts: number, lsn: number, thanTs: number, thanLsn: number) =>
@@ -62,7 +64,7 @@ export class IndexWriter {
   #names = new Map<string, number>()
   #series = new Map<string, number>()
   #s: Record<string, StatementSync>
-  #recordRows: BulkInsert
+  #runRows: BulkInsert
   #pointRows: BulkInsert
 
   constructor(path: string, options: IndexWriterOptions = {}) {
@@ -72,18 +74,6 @@ export class IndexWriter {
     this.#rawPoints = options.rawPoints ?? false
     this.#fields = (options.fields ?? []).map((name) => ({ name, get: compileField(name) }))
     const db = this.db
-    const upsertRollup = (table: string) =>
-      db.prepare(`INSERT INTO ${table} (series, bucket, count, min, max, sum, last, last_ts, last_lsn, max_lsn)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (series, bucket) DO UPDATE SET
-          count = count + excluded.count, min = min(min, excluded.min), max = max(max, excluded.max),
-          sum = sum + excluded.sum,
-          last = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_lsn > last_lsn)
-                 THEN excluded.last ELSE last END,
-          last_lsn = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_lsn > last_lsn)
-                 THEN excluded.last_lsn ELSE last_lsn END,
-          last_ts = max(last_ts, excluded.last_ts),
-          max_lsn = max(max_lsn, excluded.max_lsn)`)
     this.#s = {
       nameGet: db.prepare('SELECT id FROM names WHERE kind = ? AND name = ?'),
       nameAdd: db.prepare('INSERT INTO names (kind, name) VALUES (?, ?)'),
@@ -95,14 +85,20 @@ export class IndexWriter {
       appliedSet: db.prepare(
         'INSERT INTO applied (module, lsn) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET lsn = max(lsn, excluded.lsn)',
       ),
-      rollup_1s: upsertRollup('rollup_1s'),
-      rollup_1m: upsertRollup('rollup_1m'),
+      chunkGet: db.prepare('SELECT cells, min_lsn, max_lsn FROM rollup WHERE series = ? AND minute = ?'),
+      chunkPut: db.prepare(`INSERT OR REPLACE INTO rollup
+        (series, minute, count, min, max, sum, last, last_ts, last_lsn, min_lsn, max_lsn, cells)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     }
     // The query side needs to know whether steps finer than the rollups can be answered.
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('raw_points', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(this.#rawPoints ? 1 : 0)
-    this.#recordRows = new BulkInsert(db, 'INSERT OR IGNORE INTO records (lsn, ts, stream, module, core)', 5)
+    this.#runRows = new BulkInsert(
+      db,
+      'INSERT OR IGNORE INTO record_runs (min_ts, first_lsn, last_lsn, max_ts, count, stream, module, core)',
+      8,
+    )
     this.#pointRows = new BulkInsert(db, 'INSERT OR IGNORE INTO points (series, ts, lsn, value)', 4)
   }
 
@@ -138,8 +134,10 @@ export class IndexWriter {
     this.db.exec('BEGIN IMMEDIATE')
     try {
       const applied = new Map<number, number>()
-      const rollups = kRollups.map(() => new Map<string, Agg>())
+      // series → minute → chunk of this batch's points
+      const chunks = new Map<number, Map<number, Chunk>>()
       const latest = new Map<number, { v: number; ts: number; lsn: number }>()
+      let run: Run | undefined
       for (const r of batch) {
         const module = this.#name(kModule, r.module)
         let through = applied.get(module)
@@ -154,57 +152,86 @@ export class IndexWriter {
         applied.set(module, r.lsn)
         out.applied++
         const stream = this.#name(kStream, r.stream)
-        if (this.#records) this.#recordRows.add(r.lsn, r.ts, stream, module, this.#name(kCore, r.core))
+        if (this.#records) {
+          const core = this.#name(kCore, r.core)
+          if (
+            run !== undefined &&
+            run.stream === stream &&
+            run.module === module &&
+            run.core === core &&
+            r.lsn - run.lastLsn <= kRunGap &&
+            run.count < kRunMax &&
+            Math.max(run.maxTs, r.ts) - Math.min(run.minTs, r.ts) <= kRunSpanUs
+          ) {
+            run.lastLsn = r.lsn
+            run.count++
+            if (r.ts < run.minTs) run.minTs = r.ts
+            if (r.ts > run.maxTs) run.maxTs = r.ts
+          } else {
+            if (run !== undefined) this.#addRun(run)
+            run = {
+              stream,
+              module,
+              core,
+              firstLsn: r.lsn,
+              lastLsn: r.lsn,
+              minTs: r.ts,
+              maxTs: r.ts,
+              count: 1,
+            }
+          }
+        }
         if (this.#fields.length === 0) continue
         const obj = parseObject(r.body)
         if (obj === undefined) continue
+        const minute = minuteOf(r.ts)
+        const sec = Math.floor((r.ts - minute) / kSecondUs)
         for (const f of this.#fields) {
           const v = f.get(obj)
           if (v === undefined) continue
           out.points++
           const series = this.#seriesId(stream, module, f.name)
           if (this.#rawPoints) this.#pointRows.add(series, r.ts, r.lsn, v)
-          for (const [i, g] of kRollups.entries()) {
-            const bucket = r.ts - (((r.ts % g.us) + g.us) % g.us)
-            const key = `${series}:${bucket}`
-            const a = rollups[i]!.get(key)
-            if (a === undefined) {
-              rollups[i]!.set(key, {
-                series,
-                bucket,
-                count: 1,
-                min: v,
-                max: v,
-                sum: v,
-                last: v,
-                lastTs: r.ts,
-                lastLsn: r.lsn,
-                maxLsn: r.lsn,
-              })
-            } else {
-              a.count++
-              if (v < a.min) a.min = v
-              if (v > a.max) a.max = v
-              a.sum += v
-              if (later(r.ts, r.lsn, a.lastTs, a.lastLsn)) {
-                a.last = v
-                a.lastTs = r.ts
-                a.lastLsn = r.lsn
-              }
-              if (r.lsn > a.maxLsn) a.maxLsn = r.lsn
-            }
+          let bySeries = chunks.get(series)
+          if (bySeries === undefined) {
+            bySeries = new Map()
+            chunks.set(series, bySeries)
           }
+          let c = bySeries.get(minute)
+          if (c === undefined) {
+            c = new Chunk()
+            bySeries.set(minute, c)
+          }
+          c.add(sec, v, r.ts, r.lsn)
           const l = latest.get(series)
           if (l === undefined || later(r.ts, r.lsn, l.ts, l.lsn))
             latest.set(series, { v, ts: r.ts, lsn: r.lsn })
         }
       }
-      this.#recordRows.flush()
+      if (run !== undefined) this.#addRun(run)
+      this.#runRows.flush()
       this.#pointRows.flush()
-      for (const [i, g] of kRollups.entries()) {
-        const st = s[g.table]!
-        for (const a of rollups[i]!.values()) {
-          st.run(a.series, a.bucket, a.count, a.min, a.max, a.sum, a.last, a.lastTs, a.lastLsn, a.maxLsn)
+      for (const [series, bySeries] of chunks) {
+        for (const [minute, c] of bySeries) {
+          const old = s.chunkGet!.get(series, minute) as
+            | { cells: Uint8Array; min_lsn: number; max_lsn: number }
+            | undefined
+          if (old !== undefined) c.merge(old.cells, old.min_lsn, old.max_lsn)
+          const row = c.row()
+          s.chunkPut!.run(
+            series,
+            minute,
+            row.count,
+            row.min,
+            row.max,
+            row.sum,
+            row.last,
+            row.lastTs,
+            row.lastLsn,
+            c.minLsn,
+            c.maxLsn,
+            row.blob,
+          )
         }
       }
       for (const [series, l] of latest) s.seriesLast!.run(l.v, l.ts, l.lsn, series, l.ts, l.ts, l.lsn)
@@ -217,6 +244,10 @@ export class IndexWriter {
     return out
   }
 
+  #addRun(r: Run): void {
+    this.#runRows.add(r.minTs, r.firstLsn, r.lastLsn, r.maxTs, r.count, r.stream, r.module, r.core)
+  }
+
   /** Highest applied lsn over all modules (0 for an empty index). */
   appliedLsn(): number {
     return (this.db.prepare('SELECT max(lsn) AS lsn FROM applied').get() as { lsn: number | null }).lsn ?? 0
@@ -224,8 +255,9 @@ export class IndexWriter {
 
   /**
    * Retention follows the log: drop rows for records below `minLsn` (the log's oldest segment
-   * base). Rollup buckets go when their newest record is gone; a bucket straddling the cut keeps
-   * its totals until then. Returns the number of records dropped.
+   * base). A record run, and a rollup minute, goes when its newest record is gone; one straddling
+   * the cut stays whole until then (the query side never returns records below the cut). Returns
+   * the number of records whose run was dropped.
    */
   prune(minLsn: number): number {
     const prev = this.db.prepare("SELECT value FROM meta WHERE key = 'pruned_below'").get() as
@@ -234,16 +266,19 @@ export class IndexWriter {
     if (prev !== undefined && prev.value >= minLsn) return 0
     this.db.exec('BEGIN IMMEDIATE')
     try {
-      const n = Number(this.db.prepare('DELETE FROM records WHERE lsn < ?').run(minLsn).changes)
+      const gone = this.db
+        .prepare('SELECT coalesce(sum(count), 0) AS n FROM record_runs WHERE last_lsn < ?')
+        .get(minLsn) as { n: number }
+      this.db.prepare('DELETE FROM record_runs WHERE last_lsn < ?').run(minLsn)
       this.db.prepare('DELETE FROM points WHERE lsn < ?').run(minLsn)
-      for (const g of kRollups) this.db.prepare(`DELETE FROM ${g.table} WHERE max_lsn < ?`).run(minLsn)
+      this.db.prepare('DELETE FROM rollup WHERE max_lsn < ?').run(minLsn)
       this.db
         .prepare(
           "INSERT INTO meta (key, value) VALUES ('pruned_below', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .run(minLsn)
       this.db.exec('COMMIT')
-      return n
+      return gone.n
     } catch (err) {
       this.#rollback()
       throw err
@@ -254,7 +289,7 @@ export class IndexWriter {
     // Ids handed out inside the failed transaction no longer exist.
     this.#names.clear()
     this.#series.clear()
-    this.#recordRows.clear()
+    this.#runRows.clear()
     this.#pointRows.clear()
     if (this.db.isTransaction) this.db.exec('ROLLBACK')
   }

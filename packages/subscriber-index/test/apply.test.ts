@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { createTestHarness } from '@module-ingest/subscriber-sdk/testkit'
 import test from 'ava'
 import sub, { IndexReader } from '../src/index.ts'
-import { all, at, tempDir } from './_helpers.ts'
+import { all, at, memorySource, tempDir } from './_helpers.ts'
 
 test('rollups, latest and records; a redelivered batch changes nothing', async (t) => {
   const path = join(tempDir(t), 'idx.sqlite')
@@ -73,17 +73,14 @@ test('rollups, latest and records; a redelivered batch changes nothing', async (
       ['telemetry.kiln', 29],
     ],
   )
-  const page1 = r.records({ streams: all, fromUs: at(0), toUs: at(100), limit: 25, minLsn: 1 })
+  const log = memorySource(recs)
+  const page1 = await r.records({ streams: all, fromUs: at(0), toUs: at(100), limit: 25, minLsn: 1 }, log)
   t.is(page1.records.length, 25)
   t.deepEqual(page1.next, { ts: at(12), lsn: 25 })
-  const page2 = r.records({
-    streams: all,
-    fromUs: at(0),
-    toUs: at(100),
-    limit: 25,
-    minLsn: 1,
-    after: page1.next!,
-  })
+  const page2 = await r.records(
+    { streams: all, fromUs: at(0), toUs: at(100), limit: 25, minLsn: 1, after: page1.next! },
+    log,
+  )
   t.deepEqual(
     page2.records.map((x) => x.lsn),
     [26, 27, 28, 29, 30],
