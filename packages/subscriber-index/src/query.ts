@@ -4,7 +4,7 @@
  * Parameter checking (and its 400s) lives in http.ts; this file trusts its inputs.
  */
 import { existsSync } from 'node:fs'
-import type { DatabaseSync } from 'node:sqlite'
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { StoredRecord } from '@module-ingest/log'
 import { cellsOf, kCell, kMinuteUs, kSecondUs, minuteOf } from './chunk.ts'
 import { kCore, kModule, kRunSpanUs, kStream, openDatabase } from './schema.ts'
@@ -103,6 +103,7 @@ interface Acc {
 export class IndexReader {
   readonly path: string
   #db: DatabaseSync | undefined
+  #stmts = new Map<string, StatementSync>()
 
   constructor(path: string) {
     this.path = path
@@ -119,6 +120,19 @@ export class IndexReader {
     return this.#db
   }
 
+  /**
+   * A statement prepared once per connection: preparing costs about as much as running a small
+   * query. A statement's return-arrays mode is set where it is used and stays with its SQL.
+   */
+  #prep(sql: string): StatementSync {
+    let st = this.#stmts.get(sql)
+    if (st === undefined) {
+      st = this.#must().prepare(sql)
+      this.#stmts.set(sql, st)
+    }
+    return st
+  }
+
   #must(): DatabaseSync {
     const db = this.#open()
     if (db === undefined) throw new Error(`index file ${this.path} does not exist yet`)
@@ -126,7 +140,7 @@ export class IndexReader {
   }
 
   #names(kind: number): Map<number, string> {
-    const rows = this.#must().prepare('SELECT id, name FROM names WHERE kind = ?').all(kind) as Array<{
+    const rows = this.#prep('SELECT id, name FROM names WHERE kind = ?').all(kind) as Array<{
       id: number
       name: string
     }>
@@ -142,44 +156,40 @@ export class IndexReader {
 
   #moduleId(module: string | undefined): number | undefined | null {
     if (module === undefined) return undefined
-    const row = this.#must()
-      .prepare('SELECT id FROM names WHERE kind = ? AND name = ?')
-      .get(kModule, module) as { id: number } | undefined
+    const row = this.#prep('SELECT id FROM names WHERE kind = ? AND name = ?').get(kModule, module) as
+      | { id: number }
+      | undefined
     return row?.id ?? null
   }
 
   status(): { appliedLsn: number; modules: number; series: number } {
-    const db = this.#must()
-    const a = db.prepare('SELECT max(lsn) AS lsn, count(*) AS n FROM applied').get() as {
+    const a = this.#prep('SELECT max(lsn) AS lsn, count(*) AS n FROM applied').get() as {
       lsn: number | null
       n: number
     }
-    const s = db.prepare('SELECT count(*) AS n FROM series').get() as { n: number }
+    const s = this.#prep('SELECT count(*) AS n FROM series').get() as { n: number }
     return { appliedLsn: a.lsn ?? 0, modules: a.n, series: s.n }
   }
 
   series(q: SeriesQuery): { series: SeriesRow[]; after?: number } {
-    const db = this.#must()
     const { ids, names } = this.#streamIds(q.streams)
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return { series: [] }
     const modules = this.#names(kModule)
-    const rows = db
-      .prepare(
-        `SELECT id, stream, module, field, last, last_ts, last_lsn FROM series
+    const rows = this.#prep(
+      `SELECT id, stream, module, field, last, last_ts, last_lsn FROM series
          WHERE id > ? AND stream IN (SELECT value FROM json_each(?))
            AND (? IS NULL OR module = ?) AND (? IS NULL OR field = ?)
          ORDER BY id LIMIT ?`,
-      )
-      .all(
-        q.after ?? 0,
-        ids,
-        moduleId ?? null,
-        moduleId ?? null,
-        q.field ?? null,
-        q.field ?? null,
-        q.limit + 1,
-      ) as Array<{
+    ).all(
+      q.after ?? 0,
+      ids,
+      moduleId ?? null,
+      moduleId ?? null,
+      q.field ?? null,
+      q.field ?? null,
+      q.limit + 1,
+    ) as Array<{
       id: number
       stream: number
       module: number
@@ -201,7 +211,6 @@ export class IndexReader {
   }
 
   range(q: RangeQuery): RangeResult {
-    const db = this.#must()
     const step = q.stepUs
     const from = q.fromUs - (((q.fromUs % step) + step) % step)
     // Whole buckets only: the last one is the bucket holding `to - 1` (rollups cannot be cut).
@@ -215,44 +224,40 @@ export class IndexReader {
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return result
     const modules = this.#names(kModule)
-    const series = db
-      .prepare(
-        `SELECT id, stream, module FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
+    const series = this.#prep(
+      `SELECT id, stream, module FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
          AND (? IS NULL OR module = ?) ORDER BY id LIMIT ?`,
-      )
-      .all(q.field, ids, moduleId ?? null, moduleId ?? null, q.maxSeries + 1) as Array<{
+    ).all(q.field, ids, moduleId ?? null, moduleId ?? null, q.maxSeries + 1) as Array<{
       id: number
       stream: number
       module: number
     }>
     if (series.length > q.maxSeries) {
-      const n = db
-        .prepare(
-          `SELECT count(*) AS n FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
+      const n = this.#prep(
+        `SELECT count(*) AS n FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
            AND (? IS NULL OR module = ?)`,
-        )
-        .get(q.field, ids, moduleId ?? null, moduleId ?? null) as { n: number }
+      ).get(q.field, ids, moduleId ?? null, moduleId ?? null) as { n: number }
       return { ...result, tooManySeries: n.n }
     }
     if (source === 'points') {
-      const raw = db.prepare("SELECT value FROM meta WHERE key = 'raw_points'").get() as
+      const raw = this.#prep("SELECT value FROM meta WHERE key = 'raw_points'").get() as
         | { value: number }
         | undefined
       if (raw?.value !== 1) return { ...result, noRawPoints: true }
     }
     const stmt =
       source === 'points'
-        ? db.prepare(
+        ? this.#prep(
             `SELECT ts AS bucket, 1 AS count, value AS min, value AS max, value AS sum, value AS last,
                ts AS last_ts, lsn AS last_lsn
              FROM points WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ${kMaxRawRows + 1}`,
           )
         : source === 'rollup_1m'
-          ? db.prepare(
+          ? this.#prep(
               `SELECT minute, count, min, max, sum, last, last_ts, last_lsn FROM rollup
                WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute`,
             )
-          : db.prepare(
+          : this.#prep(
               'SELECT minute, cells FROM rollup WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute',
             )
     // Arrays, not objects: a 1 h range at 1 s step is 3,600 buckets per series.
@@ -321,7 +326,6 @@ export class IndexReader {
     q: RecordsQuery,
     source: RecordSource,
   ): Promise<{ records: FoundRecord[]; next?: { ts: number; lsn: number } }> {
-    const db = this.#must()
     const { ids, names } = this.#streamIds(q.streams)
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return { records: [] }
@@ -330,7 +334,7 @@ export class IndexReader {
     const afterTs = q.after?.ts ?? Number.MIN_SAFE_INTEGER
     const afterLsn = q.after?.lsn ?? 0
     const lo = Math.max(q.fromUs, afterTs)
-    const stmt = db.prepare(
+    const stmt = this.#prep(
       `SELECT min_ts, first_lsn, last_lsn, stream, module, core FROM record_runs
        WHERE (min_ts, first_lsn) > (?, ?) AND min_ts < ? AND max_ts >= ? AND last_lsn >= ?
          AND stream IN (SELECT value FROM json_each(?)) AND (? IS NULL OR module = ?)
@@ -380,6 +384,7 @@ export class IndexReader {
   }
 
   close(): void {
+    this.#stmts.clear()
     this.#db?.close()
     this.#db = undefined
   }

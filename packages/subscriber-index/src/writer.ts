@@ -61,8 +61,10 @@ export class IndexWriter {
   #records: boolean
   #rawPoints: boolean
   #fields: Array<{ name: string; get: FieldGetter }>
-  #names = new Map<string, number>()
-  #series = new Map<string, number>()
+  /** Interned name ids, one map per kind (kStream, kModule, kCore). */
+  #names = [new Map<string, number>(), new Map<string, number>(), new Map<string, number>()]
+  /** module id → stream id → series id per configured field (0 = not created yet). */
+  #series = new Map<number, Map<number, number[]>>()
   #s: Record<string, StatementSync>
   #runRows: BulkInsert
   #pointRows: BulkInsert
@@ -103,25 +105,34 @@ export class IndexWriter {
   }
 
   #name(kind: number, name: string): number {
-    const key = `${kind}\u0000${name}`
-    let id = this.#names.get(key)
+    const names = this.#names[kind]!
+    let id = names.get(name)
     if (id === undefined) {
       const row = this.#s.nameGet!.get(kind, name) as { id: number } | undefined
       id = row ? row.id : Number(this.#s.nameAdd!.run(kind, name).lastInsertRowid)
-      this.#names.set(key, id)
+      names.set(name, id)
     }
     return id
   }
 
-  #seriesId(stream: number, module: number, field: string): number {
-    const key = `${stream}\u0000${module}\u0000${field}`
-    let id = this.#series.get(key)
-    if (id === undefined) {
-      const row = this.#s.seriesGet!.get(stream, module, field) as { id: number } | undefined
-      id = row ? row.id : Number(this.#s.seriesAdd!.run(stream, module, field).lastInsertRowid)
-      this.#series.set(key, id)
+  /** The series ids of (stream, module), one per field, created on first use. */
+  #seriesIds(stream: number, module: number): number[] {
+    let byStream = this.#series.get(module)
+    if (byStream === undefined) {
+      byStream = new Map()
+      this.#series.set(module, byStream)
     }
-    return id
+    let ids = byStream.get(stream)
+    if (ids === undefined) {
+      ids = this.#fields.map(() => 0)
+      byStream.set(stream, ids)
+    }
+    return ids
+  }
+
+  #seriesId(stream: number, module: number, field: string): number {
+    const row = this.#s.seriesGet!.get(stream, module, field) as { id: number } | undefined
+    return row ? row.id : Number(this.#s.seriesAdd!.run(stream, module, field).lastInsertRowid)
   }
 
   /** Apply records (any modules, each module's in lsn order) atomically with their applied lsns. */
@@ -186,11 +197,17 @@ export class IndexWriter {
         if (obj === undefined) continue
         const minute = minuteOf(r.ts)
         const sec = Math.floor((r.ts - minute) / kSecondUs)
-        for (const f of this.#fields) {
+        const ids = this.#seriesIds(stream, module)
+        for (let i = 0; i < this.#fields.length; i++) {
+          const f = this.#fields[i]!
           const v = f.get(obj)
           if (v === undefined) continue
           out.points++
-          const series = this.#seriesId(stream, module, f.name)
+          let series = ids[i]!
+          if (series === 0) {
+            series = this.#seriesId(stream, module, f.name)
+            ids[i] = series
+          }
           if (this.#rawPoints) this.#pointRows.add(series, r.ts, r.lsn, v)
           let bySeries = chunks.get(series)
           if (bySeries === undefined) {
@@ -287,7 +304,7 @@ export class IndexWriter {
 
   #rollback(): void {
     // Ids handed out inside the failed transaction no longer exist.
-    this.#names.clear()
+    for (const m of this.#names) m.clear()
     this.#series.clear()
     this.#runRows.clear()
     this.#pointRows.clear()
