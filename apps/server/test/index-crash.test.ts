@@ -18,7 +18,7 @@ function rollups(path: string): unknown {
     return {
       rollup:
         q(`SELECT n1.name AS stream, n2.name AS module, s.field, r.minute, r.count, r.min, r.max, r.sum, r.last,
-               r.last_ts, r.last_lsn, r.min_lsn, r.max_lsn, hex(r.cells) AS cells
+               r.last_ts, r.last_lsn, r.max_lsn, hex(r.cells) AS cells
              FROM rollup r JOIN series s ON s.id = r.series JOIN names n1 ON n1.id = s.stream JOIN names n2 ON n2.id = s.module
              ORDER BY 1, 2, 3, 4`),
       // Runs depend on batch boundaries (live batches are not the rebuild's): compare what they cover.

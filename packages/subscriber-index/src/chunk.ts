@@ -7,6 +7,8 @@
  * Cells blob: present seconds only, in second order, each `kCell` little-endian f64s
  * `[second, count, min, max, sum, last, last_ts, last_lsn]` (µs and lsns are below 2^53).
  */
+import type { StatementSync } from 'node:sqlite'
+
 export const kMinuteUs = 60_000_000
 export const kSecondUs = 1_000_000
 /** f64s per cell in the blob. */
@@ -18,7 +20,6 @@ const kDense = 7
 export class Chunk {
   readonly cells = new Float64Array(60 * kDense)
   maxLsn = 0
-  minLsn = Number.POSITIVE_INFINITY
 
   /** Add one point at `sec` (0..59). */
   add(sec: number, v: number, ts: number, lsn: number): void {
@@ -44,11 +45,16 @@ export class Chunk {
       }
     }
     if (lsn > this.maxLsn) this.maxLsn = lsn
-    if (lsn < this.minLsn) this.minLsn = lsn
+  }
+
+  /** Set second `sec` from a schema 1 `rollup_1s` row (the migration). */
+  set(sec: number, cell: readonly number[], maxLsn: number): void {
+    for (let k = 0; k < kDense; k++) this.cells[sec * kDense + k] = cell[k]!
+    if (maxLsn > this.maxLsn) this.maxLsn = maxLsn
   }
 
   /** Merge a stored blob (cells of earlier batches) into this chunk. */
-  merge(blob: Uint8Array, minLsn: number, maxLsn: number): void {
+  merge(blob: Uint8Array, maxLsn: number): void {
     const s = cellsOf(blob)
     const c = this.cells
     for (let i = 0; i < s.length; i += kCell) {
@@ -70,7 +76,6 @@ export class Chunk {
       }
     }
     if (maxLsn > this.maxLsn) this.maxLsn = maxLsn
-    if (minLsn < this.minLsn) this.minLsn = minLsn
   }
 
   /** The row to store: the minute's totals and the cells blob. */
@@ -114,6 +119,16 @@ export class Chunk {
     }
     return { count, min, max, sum, last, lastTs, lastLsn, blob: new Uint8Array(out.buffer) }
   }
+}
+
+/** Write a chunk row (replacing the stored one, which the caller merged in). */
+export const kChunkPut = `INSERT OR REPLACE INTO rollup
+  (series, minute, count, min, max, sum, last, last_ts, last_lsn, max_lsn, cells)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+export function putChunk(st: StatementSync, series: number, minute: number, c: Chunk): void {
+  const r = c.row()
+  st.run(series, minute, r.count, r.min, r.max, r.sum, r.last, r.lastTs, r.lastLsn, c.maxLsn, r.blob)
 }
 
 /** The f64s of a stored blob (copied when SQLite's buffer is not 8-byte aligned). */

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { StoredRecord } from '@module-ingest/log'
 import { cellsOf, kCell, kMinuteUs, kSecondUs, minuteOf } from './chunk.ts'
-import { kCore, kModule, kRunSpanUs, kStream, openDatabase } from './schema.ts'
+import { kRunSpanUs } from './runs.ts'
+import { kCore, kModule, kStream, openDatabase } from './schema.ts'
 
 export const kAggregations = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const
 export type Aggregation = (typeof kAggregations)[number]

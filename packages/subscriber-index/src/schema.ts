@@ -10,11 +10,12 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { MI_ERR_INDEX_SCHEMA } from './errors.ts'
+import { migrateV1 } from './migrate.ts'
 
 /**
  * 2: rollups as (series, minute) chunks with per-second cells (chunk.ts) and records as runs
- * (`record_runs`) instead of one row per record. A version 1 file is refused with
- * MI_ERR_INDEX_SCHEMA: `module-ingest index rebuild` makes a version 2 file from the log.
+ * (`record_runs`, runs.ts) instead of one row per record. A writer opening a version 1 file
+ * migrates it in place (migrate.ts); a reader refuses it until then (MI_ERR_INDEX_SCHEMA).
  */
 export const SCHEMA_VERSION = 2
 
@@ -22,16 +23,6 @@ export const SCHEMA_VERSION = 2
 export const kStream = 0
 export const kModule = 1
 export const kCore = 2
-
-/**
- * A record run: consecutive records of one batch with the same (stream, module, core), lsns at
- * most `kRunGap` apart, producer times within `kRunSpanUs`, at most `kRunMax` records. The query
- * side relies on the span (runs overlapping a time range start at most `kRunSpanUs` before it)
- * and reads at most `kRunMax` records (plus gaps) from the log per run.
- */
-export const kRunSpanUs = 60_000_000
-export const kRunGap = 64
-export const kRunMax = 1024
 
 const kDdl = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -65,7 +56,7 @@ CREATE TABLE IF NOT EXISTS rollup (
   series INTEGER NOT NULL, minute INTEGER NOT NULL,
   count INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL,
   last REAL NOT NULL, last_ts INTEGER NOT NULL, last_lsn INTEGER NOT NULL,
-  min_lsn INTEGER NOT NULL, max_lsn INTEGER NOT NULL, cells BLOB NOT NULL,
+  max_lsn INTEGER NOT NULL, cells BLOB NOT NULL,
   PRIMARY KEY (series, minute)
 ) WITHOUT ROWID;
 `
@@ -92,10 +83,12 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     db.exec('BEGIN IMMEDIATE')
     try {
-      // An older file is refused before any of this version's tables are added to it.
       const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'meta'").get() !== undefined
-      if (hasMeta) checkVersion(db, path)
+      const version = hasMeta ? versionOf(db) : SCHEMA_VERSION
+      // Any other version is refused before this version's tables are added to the file.
+      if (hasMeta && version !== 1) checkVersion(db, path)
       db.exec(kDdl)
+      if (version === 1) migrateV1(db)
       db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION)
       db.exec('COMMIT')
     } catch (err) {
@@ -110,9 +103,12 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
   }
 }
 
+const versionOf = (db: DatabaseSync) =>
+  (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined)?.value
+
 function checkVersion(db: DatabaseSync, path: string): void {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined
-  if (row === undefined) throw new MI_ERR_INDEX_SCHEMA(path, 'not an index file (no schema version)')
-  if (row.value !== SCHEMA_VERSION)
-    throw new MI_ERR_INDEX_SCHEMA(path, `schema version ${row.value}, this build reads ${SCHEMA_VERSION}`)
+  const version = versionOf(db)
+  if (version === undefined) throw new MI_ERR_INDEX_SCHEMA(path, 'not an index file (no schema version)')
+  if (version !== SCHEMA_VERSION)
+    throw new MI_ERR_INDEX_SCHEMA(path, `schema version ${version}, this build reads ${SCHEMA_VERSION}`)
 }

@@ -10,9 +10,10 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { BulkInsert } from './bulk.ts'
-import { Chunk, kSecondUs, minuteOf } from './chunk.ts'
+import { Chunk, kChunkPut, kSecondUs, minuteOf, putChunk } from './chunk.ts'
 import { compileField, type FieldGetter, parseObject } from './extract.ts'
-import { kCore, kModule, kRunGap, kRunMax, kRunSpanUs, kStream, openDatabase } from './schema.ts'
+import { RunBuilder } from './runs.ts'
+import { kCore, kModule, kStream, openDatabase } from './schema.ts'
 
 /** The part of a record the index reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
 export interface IndexableRecord {
@@ -40,18 +41,6 @@ export interface ApplyResult {
   points: number
 }
 
-/** A record run being built (schema.ts, kRunSpanUs). */
-interface Run {
-  stream: number
-  module: number
-  core: number
-  firstLsn: number
-  lastLsn: number
-  minTs: number
-  maxTs: number
-  count: number
-}
-
 const later = (ts: number, lsn: number, thanTs: number, thanLsn: number) =>
   ts > thanTs || (ts === thanTs && lsn > thanLsn)
 
@@ -66,7 +55,7 @@ export class IndexWriter {
   /** module id → stream id → series id per configured field (0 = not created yet). */
   #series = new Map<number, Map<number, number[]>>()
   #s: Record<string, StatementSync>
-  #runRows: BulkInsert
+  #runs: RunBuilder
   #pointRows: BulkInsert
 
   constructor(path: string, options: IndexWriterOptions = {}) {
@@ -87,20 +76,14 @@ export class IndexWriter {
       appliedSet: db.prepare(
         'INSERT INTO applied (module, lsn) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET lsn = max(lsn, excluded.lsn)',
       ),
-      chunkGet: db.prepare('SELECT cells, min_lsn, max_lsn FROM rollup WHERE series = ? AND minute = ?'),
-      chunkPut: db.prepare(`INSERT OR REPLACE INTO rollup
-        (series, minute, count, min, max, sum, last, last_ts, last_lsn, min_lsn, max_lsn, cells)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      chunkGet: db.prepare('SELECT cells, max_lsn FROM rollup WHERE series = ? AND minute = ?'),
+      chunkPut: db.prepare(kChunkPut),
     }
     // The query side needs to know whether steps finer than the rollups can be answered.
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('raw_points', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(this.#rawPoints ? 1 : 0)
-    this.#runRows = new BulkInsert(
-      db,
-      'INSERT OR IGNORE INTO record_runs (min_ts, first_lsn, last_lsn, max_ts, count, stream, module, core)',
-      8,
-    )
+    this.#runs = new RunBuilder(db)
     this.#pointRows = new BulkInsert(db, 'INSERT OR IGNORE INTO points (series, ts, lsn, value)', 4)
   }
 
@@ -148,7 +131,6 @@ export class IndexWriter {
       // series → minute → chunk of this batch's points
       const chunks = new Map<number, Map<number, Chunk>>()
       const latest = new Map<number, { v: number; ts: number; lsn: number }>()
-      let run: Run | undefined
       for (const r of batch) {
         const module = this.#name(kModule, r.module)
         let through = applied.get(module)
@@ -163,35 +145,7 @@ export class IndexWriter {
         applied.set(module, r.lsn)
         out.applied++
         const stream = this.#name(kStream, r.stream)
-        if (this.#records) {
-          const core = this.#name(kCore, r.core)
-          if (
-            run !== undefined &&
-            run.stream === stream &&
-            run.module === module &&
-            run.core === core &&
-            r.lsn - run.lastLsn <= kRunGap &&
-            run.count < kRunMax &&
-            Math.max(run.maxTs, r.ts) - Math.min(run.minTs, r.ts) <= kRunSpanUs
-          ) {
-            run.lastLsn = r.lsn
-            run.count++
-            if (r.ts < run.minTs) run.minTs = r.ts
-            if (r.ts > run.maxTs) run.maxTs = r.ts
-          } else {
-            if (run !== undefined) this.#addRun(run)
-            run = {
-              stream,
-              module,
-              core,
-              firstLsn: r.lsn,
-              lastLsn: r.lsn,
-              minTs: r.ts,
-              maxTs: r.ts,
-              count: 1,
-            }
-          }
-        }
+        if (this.#records) this.#runs.add(stream, module, this.#name(kCore, r.core), r.lsn, r.ts)
         if (this.#fields.length === 0) continue
         const obj = parseObject(r.body)
         if (obj === undefined) continue
@@ -225,30 +179,13 @@ export class IndexWriter {
             latest.set(series, { v, ts: r.ts, lsn: r.lsn })
         }
       }
-      if (run !== undefined) this.#addRun(run)
-      this.#runRows.flush()
+      this.#runs.flush()
       this.#pointRows.flush()
       for (const [series, bySeries] of chunks) {
         for (const [minute, c] of bySeries) {
-          const old = s.chunkGet!.get(series, minute) as
-            | { cells: Uint8Array; min_lsn: number; max_lsn: number }
-            | undefined
-          if (old !== undefined) c.merge(old.cells, old.min_lsn, old.max_lsn)
-          const row = c.row()
-          s.chunkPut!.run(
-            series,
-            minute,
-            row.count,
-            row.min,
-            row.max,
-            row.sum,
-            row.last,
-            row.lastTs,
-            row.lastLsn,
-            c.minLsn,
-            c.maxLsn,
-            row.blob,
-          )
+          const old = s.chunkGet!.get(series, minute) as { cells: Uint8Array; max_lsn: number } | undefined
+          if (old !== undefined) c.merge(old.cells, old.max_lsn)
+          putChunk(s.chunkPut!, series, minute, c)
         }
       }
       for (const [series, l] of latest) s.seriesLast!.run(l.v, l.ts, l.lsn, series, l.ts, l.ts, l.lsn)
@@ -259,10 +196,6 @@ export class IndexWriter {
       throw err
     }
     return out
-  }
-
-  #addRun(r: Run): void {
-    this.#runRows.add(r.minTs, r.firstLsn, r.lastLsn, r.maxTs, r.count, r.stream, r.module, r.core)
   }
 
   /** Highest applied lsn over all modules (0 for an empty index). */
@@ -306,7 +239,7 @@ export class IndexWriter {
     // Ids handed out inside the failed transaction no longer exist.
     for (const m of this.#names) m.clear()
     this.#series.clear()
-    this.#runRows.clear()
+    this.#runs.clear()
     this.#pointRows.clear()
     if (this.db.isTransaction) this.db.exec('ROLLBACK')
   }
