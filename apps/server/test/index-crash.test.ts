@@ -14,14 +14,15 @@ function rollups(path: string): unknown {
   const db = new DatabaseSync(path, { readOnly: true })
   try {
     const q = (sql: string) => db.prepare(sql).all()
+    // Rollup chunks: the minute totals and the per-second cells, byte for byte.
     return {
-      s1: q(`SELECT n1.name AS stream, n2.name AS module, s.field, r.bucket, r.count, r.min, r.max, r.sum, r.last
-             FROM rollup_1s r JOIN series s ON s.id = r.series JOIN names n1 ON n1.id = s.stream JOIN names n2 ON n2.id = s.module
+      rollup:
+        q(`SELECT n1.name AS stream, n2.name AS module, s.field, r.minute, r.count, r.min, r.max, r.sum, r.last,
+               r.last_ts, r.last_lsn, r.max_lsn, hex(r.cells) AS cells
+             FROM rollup r JOIN series s ON s.id = r.series JOIN names n1 ON n1.id = s.stream JOIN names n2 ON n2.id = s.module
              ORDER BY 1, 2, 3, 4`),
-      m1: q(`SELECT n1.name AS stream, n2.name AS module, s.field, r.bucket, r.count, r.min, r.max, r.sum, r.last
-             FROM rollup_1m r JOIN series s ON s.id = r.series JOIN names n1 ON n1.id = s.stream JOIN names n2 ON n2.id = s.module
-             ORDER BY 1, 2, 3, 4`),
-      records: q('SELECT count(*) AS n, max(lsn) AS max FROM records'),
+      // Runs depend on batch boundaries (live batches are not the rebuild's): compare what they cover.
+      records: q('SELECT sum(count) AS n, max(last_lsn) AS max FROM record_runs'),
     }
   } finally {
     db.close()

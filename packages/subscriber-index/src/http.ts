@@ -11,7 +11,7 @@ import { type BodyFormat, kBodyFormats, type Reader, recordToJson } from '@modul
 import { matchPattern } from '@module-ingest/protocol'
 import { HttpError, type JsonRoute, jsonApiHandler } from '@module-ingest/telemetry/json-api'
 import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
-import { fetchByLsn, oldestLogLsn, openReader } from './log-source.ts'
+import { logRecordSource, oldestLogLsn, openReader } from './log-source.ts'
 import { bad, Params } from './params.ts'
 import { IndexReader, kMaxRawRows, type StreamFilter } from './query.ts'
 
@@ -170,27 +170,23 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
           throw bad(`parameter "after": expected the "next" value of the previous page, got "${afterText}"`)
         after = { ts: Number(m[1]), lsn: Number(m[2]) }
       }
-      const out = r.records({
-        streams: streamFilter(p, patterns),
-        module: p.string('module'),
-        fromUs,
-        toUs,
-        limit: p.int('limit', kLimits.records.dflt, 1, kLimits.records.max),
-        minLsn: oldestLogLsn(options.logDir),
-        ...(after ? { after } : {}),
-      })
-      const bodies =
+      const out = await r.records(
+        {
+          streams: streamFilter(p, patterns),
+          module: p.string('module'),
+          fromUs,
+          toUs,
+          limit: p.int('limit', kLimits.records.dflt, 1, kLimits.records.max),
+          minLsn: oldestLogLsn(options.logDir),
+          ...(after ? { after } : {}),
+        },
+        logRecordSource(await logReader()),
+      )
+      const records = out.records.map((rec) =>
         format === 'none'
-          ? new Map()
-          : await fetchByLsn(
-              await logReader(),
-              out.records.map((x) => x.lsn),
-            )
-      const records = out.records.map((row) => {
-        const rec = bodies.get(row.lsn)
-        // A record the log no longer has (retention ran since the index row was read): no body.
-        return rec ? recordToJson(rec, format as BodyFormat) : { ...row, body: null }
-      })
+          ? { lsn: rec.lsn, ts: rec.ts, stream: rec.stream, module: rec.module, core: rec.core, body: null }
+          : recordToJson(rec, format as BodyFormat),
+      )
       return { records, ...(out.next ? { next: `${out.next.ts}:${out.next.lsn}` } : {}) }
     },
   }

@@ -8,12 +8,13 @@ export {
 } from './errors.ts'
 export type { IndexHttpHandler, IndexQueryOptions, VerifyToken } from './http.ts'
 export { createIndexQueryHandler, kLimits, kPrefix } from './http.ts'
-export { oldestLogLsn } from './log-source.ts'
+export { logRecordSource, oldestLogLsn } from './log-source.ts'
 export type {
   Aggregation,
+  FoundRecord,
   RangeQuery,
   RangeResult,
-  RecordRow,
+  RecordSource,
   RecordsQuery,
   SeriesQuery,
   SeriesRow,

@@ -1,9 +1,10 @@
 /**
- * What the index reads from the log: the oldest lsn still kept (retention) and record bodies by
- * lsn (the query API). Bodies are never copied into the index.
+ * What the index reads from the log: the oldest lsn still kept (retention) and records by lsn
+ * range (the query API reads record runs). Bodies are never copied into the index.
  */
 import { readdirSync } from 'node:fs'
-import { openReader, type Reader, type StoredRecord } from '@module-ingest/log'
+import { openReader, type Reader } from '@module-ingest/log'
+import type { RecordSource } from './query.ts'
 
 // Segment files are `<base lsn, 20 digits>.seg` (packages/log, format.ts).
 const kSegment = /^(\d{20})\.seg$/
@@ -18,37 +19,22 @@ export function oldestLogLsn(logDir: string): number {
   return Number.isFinite(min) ? min : 1
 }
 
-/** Runs of lsns closer than this are read with one cursor instead of one per lsn. */
-const kGap = 512
-
-/** Fetch the records with these lsns (missing ones, e.g. removed by retention, are absent). */
-export async function fetchByLsn(
-  reader: Reader,
-  lsns: readonly number[],
-): Promise<Map<number, StoredRecord>> {
-  const out = new Map<number, StoredRecord>()
-  const sorted = [...new Set(lsns)].sort((a, b) => a - b)
-  let i = 0
-  while (i < sorted.length) {
-    let j = i
-    while (j + 1 < sorted.length && sorted[j + 1]! - sorted[j]! <= kGap) j++
-    const first = sorted[i]!
-    const last = sorted[j]!
-    const want = new Set(sorted.slice(i, j + 1))
-    const cursor = reader.cursor({ fromLsn: first })
-    try {
-      for (;;) {
-        const recs = await cursor.read({ maxRecords: Math.min(4096, last - cursor.nextLsn + 1) })
-        if (recs.length === 0) break
-        for (const r of recs) if (want.has(r.lsn)) out.set(r.lsn, { ...r, body: r.body.slice() })
-        if (cursor.nextLsn > last) break
+/** The log as the query side's `RecordSource`: one cursor per lsn range. */
+export function logRecordSource(reader: Reader): RecordSource {
+  return {
+    async read(first, last, visit) {
+      const cursor = reader.cursor({ fromLsn: first })
+      try {
+        while (cursor.nextLsn <= last) {
+          const recs = await cursor.read({ maxRecords: Math.min(4096, last - cursor.nextLsn + 1) })
+          if (recs.length === 0) break
+          for (const r of recs) if (r.lsn <= last) visit(r)
+        }
+      } finally {
+        cursor.close()
       }
-    } finally {
-      cursor.close()
-    }
-    i = j + 1
+    },
   }
-  return out
 }
 
 export { openReader }

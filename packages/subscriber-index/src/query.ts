@@ -4,8 +4,11 @@
  * Parameter checking (and its 400s) lives in http.ts; this file trusts its inputs.
  */
 import { existsSync } from 'node:fs'
-import type { DatabaseSync } from 'node:sqlite'
-import { kCore, kModule, kRollups, kStream, openDatabase } from './schema.ts'
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import type { StoredRecord } from '@module-ingest/log'
+import { cellsOf, kCell, kMinuteUs, kSecondUs, minuteOf } from './chunk.ts'
+import { kRunSpanUs } from './runs.ts'
+import { kCore, kModule, kStream, openDatabase } from './schema.ts'
 
 export const kAggregations = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const
 export type Aggregation = (typeof kAggregations)[number]
@@ -73,13 +76,17 @@ export interface RecordsQuery {
   minLsn: number
 }
 
-export interface RecordRow {
-  lsn: number
-  ts: number
-  stream: string
-  module: string
-  core: string
+/** A record found by time: the log's record, body included. */
+export type FoundRecord = StoredRecord
+
+/** Reads a log lsn range for `records` (log-source.ts for the real log). */
+export interface RecordSource {
+  /** Visit the records the log still holds with lsns in [first, last], in lsn order. */
+  read(first: number, last: number, visit: (r: FoundRecord) => void): Promise<void>
 }
+
+/** Record runs fetched per statement while scanning. */
+const kRunsPerRead = 256
 
 /** Most raw points one range page may scan before it is refused. */
 export const kMaxRawRows = 500_000
@@ -97,6 +104,7 @@ interface Acc {
 export class IndexReader {
   readonly path: string
   #db: DatabaseSync | undefined
+  #stmts = new Map<string, StatementSync>()
 
   constructor(path: string) {
     this.path = path
@@ -113,6 +121,19 @@ export class IndexReader {
     return this.#db
   }
 
+  /**
+   * A statement prepared once per connection: preparing costs about as much as running a small
+   * query. A statement's return-arrays mode is set where it is used and stays with its SQL.
+   */
+  #prep(sql: string): StatementSync {
+    let st = this.#stmts.get(sql)
+    if (st === undefined) {
+      st = this.#must().prepare(sql)
+      this.#stmts.set(sql, st)
+    }
+    return st
+  }
+
   #must(): DatabaseSync {
     const db = this.#open()
     if (db === undefined) throw new Error(`index file ${this.path} does not exist yet`)
@@ -120,7 +141,7 @@ export class IndexReader {
   }
 
   #names(kind: number): Map<number, string> {
-    const rows = this.#must().prepare('SELECT id, name FROM names WHERE kind = ?').all(kind) as Array<{
+    const rows = this.#prep('SELECT id, name FROM names WHERE kind = ?').all(kind) as Array<{
       id: number
       name: string
     }>
@@ -136,44 +157,40 @@ export class IndexReader {
 
   #moduleId(module: string | undefined): number | undefined | null {
     if (module === undefined) return undefined
-    const row = this.#must()
-      .prepare('SELECT id FROM names WHERE kind = ? AND name = ?')
-      .get(kModule, module) as { id: number } | undefined
+    const row = this.#prep('SELECT id FROM names WHERE kind = ? AND name = ?').get(kModule, module) as
+      | { id: number }
+      | undefined
     return row?.id ?? null
   }
 
   status(): { appliedLsn: number; modules: number; series: number } {
-    const db = this.#must()
-    const a = db.prepare('SELECT max(lsn) AS lsn, count(*) AS n FROM applied').get() as {
+    const a = this.#prep('SELECT max(lsn) AS lsn, count(*) AS n FROM applied').get() as {
       lsn: number | null
       n: number
     }
-    const s = db.prepare('SELECT count(*) AS n FROM series').get() as { n: number }
+    const s = this.#prep('SELECT count(*) AS n FROM series').get() as { n: number }
     return { appliedLsn: a.lsn ?? 0, modules: a.n, series: s.n }
   }
 
   series(q: SeriesQuery): { series: SeriesRow[]; after?: number } {
-    const db = this.#must()
     const { ids, names } = this.#streamIds(q.streams)
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return { series: [] }
     const modules = this.#names(kModule)
-    const rows = db
-      .prepare(
-        `SELECT id, stream, module, field, last, last_ts, last_lsn FROM series
+    const rows = this.#prep(
+      `SELECT id, stream, module, field, last, last_ts, last_lsn FROM series
          WHERE id > ? AND stream IN (SELECT value FROM json_each(?))
            AND (? IS NULL OR module = ?) AND (? IS NULL OR field = ?)
          ORDER BY id LIMIT ?`,
-      )
-      .all(
-        q.after ?? 0,
-        ids,
-        moduleId ?? null,
-        moduleId ?? null,
-        q.field ?? null,
-        q.field ?? null,
-        q.limit + 1,
-      ) as Array<{
+    ).all(
+      q.after ?? 0,
+      ids,
+      moduleId ?? null,
+      moduleId ?? null,
+      q.field ?? null,
+      q.field ?? null,
+      q.limit + 1,
+    ) as Array<{
       id: number
       stream: number
       module: number
@@ -195,62 +212,69 @@ export class IndexReader {
   }
 
   range(q: RangeQuery): RangeResult {
-    const db = this.#must()
     const step = q.stepUs
     const from = q.fromUs - (((q.fromUs % step) + step) % step)
     // Whole buckets only: the last one is the bucket holding `to - 1` (rollups cannot be cut).
     const to = q.toUs - 1 - ((((q.toUs - 1) % step) + step) % step) + step
     const pageEnd = Math.min(to, from + q.limit * step)
-    const rollup = kRollups.find((g) => step % g.us === 0)
-    const source = rollup?.table ?? 'points'
+    // Minute totals for whole minutes, the per-second cells for whole seconds, else raw points.
+    const source = step % kMinuteUs === 0 ? 'rollup_1m' : step % kSecondUs === 0 ? 'rollup_1s' : 'points'
     const result: RangeResult = { source, fromUs: from, toUs: to, series: [] }
     if (pageEnd < to) result.nextFromUs = pageEnd
     const { ids, names } = this.#streamIds(q.streams)
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return result
     const modules = this.#names(kModule)
-    const series = db
-      .prepare(
-        `SELECT id, stream, module FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
+    const series = this.#prep(
+      `SELECT id, stream, module FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
          AND (? IS NULL OR module = ?) ORDER BY id LIMIT ?`,
-      )
-      .all(q.field, ids, moduleId ?? null, moduleId ?? null, q.maxSeries + 1) as Array<{
+    ).all(q.field, ids, moduleId ?? null, moduleId ?? null, q.maxSeries + 1) as Array<{
       id: number
       stream: number
       module: number
     }>
     if (series.length > q.maxSeries) {
-      const n = db
-        .prepare(
-          `SELECT count(*) AS n FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
+      const n = this.#prep(
+        `SELECT count(*) AS n FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
            AND (? IS NULL OR module = ?)`,
-        )
-        .get(q.field, ids, moduleId ?? null, moduleId ?? null) as { n: number }
+      ).get(q.field, ids, moduleId ?? null, moduleId ?? null) as { n: number }
       return { ...result, tooManySeries: n.n }
     }
-    if (rollup === undefined) {
-      const raw = db.prepare("SELECT value FROM meta WHERE key = 'raw_points'").get() as
+    if (source === 'points') {
+      const raw = this.#prep("SELECT value FROM meta WHERE key = 'raw_points'").get() as
         | { value: number }
         | undefined
       if (raw?.value !== 1) return { ...result, noRawPoints: true }
     }
     const stmt =
-      rollup === undefined
-        ? db.prepare(
+      source === 'points'
+        ? this.#prep(
             `SELECT ts AS bucket, 1 AS count, value AS min, value AS max, value AS sum, value AS last,
                ts AS last_ts, lsn AS last_lsn
              FROM points WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ${kMaxRawRows + 1}`,
           )
-        : db.prepare(
-            `SELECT bucket, count, min, max, sum, last, last_ts, last_lsn FROM ${rollup.table}
-             WHERE series = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-          )
-    // Arrays, not objects: a 1 h range at 1 s step is 3,600 rows per series.
+        : source === 'rollup_1m'
+          ? this.#prep(
+              `SELECT minute, count, min, max, sum, last, last_ts, last_lsn FROM rollup
+               WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute`,
+            )
+          : this.#prep(
+              'SELECT minute, cells FROM rollup WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute',
+            )
+    // Arrays, not objects: a 1 h range at 1 s step is 3,600 buckets per series.
     stmt.setReturnArrays(true)
     // A step equal to the rollup's granularity maps rows to buckets one to one: no merging.
-    const direct = rollup !== undefined && rollup.us === step
+    const direct =
+      (source === 'rollup_1m' && step === kMinuteUs) || (source === 'rollup_1s' && step === kSecondUs)
     for (const s of series) {
-      const rows = stmt.all(s.id, from, pageEnd) as unknown as Row[]
+      const rows =
+        source === 'rollup_1s'
+          ? secondRows(
+              stmt.all(s.id, minuteOf(from), pageEnd) as unknown as Array<[number, Uint8Array]>,
+              from,
+              pageEnd,
+            )
+          : (stmt.all(s.id, from, pageEnd) as unknown as Row[])
       if (rows.length > kMaxRawRows)
         throw Object.assign(new Error('too many raw points'), { tooManyRaw: true })
       if (direct) {
@@ -293,8 +317,16 @@ export class IndexReader {
     return result
   }
 
-  records(q: RecordsQuery): { records: RecordRow[]; next?: { ts: number; lsn: number } } {
-    const db = this.#must()
+  /**
+   * Records in a time range, in (ts, lsn) order, one page at a time. Runs overlapping the range
+   * are taken in `min_ts` order and their lsns read from the log (`source`), keeping the records
+   * that match exactly; it stops as soon as no later run can hold a record sorting before the
+   * page's last one.
+   */
+  async records(
+    q: RecordsQuery,
+    source: RecordSource,
+  ): Promise<{ records: FoundRecord[]; next?: { ts: number; lsn: number } }> {
     const { ids, names } = this.#streamIds(q.streams)
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return { records: [] }
@@ -302,38 +334,61 @@ export class IndexReader {
     const cores = this.#names(kCore)
     const afterTs = q.after?.ts ?? Number.MIN_SAFE_INTEGER
     const afterLsn = q.after?.lsn ?? 0
-    const rows = db
-      .prepare(
-        `SELECT lsn, ts, stream, module, core FROM records
-         WHERE ts >= ? AND ts < ? AND (ts > ? OR (ts = ? AND lsn > ?)) AND lsn >= ?
-           AND stream IN (SELECT value FROM json_each(?)) AND (? IS NULL OR module = ?)
-         ORDER BY ts, lsn LIMIT ?`,
-      )
-      .all(
-        q.fromUs,
+    const lo = Math.max(q.fromUs, afterTs)
+    const stmt = this.#prep(
+      `SELECT min_ts, first_lsn, last_lsn, stream, module, core FROM record_runs
+       WHERE (min_ts, first_lsn) > (?, ?) AND min_ts < ? AND max_ts >= ? AND last_lsn >= ?
+         AND stream IN (SELECT value FROM json_each(?)) AND (? IS NULL OR module = ?)
+       ORDER BY min_ts, first_lsn LIMIT ${kRunsPerRead}`,
+    )
+    stmt.setReturnArrays(true)
+    const found: FoundRecord[] = []
+    // A ts above 2^53-1 is indexed as 2^53-1 (writer.ts): filter and page by the same value.
+    const tsOf = (r: { ts: number | bigint }) => (typeof r.ts === 'number' ? r.ts : Number.MAX_SAFE_INTEGER)
+    const byKey = (a: FoundRecord, b: FoundRecord) => tsOf(a) - tsOf(b) || a.lsn - b.lsn
+    // Runs start at most kRunSpanUs before their records: none earlier can reach `lo`.
+    let cursor: [number, number] = [lo - kRunSpanUs, -1]
+    scan: for (;;) {
+      const runs = stmt.all(
+        cursor[0],
+        cursor[1],
         q.toUs,
-        afterTs,
-        afterTs,
-        afterLsn,
+        lo,
         q.minLsn,
         ids,
         moduleId ?? null,
         moduleId ?? null,
-        q.limit + 1,
-      ) as Array<{ lsn: number; ts: number; stream: number; module: number; core: number }>
-    const page = rows.slice(0, q.limit)
-    const records = page.map((r) => ({
-      lsn: r.lsn,
-      ts: r.ts,
-      stream: names.get(r.stream) ?? '',
-      module: modules.get(r.module) ?? '',
-      core: cores.get(r.core) ?? '',
-    }))
-    const last = page.at(-1)
-    return rows.length > q.limit && last ? { records, next: { ts: last.ts, lsn: last.lsn } } : { records }
+      ) as unknown as Array<[number, number, number, number, number, number]>
+      for (const [minTs, firstLsn, lastLsn, streamId, moduleIdOfRun, coreId] of runs) {
+        if (found.length > q.limit) {
+          found.sort(byKey)
+          found.length = q.limit + 1
+          if (tsOf(found[q.limit]!) < minTs) break scan
+        }
+        const stream = names.get(streamId) ?? ''
+        const module = modules.get(moduleIdOfRun) ?? ''
+        const core = cores.get(coreId) ?? ''
+        await source.read(Math.max(firstLsn, q.minLsn), lastLsn, (r) => {
+          if (r.stream !== stream || r.module !== module || r.core !== core) return
+          const ts = tsOf(r)
+          if (ts < q.fromUs || ts >= q.toUs) return
+          if (ts < afterTs || (ts === afterTs && r.lsn <= afterLsn)) return
+          // The cursor reuses its buffers: keep a copy.
+          found.push({ ...r, body: r.body.slice() })
+        })
+      }
+      if (runs.length < kRunsPerRead) break
+      const last = runs.at(-1)!
+      cursor = [last[0], last[1]]
+    }
+    found.sort(byKey)
+    const records = found.slice(0, q.limit)
+    const last = records.at(-1)
+    return found.length > q.limit && last ? { records, next: { ts: tsOf(last), lsn: last.lsn } } : { records }
   }
 
   close(): void {
+    this.#stmts.clear()
     this.#db?.close()
     this.#db = undefined
   }
@@ -341,6 +396,20 @@ export class IndexReader {
 
 /** bucket, count, min, max, sum, last, last_ts, last_lsn */
 type Row = [number, number, number, number, number, number, number, number]
+
+/** The per-second rows in [from, to) of (minute, cells) chunk rows, in time order. */
+function secondRows(chunks: Array<[number, Uint8Array]>, from: number, to: number): Row[] {
+  const out: Row[] = []
+  for (const [minute, blob] of chunks) {
+    const c = cellsOf(blob)
+    for (let i = 0; i < c.length; i += kCell) {
+      const t = minute + c[i]! * kSecondUs
+      if (t >= from && t < to)
+        out.push([t, c[i + 1]!, c[i + 2]!, c[i + 3]!, c[i + 4]!, c[i + 5]!, c[i + 6]!, c[i + 7]!])
+    }
+  }
+  return out
+}
 
 function aggregateRow(r: Row, agg: Aggregation): number {
   switch (agg) {

@@ -3,34 +3,26 @@
  * number of its worker threads serialised by SQLite's write lock) and any number of read-only
  * connections (the query API) that WAL lets read while the writer writes.
  *
- * Names are interned (`names`) so records and series rows hold small integers.
- * Rollup rows carry `max_lsn` so retention can drop the buckets whose records are all gone.
+ * Names are interned (`names`) so record runs and series rows hold small integers.
+ * Rollup chunks carry `max_lsn` so retention can drop the minutes whose records are all gone.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { MI_ERR_INDEX_SCHEMA } from './errors.ts'
+import { migrateV1 } from './migrate.ts'
 
-export const SCHEMA_VERSION = 1
+/**
+ * 2: rollups as (series, minute) chunks with per-second cells (chunk.ts) and records as runs
+ * (`record_runs`, runs.ts) instead of one row per record. A writer opening a version 1 file
+ * migrates it in place (migrate.ts); a reader refuses it until then (MI_ERR_INDEX_SCHEMA).
+ */
+export const SCHEMA_VERSION = 2
 
 /** Kinds of interned names. */
 export const kStream = 0
 export const kModule = 1
 export const kCore = 2
-
-/** Rollup granularities, µs, with their tables. Coarsest first (the query side picks the first that fits). */
-export const kRollups = [
-  { table: 'rollup_1m', us: 60_000_000 },
-  { table: 'rollup_1s', us: 1_000_000 },
-] as const
-
-const rollupDdl = (table: string) => `
-CREATE TABLE IF NOT EXISTS ${table} (
-  series INTEGER NOT NULL, bucket INTEGER NOT NULL,
-  count INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL,
-  last REAL NOT NULL, last_ts INTEGER NOT NULL, last_lsn INTEGER NOT NULL, max_lsn INTEGER NOT NULL,
-  PRIMARY KEY (series, bucket)
-) WITHOUT ROWID;`
 
 const kDdl = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -40,12 +32,15 @@ CREATE TABLE IF NOT EXISTS names (
 -- Applied through lsn, per module: records of one module arrive in lsn order (the runtime's
 -- default 'module' ordering), so anything at or below it is a redelivery and is skipped.
 CREATE TABLE IF NOT EXISTS applied (module INTEGER PRIMARY KEY, lsn INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS records (
-  lsn INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
-  stream INTEGER NOT NULL, module INTEGER NOT NULL, core INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS records_ts ON records (ts, lsn);
-CREATE INDEX IF NOT EXISTS records_stream_ts ON records (stream, ts, lsn);
+-- Sparse record index: one row per run (see kRunSpanUs), not per record; the query reads the
+-- run's lsns from the log and filters exactly.
+CREATE TABLE IF NOT EXISTS record_runs (
+  min_ts INTEGER NOT NULL, first_lsn INTEGER NOT NULL, last_lsn INTEGER NOT NULL,
+  max_ts INTEGER NOT NULL, count INTEGER NOT NULL,
+  stream INTEGER NOT NULL, module INTEGER NOT NULL, core INTEGER NOT NULL,
+  PRIMARY KEY (min_ts, first_lsn)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_runs_lsn ON record_runs (last_lsn);
 CREATE TABLE IF NOT EXISTS series (
   id INTEGER PRIMARY KEY, stream INTEGER NOT NULL, module INTEGER NOT NULL, field TEXT NOT NULL,
   last REAL, last_ts INTEGER, last_lsn INTEGER,
@@ -55,8 +50,15 @@ CREATE TABLE IF NOT EXISTS points (
   series INTEGER NOT NULL, ts INTEGER NOT NULL, lsn INTEGER NOT NULL, value REAL NOT NULL,
   PRIMARY KEY (series, ts, lsn)
 ) WITHOUT ROWID;
-${rollupDdl('rollup_1s')}
-${rollupDdl('rollup_1m')}
+-- The 1 min rollup in columns, the 1 s rollup in cells (chunk.ts). cells is last so that
+-- reading the minute totals never touches its overflow pages.
+CREATE TABLE IF NOT EXISTS rollup (
+  series INTEGER NOT NULL, minute INTEGER NOT NULL,
+  count INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL,
+  last REAL NOT NULL, last_ts INTEGER NOT NULL, last_lsn INTEGER NOT NULL,
+  max_lsn INTEGER NOT NULL, cells BLOB NOT NULL,
+  PRIMARY KEY (series, minute)
+) WITHOUT ROWID;
 `
 
 export interface OpenOptions {
@@ -81,7 +83,12 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     db.exec('BEGIN IMMEDIATE')
     try {
+      const hasMeta = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'meta'").get() !== undefined
+      const version = hasMeta ? versionOf(db) : SCHEMA_VERSION
+      // Any other version is refused before this version's tables are added to the file.
+      if (hasMeta && version !== 1) checkVersion(db, path)
       db.exec(kDdl)
+      if (version === 1) migrateV1(db)
       db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema', SCHEMA_VERSION)
       db.exec('COMMIT')
     } catch (err) {
@@ -96,9 +103,12 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
   }
 }
 
+const versionOf = (db: DatabaseSync) =>
+  (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined)?.value
+
 function checkVersion(db: DatabaseSync, path: string): void {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: number } | undefined
-  if (row === undefined) throw new MI_ERR_INDEX_SCHEMA(path, 'not an index file (no schema version)')
-  if (row.value !== SCHEMA_VERSION)
-    throw new MI_ERR_INDEX_SCHEMA(path, `schema version ${row.value}, this build reads ${SCHEMA_VERSION}`)
+  const version = versionOf(db)
+  if (version === undefined) throw new MI_ERR_INDEX_SCHEMA(path, 'not an index file (no schema version)')
+  if (version !== SCHEMA_VERSION)
+    throw new MI_ERR_INDEX_SCHEMA(path, `schema version ${version}, this build reads ${SCHEMA_VERSION}`)
 }

@@ -2,14 +2,18 @@
  * The write side: apply a batch of committed records in one transaction, together with the
  * per-module "applied through lsn" that makes redelivery (at-least-once) a no-op.
  *
- * Rollups are aggregated in memory per batch, then upserted (one row write per bucket per batch,
- * not per point). A rollup never double-counts: a record at or below its module's applied lsn is
+ * Per batch, points are aggregated in memory into (series, minute) chunks (chunk.ts), merged with
+ * the stored chunk and written once: one row write per series and minute touched, not per point or
+ * per second. Records become runs (one `record_runs` row per run of a module's records, schema.ts),
+ * not a row each. A rollup never double-counts: a record at or below its module's applied lsn is
  * skipped before it reaches the aggregation, and the applied lsn commits with the rows.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { BulkInsert } from './bulk.ts'
+import { Chunk, kChunkPut, kSecondUs, minuteOf, putChunk } from './chunk.ts'
 import { compileField, type FieldGetter, parseObject } from './extract.ts'
-import { kCore, kModule, kRollups, kStream, openDatabase } from './schema.ts'
+import { RunBuilder } from './runs.ts'
+import { kCore, kModule, kStream, openDatabase } from './schema.ts'
 
 /** The part of a record the index reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
 export interface IndexableRecord {
@@ -42,19 +46,6 @@ export interface ApplyResult {
   points: number
 }
 
-interface Agg {
-  series: number
-  bucket: number
-  count: number
-  min: number
-  max: number
-  sum: number
-  last: number
-  lastTs: number
-  lastLsn: number
-  maxLsn: number
-}
-
 const later = (ts: number, lsn: number, thanTs: number, thanLsn: number) =>
   ts > thanTs || (ts === thanTs && lsn > thanLsn)
 
@@ -64,10 +55,12 @@ export class IndexWriter {
   #records: boolean
   #rawPoints: boolean
   #fields: Array<{ name: string; get: FieldGetter }>
-  #names = new Map<string, number>()
-  #series = new Map<string, number>()
+  /** Interned name ids, one map per kind (kStream, kModule, kCore). */
+  #names = [new Map<string, number>(), new Map<string, number>(), new Map<string, number>()]
+  /** module id → stream id → series id per configured field (0 = not created yet). */
+  #series = new Map<number, Map<number, number[]>>()
   #s: Record<string, StatementSync>
-  #recordRows: BulkInsert
+  #runs: RunBuilder
   #pointRows: BulkInsert
 
   constructor(path: string, options: IndexWriterOptions = {}) {
@@ -77,18 +70,6 @@ export class IndexWriter {
     this.#rawPoints = options.rawPoints ?? false
     this.#fields = (options.fields ?? []).map((name) => ({ name, get: compileField(name) }))
     const db = this.db
-    const upsertRollup = (table: string) =>
-      db.prepare(`INSERT INTO ${table} (series, bucket, count, min, max, sum, last, last_ts, last_lsn, max_lsn)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (series, bucket) DO UPDATE SET
-          count = count + excluded.count, min = min(min, excluded.min), max = max(max, excluded.max),
-          sum = sum + excluded.sum,
-          last = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_lsn > last_lsn)
-                 THEN excluded.last ELSE last END,
-          last_lsn = CASE WHEN excluded.last_ts > last_ts OR (excluded.last_ts = last_ts AND excluded.last_lsn > last_lsn)
-                 THEN excluded.last_lsn ELSE last_lsn END,
-          last_ts = max(last_ts, excluded.last_ts),
-          max_lsn = max(max_lsn, excluded.max_lsn)`)
     this.#s = {
       nameGet: db.prepare('SELECT id FROM names WHERE kind = ? AND name = ?'),
       nameAdd: db.prepare('INSERT INTO names (kind, name) VALUES (?, ?)'),
@@ -100,37 +81,46 @@ export class IndexWriter {
       appliedSet: db.prepare(
         'INSERT INTO applied (module, lsn) VALUES (?, ?) ON CONFLICT (module) DO UPDATE SET lsn = max(lsn, excluded.lsn)',
       ),
-      rollup_1s: upsertRollup('rollup_1s'),
-      rollup_1m: upsertRollup('rollup_1m'),
+      chunkGet: db.prepare('SELECT cells, max_lsn FROM rollup WHERE series = ? AND minute = ?'),
+      chunkPut: db.prepare(kChunkPut),
     }
     // The query side needs to know whether steps finer than the rollups can be answered.
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('raw_points', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(this.#rawPoints ? 1 : 0)
-    this.#recordRows = new BulkInsert(db, 'INSERT OR IGNORE INTO records (lsn, ts, stream, module, core)', 5)
+    this.#runs = new RunBuilder(db)
     this.#pointRows = new BulkInsert(db, 'INSERT OR IGNORE INTO points (series, ts, lsn, value)', 4)
   }
 
   #name(kind: number, name: string): number {
-    const key = `${kind}\u0000${name}`
-    let id = this.#names.get(key)
+    const names = this.#names[kind]!
+    let id = names.get(name)
     if (id === undefined) {
       const row = this.#s.nameGet!.get(kind, name) as { id: number } | undefined
       id = row ? row.id : Number(this.#s.nameAdd!.run(kind, name).lastInsertRowid)
-      this.#names.set(key, id)
+      names.set(name, id)
     }
     return id
   }
 
-  #seriesId(stream: number, module: number, field: string): number {
-    const key = `${stream}\u0000${module}\u0000${field}`
-    let id = this.#series.get(key)
-    if (id === undefined) {
-      const row = this.#s.seriesGet!.get(stream, module, field) as { id: number } | undefined
-      id = row ? row.id : Number(this.#s.seriesAdd!.run(stream, module, field).lastInsertRowid)
-      this.#series.set(key, id)
+  /** The series ids of (stream, module), one per field, created on first use. */
+  #seriesIds(stream: number, module: number): number[] {
+    let byStream = this.#series.get(module)
+    if (byStream === undefined) {
+      byStream = new Map()
+      this.#series.set(module, byStream)
     }
-    return id
+    let ids = byStream.get(stream)
+    if (ids === undefined) {
+      ids = this.#fields.map(() => 0)
+      byStream.set(stream, ids)
+    }
+    return ids
+  }
+
+  #seriesId(stream: number, module: number, field: string): number {
+    const row = this.#s.seriesGet!.get(stream, module, field) as { id: number } | undefined
+    return row ? row.id : Number(this.#s.seriesAdd!.run(stream, module, field).lastInsertRowid)
   }
 
   /** Apply records (any modules, each module's in lsn order) atomically with their applied lsns. */
@@ -143,7 +133,8 @@ export class IndexWriter {
     this.db.exec('BEGIN IMMEDIATE')
     try {
       const applied = new Map<number, number>()
-      const rollups = kRollups.map(() => new Map<string, Agg>())
+      // series → minute → chunk of this batch's points
+      const chunks = new Map<number, Map<number, Chunk>>()
       const latest = new Map<number, { v: number; ts: number; lsn: number }>()
       for (const r of batch) {
         const module = this.#name(kModule, r.module)
@@ -160,56 +151,46 @@ export class IndexWriter {
         out.applied++
         const stream = this.#name(kStream, r.stream)
         const ts = typeof r.ts === 'number' ? r.ts : Number.MAX_SAFE_INTEGER
-        if (this.#records) this.#recordRows.add(r.lsn, ts, stream, module, this.#name(kCore, r.core))
+        if (this.#records) this.#runs.add(stream, module, this.#name(kCore, r.core), r.lsn, ts)
         if (this.#fields.length === 0) continue
         const obj = parseObject(r.body)
         if (obj === undefined) continue
-        for (const f of this.#fields) {
+        const minute = minuteOf(ts)
+        const sec = Math.floor((ts - minute) / kSecondUs)
+        const ids = this.#seriesIds(stream, module)
+        for (let i = 0; i < this.#fields.length; i++) {
+          const f = this.#fields[i]!
           const v = f.get(obj)
           if (v === undefined) continue
           out.points++
-          const series = this.#seriesId(stream, module, f.name)
-          if (this.#rawPoints) this.#pointRows.add(series, ts, r.lsn, v)
-          for (const [i, g] of kRollups.entries()) {
-            const bucket = ts - (((ts % g.us) + g.us) % g.us)
-            const key = `${series}:${bucket}`
-            const a = rollups[i]!.get(key)
-            if (a === undefined) {
-              rollups[i]!.set(key, {
-                series,
-                bucket,
-                count: 1,
-                min: v,
-                max: v,
-                sum: v,
-                last: v,
-                lastTs: ts,
-                lastLsn: r.lsn,
-                maxLsn: r.lsn,
-              })
-            } else {
-              a.count++
-              if (v < a.min) a.min = v
-              if (v > a.max) a.max = v
-              a.sum += v
-              if (later(ts, r.lsn, a.lastTs, a.lastLsn)) {
-                a.last = v
-                a.lastTs = ts
-                a.lastLsn = r.lsn
-              }
-              if (r.lsn > a.maxLsn) a.maxLsn = r.lsn
-            }
+          let series = ids[i]!
+          if (series === 0) {
+            series = this.#seriesId(stream, module, f.name)
+            ids[i] = series
           }
+          if (this.#rawPoints) this.#pointRows.add(series, ts, r.lsn, v)
+          let bySeries = chunks.get(series)
+          if (bySeries === undefined) {
+            bySeries = new Map()
+            chunks.set(series, bySeries)
+          }
+          let c = bySeries.get(minute)
+          if (c === undefined) {
+            c = new Chunk()
+            bySeries.set(minute, c)
+          }
+          c.add(sec, v, ts, r.lsn)
           const l = latest.get(series)
           if (l === undefined || later(ts, r.lsn, l.ts, l.lsn)) latest.set(series, { v, ts, lsn: r.lsn })
         }
       }
-      this.#recordRows.flush()
+      this.#runs.flush()
       this.#pointRows.flush()
-      for (const [i, g] of kRollups.entries()) {
-        const st = s[g.table]!
-        for (const a of rollups[i]!.values()) {
-          st.run(a.series, a.bucket, a.count, a.min, a.max, a.sum, a.last, a.lastTs, a.lastLsn, a.maxLsn)
+      for (const [series, bySeries] of chunks) {
+        for (const [minute, c] of bySeries) {
+          const old = s.chunkGet!.get(series, minute) as { cells: Uint8Array; max_lsn: number } | undefined
+          if (old !== undefined) c.merge(old.cells, old.max_lsn)
+          putChunk(s.chunkPut!, series, minute, c)
         }
       }
       for (const [series, l] of latest) s.seriesLast!.run(l.v, l.ts, l.lsn, series, l.ts, l.ts, l.lsn)
@@ -229,8 +210,9 @@ export class IndexWriter {
 
   /**
    * Retention follows the log: drop rows for records below `minLsn` (the log's oldest segment
-   * base). Rollup buckets go when their newest record is gone; a bucket straddling the cut keeps
-   * its totals until then. Returns the number of records dropped.
+   * base). A record run, and a rollup minute, goes when its newest record is gone; one straddling
+   * the cut stays whole until then (the query side never returns records below the cut). Returns
+   * the number of records whose run was dropped.
    */
   prune(minLsn: number): number {
     const prev = this.db.prepare("SELECT value FROM meta WHERE key = 'pruned_below'").get() as
@@ -239,16 +221,19 @@ export class IndexWriter {
     if (prev !== undefined && prev.value >= minLsn) return 0
     this.db.exec('BEGIN IMMEDIATE')
     try {
-      const n = Number(this.db.prepare('DELETE FROM records WHERE lsn < ?').run(minLsn).changes)
+      const gone = this.db
+        .prepare('SELECT coalesce(sum(count), 0) AS n FROM record_runs WHERE last_lsn < ?')
+        .get(minLsn) as { n: number }
+      this.db.prepare('DELETE FROM record_runs WHERE last_lsn < ?').run(minLsn)
       this.db.prepare('DELETE FROM points WHERE lsn < ?').run(minLsn)
-      for (const g of kRollups) this.db.prepare(`DELETE FROM ${g.table} WHERE max_lsn < ?`).run(minLsn)
+      this.db.prepare('DELETE FROM rollup WHERE max_lsn < ?').run(minLsn)
       this.db
         .prepare(
           "INSERT INTO meta (key, value) VALUES ('pruned_below', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .run(minLsn)
       this.db.exec('COMMIT')
-      return n
+      return gone.n
     } catch (err) {
       this.#rollback()
       throw err
@@ -257,9 +242,9 @@ export class IndexWriter {
 
   #rollback(): void {
     // Ids handed out inside the failed transaction no longer exist.
-    this.#names.clear()
+    for (const m of this.#names) m.clear()
     this.#series.clear()
-    this.#recordRows.clear()
+    this.#runs.clear()
     this.#pointRows.clear()
     if (this.db.isTransaction) this.db.exec('ROLLBACK')
   }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
+import type { RecordSource } from '../src/index.ts'
 
 export function tempDir(t: ExecutionContext, prefix = 'mi-index-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix))
@@ -49,4 +50,33 @@ export function bruteRange(
     out.push([t, value])
   }
   return out
+}
+
+/** A `RecordSource` over records the test delivered (the harness has no log): testkit defaults filled in. */
+export function memorySource(
+  recs: Array<{
+    lsn: number
+    ts: number | bigint
+    stream?: string
+    module?: string
+    core?: string
+    body?: string
+  }>,
+  minLsn = 1,
+): RecordSource {
+  const full = recs.map((r) => ({
+    lsn: r.lsn,
+    ts: r.ts,
+    stream: r.stream ?? 'test',
+    module: r.module ?? 'test-module',
+    core: r.core ?? '',
+    seq: 0n,
+    rts: 0,
+    body: new TextEncoder().encode(r.body ?? ''),
+  }))
+  return {
+    async read(first, last, visit) {
+      for (const r of full) if (r.lsn >= Math.max(first, minLsn) && r.lsn <= last) visit(r)
+    },
+  }
 }

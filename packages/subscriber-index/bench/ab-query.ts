@@ -1,0 +1,90 @@
+// A/B helper (issue 17): `node bench/ab-query.ts <worktree>`. Prints CPU ms per 1 h @ 1 s range query.
+// CPU per 1 h @ 1 s range query: direct (IndexReader) and over HTTP (handler + fetch client in this thread)
+const wt = process.argv[2]!
+const { IndexWriter } = await import(`${wt}/packages/subscriber-index/src/writer.ts`)
+const { IndexReader, createIndexQueryHandler } = await import(`${wt}/packages/subscriber-index/src/index.ts`)
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const dir = mkdtempSync(join(tmpdir(), 'idx-q-'))
+const path = join(dir, 'i.sqlite')
+const T0 = Date.UTC(2026, 10, 22, 9, 0, 0) * 1000
+const w = new IndexWriter(path, { fields: ['temp', 'load'] })
+let lsn = 0
+for (let b = 0; b < (3600 * 8) / 4000; b++) {
+  // 8 modules, 1 record per second each, one hour
+  const out = []
+  for (let k = 0; k < 4000; k++) {
+    const i = b * 4000 + k
+    const m = Math.floor(i / 32) % 8
+    const sec = (Math.floor(i / 256) * 32 + (i % 32)) % 3600
+    out.push({
+      lsn: ++lsn,
+      stream: 'bench',
+      module: `bench-${m}`,
+      core: '',
+      ts: T0 + sec * 1e6 + m,
+      body: Buffer.from(`{"temp":${((i * 37) % 1000) / 7},"load":${i % 13}}`),
+    })
+  }
+  w.apply(out)
+}
+w.close()
+const reader = new IndexReader(path)
+const q = {
+  streams: () => true,
+  module: 'bench-0',
+  field: 'temp',
+  fromUs: T0,
+  toUs: T0 + 3600e6,
+  stepUs: 1e6,
+  agg: 'avg',
+  limit: 4000,
+  maxSeries: 100,
+}
+for (let i = 0; i < 20; i++) reader.range(q)
+let c0 = process.threadCpuUsage()
+const N = 200
+let buckets = 0
+for (let i = 0; i < N; i++) buckets = reader.range(q).series[0].points.length
+let c = process.threadCpuUsage(c0)
+const direct = (c.user + c.system) / 1000 / N
+const handler = createIndexQueryHandler({
+  indexes: [{ name: 'idx', path }],
+  logDir: dir,
+  verify: () => ({ ok: true, operator: { name: 'b', scopes: ['read:*'] } }),
+})
+const server = createServer((req, res) => void handler(req, res))
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/index/v1/range?module=bench-0&field=temp&from=${T0}&to=${T0 + 3600e6}&step=1s&agg=avg&limit=4000`
+for (let i = 0; i < 20; i++)
+  await (await fetch(url, { headers: { authorization: 'Bearer x' } })).arrayBuffer()
+c0 = process.threadCpuUsage()
+let bytes = 0
+for (let i = 0; i < N; i++)
+  bytes = (await (await fetch(url, { headers: { authorization: 'Bearer x' } })).arrayBuffer()).byteLength
+c = process.threadCpuUsage(c0)
+const http = (c.user + c.system) / 1000 / N
+// JSON alone, for scale
+const res = reader.range(q)
+c0 = process.threadCpuUsage()
+for (let i = 0; i < N; i++) JSON.stringify(res)
+c = process.threadCpuUsage(c0)
+console.log(
+  JSON.stringify({
+    wt,
+    buckets,
+    bytes,
+    directCpuMs: +direct.toFixed(3),
+    httpCpuMs: +http.toFixed(3),
+    jsonCpuMs: +((c.user + c.system) / 1000 / N).toFixed(3),
+    load: (await import('node:os')).loadavg()[0]!.toFixed(2),
+  }),
+)
+server.close()
+await handler.close()
+reader.close()
+rmSync(dir, { recursive: true, force: true })
