@@ -5,7 +5,10 @@
 import { existsSync } from 'node:fs'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { type KvType, type KvValue, valueFromText } from '@module-ingest/kv-protocol'
+import { type Outcome, type OutcomeRow, outcomeOf } from './outcomes.ts'
 import { openDatabase } from './schema.ts'
+
+export type { Outcome } from './outcomes.ts'
 
 export interface KvEntry {
   ns: string
@@ -28,21 +31,6 @@ export interface HistoryEntry {
   expiresAt: number | null
   /** Server receive time of the write, ms. */
   ts: number
-}
-
-export interface Outcome {
-  /** First and last lsn of the transaction. */
-  lsn: number
-  lastLsn: number
-  ns: string
-  module: string
-  seq: string
-  ops: number
-  ok: boolean
-  code?: string
-  /** Which operation (0-based) failed. */
-  index?: number
-  message?: string
 }
 
 type Raw = Record<string, unknown>
@@ -82,13 +70,16 @@ export class KvReader {
           AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
         history: db.prepare(`SELECT rev AS lsn, op, type, value, expires, ts FROM kv
           WHERE ns = ? AND key = ? AND slot >= 0 AND rev < ? ORDER BY rev DESC LIMIT ?`),
-        // The newest transaction starting at or before lsn (a seek; `last_lsn >= ?` in SQL would
-        // scan every older outcome), then: does it reach lsn?
+        // The newest row starting at or before lsn (a seek; `last_lsn >= ?` in SQL would scan
+        // every older outcome), then: does it reach lsn? (outcomes.ts: a row may be a run.)
         outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ? ORDER BY lsn DESC LIMIT 1'),
+        // Likewise by seq: an integer seq may be inside a run; a text one (past 2^63-1) is not.
         outcomeSeq: db.prepare(
-          'SELECT * FROM outcomes WHERE module = ? AND seq = ? ORDER BY lsn DESC LIMIT 1',
+          'SELECT * FROM outcomes WHERE module = ? AND seq <= ? ORDER BY seq DESC LIMIT 1',
         ),
+        outcomeSeqText: db.prepare('SELECT * FROM outcomes WHERE module = ? AND seq = ?'),
       }
+      for (const k of ['outcome', 'outcomeSeq', 'outcomeSeqText']) this.#s[k]!.setReadBigInts(true)
     } catch {
       // The writer has created the file but not the tables yet.
       db.close()
@@ -166,20 +157,16 @@ export class KvReader {
   /** The outcome of the transaction holding `lsn`, or of (module, seq). */
   outcome(q: { lsn: number } | { module: string; seq: string }): Outcome | undefined {
     if (!this.#open()) return undefined
-    const r = ('lsn' in q ? this.#s.outcome!.get(q.lsn) : this.#s.outcomeSeq!.get(q.module, q.seq)) as
-      | Raw
-      | undefined
-    if (!r || ('lsn' in q && Number(r.last_lsn) < q.lsn)) return undefined
-    return {
-      lsn: Number(r.lsn),
-      lastLsn: Number(r.last_lsn),
-      ns: String(r.ns),
-      module: String(r.module),
-      seq: String(r.seq),
-      ops: Number(r.ops),
-      ok: r.ok === 1,
-      ...(r.code === null ? {} : { code: String(r.code), index: Number(r.idx), message: String(r.message) }),
+    if ('lsn' in q) {
+      const r = this.#s.outcome!.get(q.lsn) as OutcomeRow | undefined
+      return r && outcomeOf(r, q)
     }
+    if (!/^\d{1,20}$/.test(q.seq)) return undefined
+    const seq = BigInt(q.seq)
+    const r = (
+      seq < 2n ** 63n ? this.#s.outcomeSeq!.get(q.module, seq) : this.#s.outcomeSeqText!.get(q.module, q.seq)
+    ) as OutcomeRow | undefined
+    return r && outcomeOf(r, { seq: seq < 2n ** 63n ? seq : q.seq })
   }
 
   /**
