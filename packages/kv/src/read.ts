@@ -33,6 +33,16 @@ export interface HistoryEntry {
   ts: number
 }
 
+/** A live key as stored: its value in stored text form (see kv-protocol `valueText`). */
+export interface StoredKey {
+  type: KvType
+  text: string
+  revision: number
+  created: number
+  expiresAt: number | null
+  appliedLsn: number
+}
+
 type Raw = Record<string, unknown>
 
 export class KvReader {
@@ -64,6 +74,11 @@ export class KvReader {
         // slot -1 is the live key; slots 0.. its history (schema.ts).
         get: db.prepare(`SELECT type, value, rev, created, expires FROM kv
           WHERE ns = ? AND key = ? AND slot = -1 AND (expires IS NULL OR expires > ?)`),
+        // The key and the applied lsn in one statement: one read snapshot, one call per get.
+        getApplied: db.prepare(`SELECT m.value AS applied, k.type, k.value, k.rev, k.created, k.expires
+          FROM meta m LEFT JOIN kv k ON k.ns = ? AND k.key = ? AND k.slot = -1
+            AND (k.expires IS NULL OR k.expires > ?)
+          WHERE m.key = 'applied_lsn'`),
         // kv_live: only live rows, so a page of keys never wades through history (schema.ts).
         keys: db.prepare(`SELECT key, type, rev, expires FROM kv INDEXED BY kv_live
           WHERE ns = ? AND key > ? AND key >= ? AND key < ? AND slot = -1
@@ -108,6 +123,25 @@ export class KvReader {
       revision: Number(r.rev),
       created: Number(r.created),
       expiresAt: r.expires === null ? null : Number(r.expires),
+    }
+  }
+
+  /**
+   * The stored row of a live key with the applied lsn, as read together (the HTTP fast path
+   * builds its reply from the stored text without decoding it). undefined: no such key (or the
+   * store has applied nothing yet).
+   */
+  getStored(ns: string, key: string, nowMs = Date.now()): StoredKey | undefined {
+    if (!this.#open()) return undefined
+    const r = this.#s.getApplied!.get(ns, key, nowMs) as Raw | undefined
+    if (!r || r.type === null) return undefined
+    return {
+      type: r.type as KvType,
+      text: String(r.value),
+      revision: Number(r.rev),
+      created: Number(r.created),
+      expiresAt: r.expires === null ? null : Number(r.expires),
+      appliedLsn: Number(r.applied),
     }
   }
 

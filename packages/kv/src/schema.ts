@@ -83,6 +83,11 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     // behind that offset and the writes between would never be applied. One fsync per delivery
     // (thousands of sets) costs little CPU; see docs/kv.md "Durability".
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`)
+    // A delivery of thousands of sets dirties most pages of a small store; checkpointing after
+    // every such commit (the default: past 1000 WAL pages) copies each of them back to the file
+    // every time. Checkpoint every ~40 MiB of WAL instead: a page rewritten by many deliveries is
+    // copied back once (10k keys: about -1.5 µs of CPU, mostly write syscalls, per set).
+    db.exec('PRAGMA wal_autocheckpoint = 10000')
     const history = options.historyPerKey ?? 10
     const v = version(db)
     if (v === 1) migrate1(db, history)
