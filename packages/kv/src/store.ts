@@ -52,7 +52,7 @@ export interface KvStoreOptions {
   maxValueBytes?: number
   /** Writes kept per key in `history`. Default 10; 0 = no history. */
   historyPerKey?: number
-  /** Transaction outcomes kept. Default 100000. */
+  /** Outcome rows kept (outcomes.ts). Default 100000. */
   outcomesKept?: number
   /** Log-clock ms between sweeps of expired keys. Default 1000. */
   sweepIntervalMs?: number
