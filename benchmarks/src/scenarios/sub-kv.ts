@@ -9,7 +9,9 @@
  *   catch-up), its ingest ack p99 against `ours`, and one client reading back to back,
  *   `GET /kv/v1/get?ns=bench&key=…` of random keys while the sets run: `get_p50_ms`/`get_p99_ms`;
  * - `redis`: `SET device-N <json>` (records/s = durable sets/s: Redis replies after the AOF
- *   fsync), and `GET` of random keys on another connection meanwhile.
+ *   fsync), and `GET` of random keys on another connection meanwhile;
+ * - `ours+kv get, quiet` / `redis get, quiet`: 2000 sequential gets of random keys on the same
+ *   server after the load (and, for ours, after the store caught up): get latency without load.
  *
  * `kv-10k` loads 10,000 keys; `kv-1m` loads 1,000,000 (by name or with --big: loading alone takes
  * minutes on a busy 2-core machine) and is a skipped row otherwise.
@@ -27,7 +29,7 @@ import { encodeOp, streamOf } from '@module-ingest/kv-protocol'
 import { Redis } from 'ioredis'
 import type { BodySpec } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../measure.ts'
-import type { Row, RunContext, Scenario } from '../scenario.ts'
+import type { Row, RunContext, Scenario, TargetName } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import { againstIngestOnly, catchUpMs, oursOf, percentilesUs, watchSubscriber } from './sub-common.ts'
 
@@ -114,6 +116,41 @@ function getLoop(get: (key: string) => Promise<boolean>, keys: number) {
   }
 }
 
+/**
+ * Reads of random keys one after another with nothing else running (after the load and the
+ * catch-up): the get latency of the store itself, beside the one under load.
+ */
+async function quietGets(get: (key: string) => Promise<boolean>, keys: number, n = 2000) {
+  const ms: number[] = []
+  let misses = 0
+  for (let i = 0; i < n; i++) {
+    const t = performance.now()
+    if (!(await get(keyOf(Math.floor(Math.random() * keys))).catch(() => false))) misses++
+    ms.push(performance.now() - t)
+  }
+  const p = percentilesUs(ms)
+  return {
+    gets: n,
+    get_p50_ms: p.p50_us / 1000,
+    get_p99_ms: p.p99_us / 1000,
+    ...(misses ? { get_misses: misses } : {}),
+  }
+}
+
+/** The quiet-get row beside a target's load row (same run, same server, measured after the load). */
+function quietRow(
+  name: string,
+  target: TargetName,
+  label: string,
+  quiet: Record<string, number> | undefined,
+): Row {
+  const row = emptyRow(name, target, {})
+  row.target = `${label} get, quiet`
+  if (quiet) row.extra = { ...quiet, note: 'sequential gets after the load, the store caught up' }
+  else row.skipped = 'the load row failed before the quiet gets'
+  return row
+}
+
 export function oursGet(server: OursServer) {
   const headers = { authorization: `Bearer ${server.operatorToken}` }
   return async (key: string) => {
@@ -140,6 +177,8 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
       const load = { bodyBytes: 0, body, connections: kConnections, stream: streamOf(kNs), drainMs: 30_000 }
       const loadMs = (t0: number) => ({ load_keys_s: Math.round((performance.now() - t0) / 100) / 10 })
       const rows: Row[] = []
+      let quietOurs: Record<string, number> | undefined
+      let quietRedis: Record<string, number> | undefined
       if (ctx.targets.has('ours')) {
         ctx.log('  ours (no kv subscriber) …')
         rows.push(await measureTarget(ctx, name, 'ours', load))
@@ -160,12 +199,16 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
               rateKey: 'applied_per_s',
             })
             const gets = getLoop(oursGet(server), keys)
-            return async (w) => ({ ...(await gets(w)), ...(await watch(w)) })
+            return async (w) => {
+              const out = { ...(await gets(w)), ...(await watch(w)) }
+              quietOurs = await quietGets(oursGet(server), keys)
+              return out
+            }
           },
         })
         row.target = 'ours+kv'
         againstIngestOnly(row, rows[0])
-        rows.push(row)
+        rows.push(row, quietRow(name, 'ours', 'ours+kv', quietOurs))
       }
       if (ctx.targets.has('redis')) {
         ctx.log(`  redis: loading ${keys} keys …`)
@@ -178,15 +221,17 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
           },
           during(ut: UnderTest) {
             const r = new Redis({ host: '127.0.0.1', port: ut.server.port, maxRetriesPerRequest: 0 })
-            const gets = getLoop(async (key) => (await r.get(key)) !== null, keys)
+            const get = async (key: string) => (await r.get(key)) !== null
+            const gets = getLoop(get, keys)
             return async (w) => {
               const out = await gets(w)
+              quietRedis = await quietGets(get, keys)
               r.disconnect()
               return out
             }
           },
         })
-        rows.push(row)
+        rows.push(row, quietRow(name, 'redis', 'redis', quietRedis))
       }
       return rows
     },

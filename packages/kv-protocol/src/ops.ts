@@ -90,7 +90,8 @@ const packr = new Packr({ useRecords: false, int64AsType: 'bigint' })
 function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key === '') throw new MI_ERR_KV_OP_INVALID('key must be a non-empty string')
   if (key.includes('\u0000')) throw new MI_ERR_KV_OP_INVALID('key must not contain NUL')
-  if (Buffer.byteLength(key) > kLimits.keyBytes)
+  // A UTF-16 unit is at most 3 UTF-8 bytes: only a long key needs counting.
+  if (key.length * 3 > kLimits.keyBytes && Buffer.byteLength(key) > kLimits.keyBytes)
     throw new MI_ERR_KV_OP_INVALID(`key is longer than ${kLimits.keyBytes} bytes`)
   return key
 }
@@ -225,6 +226,15 @@ export function decodeOp(body: Uint8Array): DecodedOp {
   const common = rev === undefined ? { key } : { key, rev }
   const ttlMs = checkTtl(r.ttlMs)
   const ttl = ttlMs === undefined ? {} : { ttlMs }
+  // The common case, built without spreads (the materializer decodes every record it applies).
+  if (r.op === 'set' && rev === undefined && ttlMs === undefined && r.type === 'json') {
+    const text = r.value
+    return {
+      op: { op: 'set', key, value: { type: 'json', value: jsonText(text, 'value') } },
+      txn,
+      text: text as string,
+    }
+  }
   switch (r.op) {
     case 'set': {
       const type = r.type

@@ -235,7 +235,8 @@ function storeOnly(keys: number) {
   const recs = Array.from({ length: SETS }, (_, i) => ({
     lsn: i + 1,
     stream: 'kv.bench',
-    module: `m${i % PRODUCERS}`,
+    // Like the server's log: a producer's frames arrive in runs (group commit keeps them together).
+    module: `m${Math.floor(i / 1250) % PRODUCERS}`,
     core: '',
     seq: BigInt(i + 1),
     rts: Date.now() * 1000,

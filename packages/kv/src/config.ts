@@ -13,7 +13,7 @@ export const kvConfigSchema = z.strictObject({
     .default(1024 * 1024),
   /** Writes kept per key for the history endpoint; 0 keeps none (less to write per set). */
   historyPerKey: z.number().int().min(0).max(10_000).default(10),
-  /** Transaction outcomes kept (oldest pruned). */
+  /** Outcome rows kept (a transaction, or a producer's run of single writes; oldest pruned). */
   outcomesKept: z.number().int().min(1000).default(100_000),
   /** Log-clock ms between sweeps that delete expired keys (reads hide them at once anyway). */
   sweepIntervalMs: z.number().int().min(0).default(1000),

@@ -15,7 +15,7 @@ import { isNamespace, type KvType } from '@module-ingest/kv-protocol'
 import { matchPattern } from '@module-ingest/protocol'
 import { HttpError, type JsonRoute, jsonApiHandler, QueryParams } from '@module-ingest/telemetry/json-api'
 import { MI_ERR_KV_NOT_APPLIED } from './errors.ts'
-import { KvReader, type Outcome } from './read.ts'
+import { KvReader, type Outcome, type StoredKey } from './read.ts'
 
 export const kPrefix = '/kv/v1/'
 export const kLimits = {
@@ -51,6 +51,21 @@ export function valueToJson(type: KvType | null, value: unknown): unknown {
 }
 // Node 24 has JSON.rawJSON (TC39 "JSON.parse source text access"); TypeScript's lib does not yet.
 const kRawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON
+
+const kGetPath = `${kPrefix}get?`
+
+/** The reply to a get, as `sendJson` would write the generic route's object. */
+function getLine(ns: string, key: string, e: StoredKey): string {
+  // json/list re-serialized as the generic route does (one line, normalized); an int's digits are
+  // its JSON; a bool's text is its JSON.
+  const value =
+    e.type === 'json' || e.type === 'list'
+      ? JSON.stringify(JSON.parse(e.text))
+      : e.type === 'string'
+        ? JSON.stringify(e.text)
+        : e.text
+  return `{"ns":${JSON.stringify(ns)},"key":${JSON.stringify(key)},"type":"${e.type}","value":${value},"revision":${e.revision},"created":${e.created},"expiresAt":${e.expiresAt},"appliedLsn":${e.appliedLsn}}\n`
+}
 
 export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
   const readers = new Map(options.stores.map((s) => [s.name, new KvReader(s.path)]))
@@ -126,6 +141,7 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
           appliedLsn,
           ...(write ? { write } : {}),
         })
+      // The same body as getLine's (the fast path), plus the write's outcome when waited for.
       return { ...e, value: valueToJson(e.type, e.value), appliedLsn, ...(write ? { write } : {}) }
     },
     async keys(q, patterns) {
@@ -179,12 +195,40 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
     },
   }
 
-  const handler = jsonApiHandler({
+  const generic = jsonApiHandler({
     prefix: kPrefix,
     routes,
     authorize: (req) => bearerReadAccess(req.headers.authorization, options.verify),
     getOnly: 'only GET is supported (writes go over MIP/1)',
   })
+  const only = readers.size === 1 ? [...readers.values()][0]! : undefined
+  /**
+   * The common read, `GET /kv/v1/get?ns=…&key=…` of a key that exists, answered before the generic
+   * routing: no URL object, no QueryParams, one SQLite statement (key and applied lsn together),
+   * the reply built from the stored text. Anything else — another parameter, several stores, a
+   * missing key, a refused token — returns false and takes the generic route, which explains it.
+   */
+  const fastGet = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url
+    if (only === undefined || req.method !== 'GET' || !url?.startsWith(kGetPath)) return false
+    const q = new URLSearchParams(url.slice(kGetPath.length))
+    const ns = q.get('ns')
+    const key = q.get('key')
+    if (q.size !== 2 || !ns || !key || !isNamespace(ns)) return false
+    const access = bearerReadAccess(req.headers.authorization, options.verify)
+    if (!access.ok || !mayRead(access.patterns, ns)) return false
+    const e = only.getStored(ns, key, now())
+    if (!e) return false
+    const line = getLine(ns, key, e)
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(line),
+      'cache-control': 'no-store',
+    })
+    res.end(line)
+    return true
+  }
+  const handler = async (req: IncomingMessage, res: ServerResponse) => fastGet(req, res) || generic(req, res)
   return Object.assign(handler, {
     async close() {
       for (const r of readers.values()) r.close()

@@ -5,7 +5,10 @@
 import { existsSync } from 'node:fs'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { type KvType, type KvValue, valueFromText } from '@module-ingest/kv-protocol'
+import { type Outcome, type OutcomeRow, outcomeOf } from './outcomes.ts'
 import { openDatabase } from './schema.ts'
+
+export type { Outcome } from './outcomes.ts'
 
 export interface KvEntry {
   ns: string
@@ -30,19 +33,14 @@ export interface HistoryEntry {
   ts: number
 }
 
-export interface Outcome {
-  /** First and last lsn of the transaction. */
-  lsn: number
-  lastLsn: number
-  ns: string
-  module: string
-  seq: string
-  ops: number
-  ok: boolean
-  code?: string
-  /** Which operation (0-based) failed. */
-  index?: number
-  message?: string
+/** A live key as stored: its value in stored text form (see kv-protocol `valueText`). */
+export interface StoredKey {
+  type: KvType
+  text: string
+  revision: number
+  created: number
+  expiresAt: number | null
+  appliedLsn: number
 }
 
 type Raw = Record<string, unknown>
@@ -76,19 +74,27 @@ export class KvReader {
         // slot -1 is the live key; slots 0.. its history (schema.ts).
         get: db.prepare(`SELECT type, value, rev, created, expires FROM kv
           WHERE ns = ? AND key = ? AND slot = -1 AND (expires IS NULL OR expires > ?)`),
+        // The key and the applied lsn in one statement: one read snapshot, one call per get.
+        getApplied: db.prepare(`SELECT m.value AS applied, k.type, k.value, k.rev, k.created, k.expires
+          FROM meta m LEFT JOIN kv k ON k.ns = ? AND k.key = ? AND k.slot = -1
+            AND (k.expires IS NULL OR k.expires > ?)
+          WHERE m.key = 'applied_lsn'`),
         // kv_live: only live rows, so a page of keys never wades through history (schema.ts).
         keys: db.prepare(`SELECT key, type, rev, expires FROM kv INDEXED BY kv_live
           WHERE ns = ? AND key > ? AND key >= ? AND key < ? AND slot = -1
           AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
         history: db.prepare(`SELECT rev AS lsn, op, type, value, expires, ts FROM kv
           WHERE ns = ? AND key = ? AND slot >= 0 AND rev < ? ORDER BY rev DESC LIMIT ?`),
-        // The newest transaction starting at or before lsn (a seek; `last_lsn >= ?` in SQL would
-        // scan every older outcome), then: does it reach lsn?
+        // The newest row starting at or before lsn (a seek; `last_lsn >= ?` in SQL would scan
+        // every older outcome), then: does it reach lsn? (outcomes.ts: a row may be a run.)
         outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ? ORDER BY lsn DESC LIMIT 1'),
+        // Likewise by seq: an integer seq may be inside a run; a text one (past 2^63-1) is not.
         outcomeSeq: db.prepare(
-          'SELECT * FROM outcomes WHERE module = ? AND seq = ? ORDER BY lsn DESC LIMIT 1',
+          'SELECT * FROM outcomes WHERE module = ? AND seq <= ? ORDER BY seq DESC LIMIT 1',
         ),
+        outcomeSeqText: db.prepare('SELECT * FROM outcomes WHERE module = ? AND seq = ?'),
       }
+      for (const k of ['outcome', 'outcomeSeq', 'outcomeSeqText']) this.#s[k]!.setReadBigInts(true)
     } catch {
       // The writer has created the file but not the tables yet.
       db.close()
@@ -117,6 +123,25 @@ export class KvReader {
       revision: Number(r.rev),
       created: Number(r.created),
       expiresAt: r.expires === null ? null : Number(r.expires),
+    }
+  }
+
+  /**
+   * The stored row of a live key with the applied lsn, as read together (the HTTP fast path
+   * builds its reply from the stored text without decoding it). undefined: no such key (or the
+   * store has applied nothing yet).
+   */
+  getStored(ns: string, key: string, nowMs = Date.now()): StoredKey | undefined {
+    if (!this.#open()) return undefined
+    const r = this.#s.getApplied!.get(ns, key, nowMs) as Raw | undefined
+    if (!r || r.type === null) return undefined
+    return {
+      type: r.type as KvType,
+      text: String(r.value),
+      revision: Number(r.rev),
+      created: Number(r.created),
+      expiresAt: r.expires === null ? null : Number(r.expires),
+      appliedLsn: Number(r.applied),
     }
   }
 
@@ -166,20 +191,16 @@ export class KvReader {
   /** The outcome of the transaction holding `lsn`, or of (module, seq). */
   outcome(q: { lsn: number } | { module: string; seq: string }): Outcome | undefined {
     if (!this.#open()) return undefined
-    const r = ('lsn' in q ? this.#s.outcome!.get(q.lsn) : this.#s.outcomeSeq!.get(q.module, q.seq)) as
-      | Raw
-      | undefined
-    if (!r || ('lsn' in q && Number(r.last_lsn) < q.lsn)) return undefined
-    return {
-      lsn: Number(r.lsn),
-      lastLsn: Number(r.last_lsn),
-      ns: String(r.ns),
-      module: String(r.module),
-      seq: String(r.seq),
-      ops: Number(r.ops),
-      ok: r.ok === 1,
-      ...(r.code === null ? {} : { code: String(r.code), index: Number(r.idx), message: String(r.message) }),
+    if ('lsn' in q) {
+      const r = this.#s.outcome!.get(q.lsn) as OutcomeRow | undefined
+      return r && outcomeOf(r, q)
     }
+    if (!/^\d{1,20}$/.test(q.seq)) return undefined
+    const seq = BigInt(q.seq)
+    const r = (
+      seq < 2n ** 63n ? this.#s.outcomeSeq!.get(q.module, seq) : this.#s.outcomeSeqText!.get(q.module, q.seq)
+    ) as OutcomeRow | undefined
+    return r && outcomeOf(r, { seq: seq < 2n ** 63n ? seq : q.seq })
   }
 
   /**

@@ -8,10 +8,12 @@
  * SQLite transaction) until its tail arrives. A transaction applies whole inside a SAVEPOINT or
  * not at all; either way one `outcomes` row records what happened.
  *
- * Cost: a set without an expected revision is one upsert (no read first), one history row (a ring
- * slot beside the key's row, overwritten in place: no prune, mostly the same page) and one outcome
- * row; a single-op transaction needs no savepoint. The delivery is one SQLite transaction, so its
- * fsync is shared by all its records.
+ * Cost: a set without an expected revision is one statement from JS: an upsert (no read first)
+ * whose trigger writes the history row (a ring slot beside the key's row, overwritten in place: no
+ * prune, mostly the same page). Its outcome joins the open run of its producer's writes (one row
+ * per run, outcomes.ts); a single-op transaction needs no savepoint. The body is decoded once,
+ * without msgpackr for the usual flat map. The delivery is one SQLite transaction, so its fsync is
+ * shared by all its records.
  *
  * Time: TTL expiry = the write record's `rts` (server receive time) + ttlMs. While applying, "now"
  * is the record's rts, so applying is a pure function of the log (replay gives the same file).
@@ -30,6 +32,7 @@ import {
   valueText,
 } from '@module-ingest/kv-protocol'
 import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
+import { OutcomeWriter } from './outcomes.ts'
 import { openDatabase, writerStatements } from './schema.ts'
 
 /** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
@@ -49,7 +52,7 @@ export interface KvStoreOptions {
   maxValueBytes?: number
   /** Writes kept per key in `history`. Default 10; 0 = no history. */
   historyPerKey?: number
-  /** Transaction outcomes kept. Default 100000. */
+  /** Outcome rows kept (outcomes.ts). Default 100000. */
   outcomesKept?: number
   /** Log-clock ms between sweeps of expired keys. Default 1000. */
   sweepIntervalMs?: number
@@ -79,13 +82,6 @@ interface Row {
 
 type Coded = Error & { code?: string }
 
-interface HistoryWrite {
-  op: string
-  type: KvType | null
-  text: string | null
-  expires: number | null
-}
-
 /** Records of one MIP/1 frame: the same writer identity. */
 const sameFrame = (a: KvRecord, b: KvRecord) => a.seq === b.seq && a.module === b.module && a.core === b.core
 
@@ -102,6 +98,8 @@ export class KvStore {
   readonly path: string
   #o: Required<Omit<KvStoreOptions, 'synchronous'>>
   #s: Record<string, StatementSync>
+  #outcomes: OutcomeWriter
+  #nsCache = new Map<string, string | undefined>()
 
   constructor(path: string, options: KvStoreOptions = {}) {
     this.path = path
@@ -113,7 +111,8 @@ export class KvStore {
       outcomesKept: options.outcomesKept ?? 100_000,
       sweepIntervalMs: options.sweepIntervalMs ?? 1000,
     }
-    this.#s = writerStatements(this.db)
+    this.#s = writerStatements(this.db, historyPerKey)
+    this.#outcomes = new OutcomeWriter(this.#s.outcome!, this.#s.outcomeLast!)
   }
 
   #meta(key: string, dflt: number): number {
@@ -147,26 +146,25 @@ export class KvStore {
       }))
       const held = recs.length
       let pended = false
+      this.#outcomes.resume()
       for (const r of records) {
         if (r.lsn <= applied) {
           out.skipped++
           continue
         }
         applied = r.lsn
-        if (namespaceOf(r.stream) !== undefined) recs.push(r)
+        if (this.#ns(r.stream) !== undefined) recs.push(r)
       }
       let i = 0
       while (i < recs.length) {
+        const head = recs[i]!
         let j = i + 1
-        while (j < recs.length && sameFrame(recs[j]!, recs[i]!)) j++
+        while (j < recs.length && sameFrame(recs[j]!, head)) j++
         const run = recs.slice(i, j)
-        let want = 1 // the first op that decodes says how many the transaction holds
-        for (const r of run) {
-          const d = decode(r)
-          if (d instanceof Error) continue
-          want = d.txn
-          break
-        }
+        // Each record decoded once; the first op that decodes says how many the transaction holds.
+        const decoded = run.map(decode)
+        const first = decoded.find((d) => !(d instanceof Error)) as DecodedOp | undefined
+        const want = first?.txn ?? 1
         // The run reaches the end of what was delivered and is shorter than its batch: its tail
         // is still to come (the log holds a BATCH whole or not at all).
         if (j === recs.length && run.length < want) {
@@ -178,12 +176,12 @@ export class KvStore {
             s.pendingAdd!.run(r.lsn, r.stream, r.module, r.core, String(r.seq), r.rts, r.body)
           break
         }
-        const last = run.at(-1)!
-        clock = Math.max(clock, Math.floor(last.rts / 1000))
-        if (this.#applyTxn(run, run.map(decode), want)) out.committed++
+        clock = Math.max(clock, Math.floor(run.at(-1)!.rts / 1000))
+        if (this.#applyTxn(run, decoded, want)) out.committed++
         else out.rejected++
         i = j
       }
+      this.#outcomes.flush()
       if (held > 0 && !pended) s.pendingClear!.run()
       s.setMeta!.run('applied_lsn', applied)
       s.setMeta!.run('clock_ms', clock)
@@ -197,9 +195,19 @@ export class KvStore {
       out.appliedLsn = applied
       return out
     } catch (err) {
+      this.#outcomes.drop()
       this.db.exec('ROLLBACK')
       throw err
     }
+  }
+
+  /** The namespace of a stream (cached: a delivery names few streams, thousands of times). */
+  #ns(stream: string): string | undefined {
+    if (this.#nsCache.has(stream)) return this.#nsCache.get(stream)
+    const ns = namespaceOf(stream)
+    if (this.#nsCache.size > 10_000) this.#nsCache.clear()
+    this.#nsCache.set(stream, ns)
+    return ns
   }
 
   /**
@@ -207,22 +215,8 @@ export class KvStore {
    * before its first write, so a single op needs no savepoint (most writes are single sets).
    */
   #applyTxn(run: KvRecord[], decoded: Array<DecodedOp | Coded>, want: number): boolean {
-    const s = this.#s
     const head = run[0]!
-    const ns = namespaceOf(head.stream)!
-    const outcome = (ok: boolean, code: string | null, idx: number | null, message: string | null) =>
-      s.outcome!.run(
-        head.lsn,
-        run.at(-1)!.lsn,
-        ns,
-        head.module,
-        String(head.seq),
-        run.length,
-        ok ? 1 : 0,
-        code,
-        idx,
-        message,
-      )
+    const ns = this.#ns(head.stream)!
     const savepoint = run.length > 1
     if (savepoint) this.db.exec('SAVEPOINT txn')
     try {
@@ -238,7 +232,7 @@ export class KvStore {
           if (d instanceof Error) throw d
           if (d.txn !== want)
             throw new MI_ERR_KV_TXN_INCOMPLETE(`op ${k} says txn ${d.txn}, op 0 says ${want}`)
-          const opNs = namespaceOf(r.stream)
+          const opNs = this.#ns(r.stream)
           if (opNs === undefined) throw new MI_ERR_KV_TXN_INCOMPLETE('not a kv stream')
           this.#applyOp(opNs, r, d)
         } catch (err) {
@@ -246,7 +240,7 @@ export class KvStore {
         }
       }
       if (savepoint) this.db.exec('RELEASE txn')
-      outcome(true, null, null, null)
+      this.#outcomes.ok(ns, head, run.at(-1)!.lsn, run.length)
       return true
     } catch (err) {
       if (savepoint) {
@@ -256,7 +250,7 @@ export class KvStore {
       const e = err as Coded & { idx?: number }
       // Anything without a kv code is a bug or an I/O error: rethrow (the delivery is retried).
       if (typeof e.code !== 'string' || !e.code.startsWith('MI_ERR_KV_')) throw err
-      outcome(false, e.code, e.idx ?? null, e.message)
+      this.#outcomes.rejected(ns, head, run.at(-1)!.lsn, run.length, e.code, e.idx ?? null, e.message)
       return false
     }
   }
@@ -269,11 +263,11 @@ export class KvStore {
     return h.n === null ? 1 : Number(h.n) + 1
   }
 
-  #history(ns: string, key: string, r: KvRecord, hseq: number, w: HistoryWrite): void {
+  /** A delete's history row (a write of a value gets its row from the trigger). */
+  #history(ns: string, key: string, r: KvRecord, hseq: number): void {
     if (this.#o.historyPerKey === 0) return
     const slot = hseq % this.#o.historyPerKey
-    const ts = Math.floor(r.rts / 1000)
-    this.#s.hist!.run(ns, key, slot, hseq, r.lsn, w.op, w.type, w.text, w.expires, ts)
+    this.#s.hist!.run(ns, key, slot, hseq, r.lsn, 'del', null, null, null, Math.floor(r.rts / 1000))
   }
 
   #applyOp(ns: string, r: KvRecord, d: DecodedOp): void {
@@ -282,17 +276,10 @@ export class KvStore {
     const nowMs = Math.floor(r.rts / 1000)
     if (op.op === 'set' && op.rev === undefined) {
       // The common case, without a read first (see the `set` statement).
-      const type = op.value.type
       const text = d.text ?? valueText(op.value)
       checkSize(text, this.#o.maxValueBytes)
       const expires = op.ttlMs !== undefined ? nowMs + op.ttlMs : null
-      let { hseq } = s.set!.get(ns, op.key, type, text, r.lsn, expires, nowMs) as { hseq: number }
-      // A new row: continue the numbering of the key's history (it may have been deleted).
-      if (hseq === 1) {
-        hseq = this.#nextHseq(ns, op.key, undefined)
-        if (hseq !== 1) s.setHseq!.run(hseq, ns, op.key)
-      }
-      this.#history(ns, op.key, r, hseq, { op: 'set', type, text, expires })
+      s.set!.run(ns, op.key, op.value.type, text, r.lsn, expires, nowMs)
       return
     }
     const row = s.get!.get(ns, op.key) as Row | undefined
@@ -301,10 +288,9 @@ export class KvStore {
       throw new MI_ERR_KV_REVISION_MISMATCH(
         `key "${op.key}" is at revision ${cur ? Number(cur.rev) : 0}, the operation expected ${op.rev}`,
       )
-    const hseq = this.#nextHseq(ns, op.key, row)
     if (op.op === 'del') {
       s.del!.run(ns, op.key)
-      this.#history(ns, op.key, r, hseq, { op: 'del', type: null, text: null, expires: null })
+      this.#history(ns, op.key, r, this.#nextHseq(ns, op.key, row))
       return
     }
     let type: KvType
@@ -360,8 +346,8 @@ export class KvStore {
       }
     }
     checkSize(text, this.#o.maxValueBytes)
-    s.put!.run(ns, op.key, type, text, r.lsn, cur ? Number(cur.created) : r.lsn, expires, hseq)
-    this.#history(ns, op.key, r, hseq, { op: op.op, type, text, expires })
+    // The history row is the trigger's (schema.ts historyTriggers).
+    s.put!.run(ns, op.key, type, text, r.lsn, cur ? Number(cur.created) : r.lsn, expires, op.op, nowMs)
   }
 
   /** Every table's rows in a canonical order (tests: snapshot + replay equals full replay). */

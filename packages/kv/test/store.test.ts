@@ -266,3 +266,34 @@ test('a snapshot (VACUUM INTO) of a live store, reopened and fed the log from it
   snap.apply(log.records.filter((r) => r.lsn > at - 5)) // replay overlaps: redelivery is skipped
   t.deepEqual(snap.dump(T0 + 100), store.dump(T0 + 100))
 })
+
+test('outcomes: a producer’s run of single writes is one row, found by lsn and by seq, across deliveries', (t) => {
+  const { store, reader, log } = open(t)
+  const set = (key: string) => [{ op: 'set' as const, key, value: { type: 'int' as const, value: 1n } }]
+  // dev-1 seqs 1..3 (lsn 1..3), then dev-2 (lsn 4), then dev-1 seq 5 (lsn 5) in a later delivery.
+  store.apply([...log.frame('d', set('a')), ...log.frame('d', set('b'))])
+  store.apply(log.frame('d', set('c')))
+  store.apply(log.frame('d', set('x'), T0, 'dev-2'))
+  store.apply(log.frame('d', set('e')))
+  const rows = store.dump().outcomes as Array<{ lsn: number; last_lsn: number }>
+  t.deepEqual(
+    rows.map((r) => [r.lsn, r.last_lsn]),
+    [
+      [1, 3],
+      [4, 4],
+      [5, 5],
+    ],
+    'the run grows across deliveries; another module ends it',
+  )
+  t.like(reader.outcome({ lsn: 2 }), { lsn: 2, lastLsn: 2, seq: '2', module: 'dev-1', ops: 1, ok: true })
+  t.like(reader.outcome({ module: 'dev-1', seq: '3' }), { lsn: 3, lastLsn: 3, seq: '3', ok: true })
+  t.like(reader.outcome({ module: 'dev-2', seq: '4' }), { lsn: 4, seq: '4' })
+  t.is(reader.outcome({ module: 'dev-1', seq: '4' }), undefined, 'dev-1 never sent seq 4')
+  t.like(reader.outcome({ module: 'dev-1', seq: '5' }), { lsn: 5, seq: '5' })
+  t.is(reader.outcome({ module: 'dev-1', seq: '6' }), undefined)
+  // A seq past SQLite's signed 64 bits is kept exactly (as text), never in a run.
+  log.seq = 2n ** 64n - 3n
+  store.apply([...log.frame('d', set('f')), ...log.frame('d', set('g'))])
+  t.like(reader.outcome({ module: 'dev-1', seq: String(2n ** 64n - 1n) }), { lsn: 7, ok: true })
+  t.like(reader.outcome({ lsn: 6 }), { lsn: 6, lastLsn: 6, seq: String(2n ** 64n - 2n) })
+})
