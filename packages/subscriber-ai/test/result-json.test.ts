@@ -1,5 +1,6 @@
 import test from 'ava'
-import { resultJson } from '../src/result-json.ts'
+import { rowValue } from '../src/backend.ts'
+import { resultJson, resultWriter } from '../src/result-json.ts'
 
 const r = {
   lsn: 7,
@@ -19,4 +20,20 @@ test('the hand-written JSON equals JSON.stringify of the same result', (t) => {
   t.is(text, JSON.stringify({ ...meta, outputs: { score: values[0], code: values[1] } }))
   const windowed = resultJson(r, ['a "b"'], [2], { firstLsn: 3, size: 5 })
   t.is(windowed, JSON.stringify({ ...meta, window: { firstLsn: 3, size: 5 }, outputs: { 'a "b"': 2 } }))
+})
+
+test('the tensor writer gives the same JSON as resultJson of rowValue', (t) => {
+  const n = 3
+  const score = { dims: [n], data: new Float32Array([0.1, Number.NaN, 2.5]) }
+  const code = { dims: [n, 2], data: new Float32Array([1, 2, 3, Infinity, 5, -6.25]) }
+  const count = { dims: [n, 1], data: new BigInt64Array([1n, 2n ** 60n + 1n, -3n]) }
+  const names = ['score', 'code', 'n "c"']
+  const tensors = [score, code, count]
+  const write = resultWriter(names, tensors, n)
+  for (let i = 0; i < n; i++) {
+    const values = tensors.map((x) => rowValue(x, i, n))
+    for (const w of [undefined, { firstLsn: 3, size: 5 }]) {
+      t.is(write(r, i, w), resultJson(r, names, values, w))
+    }
+  }
 })
