@@ -58,6 +58,11 @@ export function aiEntry(name: string, maxRecords: number, options: Record<string
   }
 }
 
+/** A subscriber doing nothing in the `ai` entry's place: the runtime's delivery alone. */
+export function noopEntry(name: string, maxRecords: number): SubscriberEntry {
+  return { ...aiEntry(name, maxRecords, {}), use: kNoopPlugin.href }
+}
+
 /** The remote backend's options against a v2 server on loopback. */
 export function remoteOptions(protocol: 'http' | 'grpc', port: number): Record<string, unknown> {
   const url = protocol === 'http' ? `http://127.0.0.1:${port}` : `127.0.0.1:${port}`
@@ -102,7 +107,7 @@ export const aiScenario: Scenario = {
     await run('ours', null)
     for (const b of [1, 64, 512]) await run(`ours+ai-b${b}`, aiEntry('ai', b, {}))
     await run('ours+ai-b512-emitWhen', aiEntry('ai', 512, { emitWhen: { output: 'score', above: 520 } }))
-    await run('ours+noop-b512', { ...aiEntry('ai', 512, {}), use: kNoopPlugin.href })
+    await run('ours+noop-b512', noopEntry('noop', 512))
     for (const protocol of ['http', 'grpc'] as const) {
       let v2: StoreProcess | null = null
       try {
