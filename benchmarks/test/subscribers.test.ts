@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { decodeOp } from '@module-ingest/kv-protocol'
 import test from 'ava'
 import { type BodySpec, makeBodies } from '../src/load/bodies.ts'
-import { aiEntry, aiFields, remoteOptions } from '../src/scenarios/sub-ai.ts'
+import { aiEntry, aiFields, noopEntry, remoteOptions } from '../src/scenarios/sub-ai.ts'
 import { warmSubscriber } from '../src/scenarios/sub-common.ts'
 import { kIndexEntry, rangeQueryUrl } from '../src/scenarios/sub-index.ts'
 import { kKvEntry, oursGet, preloadOurs } from '../src/scenarios/sub-kv.ts'
@@ -48,6 +48,7 @@ test('the subscriber scenarios start: every entry runs, stores answer, read APIs
     subscribers: [
       aiEntry('ai', 64, {}),
       aiEntry('ai-http', 64, remoteOptions('http', v2.port)),
+      noopEntry('noop', 64),
       s3Entry(s3.port),
       kIndexEntry,
       kKvEntry,
@@ -56,7 +57,8 @@ test('the subscriber scenarios start: every entry runs, stores answer, read APIs
   t.teardown(() => server.kill())
 
   const body: BodySpec = { kind: 'json', fields: [...aiFields(), 'temp', 'load'] }
-  for (const name of ['ai', 'ai-http', 's3', 'index']) await warmSubscriber(server, name, 'bench', body, 0)
+  for (const name of ['ai', 'ai-http', 'noop', 's3', 'index'])
+    await warmSubscriber(server, name, 'bench', body, 0)
   await preloadOurs(server, 64)
   const subs = (await server.stats()).subscribers ?? []
   for (const s of subs) {

@@ -5,7 +5,12 @@
  *
  * - `ours`: ingest alone, the baseline of this run;
  * - `ours+ai-b1`, `-b64`, `-b512`: the `onnx` backend (onnxruntime-node in the subscriber's
- *   worker, one run() per batch) with `batch.maxRecords` 1, 64 and 512;
+ *   worker, one run() per batch) with `batch.maxRecords` 1, 64 and 512, one derived record per
+ *   input (the default);
+ * - `ours+ai-b512-emitWhen`: the same with `emitWhen: score > 520` (these bodies score 179..526,
+ *   so ~2% are emitted): what the derived records' log appends cost;
+ * - `ours+noop-b512`: a subscriber doing nothing (subscriber-ai/bench/noop.plugin.ts) in the
+ *   same place: the runtime's delivery alone, the ceiling for any plugin here;
  * - `ours+ai-http`, `ours+ai-grpc`: the `remote` backend (batches of 512, 256-row requests, 4 in
  *   flight) against subscriber-ai's Open Inference Protocol v2 test server in its own process.
  *
@@ -35,6 +40,7 @@ import {
 } from './sub-common.ts'
 
 const kModelMeta = new URL('../../../packages/subscriber-ai/models/anomaly-8.json', import.meta.url)
+const kNoopPlugin = new URL('../../../packages/subscriber-ai/bench/noop.plugin.ts', import.meta.url)
 
 /** The shipped model's 8 input fields, in model order. */
 export function aiFields(): string[] {
@@ -50,6 +56,11 @@ export function aiEntry(name: string, maxRecords: number, options: Record<string
     batch: { maxRecords, maxBytes: 64 << 20, maxWaitMs: 20 },
     options: { mapping: { fields: aiFields() }, ...options },
   }
+}
+
+/** A subscriber doing nothing in the `ai` entry's place: the runtime's delivery alone. */
+export function noopEntry(name: string, maxRecords: number): SubscriberEntry {
+  return { ...aiEntry(name, maxRecords, {}), use: kNoopPlugin.href }
 }
 
 /** The remote backend's options against a v2 server on loopback. */
@@ -95,6 +106,8 @@ export const aiScenario: Scenario = {
     }
     await run('ours', null)
     for (const b of [1, 64, 512]) await run(`ours+ai-b${b}`, aiEntry('ai', b, {}))
+    await run('ours+ai-b512-emitWhen', aiEntry('ai', 512, { emitWhen: { output: 'score', above: 520 } }))
+    await run('ours+noop-b512', noopEntry('noop', 512))
     for (const protocol of ['http', 'grpc'] as const) {
       let v2: StoreProcess | null = null
       try {

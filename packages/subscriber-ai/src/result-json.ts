@@ -1,4 +1,5 @@
 import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import type { OutputTensor } from './backend.ts'
 
 /**
  * The derived record's JSON, written by hand: it has a fixed shape, and a template is about 3×
@@ -19,6 +20,17 @@ function quote(s: string): string {
 
 // JSON has no NaN/Infinity: JSON.stringify writes null, and so do we.
 const num = (x: number) => (Number.isFinite(x) ? `${x}` : 'null')
+const big = (x: number | bigint) => num(typeof x === 'bigint' ? Number(x) : x)
+
+/** The record's provenance and the outputs' text (`"name":value,…`) as one JSON object. */
+function envelope(
+  r: SubscriberRecord,
+  outputs: string,
+  window: { firstLsn: number; size: number } | undefined,
+): string {
+  const w = window ? `,"window":{"firstLsn":${window.firstLsn},"size":${window.size}}` : ''
+  return `{"lsn":${r.lsn},"module":${quote(r.module)},"core":${quote(r.core)},"stream":${quote(r.stream)},"ts":${typeof r.ts === 'bigint' ? `"${r.ts}"` : r.ts}${w},"outputs":{${outputs}}}`
+}
 
 export function resultJson(
   r: SubscriberRecord,
@@ -32,6 +44,35 @@ export function resultJson(
     const text = typeof v === 'number' ? num(v) : `[${v.map(num).join(',')}]`
     outputs += `${k === 0 ? '' : ','}${quote(names[k]!)}:${text}`
   }
-  const w = window ? `,"window":{"firstLsn":${window.firstLsn},"size":${window.size}}` : ''
-  return `{"lsn":${r.lsn},"module":${quote(r.module)},"core":${quote(r.core)},"stream":${quote(r.stream)},"ts":${typeof r.ts === 'bigint' ? `"${r.ts}"` : r.ts}${w},"outputs":{${outputs}}}`
+  return envelope(r, outputs, window)
+}
+
+/**
+ * The same JSON for row `i` of output tensors of `n` rows, read straight from the tensors (no
+ * per-record arrays): a number for [N] or [N,1] outputs, an array otherwise, as rowValue gives.
+ * Integer (bigint) outputs are written as numbers, as Number() of them would be.
+ */
+export function resultWriter(
+  names: readonly string[],
+  tensors: readonly OutputTensor[],
+  n: number,
+): (r: SubscriberRecord, i: number, window: { firstLsn: number; size: number } | undefined) => string {
+  const keys = names.map((name, k) => `${k === 0 ? '' : ','}${quote(name)}:`)
+  const per = tensors.map((t) => (n === 0 ? 0 : t.data.length / n))
+  const scalar = tensors.map((t, k) => per[k] === 1 && t.dims.length <= 2)
+  return (r, i, window) => {
+    let outputs = ''
+    for (let k = 0; k < tensors.length; k++) {
+      const data = tensors[k]!.data
+      if (scalar[k]) {
+        outputs += keys[k]! + big(data[i]!)
+        continue
+      }
+      const m = per[k]!
+      let text = '['
+      for (let j = 0; j < m; j++) text += (j === 0 ? '' : ',') + big(data[i * m + j]!)
+      outputs += `${keys[k]!}${text}]`
+    }
+    return envelope(r, outputs, window)
+  }
 }

@@ -14,7 +14,7 @@ import { type CompiledMapping, compileMapping } from './mapping.ts'
 import { createOnnxBackend } from './onnx-backend.ts'
 import { createRemoteBackend } from './remote.ts'
 import { createHttpTransport } from './remote-http.ts'
-import { resultJson } from './result-json.ts'
+import { resultWriter } from './result-json.ts'
 import { WindowStore } from './window.ts'
 
 export const version = '0.1.0'
@@ -213,15 +213,18 @@ async function handleBatch(inst: Instance, batch: SubscriberRecord[], ctx: Subsc
         )
       }
     }
-    const names = tensors.map(([name]) => name)
+    const write = resultWriter(
+      tensors.map(([name]) => name),
+      tensors.map(([, t]) => t),
+      n,
+    )
     const whenTensor = config.emitWhen ? chunk.outputs.get(config.emitWhen.output) : undefined
     let emitted = 0
     for (let i = 0; i < n; i++) {
-      if (!passes(inst, whenTensor, i, n)) continue
-      const values = tensors.map(([, t]) => rowValue(t, i, n))
+      if (config.emitWhen && !passes(inst, whenTensor, i, n)) continue
       const { record: r, firstLsn } = pending[chunk.start + i]!
       const window = firstLsn !== undefined ? { firstLsn, size: config.window!.size } : undefined
-      ctx.emit(outputStream, resultJson(r, names, values, window))
+      ctx.emit(outputStream, write(r, i, window))
       emitted++
     }
     ctx.metrics.counter('emitted_records_total').inc(emitted)
