@@ -39,6 +39,11 @@ export interface LogStats {
   damage: DamageStats
   /** Modules whose high-water mark is in memory (idle ones leave it: option moduleIdleMs). */
   modulesInMemory: number
+  /**
+   * The name catalog: names it holds (in memory and in the file), the file's size, and ids dropped
+   * by compaction (holes in the id space) (names no retained segment, live module or pending group uses).
+   */
+  catalog: { names: number; bytes: number; dropped: number }
 }
 
 /**

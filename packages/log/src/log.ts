@@ -4,6 +4,7 @@
 
 import path from 'node:path'
 import type { AppendEntry, AppendResult, CommitSyncResult, Log, LogStats, WriterCtx } from './api.ts'
+import { type CompactResult, compactCatalog } from './catalog-compact.ts'
 import { Checkpointer } from './checkpointer.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
 import { createDurableSignal, publishDurable } from './durable-signal.ts'
@@ -123,7 +124,8 @@ class LogImpl implements Log {
     this.#marks = new ModuleMarks(
       rec.hwm,
       () => loadHwmSnapshotSync(dir, this.#checkpointer.hwmGen),
-      (name) => this.#names.has(name),
+      // A name compaction dropped may belong to a module whose mark left memory: look it up then.
+      (name) => this.#names.has(name) || this.#names.dropped > 0,
     )
     this.#commit = new GroupCommit(
       this.#ctx,
@@ -141,7 +143,7 @@ class LogImpl implements Log {
       firstTs: this.#seg.firstTs,
       fds: [this.#names.fd, this.#seg.fd],
     }))
-    this.#retention = new Retention(this.#ctx, this.#seg)
+    this.#retention = new Retention(this.#ctx, this.#seg, () => this.#compactCatalog())
     this.#wmFd = fs.openSync(
       path.join(dir, kWatermarkFile),
       fs.constants.O_RDWR | fs.constants.O_CREAT,
@@ -287,6 +289,21 @@ class LogImpl implements Log {
     publishDurable(this.durableSignal, this.#commit.durableLsn)
   }
 
+  /** Names no retained segment, live module or pending group uses leave the catalog (catalog-compact.ts). */
+  #compactCatalog(): Promise<CompactResult | undefined> {
+    const seg = this.#seg
+    return compactCatalog({
+      dir: this.dir,
+      fileMode: this.#ctx.opts.fileMode,
+      names: this.#names,
+      sealed: () => seg.sealed.map((s) => s.base),
+      active: () => ({ base: seg.base, used: seg.used, from: seg.usedFrom }),
+      pendingIds: () => this.#commit.pendingIds(),
+      liveModules: () => this.#marks.modules(),
+      open: () => this.#life.state === 'open',
+    }).catch(() => undefined)
+  }
+
   /** Idle modules leave memory once the HWM snapshot on disk holds their marks (module-hwm.ts). */
   async #sweepIdleModules(): Promise<void> {
     if (this.#sweeping || this.#life.state !== 'open' || this.#checkpointer.hwmGen === undefined) return
@@ -336,6 +353,7 @@ class LogImpl implements Log {
       recovery: this.#report,
       damage: { ...this.#verifier.stats },
       modulesInMemory: this.#marks.inMemory,
+      catalog: { names: this.#names.live, bytes: this.#names.bytes, dropped: this.#names.dropped },
     }
   }
 

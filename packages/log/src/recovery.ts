@@ -3,6 +3,7 @@
 // by the total log size. See the design header in index.ts.
 
 import path from 'node:path'
+import type { CatalogNames } from './catalog.ts'
 import { extendCatalog, openCatalog } from './catalog-rebuild.ts'
 import { MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
@@ -57,7 +58,7 @@ export interface Recovered {
   activeFirstTs: number
   nextLsn: number
   hwm: Map<string, bigint>
-  catalogNames: string[]
+  catalogNames: CatalogNames
   catalogFd: number
   catalogBytes: number
   checkpointGen: number
@@ -241,8 +242,11 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
         // Names the catalog file lost (not synced before a power cut under 'interval'/'none').
         for (const [k, n] of h.names.names.entries()) {
           const id = h.names.firstId + k
-          if (id === names.length + 1) names.push(n)
-          else if (id <= names.length && names[id - 1] !== n)
+          // '' declares a dropped id (catalog-compact.ts): a hole, never a name. A hole in the
+          // catalog that an older group still declares was dropped after that group: no match needed.
+          const had = names[id - 1]
+          if (id === names.length + 1) names.push(n === '' ? undefined : n)
+          else if (id <= names.length && n !== '' && had !== undefined && had !== n)
             return `catalog mismatch: group declares id ${id} as ${JSON.stringify(n)}, catalog has ${JSON.stringify(names[id - 1])}`
         }
       }
