@@ -44,6 +44,12 @@ export interface LogStats {
    * by compaction (holes in the id space) (names no retained segment, live module or pending group uses).
    */
   catalog: { names: number; bytes: number; dropped: number }
+  /**
+   * Checkpoints written since open; the last one's bytes (checkpoint file + what it added to the
+   * HWM file: the changed modules' marks, or all of them when it started a new generation), time,
+   * and how many module marks it wrote.
+   */
+  checkpoints: { count: number; last?: { bytes: number; ms: number; full: boolean; modules: number } }
 }
 
 /**

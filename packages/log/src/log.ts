@@ -15,9 +15,10 @@ import { type FlushStrategy, flushStrategy } from './flush-policy.ts'
 import { afs, fs } from './fsio.ts'
 import type { Group } from './group.ts'
 import { GroupCommit } from './group-commit.ts'
+import { loadHwmSnapshotSync } from './hwm-file.ts'
 import { realIo, type WriterIo } from './io.ts'
 import { acquireLock, forgetLock, releaseLock } from './lock.ts'
-import { encodeWatermark, kWatermarkBytes, kWatermarkFile, loadHwmSnapshotSync } from './meta.ts'
+import { encodeWatermark, kWatermarkBytes, kWatermarkFile } from './meta.ts'
 import { ModuleMarks } from './module-hwm.ts'
 import { NameCatalog } from './names.ts'
 import { type Recovered, type RecoveryReport, recover } from './recovery.ts'
@@ -309,7 +310,8 @@ class LogImpl implements Log {
     if (this.#sweeping || this.#life.state !== 'open' || this.#checkpointer.hwmGen === undefined) return
     this.#sweeping = true
     try {
-      if (this.#marks.idleDirty()) await this.#checkpointer.run(true)
+      // Any checkpoint puts the changed marks in the HWM file (hwm-file.ts): then they may leave memory.
+      if (this.#marks.idleDirty()) await this.#checkpointer.run()
       if (this.#life.state === 'open') this.#marks.sweep()
     } finally {
       this.#sweeping = false
@@ -353,6 +355,7 @@ class LogImpl implements Log {
       recovery: this.#report,
       damage: { ...this.#verifier.stats },
       modulesInMemory: this.#marks.inMemory,
+      checkpoints: { count: this.#checkpointer.count, last: this.#checkpointer.last },
       catalog: { names: this.#names.live, bytes: this.#names.bytes, dropped: this.#names.dropped },
     }
   }

@@ -8,15 +8,9 @@ import { extendCatalog, openCatalog } from './catalog-rebuild.ts'
 import { MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { afs, fs } from './fsio.ts'
+import { loadHwmSnapshot } from './hwm-file.ts'
 import { pidAlive } from './lock.ts'
-import {
-  type Checkpoint,
-  fsyncDir,
-  kGroupsDir,
-  loadCheckpoint,
-  loadHwmSnapshot,
-  readWatermarkFile,
-} from './meta.ts'
+import { type Checkpoint, fsyncDir, kGroupsDir, loadCheckpoint, readWatermarkFile } from './meta.ts'
 import { findNextGroup, peekGroupBaseLsn, readAt, type ScannedGroup } from './scan.ts'
 import { sealAtDamage } from './seal.ts'
 import {
@@ -166,13 +160,13 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
   }
 
   const hwm = new Map<string, bigint>()
-  if (start?.hwmGen !== undefined && !(await loadHwmSnapshot(dir, start.hwmGen))) {
+  if (start?.hwmGen !== undefined && !(await loadHwmSnapshot(dir, start.hwmGen, start.hwmBytes))) {
     report.checkpoint = 'invalid' // its snapshot was replaced: scan further instead
     start = undefined
   }
   // Seed: the checkpoint's snapshot (or the newest readable one) and its changes. A full scan then
   // raises them; modules whose segments retention deleted keep their HWM from here.
-  const snap = await loadHwmSnapshot(dir, start?.hwmGen)
+  const snap = await loadHwmSnapshot(dir, start?.hwmGen, start?.hwmBytes)
   for (const [m, s] of Object.entries(snap?.hwm ?? {})) hwm.set(m, BigInt(s))
   for (const [m, s] of Object.entries(start?.hwm ?? cp?.hwm ?? {})) {
     const v = BigInt(s)
