@@ -69,7 +69,9 @@ export class GroupCommit {
       this.#cur = g
     }
     const newNames = g.newNames
-    const ids = reader.ids(encoded, this.#ctx.life.epoch, (name) => this.#names.intern(name, newNames))
+    // The reader caches names → ids per epoch: a new one after a failure and after a compaction.
+    const epoch = this.#ctx.life.epoch + this.#names.generation * 1_000_000
+    const ids = reader.ids(encoded, epoch, (name) => this.#names.intern(name, newNames))
     writeEncodedBatch(g.w, g.crc, encoded, e, reader.moduleId, reader.coreId, e.rts - g.baseRts, ids)
     this.#names.used(g, reader.moduleId, reader.coreId, ids)
     g.count += e.count

@@ -19,6 +19,8 @@ export class NameCatalog {
   #stamp: number[] = []
   /** Ids compaction dropped (holes; their names may come back with new ids). */
   dropped = 0
+  /** Bumped when ids stop resolving (compaction): callers caching name → id must drop the cache. */
+  generation = 0
   /** Async persists in flight: compaction swaps the file only between them. */
   persisting = 0
   /** Valid bytes of the catalog file. */
@@ -96,6 +98,7 @@ export class NameCatalog {
    */
   detach(drop: number[]): { bytes: Buffer; persisted: number } {
     for (const id of drop) this.#ids.delete(this.#names[id - 1]!)
+    this.generation++
     const gone = new Set(drop)
     const kept = this.#names.slice(0, this.#persisted).map((n, i) => (gone.has(i + 1) ? undefined : n))
     return { bytes: encodeCatalogEntries(kept), persisted: this.#persisted }
