@@ -96,7 +96,6 @@ export function encodeCatalog(names: CatalogNames): Buffer {
 export class CatalogView {
   readonly path: string
   names: (string | undefined)[] = []
-  ids = new Map<string, number>()
   #bytes = 0
   #rebuiltAt = -1
   constructor(path: string) {
@@ -112,6 +111,9 @@ export class CatalogView {
     }
     if (buf.length === this.#bytes) return
     const { names, validBytes } = parseCatalog(buf)
+    // Smaller: compacted (catalog-compact.ts). Names it dropped are used by no retained segment, so
+    // they leave this reader's memory too (a group naming one is learned again from its segment).
+    if (validBytes < this.#bytes) this.names = []
     this.#bytes = validBytes
     this.learn(1, names)
   }
@@ -121,7 +123,6 @@ export class CatalogView {
       const id = firstId + i
       if (n === undefined || n === '' || this.names[id - 1] !== undefined) continue
       this.names[id - 1] = n
-      this.ids.set(n, id)
     }
   }
   /** Scan the segments of `dir` for declarations (once per size of the catalog file). */
