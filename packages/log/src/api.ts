@@ -40,6 +40,17 @@ export interface LogStats {
   damage: DamageStats
   /** Modules whose high-water mark is in memory (idle ones leave it: option moduleIdleMs). */
   modulesInMemory: number
+  /**
+   * The name catalog: names it holds (in memory and in the file), the file's size, and ids dropped
+   * by compaction (holes in the id space) (names no retained segment, live module or pending group uses).
+   */
+  catalog: { names: number; bytes: number; dropped: number }
+  /**
+   * Checkpoints written since open; the last one's bytes (checkpoint file + what it added to the
+   * HWM file: the changed modules' marks, or all of them when it started a new generation), time,
+   * and how many module marks it wrote.
+   */
+  checkpoints: { count: number; last?: { bytes: number; ms: number; full: boolean; modules: number } }
 }
 
 /**

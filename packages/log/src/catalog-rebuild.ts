@@ -6,7 +6,13 @@
 // it for an id the catalog file does not know. Damaged groups are skipped (scan.ts findNextGroup).
 import nodeFs from 'node:fs'
 import path from 'node:path'
-import { encodeCatalogEntry, kCatalogFile, kCatalogMagic, parseCatalog } from './catalog.ts'
+import {
+  type CatalogNames,
+  encodeCatalog,
+  encodeCatalogEntries,
+  kCatalogFile,
+  parseCatalog,
+} from './catalog.ts'
 import { MI_ERR_LOG_CATALOG_MISSING } from './errors.ts'
 import { kSegmentHeaderBytes, segmentName } from './format.ts'
 import { fs } from './fsio.ts'
@@ -15,7 +21,7 @@ import { findNextGroup, scanGroups } from './scan.ts'
 import { listSegmentBases } from './segments.ts'
 
 export interface RebuiltNames {
-  /** names[id - 1]; holes (undefined) are ids no surviving group declares. */
+  /** names[id - 1]; holes (undefined) are ids no surviving group declares; '' an id declared dropped. */
   names: (string | undefined)[]
   /** Two groups declared different names for one id (two logs mixed in one directory). */
   conflicts: { id: number; names: [string, string]; segment: string }[]
@@ -44,8 +50,9 @@ export async function namesFromSegments(dir: string): Promise<RebuiltNames> {
           d.names.forEach((n, i) => {
             const id = d.firstId + i
             const had = names[id - 1]
-            if (had === undefined) names[id - 1] = n
-            else if (had !== n) conflicts.push({ id, names: [had, n], segment: name })
+            // '' is a dropped id (catalog-compact.ts); an older segment may still name it: keep the name.
+            if (had === undefined || had === '') names[id - 1] = n
+            else if (had !== n && n !== '') conflicts.push({ id, names: [had, n], segment: name })
           })
           return true
         })
@@ -73,7 +80,7 @@ export function knownPrefix(names: (string | undefined)[]): number {
 
 export interface OpenedCatalog {
   fd: number
-  names: string[]
+  names: CatalogNames
   bytes: number
 }
 
@@ -96,7 +103,7 @@ export async function openCatalog(
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  let { names, validBytes } = buf ? parseCatalog(buf) : { names: [] as string[], validBytes: 0 }
+  let { names, validBytes } = buf ? parseCatalog(buf) : { names: [] as CatalogNames, validBytes: 0 }
   const hasData = bases.some((b) => fs.statSync(path.join(dir, segmentName(b))).size > kSegmentHeaderBytes)
   if (validBytes === 0 && hasData) {
     const rebuilt = await namesFromSegments(dir)
@@ -108,16 +115,11 @@ export async function openCatalog(
           : `no surviving segment declares id ${known + 1} (written by an older version, or its segment was deleted)`
       throw new MI_ERR_LOG_CATALOG_MISSING(dir, buf ? 'unreadable' : 'missing', why, dir, dir)
     }
-    names = rebuilt.names as string[]
+    names = rebuilt.names.map((n) => (n === '' ? undefined : n))
     report.catalog = 'rebuilt'
   }
   if (validBytes === 0 || report.catalog === 'rebuilt') {
-    await writeFileAtomic(
-      file,
-      Buffer.concat([kCatalogMagic, ...names.map(encodeCatalogEntry)]),
-      true,
-      fileMode,
-    )
+    await writeFileAtomic(file, encodeCatalog(names), true, fileMode)
     const fd = fs.openSync(file, 'r+')
     return { fd, names, bytes: fs.fstatSync(fd).size }
   }
@@ -133,7 +135,7 @@ export async function openCatalog(
 /** Append names the scan found declared in groups but missing from the catalog file (fdatasynced). */
 export function extendCatalog(cat: OpenedCatalog, from: number): void {
   if (cat.names.length <= from) return
-  const add = Buffer.concat(cat.names.slice(from).map(encodeCatalogEntry))
+  const add = encodeCatalogEntries(cat.names.slice(from))
   fs.writeSync(cat.fd, add, 0, add.length, cat.bytes)
   fs.fdatasyncSync(cat.fd)
   cat.bytes += add.length

@@ -1,9 +1,11 @@
 // Recovery checkpoints (meta.ts Checkpoint): where the next recovery scan starts. Written every
-// checkpointIntervalBytes / checkpointIntervalMs, after every roll and at close. Module HWMs go
-// as a full snapshot (hwm.0|1) only when many changed; otherwise a checkpoint carries just the
-// changed ones (60k modules: not 7 MB per checkpoint).
+// checkpointIntervalBytes / checkpointIntervalMs, after every roll and at close. Module HWMs: the
+// marks changed since the last checkpoint are appended to the HWM file (hwm-file.ts), which is
+// rewritten whole only once its appended lines outgrow its first one, so a checkpoint writes
+// O(changed modules), not O(all modules ever) (100k modules: not MBs per checkpoint).
 import type { WriterCtx } from './api.ts'
-import { storeCheckpoint, storeHwmSnapshot } from './meta.ts'
+import { appendHwmDelta, storeHwmSnapshot } from './hwm-file.ts'
+import { storeCheckpoint } from './meta.ts'
 import type { ModuleMarks } from './module-hwm.ts'
 
 /** What the checkpoint records: read synchronously when a checkpoint starts. */
@@ -21,15 +23,20 @@ export interface CheckpointPoint {
 export class Checkpointer {
   /** Bytes committed since the last checkpoint. */
   bytesSince = 0
+  /** Checkpoints written since open, and the last one: bytes written (checkpoint + HWM file), time, marks. */
+  count = 0
+  last: { bytes: number; ms: number; full: boolean; modules: number } | undefined
   #ctx: WriterCtx
   #marks: ModuleMarks
   #point: () => CheckpointPoint
   #gen: number
   #hwmGen: number | undefined // snapshot the checkpoints' HWM deltas are over (undefined: write one)
   #hwmGenAtOpen: number
+  /** Length of the current HWM file, and of its first line (the whole snapshot). */
+  #hwmBytes = 0
+  #hwmBase = 0
   #running: Promise<void> | undefined
   #again = false
-  #forceFull = false
   #lsn = 0 // last lsn the newest checkpoint covers
   #timer: NodeJS.Timeout | undefined
 
@@ -75,9 +82,8 @@ export class Checkpointer {
     return this.#hwmGen
   }
 
-  /** Checkpoint now; `fullHwm`: with a full HWM snapshot (before idle modules leave memory). */
-  run(fullHwm = false): Promise<void> {
-    if (fullHwm) this.#forceFull = true
+  /** Checkpoint now (also puts the changed module marks in the HWM file). */
+  run(): Promise<void> {
     if (this.#running) {
       this.#again = true
       return this.#running
@@ -99,28 +105,43 @@ export class Checkpointer {
       const marks = this.#marks
       const dirty = marks.dirty
       const durable = marks.durable
+      // A new generation when there is none yet, or the deltas outgrew the snapshot (64 KiB floor).
       const full =
-        this.#forceFull || this.#hwmGen === undefined || dirty.size > Math.max(1024, durable.size / 4)
-      this.#forceFull = false
+        this.#hwmGen === undefined || this.#hwmBytes - this.#hwmBase > Math.max(64 * 1024, this.#hwmBase)
       const hwmGen = full ? (this.#hwmGen ?? this.#hwmGenAtOpen) + 1 : this.#hwmGen!
       // A full snapshot includes the modules that left memory (module-hwm.ts).
       const taken = full ? marks.snapshotEntries() : new Map([...dirty].map((m) => [m, durable.get(m)!]))
       const text = Object.fromEntries([...taken].map(([m, s]) => [m, s.toString()]))
       const { fds, ...at } = this.#point()
-      const snap = { ...at, hwm: full ? {} : text, hwmGen }
       const bytes = this.bytesSince
+      const t0 = performance.now()
       try {
         // Under weaker policies the checkpoint must not point past what is on disk.
         await flush.settle(this.#ctx.io, fds)
         if (closed()) return
+        const before = this.#hwmBytes
         if (full) {
-          await storeHwmSnapshot(dir, { gen: hwmGen, hwm: text }, this.#ctx.opts.fileMode)
+          this.#hwmBytes = this.#hwmBase = await storeHwmSnapshot(
+            dir,
+            { gen: hwmGen, hwm: text },
+            this.#ctx.opts.fileMode,
+          )
           this.#hwmGen = hwmGen
-          // Modules that changed again meanwhile stay dirty.
-          for (const [m, v] of taken) if (durable.get(m) === v) dirty.delete(m)
+        } else if (taken.size > 0) {
+          this.#hwmBytes = await appendHwmDelta(dir, { gen: hwmGen, hwm: text }, this.#hwmBytes)
         }
+        // Modules that changed again meanwhile stay dirty.
+        for (const [m, v] of taken) if (durable.get(m) === v) dirty.delete(m)
         if (closed()) return
-        await storeCheckpoint(dir, { gen: ++this.#gen, ...snap }, this.#ctx.opts.fileMode)
+        const snap = { ...at, hwm: {}, hwmGen, hwmBytes: this.#hwmBytes }
+        const cpBytes = await storeCheckpoint(dir, { gen: ++this.#gen, ...snap }, this.#ctx.opts.fileMode)
+        this.last = {
+          bytes: cpBytes + (full ? this.#hwmBytes : this.#hwmBytes - before),
+          ms: performance.now() - t0,
+          full,
+          modules: taken.size,
+        }
+        this.count++
         this.#lsn = snap.nextLsn - 1
         this.bytesSince -= bytes
       } catch {

@@ -33,6 +33,8 @@ export class GroupCommit {
   #flush: FlushStrategy
   #cur: Group | undefined
   #ready: Group[] = []
+  /** The group #writeGroup holds between leaving #ready and reaching its segment's ids. */
+  #writing: Group | undefined
   #pumping: Promise<void> | undefined
   #scheduled = false
   #scheduledForce = false
@@ -67,8 +69,11 @@ export class GroupCommit {
       this.#cur = g
     }
     const newNames = g.newNames
-    const ids = reader.ids(encoded, this.#ctx.life.epoch, (name) => this.#names.intern(name, newNames))
+    // The reader caches names → ids per epoch: a new one after a failure and after a compaction.
+    const epoch = this.#ctx.life.epoch + this.#names.generation * 1_000_000
+    const ids = reader.ids(encoded, epoch, (name) => this.#names.intern(name, newNames))
     writeEncodedBatch(g.w, g.crc, encoded, e, reader.moduleId, reader.coreId, e.rts - g.baseRts, ids)
+    this.#names.used(g, reader.moduleId, reader.coreId, ids)
     g.count += e.count
     if (e.ts64) g.ts64 = true
     if (e.rts > g.maxRts) g.maxRts = e.rts
@@ -95,6 +100,15 @@ export class GroupCommit {
       this.#wake?.()
       this.#schedule()
     })
+  }
+
+  /** Ids used by groups not written yet (catalog compaction must keep them). */
+  pendingIds(): number[] {
+    const out: number[] = []
+    for (const g of this.#ready) for (const id of g.ids) out.push(id)
+    if (this.#cur) for (const id of this.#cur.ids) out.push(id)
+    if (this.#writing) for (const id of this.#writing.ids) out.push(id)
+    return out
   }
 
   /** Wait for running fdatasyncs (before a roll, at close). */
@@ -197,6 +211,15 @@ export class GroupCommit {
   }
 
   async #writeGroup(g: Group): Promise<void> {
+    this.#writing = g
+    try {
+      await this.#writeGroupIn(g)
+    } finally {
+      this.#writing = undefined
+    }
+  }
+
+  async #writeGroupIn(g: Group): Promise<void> {
     const { life } = this.#ctx
     const seg = this.#seg
     const epoch = life.epoch
@@ -208,6 +231,7 @@ export class GroupCommit {
       if (epoch !== life.epoch) return
       ;({ head, body, total } = this.#frame(g, true))
     }
+    seg.usedIds(g.ids)
     if (g.newNames.length > 0) await this.#names.persist(this.#ctx.io, this.#flush, g.newNames)
     // Failed or closed meanwhile: our fd numbers may already belong to someone else.
     if (epoch !== life.epoch) return
@@ -291,6 +315,7 @@ export class GroupCommit {
         g.offset = offset
         g.endOffset = offset + total
         g.writeUs = (performance.now() - t0) * 1000
+        seg.usedIds(g.ids)
         written.push(g)
       }
       if (written.length > 0) {

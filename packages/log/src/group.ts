@@ -25,6 +25,9 @@ export interface Group {
   hwm: Map<string, bigint>
   /** Names first interned by this group's appends (persisted before it is written). */
   newNames: string[]
+  /** Catalog ids the group uses, each once (names.ts used): its segment's, once written. */
+  serial: number
+  ids: number[]
   startedAt: number
   /** crc32 of w's bytes, kept lazily (entry.ts: big batches' records are not read again). */
   crc: GroupCrc
@@ -34,6 +37,8 @@ export interface Group {
   writeUs: number
   syncUs: number
 }
+
+let groupSerial = 0
 
 export function newGroup(baseLsn: number, rts: number, firstTs: number, capacity: number): Group {
   return {
@@ -46,6 +51,8 @@ export function newGroup(baseLsn: number, rts: number, firstTs: number, capacity
     ts64: false,
     hwm: new Map(),
     newNames: [],
+    serial: ++groupSerial,
+    ids: [],
     startedAt: performance.now(),
     crc: { crc: 0, pos: 0 },
     offset: 0,

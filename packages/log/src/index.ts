@@ -24,9 +24,10 @@
  * flush-policy.ts    the flush policy as one strategy object ('always' | 'interval' | 'none'):
  *                    sync per commit or not, settle before checkpoint/roll/sync(), background flush
  * segment-writer.ts  active segment (offsets, live sparse index), sealed list, roll, retry probe
- * names.ts           catalog interning and persisting new names before their first group
+ * names.ts           catalog interning, persisting new names before their first group, ids per group
+ * catalog-compact.ts dropping names no retained segment uses (after retention); <base>.ids files
  * module-hwm.ts      per-module high-water marks (live and durable); idle modules leave memory
- * checkpointer.ts    checkpoints and HWM snapshots (meta.ts holds the file formats)
+ * checkpointer.ts    checkpoints (meta.ts) and the HWM file's deltas and rewrites (hwm-file.ts)
  * retention.ts       deleting sealed segments by age/size, respecting protected groups
  * failure.ts         open → unavailable → open | closed, the epoch, retry probing
  * recovery.ts        openLog's recovery scan;  seal.ts  sealing the last segment at damage
@@ -37,10 +38,13 @@
  * ```
  * <base:20 digits>.seg   segment: "MILOGSG1" | u64le base lsn | group*
  * <base>.idx             sparse index (sparse-index.ts): entry every 64 KiB; sealed ones have a footer
- * catalog                "MICATLG1" | (u32 crc | u16 len | utf8 name)*   id = 1-based position
- * checkpoint.0|1         JSON {crc, body}: segBase, offset, nextLsn, catalogCount, module HWMs
- *                        changed since the snapshot it names (hwmGen)
- * hwm.0|1                JSON {crc, body}: {gen, hwm}: all module HWMs, rewritten only when many changed
+ * <base>.ids             "MISEGID1" | u32 crc | u32 n | u32 id × n: catalog ids a sealed segment uses
+ * catalog                "MICATLG1" | (u32 crc | u16 len | utf8 name)*   id = 1-based position;
+ *                        len 0: a hole, u32 n ids that compaction dropped (never reused)
+ * checkpoint.0|1         JSON {crc, body}: segBase, offset, nextLsn, catalogCount, and the HWM file
+ *                        (hwmGen) with the length of it (hwmBytes) that holds the durable marks
+ * hwm.0|1                lines of JSON {crc, body}, body {gen, hwm}: all module HWMs, then per
+ *                        checkpoint the ones changed since; rewritten when the deltas outgrow it
  * durable                40 B watermark, pwritten in place after every commit (meta.ts)
  * groups/<name>          JSON {nextLsn}: consumer-group offsets
  * quarantine.json        damage recorded by `recover-dump repair` as a known loss (informational only)
@@ -96,6 +100,9 @@
  * (flag 2); the first group of each segment declares every name (while the catalog is under a
  * quarter segment). So the catalog is rebuildable from the segments (catalog-rebuild.ts): recovery
  * does it when the file is missing, unreadable or behind, readers for an id the file lacks.
+ * After retention deleted segments, names no retained segment (<base>.ids), live module or
+ * unwritten group uses leave the file and memory (catalog-compact.ts); their ids stay holes, a
+ * returning name gets a new id, and the first group of a segment declares a hole as ''.
  *
  * ## Group-commit rule
  * Under flush 'always', `onDurable(lsn)` fires, the watermark moves and readers may see records only

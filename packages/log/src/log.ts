@@ -4,6 +4,7 @@
 
 import path from 'node:path'
 import type { AppendEntry, AppendResult, CommitSyncResult, Log, LogStats, WriterCtx } from './api.ts'
+import { type CompactResult, compactCatalog } from './catalog-compact.ts'
 import { Checkpointer } from './checkpointer.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
 import { createDurableSignal, publishDurable } from './durable-signal.ts'
@@ -14,9 +15,10 @@ import { type FlushStrategy, flushStrategy } from './flush-policy.ts'
 import { afs, fs } from './fsio.ts'
 import type { Group } from './group.ts'
 import { GroupCommit } from './group-commit.ts'
+import { loadHwmSnapshotSync } from './hwm-file.ts'
 import { realIo, type WriterIo } from './io.ts'
 import { acquireLock, forgetLock, releaseLock } from './lock.ts'
-import { encodeWatermark, kWatermarkBytes, kWatermarkFile, loadHwmSnapshotSync } from './meta.ts'
+import { encodeWatermark, kWatermarkBytes, kWatermarkFile } from './meta.ts'
 import { ModuleMarks } from './module-hwm.ts'
 import { NameCatalog } from './names.ts'
 import { type Recovered, type RecoveryReport, recover } from './recovery.ts'
@@ -123,7 +125,8 @@ class LogImpl implements Log {
     this.#marks = new ModuleMarks(
       rec.hwm,
       () => loadHwmSnapshotSync(dir, this.#checkpointer.hwmGen),
-      (name) => this.#names.has(name),
+      // A name compaction dropped may belong to a module whose mark left memory: look it up then.
+      (name) => this.#names.has(name) || this.#names.dropped > 0,
     )
     this.#commit = new GroupCommit(
       this.#ctx,
@@ -141,7 +144,7 @@ class LogImpl implements Log {
       firstTs: this.#seg.firstTs,
       fds: [this.#names.fd, this.#seg.fd],
     }))
-    this.#retention = new Retention(this.#ctx, this.#seg)
+    this.#retention = new Retention(this.#ctx, this.#seg, () => this.#compactCatalog())
     this.#wmFd = fs.openSync(
       path.join(dir, kWatermarkFile),
       fs.constants.O_RDWR | fs.constants.O_CREAT,
@@ -288,12 +291,28 @@ class LogImpl implements Log {
     publishDurable(this.durableSignal, this.#commit.durableLsn)
   }
 
+  /** Names no retained segment, live module or pending group uses leave the catalog (catalog-compact.ts). */
+  #compactCatalog(): Promise<CompactResult | undefined> {
+    const seg = this.#seg
+    return compactCatalog({
+      dir: this.dir,
+      fileMode: this.#ctx.opts.fileMode,
+      names: this.#names,
+      sealed: () => seg.sealed.map((s) => s.base),
+      active: () => ({ base: seg.base, used: seg.used, from: seg.usedFrom }),
+      pendingIds: () => this.#commit.pendingIds(),
+      liveModules: () => this.#marks.modules(),
+      open: () => this.#life.state === 'open',
+    }).catch(() => undefined)
+  }
+
   /** Idle modules leave memory once the HWM snapshot on disk holds their marks (module-hwm.ts). */
   async #sweepIdleModules(): Promise<void> {
     if (this.#sweeping || this.#life.state !== 'open' || this.#checkpointer.hwmGen === undefined) return
     this.#sweeping = true
     try {
-      if (this.#marks.idleDirty()) await this.#checkpointer.run(true)
+      // Any checkpoint puts the changed marks in the HWM file (hwm-file.ts): then they may leave memory.
+      if (this.#marks.idleDirty()) await this.#checkpointer.run()
       if (this.#life.state === 'open') this.#marks.sweep()
     } finally {
       this.#sweeping = false
@@ -337,6 +356,8 @@ class LogImpl implements Log {
       recovery: this.#report,
       damage: { ...this.#verifier.stats },
       modulesInMemory: this.#marks.inMemory,
+      checkpoints: { count: this.#checkpointer.count, last: this.#checkpointer.last },
+      catalog: { names: this.#names.live, bytes: this.#names.bytes, dropped: this.#names.dropped },
     }
   }
 

@@ -86,6 +86,8 @@ export interface Checkpoint {
   hwm: Record<string, string> // module → highest durable seq (decimal); with hwmGen: only the changes
   /** The module HWM snapshot (hwm.0|1) that `hwm` is a delta over (absent: `hwm` is complete). */
   hwmGen?: number
+  /** Bytes of that snapshot file (its deltas appended since, hwm-file.ts) this checkpoint covers. */
+  hwmBytes?: number
   maxRts?: number // max rts in segBase before offset (keeps time positioning exact)
   firstTs?: number // ts of segBase's first record, -1 if none
 }
@@ -124,59 +126,11 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint | undefine
   return best
 }
 
-export async function storeCheckpoint(dir: string, c: Checkpoint, mode?: number): Promise<void> {
-  await writeFileAtomic(path.join(dir, kCheckpointFiles[c.gen % 2]!), encodeCheckpoint(c), true, mode)
-}
-
-// Module HWM snapshots: with tens of thousands of modules, the full map is written only now and
-// then (hwm.0 / hwm.1, alternating by generation); each checkpoint carries the modules changed
-// since the snapshot it names. A checkpoint whose snapshot was overwritten is invalid (recovery
-// then scans further, seeded with whatever snapshot is still readable).
-
-export const kHwmFiles = ['hwm.0', 'hwm.1'] as const
-
-export interface HwmSnapshot {
-  gen: number
-  hwm: Record<string, string>
-}
-
-export async function storeHwmSnapshot(dir: string, snap: HwmSnapshot, mode?: number): Promise<void> {
-  const body = JSON.stringify(snap)
-  const text = JSON.stringify({ crc: crc32(body), body })
-  await writeFileAtomic(path.join(dir, kHwmFiles[snap.gen % 2]!), text, true, mode)
-}
-
-/** The marks of snapshot `gen` (empty if unreadable), synchronously: a module back from idle (module-hwm.ts). */
-export function loadHwmSnapshotSync(dir: string, gen: number | undefined): Map<string, bigint> {
-  const out = new Map<string, bigint>()
-  if (gen === undefined) return out
-  try {
-    const { crc, body } = JSON.parse(fs.readFileSync(path.join(dir, kHwmFiles[gen % 2]!), 'utf8')) as {
-      crc: number
-      body: string
-    }
-    const snap = JSON.parse(body) as HwmSnapshot
-    if (crc32(body) !== crc || snap.gen !== gen) return out
-    for (const [m, s] of Object.entries(snap.hwm)) out.set(m, BigInt(s))
-  } catch {}
-  return out
-}
-
-/** The snapshot of generation `gen`, or (no gen) the newest readable one. */
-export async function loadHwmSnapshot(dir: string, gen?: number): Promise<HwmSnapshot | undefined> {
-  let best: HwmSnapshot | undefined
-  for (const name of kHwmFiles) {
-    try {
-      const { crc, body } = JSON.parse(await fs.promises.readFile(path.join(dir, name), 'utf8')) as {
-        crc: number
-        body: string
-      }
-      if (typeof body !== 'string' || crc32(body) !== crc) continue
-      const snap = JSON.parse(body) as HwmSnapshot
-      if (gen !== undefined ? snap.gen === gen : !best || snap.gen > best.gen) best = snap
-    } catch {}
-  }
-  return best
+/** Returns the bytes written. */
+export async function storeCheckpoint(dir: string, c: Checkpoint, mode?: number): Promise<number> {
+  const text = encodeCheckpoint(c)
+  await writeFileAtomic(path.join(dir, kCheckpointFiles[c.gen % 2]!), text, true, mode)
+  return Buffer.byteLength(text)
 }
 
 // ---------------------------------------------------------------------------------------------

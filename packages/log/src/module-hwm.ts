@@ -88,6 +88,11 @@ export class ModuleMarks {
     return this.#durable
   }
 
+  /** Modules in memory (catalog compaction keeps their names). */
+  modules(): IterableIterator<string> {
+    return this.#live.keys()
+  }
+
   get inMemory(): number {
     return this.#live.size
   }

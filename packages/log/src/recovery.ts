@@ -3,19 +3,14 @@
 // by the total log size. See the design header in index.ts.
 
 import path from 'node:path'
+import type { CatalogNames } from './catalog.ts'
 import { extendCatalog, openCatalog } from './catalog-rebuild.ts'
 import { MI_ERR_LOG_CORRUPT } from './errors.ts'
 import { encodeSegmentHeader, forEachBatch, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { afs, fs } from './fsio.ts'
+import { loadHwmSnapshot } from './hwm-file.ts'
 import { pidAlive } from './lock.ts'
-import {
-  type Checkpoint,
-  fsyncDir,
-  kGroupsDir,
-  loadCheckpoint,
-  loadHwmSnapshot,
-  readWatermarkFile,
-} from './meta.ts'
+import { type Checkpoint, fsyncDir, kGroupsDir, loadCheckpoint, readWatermarkFile } from './meta.ts'
 import { findNextGroup, peekGroupBaseLsn, readAt, type ScannedGroup } from './scan.ts'
 import { sealAtDamage } from './seal.ts'
 import {
@@ -57,7 +52,7 @@ export interface Recovered {
   activeFirstTs: number
   nextLsn: number
   hwm: Map<string, bigint>
-  catalogNames: string[]
+  catalogNames: CatalogNames
   catalogFd: number
   catalogBytes: number
   checkpointGen: number
@@ -165,13 +160,13 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
   }
 
   const hwm = new Map<string, bigint>()
-  if (start?.hwmGen !== undefined && !(await loadHwmSnapshot(dir, start.hwmGen))) {
+  if (start?.hwmGen !== undefined && !(await loadHwmSnapshot(dir, start.hwmGen, start.hwmBytes))) {
     report.checkpoint = 'invalid' // its snapshot was replaced: scan further instead
     start = undefined
   }
   // Seed: the checkpoint's snapshot (or the newest readable one) and its changes. A full scan then
   // raises them; modules whose segments retention deleted keep their HWM from here.
-  const snap = await loadHwmSnapshot(dir, start?.hwmGen)
+  const snap = await loadHwmSnapshot(dir, start?.hwmGen, start?.hwmBytes)
   for (const [m, s] of Object.entries(snap?.hwm ?? {})) hwm.set(m, BigInt(s))
   for (const [m, s] of Object.entries(start?.hwm ?? cp?.hwm ?? {})) {
     const v = BigInt(s)
@@ -241,8 +236,11 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
         // Names the catalog file lost (not synced before a power cut under 'interval'/'none').
         for (const [k, n] of h.names.names.entries()) {
           const id = h.names.firstId + k
-          if (id === names.length + 1) names.push(n)
-          else if (id <= names.length && names[id - 1] !== n)
+          // '' declares a dropped id (catalog-compact.ts): a hole, never a name. A hole in the
+          // catalog that an older group still declares was dropped after that group: no match needed.
+          const had = names[id - 1]
+          if (id === names.length + 1) names.push(n === '' ? undefined : n)
+          else if (id <= names.length && n !== '' && had !== undefined && had !== n)
             return `catalog mismatch: group declares id ${id} as ${JSON.stringify(n)}, catalog has ${JSON.stringify(names[id - 1])}`
         }
       }

@@ -3,6 +3,7 @@
 // unless its newest record is older than forceDeleteAfterMs. The active segment is never deleted.
 import path from 'node:path'
 import type { WriterCtx } from './api.ts'
+import { idsName } from './catalog-compact.ts'
 import { indexName, segmentName } from './format.ts'
 import { afs } from './fsio.ts'
 import { fsyncDir, listGroups } from './meta.ts'
@@ -15,9 +16,12 @@ export class Retention {
   #running: Promise<void> | undefined
   #timer: NodeJS.Timeout | undefined
 
-  constructor(ctx: WriterCtx, seg: SegmentWriter) {
+  #afterDelete: () => Promise<unknown>
+
+  constructor(ctx: WriterCtx, seg: SegmentWriter, afterDelete: () => Promise<unknown>) {
     this.#ctx = ctx
     this.#seg = seg
+    this.#afterDelete = afterDelete
   }
 
   get #enabled(): boolean {
@@ -78,10 +82,15 @@ export class Retention {
       if (unconsumed && !forced) break
       await afs.rm(path.join(dir, segmentName(s.base)), { force: true })
       await afs.rm(path.join(dir, indexName(s.base)), { force: true })
+      await afs.rm(path.join(dir, idsName(s.base)), { force: true })
       total -= s.sizeBytes
       seg.sealed.shift()
       deleted++
     }
-    if (deleted > 0) await fsyncDir(dir)
+    if (deleted > 0) {
+      await fsyncDir(dir)
+      // Names only the deleted segments used can leave the catalog now.
+      await this.#afterDelete()
+    }
   }
 }

@@ -3,6 +3,7 @@
 // the active segment and opens the next.
 import path from 'node:path'
 import type { WriterCtx } from './api.ts'
+import { writeSegmentIds } from './catalog-compact.ts'
 import { encodeSegmentHeader, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { fs } from './fsio.ts'
 import { fsyncDir, writeFileAtomic } from './meta.ts'
@@ -34,6 +35,9 @@ export class SegmentWriter {
   maxRts: number
   firstTs: number
   readonly sealed: SealedSeg[] = []
+  /** Catalog ids used by the groups written to the active segment from offset `usedFrom` on. */
+  used = new Set<number>()
+  usedFrom: number
   #ctx: WriterCtx
   #entries: IndexEntry[]
   #lastIndexed: number
@@ -45,6 +49,7 @@ export class SegmentWriter {
     this.fd = rec.activeFd
     this.writeOffset = rec.activeSize
     this.durableOffset = rec.activeSize
+    this.usedFrom = rec.activeSize
     this.#entries = rec.activeEntries
     this.#lastIndexed = rec.activeLastIndexed
     this.maxRts = rec.activeMaxRts
@@ -79,6 +84,11 @@ export class SegmentWriter {
     return (
       this.writeOffset > kSegmentHeaderBytes && this.writeOffset + total > this.#ctx.opts.segmentSizeBytes
     )
+  }
+
+  /** A group using these catalog ids goes to the active segment. */
+  usedIds(ids: number[]): void {
+    for (let i = 0; i < ids.length; i++) this.used.add(ids[i]!)
   }
 
   /** The group [offset, endOffset) with these rts/ts bounds is durable. */
@@ -151,8 +161,11 @@ export class SegmentWriter {
         encodeSealedIndex(this.#entries, summary),
         false,
       )
+      // Which catalog ids it uses (catalog-compact.ts); not known whole if part of it was written
+      // before this process opened it: compaction scans it then.
+      if (this.usedFrom === kSegmentHeaderBytes) await writeSegmentIds(dir, oldBase, this.used, opts.fileMode)
     } catch {
-      // Rebuilt on next open or in memory by readers.
+      // Rebuilt on next open or in memory by readers; the ids by compaction's scan.
     }
     if (epoch !== life.epoch) {
       fs.closeSync(fd)
@@ -174,6 +187,8 @@ export class SegmentWriter {
     this.writeOffset = kSegmentHeaderBytes
     this.durableOffset = kSegmentHeaderBytes
     this.#entries = []
+    this.used = new Set()
+    this.usedFrom = kSegmentHeaderBytes
     this.#lastIndexed = -Infinity
     this.maxRts = -1
     this.firstTs = -1
