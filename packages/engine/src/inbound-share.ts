@@ -14,8 +14,12 @@
  */
 import type { RingProducer } from '@module-ingest/ring'
 
-/** The smallest share: one socket read (64 KiB), so a busy connection moves in bulk and is rarely paused (16 KiB cost 5-20% of throughput-128-c100). */
-export const MIN_SHARE_BYTES = 64 * 1024
+/**
+ * The smallest share: a few hundred small frames. 64 KiB (one socket read) was tried: the attack
+ * p99 gain mostly went (325-721 ms against 526 before), and throughput-128-c100 ratios were as
+ * noisy either way (0.86-1.25 at 64 KiB, 0.80-0.99 at 16 KiB, load average 4-18).
+ */
+export const MIN_SHARE_BYTES = 16 * 1024
 
 /** Bytes one connection may have unreleased in a ring of `capacity` shared by `connections`. */
 export function shareBytes(capacity: number, connections: number): number {

@@ -15,7 +15,7 @@ import { Connections } from '../src/connections.ts'
 import { shareBytes } from '../src/inbound-share.ts'
 import { In } from '../src/messages.ts'
 
-const RING = 256 * 1024
+const RING = 64 * 1024
 
 test('a flooding connection gets one share of the inbound ring ahead of a good client, not the ring', async (t) => {
   const inbound = createRing(RING)
