@@ -282,6 +282,20 @@ export const configSchema = z.strictObject({
       parsers: posInt()
         .default(defaultParsers)
         .meta(d('Parser worker threads.', { defaultText: '`max(1, min(4, cores - 1))`' })),
+      parserHeapMb: minInt(16)
+        .default(512)
+        .meta(
+          d(
+            'Cap on each parser worker\'s V8 heap (resourceLimits.maxOldGenerationSizeMb). A parser that reaches it dies and the server exits 1 with MI_ERR_ENGINE_WORKER_MEMORY naming the worker: a bug or an attack that grows a heap cannot take the whole host. Partly received frames are Buffers outside this heap (limits.memoryBudgetBytes bounds them). See docs/operations.md "Memory model".',
+          ),
+        ),
+      writerHeapMb: minInt(16)
+        .default(512)
+        .meta(
+          d(
+            "Cap on the writer worker's V8 heap (resourceLimits.maxOldGenerationSizeMb); reaching it exits the server with MI_ERR_ENGINE_WORKER_MEMORY. Everything acknowledged is already on disk.",
+          ),
+        ),
     })
     .prefault({})
     .meta(d('Thread counts.')),

@@ -2,8 +2,9 @@
  * The main thread's side of the data path: sockets in, bytes to parser rings, frames back out.
  *
  * The main thread never parses. It copies each socket chunk into the inbound ring of the parser
- * worker that owns the connection; when that ring is full it pauses the socket and resumes it when
- * the parser frees space (TCP backpressure: memory stays bounded, nothing is dropped). Outbound
+ * worker that owns the connection, at most a fair share per connection at a time (inbound-share.ts);
+ * when that ring is full it pauses the socket and resumes it when the parser frees space (TCP
+ * backpressure: memory stays bounded, nothing is dropped). Outbound
  * frames come back through one ring per parser and are gathered into one write per socket per
  * pass, so a burst of ACKs costs one buffer and one syscall.
  */
@@ -12,6 +13,7 @@ import { TokenBucket } from '@module-ingest/auth'
 import { ErrorCode, encodeError } from '@module-ingest/protocol'
 import { type LoopNext, RingBacklog, RingConsumer, RingProducer, runDoorbellLoop } from '@module-ingest/ring'
 import { Packr } from 'msgpackr'
+import { InboundShares, type ShareConn, type ShareLane } from './inbound-share.ts'
 import { type ConnOpen, In, Out } from './messages.ts'
 
 /** After an ERROR, how long a client gets to close before we do (PROTOCOL.md: at most 2 s). */
@@ -36,7 +38,7 @@ export interface ConnectionLimits {
   outputBudgetBytes?: number
 }
 
-interface Conn {
+interface Conn extends ShareConn {
   id: number
   socket: Socket
   worker: number
@@ -50,7 +52,7 @@ interface Conn {
   overShareSince: number
 }
 
-interface Lane {
+interface Lane extends ShareLane<Conn> {
   producer: RingProducer
   consumer: RingConsumer
   /** Records that did not fit the ring yet, in order; while non-empty everything queues here. */
@@ -75,6 +77,7 @@ export class Connections {
   readonly #events: ConnectionEvents
   readonly #mainDoorbell: Int32Array
   readonly #packr = new Packr({ useRecords: false })
+  readonly #shares: InboundShares<Conn, Lane>
   #nextId = 1
   #closed = false
   #accepted = 0
@@ -101,7 +104,14 @@ export class Connections {
       waiting: false,
       connections: 0,
       dirty: false,
+      turns: [],
     }))
+    this.#shares = new InboundShares(this.#lanes, {
+      push: (lane, conn, bytes) => this.#push(lane, In.DATA, conn.id, bytes, conn),
+      live: (conn) => !conn.ending && !this.#closed && this.#conns.get(conn.id) === conn,
+      pause: (conn) => conn.socket.pause(),
+      resume: (conn) => this.#maybeResume(conn),
+    })
     void this.#pumpOutbound()
     if (limits.outputBudgetBytes) {
       const budget = limits.outputBudgetBytes
@@ -162,6 +172,10 @@ export class Connections {
       pausedUntil: 0,
       ending: false,
       overShareSince: 0,
+      rest: null,
+      marks: [],
+      inRing: 0,
+      queued: false,
     }
     this.#conns.set(id, conn)
     const lane = this.#lanes[worker]!
@@ -176,8 +190,8 @@ export class Connections {
     }
     socket.on('data', (chunk: Buffer) => {
       if (conn.ending) return
-      // A false return has already paused the socket (see #push: before the drain may finish).
-      this.#push(lane, In.DATA, id, chunk, conn)
+      // Pauses the socket when the chunk is over its share or the ring is full (see #push).
+      this.#shares.feed(lane, conn, chunk)
       const ms = bucket?.take(chunk.byteLength) ?? 0
       if (ms > 0) this.#pauseFor(conn, ms)
     })
@@ -252,7 +266,7 @@ export class Connections {
 
   /** Resume reading once no reason to pause remains (ring full, rate limit, unread output). */
   #maybeResume(conn: Conn): void {
-    if (conn.ending || conn.ringPaused || Date.now() < conn.pausedUntil) return
+    if (conn.ending || conn.ringPaused || conn.rest || Date.now() < conn.pausedUntil) return
     if (conn.socket.writableLength >= MAX_UNSENT_BYTES) return
     if (!this.#closed) conn.socket.resume()
   }
@@ -311,6 +325,7 @@ export class Connections {
     while (!lane.backlog.flush() && (await lane.backlog.drain()) === 'ok') {}
     lane.producer.publish()
     lane.waiting = false
+    this.#shares.flushed(lane, lane.paused)
     for (const conn of lane.paused) {
       conn.ringPaused = false
       this.#maybeResume(conn)
@@ -369,7 +384,10 @@ export class Connections {
         lane.consumer.release()
       }
       // Busy: socket events get their turn between bursts ('again' yields on the main thread).
-      if (work > 0) return 'again'
+      if (work > 0) {
+        this.#shares.kick() // output means the parsers consumed input: waiting shares may fit now
+        return 'again'
+      }
       return this.#closed && this.#conns.size === 0 ? 'stop' : idle
     })
   }

@@ -151,6 +151,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
         lost,
         control,
       }) satisfies WriterInit,
+    { mb: config.workers.writerHeapMb, key: 'workers.writerHeapMb' },
   )
   threads.push(writer)
   let durableSignal: Int32Array
@@ -192,6 +193,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
           credentialsFile,
           control,
         }) satisfies ParserInit,
+      { mb: config.workers.parserHeapMb, key: 'workers.parserHeapMb' },
     ),
   )
   threads.push(...parserThreads)
@@ -317,8 +319,13 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   writer.worker.on('message', guard(onWriterEvent))
   for (const w of parserWorkers) w.on('message', guard(onParserEvent))
   for (const t of threads) {
-    t.down.catch((err: Error) =>
-      fatal(new MI_ERR_ENGINE_WORKER_EXITED(t.name, describe(err), { cause: err })),
+    t.down.catch((err: Error & { code?: string }) =>
+      // A heap cap reached is already precise (worker, limit, config key): pass it on as it is.
+      fatal(
+        err.code === 'MI_ERR_ENGINE_WORKER_MEMORY'
+          ? err
+          : new MI_ERR_ENGINE_WORKER_EXITED(t.name, describe(err), { cause: err }),
+      ),
     )
   }
 

@@ -19,6 +19,10 @@ export const MI_ERR_ENGINE_WORKER_EXITED = createError<[string, string]>(
   'MI_ERR_ENGINE_WORKER_EXITED',
   'the %s worker died: %s',
 )
+export const MI_ERR_ENGINE_WORKER_MEMORY = createError<[string, number, string]>(
+  'MI_ERR_ENGINE_WORKER_MEMORY',
+  'the %s worker reached its heap limit of %d MB (%s) and was terminated',
+)
 export const MI_ERR_ENGINE_MESSAGE_UNKNOWN = createError<[string, string]>(
   'MI_ERR_ENGINE_MESSAGE_UNKNOWN',
   'unknown %s message code %s (sender and receiver disagree: a bug)',

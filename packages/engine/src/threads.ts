@@ -8,6 +8,7 @@
  */
 import { MessageChannel, Worker } from 'node:worker_threads'
 import * as Comlink from 'comlink'
+import { MI_ERR_ENGINE_WORKER_MEMORY } from './errors.ts'
 
 export interface Spawned<Control> {
   name: string
@@ -17,20 +18,36 @@ export interface Spawned<Control> {
   down: Promise<never>
 }
 
+/** A worker's heap cap and the config key that set it (named in the error when it is reached). */
+export interface HeapCap {
+  mb: number
+  key: string
+}
+
 /** Start `url` with `workerData`; the comlink port is `workerData.control`. */
 export function spawn<Control>(
   url: URL,
   name: string,
   workerData: (control: import('node:worker_threads').MessagePort) => object,
+  heap: HeapCap,
 ): Spawned<Control> {
   const port = new MessageChannel()
   const worker = new Worker(url, {
     name: `mi-${name}`,
     workerData: workerData(port.port2),
     transferList: [port.port2],
+    // Old generation only: young generation and code space keep V8's defaults (a few MB each).
+    resourceLimits: { maxOldGenerationSizeMb: heap.mb },
   })
   const down = new Promise<never>((_, reject) => {
-    worker.once('error', reject)
+    worker.once('error', (err: Error & { code?: string }) =>
+      // Node terminates the worker and reports only "reached memory limit": say which cap it was.
+      reject(
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new MI_ERR_ENGINE_WORKER_MEMORY(name, heap.mb, heap.key, { cause: err })
+          : err,
+      ),
+    )
     worker.once('exit', (code) =>
       reject(Object.assign(new Error(`exited with code ${code}`), { exitCode: code })),
     )

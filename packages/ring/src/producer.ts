@@ -211,6 +211,21 @@ export class RingProducer {
     return Math.max(0, this.#usable - ((this.#pos - this.#read) >>> 0))
   }
 
+  /**
+   * The write counter after the last staged record (bytes since creation, u32 counter as int32
+   * bits). Pass it to consumed() later: the engine's fair inbound shares (issue 11) use it to know
+   * when one connection's records have all been released.
+   */
+  get position(): number {
+    return this.#pos
+  }
+
+  /** True once the consumer has released everything before `position` (a value of `position`). */
+  consumed(position: number): boolean {
+    this.#read = Atomics.load(this.#ctrl, READ)
+    return ((position - this.#read) | 0) <= 0
+  }
+
   /** Bytes staged with tryWrite and not yet published. */
   get stagedBytes(): number {
     return (this.#pos - this.#published) >>> 0

@@ -7,6 +7,7 @@
  * yields to its event loop between them so that comlink calls and main-thread commands (claims,
  * releases) still run (see IDLE_SLEEP_MS below).
  */
+import { getHeapStatistics } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
 import { CredentialStore, FailureThrottle } from '@module-ingest/auth'
 import { ErrorCode, ProtocolError } from '@module-ingest/protocol'
@@ -16,6 +17,7 @@ import * as Comlink from 'comlink'
 import { Unpackr } from 'msgpackr'
 import { unknownMessage } from '../errors.ts'
 import { type ConnOpen, In, Out, type ParserCommand, type ParserEvent, W } from '../messages.ts'
+import { armHeapGrowth } from '../test-hook.ts'
 import { Conn, type SessionHost, type SessionLimits, State } from './session.ts'
 
 export interface ParserInit {
@@ -42,6 +44,7 @@ export interface ParserInit {
 
 const init = workerData as ParserInit
 const index = init.index
+armHeapGrowth(`parser-${index}`)
 const { doorbell } = init
 const acks = new Int32Array(init.acks)
 const lostSlots = new Int32Array(init.lost)
@@ -326,6 +329,8 @@ const control = {
       sessions: sessions.size,
       inboundRingUsedBytes: inbound.usedBytes,
       overflow: overflow.length,
+      /** This worker's V8 heap in use (workers.parserHeapMb caps it). */
+      heapUsedBytes: getHeapStatistics().used_heap_size,
       metrics: metrics.snapshot(),
     }
   },

@@ -11,6 +11,7 @@
  * and the main thread pauses sockets. The main thread tells clients OVERLOADED. Appending resumes
  * when the log is writable again.
  */
+import { getHeapStatistics } from 'node:v8'
 import { parentPort, workerData } from 'node:worker_threads'
 import {
   type CommitInfo,
@@ -25,6 +26,7 @@ import { type LoopNext, RingConsumer, ringDoorbell, runDoorbellLoop } from '@mod
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
 import { nowUs, W, type WriterEvent } from '../messages.ts'
+import { armHeapGrowth } from '../test-hook.ts'
 
 export interface WriterInit {
   logDir: string
@@ -45,6 +47,7 @@ export interface WriterInit {
 }
 
 const init = workerData as WriterInit
+armHeapGrowth('writer')
 const { doorbell } = init
 const acks = new Int32Array(init.acks)
 const lost = new Int32Array(init.lost)
@@ -186,6 +189,8 @@ const control = {
       metrics: metrics.snapshot(),
       stalled: stalled !== null,
       writerRingUsedBytes: consumers.map((c) => c.usedBytes),
+      /** This worker's V8 heap in use (workers.writerHeapMb caps it). */
+      heapUsedBytes: getHeapStatistics().used_heap_size,
     }
   },
   /** The log's durable signal (same-process readers wait on it; the buffer is shared). */
