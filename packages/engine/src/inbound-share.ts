@@ -15,11 +15,15 @@
 import type { RingProducer } from '@module-ingest/ring'
 
 /**
- * The smallest share: a few hundred small frames. 64 KiB (one socket read) was tried: the attack
- * p99 gain mostly went (325-721 ms against 526 before), and throughput-128-c100 ratios were as
- * noisy either way (0.86-1.25 at 64 KiB, 0.80-0.99 at 16 KiB, load average 4-18).
+ * The smallest share. It trades a flooder's head start against pause/resume churn of busy clients:
+ * at 16 KiB a client with ~38 KB in flight (256 × 128 B frames) was paused on every read and
+ * throughput-128-c100 fell to ×0.68-0.82 of the build without shares; at 48 KiB it was ×0.89-0.95
+ * (×0.85-0.90 with shares off, so the rest is noise or other work) and a good client's ack p99
+ * under attack-budget was 102-150 ms against 19-23 ms alone (16 KiB: 73-79 ms; no shares: 550 ms).
+ * Quiet machine, `node benchmarks/src/run.ts throughput-128-c100 --targets ours,ours-base --base
+ * <checkout>` and `attack-budget --targets ours`.
  */
-export const MIN_SHARE_BYTES = 16 * 1024
+export const MIN_SHARE_BYTES = 48 * 1024
 
 /** Bytes one connection may have unreleased in a ring of `capacity` shared by `connections`. */
 export function shareBytes(capacity: number, connections: number): number {
