@@ -21,7 +21,7 @@ import { forEachBatch, groupBody, kSegmentHeaderBytes, segmentName } from './for
 import { afs, fs } from './fsio.ts'
 import { fsyncDirSync, writeFileAtomic } from './meta.ts'
 import type { NameCatalog } from './names.ts'
-import { findNextGroup, scanGroups } from './scan.ts'
+import { scanReadableGroups } from './scan.ts'
 
 const kIdsMagic = Buffer.from('MISEGID1', 'latin1')
 
@@ -67,22 +67,15 @@ export async function scanSegmentIds(dir: string, base: number, end = Infinity):
   const fd = fs.openSync(path.join(dir, segmentName(base)), 'r')
   try {
     const size = Math.min(end, fs.fstatSync(fd).size)
-    let offset = kSegmentHeaderBytes
-    while (offset < size) {
-      const stop = await scanGroups(fd, offset, size, (g) => {
-        forEachBatch(g.header, groupBody(g.payload, g.restPos, g.header.flags), (b) => {
-          used.add(b.moduleId)
-          if (b.coreId !== 0) used.add(b.coreId)
-          for (const r of b.records) used.add(r.streamId)
-          return true
-        })
+    await scanReadableGroups(fd, base, kSegmentHeaderBytes, size, (g) => {
+      forEachBatch(g.header, groupBody(g.payload, g.restPos, g.header.flags), (b) => {
+        used.add(b.moduleId)
+        if (b.coreId !== 0) used.add(b.coreId)
+        for (const r of b.records) used.add(r.streamId)
         return true
       })
-      if (stop.reason === undefined) break
-      const next = await findNextGroup(fd, stop.offset, size, base, base + size)
-      if (next === undefined) break
-      offset = next
-    }
+      return true
+    })
   } finally {
     fs.closeSync(fd)
   }

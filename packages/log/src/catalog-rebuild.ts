@@ -17,7 +17,7 @@ import { MI_ERR_LOG_CATALOG_MISSING } from './errors.ts'
 import { kSegmentHeaderBytes, segmentName } from './format.ts'
 import { fs } from './fsio.ts'
 import { writeFileAtomic } from './meta.ts'
-import { findNextGroup, scanGroups } from './scan.ts'
+import { scanReadableGroups } from './scan.ts'
 import { listSegmentBases } from './segments.ts'
 
 export interface RebuiltNames {
@@ -42,25 +42,18 @@ export async function namesFromSegments(dir: string): Promise<RebuiltNames> {
     }
     try {
       const size = nodeFs.fstatSync(fd).size
-      let offset = 16
-      while (offset < size) {
-        const stop = await scanGroups(fd, offset, size, (g) => {
-          const d = g.header.names
-          if (!d) return true
-          d.names.forEach((n, i) => {
-            const id = d.firstId + i
-            const had = names[id - 1]
-            // '' is a dropped id (catalog-compact.ts); an older segment may still name it: keep the name.
-            if (had === undefined || had === '') names[id - 1] = n
-            else if (had !== n && n !== '') conflicts.push({ id, names: [had, n], segment: name })
-          })
-          return true
+      await scanReadableGroups(fd, base, 16, size, (g) => {
+        const d = g.header.names
+        if (!d) return true
+        d.names.forEach((n, i) => {
+          const id = d.firstId + i
+          const had = names[id - 1]
+          // '' is a dropped id (catalog-compact.ts); an older segment may still name it: keep the name.
+          if (had === undefined || had === '') names[id - 1] = n
+          else if (had !== n && n !== '') conflicts.push({ id, names: [had, n], segment: name })
         })
-        if (stop.reason === undefined) break
-        const next = await findNextGroup(fd, stop.offset, size, base, base + size)
-        if (next === undefined) break
-        offset = next
-      }
+        return true
+      })
     } finally {
       nodeFs.closeSync(fd)
     }

@@ -67,6 +67,27 @@ export async function scanGroups(
 }
 
 /**
+ * Every intact group of segment `base` in [start, end), damaged ranges skipped (each resumes at
+ * findNextGroup): for the passes that want whatever is readable (catalog rebuild, a segment's ids).
+ */
+export async function scanReadableGroups(
+  fd: number,
+  base: number,
+  start: number,
+  end: number,
+  visit: (g: ScannedGroup) => boolean | undefined,
+): Promise<void> {
+  let offset = start
+  while (offset < end) {
+    const stop = await scanGroups(fd, offset, end, visit)
+    if (stop.reason === undefined) return
+    const next = await findNextGroup(fd, stop.offset, end, base, base + end)
+    if (next === undefined) return
+    offset = next
+  }
+}
+
+/**
  * Where the next intact group after a bad one starts, if any: the first offset in (from, end) whose
  * bytes pass checkGroup (length, magic, CRC) with a baseLsn in [minLsn, minLsn + end - from] (lsns
  * cannot outgrow bytes). Tries the bad group's own length first (a flipped payload byte leaves it
