@@ -17,6 +17,17 @@ export const kCell = 8
 const kDense = 7
 
 /** A chunk being built or merged in memory: dense seconds (count 0 = empty). */
+/** Totals of a bucket (a second cell, a minute row, a query step): what a rollup aggregates. */
+export interface Totals {
+  count: number
+  min: number
+  max: number
+  sum: number
+  last: number
+  lastTs: number
+  lastLsn: number
+}
+
 export class Chunk {
   readonly cells = new Float64Array(60 * kDense)
   maxLsn = 0
@@ -79,16 +90,7 @@ export class Chunk {
   }
 
   /** The row to store: the minute's totals and the cells blob. */
-  row(): {
-    count: number
-    min: number
-    max: number
-    sum: number
-    last: number
-    lastTs: number
-    lastLsn: number
-    blob: Uint8Array
-  } {
+  row(): Totals & { blob: Uint8Array } {
     const c = this.cells
     let n = 0
     for (let o = 0; o < c.length; o += kDense) if (c[o] !== 0) n++

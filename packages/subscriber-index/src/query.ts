@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { StoredRecord } from '@module-ingest/log'
-import { cellsOf, kCell, kMinuteUs, kSecondUs, minuteOf } from './chunk.ts'
+import { cellsOf, kCell, kMinuteUs, kSecondUs, minuteOf, type Totals } from './chunk.ts'
 import { kRunSpanUs } from './runs.ts'
 import { kCore, kModule, kStream, openDatabase } from './schema.ts'
 
@@ -90,16 +90,6 @@ const kRunsPerRead = 256
 
 /** Most raw points one range page may scan before it is refused. */
 export const kMaxRawRows = 500_000
-
-interface Acc {
-  count: number
-  min: number
-  max: number
-  sum: number
-  last: number
-  lastTs: number
-  lastLsn: number
-}
 
 export class IndexReader {
   readonly path: string
@@ -286,7 +276,7 @@ export class IndexReader {
         })
         continue
       }
-      const buckets = new Map<number, Acc>()
+      const buckets = new Map<number, Totals>()
       for (const r of rows) {
         const [bucket, count, min, max, sum, last, lastTs, lastLsn] = r
         const t = bucket - (((bucket % step) + step) % step)
@@ -428,7 +418,7 @@ function aggregateRow(r: Row, agg: Aggregation): number {
   }
 }
 
-function aggregate(a: Acc, agg: Aggregation): number {
+function aggregate(a: Totals, agg: Aggregation): number {
   switch (agg) {
     case 'avg':
       return a.sum / a.count
