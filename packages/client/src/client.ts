@@ -39,6 +39,7 @@ import {
   type WireCodedError,
 } from './errors.ts'
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.ts'
+import { type Entry, SendWindow } from './window.ts'
 
 /**
  * Session lifecycle and resume rule (PROTOCOL.md "Sequence, acks and durability"):
@@ -98,18 +99,7 @@ export interface ConnectedInfo {
   welcome: Welcome
 }
 
-interface Entry {
-  seq: bigint
-  frame: Buffer
-  sealed: number
-  settled: boolean
-  resolve: (seq: bigint) => void
-  reject: (err: Error) => void
-}
-
 type Phase = 'idle' | 'welcome' | 'hello' | 'ready'
-
-const kCompactAt = 1024
 
 export class Client extends EventEmitter {
   #o: ResolvedOptions
@@ -124,12 +114,7 @@ export class Client extends EventEmitter {
   #zstd = false
   #nextSeq = 0n
   #everConnected = false
-  #queue: Entry[] = []
-  #head = 0
-  #unsettled = 0
-  #reserved = 0
-  #waiters: (() => void)[] = []
-  #outstanding = new Set<Promise<bigint>>()
+  #window: SendWindow
   #closing = false
   #failed: Error | null = null
   #attempts = 0
@@ -149,6 +134,9 @@ export class Client extends EventEmitter {
   constructor(options: ConnectOptions) {
     super()
     this.#o = resolveOptions(options)
+    this.#window = new SendWindow(this.#o.window, () =>
+      this.#failed || this.#closing ? (this.#failed ?? new MI_ERR_CLIENT_CLOSED()) : null,
+    )
   }
 
   /** @internal Starts the first attempt; resolves at the first HELLO_OK. Use `connect()`. */
@@ -192,9 +180,9 @@ export class Client extends EventEmitter {
 
   get stats(): ClientStats {
     return {
-      inFlight: this.#unsettled,
+      inFlight: this.#window.inFlight,
       ...this.#stats,
-      waiting: this.#waiters.length,
+      waiting: this.#window.waiting,
       connected: this.#phase === 'ready',
     }
   }
@@ -232,7 +220,7 @@ export class Client extends EventEmitter {
       writeData(frame, 0, seq, stream, ts, bytes, this.#macKey)
       return this.#admit(seq, frame)
     }
-    return this.#withSlot(admit)
+    return this.#window.slot(admit)
   }
 
   /** Send records as one atomic BATCH frame (one seq). Resolves with the seq once ACKed. */
@@ -256,12 +244,12 @@ export class Client extends EventEmitter {
       const seq = this.#nextSeq++
       return this.#admit(seq, encodeFrame(FrameType.BATCH, seq, payload, { flags, macKey: this.#macKey }))
     }
-    return this.#withSlot(admit)
+    return this.#window.slot(admit)
   }
 
   /** Resolves once every frame sent before this call is settled (ACKed, NACKed or rejected). */
-  async flush(): Promise<void> {
-    await Promise.allSettled([...this.#outstanding])
+  flush(): Promise<void> {
+    return this.#window.flush()
   }
 
   /**
@@ -272,7 +260,7 @@ export class Client extends EventEmitter {
     if (this.#closing) return
     this.#closing = true
     const timeoutMs = opts?.timeoutMs ?? 5000
-    if (this.#outstanding.size > 0 && !this.#failed && timeoutMs > 0) {
+    if (this.#window.pending > 0 && !this.#failed && timeoutMs > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([this.flush(), new Promise((r) => (timer = setTimeout(r, timeoutMs)))])
       clearTimeout(timer)
@@ -289,123 +277,29 @@ export class Client extends EventEmitter {
     }
   }
 
-  // ── window ──────────────────────────────────────────────────────────────────────────────────────
-
-  #withSlot(admit: () => Promise<bigint>): Promise<bigint> {
-    if (this.#waiters.length === 0 && this.#unsettled + this.#reserved < this.#o.window) return admit()
-    const p = new Promise<void>((resolve) => this.#waiters.push(resolve)).then(() => {
-      this.#reserved--
-      if (this.#failed || this.#closing) throw this.#failed ?? new MI_ERR_CLIENT_CLOSED()
-      return admit()
-    })
-    // A waiting send counts for flush() too.
-    this.#track(p)
-    return p
-  }
-
-  #wake(): void {
-    while (this.#waiters.length > 0 && this.#unsettled + this.#reserved < this.#o.window) {
-      this.#reserved++
-      this.#waiters.shift()!()
-    }
-  }
-
-  #track(p: Promise<bigint>): void {
-    this.#outstanding.add(p)
-    const done = () => this.#outstanding.delete(p)
-    p.then(done, done)
-  }
-
-  #admit(seq: bigint, frame: Buffer): Promise<bigint> {
-    let entry!: Entry
-    const p = new Promise<bigint>((resolve, reject) => {
-      // sealed 0 = never written: its first write is not a re-send and re-seals it for the session.
-      entry = {
-        seq,
-        frame,
-        sealed: this.#phase === 'ready' ? this.#sessionId : 0,
-        settled: false,
-        resolve,
-        reject,
-      }
-    })
-    this.#queue.push(entry)
-    this.#unsettled++
-    this.#track(p)
-    if (this.#phase === 'ready') this.#write(entry)
-    return p
-  }
-
   // ── settling ────────────────────────────────────────────────────────────────────────────────────
 
-  /** Resolve every queued entry with seq ≤ upTo (cumulative ACK, or HELLO_OK's HWM). */
+  #admit(seq: bigint, frame: Buffer): Promise<bigint> {
+    // sealed 0 = never written: its first write is not a re-send and re-seals it for the session.
+    const { entry, done } = this.#window.admit(seq, frame, this.#phase === 'ready' ? this.#sessionId : 0)
+    if (this.#phase === 'ready') this.#write(entry)
+    return done
+  }
+
+  /** Resolve every queued frame with seq ≤ upTo (cumulative ACK, or HELLO_OK's HWM). */
   #settleUpTo(upTo: bigint): void {
-    const q = this.#queue
-    let h = this.#head
-    while (h < q.length && q[h]!.seq <= upTo) {
-      const e = q[h]!
-      if (!e.settled) {
-        e.settled = true
-        this.#unsettled--
-        this.#stats.acked++
-        e.resolve(e.seq)
-      }
-      q[h] = undefined as unknown as Entry
-      h++
-    }
-    this.#head = h
-    if (h === q.length) {
-      this.#queue = []
-      this.#head = 0
-    } else if (h >= kCompactAt && h * 2 > q.length) {
-      this.#queue = q.slice(h)
-      this.#head = 0
-    }
-    this.#wake()
+    this.#stats.acked += this.#window.settleUpTo(upTo)
   }
 
   #nack(seq: bigint, code: number, message: string): void {
-    const q = this.#queue
-    let lo = this.#head
-    let hi = q.length - 1
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1
-      const e = q[mid]!
-      if (e.seq === seq) {
-        if (!e.settled) {
-          e.settled = true
-          this.#unsettled--
-          this.#stats.nacked++
-          e.reject(nackError(seq, code, message))
-          this.#wake()
-        }
-        return
-      }
-      if (e.seq < seq) lo = mid + 1
-      else hi = mid - 1
-    }
-    this.#log('warn', { seq, code }, 'NACK for a frame not in flight')
+    const r = this.#window.reject(seq, nackError(seq, code, message))
+    if (r === 'rejected') this.#stats.nacked++
+    else if (r === 'unknown') this.#log('warn', { seq, code }, 'NACK for a frame not in flight')
   }
 
   /** Reject everything pending and waiting. */
   #shutdown(err: Error): void {
-    const q = this.#queue
-    for (let h = this.#head; h < q.length; h++) {
-      const e = q[h]!
-      if (!e.settled) {
-        e.settled = true
-        e.reject(err)
-      }
-    }
-    this.#queue = []
-    this.#head = 0
-    this.#unsettled = 0
-    const waiters = this.#waiters
-    this.#waiters = []
-    for (const w of waiters) {
-      this.#reserved++
-      w()
-    }
+    this.#window.rejectAll(err)
   }
 
   #fail(err: Error): void {
@@ -551,11 +445,7 @@ export class Client extends EventEmitter {
     if (this.#nextSeq <= hwm) this.#nextSeq = hwm + 1n
     this.#settleUpTo(hwm)
     // Re-send the rest in order, with their original seqs.
-    const q = this.#queue
-    for (let h = this.#head; h < q.length; h++) {
-      const e = q[h]!
-      if (!e.settled) this.#write(e)
-    }
+    for (const e of this.#window.unsettled()) this.#write(e)
     this.#startHeartbeat(w.heartbeat_ms)
     this.#log('info', { session: ok.session, hwm, mac: ok.mac }, 'MIP/1 session ready')
     this.emit('connected', {
