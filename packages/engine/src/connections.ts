@@ -15,15 +15,12 @@ import { type LoopNext, RingBacklog, RingConsumer, RingProducer, runDoorbellLoop
 import { Packr } from 'msgpackr'
 import { InboundShares, type ShareConn, type ShareLane } from './inbound-share.ts'
 import { type ConnOpen, In, Out } from './messages.ts'
+import { OUTPUT_SWEEP_MS, OutputBudget, type OutputConn } from './output-budget.ts'
 
 /** After an ERROR, how long a client gets to close before we do (PROTOCOL.md: at most 2 s). */
 const LINGER_MS = 2000
 /** Stop reading a socket whose unsent output exceeds this (a client that never reads its ACKs). */
 const MAX_UNSENT_BYTES = 1 << 20
-/** How often unsent output is summed against the global output budget. */
-const OUTPUT_SWEEP_MS = 250
-/** A connection over its share of the output budget for this long (while over budget) is closed. */
-const OUTPUT_GRACE_MS = 1000
 
 export interface ConnectionLimits {
   maxConnections: number
@@ -38,7 +35,7 @@ export interface ConnectionLimits {
   outputBudgetBytes?: number
 }
 
-interface Conn extends ShareConn {
+interface Conn extends ShareConn, OutputConn {
   id: number
   socket: Socket
   worker: number
@@ -47,9 +44,6 @@ interface Conn extends ShareConn {
   ringPaused: boolean
   /** Paused by a rate limit until this time (ms since epoch). */
   pausedUntil: number
-  ending: boolean
-  /** When it was first seen over its output share while the budget was exceeded (0 = not). */
-  overShareSince: number
 }
 
 interface Lane extends ShareLane<Conn> {
@@ -82,9 +76,7 @@ export class Connections {
   #closed = false
   #accepted = 0
   #refused = 0
-  #shedOutput = 0
-  #sweep: ReturnType<typeof setInterval> | undefined
-  #unsentBytes = 0
+  readonly #output: OutputBudget<Conn> | undefined
 
   constructor(
     rings: Array<{ inbound: SharedArrayBuffer; outbound: SharedArrayBuffer; doorbell: Int32Array }>,
@@ -114,9 +106,18 @@ export class Connections {
     })
     void this.#pumpOutbound()
     if (limits.outputBudgetBytes) {
-      const budget = limits.outputBudgetBytes
-      this.#sweep = setInterval(() => this.#enforceOutputBudget(budget), OUTPUT_SWEEP_MS)
-      this.#sweep.unref()
+      // Shed without the usual linger: a client over its output share is not reading anyway.
+      this.#output = new OutputBudget(
+        limits.outputBudgetBytes,
+        () => this.#conns,
+        (conn) => {
+          conn.ending = true
+          conn.socket.end(
+            encodeError(ErrorCode.OVERLOADED, 'output budget exceeded: the client does not read'),
+          )
+          setTimeout(() => conn.socket.destroy(), OUTPUT_SWEEP_MS).unref()
+        },
+      )
     }
   }
 
@@ -137,9 +138,9 @@ export class Connections {
       backlog: this.#lanes.reduce((n, l) => n + l.backlog.length, 0),
       pausedSockets: this.#lanes.reduce((n, l) => n + l.paused.size, 0),
       /** Unsent output bytes summed at the last budget sweep. */
-      unsentBytes: this.#unsentBytes,
+      unsentBytes: this.#output?.unsentBytes ?? 0,
       /** Connections closed for staying over their share of the output budget. */
-      shedOutput: this.#shedOutput,
+      shedOutput: this.#output?.shed ?? 0,
     }
   }
 
@@ -218,41 +219,10 @@ export class Connections {
 
   /** Wait until every socket has closed (clients got their ERROR), up to `timeoutMs`; then destroy. */
   async closeAll(timeoutMs: number): Promise<void> {
-    clearInterval(this.#sweep)
+    this.#output?.stop()
     const deadline = Date.now() + timeoutMs
     while (this.#conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
     for (const conn of this.#conns.values()) conn.socket.destroy()
-  }
-
-  /**
-   * The per-socket cap only pauses reading; what is already in the rings still turns into output,
-   * so many sockets that never read can hold far more than the cap each. Sum the real unsent bytes;
-   * over budget, a connection above budget/connections for OUTPUT_GRACE_MS is closed (ERROR
-   * OVERLOADED, then destroyed without the usual linger: it is not reading anyway).
-   */
-  #enforceOutputBudget(budget: number): void {
-    let total = 0
-    for (const conn of this.#conns.values()) total += conn.socket.writableLength
-    this.#unsentBytes = total
-    const now = Date.now()
-    if (total <= budget) {
-      for (const conn of this.#conns.values()) conn.overShareSince = 0
-      return
-    }
-    const share = budget / Math.max(1, this.#conns.size)
-    for (const conn of this.#conns.values()) {
-      if (conn.ending || conn.socket.writableLength <= share) {
-        conn.overShareSince = 0
-        continue
-      }
-      if (conn.overShareSince === 0) conn.overShareSince = now
-      else if (now - conn.overShareSince >= OUTPUT_GRACE_MS) {
-        this.#shedOutput++
-        conn.ending = true
-        conn.socket.end(encodeError(ErrorCode.OVERLOADED, 'output budget exceeded: the client does not read'))
-        setTimeout(() => conn.socket.destroy(), OUTPUT_SWEEP_MS).unref()
-      }
-    }
   }
 
   /** Stop reading a socket for `ms` (rate limits); ring backpressure may keep it paused longer. */
