@@ -5,7 +5,7 @@
  * concurrency 1/2, and a plugin emitting one derived record per input into a host emit that takes
  * `emitMs` (standing in for a durable append). Not part of the test suite.
  *
- * Columns: records/s (wall clock: meaningless on a loaded box, compare within a run);
+ * Columns: records/s and body MB/s (wall clock: meaningless on a loaded box, compare within a run);
  * main_us (main-thread CPU µs per record: read, batch, encode, bookkeeping, process.threadCpuUsage);
  * worker_us (plugin threads' CPU µs per record after init: decode + handle, reported by the plugin);
  * proc_us (whole process incl. GC helpers, the libuv pool and thread start-up, process.cpuUsage).
@@ -121,6 +121,7 @@ for (const p of plan) {
     maxRecords: p.maxRecords,
     concurrency: p.concurrency,
     records_per_s: Math.round((records / ms) * 1000),
+    body_mb_per_s: +((records * bodyBytes) / 1e3 / ms).toFixed(1),
     main_us: +((main.user + main.system) / records).toFixed(2),
     worker_us: p.dryRun ? 0 : +(workerCpuUs / records).toFixed(2),
     proc_us: +((proc.user + proc.system) / records).toFixed(2),
