@@ -1,16 +1,18 @@
 /**
  * What: fan-out throughput and CPU cost of the subscriber runtime — log read → filter → batch →
  * encode → move into a piscina worker → decode → no-op handle() → offset commit — per record.
- * Rows: a dry run (read + batch only, no workers), a no-op plugin at batch sizes 100/500/1000 and
+ * Rows: a dry run (read + batch only, no workers), a no-op plugin at batch sizes 100/500/1000 (or `sizes`) and
  * concurrency 1/2, and a plugin emitting one derived record per input into a host emit that takes
  * `emitMs` (standing in for a durable append). Not part of the test suite.
  *
- * Columns: records/s (wall clock: meaningless on a loaded box, compare within a run);
+ * Columns: records/s and body MB/s (wall clock: meaningless on a loaded box, compare within a run);
  * main_us (main-thread CPU µs per record: read, batch, encode, bookkeeping, process.threadCpuUsage);
  * worker_us (plugin threads' CPU µs per record after init: decode + handle, reported by the plugin);
  * proc_us (whole process incl. GC helpers, the libuv pool and thread start-up, process.cpuUsage).
  *
- * Run: cd packages/subscriber-runtime && node bench/dispatch.bench.ts [records=400000] [bodyBytes=64] [emitMs=5]
+ * commits: offset commits during the row (each a file write and two fsyncs).
+ *
+ * Run: cd packages/subscriber-runtime && node bench/dispatch.bench.ts [records=400000] [bodyBytes=64] [emitMs=5] [sizes=100,500,1000]
  * MI_BENCH_PROFILE=<file>: also write a CPU profile of the main thread during the no-op batch-500 row.
  * Needs: nothing external; writes a temporary log under os.tmpdir().
  */
@@ -25,6 +27,8 @@ import { startSubscribers } from '../src/index.ts'
 const records = Number(process.argv[2] ?? 400_000)
 const bodyBytes = Number(process.argv[3] ?? 64)
 const emitMs = Number(process.argv[4] ?? 5)
+/** The no-op rows' batch.maxRecords (concurrency 1), e.g. `1,10,64` for the per-batch cost. */
+const sizes = (process.argv[5] ?? '100,500,1000').split(',').map(Number)
 const dir = mkdtempSync(join(tmpdir(), 'mi-subrt-bench-'))
 const plugin = fileURLToPath(new URL('./_noop-plugin.ts', import.meta.url))
 const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, fatal() {}, child: () => silent }
@@ -57,9 +61,7 @@ interface Row {
 const plan: Row[] = [
   { label: 'warm-up (not reported)', maxRecords: 500, concurrency: 1 },
   { label: 'dry run', maxRecords: 1000, concurrency: 1, dryRun: true },
-  { label: 'no-op', maxRecords: 100, concurrency: 1 },
-  { label: 'no-op', maxRecords: 500, concurrency: 1 },
-  { label: 'no-op', maxRecords: 1000, concurrency: 1 },
+  ...sizes.map((maxRecords) => ({ label: 'no-op', maxRecords, concurrency: 1 })),
   { label: 'no-op', maxRecords: 1000, concurrency: 2 },
   { label: `emit 1:1, host emit ${emitMs} ms`, maxRecords: 500, concurrency: 1, emit: true },
 ]
@@ -70,6 +72,7 @@ for (const p of plan) {
   const name = `b${run++}`
   let workerCpuUs = 0
   let emitted = 0
+  let commits = 0
   const profile = process.env.MI_BENCH_PROFILE && p.label === 'no-op' && p.maxRecords === 500
   const session = profile ? new Session() : undefined
   if (session) {
@@ -88,6 +91,9 @@ for (const p of plan) {
       if (emitMs > 0) await new Promise((r) => setTimeout(r, emitMs))
     },
     metrics: {
+      offsetCommitted: () => {
+        commits++
+      },
       pluginMetric: (_sub, _kind, metric, values) => {
         if (metric === 'thread_cpu_us') workerCpuUs += values[0] ?? 0
       },
@@ -121,9 +127,11 @@ for (const p of plan) {
     maxRecords: p.maxRecords,
     concurrency: p.concurrency,
     records_per_s: Math.round((records / ms) * 1000),
+    body_mb_per_s: +((records * bodyBytes) / 1e3 / ms).toFixed(1),
     main_us: +((main.user + main.system) / records).toFixed(2),
     worker_us: p.dryRun ? 0 : +(workerCpuUs / records).toFixed(2),
     proc_us: +((proc.user + proc.system) / records).toFixed(2),
+    commits,
     ...(p.emit ? { emitted } : {}),
   })
 }

@@ -55,12 +55,24 @@ export class Batch implements Owner {
   encode(): ArrayBuffer {
     const n = this.count
     const strings = new Strings()
-    // Names per run: a group's few streams and appends, not one lookup per record.
-    const ids = this.#runs.map((r) => ({
-      stream: r.g.streams.map((s) => strings.id(s)),
-      module: r.g.batches.map((b) => strings.id(b.module)),
-      core: r.g.batches.map((b) => strings.id(b.core)),
-    }))
+    // Names per run, for the streams and appends the run touches: not every append of the group
+    // (a group holds up to thousands of records; a small batch takes a few of them), and not one
+    // lookup per record. An append's records are contiguous, so its index only grows along a run.
+    const ids = this.#runs.map(({ g, from, to }) => {
+      const stream: number[] = []
+      for (let i = from; i < to; i++) {
+        const s = g.stream[i]!
+        if (stream[s] === undefined) stream[s] = strings.id(g.streams[s]!)
+      }
+      const b0 = g.batch[from]!
+      const module: number[] = []
+      const core: number[] = []
+      for (let b = b0, end = g.batch[to - 1]!; b <= end; b++) {
+        module.push(strings.id(g.batches[b]!.module))
+        core.push(strings.id(g.batches[b]!.core))
+      }
+      return { stream, module, core, b0 }
+    })
     let spans = 0
     for (const r of this.#runs) spans += r.g.bodyEnd[r.to - 1]! - r.g.bodyStart[r.from]!
     const ns = strings.list.length
@@ -71,7 +83,7 @@ export class Batch implements Owner {
     let at = 0 // where the current run's span starts, relative to bodiesAt
     for (let ri = 0; ri < this.#runs.length; ri++) {
       const { g, from, to } = this.#runs[ri]!
-      const { stream, module, core } = ids[ri]!
+      const { stream, module, core, b0 } = ids[ri]!
       const spanStart = g.bodyStart[from]!
       const spanEnd = g.bodyEnd[to - 1]!
       buf.set(g.body.subarray(spanStart, spanEnd), bodiesAt + at)
@@ -84,8 +96,8 @@ export class Batch implements Owner {
         if (big !== undefined && Number.isNaN(g.ts[i]!)) big[k] = groupTs(g, i) as bigint
         seq[k] = b.seq
         u32[k] = stream[g.stream[i]!]!
-        u32[n + k] = module[bi]!
-        u32[2 * n + k] = core[bi]!
+        u32[n + k] = module[bi - b0]!
+        u32[2 * n + k] = core[bi - b0]!
         u32[3 * n + k] = at + g.bodyStart[i]! - spanStart
         u32[4 * n + k] = g.bodyEnd[i]! - g.bodyStart[i]!
       }
