@@ -61,12 +61,6 @@ export class Chunk {
     if (lsn > this.maxLsn) this.maxLsn = lsn
   }
 
-  /** Empty it for reuse (the writer keeps a pool: a chunk is 3.4 KB of cells). */
-  clear(): void {
-    this.cells.fill(0)
-    this.maxLsn = 0
-  }
-
   /** Set second `sec` from a schema 1 `rollup_1s` row (the migration). */
   set(sec: number, cell: readonly number[], maxLsn: number): void {
     for (let k = 0; k < kDense; k++) this.cells[sec * kDense + k] = cell[k]!

@@ -4,7 +4,9 @@
  *
  * Per batch, points are aggregated in memory into (series, minute) chunks (chunk.ts), merged with
  * the stored chunk and written once: one row write per series and minute touched, not per point or
- * per second. Records become runs (one `record_runs` row per run of a module's records, schema.ts),
+ * per second. Written chunks stay in memory (a bounded cache) so that the next batch touching the
+ * same minute (the current minute of every series, in real time) adds to them without reading and
+ * merging the stored row again. Records become runs (one `record_runs` row per run of a module's records, schema.ts),
  * not a row each. A rollup never double-counts: a record at or below its module's applied lsn is
  * skipped before it reaches the aggregation, and the applied lsn commits with the rows.
  */
@@ -46,6 +48,12 @@ export interface ApplyResult {
   points: number
 }
 
+/**
+ * Chunks kept in memory after a batch, at most (3.4 KB each: ~14 MB). Past it they are all
+ * dropped and the next batches read what they touch again.
+ */
+const kCachedChunks = 4096
+
 const later = (ts: number, lsn: number, thanTs: number, thanLsn: number) =>
   ts > thanTs || (ts === thanTs && lsn > thanLsn)
 
@@ -58,17 +66,27 @@ interface ModuleState {
   stored: number
 }
 
-/** One configured field of one (stream, module): its series and this batch's points for it. */
+/** A (series, minute) chunk in memory. */
+interface Minute {
+  series: SeriesState
+  minute: number
+  chunk: Chunk
+  /** The chunk holds the stored row too (written by this writer, or read and merged). */
+  loaded: boolean
+  /** The batch (generation) that last added to it: it is written at that batch's end. */
+  gen: number
+}
+
+/** One configured field of one (stream, module): its series and its chunks in memory. */
 interface SeriesState {
   /** Series id, 0 until its first point creates the row. */
   id: number
-  /** The batch (generation) `chunks` and the latest point belong to. */
+  /** The batch (generation) the latest point belongs to. */
   gen: number
-  /** Minute → this batch's chunk of points. */
-  chunks: Map<number, Chunk>
-  /** The chunk last added to (records come in time order within a frame: mostly a hit). */
-  minute: number
-  chunk: Chunk | undefined
+  /** Minute → its chunk: this batch's points, and stored rows kept from earlier batches. */
+  minutes: Map<number, Minute>
+  /** The minute last added to (records come in time order within a frame: mostly a hit). */
+  at: Minute | undefined
   lastV: number
   lastTs: number
   lastLsn: number
@@ -99,8 +117,10 @@ export class IndexWriter {
   #slots = new Map<string, Map<string, Slot>>()
   /** Batch generation: per-batch state in modules and series is valid when its gen equals it. */
   #gen = 0
-  /** Chunks flushed by earlier batches, cleared, for reuse. */
-  #pool: Chunk[] = []
+  /** Chunks held in the series' `minutes` maps (at most kCachedChunks after a batch). */
+  #cached = 0
+  /** `PRAGMA data_version` after our last commit: another connection's commit changes it. */
+  #dataVersion = -1
   #s: Record<string, StatementSync>
   #runs: RunBuilder
   #pointRows: BulkInsert
@@ -127,6 +147,7 @@ export class IndexWriter {
       ),
       chunkGet: db.prepare('SELECT cells, max_lsn FROM rollup WHERE series = ? AND minute = ?'),
       chunkPut: db.prepare(kChunkPut),
+      dataVersion: db.prepare('PRAGMA data_version'),
     }
     // The query side needs to know whether steps finer than the rollups can be answered.
     db.prepare(
@@ -169,9 +190,8 @@ export class IndexWriter {
         series: this.#fieldNames.map(() => ({
           id: 0,
           gen: 0,
-          chunks: new Map(),
-          minute: Number.NaN,
-          chunk: undefined,
+          minutes: new Map(),
+          at: undefined,
           lastV: 0,
           lastTs: 0,
           lastLsn: 0,
@@ -197,10 +217,14 @@ export class IndexWriter {
     const values = this.#values
     const modules: ModuleState[] = []
     const touched: SeriesState[] = []
+    const dirty: Minute[] = []
     // IMMEDIATE: take the write lock before reading applied lsns, so another writer thread cannot
     // apply the same records between our read and our commit.
     this.db.exec('BEGIN IMMEDIATE')
     try {
+      // Another writer (a second worker thread on this file) committed: our chunks may be stale.
+      const version = (s.dataVersion!.get() as { data_version: number }).data_version
+      if (version !== this.#dataVersion) this.#dropChunks()
       // Records come in runs of one (stream, module, core) (a frame's records): compare with the
       // previous record's names before any map lookup.
       let slot: Slot | undefined
@@ -242,22 +266,25 @@ export class IndexWriter {
           if (ser.gen !== gen) {
             if (ser.id === 0) ser.id = this.#seriesId(slot.stream, m.id, this.#fieldNames[i]!)
             ser.gen = gen
-            ser.minute = Number.NaN
             ser.lastTs = Number.NEGATIVE_INFINITY
             touched.push(ser)
           }
           if (this.#rawPoints) this.#pointRows.add(ser.id, ts, r.lsn, v)
-          let c = ser.chunk
-          if (minute !== ser.minute) {
-            c = ser.chunks.get(minute)
-            if (c === undefined) {
-              c = this.#pool.pop() ?? new Chunk()
-              ser.chunks.set(minute, c)
+          let at = ser.at
+          if (at === undefined || at.minute !== minute) {
+            at = ser.minutes.get(minute)
+            if (at === undefined) {
+              at = { series: ser, minute, chunk: new Chunk(), loaded: false, gen: 0 }
+              ser.minutes.set(minute, at)
+              this.#cached++
             }
-            ser.minute = minute
-            ser.chunk = c
+            ser.at = at
           }
-          c!.add(sec, v, ts, r.lsn)
+          if (at.gen !== gen) {
+            at.gen = gen
+            dirty.push(at)
+          }
+          at.chunk.add(sec, v, ts, r.lsn)
           if (later(ts, r.lsn, ser.lastTs, ser.lastLsn)) {
             ser.lastV = v
             ser.lastTs = ts
@@ -267,20 +294,21 @@ export class IndexWriter {
       }
       this.#runs.flush()
       this.#pointRows.flush()
-      for (const ser of touched) {
-        for (const [minute, c] of ser.chunks) {
-          const old = s.chunkGet!.get(ser.id, minute) as { cells: Uint8Array; max_lsn: number } | undefined
-          if (old !== undefined) c.merge(old.cells, old.max_lsn)
-          putChunk(s.chunkPut!, ser.id, minute, c)
-          c.clear()
-          this.#pool.push(c)
+      for (const at of dirty) {
+        const id = at.series.id
+        if (!at.loaded) {
+          const old = s.chunkGet!.get(id, at.minute) as { cells: Uint8Array; max_lsn: number } | undefined
+          if (old !== undefined) at.chunk.merge(old.cells, old.max_lsn)
+          at.loaded = true
         }
-        ser.chunks.clear()
-        ser.chunk = undefined
-        s.seriesLast!.run(ser.lastV, ser.lastTs, ser.lastLsn, ser.id, ser.lastTs, ser.lastTs, ser.lastLsn)
+        putChunk(s.chunkPut!, id, at.minute, at.chunk)
       }
+      for (const ser of touched)
+        s.seriesLast!.run(ser.lastV, ser.lastTs, ser.lastLsn, ser.id, ser.lastTs, ser.lastTs, ser.lastLsn)
       for (const m of modules) if (m.through > m.stored) s.appliedSet!.run(m.id, m.through)
       this.db.exec('COMMIT')
+      this.#dataVersion = version
+      if (this.#cached > kCachedChunks) this.#dropChunks()
     } catch (err) {
       this.#rollback()
       throw err
@@ -304,6 +332,8 @@ export class IndexWriter {
       | { value: number }
       | undefined
     if (prev !== undefined && prev.value >= minLsn) return 0
+    // A chunk kept in memory may be a row deleted here: the next batch must not write it back.
+    this.#dropChunks()
     this.db.exec('BEGIN IMMEDIATE')
     try {
       const gone = this.db
@@ -325,12 +355,24 @@ export class IndexWriter {
     }
   }
 
+  /** Forget the chunks kept in memory (the stored rows stay the truth). */
+  #dropChunks(): void {
+    for (const byStream of this.#slots.values())
+      for (const slot of byStream.values())
+        for (const ser of slot.series) {
+          ser.minutes.clear()
+          ser.at = undefined
+        }
+    this.#cached = 0
+  }
+
   #rollback(): void {
     // Ids handed out inside the failed transaction no longer exist.
     for (const m of this.#names) m.clear()
     this.#modules.clear()
+    // The chunks in memory hold the failed batch's points: drop them with the slots.
     this.#slots.clear()
-    this.#pool.length = 0
+    this.#cached = 0
     this.#runs.clear()
     this.#pointRows.clear()
     if (this.db.isTransaction) this.db.exec('ROLLBACK')
