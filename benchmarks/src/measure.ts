@@ -49,6 +49,8 @@ export interface TargetRun {
   during?: (server: UnderTest) => DuringStop | Promise<DuringStop>
   /** Extra `limits.*` settings for our server. */
   limits?: Record<string, number>
+  /** Note the load generators' CPU seconds inside the window (`load_cpu_s`) beside the server's. */
+  loadCpu?: boolean
 }
 
 /** The server a row runs against. */
@@ -170,6 +172,7 @@ export async function measureTarget(
     if (out.connected !== r.connections) row.extra.connected = out.connected
     if (out.settledFrames === 0) row.extra.note = 'nothing acknowledged inside the window'
     if (r.connections >= 1000) row.extra.connect_ms = Math.round(out.connectMs)
+    if (r.loadCpu) row.extra.load_cpu_s = Math.round(out.cpuS * 100) / 100
     if (r.ratePerSec)
       row.extra.achieved_pct = Math.round((out.msgsPerSec / (r.ratePerSec * (r.recordsPerFrame ?? 1))) * 100)
     if (ours) {

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import { type LatencySummary, mergeHistograms } from '../histogram.ts'
+import { cpuSeconds } from '../procs.ts'
 import type { FromChild, LoadPlan, LoadResult, ToChild } from './messages.ts'
 
 /**
@@ -40,6 +41,8 @@ export interface LoadOutcome {
   sentFrames: number
   settledFrames: number
   windowMs: number
+  /** CPU seconds (user + system) the generator processes used inside the measurement window. */
+  cpuS: number
 }
 
 const kWorkerUrl = new URL('./worker.ts', import.meta.url)
@@ -119,8 +122,25 @@ export async function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<Lo
 
     const startAtMs = Date.now() + 100
     const measureFrom = startAtMs + spec.warmupMs
-    timers.push(setTimeout(() => hooks.measureStart?.(), measureFrom - Date.now()))
-    timers.push(setTimeout(() => hooks.measureEnd?.(), measureFrom + spec.measureMs - Date.now()))
+    // The generators' own CPU over the window: on a small machine they compete with the server.
+    const cpuNow = () => children.reduce((a, c) => a + (c.pid === undefined ? 0 : cpuSeconds(c.pid)), 0)
+    let cpuFrom = Number.NaN
+    let cpuTo = Number.NaN
+    timers.push(
+      setTimeout(() => {
+        cpuFrom = cpuNow()
+        hooks.measureStart?.()
+      }, measureFrom - Date.now()),
+    )
+    timers.push(
+      setTimeout(
+        () => {
+          cpuTo = cpuNow()
+          hooks.measureEnd?.()
+        },
+        measureFrom + spec.measureMs - Date.now(),
+      ),
+    )
     const doneTimeoutMs = 100 + spec.warmupMs + spec.measureMs + spec.drainMs + 30_000
     const pending = children.map((c) => waitFor(c, ['DONE'], doneTimeoutMs, 'DONE'))
     for (const c of children) c.send({ code: 'GO', startAtMs } satisfies ToChild)
@@ -142,6 +162,7 @@ export async function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<Lo
       sentFrames: results.reduce((a, r) => a + r.sentTotal, 0),
       settledFrames: results.reduce((a, r) => a + r.settledTotal, 0),
       windowMs,
+      cpuS: cpuTo - cpuFrom,
     }
   } finally {
     for (const t of timers) clearTimeout(t)

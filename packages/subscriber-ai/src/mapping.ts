@@ -1,6 +1,6 @@
+import { jsonFieldReader } from '@module-ingest/subscriber-sdk/json-fields'
 import { unpack } from 'msgpackr'
 import type { MappingConfig } from './config.ts'
-import { fastJsonFields } from './json-fast.ts'
 
 /**
  * Writes one record's features into `out` at `offset` and returns undefined, or returns why the
@@ -98,13 +98,15 @@ export function compileMapping(m: MappingConfig): CompiledMapping {
   if (m.format === 'f32le') return { width, map: fromF32le(width) }
   if (m.format === 'msgpack') return { width, map: fromDocument(m, (b) => unpack(b)) }
   const slow = fromDocument(m, (b) => JSON.parse(decoder.decode(b)))
-  const fast = m.fields ? fastJsonFields(m.fields) : undefined
+  const fast = m.fields ? jsonFieldReader(m.fields) : undefined
   if (!fast) return { width, map: slow }
   // The byte reader takes the flat objects sensors send; anything it does not decode exactly
   // (and every body that does not fit) goes through JSON.parse, which also words the error.
   return {
     width,
     map: (body, out, offset) =>
-      body.byteLength <= kMaxDocumentBytes && fast(body, out, offset) ? undefined : slow(body, out, offset),
+      body.byteLength <= kMaxDocumentBytes && fast(body, out, offset) === width
+        ? undefined
+        : slow(body, out, offset),
   }
 }

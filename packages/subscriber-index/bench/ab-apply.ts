@@ -56,6 +56,7 @@ console.log(
     fields: withFields,
     records: total,
     usPerRecordCpu: +((cpu * 1e6) / total).toFixed(2),
+    usPerRecordSys: +(c.system / total).toFixed(2),
     wallRate: Math.round(total / s),
     load: (await import('node:os')).loadavg()[0]!.toFixed(2),
   }),

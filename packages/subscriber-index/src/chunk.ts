@@ -16,7 +16,6 @@ export const kCell = 8
 /** f64s per second in a dense (in-memory) chunk: count, min, max, sum, last, last_ts, last_lsn. */
 const kDense = 7
 
-/** A chunk being built or merged in memory: dense seconds (count 0 = empty). */
 /** Totals of a bucket (a second cell, a minute row, a query step): what a rollup aggregates. */
 export interface Totals {
   count: number
@@ -28,6 +27,10 @@ export interface Totals {
   lastLsn: number
 }
 
+/** The blob `row()` writes into: SQLite copies a bound blob, so one buffer serves every row. */
+const kBlob = new Float64Array(60 * kCell)
+
+/** A chunk being built or merged in memory: dense seconds (count 0 = empty). */
 export class Chunk {
   readonly cells = new Float64Array(60 * kDense)
   maxLsn = 0
@@ -89,12 +92,10 @@ export class Chunk {
     if (maxLsn > this.maxLsn) this.maxLsn = maxLsn
   }
 
-  /** The row to store: the minute's totals and the cells blob. */
+  /** The row to store: the minute's totals and the cells blob (valid until the next call). */
   row(): Totals & { blob: Uint8Array } {
     const c = this.cells
-    let n = 0
-    for (let o = 0; o < c.length; o += kDense) if (c[o] !== 0) n++
-    const out = new Float64Array(n * kCell)
+    const out = kBlob
     let count = 0
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
@@ -119,7 +120,7 @@ export class Chunk {
         lastLsn = c[o + 6]!
       }
     }
-    return { count, min, max, sum, last, lastTs, lastLsn, blob: new Uint8Array(out.buffer) }
+    return { count, min, max, sum, last, lastTs, lastLsn, blob: new Uint8Array(out.buffer, 0, j * 8) }
   }
 }
 

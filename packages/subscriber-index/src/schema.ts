@@ -77,7 +77,14 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
       checkVersion(db, path)
       return db
     }
+    // 16 KiB pages (new files; an existing file keeps its size): a full rollup chunk (~3.9 KB)
+    // then fits its leaf page instead of spilling into an overflow page that every rewrite frees
+    // and reallocates. Set before WAL mode, which fixes the page size of a new file.
+    db.exec('PRAGMA page_size = 16384')
     db.exec('PRAGMA journal_mode = WAL')
+    // Checkpoint every 2,500 pages (40 MB of WAL at 16 KiB, 4 MB by default): the chunks that
+    // consecutive batches rewrite are copied into the file once per checkpoint, not once each.
+    db.exec('PRAGMA wal_autocheckpoint = 2500')
     // 64 MiB page cache: series and index b-trees are written at many points at once.
     db.exec('PRAGMA cache_size = -65536')
     db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)

@@ -4,14 +4,16 @@
  *
  * Per batch, points are aggregated in memory into (series, minute) chunks (chunk.ts), merged with
  * the stored chunk and written once: one row write per series and minute touched, not per point or
- * per second. Records become runs (one `record_runs` row per run of a module's records, schema.ts),
+ * per second. Written chunks stay in memory (a bounded cache) so that the next batch touching the
+ * same minute (the current minute of every series, in real time) adds to them without reading and
+ * merging the stored row again. Records become runs (one `record_runs` row per run of a module's records, schema.ts),
  * not a row each. A rollup never double-counts: a record at or below its module's applied lsn is
  * skipped before it reaches the aggregation, and the applied lsn commits with the rows.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { BulkInsert } from './bulk.ts'
 import { Chunk, kChunkPut, kSecondUs, minuteOf, putChunk } from './chunk.ts'
-import { compileField, type FieldGetter, parseObject } from './extract.ts'
+import { compileFields, type FieldsReader } from './extract.ts'
 import { RunBuilder } from './runs.ts'
 import { kCore, kModule, kStream, openDatabase } from './schema.ts'
 
@@ -46,19 +48,79 @@ export interface ApplyResult {
   points: number
 }
 
+/**
+ * Chunks kept in memory after a batch, at most (3.4 KB each: ~14 MB). Past it they are all
+ * dropped and the next batches read what they touch again.
+ */
+const kCachedChunks = 4096
+
 const later = (ts: number, lsn: number, thanTs: number, thanLsn: number) =>
   ts > thanTs || (ts === thanTs && lsn > thanLsn)
+
+/** A module seen by this writer: its name id and, per batch, its applied-through lsn. */
+interface ModuleState {
+  id: number
+  /** The batch (generation) `through` and `stored` belong to. */
+  gen: number
+  through: number
+  stored: number
+}
+
+/** A (series, minute) chunk in memory. */
+interface Minute {
+  series: SeriesState
+  minute: number
+  chunk: Chunk
+  /** The chunk holds the stored row too (written by this writer, or read and merged). */
+  loaded: boolean
+  /** The batch (generation) that last added to it: it is written at that batch's end. */
+  gen: number
+}
+
+/** One configured field of one (stream, module): its series and its chunks in memory. */
+interface SeriesState {
+  /** Series id, 0 until its first point creates the row. */
+  id: number
+  /** The batch (generation) the latest point belongs to. */
+  gen: number
+  /** Minute → its chunk: this batch's points, and stored rows kept from earlier batches. */
+  minutes: Map<number, Minute>
+  /** The minute last added to (records come in time order within a frame: mostly a hit). */
+  at: Minute | undefined
+  lastV: number
+  lastTs: number
+  lastLsn: number
+}
+
+/** A (stream, module) pair: its ids and its series, one per configured field. */
+interface Slot {
+  streamName: string
+  moduleName: string
+  stream: number
+  module: ModuleState
+  series: SeriesState[]
+}
 
 export class IndexWriter {
   readonly db: DatabaseSync
   readonly path: string
   #records: boolean
   #rawPoints: boolean
-  #fields: Array<{ name: string; get: FieldGetter }>
+  #fieldNames: string[]
+  #readFields: FieldsReader
+  /** The current body's field values (NaN = no point). */
+  #values: Float64Array
   /** Interned name ids, one map per kind (kStream, kModule, kCore). */
   #names = [new Map<string, number>(), new Map<string, number>(), new Map<string, number>()]
-  /** module id → stream id → series id per configured field (0 = not created yet). */
-  #series = new Map<number, Map<number, number[]>>()
+  #modules = new Map<string, ModuleState>()
+  /** module name → stream name → slot. */
+  #slots = new Map<string, Map<string, Slot>>()
+  /** Batch generation: per-batch state in modules and series is valid when its gen equals it. */
+  #gen = 0
+  /** Chunks held in the series' `minutes` maps (at most kCachedChunks after a batch). */
+  #cached = 0
+  /** `PRAGMA data_version` after our last commit: another connection's commit changes it. */
+  #dataVersion = -1
   #s: Record<string, StatementSync>
   #runs: RunBuilder
   #pointRows: BulkInsert
@@ -68,7 +130,9 @@ export class IndexWriter {
     this.db = openDatabase(path, { synchronous: options.synchronous ?? 'normal' })
     this.#records = options.records ?? true
     this.#rawPoints = options.rawPoints ?? false
-    this.#fields = (options.fields ?? []).map((name) => ({ name, get: compileField(name) }))
+    this.#fieldNames = options.fields ?? []
+    this.#readFields = compileFields(this.#fieldNames)
+    this.#values = new Float64Array(this.#fieldNames.length)
     const db = this.db
     this.#s = {
       nameGet: db.prepare('SELECT id FROM names WHERE kind = ? AND name = ?'),
@@ -83,6 +147,7 @@ export class IndexWriter {
       ),
       chunkGet: db.prepare('SELECT cells, max_lsn FROM rollup WHERE series = ? AND minute = ?'),
       chunkPut: db.prepare(kChunkPut),
+      dataVersion: db.prepare('PRAGMA data_version'),
     }
     // The query side needs to know whether steps finer than the rollups can be answered.
     db.prepare(
@@ -103,19 +168,38 @@ export class IndexWriter {
     return id
   }
 
-  /** The series ids of (stream, module), one per field, created on first use. */
-  #seriesIds(stream: number, module: number): number[] {
-    let byStream = this.#series.get(module)
+  /** The slot of (stream, module), created (with its name ids) on first use. */
+  #slot(streamName: string, moduleName: string): Slot {
+    let byStream = this.#slots.get(moduleName)
     if (byStream === undefined) {
       byStream = new Map()
-      this.#series.set(module, byStream)
+      this.#slots.set(moduleName, byStream)
     }
-    let ids = byStream.get(stream)
-    if (ids === undefined) {
-      ids = this.#fields.map(() => 0)
-      byStream.set(stream, ids)
+    let slot = byStream.get(streamName)
+    if (slot === undefined) {
+      let module = this.#modules.get(moduleName)
+      if (module === undefined) {
+        module = { id: this.#name(kModule, moduleName), gen: 0, through: 0, stored: 0 }
+        this.#modules.set(moduleName, module)
+      }
+      slot = {
+        streamName,
+        moduleName,
+        stream: this.#name(kStream, streamName),
+        module,
+        series: this.#fieldNames.map(() => ({
+          id: 0,
+          gen: 0,
+          minutes: new Map(),
+          at: undefined,
+          lastV: 0,
+          lastTs: 0,
+          lastLsn: 0,
+        })),
+      }
+      byStream.set(streamName, slot)
     }
-    return ids
+    return slot
   }
 
   #seriesId(stream: number, module: number, field: string): number {
@@ -128,74 +212,103 @@ export class IndexWriter {
     const out: ApplyResult = { applied: 0, skipped: 0, points: 0 }
     if (batch.length === 0) return out
     const s = this.#s
+    const gen = ++this.#gen
+    const nFields = this.#fieldNames.length
+    const values = this.#values
+    const modules: ModuleState[] = []
+    const touched: SeriesState[] = []
+    const dirty: Minute[] = []
     // IMMEDIATE: take the write lock before reading applied lsns, so another writer thread cannot
     // apply the same records between our read and our commit.
     this.db.exec('BEGIN IMMEDIATE')
     try {
-      const applied = new Map<number, number>()
-      // series → minute → chunk of this batch's points
-      const chunks = new Map<number, Map<number, Chunk>>()
-      const latest = new Map<number, { v: number; ts: number; lsn: number }>()
+      // Another writer (a second worker thread on this file) committed: our chunks may be stale.
+      const version = (s.dataVersion!.get() as { data_version: number }).data_version
+      if (version !== this.#dataVersion) this.#dropChunks()
+      // Records come in runs of one (stream, module, core) (a frame's records): compare with the
+      // previous record's names before any map lookup.
+      let slot: Slot | undefined
+      let coreName: string | undefined
+      let core = 0
       for (const r of batch) {
-        const module = this.#name(kModule, r.module)
-        let through = applied.get(module)
-        if (through === undefined) {
-          through = (s.appliedGet!.get(module) as { lsn: number } | undefined)?.lsn ?? 0
+        if (slot === undefined || r.module !== slot.moduleName || r.stream !== slot.streamName) {
+          slot = this.#slot(r.stream, r.module)
         }
-        if (r.lsn <= through) {
+        const m = slot.module
+        if (m.gen !== gen) {
+          m.gen = gen
+          m.through = (s.appliedGet!.get(m.id) as { lsn: number } | undefined)?.lsn ?? 0
+          m.stored = m.through
+          modules.push(m)
+        }
+        if (r.lsn <= m.through) {
           out.skipped++
-          applied.set(module, through)
           continue
         }
-        applied.set(module, r.lsn)
+        m.through = r.lsn
         out.applied++
-        const stream = this.#name(kStream, r.stream)
         const ts = typeof r.ts === 'number' ? r.ts : Number.MAX_SAFE_INTEGER
-        if (this.#records) this.#runs.add(stream, module, this.#name(kCore, r.core), r.lsn, ts)
-        if (this.#fields.length === 0) continue
-        const obj = parseObject(r.body)
-        if (obj === undefined) continue
+        if (this.#records) {
+          if (r.core !== coreName) {
+            coreName = r.core
+            core = this.#name(kCore, coreName)
+          }
+          this.#runs.add(slot.stream, m.id, core, r.lsn, ts)
+        }
+        if (nFields === 0 || !this.#readFields(r.body, values)) continue
         const minute = minuteOf(ts)
         const sec = Math.floor((ts - minute) / kSecondUs)
-        const ids = this.#seriesIds(stream, module)
-        for (let i = 0; i < this.#fields.length; i++) {
-          const f = this.#fields[i]!
-          const v = f.get(obj)
-          if (v === undefined) continue
+        for (let i = 0; i < nFields; i++) {
+          const v = values[i]!
+          if (Number.isNaN(v)) continue // no point
           out.points++
-          let series = ids[i]!
-          if (series === 0) {
-            series = this.#seriesId(stream, module, f.name)
-            ids[i] = series
+          const ser = slot.series[i]!
+          if (ser.gen !== gen) {
+            if (ser.id === 0) ser.id = this.#seriesId(slot.stream, m.id, this.#fieldNames[i]!)
+            ser.gen = gen
+            ser.lastTs = Number.NEGATIVE_INFINITY
+            touched.push(ser)
           }
-          if (this.#rawPoints) this.#pointRows.add(series, ts, r.lsn, v)
-          let bySeries = chunks.get(series)
-          if (bySeries === undefined) {
-            bySeries = new Map()
-            chunks.set(series, bySeries)
+          if (this.#rawPoints) this.#pointRows.add(ser.id, ts, r.lsn, v)
+          let at = ser.at
+          if (at === undefined || at.minute !== minute) {
+            at = ser.minutes.get(minute)
+            if (at === undefined) {
+              at = { series: ser, minute, chunk: new Chunk(), loaded: false, gen: 0 }
+              ser.minutes.set(minute, at)
+              this.#cached++
+            }
+            ser.at = at
           }
-          let c = bySeries.get(minute)
-          if (c === undefined) {
-            c = new Chunk()
-            bySeries.set(minute, c)
+          if (at.gen !== gen) {
+            at.gen = gen
+            dirty.push(at)
           }
-          c.add(sec, v, ts, r.lsn)
-          const l = latest.get(series)
-          if (l === undefined || later(ts, r.lsn, l.ts, l.lsn)) latest.set(series, { v, ts, lsn: r.lsn })
+          at.chunk.add(sec, v, ts, r.lsn)
+          if (later(ts, r.lsn, ser.lastTs, ser.lastLsn)) {
+            ser.lastV = v
+            ser.lastTs = ts
+            ser.lastLsn = r.lsn
+          }
         }
       }
       this.#runs.flush()
       this.#pointRows.flush()
-      for (const [series, bySeries] of chunks) {
-        for (const [minute, c] of bySeries) {
-          const old = s.chunkGet!.get(series, minute) as { cells: Uint8Array; max_lsn: number } | undefined
-          if (old !== undefined) c.merge(old.cells, old.max_lsn)
-          putChunk(s.chunkPut!, series, minute, c)
+      for (const at of dirty) {
+        const id = at.series.id
+        if (!at.loaded) {
+          const old = s.chunkGet!.get(id, at.minute) as { cells: Uint8Array; max_lsn: number } | undefined
+          if (old !== undefined) at.chunk.merge(old.cells, old.max_lsn)
+          at.loaded = true
         }
+        putChunk(s.chunkPut!, id, at.minute, at.chunk)
       }
-      for (const [series, l] of latest) s.seriesLast!.run(l.v, l.ts, l.lsn, series, l.ts, l.ts, l.lsn)
-      for (const [module, lsn] of applied) s.appliedSet!.run(module, lsn)
+      for (const ser of touched)
+        s.seriesLast!.run(ser.lastV, ser.lastTs, ser.lastLsn, ser.id, ser.lastTs, ser.lastTs, ser.lastLsn)
+      for (const m of modules) if (m.through > m.stored) s.appliedSet!.run(m.id, m.through)
       this.db.exec('COMMIT')
+      this.#dataVersion = version
+      if (this.#cached > kCachedChunks) this.#dropChunks()
     } catch (err) {
       this.#rollback()
       throw err
@@ -219,6 +332,8 @@ export class IndexWriter {
       | { value: number }
       | undefined
     if (prev !== undefined && prev.value >= minLsn) return 0
+    // A chunk kept in memory may be a row deleted here: the next batch must not write it back.
+    this.#dropChunks()
     this.db.exec('BEGIN IMMEDIATE')
     try {
       const gone = this.db
@@ -240,10 +355,24 @@ export class IndexWriter {
     }
   }
 
+  /** Forget the chunks kept in memory (the stored rows stay the truth). */
+  #dropChunks(): void {
+    for (const byStream of this.#slots.values())
+      for (const slot of byStream.values())
+        for (const ser of slot.series) {
+          ser.minutes.clear()
+          ser.at = undefined
+        }
+    this.#cached = 0
+  }
+
   #rollback(): void {
     // Ids handed out inside the failed transaction no longer exist.
     for (const m of this.#names) m.clear()
-    this.#series.clear()
+    this.#modules.clear()
+    // The chunks in memory hold the failed batch's points: drop them with the slots.
+    this.#slots.clear()
+    this.#cached = 0
     this.#runs.clear()
     this.#pointRows.clear()
     if (this.db.isTransaction) this.db.exec('ROLLBACK')

@@ -1,14 +1,21 @@
 /**
  * Reads the declared top-level numeric fields of a JSON object straight from its bytes, without
- * decoding the body to a string or building an object (JSON.parse was ~0.7 µs of the plugin's
- * ~2.6 µs per 8-field record). It accepts only what it can decode exactly: a flat object of ASCII
- * keys without escapes whose other values are numbers, literals or escape-free ASCII strings, with
- * numbers whose value `m × 10^e` has m < 2^53 and |e| ≤ 22 (then one IEEE multiply or divide is
- * correctly rounded, so the value equals JSON.parse's). Anything else - nested values, escapes,
- * non-ASCII, a BOM, long or huge numbers, a missing or non-numeric field, invalid JSON - returns
- * false and the caller takes the JSON.parse path, which also words the error. Duplicate keys: the
- * last one wins, as in JSON.parse.
+ * decoding the body to a string or building an object (for a small sensor body JSON.parse costs
+ * more than the rest of a plugin's work on it: the ai and index subscribers both read bodies this
+ * way). It accepts only what it can decode exactly: a flat object of ASCII keys without escapes
+ * whose other values are numbers, literals or escape-free ASCII strings, with numbers whose value
+ * `m × 10^e` has m < 2^53 and |e| ≤ 22 (then one IEEE multiply or divide is correctly rounded, so
+ * the value equals JSON.parse's). Anything else - nested values, escapes, non-ASCII, a BOM, long or
+ * huge numbers, a declared field that is not a number, invalid JSON - declines the body and the
+ * caller takes the JSON.parse path (which also words an error). Duplicate keys: the last one wins,
+ * as in JSON.parse.
  */
+
+/**
+ * Reads the declared fields of `body` into `out[offset + i]` (field i; NaN when absent) and
+ * returns how many were present, or -1 when it declines the body (`out` is then unspecified).
+ */
+export type JsonFieldReader = (body: Uint8Array, out: Float32Array | Float64Array, offset: number) => number
 
 const kPow10 = Array.from({ length: 23 }, (_, i) => 10 ** i) // exact doubles up to 1e22
 const kMaxMantissa = 2 ** 53
@@ -32,10 +39,8 @@ function skipString(b: Uint8Array, p: number): number {
   return -1
 }
 
-/** Returns a reader, or undefined when a field is not a plain top-level key (a dotted path). */
-export function fastJsonFields(
-  fields: readonly string[],
-): ((body: Uint8Array, out: Float32Array, offset: number) => boolean) | undefined {
+/** A reader of `fields`, or undefined when one is not a plain top-level key (a dotted path). */
+export function jsonFieldReader(fields: readonly string[]): JsonFieldReader | undefined {
   const keys: Uint8Array[] = []
   for (const f of fields) {
     // Only keys that appear in JSON exactly as their bytes (no escapes needed) and plain paths.
@@ -71,21 +76,22 @@ export function fastJsonFields(
       seen.fill(0)
       generation = 1
     }
+    for (let k = 0; k < n; k++) out[offset + k] = Number.NaN
     p = skipWs(b, p)
-    if (b[p] !== 0x7b) return false
+    if (b[p] !== 0x7b) return -1
     p++
     p = skipWs(b, p)
     if (b[p] === 0x7d) {
       p++
     } else {
       for (;;) {
-        if (b[p] !== 0x22) return false
+        if (b[p] !== 0x22) return -1
         const keyStart = p + 1
         p = skipString(b, p)
-        if (p < 0) return false
+        if (p < 0) return -1
         const field = fieldOf(b, keyStart, p - 1, hint)
         p = skipWs(b, p)
-        if (b[p] !== 0x3a) return false
+        if (b[p] !== 0x3a) return -1
         p++
         p = skipWs(b, p)
         const c = b[p]
@@ -108,11 +114,11 @@ export function fastJsonFields(
               p++
               d = b[p]
             } while (d !== undefined && d >= 0x30 && d <= 0x39)
-          } else return false
+          } else return -1
           if (d === 0x2e) {
             p++
             d = b[p]
-            if (d === undefined || d < 0x30 || d > 0x39) return false
+            if (d === undefined || d < 0x30 || d > 0x39) return -1
             do {
               m = m * 10 + (d - 0x30)
               scale--
@@ -129,7 +135,7 @@ export function fastJsonFields(
               p++
               d = b[p]
             }
-            if (d === undefined || d < 0x30 || d > 0x39) return false
+            if (d === undefined || d < 0x30 || d > 0x39) return -1
             let e = 0
             do {
               if (e < 10_000) e = e * 10 + (d - 0x30)
@@ -140,7 +146,7 @@ export function fastJsonFields(
           }
           if (field >= 0) {
             // m is exact only below 2^53 (more digits may have been rounded while accumulating).
-            if (m >= kMaxMantissa || scale > 22 || scale < -22) return false
+            if (m >= kMaxMantissa || scale > 22 || scale < -22) return -1
             let v = scale >= 0 ? m * kPow10[scale]! : m / kPow10[-scale]!
             if (negative) v = -v
             out[offset + field] = v
@@ -151,10 +157,10 @@ export function fastJsonFields(
             hint = field + 1 === n ? 0 : field + 1
           }
         } else if (field >= 0) {
-          return false // a declared field that is not a number: the slow path words it
+          return -1 // a declared field that is not a number: JSON.parse says what it is
         } else if (c === 0x22) {
           p = skipString(b, p)
-          if (p < 0) return false
+          if (p < 0) return -1
         } else if (c === 0x74 && b[p + 1] === 0x72 && b[p + 2] === 0x75 && b[p + 3] === 0x65) {
           p += 4
         } else if (
@@ -168,7 +174,7 @@ export function fastJsonFields(
         } else if (c === 0x6e && b[p + 1] === 0x75 && b[p + 2] === 0x6c && b[p + 3] === 0x6c) {
           p += 4
         } else {
-          return false // objects, arrays, invalid
+          return -1 // objects, arrays, invalid
         }
         p = skipWs(b, p)
         if (b[p] === 0x2c) {
@@ -176,12 +182,12 @@ export function fastJsonFields(
           p = skipWs(b, p)
           continue
         }
-        if (b[p] !== 0x7d) return false
+        if (b[p] !== 0x7d) return -1
         p++
         break
       }
     }
     p = skipWs(b, p)
-    return p === end && found === n
+    return p === end ? found : -1
   }
 }
