@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS pending (
 export interface OpenOptions {
   readOnly?: boolean
   synchronous?: 'normal' | 'full'
-  /** The writer's history ring size; a file written with another size is re-slotted on open. */
+  /** The writer's history size; a file written with another size is resized on open. */
   historyPerKey?: number
 }
 
@@ -112,10 +112,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
         history,
       )
     }
-    const ring = db.prepare("SELECT value FROM meta WHERE key = 'history_per_key'").get() as
+    const kept = db.prepare("SELECT value FROM meta WHERE key = 'history_per_key'").get() as
       | { value: number }
       | undefined
-    if (ring?.value !== history) resize(db, history)
+    if (kept?.value !== history) resize(db, history)
     return db
   } catch (err) {
     db.close()

@@ -9,11 +9,10 @@
  * not at all; either way one `outcomes` row records what happened.
  *
  * Cost: a set without an expected revision is one statement from JS: an upsert (no read first)
- * whose trigger writes the history row (a ring slot beside the key's row, overwritten in place: no
- * prune, mostly the same page). Its outcome joins the open run of its producer's writes (one row
- * per run, outcomes.ts); a single-op transaction needs no savepoint. The body is decoded once,
- * without msgpackr for the usual flat map. The delivery is one SQLite transaction, so its fsync is
- * shared by all its records.
+ * whose trigger appends the history row (to hist, schema.ts; #clean deletes what falls out of the
+ * kept history). Its outcome joins the open run of its producer's writes (one row per run,
+ * outcomes.ts); a single-op transaction needs no savepoint. The body is decoded once. The delivery
+ * is one SQLite transaction, so its fsync is shared by all its records.
  *
  * Time: TTL expiry = the write record's `rts` (server receive time) + ttlMs. While applying, "now"
  * is the record's rts, so applying is a pure function of the log (replay gives the same file).
