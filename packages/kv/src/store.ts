@@ -32,6 +32,7 @@ import {
 } from '@module-ingest/kv-protocol'
 import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
 import { OutcomeWriter } from './outcomes.ts'
+import { mergePatch } from './patch.ts'
 import { openDatabase, writerStatements } from './schema.ts'
 
 /** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
@@ -391,18 +392,4 @@ export class KvStore {
 
 function describe(row: Row): string {
   return row.type === 'json' ? 'a JSON value that is not an object' : `a ${row.type}`
-}
-
-/** RFC 7386 JSON merge patch: null deletes a member, objects merge recursively. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch
-  const out: Record<string, unknown> =
-    typeof target === 'object' && target !== null && !Array.isArray(target)
-      ? { ...(target as Record<string, unknown>) }
-      : {}
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k]
-    else out[k] = mergePatch(out[k], v)
-  }
-  return out
 }
