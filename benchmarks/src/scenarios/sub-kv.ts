@@ -11,7 +11,8 @@
  * - `redis`: `SET device-N <json>` (records/s = durable sets/s: Redis replies after the AOF
  *   fsync), and `GET` of random keys on another connection meanwhile;
  * - `ours+kv get, quiet` / `redis get, quiet`: 2000 sequential gets of random keys on the same
- *   server after the load (and, for ours, after the store caught up): get latency without load.
+ *   server after the load (and, for ours, after the store has applied everything, however long
+ *   that takes: `waited_for_apply_ms`): get latency without load.
  *
  * `kv-10k` loads 10,000 keys; `kv-1m` loads 1,000,000 (by name or with --big: loading alone takes
  * minutes on a busy 2-core machine) and is a skipped row otherwise.
@@ -137,6 +138,21 @@ async function quietGets(get: (key: string) => Promise<boolean>, keys: number, n
   }
 }
 
+/**
+ * Waits (at most `maxMs`) until the kv subscriber has applied every record: the catch-up window of
+ * watchSubscriber is a few seconds, and gets run while a backlog is still being applied are not
+ * quiet. Returns the lag left (0 = caught up).
+ */
+async function caughtUp(server: OursServer, maxMs = 180_000): Promise<number> {
+  const t0 = performance.now()
+  for (;;) {
+    const s = (await server.stats()).subscribers?.find((x) => x.name === 'kv')
+    const lag = s?.lagRecords ?? -1
+    if (lag === 0 || performance.now() - t0 > maxMs) return lag
+    await sleep(200)
+  }
+}
+
 /** The quiet-get row beside a target's load row (same run, same server, measured after the load). */
 function quietRow(
   name: string,
@@ -201,7 +217,14 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
             const gets = getLoop(oursGet(server), keys)
             return async (w) => {
               const out = { ...(await gets(w)), ...(await watch(w)) }
-              quietOurs = await quietGets(oursGet(server), keys)
+              const t0 = performance.now()
+              const lag = await caughtUp(server)
+              const waited = Math.round(performance.now() - t0)
+              quietOurs = {
+                ...(await quietGets(oursGet(server), keys)),
+                waited_for_apply_ms: waited,
+                ...(lag === 0 ? {} : { lag_at_quiet_gets: lag }),
+              }
               return out
             }
           },

@@ -5,6 +5,7 @@
  *
  *   node packages/kv/bench/apply.bench.ts                       # KEYS=10000 SETS=100000
  *   KEYS=1000000 SETS=50000 HIST=0 node packages/kv/bench/apply.bench.ts
+ *   PRAGMAS='PRAGMA mmap_size = 2000000000' node packages/kv/bench/apply.bench.ts  # SQL run after open
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -36,6 +37,7 @@ const rec = (b: Uint8Array, m: string, seq: number) => ({
   body: b,
 })
 if (process.env.CKPT) store.db.exec(`PRAGMA wal_autocheckpoint = ${process.env.CKPT}`)
+if (process.env.PRAGMAS) store.db.exec(process.env.PRAGMAS)
 if (PRELOAD) {
   for (let i = 0; i < KEYS; i += 1000) {
     const n = Math.min(1000, KEYS - i)

@@ -71,7 +71,7 @@ export class KvReader {
     try {
       this.#s = {
         applied: db.prepare("SELECT value FROM meta WHERE key = 'applied_lsn'"),
-        // slot -1 is the live key; slots 0.. its history (schema.ts).
+        // slot -1 is the live key (schema.ts).
         get: db.prepare(`SELECT type, value, rev, created, expires FROM kv
           WHERE ns = ? AND key = ? AND slot = -1 AND (expires IS NULL OR expires > ?)`),
         // The key and the applied lsn in one statement: one read snapshot, one call per get.
@@ -83,8 +83,13 @@ export class KvReader {
         keys: db.prepare(`SELECT key, type, rev, expires FROM kv INDEXED BY kv_live
           WHERE ns = ? AND key > ? AND key >= ? AND key < ? AND slot = -1
           AND (expires IS NULL OR expires > ?) ORDER BY key LIMIT ?`),
-        history: db.prepare(`SELECT rev AS lsn, op, type, value, expires, ts FROM kv
-          WHERE ns = ? AND key = ? AND slot >= 0 AND rev < ? ORDER BY rev DESC LIMIT ?`),
+        // The chain of the key's history rows from its newest (its row's rev), historyPerKey long.
+        history: db.prepare(`WITH RECURSIVE c (lsn, n) AS (
+            SELECT rev, 1 FROM kv WHERE ns = ?1 AND key = ?2 AND slot IN (-1, -2)
+            UNION ALL SELECT h.prev, c.n + 1 FROM c JOIN hist h ON h.lsn = c.lsn
+              WHERE h.prev IS NOT NULL AND c.n < (SELECT value FROM meta WHERE key = 'history_per_key'))
+          SELECT h.lsn, h.op, h.type, h.value, h.expires, h.ts FROM c JOIN hist h ON h.lsn = c.lsn
+          WHERE h.lsn < ?3 ORDER BY h.lsn DESC LIMIT ?4`),
         // The newest row starting at or before lsn (a seek; `last_lsn >= ?` in SQL would scan
         // every older outcome), then: does it reach lsn? (outcomes.ts: a row may be a run.)
         outcome: db.prepare('SELECT * FROM outcomes WHERE lsn <= ? ORDER BY lsn DESC LIMIT 1'),

@@ -10,7 +10,7 @@ import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { MI_ERR_KV_SCHEMA } from './errors.ts'
 
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 // One row per transaction (first lsn .. last lsn), or per run of single-op writes (outcomes.ts):
 // how the writer learns what happened. seq has no type: an integer, or text past 2^63-1.
@@ -21,26 +21,36 @@ const kOutcomesDdl = `CREATE TABLE IF NOT EXISTS outcomes (
 );
 CREATE INDEX IF NOT EXISTS outcomes_seq ON outcomes (module, seq);`
 
-const kDdl = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
--- Keys and their history in one B-tree, so that a write dirties one page, not two (at a million
--- keys a set costs mostly the pages it dirties, each written to the WAL and again at checkpoint).
--- slot -1: the live key. rev = the lsn that last wrote it; created = the lsn that created it;
---   expires = ms since epoch (server clock) or NULL; hseq = the number of writes to it so far;
---   op, ts = its last write's op and time (what the history trigger copies, see historyTriggers).
--- slot 0..historyPerKey-1: its applied writes, a ring: write number hseq goes to slot
---   hseq % historyPerKey, replacing the one historyPerKey writes before it (no prune).
---   rev = the write's lsn; op, ts = the write's op and time; type/value NULL for 'del'.
-CREATE TABLE IF NOT EXISTS kv (
+// The kv table as schema 2 and 3 have it (migrate1 fills it, migrate3 moves its history out).
+const kKvDdl = `CREATE TABLE IF NOT EXISTS kv (
   ns TEXT NOT NULL, key TEXT NOT NULL, slot INTEGER NOT NULL,
   type TEXT, value TEXT, rev INTEGER NOT NULL, created INTEGER, expires INTEGER,
   hseq INTEGER NOT NULL, op TEXT, ts INTEGER,
   PRIMARY KEY (ns, key, slot)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL AND slot = -1;
--- Listing keys walks live rows only, however much history (of deleted keys too) lies between them.
--- Written when a key is created or deleted, not when it is overwritten.
-CREATE INDEX IF NOT EXISTS kv_live ON kv (ns, key) WHERE slot = -1;
+-- Listing keys walks live rows only. Written when a key is created or deleted, not overwritten.
+CREATE INDEX IF NOT EXISTS kv_live ON kv (ns, key) WHERE slot = -1;`
+
+const kDdl = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+-- slot -1: a live key. rev = the lsn that last wrote it; created = the lsn that created it;
+--   expires = ms since epoch (server clock) or NULL; hseq = the number of writes to it so far;
+--   op, ts = its last write's op and time.
+-- slot -2: a key that is gone (deleted, or expired and swept) but has history: its hseq and, in
+--   rev, the lsn of its newest history row, so a re-created key continues both.
+${kKvDdl}
+-- Every applied write of a key (history), appended in lsn order: a set adds a row at the end of
+-- this B-tree instead of rewriting a ring slot inside the keys' B-tree, which kept that B-tree
+-- historyPerKey+1 times larger than the keys (every delivery dirtied most of its pages at 10k
+-- keys; at 200k+ keys most sets read a page from disk). prev = the key's previous history lsn:
+-- a key's history is the chain from its row's rev, its newest historyPerKey writes being those
+-- with hseq > the key's hseq - historyPerKey. Older rows are garbage, deleted by the cleaner
+-- (store.ts) as it passes them, never read.
+CREATE TABLE IF NOT EXISTS hist (
+  lsn INTEGER PRIMARY KEY, ns TEXT NOT NULL, key TEXT NOT NULL, hseq INTEGER NOT NULL,
+  prev INTEGER, op TEXT NOT NULL, type TEXT, value TEXT, expires INTEGER, ts INTEGER
+);
 ${kOutcomesDdl}
 -- The delivered head of a transaction whose tail is in a later delivery.
 CREATE TABLE IF NOT EXISTS pending (
@@ -52,7 +62,7 @@ CREATE TABLE IF NOT EXISTS pending (
 export interface OpenOptions {
   readOnly?: boolean
   synchronous?: 'normal' | 'full'
-  /** The writer's history ring size; a file written with another size is re-slotted on open. */
+  /** The writer's history size; a file written with another size is resized on open. */
   historyPerKey?: number
 }
 
@@ -92,6 +102,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     const v = version(db)
     if (v === 1) migrate1(db, history)
     if (v === 1 || v === 2) migrate2(db)
+    if (v === 1 || v === 2 || v === 3) migrate3(db)
     else if (v !== undefined && v !== SCHEMA_VERSION)
       throw new Error(`schema version ${v}, this build reads ${SCHEMA_VERSION}`)
     db.exec(kDdl)
@@ -101,10 +112,10 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
         history,
       )
     }
-    const ring = db.prepare("SELECT value FROM meta WHERE key = 'history_per_key'").get() as
+    const kept = db.prepare("SELECT value FROM meta WHERE key = 'history_per_key'").get() as
       | { value: number }
       | undefined
-    if (ring?.value !== history) reslot(db, history)
+    if (kept?.value !== history) resize(db, history)
     return db
   } catch (err) {
     db.close()
@@ -120,15 +131,17 @@ function version(db: DatabaseSync): number | undefined {
   return v === undefined ? undefined : Number(v.value)
 }
 
-/** Keep each key's newest `size` history rows and move them to slot hseq % size. */
-function reslot(db: DatabaseSync, size: number): void {
+/**
+ * A new history size: every row that is not among its key's newest `size` goes now (the cleaner
+ * would find them later, but a larger size set before it did would bring them back).
+ */
+function resize(db: DatabaseSync, size: number): void {
   db.exec('BEGIN IMMEDIATE')
   try {
-    db.exec(`DELETE FROM kv WHERE slot >= 0 AND hseq <= (SELECT max(h.hseq) FROM kv h
-      WHERE h.ns = kv.ns AND h.key = kv.key AND h.slot >= 0) - ${size}`)
-    // Through slots below -1: no row ever collides with one not yet moved, nor with a live key.
-    db.exec(`UPDATE kv SET slot = -2 - hseq % ${Math.max(size, 1)} WHERE slot >= 0`)
-    db.exec('UPDATE kv SET slot = -2 - slot WHERE slot < -1')
+    // 0: no history at all; turned on again, it starts again.
+    if (size === 0) db.exec('DELETE FROM hist; DELETE FROM kv WHERE slot = -2')
+    db.exec(`DELETE FROM hist WHERE hseq <= coalesce((SELECT k.hseq FROM kv k
+      WHERE k.ns = hist.ns AND k.key = hist.key AND k.slot IN (-1, -2)), hist.hseq) - ${size}`)
     db.prepare(
       "INSERT INTO meta (key, value) VALUES ('history_per_key', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(size)
@@ -185,33 +198,54 @@ function migrate2(db: DatabaseSync): void {
 }
 
 /**
- * History by trigger: a write to a live row (slot -1) that changes its hseq copies the row into
- * ring slot hseq % size, inside SQLite (one statement per set from JS, not two). A new row comes in
- * with hseq 0 and continues the numbering of the key's history (it may have been deleted before).
- * TEMP: per connection, with this writer's ring size; nothing in the file depends on it.
+ * Schema 3 (history as ring slots 0.. beside each key's row in kv) → 4 (history appended to hist,
+ * chained by prev; a gone key with history keeps a slot -2 row).
  */
-function historyTriggers(db: DatabaseSync, size: number): void {
+function migrate3(db: DatabaseSync): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    db.exec(`${kDdl}
+      INSERT INTO hist (lsn, ns, key, hseq, prev, op, type, value, expires, ts)
+        SELECT rev, ns, key, hseq, lag(rev) OVER (PARTITION BY ns, key ORDER BY hseq), op, type, value,
+          expires, ts FROM kv WHERE slot >= 0;
+      INSERT INTO kv (ns, key, slot, rev, hseq)
+        SELECT ns, key, -2, max(rev), max(hseq) FROM kv h WHERE slot >= 0 AND NOT EXISTS (SELECT 1 FROM kv l
+          WHERE l.ns = h.ns AND l.key = h.key AND l.slot = -1) GROUP BY ns, key;
+      DELETE FROM kv WHERE slot >= 0;
+      UPDATE meta SET value = 4 WHERE key = 'schema';`)
+    db.exec('COMMIT')
+  } catch (err) {
+    db.exec('ROLLBACK')
+    throw err
+  }
+}
+
+/**
+ * History by trigger: a write to a live row (slot -1) that changes its hseq appends the row to
+ * hist, chained to the key's previous history row (one statement per set from JS). A new row comes
+ * in with hseq 0 and continues the numbering and the chain of a gone key's row (slot -2), which it
+ * replaces. TEMP: per connection; nothing in the file depends on it.
+ */
+function historyTriggers(db: DatabaseSync): void {
   db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS kv_new AFTER INSERT ON main.kv
       WHEN NEW.slot = -1 AND NEW.hseq = 0 BEGIN
-    UPDATE main.kv SET hseq = coalesce((SELECT max(h.hseq) FROM main.kv h
-      WHERE h.ns = NEW.ns AND h.key = NEW.key AND h.slot >= 0), 0) + 1
+    UPDATE main.kv SET hseq = coalesce((SELECT g.hseq FROM main.kv g
+      WHERE g.ns = NEW.ns AND g.key = NEW.key AND g.slot = -2), 0) + 1
       WHERE ns = NEW.ns AND key = NEW.key AND slot = -1;
+    DELETE FROM main.kv WHERE ns = NEW.ns AND key = NEW.key AND slot = -2;
   END;
   CREATE TEMP TRIGGER IF NOT EXISTS kv_history AFTER UPDATE OF hseq ON main.kv
       WHEN NEW.slot = -1 BEGIN
-    INSERT INTO main.kv (ns, key, slot, hseq, rev, op, type, value, expires, ts)
-      VALUES (NEW.ns, NEW.key, NEW.hseq % ${size}, NEW.hseq, NEW.rev, NEW.op, NEW.type, NEW.value,
-        NEW.expires, NEW.ts)
-      -- An upsert, not OR REPLACE: inside a trigger the outer statement's conflict policy wins.
-      ON CONFLICT (ns, key, slot) DO UPDATE SET hseq = excluded.hseq, rev = excluded.rev,
-        op = excluded.op, type = excluded.type, value = excluded.value, expires = excluded.expires,
-        ts = excluded.ts;
+    INSERT INTO main.hist (lsn, ns, key, hseq, prev, op, type, value, expires, ts)
+      VALUES (NEW.rev, NEW.ns, NEW.key, NEW.hseq, iif(OLD.hseq = 0, (SELECT g.rev FROM main.kv g
+        WHERE g.ns = NEW.ns AND g.key = NEW.key AND g.slot = -2), OLD.rev), NEW.op, NEW.type,
+        NEW.value, NEW.expires, NEW.ts);
   END;`)
 }
 
 /** The materializer's statements, prepared once per connection (store.ts uses them). */
 export function writerStatements(db: DatabaseSync, historyPerKey: number): Record<string, StatementSync> {
-  if (historyPerKey > 0) historyTriggers(db, historyPerKey)
+  if (historyPerKey > 0) historyTriggers(db)
   // A new live row: hseq 0 lets kv_new number it; without history there is nothing to continue.
   const fresh = historyPerKey > 0 ? 0 : 1
   return {
@@ -238,9 +272,17 @@ export function writerStatements(db: DatabaseSync, historyPerKey: number): Recor
       rev = excluded.rev, created = excluded.created, expires = excluded.expires,
       hseq = kv.hseq + 1, op = excluded.op, ts = excluded.ts`),
     del: db.prepare('DELETE FROM kv WHERE ns = ? AND key = ? AND slot = -1'),
-    lastHseq: db.prepare('SELECT max(hseq) AS n FROM kv WHERE ns = ? AND key = ? AND slot >= 0'),
-    hist: db.prepare(`INSERT OR REPLACE INTO kv (ns, key, slot, hseq, rev, op, type, value, expires, ts)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    // A delete's history: the gone key's row and its history row (a write of a value gets its
+    // history row from the trigger).
+    gone: db.prepare('SELECT hseq, rev FROM kv WHERE ns = ? AND key = ? AND slot = -2'),
+    setGone: db.prepare(`INSERT INTO kv (ns, key, slot, rev, hseq) VALUES (?, ?, -2, ?, ?)
+      ON CONFLICT (ns, key, slot) DO UPDATE SET rev = excluded.rev, hseq = excluded.hseq`),
+    histDel: db.prepare(`INSERT INTO hist (lsn, ns, key, hseq, prev, op, ts)
+      VALUES (?, ?, ?, ?, ?, 'del', ?)`),
+    // The cleaner: history rows lsn ?1..?2 that are not among their key's newest historyPerKey.
+    cleanEnd: db.prepare('SELECT lsn FROM hist WHERE lsn >= ? ORDER BY lsn LIMIT 1 OFFSET ?'),
+    clean: db.prepare(`DELETE FROM hist WHERE lsn >= ?1 AND lsn < ?2 AND hseq <= coalesce((SELECT k.hseq
+      FROM kv k WHERE k.ns = hist.ns AND k.key = hist.key AND k.slot < 0), hseq) - ${historyPerKey}`),
     outcome: db.prepare(
       'INSERT OR REPLACE INTO outcomes (lsn, last_lsn, ns, module, seq, ops, ok, code, idx, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
@@ -253,6 +295,10 @@ export function writerStatements(db: DatabaseSync, historyPerKey: number): Recor
       'INSERT OR REPLACE INTO pending (lsn, stream, module, core, seq, rts, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
     pendingClear: db.prepare('DELETE FROM pending'),
+    // An expired key's history stays reachable from a gone row (before the sweep deletes it).
+    sweepGone: db.prepare(`INSERT INTO kv (ns, key, slot, rev, hseq) SELECT ns, key, -2, rev, hseq
+      FROM kv WHERE slot = -1 AND expires IS NOT NULL AND expires <= ?
+      ON CONFLICT (ns, key, slot) DO UPDATE SET rev = excluded.rev, hseq = excluded.hseq`),
     sweep: db.prepare('DELETE FROM kv WHERE slot = -1 AND expires IS NOT NULL AND expires <= ?'),
   }
 }

@@ -9,11 +9,10 @@
  * not at all; either way one `outcomes` row records what happened.
  *
  * Cost: a set without an expected revision is one statement from JS: an upsert (no read first)
- * whose trigger writes the history row (a ring slot beside the key's row, overwritten in place: no
- * prune, mostly the same page). Its outcome joins the open run of its producer's writes (one row
- * per run, outcomes.ts); a single-op transaction needs no savepoint. The body is decoded once,
- * without msgpackr for the usual flat map. The delivery is one SQLite transaction, so its fsync is
- * shared by all its records.
+ * whose trigger appends the history row (to hist, schema.ts; #clean deletes what falls out of the
+ * kept history). Its outcome joins the open run of its producer's writes (one row per run,
+ * outcomes.ts); a single-op transaction needs no savepoint. The body is decoded once. The delivery
+ * is one SQLite transaction, so its fsync is shared by all its records.
  *
  * Time: TTL expiry = the write record's `rts` (server receive time) + ttlMs. While applying, "now"
  * is the record's rts, so applying is a pure function of the log (replay gives the same file).
@@ -33,6 +32,7 @@ import {
 } from '@module-ingest/kv-protocol'
 import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
 import { OutcomeWriter } from './outcomes.ts'
+import { mergePatch } from './patch.ts'
 import { openDatabase, writerStatements } from './schema.ts'
 
 /** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
@@ -182,11 +182,13 @@ export class KvStore {
         i = j
       }
       this.#outcomes.flush()
+      if (this.#o.historyPerKey > 0) this.#clean(recs.length)
       if (held > 0 && !pended) s.pendingClear!.run()
       s.setMeta!.run('applied_lsn', applied)
       s.setMeta!.run('clock_ms', clock)
       const lastSweep = this.#meta('sweep_ms', 0)
       if (clock - lastSweep >= this.#o.sweepIntervalMs) {
+        if (this.#o.historyPerKey > 0) s.sweepGone!.run(clock)
         out.swept = Number(s.sweep!.run(clock).changes)
         s.setMeta!.run('sweep_ms', clock)
         s.outcomesPrune!.run(this.#o.outcomesKept)
@@ -199,6 +201,21 @@ export class KvStore {
       this.db.exec('ROLLBACK')
       throw err
     }
+  }
+
+  /**
+   * The history cleaner: each delivery passes over the next 2 × `written` rows of hist (in lsn
+   * order, starting again from the oldest at the end) and deletes those that are no longer among
+   * their key's newest historyPerKey. Passing twice as fast as history grows keeps hist at about
+   * twice the history kept; the deletes are in lsn order, so they dirty few pages. What it deletes
+   * is never read (schema.ts), so where deliveries were cut does not show.
+   */
+  #clean(written: number): void {
+    const s = this.#s
+    const from = this.#meta('hist_cursor', 0)
+    const end = s.cleanEnd!.get(from, 2 * Math.max(written, 1)) as { lsn: number } | undefined
+    s.clean!.run(from, end ? end.lsn : Number.MAX_SAFE_INTEGER)
+    s.setMeta!.run('hist_cursor', end ? end.lsn : 0)
   }
 
   /** The namespace of a stream (cached: a delivery names few streams, thousands of times). */
@@ -255,19 +272,17 @@ export class KvStore {
     }
   }
 
-  /** A key's next write number: one past its row's, or (no row) past its newest history row's. */
-  #nextHseq(ns: string, key: string, row: Row | undefined): number {
-    if (row) return Number(row.hseq) + 1
-    if (this.#o.historyPerKey === 0) return 1
-    const h = this.#s.lastHseq!.get(ns, key) as { n: number | null }
-    return h.n === null ? 1 : Number(h.n) + 1
-  }
-
-  /** A delete's history row (a write of a value gets its row from the trigger). */
-  #history(ns: string, key: string, r: KvRecord, hseq: number): void {
+  /**
+   * A delete's history (a write of a value gets its history row from the trigger): the next write
+   * number and chain of the key, from its row or (no row) its gone row; the key stays as gone.
+   */
+  #historyOfDelete(ns: string, key: string, r: KvRecord, row: Row | undefined): void {
     if (this.#o.historyPerKey === 0) return
-    const slot = hseq % this.#o.historyPerKey
-    this.#s.hist!.run(ns, key, slot, hseq, r.lsn, 'del', null, null, null, Math.floor(r.rts / 1000))
+    const s = this.#s
+    const last = row ?? (s.gone!.get(ns, key) as { hseq: number; rev: number } | undefined)
+    const hseq = last ? Number(last.hseq) + 1 : 1
+    s.setGone!.run(ns, key, r.lsn, hseq)
+    s.histDel!.run(r.lsn, ns, key, hseq, last ? Number(last.rev) : null, Math.floor(r.rts / 1000))
   }
 
   #applyOp(ns: string, r: KvRecord, d: DecodedOp): void {
@@ -290,7 +305,7 @@ export class KvStore {
       )
     if (op.op === 'del') {
       s.del!.run(ns, op.key)
-      this.#history(ns, op.key, r, this.#nextHseq(ns, op.key, row))
+      this.#historyOfDelete(ns, op.key, r, row)
       return
     }
     let type: KvType
@@ -358,10 +373,12 @@ export class KvStore {
         .prepare(`SELECT ns, key, type, value, rev, created, expires, hseq FROM kv
           WHERE slot = -1 AND (expires IS NULL OR expires > ?) ORDER BY ns, key`)
         .all(clock),
+      // The history reads can see (what the cleaner has not deleted yet is not part of it).
       history: this.db
-        .prepare(`SELECT ns, key, slot, hseq, rev AS lsn, op, type, value, expires, ts FROM kv
-          WHERE slot >= 0 ORDER BY ns, key, lsn`)
-        .all(),
+        .prepare(`SELECT h.ns, h.key, h.hseq, h.lsn, h.prev, h.op, h.type, h.value, h.expires, h.ts
+          FROM hist h JOIN kv k ON k.ns = h.ns AND k.key = h.key AND k.slot IN (-1, -2)
+          WHERE h.hseq > k.hseq - ? ORDER BY h.ns, h.key, h.lsn`)
+        .all(this.#o.historyPerKey),
       outcomes: this.db.prepare('SELECT * FROM outcomes ORDER BY lsn').all(),
       pending: this.db.prepare('SELECT lsn FROM pending ORDER BY lsn').all(),
       applied: [this.appliedLsn()],
@@ -375,18 +392,4 @@ export class KvStore {
 
 function describe(row: Row): string {
   return row.type === 'json' ? 'a JSON value that is not an object' : `a ${row.type}`
-}
-
-/** RFC 7386 JSON merge patch: null deletes a member, objects merge recursively. */
-export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch
-  const out: Record<string, unknown> =
-    typeof target === 'object' && target !== null && !Array.isArray(target)
-      ? { ...(target as Record<string, unknown>) }
-      : {}
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k]
-    else out[k] = mergePatch(out[k], v)
-  }
-  return out
 }

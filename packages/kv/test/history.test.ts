@@ -111,3 +111,74 @@ test('a schema 1 store file is migrated in place on open', (t) => {
     ['back', 'del'],
   )
 })
+
+test('a schema 3 store file (history as ring slots in kv) is migrated in place on open', (t) => {
+  const path = join(tempDir(t), 'kv.sqlite')
+  const v3 = new DatabaseSync(path)
+  // The tables that changed in 4 (meta, outcomes and pending are the same).
+  v3.exec(`PRAGMA journal_mode = WAL;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+    CREATE TABLE kv (ns TEXT NOT NULL, key TEXT NOT NULL, slot INTEGER NOT NULL, type TEXT, value TEXT,
+      rev INTEGER NOT NULL, created INTEGER, expires INTEGER, hseq INTEGER NOT NULL, op TEXT, ts INTEGER,
+      PRIMARY KEY (ns, key, slot)) WITHOUT ROWID;
+    CREATE INDEX kv_expires ON kv (expires) WHERE expires IS NOT NULL AND slot = -1;
+    CREATE INDEX kv_live ON kv (ns, key) WHERE slot = -1;
+    INSERT INTO meta VALUES ('schema', 3), ('history_per_key', 2), ('applied_lsn', 5), ('clock_ms', ${T0});
+    -- k: written 3 times (lsn 1, 2, 4), ring of 2 holds writes 2 and 3.
+    INSERT INTO kv VALUES ('d', 'k', -1, 'string', 'c', 4, 1, NULL, 3, 'set', ${T0}),
+      ('d', 'k', 0, 'string', 'b', 2, NULL, NULL, 2, 'set', ${T0}),
+      ('d', 'k', 1, 'string', 'c', 4, NULL, NULL, 3, 'set', ${T0}),
+    -- gone: set at lsn 3, deleted at lsn 5.
+      ('d', 'gone', 1, 'string', 'x', 3, NULL, NULL, 1, 'set', ${T0}),
+      ('d', 'gone', 0, NULL, NULL, 5, NULL, NULL, 2, 'del', ${T0});`)
+  v3.close()
+  const store = new KvStore(path, { historyPerKey: 2 })
+  const reader = new KvReader(path)
+  t.teardown(() => {
+    reader.close()
+    store.close()
+  })
+  t.is(store.appliedLsn(), 5)
+  t.falsy(store.db.prepare('SELECT 1 FROM kv WHERE slot >= 0').get(), 'no ring slots left in kv')
+  t.like(reader.get('d', 'k', T0), { value: 'c', revision: 4, created: 1 })
+  const values = (key: string) => reader.history('d', key, { limit: 10 }).map((e) => e.value ?? e.op)
+  t.deepEqual(values('k'), ['c', 'b'])
+  t.deepEqual(values('gone'), ['del', 'x'])
+  const log = new LogSim()
+  log.lsn = 5
+  log.seq = 5n
+  store.apply(log.frame('d', [{ op: 'set', key: 'k', value: str('d') }]))
+  store.apply(log.frame('d', [{ op: 'set', key: 'gone', value: str('back') }]))
+  t.deepEqual(values('k'), ['d', 'c'])
+  t.deepEqual(values('gone'), ['back', 'del'], 're-created: the chain and numbering continue')
+  t.deepEqual(
+    (store.dump().history as Array<{ key: string; hseq: number }>).map((h) => `${h.key}${h.hseq}`),
+    ['gone2', 'gone3', 'k3', 'k4'],
+  )
+})
+
+test('the cleaner keeps the history table within about twice the history kept', (t) => {
+  const path = join(tempDir(t), 'kv.sqlite')
+  const log = new LogSim()
+  const store = new KvStore(path, { historyPerKey: 3 })
+  const reader = new KvReader(path)
+  t.teardown(() => {
+    reader.close()
+    store.close()
+  })
+  // 20 keys, 100 writes each, deliveries of 50.
+  for (let round = 0; round < 100; round++) {
+    const recs = Array.from({ length: 20 }, (_, k) =>
+      log.frame('d', [{ op: 'set', key: `k${k}`, value: str(`${round}`) }]),
+    ).flat()
+    store.apply(recs.slice(0, 10))
+    store.apply(recs.slice(10))
+  }
+  const rows = (store.db.prepare('SELECT count(*) AS n FROM hist').get() as { n: number }).n
+  // Each delivery passes over twice the rows it wrote: dead rows wait at most one pass.
+  t.true(rows <= 2 * 60 + 20, `${rows} history rows for 60 kept`)
+  t.deepEqual(
+    reader.history('d', 'k7', { limit: 10 }).map((e) => e.value),
+    ['99', '98', '97'],
+  )
+})
