@@ -29,6 +29,7 @@ import {
 import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
 import { indexQueryApi } from './index-api.ts'
 import { kvReadHandler } from './kv.ts'
+import { probeLoopDelay } from './loop-delay.ts'
 import { builtinPlugins } from './plugins.ts'
 import { subscriberMetrics } from './subscriber-metrics.ts'
 
@@ -81,6 +82,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
   metrics
     .gauge('mi_build_info', 'Always 1; labels name the build', { labels: ['version', 'node'] })
     .set({ version: kVersion, node: process.versions.node }, 1)
+  const stopProbe = probeLoopDelay(metrics, 'main')
   const enabled = config.subscribers.filter((s) => s.enabled)
   const stops: Array<() => Promise<unknown>> = [] // what started, to stop in reverse if a later part fails
   try {
@@ -198,6 +200,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
           await metricsServer?.close()
           await indexApi?.close()
           await kvReads?.close()
+          stopProbe()
           logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
         })()
         return closing
@@ -208,6 +211,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
       for (const stop of stops.reverse()) await stop().catch(() => {})
     })()
     await Promise.race([stopped, new Promise((r) => setTimeout(r, kAbortStartMs).unref())])
+    stopProbe()
     throw err
   }
 }

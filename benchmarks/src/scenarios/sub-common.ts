@@ -176,3 +176,34 @@ export function percentilesUs(ms: number[]): { p50_us: number; p99_us: number } 
   const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 1000)
   return { p50_us: at(0.5), p99_us: at(0.99) }
 }
+
+/**
+ * The server main thread's event-loop delay (`mi_main_loop_delay_us`, apps/server loop-delay.ts)
+ * between this call and the returned function's: p50/p99/max in ms under `prefix`. What a request
+ * on the main thread waits before its handler runs, beside the latency measured from outside.
+ */
+export async function mainLoopDelay(
+  server: OursServer,
+  prefix: string,
+): Promise<() => Promise<Record<string, number>>> {
+  const key = `bench-${prefix}-${Math.random().toString(36).slice(2, 8)}`
+  await server.stats(key)
+  return async () => {
+    const h = (await server.stats(key)).interval?.histograms.find((x) => x.name === 'mi_main_loop_delay_us')
+    if (!h) return {}
+    return {
+      [`${prefix}_p50_ms`]: h.p50 / 1000,
+      [`${prefix}_p99_ms`]: h.p99 / 1000,
+      [`${prefix}_max_ms`]: h.max / 1000,
+    }
+  }
+}
+
+/** Wait (at most `ms`) until subscriber `name` has no lag: a quiet measurement must not overlap its apply. */
+export async function waitCaughtUp(server: OursServer, name: string, ms: number): Promise<boolean> {
+  for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(100)) {
+    const s = (await server.stats()).subscribers?.find((x) => x.name === name)
+    if (s && s.lagRecords === 0) return true
+  }
+  return false
+}

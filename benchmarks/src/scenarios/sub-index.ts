@@ -26,6 +26,7 @@ import {
   againstIngestOnly,
   catchUpMs,
   ingestLoad,
+  mainLoopDelay,
   oursOf,
   percentilesUs,
   warmSubscriber,
@@ -113,10 +114,12 @@ export const indexScenario: Scenario = {
           rateKey: 'applied_per_s',
         })
         const stopQueries = queryLoop(server)
+        const delay = mainLoopDelay(server, 'main_loop_delay')
         return async (w) => {
           // Queries stop with the load: the catch-up that follows is the index alone.
           const q = await stopQueries(w)
-          return { ...(await stopWatch(w)), ...q }
+          const d = await (await delay)()
+          return { ...(await stopWatch(w)), ...q, ...d }
         }
       },
     })

@@ -31,7 +31,15 @@ import type { BodySpec } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../measure.ts'
 import type { Row, RunContext, Scenario, TargetName } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
-import { againstIngestOnly, catchUpMs, oursOf, percentilesUs, watchSubscriber } from './sub-common.ts'
+import {
+  againstIngestOnly,
+  catchUpMs,
+  mainLoopDelay,
+  oursOf,
+  percentilesUs,
+  waitCaughtUp,
+  watchSubscriber,
+} from './sub-common.ts'
 
 const kNs = 'bench'
 const kConnections = 16
@@ -199,9 +207,19 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
               rateKey: 'applied_per_s',
             })
             const gets = getLoop(oursGet(server), keys)
+            const loadDelay = mainLoopDelay(server, 'main_loop_delay')
             return async (w) => {
-              const out = { ...(await gets(w)), ...(await watch(w)) }
-              quietOurs = await quietGets(oursGet(server), keys)
+              const delay = await (await loadDelay)()
+              const out = { ...(await gets(w)), ...delay, ...(await watch(w)) }
+              // Quiet means quiet: the store has applied the whole backlog (watch() waits at most
+              // catchUpMs for it and may give up, with the load's rows still being applied).
+              const caughtUp = await waitCaughtUp(server, 'kv', 120_000)
+              const quietDelay = await mainLoopDelay(server, 'main_loop_delay')
+              quietOurs = {
+                ...(await quietGets(oursGet(server), keys)),
+                ...(await quietDelay()),
+                ...(caughtUp ? {} : { not_caught_up: 1 }),
+              }
               return out
             }
           },

@@ -58,14 +58,18 @@ export interface OursServer {
   readonly operatorToken: string | null
   /** Spawn → `ServerListening`, ms. */
   readonly startMs: number
-  /** The admin socket's `stats` answer. */
-  stats(): Promise<OursStats>
+  /**
+   * The admin socket's `stats` answer; with `window`, also `interval`: what each histogram
+   * recorded since this window's previous read (see packages/telemetry window.ts).
+   */
+  stats(window?: string): Promise<OursStats>
   kill(): Promise<void>
   tail(): string
 }
 
 export interface OursStats {
   metrics: MetricsSummary
+  interval?: { seconds: number; histograms: Array<{ name: string; p50: number; p99: number; max: number }> }
   subscribers: SubscriberStats[] | null
   [key: string]: unknown
 }
@@ -144,7 +148,8 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     { timeoutMs: o.startTimeoutMs ?? 120_000, cwd: dataDir },
   )
   const startMs = performance.now() - t0
-  const stats = async () => (await adminRequest(adminSocket, 'stats', {}, { timeoutMs: 10_000 })) as OursStats
+  const stats = async (window?: string) =>
+    (await adminRequest(adminSocket, 'stats', window ? { window } : {}, { timeoutMs: 10_000 })) as OursStats
   // The engine opens the admin socket just after the listener: wait for it, so every caller can
   // ask for stats. The start time above stops at `ServerListening`, as a client sees it.
   for (let deadline = performance.now() + 30_000; ; ) {
