@@ -2,13 +2,13 @@
  * The server, assembled: every part `module-ingest serve` runs, in the order it starts.
  *
  *   dev credential → TLS files → engine (log recovery, writer + parser threads) → subscribers → admin socket
- *   → HTTP listener (/metrics, /healthz) → MIP/1 listener, last
+ *   → read APIs' thread and listener (reads.ts) → HTTP listener (/metrics, /healthz) → MIP/1 listener, last
  *
  * It starts whole or not at all: a part that fails stops the parts started before it, in reverse,
  * and the error goes to the caller. The MIP/1 port opens last, so a server that could not start
  * never accepted a connection. close() stops in the order that loses nothing: stop ingest (every
  * accepted frame is durable and ACKed) → subscribers (commit offsets; their emits still reach the
- * log) → the log and its threads → admin socket → HTTP listener.
+ * log) → the log and its threads → admin socket → HTTP listener → read APIs' thread.
  */
 import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -30,7 +30,8 @@ import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
 import { indexQueryApi } from './index-api.ts'
 import { kvReadHandler } from './kv.ts'
 import { probeLoopDelay } from './loop-delay.ts'
-import { builtinPlugins } from './plugins.ts'
+import { builtinPlugins, instancesOf } from './plugins.ts'
+import { pointToReads, startReadsThread } from './reads.ts'
 import { subscriberMetrics } from './subscriber-metrics.ts'
 
 export interface Server {
@@ -38,6 +39,8 @@ export interface Server {
   readonly address: { host: string; port: number }
   /** Where Prometheus scrapes, if enabled. */
   readonly metricsAddress: { host: string; port: number } | null
+  /** The read APIs' own listener (telemetry.reads), when it runs: a kv or index subscriber is on. */
+  readonly readsAddress: { host: string; port: number } | null
   stats(): Promise<ServerStats>
   /** Graceful shutdown; resolves when the log is closed. Idempotent. */
   close(): Promise<void>
@@ -141,10 +144,34 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
         )
       : null
     if (admin) stops.push(() => admin.close())
-    const indexApi = await indexQueryApi(enabled, engine)
-    if (indexApi) stops.push(() => indexApi.close())
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
-    const kvReads = http ? kvReadHandler(config, engine) : null
+    // The read APIs: on their own thread and listener (reads.ts), or with `telemetry.reads: false`
+    // on the metrics listener, in this thread.
+    const readsListen = config.telemetry.reads ? config.telemetry.reads.listen : null
+    const kvStores = instancesOf(config.subscribers, 'kv')
+    const indexes = instancesOf(enabled, 'index')
+    const reads =
+      readsListen && kvStores.length + indexes.length > 0
+        ? await part(`the reads listener on ${readsListen.host}:${readsListen.port}`, () =>
+            startReadsThread(
+              {
+                listen: readsListen,
+                kv: kvStores,
+                indexes,
+                logDir: engine.logDir,
+                credentialsFile: resolve(config.credentialsFile),
+              },
+              logger,
+            ),
+          )
+        : null
+    if (reads) {
+      stops.push(() => reads.close())
+      engine.onCredentialsReloaded(() => reads.reloadCredentials())
+    }
+    const indexApi = !reads && http ? await indexQueryApi(enabled, engine) : null
+    if (indexApi) stops.push(() => indexApi.close())
+    const kvReads = !reads && http ? kvReadHandler(config, engine) : null
     if (kvReads) stops.push(() => kvReads.close())
     // The live dashboard (issue 19) rides on the HTTP listener; off loopback it needs an operator
     // token, checked by the engine's live credential set. Its per-sample percentiles come from its
@@ -172,6 +199,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
               ...(dashboard ? [dashboard.handler] : []),
               ...(indexApi ? [indexApi] : []),
               ...(kvReads ? [kvReads] : []),
+              ...(reads ? [pointToReads(reads.address)] : []),
             ],
           }),
         )
@@ -184,6 +212,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     return {
       address,
       metricsAddress: metricsServer?.address ?? null,
+      readsAddress: reads?.address ?? null,
       stats,
       close() {
         closing ??= (async () => {
@@ -198,6 +227,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
           await engine.close()
           await admin?.close()
           await metricsServer?.close()
+          await reads?.close()
           await indexApi?.close()
           await kvReads?.close()
           stopProbe()
