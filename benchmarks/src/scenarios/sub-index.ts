@@ -47,7 +47,7 @@ export const kIndexEntry: SubscriberEntry = {
 
 /** The query the scenario times: one series, the last hour, 1 s step. */
 export function rangeQueryUrl(server: OursServer): string {
-  return `http://127.0.0.1:${server.httpPort}/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&limit=4000`
+  return `http://127.0.0.1:${server.readApi}/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&limit=4000`
 }
 
 /** Range queries back to back until stopped; latencies of those started inside the window. */

@@ -162,7 +162,7 @@ function quietRow(
 export function oursGet(server: OursServer) {
   const headers = { authorization: `Bearer ${server.operatorToken}` }
   return async (key: string) => {
-    const res = await fetch(`http://127.0.0.1:${server.httpPort}/kv/v1/get?ns=${kNs}&key=${key}`, { headers })
+    const res = await fetch(`http://127.0.0.1:${server.readApi}/kv/v1/get?ns=${kNs}&key=${key}`, { headers })
     await res.arrayBuffer()
     return res.ok
   }

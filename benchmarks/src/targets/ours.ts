@@ -55,6 +55,10 @@ export interface OursServer {
   readonly token: string
   /** With `http`: the listener's port and an operator bearer token for its read APIs. */
   readonly httpPort: number | null
+  /** With `http`: the read APIs' own listener (telemetry.reads), null with MI_BENCH_READS=main. */
+  readonly readsPort: number | null
+  /** With `http`: where the kv and index read APIs answer (readsPort, else httpPort). */
+  readonly readApi: number | null
   readonly operatorToken: string | null
   /** Spawn → `ServerListening`, ms. */
   readonly startMs: number
@@ -105,9 +109,14 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
   }
   let operatorToken: string | null = null
   let httpPort: number | null = null
+  let readsPort: number | null = null
   if (o.http) {
     ;({ token: operatorToken } = await createOperator(credentialsFile, { name: 'bench', scopes: ['read:*'] }))
     httpPort = await freePort()
+    // MI_BENCH_READS=main: the read APIs on the metrics listener, in the main thread
+    // (`telemetry.reads: false`), for an A/B against their own thread (the default).
+    // A --base checkout may predate the setting: it gets none (its defaults).
+    if (process.env.MI_BENCH_READS !== 'main' && !o.root) readsPort = await freePort()
   }
   const maxConnections = o.maxConnections ?? 20_000
   const adminSocket = join(dataDir, 'admin.sock')
@@ -129,6 +138,9 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     },
     telemetry: {
       metrics: httpPort === null ? false : { listen: `127.0.0.1:${httpPort}` },
+      ...(o.http && !o.root
+        ? { reads: readsPort === null ? false : { listen: `127.0.0.1:${readsPort}` } }
+        : {}),
       adminSocket,
       logLevel: 'info',
     },
@@ -170,6 +182,8 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     dataDir,
     token,
     httpPort,
+    readsPort,
+    readApi: readsPort ?? httpPort,
     operatorToken,
     startMs,
     stats,
