@@ -5,18 +5,39 @@
  *
  * Messages from main: `reload` (the engine reloaded the credentials file: re-read our copy, as
  * parsers do) and `close`. To main: `listening`, `failed` (start), `reloaded` / `reloadFailed`,
- * `closed`.
+ * `metrics` (this thread's registry, every `kMetricsMs`), `closed`.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { CredentialStore } from '@module-ingest/auth'
 import { createKvReadHandler } from '@module-ingest/kv'
+import { Metrics } from '@module-ingest/telemetry'
 import { type HttpHandler, listenHttp } from '@module-ingest/telemetry/http-listener'
+import { probeLoopDelay } from './loop-delay.ts'
 import type { ReadsWorkerData } from './reads.ts'
 
 type Closable = HttpHandler & { close(): Promise<void> }
 
 const data = workerData as ReadsWorkerData
 const port = parentPort!
+/** How often this thread's metrics go to main (where /metrics, `top` and the dashboard read them). */
+const kMetricsMs = 500
+
+const metrics = new Metrics()
+// This thread's event-loop delay, beside main's (mi_main_loop_delay_us): what a read waits here.
+const stopProbe = probeLoopDelay(metrics, 'reads')
+const served = metrics.histogram('mi_reads_request_us', 'Read API requests, arrival to reply written', {
+  unit: 'us',
+})
+const sendMetrics = () => port.postMessage({ type: 'metrics', snapshot: metrics.snapshot() })
+const metricsTimer = setInterval(sendMetrics, kMetricsMs)
+metricsTimer.unref()
+
+/** Time each request from its arrival to its reply's last byte handed to the socket. */
+const timed: HttpHandler = (_req, res) => {
+  const t0 = process.hrtime.bigint()
+  res.once('finish', () => served.recordSince(t0))
+  return false
+}
 
 async function start() {
   const credentials = await CredentialStore.load(data.credentialsFile)
@@ -33,7 +54,11 @@ async function start() {
   }
   let listener: Awaited<ReturnType<typeof listenHttp>>
   try {
-    listener = await listenHttp({ host: data.listen.host, port: data.listen.port, handlers })
+    listener = await listenHttp({
+      host: data.listen.host,
+      port: data.listen.port,
+      handlers: [timed, ...handlers],
+    })
   } catch (err) {
     await closeHandlers()
     throw err
@@ -48,6 +73,9 @@ async function start() {
       void (async () => {
         await listener.close().catch(() => {})
         await closeHandlers()
+        clearInterval(metricsTimer)
+        stopProbe()
+        sendMetrics()
         port.postMessage({ type: 'closed' })
         port.close()
       })()
@@ -56,6 +84,8 @@ async function start() {
 }
 
 start().catch((err: Error & { code?: string }) => {
+  clearInterval(metricsTimer)
+  stopProbe()
   port.postMessage({ type: 'failed', message: err.message, ...(err.code ? { code: err.code } : {}) })
   port.close()
 })

@@ -14,7 +14,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Worker } from 'node:worker_threads'
-import type { Logger } from '@module-ingest/telemetry'
+import type { Logger, Metrics, MetricsSnapshot } from '@module-ingest/telemetry'
 import { sendJson } from '@module-ingest/telemetry/json-api'
 
 export interface ReadsWorkerData {
@@ -44,10 +44,16 @@ type FromWorker =
   | { type: 'failed'; message: string; code?: string }
   | { type: 'reloaded'; generation: number }
   | { type: 'reloadFailed'; message: string }
+  | { type: 'metrics'; snapshot: MetricsSnapshot }
   | { type: 'closed' }
 
 /** Start the thread; resolves once its listener is bound, rejects (thread gone) when it cannot be. */
-export async function startReadsThread(data: ReadsWorkerData, logger: Logger): Promise<ReadsThread> {
+export async function startReadsThread(
+  data: ReadsWorkerData,
+  logger: Logger,
+  /** Where the thread's metrics land (its loop delay, request times): the server's registry. */
+  metrics: Metrics,
+): Promise<ReadsThread> {
   const log = logger.child({ component: 'reads' })
   const worker = new Worker(WORKER_URL, { workerData: data, name: 'mi-reads' })
   let closing: Promise<void> | null = null
@@ -66,7 +72,8 @@ export async function startReadsThread(data: ReadsWorkerData, logger: Logger): P
     throw err
   })
   worker.on('message', (m: FromWorker) => {
-    if (m.type === 'reloaded') log.debug({ event: 'ReadsCredentialsReloaded', generation: m.generation })
+    if (m.type === 'metrics') metrics.mergeFrom('reads', m.snapshot)
+    else if (m.type === 'reloaded') log.debug({ event: 'ReadsCredentialsReloaded', generation: m.generation })
     else if (m.type === 'reloadFailed')
       log.error(
         { event: 'AuthCredentialsReloadError', thread: 'reads', err: m.message },

@@ -162,6 +162,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
                 credentialsFile: resolve(config.credentialsFile),
               },
               logger,
+              metrics,
             ),
           )
         : null

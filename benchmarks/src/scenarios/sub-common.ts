@@ -178,24 +178,33 @@ export function percentilesUs(ms: number[]): { p50_us: number; p99_us: number } 
 }
 
 /**
- * The server main thread's event-loop delay (`mi_main_loop_delay_us`, apps/server loop-delay.ts)
- * between this call and the returned function's: p50/p99/max in ms under `prefix`. What a request
- * on the main thread waits before its handler runs, beside the latency measured from outside.
+ * Between this call and the returned function's, in ms (p50/p99/max), from the server's histograms
+ * (apps/server loop-delay.ts, reads-worker.ts): `main_loop_delay` — how long ready work waited for
+ * the main thread (what a request there waits before its handler runs); with the reads thread,
+ * `reads_loop_delay` (the same for that thread, on the same machine at the same moment) and
+ * `reads_request` (arrival to reply, inside that thread). `suffix` tells rows apart (`_quiet`).
  */
-export async function mainLoopDelay(
+export async function threadDelays(
   server: OursServer,
-  prefix: string,
+  suffix = '',
 ): Promise<() => Promise<Record<string, number>>> {
-  const key = `bench-${prefix}-${Math.random().toString(36).slice(2, 8)}`
+  const key = `bench-delay-${Math.random().toString(36).slice(2, 8)}`
   await server.stats(key)
+  const names: Record<string, string> = {
+    mi_main_loop_delay_us: 'main_loop_delay',
+    mi_reads_loop_delay_us: 'reads_loop_delay',
+    mi_reads_request_us: 'reads_request',
+  }
   return async () => {
-    const h = (await server.stats(key)).interval?.histograms.find((x) => x.name === 'mi_main_loop_delay_us')
-    if (!h) return {}
-    return {
-      [`${prefix}_p50_ms`]: h.p50 / 1000,
-      [`${prefix}_p99_ms`]: h.p99 / 1000,
-      [`${prefix}_max_ms`]: h.max / 1000,
+    const out: Record<string, number> = {}
+    for (const h of (await server.stats(key)).interval?.histograms ?? []) {
+      const name = names[h.name]
+      if (!name || h.count === 0) continue
+      out[`${name}${suffix}_p50_ms`] = h.p50 / 1000
+      out[`${name}${suffix}_p99_ms`] = h.p99 / 1000
+      out[`${name}${suffix}_max_ms`] = h.max / 1000
     }
+    return out
   }
 }
 

@@ -26,9 +26,9 @@ import {
   againstIngestOnly,
   catchUpMs,
   ingestLoad,
-  mainLoopDelay,
   oursOf,
   percentilesUs,
+  threadDelays,
   warmSubscriber,
   watchSubscriber,
 } from './sub-common.ts'
@@ -114,7 +114,7 @@ export const indexScenario: Scenario = {
           rateKey: 'applied_per_s',
         })
         const stopQueries = queryLoop(server)
-        const delay = mainLoopDelay(server, 'main_loop_delay')
+        const delay = threadDelays(server)
         return async (w) => {
           // Queries stop with the load: the catch-up that follows is the index alone.
           const q = await stopQueries(w)

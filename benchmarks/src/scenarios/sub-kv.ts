@@ -34,9 +34,9 @@ import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import {
   againstIngestOnly,
   catchUpMs,
-  mainLoopDelay,
   oursOf,
   percentilesUs,
+  threadDelays,
   waitCaughtUp,
   watchSubscriber,
 } from './sub-common.ts'
@@ -207,14 +207,14 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
               rateKey: 'applied_per_s',
             })
             const gets = getLoop(oursGet(server), keys)
-            const loadDelay = mainLoopDelay(server, 'main_loop_delay')
+            const loadDelay = threadDelays(server)
             return async (w) => {
               const delay = await (await loadDelay)()
               const out = { ...(await gets(w)), ...delay, ...(await watch(w)) }
               // Quiet means quiet: the store has applied the whole backlog (watch() waits at most
               // catchUpMs for it and may give up, with the load's rows still being applied).
               const caughtUp = await waitCaughtUp(server, 'kv', 120_000)
-              const quietDelay = await mainLoopDelay(server, 'main_loop_delay')
+              const quietDelay = await threadDelays(server)
               quietOurs = {
                 ...(await quietGets(oursGet(server), keys)),
                 ...(await quietDelay()),

@@ -73,7 +73,10 @@ export interface OursServer {
 
 export interface OursStats {
   metrics: MetricsSummary
-  interval?: { seconds: number; histograms: Array<{ name: string; p50: number; p99: number; max: number }> }
+  interval?: {
+    seconds: number
+    histograms: Array<{ name: string; count: number; p50: number; p99: number; max: number }>
+  }
   subscribers: SubscriberStats[] | null
   [key: string]: unknown
 }
