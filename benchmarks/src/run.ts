@@ -47,7 +47,8 @@ options:
   -h, --help
 
 Environment: MI_BENCH_READS=main serves the kv/index read APIs on the main thread's metrics
-  listener (telemetry.reads: false) instead of their own thread, for an A/B of the two.
+  listener (telemetry.reads: false) instead of their own thread, for an A/B of the two;
+  MI_BENCH_READS_NICE=<n> sets that thread's telemetry.reads.nice.
 `
 
 function fail(message: string): never {

@@ -7,6 +7,8 @@
  * parsers do) and `close`. To main: `listening`, `failed` (start), `reloaded` / `reloadFailed`,
  * `metrics` (this thread's registry, every `kMetricsMs`), `closed`.
  */
+import { readlinkSync } from 'node:fs'
+import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { CredentialStore } from '@module-ingest/auth'
 import { createKvReadHandler } from '@module-ingest/kv'
@@ -39,7 +41,21 @@ const timed: HttpHandler = (_req, res) => {
   return false
 }
 
+/**
+ * This thread's own nice value (Linux: setpriority on a thread id affects that thread only; the
+ * id is the last part of /proc/thread-self). Elsewhere, or without the right, it stays as it is.
+ */
+function applyNice(nice: number) {
+  if (nice === 0 || process.platform !== 'linux') return
+  try {
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice)
+  } catch (err) {
+    port.postMessage({ type: 'niceRefused', message: (err as Error).message })
+  }
+}
+
 async function start() {
+  applyNice(data.nice)
   const credentials = await CredentialStore.load(data.credentialsFile)
   const verify = (token: string) => credentials.verifyOperator(token)
   const handlers: Closable[] = []

@@ -19,6 +19,8 @@ import { sendJson } from '@module-ingest/telemetry/json-api'
 
 export interface ReadsWorkerData {
   listen: { host: string; port: number }
+  /** The thread's nice value (telemetry.reads.nice). */
+  nice: number
   /** kv instances: subscriber name → store file. */
   kv: Array<{ name: string; path: string }>
   /** index instances: subscriber name → index file. */
@@ -45,6 +47,7 @@ type FromWorker =
   | { type: 'reloaded'; generation: number }
   | { type: 'reloadFailed'; message: string }
   | { type: 'metrics'; snapshot: MetricsSnapshot }
+  | { type: 'niceRefused'; message: string }
   | { type: 'closed' }
 
 /** Start the thread; resolves once its listener is bound, rejects (thread gone) when it cannot be. */
@@ -73,6 +76,11 @@ export async function startReadsThread(
   })
   worker.on('message', (m: FromWorker) => {
     if (m.type === 'metrics') metrics.mergeFrom('reads', m.snapshot)
+    else if (m.type === 'niceRefused')
+      log.warn(
+        { event: 'ReadsPriorityNotSet', nice: data.nice, err: m.message },
+        `telemetry.reads.nice ${data.nice} not applied (needs CAP_SYS_NICE or a nice limit, e.g. systemd LimitNICE=); the reads thread runs at the process's priority`,
+      )
     else if (m.type === 'reloaded') log.debug({ event: 'ReadsCredentialsReloaded', generation: m.generation })
     else if (m.type === 'reloadFailed')
       log.error(

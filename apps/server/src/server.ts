@@ -147,15 +147,16 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
     // The read APIs: on their own thread and listener (reads.ts), or with `telemetry.reads: false`
     // on the metrics listener, in this thread.
-    const readsListen = config.telemetry.reads ? config.telemetry.reads.listen : null
+    const readsConfig = config.telemetry.reads
     const kvStores = instancesOf(config.subscribers, 'kv')
     const indexes = instancesOf(enabled, 'index')
     const reads =
-      readsListen && kvStores.length + indexes.length > 0
-        ? await part(`the reads listener on ${readsListen.host}:${readsListen.port}`, () =>
+      readsConfig && kvStores.length + indexes.length > 0
+        ? await part(`the reads listener on ${readsConfig.listen.host}:${readsConfig.listen.port}`, () =>
             startReadsThread(
               {
-                listen: readsListen,
+                listen: readsConfig.listen,
+                nice: readsConfig.nice,
                 kv: kvStores,
                 indexes,
                 logDir: engine.logDir,

@@ -48,6 +48,12 @@ export interface OursOptions {
   limits?: Record<string, number>
 }
 
+/** MI_BENCH_READS_NICE=<n>: telemetry.reads.nice for the run (default: the server's). */
+function readsNice(): { nice?: number } {
+  const v = process.env.MI_BENCH_READS_NICE
+  return v === undefined || v === '' ? {} : { nice: Number(v) }
+}
+
 export interface OursServer {
   readonly port: number
   readonly pid: number
@@ -142,7 +148,7 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     telemetry: {
       metrics: httpPort === null ? false : { listen: `127.0.0.1:${httpPort}` },
       ...(o.http && !o.root
-        ? { reads: readsPort === null ? false : { listen: `127.0.0.1:${readsPort}` } }
+        ? { reads: readsPort === null ? false : { listen: `127.0.0.1:${readsPort}`, ...readsNice() } }
         : {}),
       adminSocket,
       logLevel: 'info',

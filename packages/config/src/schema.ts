@@ -254,6 +254,17 @@ const telemetrySchema = z
             listen: hostPort()
               .prefault('127.0.0.1:7413')
               .meta(d('Address of the read APIs (kv `/kv/v1/*`, index `/index/v1/*`).')),
+            nice: z
+              .number()
+              .int()
+              .min(-20)
+              .max(19)
+              .default(-5)
+              .meta(
+                d(
+                  "Linux scheduling priority (nice) of the reads thread alone: below the ingest threads' 0, so on a saturated host a read gets a core before bulk work does (one thread: at most one core). Lowering it needs CAP_SYS_NICE or a nice limit (systemd `LimitNICE=`); without, a warning is logged and the thread runs at the process's priority.",
+                ),
+              ),
           }),
           z.literal(false),
         ],
