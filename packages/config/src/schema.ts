@@ -254,11 +254,9 @@ const telemetrySchema = z
             listen: hostPort()
               .prefault('127.0.0.1:7413')
               .meta(d('Address of the read APIs (kv `/kv/v1/*`, index `/index/v1/*`).')),
-            nice: z
-              .number()
-              .int()
-              .min(-20)
-              .max(19)
+            nice: minInt(-20)
+              .max(19, { error: 'expected an integer from -20 to 19' })
+              .meta({ type: 'integer -20..19' })
               .default(-5)
               .meta(
                 d(
