@@ -4,7 +4,7 @@
  * behind the ingest sockets the main thread's event loop serves.
  *
  * Messages from main: `reload` (the engine reloaded the credentials file: re-read our copy, as
- * parsers do) and `close`. To main: `listening`, `failed` (start), `reloaded` / `reloadFailed`,
+ * parsers do), `metrics` (send them now) and `close`. To main: `listening`, `failed` (start), `reloaded` / `reloadFailed`,
  * `metrics` (this thread's registry, every `kMetricsMs`), `closed`.
  */
 import { readlinkSync } from 'node:fs'
@@ -80,7 +80,8 @@ async function start() {
     throw err
   }
   port.on('message', (m: { type: string }) => {
-    if (m.type === 'reload')
+    if (m.type === 'metrics') sendMetrics()
+    else if (m.type === 'reload')
       credentials.reload().then(
         (info) => port.postMessage({ type: 'reloaded', generation: info.generation }),
         (err: Error) => port.postMessage({ type: 'reloadFailed', message: err.message }),

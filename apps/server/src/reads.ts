@@ -33,6 +33,11 @@ export interface ReadsThread {
   readonly address: { host: string; port: number }
   /** The engine reloaded the credentials: the thread re-reads its copy. */
   reloadCredentials(): void
+  /**
+   * Bring the thread's metrics up to date in the server's registry (it also sends them every
+   * 500 ms), so a stats() reader's histogram window ends now. Resolves within 1 s regardless.
+   */
+  pullMetrics(): Promise<void>
   /** Close the listener and the store connections, end the thread. Idempotent. */
   close(): Promise<void>
 }
@@ -74,9 +79,14 @@ export async function startReadsThread(
     await worker.terminate()
     throw err
   })
+  let metricsWaiters: Array<() => void> = []
   worker.on('message', (m: FromWorker) => {
-    if (m.type === 'metrics') metrics.mergeFrom('reads', m.snapshot)
-    else if (m.type === 'niceRefused')
+    if (m.type === 'metrics') {
+      metrics.mergeFrom('reads', m.snapshot)
+      const waiting = metricsWaiters
+      metricsWaiters = []
+      for (const w of waiting) w()
+    } else if (m.type === 'niceRefused')
       log.warn(
         { event: 'ReadsPriorityNotSet', nice: data.nice, err: m.message },
         `telemetry.reads.nice ${data.nice} not applied (needs CAP_SYS_NICE or a nice limit, e.g. systemd LimitNICE=); the reads thread runs at the process's priority`,
@@ -106,6 +116,14 @@ export async function startReadsThread(
   return {
     address,
     reloadCredentials: () => worker.postMessage({ type: 'reload' }),
+    pullMetrics() {
+      if (closing) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        metricsWaiters.push(resolve)
+        setTimeout(resolve, 1000).unref()
+        worker.postMessage({ type: 'metrics' })
+      })
+    },
     close() {
       closing ??= (async () => {
         worker.postMessage({ type: 'close' })

@@ -31,7 +31,7 @@ import { indexQueryApi } from './index-api.ts'
 import { kvReadHandler } from './kv.ts'
 import { probeLoopDelay } from './loop-delay.ts'
 import { builtinPlugins, instancesOf } from './plugins.ts'
-import { pointToReads, startReadsThread } from './reads.ts'
+import { pointToReads, type ReadsThread, startReadsThread } from './reads.ts'
 import { subscriberMetrics } from './subscriber-metrics.ts'
 
 export interface Server {
@@ -124,8 +124,10 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
       subMetrics.source(() => subscribers.stats())
     }
 
+    // Set once the reads thread runs (after the admin socket, which may already ask for stats).
+    let readsThread: ReadsThread | null = null
     const stats = async (): Promise<ServerStats> => ({
-      ...(await engine.stats()),
+      ...(await Promise.all([engine.stats(), readsThread?.pullMetrics()]))[0],
       subscribers: subscribers?.stats() ?? null,
     })
     const adminPath = config.telemetry.adminSocket
@@ -168,6 +170,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
           )
         : null
     if (reads) {
+      readsThread = reads
       stops.push(() => reads.close())
       engine.onCredentialsReloaded(() => reads.reloadCredentials())
     }

@@ -76,6 +76,15 @@ test('reads on their own listener: read-your-writes, 421 pointer on /metrics por
     /telemetry\.reads\.listen/,
   )
   t.is((await fetch(`${srv.metrics}/metrics`)).status, 200, '/metrics stays where it was')
+  // The thread's own metrics reach the server's registry (its requests, its event-loop delay).
+  t.true(
+    await eventually(async () => {
+      const text = await (await fetch(`${srv.metrics}/metrics`)).text()
+      return (
+        /^mi_reads_request_us_count [1-9]/m.test(text) && /^mi_reads_loop_delay_us_count [1-9]/m.test(text)
+      )
+    }),
+  )
   t.is((await fetch(`${srv.api}/metrics`)).status, 404, 'the reads listener serves only the read APIs')
 
   // Credential reloads reach the thread: a new operator is admitted, a revoked one refused.
