@@ -22,6 +22,9 @@ export interface ApiServer {
   api: string
   /** The metrics listener: `http://127.0.0.1:<port>` */
   metrics: string
+  pid: number
+  /** The JSON log lines so far. */
+  logs(): Array<Record<string, unknown>>
   exited: Promise<unknown>
   kill(signal: NodeJS.Signals): void
 }
@@ -58,6 +61,8 @@ export async function serveApi(
     port: server.port,
     api: `http://127.0.0.1:${apiPort}`,
     metrics: `http://127.0.0.1:${metricsPort}`,
+    pid: server.pid,
+    logs: () => server.logs,
     exited: server.exited,
     kill: (signal) => server.kill(signal),
   }

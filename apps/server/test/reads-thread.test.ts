@@ -4,6 +4,7 @@
  * through the thread, the metrics listener's 421 pointer, credential reloads followed by the
  * thread, shutdown closing its port, and `reads: false` putting the APIs back on /metrics' port.
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createOperator, revokeOperator } from '@module-ingest/auth'
@@ -86,6 +87,24 @@ test('reads on their own listener: read-your-writes, 421 pointer on /metrics por
     }),
   )
   t.is((await fetch(`${srv.api}/metrics`)).status, 404, 'the reads listener serves only the read APIs')
+
+  // The thread (named mi-reads) runs at telemetry.reads.nice, -5 by default, the rest at 0; a
+  // server without the right to lower it says so in its log instead.
+  if (process.platform === 'linux') {
+    const nice = new Map(
+      readdirSync(`/proc/${srv.pid}/task`).map((tid) => {
+        const base = `/proc/${srv.pid}/task/${tid}`
+        const stat = readFileSync(`${base}/stat`, 'utf8')
+        return [
+          readFileSync(`${base}/comm`, 'utf8').trim(),
+          Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]),
+        ]
+      }),
+    )
+    t.is(nice.get('MainThread'), 0)
+    if (process.getuid?.() === 0) t.is(nice.get('mi-reads'), -5)
+    else t.true(nice.get('mi-reads') === -5 || srv.logs().some((l) => l.event === 'ReadsPriorityNotSet'))
+  }
 
   // Credential reloads reach the thread: a new operator is admitted, a revoked one refused.
   const creds = `${s.dataDir}/credentials.yaml`
