@@ -209,8 +209,10 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
             const gets = getLoop(oursGet(server), keys)
             const loadDelay = threadDelays(server)
             return async (w) => {
+              // The gets stop first: a server that died must not leave them spinning.
+              const got = await gets(w)
               const delay = await (await loadDelay)()
-              const out = { ...(await gets(w)), ...delay, ...(await watch(w)) }
+              const out = { ...got, ...delay, ...(await watch(w)) }
               // Quiet means quiet: the store has applied the whole backlog (watch() waits at most
               // catchUpMs for it and may give up, with the load's rows still being applied).
               const caughtUp = await waitCaughtUp(server, 'kv', 120_000)
