@@ -35,7 +35,7 @@ export interface ReadsThread {
   reloadCredentials(): void
   /**
    * Bring the thread's metrics up to date in the server's registry (it also sends them every
-   * 500 ms), so a stats() reader's histogram window ends now. Resolves within 1 s regardless.
+   * 5 s), so a stats() reader's histogram window ends now. Resolves within 1 s regardless.
    */
   pullMetrics(): Promise<void>
   /** Close the listener and the store connections, end the thread. Idempotent. */
