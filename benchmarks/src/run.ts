@@ -45,6 +45,10 @@ options:
   --base DIR          also run target ours-base: the server of another checkout (with its
                       node_modules), e.g. main before a change: a before/after in one run
   -h, --help
+
+Environment: MI_BENCH_READS=main serves the kv/index read APIs on the main thread's metrics
+  listener (telemetry.reads: false) instead of their own thread, for an A/B of the two;
+  MI_BENCH_READS_NICE=<n> sets that thread's telemetry.reads.nice.
 `
 
 function fail(message: string): never {

@@ -65,6 +65,20 @@ export function connectHost(host: string): string {
 }
 
 /** "-5m", "-10s", "-2h", "-1d", "-500ms" → milliseconds (positive), or undefined. */
+/**
+ * Where the kv and index read APIs answer (the server's wiring, server.ts): their own listener
+ * (`telemetry.reads.listen`), or the metrics listener with `telemetry.reads: false`. undefined:
+ * neither is on.
+ */
+export function readApiBase(config: ServerConfig): string | undefined {
+  const l = config.telemetry.reads
+    ? config.telemetry.reads.listen
+    : config.telemetry.metrics
+      ? config.telemetry.metrics.listen
+      : null
+  return l ? `http://${connectHost(l.host)}:${l.port}` : undefined
+}
+
 export function parseRelative(text: string): number | undefined {
   const m = /^-(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim())
   if (!m) return undefined

@@ -2,13 +2,13 @@
  * The server, assembled: every part `module-ingest serve` runs, in the order it starts.
  *
  *   dev credential → TLS files → engine (log recovery, writer + parser threads) → subscribers → admin socket
- *   → HTTP listener (/metrics, /healthz) → MIP/1 listener, last
+ *   → read APIs' thread and listener (reads.ts) → HTTP listener (/metrics, /healthz) → MIP/1 listener, last
  *
  * It starts whole or not at all: a part that fails stops the parts started before it, in reverse,
  * and the error goes to the caller. The MIP/1 port opens last, so a server that could not start
  * never accepted a connection. close() stops in the order that loses nothing: stop ingest (every
  * accepted frame is durable and ACKed) → subscribers (commit offsets; their emits still reach the
- * log) → the log and its threads → admin socket → HTTP listener.
+ * log) → the log and its threads → admin socket → HTTP listener → read APIs' thread.
  */
 import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -29,7 +29,9 @@ import {
 import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
 import { indexQueryApi } from './index-api.ts'
 import { kvReadHandler } from './kv.ts'
-import { builtinPlugins } from './plugins.ts'
+import { probeLoopDelay } from './loop-delay.ts'
+import { builtinPlugins, instancesOf } from './plugins.ts'
+import { pointToReads, type ReadsThread, startReadsThread } from './reads.ts'
 import { subscriberMetrics } from './subscriber-metrics.ts'
 
 export interface Server {
@@ -37,6 +39,8 @@ export interface Server {
   readonly address: { host: string; port: number }
   /** Where Prometheus scrapes, if enabled. */
   readonly metricsAddress: { host: string; port: number } | null
+  /** The read APIs' own listener (telemetry.reads), when it runs: a kv or index subscriber is on. */
+  readonly readsAddress: { host: string; port: number } | null
   stats(): Promise<ServerStats>
   /** Graceful shutdown; resolves when the log is closed. Idempotent. */
   close(): Promise<void>
@@ -81,6 +85,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
   metrics
     .gauge('mi_build_info', 'Always 1; labels name the build', { labels: ['version', 'node'] })
     .set({ version: kVersion, node: process.versions.node }, 1)
+  const stopProbe = probeLoopDelay(metrics, 'main')
   const enabled = config.subscribers.filter((s) => s.enabled)
   const stops: Array<() => Promise<unknown>> = [] // what started, to stop in reverse if a later part fails
   try {
@@ -119,8 +124,10 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
       subMetrics.source(() => subscribers.stats())
     }
 
+    // Set once the reads thread runs (after the admin socket, which may already ask for stats).
+    let readsThread: ReadsThread | null = null
     const stats = async (): Promise<ServerStats> => ({
-      ...(await engine.stats()),
+      ...(await Promise.all([engine.stats(), readsThread?.pullMetrics()]))[0],
       subscribers: subscribers?.stats() ?? null,
     })
     const adminPath = config.telemetry.adminSocket
@@ -139,10 +146,37 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
         )
       : null
     if (admin) stops.push(() => admin.close())
-    const indexApi = await indexQueryApi(enabled, engine)
-    if (indexApi) stops.push(() => indexApi.close())
     const http = config.telemetry.metrics ? config.telemetry.metrics.listen : null
-    const kvReads = http ? kvReadHandler(config, engine) : null
+    // The read APIs: on their own thread and listener (reads.ts), or with `telemetry.reads: false`
+    // on the metrics listener, in this thread.
+    const readsConfig = config.telemetry.reads
+    const kvStores = instancesOf(config.subscribers, 'kv')
+    const indexes = instancesOf(enabled, 'index')
+    const reads =
+      readsConfig && kvStores.length + indexes.length > 0
+        ? await part(`the reads listener on ${readsConfig.listen.host}:${readsConfig.listen.port}`, () =>
+            startReadsThread(
+              {
+                listen: readsConfig.listen,
+                nice: readsConfig.nice,
+                kv: kvStores,
+                indexes,
+                logDir: engine.logDir,
+                credentialsFile: resolve(config.credentialsFile),
+              },
+              logger,
+              metrics,
+            ),
+          )
+        : null
+    if (reads) {
+      readsThread = reads
+      stops.push(() => reads.close())
+      engine.onCredentialsReloaded(() => reads.reloadCredentials())
+    }
+    const indexApi = !reads && http ? await indexQueryApi(enabled, engine) : null
+    if (indexApi) stops.push(() => indexApi.close())
+    const kvReads = !reads && http ? kvReadHandler(config, engine) : null
     if (kvReads) stops.push(() => kvReads.close())
     // The live dashboard (issue 19) rides on the HTTP listener; off loopback it needs an operator
     // token, checked by the engine's live credential set. Its per-sample percentiles come from its
@@ -170,6 +204,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
               ...(dashboard ? [dashboard.handler] : []),
               ...(indexApi ? [indexApi] : []),
               ...(kvReads ? [kvReads] : []),
+              ...(reads ? [pointToReads(reads.address)] : []),
             ],
           }),
         )
@@ -182,6 +217,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     return {
       address,
       metricsAddress: metricsServer?.address ?? null,
+      readsAddress: reads?.address ?? null,
       stats,
       close() {
         closing ??= (async () => {
@@ -196,8 +232,10 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
           await engine.close()
           await admin?.close()
           await metricsServer?.close()
+          await reads?.close()
           await indexApi?.close()
           await kvReads?.close()
+          stopProbe()
           logger.info({ event: 'ServerShutdownCompleted' }, 'shut down cleanly')
         })()
         return closing
@@ -208,6 +246,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
       for (const stop of stops.reverse()) await stop().catch(() => {})
     })()
     await Promise.race([stopped, new Promise((r) => setTimeout(r, kAbortStartMs).unref())])
+    stopProbe()
     throw err
   }
 }

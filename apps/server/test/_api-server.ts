@@ -18,27 +18,40 @@ export type Teardown = (fn: () => unknown) => void
 export interface ApiServer {
   /** MIP/1 */
   port: number
-  /** The HTTP listener: `http://127.0.0.1:<port>` */
+  /** The read APIs' listener (telemetry.reads): `http://127.0.0.1:<port>` */
   api: string
+  /** The metrics listener: `http://127.0.0.1:<port>` */
+  metrics: string
+  pid: number
+  /** The JSON log lines so far. */
+  logs(): Array<Record<string, unknown>>
   exited: Promise<unknown>
   kill(signal: NodeJS.Signals): void
 }
 
 /**
- * Start (or restart on the same data dir: pass the old `port`/`metricsPort`) a server with these
- * config keys; it is SIGKILLed at teardown.
+ * Start (or restart on the same data dir: pass the old `port`/`apiPort`) a server with these
+ * config keys; it is SIGKILLed at teardown. The read APIs answer on their own listener
+ * (`telemetry.reads`, served by the reads thread): `api`; `/metrics` is on `metrics`.
  */
 export async function serveApi(
   teardown: Teardown,
   dataDir: string,
   config: Record<string, unknown>,
-  o: { port?: number; metricsPort?: number } = {},
+  o: { port?: number; apiPort?: number } = {},
 ): Promise<ApiServer> {
-  const metricsPort = o.metricsPort ?? (await freePort())
+  const metricsPort = await freePort()
+  const apiPort = o.apiPort ?? (await freePort())
   const server = await startServerProcess({
     dataDir,
     ...(o.port !== undefined ? { port: o.port } : {}),
-    config: { ...config, telemetry: { metrics: { listen: `127.0.0.1:${metricsPort}` } } },
+    config: {
+      ...config,
+      telemetry: {
+        metrics: { listen: `127.0.0.1:${metricsPort}` },
+        reads: { listen: `127.0.0.1:${apiPort}` },
+      },
+    },
   })
   teardown(() => {
     server.kill('SIGKILL')
@@ -46,7 +59,10 @@ export async function serveApi(
   })
   return {
     port: server.port,
-    api: `http://127.0.0.1:${metricsPort}`,
+    api: `http://127.0.0.1:${apiPort}`,
+    metrics: `http://127.0.0.1:${metricsPort}`,
+    pid: server.pid,
+    logs: () => server.logs,
     exited: server.exited,
     kill: (signal) => server.kill(signal),
   }
@@ -100,7 +116,7 @@ export async function kvSetup(teardown: Teardown, name: string): Promise<KvSetup
 export function kvServe(
   teardown: Teardown,
   s: KvSetup,
-  o: { batchWaitMs?: number; port?: number } = {},
+  o: { batchWaitMs?: number; port?: number; apiPort?: number } = {},
 ): Promise<ApiServer> {
   const subscriber = {
     name: 'kv',

@@ -60,7 +60,7 @@ test('SIGKILL mid-apply, restart: the index resumes and its rollups equal a rebu
         },
       ],
     },
-    { metricsPort: Number(new URL(s.api).port) },
+    { apiPort: Number(new URL(s.api).port) },
   )
   const s2 = { ...s, server: restarted }
   const recs = await logRecords(s.dataDir)

@@ -197,7 +197,9 @@ test('auth: 401 without a valid token, 403 without a read scope for the stream; 
   await bad('/index/v1/records?from=now-1h&after=xyz', /parameter "after"/)
   await bad('/index/v1/records?from=now-1h&colour=red', /unknown parameter "colour"/)
   t.is((await get(s, '/index/v1/nope')).status, 404)
-  t.is((await fetch(`${s.api}/metrics`)).status, 200) // the listener's own routes still answer
+  // The read APIs have their own listener; the metrics listener keeps /metrics and points here.
+  t.is((await fetch(`${s.server.metrics}/metrics`)).status, 200)
+  t.is((await fetch(`${s.server.metrics}/index/v1/status`)).status, 421)
 })
 
 test('module-ingest query: tables, --json pages, exit codes', async (t) => {

@@ -115,6 +115,18 @@ test('metrics port in use', async (t) => {
   check(t, out, { code: 'MI_ERR_SERVER_START_FAILED', says: /HTTP listener.*EADDRINUSE/ })
 })
 
+test('reads port in use (a kv subscriber opens the read APIs listener)', async (t) => {
+  const held = await holdPort()
+  t.teardown(held.close)
+  const dir = await mkdtemp(join(tmpdir(), 'mi-startfail-kv-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const kv = [{ name: 'kv', use: 'kv', streams: ['kv.*'], options: { path: join(dir, 'kv.sqlite') } }]
+  const out = await serve(t, {
+    set: { subscribers: JSON.stringify(kv), 'telemetry.reads.listen': `127.0.0.1:${held.port}` },
+  })
+  check(t, out, { code: 'MI_ERR_SERVER_START_FAILED', says: /reads listener.*EADDRINUSE/ })
+})
+
 test('missing TLS file', async (t) => {
   const out = await serve(t, {
     set: { 'tls.certFile': '/nonexistent/cert.pem', 'tls.keyFile': '/nonexistent/key.pem' },

@@ -176,3 +176,51 @@ export function percentilesUs(ms: number[]): { p50_us: number; p99_us: number } 
   const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 1000)
   return { p50_us: at(0.5), p99_us: at(0.99) }
 }
+
+/**
+ * Between this call and the returned function's, in ms (p50/p99/max), from the server's histograms
+ * (apps/server loop-delay.ts, reads-worker.ts): `main_loop_delay` — how long ready work waited for
+ * the main thread (what a request there waits before its handler runs); with the reads thread,
+ * `reads_loop_delay` (the same for that thread, on the same machine at the same moment) and
+ * `reads_request` (arrival to reply, inside that thread). `suffix` tells rows apart (`_quiet`).
+ */
+export async function threadDelays(
+  server: OursServer,
+  suffix = '',
+): Promise<() => Promise<Record<string, number>>> {
+  const key = `bench-delay-${Math.random().toString(36).slice(2, 8)}`
+  // A server that is gone (the row failed) has no delays to report; the row says why it failed.
+  if (
+    !(await server.stats(key).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return async () => ({})
+  const names: Record<string, string> = {
+    mi_main_loop_delay_us: 'main_loop_delay',
+    mi_reads_loop_delay_us: 'reads_loop_delay',
+    mi_reads_request_us: 'reads_request',
+  }
+  return async () => {
+    const out: Record<string, number> = {}
+    const stats = await server.stats(key).catch(() => undefined)
+    for (const h of stats?.interval?.histograms ?? []) {
+      const name = names[h.name]
+      if (!name || h.count === 0) continue
+      out[`${name}${suffix}_p50_ms`] = h.p50 / 1000
+      out[`${name}${suffix}_p99_ms`] = h.p99 / 1000
+      out[`${name}${suffix}_max_ms`] = h.max / 1000
+    }
+    return out
+  }
+}
+
+/** Wait (at most `ms`) until subscriber `name` has no lag: a quiet measurement must not overlap its apply. */
+export async function waitCaughtUp(server: OursServer, name: string, ms: number): Promise<boolean> {
+  for (const deadline = performance.now() + ms; performance.now() < deadline; await sleep(100)) {
+    const s = (await server.stats()).subscribers?.find((x) => x.name === name)
+    if (s && s.lagRecords === 0) return true
+  }
+  return false
+}

@@ -8,10 +8,11 @@
  * - `ours`: ingest alone, the baseline of this rate;
  * - `ours+index`: records and both fields indexed (1 s and 1 min rollups). `applied_per_s` is
  *   records applied inside the measurement window; lag and catch-up as for every subscriber row.
- *   Meanwhile one client asks, back to back, for a 1-hour range of one series at 1 s step
+ *   Meanwhile one client asks, 20 times a second (paced: back to back, a faster server meant more
+ *   queries competing with what is measured), for a 1-hour range of one series at 1 s step
  *   (`/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg`, ~3,600
- *   buckets, JSON over HTTP): the query latency p50/p99 of those started inside the window, and how
- *   many buckets the last one returned.
+ *   buckets, JSON over HTTP, from the reads listener): the query latency p50/p99 (to the reply's
+ *   last byte) of those started inside the window, and how many buckets the last one returned.
  *
  * On a 2-core machine the load generators share the cores with the server: every row notes their
  * CPU seconds in the window (`load_cpu_s`) beside the server's (`cpu_s`, ingest and index).
@@ -31,12 +32,15 @@ import {
   ingestLoad,
   oursOf,
   percentilesUs,
+  threadDelays,
   warmSubscriber,
   watchSubscriber,
 } from './sub-common.ts'
 
 const kBody: BodySpec = { kind: 'json', fields: ['temp', 'load'] }
 const kHourMs = 3_600_000
+/** One range query every 50 ms (20/s), as a dashboard of 20 panels refreshing every second. */
+const kQueryEveryMs = 50
 
 /** The scenario's `index` entry: records and two fields of stream `bench`, in the data dir. */
 export const kIndexEntry: SubscriberEntry = {
@@ -49,10 +53,10 @@ export const kIndexEntry: SubscriberEntry = {
 
 /** The query the scenario times: one series, the last hour, 1 s step. */
 export function rangeQueryUrl(server: OursServer): string {
-  return `http://127.0.0.1:${server.httpPort}/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&limit=4000`
+  return `http://127.0.0.1:${server.readApi}/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&limit=4000`
 }
 
-/** Range queries back to back until stopped; latencies of those started inside the window. */
+/** Range queries, paced, until stopped; latencies (to the reply's last byte) of those started inside the window. */
 function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<string, number | string>> {
   const url = rangeQueryUrl(server)
   const headers = { authorization: `Bearer ${server.operatorToken}` }
@@ -66,15 +70,25 @@ function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<str
       const t = performance.now()
       try {
         const res = await fetch(url, { headers })
-        const body = (await res.json()) as { series?: Array<{ points: unknown[] }>; error?: string }
+        // The answer is in when its last byte is: parsing 130 KB of JSON is the client's time.
+        const bytes = await res.arrayBuffer()
+        const ms = performance.now() - t
+        const body = JSON.parse(Buffer.from(bytes).toString()) as {
+          series?: Array<{ points: unknown[] }>
+          error?: string
+        }
         if (!res.ok) throw new Error(`${res.status} ${body.error ?? ''}`)
         buckets = body.series?.[0]?.points.length ?? 0
-        done.push({ t, ms: performance.now() - t })
+        done.push({ t, ms })
       } catch (err) {
         failures++
         firstFailure ||= (err as Error).message.slice(0, 100)
         await new Promise((r) => setTimeout(r, 100))
       }
+      // Paced like a dashboard, not back to back: a faster server must not mean more queries
+      // taking CPU from the ingest and the index being measured beside them.
+      const wait = t + kQueryEveryMs - performance.now()
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     }
   })()
   return async (w) => {
@@ -118,10 +132,12 @@ export const indexScenario: Scenario = {
             rateKey: 'applied_per_s',
           })
           const stopQueries = queryLoop(server)
+          const delay = threadDelays(server)
           return async (w) => {
             // Queries stop with the load: the catch-up that follows is the index alone.
             const q = await stopQueries(w)
-            return { ...(await stopWatch(w)), ...q }
+            const d = await (await delay)()
+            return { ...(await stopWatch(w)), ...q, ...d }
           }
         },
       })

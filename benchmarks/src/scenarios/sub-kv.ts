@@ -32,7 +32,15 @@ import type { BodySpec } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../measure.ts'
 import type { Row, RunContext, Scenario, TargetName } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
-import { againstIngestOnly, catchUpMs, oursOf, percentilesUs, watchSubscriber } from './sub-common.ts'
+import {
+  againstIngestOnly,
+  catchUpMs,
+  oursOf,
+  percentilesUs,
+  threadDelays,
+  waitCaughtUp,
+  watchSubscriber,
+} from './sub-common.ts'
 
 const kNs = 'bench'
 const kConnections = 16
@@ -138,21 +146,6 @@ async function quietGets(get: (key: string) => Promise<boolean>, keys: number, n
   }
 }
 
-/**
- * Waits (at most `maxMs`) until the kv subscriber has applied every record: the catch-up window of
- * watchSubscriber is a few seconds, and gets run while a backlog is still being applied are not
- * quiet. Returns the lag left (0 = caught up).
- */
-async function caughtUp(server: OursServer, maxMs = 180_000): Promise<number> {
-  const t0 = performance.now()
-  for (;;) {
-    const s = (await server.stats()).subscribers?.find((x) => x.name === 'kv')
-    const lag = s?.lagRecords ?? -1
-    if (lag === 0 || performance.now() - t0 > maxMs) return lag
-    await sleep(200)
-  }
-}
-
 /** The quiet-get row beside a target's load row (same run, same server, measured after the load). */
 function quietRow(
   name: string,
@@ -170,7 +163,7 @@ function quietRow(
 export function oursGet(server: OursServer) {
   const headers = { authorization: `Bearer ${server.operatorToken}` }
   return async (key: string) => {
-    const res = await fetch(`http://127.0.0.1:${server.httpPort}/kv/v1/get?ns=${kNs}&key=${key}`, { headers })
+    const res = await fetch(`http://127.0.0.1:${server.readApi}/kv/v1/get?ns=${kNs}&key=${key}`, { headers })
     await res.arrayBuffer()
     return res.ok
   }
@@ -215,15 +208,23 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
               rateKey: 'applied_per_s',
             })
             const gets = getLoop(oursGet(server), keys)
+            const loadDelay = threadDelays(server)
             return async (w) => {
-              const out = { ...(await gets(w)), ...(await watch(w)) }
+              // The gets stop first: a server that died must not leave them spinning.
+              const got = await gets(w)
+              const delay = await (await loadDelay)()
+              const out = { ...got, ...delay, ...(await watch(w)) }
+              // Quiet means quiet: the store has applied the whole backlog (watch() waits at most
+              // catchUpMs for it and may give up, with the load's rows still being applied).
               const t0 = performance.now()
-              const lag = await caughtUp(server)
+              const caughtUp = await waitCaughtUp(server, 'kv', 180_000)
               const waited = Math.round(performance.now() - t0)
+              const quietDelay = await threadDelays(server)
               quietOurs = {
                 ...(await quietGets(oursGet(server), keys)),
+                ...(await quietDelay()),
                 waited_for_apply_ms: waited,
-                ...(lag === 0 ? {} : { lag_at_quiet_gets: lag }),
+                ...(caughtUp ? {} : { not_caught_up: 1 }),
               }
               return out
             }

@@ -48,6 +48,12 @@ export interface OursOptions {
   limits?: Record<string, number>
 }
 
+/** MI_BENCH_READS_NICE=<n>: telemetry.reads.nice for the run (default: the server's). */
+function readsNice(): { nice?: number } {
+  const v = process.env.MI_BENCH_READS_NICE
+  return v === undefined || v === '' ? {} : { nice: Number(v) }
+}
+
 export interface OursServer {
   readonly port: number
   readonly pid: number
@@ -55,17 +61,28 @@ export interface OursServer {
   readonly token: string
   /** With `http`: the listener's port and an operator bearer token for its read APIs. */
   readonly httpPort: number | null
+  /** With `http`: the read APIs' own listener (telemetry.reads), null with MI_BENCH_READS=main. */
+  readonly readsPort: number | null
+  /** With `http`: where the kv and index read APIs answer (readsPort, else httpPort). */
+  readonly readApi: number | null
   readonly operatorToken: string | null
   /** Spawn → `ServerListening`, ms. */
   readonly startMs: number
-  /** The admin socket's `stats` answer. */
-  stats(): Promise<OursStats>
+  /**
+   * The admin socket's `stats` answer; with `window`, also `interval`: what each histogram
+   * recorded since this window's previous read (see packages/telemetry window.ts).
+   */
+  stats(window?: string): Promise<OursStats>
   kill(): Promise<void>
   tail(): string
 }
 
 export interface OursStats {
   metrics: MetricsSummary
+  interval?: {
+    seconds: number
+    histograms: Array<{ name: string; count: number; p50: number; p99: number; max: number }>
+  }
   subscribers: SubscriberStats[] | null
   [key: string]: unknown
 }
@@ -101,9 +118,14 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
   }
   let operatorToken: string | null = null
   let httpPort: number | null = null
+  let readsPort: number | null = null
   if (o.http) {
     ;({ token: operatorToken } = await createOperator(credentialsFile, { name: 'bench', scopes: ['read:*'] }))
     httpPort = await freePort()
+    // MI_BENCH_READS=main: the read APIs on the metrics listener, in the main thread
+    // (`telemetry.reads: false`), for an A/B against their own thread (the default).
+    // A --base checkout may predate the setting: it gets none (its defaults).
+    if (process.env.MI_BENCH_READS !== 'main' && !o.root) readsPort = await freePort()
   }
   const maxConnections = o.maxConnections ?? 20_000
   const adminSocket = join(dataDir, 'admin.sock')
@@ -125,6 +147,9 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     },
     telemetry: {
       metrics: httpPort === null ? false : { listen: `127.0.0.1:${httpPort}` },
+      ...(o.http && !o.root
+        ? { reads: readsPort === null ? false : { listen: `127.0.0.1:${readsPort}`, ...readsNice() } }
+        : {}),
       adminSocket,
       logLevel: 'info',
     },
@@ -144,7 +169,8 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     { timeoutMs: o.startTimeoutMs ?? 120_000, cwd: dataDir },
   )
   const startMs = performance.now() - t0
-  const stats = async () => (await adminRequest(adminSocket, 'stats', {}, { timeoutMs: 10_000 })) as OursStats
+  const stats = async (window?: string) =>
+    (await adminRequest(adminSocket, 'stats', window ? { window } : {}, { timeoutMs: 10_000 })) as OursStats
   // The engine opens the admin socket just after the listener: wait for it, so every caller can
   // ask for stats. The start time above stops at `ServerListening`, as a client sees it.
   for (let deadline = performance.now() + 30_000; ; ) {
@@ -165,6 +191,8 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     dataDir,
     token,
     httpPort,
+    readsPort,
+    readApi: readsPort ?? httpPort,
     operatorToken,
     startMs,
     stats,

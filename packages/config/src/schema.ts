@@ -247,6 +247,34 @@ const telemetrySchema = z
       )
       .prefault({})
       .meta(d('Prometheus /metrics and /healthz over HTTP; `false` disables.', { type: 'object \\| false' })),
+    reads: z
+      .union(
+        [
+          z.strictObject({
+            listen: hostPort()
+              .prefault('127.0.0.1:7413')
+              .meta(d('Address of the read APIs (kv `/kv/v1/*`, index `/index/v1/*`).')),
+            nice: minInt(-20)
+              .max(19, { error: 'expected an integer from -20 to 19' })
+              .meta({ type: 'integer -20..19' })
+              .default(-5)
+              .meta(
+                d(
+                  "Linux scheduling priority (nice) of the reads thread alone: below the ingest threads' 0, so on a saturated host a read gets a core before bulk work does (one thread: at most one core). Lowering it needs CAP_SYS_NICE or a nice limit (systemd `LimitNICE=`); without, a warning is logged and the thread runs at the process's priority.",
+                ),
+              ),
+          }),
+          z.literal(false),
+        ],
+        { error: 'expected { listen } or false' },
+      )
+      .prefault({})
+      .meta(
+        d(
+          'The kv and index read APIs on their own HTTP listener, served by one thread of their own (read-only SQLite connections) so a read never waits behind ingest sockets on the main thread. Opened only when a `kv` or `index` subscriber is enabled; the metrics listener then answers their paths with 421 naming this address. `false` serves them on the metrics listener, on the main thread (one port, slower under load). See docs/operations.md "Read APIs".',
+          { type: 'object \\| false' },
+        ),
+      ),
     dashboard: bool()
       .default(true)
       .meta(

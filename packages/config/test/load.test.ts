@@ -259,3 +259,22 @@ test('a YAML parse error ends with the problem, position first (not "column N:" 
   t.notRegex(message, /:\s*$/)
   t.regex(message, /broken-indent\.yaml: line \d+, column \d+: \S.*[^:]$/)
 })
+
+test('telemetry.reads: its own listener by default, nice bounded, false allowed', (t) => {
+  t.deepEqual(defaultConfig(cwd).telemetry.reads, { listen: { host: '127.0.0.1', port: 7413 }, nice: -5 })
+  const c = loadConfig({
+    env: { MI_TELEMETRY__READS__LISTEN: '0.0.0.0:9000' },
+    cwd,
+    flags: { 'telemetry.reads.nice': 3 },
+  })
+  t.deepEqual(c.telemetry.reads, { listen: { host: '0.0.0.0', port: 9000 }, nice: 3 })
+  t.is(loadConfig({ env: {}, cwd, flags: { 'telemetry.reads': false } }).telemetry.reads, false)
+  t.regex(
+    configError(t, () => loadConfig({ env: {}, flags: { 'telemetry.reads.nice': 20 } })),
+    /telemetry\.reads\.nice.*from -20 to 19/,
+  )
+  t.regex(
+    configError(t, () => loadConfig({ env: {}, flags: { 'telemetry.reads.listen': 'nowhere' } })),
+    /telemetry\.reads/,
+  )
+})

@@ -65,6 +65,12 @@ export interface Engine {
    */
   verifyOperator(token: unknown): OperatorResult
   /**
+   * Called after each credential reload that changed the set (the file is watched here, once):
+   * a host thread holding its own copy (the read APIs' thread) reloads it then, as parsers do.
+   * Returns an unsubscribe.
+   */
+  onCredentialsReloaded(listener: () => void): () => void
+  /**
    * First half of a graceful shutdown: stop accepting and reading, let parsers finish what they
    * accepted and ACK it once durable, send SHUTTING_DOWN, close sockets. The log stays open, so
    * the host can still stop what appends to it (subscribers' emits). Idempotent.
@@ -329,10 +335,13 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
     )
   }
 
-  // Credentials: main watches the file; each parser reloads its own copy (control plane).
+  // Credentials: main watches the file; each parser reloads its own copy (control plane), and so
+  // does any host thread that asked (onCredentialsReloaded).
+  const reloadListeners = new Set<() => void>()
   credentials.watch(
     () => {
       logger.info({ event: 'AuthCredentialsReloaded' }, 'credentials reloaded')
+      for (const l of reloadListeners) l()
       for (const [i, c] of parserControls.entries()) {
         // A parser re-reads the file itself; if that read fails it keeps its last good set.
         c.reloadCredentials().catch((err: Error) =>
@@ -446,6 +455,10 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       }
     },
     verifyOperator: (token) => credentials.verifyOperator(token),
+    onCredentialsReloaded(listener) {
+      reloadListeners.add(listener)
+      return () => reloadListeners.delete(listener)
+    },
     stopIngest,
     close() {
       closing ??= (async () => {

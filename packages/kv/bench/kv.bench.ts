@@ -13,7 +13,7 @@
  *
  * Wall-clock rates on a shared, loaded machine are noise: each row also gives the server's CPU
  * time per set / per get (utime+stime of all its threads from /proc, split by thread name: the
- * subscriber's worker thread applies, MainThread ingests and serves HTTP) and the load average.
+ * subscriber's worker thread applies, MainThread ingests, mi-reads serves the HTTP gets) and the load average.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -74,6 +74,9 @@ async function moduleIngest(keys: number) {
   const reader = (await createOperator(creds, { name: 'bench', scopes: ['read:kv.*'] })).token
   const port = await freePort()
   const http = await freePort()
+  // Gets go to the reads thread's listener (telemetry.reads); a SERVER_ROOT checkout that predates
+  // it serves them on the metrics listener.
+  const reads = process.env.SERVER_ROOT ? null : await freePort()
   const storePath = join(run, 'kv.sqlite')
   const config = join(run, 'mi.json')
   writeFileSync(
@@ -81,7 +84,11 @@ async function moduleIngest(keys: number) {
     JSON.stringify({
       dataDir: run,
       listen: `127.0.0.1:${port}`,
-      telemetry: { metrics: { listen: `127.0.0.1:${http}` }, logLevel: 'warn' },
+      telemetry: {
+        metrics: { listen: `127.0.0.1:${http}` },
+        ...(reads !== null ? { reads: { listen: `127.0.0.1:${reads}` } } : {}),
+        logLevel: 'warn',
+      },
       subscribers: [
         {
           name: 'kv',
@@ -108,7 +115,7 @@ async function moduleIngest(keys: number) {
     await new Promise((r) => child.once('exit', r))
     rmSync(run, { recursive: true, force: true })
   }
-  const api = `http://127.0.0.1:${http}`
+  const api = `http://127.0.0.1:${reads ?? http}`
   const headers = { authorization: `Bearer ${reader}` }
   const stream = streamOf('bench')
   const row = { system: 'module-ingest', keys }

@@ -1,7 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type HttpHandler, type HttpListener, listenHttp } from './http-listener.ts'
 import type { Metrics } from './metrics.ts'
 import { kPrometheusContentType } from './prometheus.ts'
+
+export type { HttpHandler } from './http-listener.ts'
 
 export interface MetricsServerOptions {
   host?: string
@@ -18,27 +20,12 @@ export interface MetricsServerOptions {
   handlers?: HttpHandler[]
 }
 
-/** One route group on the HTTP listener: answer and return true, or return false to pass. */
-export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>
-
-export interface MetricsServer {
-  address: { host: string; port: number }
-  close(): Promise<void>
-}
+export type MetricsServer = HttpListener
 
 /** Serve GET /metrics (Prometheus text) and GET /healthz over plain HTTP. */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
-  const { metrics, healthy = () => true, handlers = [] } = options
-  const server = createServer(async (req, res) => {
-    for (const handler of handlers) {
-      try {
-        if (await handler(req, res)) return
-      } catch (err) {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' })
-        res.end(`${(err as Error).message}\n`)
-        return
-      }
-    }
+  const { metrics, healthy = () => true } = options
+  const builtin = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n')
@@ -63,23 +50,11 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
     }
-  })
-  // Scrapers keep connections alive; don't let them hold shutdown hostage.
-  server.keepAliveTimeout = 5000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject)
-      resolve()
-    })
-  })
-  const addr = server.address() as AddressInfo
-  return {
-    address: { host: addr.address, port: addr.port },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()))
-        server.closeAllConnections()
-      }),
   }
+  return listenHttp({
+    ...(options.host !== undefined ? { host: options.host } : {}),
+    port: options.port,
+    handlers: options.handlers ?? [],
+    fallback: builtin,
+  })
 }

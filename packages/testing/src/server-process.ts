@@ -49,14 +49,16 @@ export async function startServerProcess(options: ServerProcessOptions): Promise
     await writeFile(file, JSON.stringify({ dataDir: options.dataDir, ...options.config }))
     args.push('--config', file)
   }
-  // No HTTP listener unless the test configures one (e.g. telemetry.metrics.listen).
+  // No HTTP listener unless the test configures one (e.g. telemetry.metrics.listen): a default
+  // port would collide between tests running side by side.
   const set = options.set ?? {}
-  const metricsOff =
-    Object.keys(set).some((k) => k.startsWith('telemetry.metrics')) ||
-    (options.config?.telemetry as { metrics?: unknown } | undefined)?.metrics !== undefined
+  const off = (key: 'metrics' | 'reads') =>
+    Object.keys(set).some((k) => k.startsWith(`telemetry.${key}`)) ||
+    (options.config?.telemetry as Record<string, unknown> | undefined)?.[key] !== undefined
       ? {}
-      : { 'telemetry.metrics': false }
-  for (const [k, v] of Object.entries({ ...metricsOff, ...set })) args.push('--set', `${k}=${v}`)
+      : { [`telemetry.${key}`]: false }
+  for (const [k, v] of Object.entries({ ...off('metrics'), ...off('reads'), ...set }))
+    args.push('--set', `${k}=${v}`)
   const child = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

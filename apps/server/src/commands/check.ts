@@ -6,7 +6,7 @@ import type { ServerConfig } from '@module-ingest/config'
 import { checkPlugin, resolveSubscriberConfigs } from '@module-ingest/subscriber-runtime'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, kExit } from '../common.ts'
-import { builtinPlugins } from '../plugins.ts'
+import { builtinPlugins, instancesOf } from '../plugins.ts'
 
 export interface CheckResult {
   check: string
@@ -116,13 +116,22 @@ export async function runChecks(
   const { host, port } = config.listen
   const mip = await portFree(host, port)
   add('listen', mip && `${host}:${port} cannot be bound: ${mip}`, `${host}:${port} free`)
-  const metrics = config.telemetry.metrics
-  if (metrics) {
-    const m = await portFree(metrics.listen.host, metrics.listen.port)
+  // The reads listener opens only with a kv or index subscriber (server.ts).
+  const reads =
+    config.telemetry.reads &&
+    instancesOf(config.subscribers, 'kv').length + instancesOf(config.subscribers, 'index').length > 0
+      ? config.telemetry.reads
+      : null
+  for (const [what, l] of [
+    ['metrics', config.telemetry.metrics],
+    ['reads', reads],
+  ] as const) {
+    if (!l) continue
+    const m = await portFree(l.listen.host, l.listen.port)
     add(
-      'metrics',
-      m && `${metrics.listen.host}:${metrics.listen.port} cannot be bound: ${m}`,
-      `${metrics.listen.host}:${metrics.listen.port} free`,
+      what,
+      m && `${l.listen.host}:${l.listen.port} cannot be bound: ${m}`,
+      `${l.listen.host}:${l.listen.port} free`,
     )
   }
   const admin = config.telemetry.adminSocket

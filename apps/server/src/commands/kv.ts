@@ -22,6 +22,7 @@ import {
   configFromFlags,
   configOptions,
   connectHost,
+  readApiBase,
   readDevToken,
   usageError,
 } from '../common.ts'
@@ -53,11 +54,7 @@ function print(v: unknown): void {
 async function open(o: KvFlags, writes: boolean): Promise<Session> {
   const config = configFromFlags(o)
   const readToken = o.readToken ?? process.env.MI_TOKEN
-  let api = o.url
-  if (api === undefined && config.telemetry.metrics) {
-    const l = config.telemetry.metrics.listen
-    api = `http://${connectHost(l.host)}:${l.port}`
-  }
+  const api = o.url ?? readApiBase(config)
   const waitMs = Number(o.waitMs)
   if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 30_000)
     throw usageError('--wait-ms expects 0..30000')
@@ -150,7 +147,10 @@ export function kvCommand(): Command {
       .option('-m, --module <name>', 'module name to write as', 'module-ingest-cli')
       .option('--token <token>', 'module token for writes (default: <dataDir>/dev-token)')
       .option('--hmac-key <key>', 'HMAC key (hex or base64) instead of a token')
-      .option('--url <url>', 'read API base URL (default: http://<telemetry.metrics.listen>)')
+      .option(
+        '--url <url>',
+        'read API base URL (default: http://<telemetry.reads.listen>, or <telemetry.metrics.listen> with reads: false)',
+      )
       .option('--read-token <token>', 'operator token with read:kv.<ns> (default $MI_TOKEN)')
       .option('--no-wait', 'writes: return on the durable ACK, do not wait for the outcome')
       .option('--wait-ms <ms>', 'how long a read waits for the store to apply a write', '5000')

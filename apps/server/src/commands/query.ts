@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import { type IndexConfigInput, rebuildIndex } from '@module-ingest/subscriber-index'
 import { Command } from 'commander'
-import { type ConfigFlags, configFromFlags, configOptions, connectHost, usageError } from '../common.ts'
+import { type ConfigFlags, configFromFlags, configOptions, readApiBase, usageError } from '../common.ts'
 
 const kWhat = ['status', 'series', 'latest', 'range', 'records'] as const
 type What = (typeof kWhat)[number]
@@ -90,7 +90,10 @@ export function queryCommand(): Command {
   return configOptions(new Command('query'))
     .description("query the index subscriber's API (series, latest values, ranges, records by time)")
     .argument('<what>', kWhat.join(' | '))
-    .option('--url <url>', 'API base URL (default: http://<telemetry.metrics.listen>)')
+    .option(
+      '--url <url>',
+      'API base URL (default: http://<telemetry.reads.listen>, or <telemetry.metrics.listen> with reads: false)',
+    )
     .option('--token <token>', 'operator token with a read:<stream> scope (default $MI_TOKEN)')
     .option('--index <name>', 'index subscriber name (when the server runs several)')
     .option('--stream <name|glob>', 'stream name or glob')
@@ -113,9 +116,11 @@ export function queryCommand(): Command {
       if (!token) throw usageError('query: pass --token <operator token> or set MI_TOKEN')
       let base = o.url
       if (base === undefined) {
-        const metrics = configFromFlags(o).telemetry.metrics
-        if (!metrics) throw usageError('query: telemetry.metrics is disabled in the config; pass --url')
-        base = `http://${connectHost(metrics.listen.host)}:${metrics.listen.port}`
+        base = readApiBase(configFromFlags(o))
+        if (base === undefined)
+          throw usageError(
+            'query: telemetry.reads and telemetry.metrics are disabled in the config; pass --url',
+          )
       }
       const maxPages = Number(o.maxPages)
       if (!Number.isInteger(maxPages) || maxPages < 1) throw usageError('--max-pages expects an integer ≥ 1')

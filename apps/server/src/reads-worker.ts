@@ -1,0 +1,112 @@
+/**
+ * The read APIs' thread (see reads.ts): its own HTTP listener, its own read-only SQLite
+ * connections (kv stores, index files) and its own copy of the credentials, so a read never waits
+ * behind the ingest sockets the main thread's event loop serves.
+ *
+ * Messages from main: `reload` (the engine reloaded the credentials file: re-read our copy, as
+ * parsers do), `metrics` (send them now) and `close`. To main: `listening`, `failed` (start), `reloaded` / `reloadFailed`,
+ * `metrics` (this thread's registry, every `kMetricsMs`), `closed`.
+ */
+import { readlinkSync } from 'node:fs'
+import { setPriority } from 'node:os'
+import { parentPort, workerData } from 'node:worker_threads'
+import { CredentialStore } from '@module-ingest/auth'
+import { createKvReadHandler } from '@module-ingest/kv'
+import { Metrics } from '@module-ingest/telemetry'
+import { type HttpHandler, listenHttp } from '@module-ingest/telemetry/http-listener'
+import { probeLoopDelay } from './loop-delay.ts'
+import type { ReadsWorkerData } from './reads.ts'
+
+type Closable = HttpHandler & { close(): Promise<void> }
+
+const data = workerData as ReadsWorkerData
+const port = parentPort!
+/**
+ * How often this thread's metrics go to main unasked (for /metrics scrapes); stats() readers
+ * (`top`, the dashboard, benchmarks) pull them. A snapshot costs ~0.4 ms of this thread: a read
+ * arriving then waits, so not more often.
+ */
+const kMetricsMs = 5000
+
+const metrics = new Metrics()
+// This thread's event-loop delay, beside main's (mi_main_loop_delay_us): what a read waits here.
+const stopProbe = probeLoopDelay(metrics, 'reads')
+const served = metrics.histogram('mi_reads_request_us', 'Read API requests, arrival to reply written', {
+  unit: 'us',
+})
+const sendMetrics = () => port.postMessage({ type: 'metrics', snapshot: metrics.snapshot() })
+const metricsTimer = setInterval(sendMetrics, kMetricsMs)
+metricsTimer.unref()
+
+/** Time each request from its arrival to its reply's last byte handed to the socket. */
+const timed: HttpHandler = (_req, res) => {
+  const t0 = process.hrtime.bigint()
+  res.once('finish', () => served.recordSince(t0))
+  return false
+}
+
+/**
+ * This thread's own nice value (Linux: setpriority on a thread id affects that thread only; the
+ * id is the last part of /proc/thread-self). Elsewhere, or without the right, it stays as it is.
+ */
+function applyNice(nice: number) {
+  if (nice === 0 || process.platform !== 'linux') return
+  try {
+    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice)
+  } catch (err) {
+    port.postMessage({ type: 'niceRefused', message: (err as Error).message })
+  }
+}
+
+async function start() {
+  applyNice(data.nice)
+  const credentials = await CredentialStore.load(data.credentialsFile)
+  const verify = (token: string) => credentials.verifyOperator(token)
+  const handlers: Closable[] = []
+  if (data.kv.length > 0) handlers.push(createKvReadHandler({ stores: data.kv, verify }))
+  if (data.indexes.length > 0) {
+    // Loaded only when an index is configured, as on the main listener (index-api.ts).
+    const { createIndexQueryHandler } = await import('@module-ingest/subscriber-index')
+    handlers.push(createIndexQueryHandler({ indexes: data.indexes, logDir: data.logDir, verify }))
+  }
+  const closeHandlers = async () => {
+    for (const h of handlers) await h.close().catch(() => {})
+  }
+  let listener: Awaited<ReturnType<typeof listenHttp>>
+  try {
+    listener = await listenHttp({
+      host: data.listen.host,
+      port: data.listen.port,
+      handlers: [timed, ...handlers],
+    })
+  } catch (err) {
+    await closeHandlers()
+    throw err
+  }
+  port.on('message', (m: { type: string }) => {
+    if (m.type === 'metrics') sendMetrics()
+    else if (m.type === 'reload')
+      credentials.reload().then(
+        (info) => port.postMessage({ type: 'reloaded', generation: info.generation }),
+        (err: Error) => port.postMessage({ type: 'reloadFailed', message: err.message }),
+      )
+    else if (m.type === 'close')
+      void (async () => {
+        await listener.close().catch(() => {})
+        await closeHandlers()
+        clearInterval(metricsTimer)
+        stopProbe()
+        sendMetrics()
+        port.postMessage({ type: 'closed' })
+        port.close()
+      })()
+  })
+  port.postMessage({ type: 'listening', address: listener.address })
+}
+
+start().catch((err: Error & { code?: string }) => {
+  clearInterval(metricsTimer)
+  stopProbe()
+  port.postMessage({ type: 'failed', message: err.message, ...(err.code ? { code: err.code } : {}) })
+  port.close()
+})
