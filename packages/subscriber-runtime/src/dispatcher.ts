@@ -27,9 +27,9 @@ import { GroupCursor } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
 import fastq from 'fastq'
 import { Batch } from './batch.ts'
-import type { WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import { deadLetters } from './dead-letter.ts'
+import type { Emits } from './emit.ts'
 import { MI_ERR_SUBSCRIBER_EMIT_FAILED } from './errors.ts'
 import type { CommittedGroup, LogCursor, LogReader } from './log-types.ts'
 import { OffsetTracker } from './offsets.ts'
@@ -37,7 +37,6 @@ import type { Outcome, SubscriberPool } from './pool.ts'
 import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
 import type {
   DurableSignal,
-  HostEmit,
   RuntimeMetrics,
   SubscriberFailure,
   SubscriberState,
@@ -50,7 +49,8 @@ export interface DispatcherOptions {
   reader: LogReader
   /** null in a dry run: batches are counted, never delivered, offsets never committed. */
   pool: SubscriberPool | null
-  emit: HostEmit
+  /** Derived records packed, dead letters as records (emit.ts). */
+  emit: (records: Emits) => Promise<void>
   logger: Logger
   metrics: RuntimeMetrics | undefined
   durableSignal: DurableSignal | undefined
@@ -593,7 +593,7 @@ export class Dispatcher {
   }
 
   /** Append via the host, retrying until it works or the runtime stops. False: gave up (closing). */
-  async #emitToHost(records: WireEmit[]): Promise<boolean> {
+  async #emitToHost(records: Emits): Promise<boolean> {
     let attempt = 1
     for (;;) {
       try {

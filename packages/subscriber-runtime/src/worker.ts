@@ -13,6 +13,7 @@
 import { format } from 'node:util'
 import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads'
 import { toWire } from '@module-ingest/errors'
+import { RecordPacker } from '@module-ingest/log/packed'
 import {
   assertHostCompatible,
   createEmitBuffer,
@@ -26,7 +27,7 @@ import {
   validateSubscriberConfig,
 } from '@module-ingest/subscriber-sdk'
 import { Piscina } from 'piscina'
-import { decodeBatch, encodeEmits } from './codec.ts'
+import { decodeBatch } from './codec.ts'
 import {
   type BatchResult,
   type BatchTask,
@@ -116,6 +117,7 @@ function takeMetrics(): MetricDelta[] {
 
 const logger = makeLogger({})
 const emitBuffer = createEmitBuffer(setup.name)
+const packer = new RecordPacker()
 
 interface Loaded {
   sub: Subscriber<unknown>
@@ -238,10 +240,14 @@ async function handleWith(
     }
     return { code: 'FAILED', context: kContext, phase: 'handle', error: toWire(err), metrics: takeMetrics() }
   }
-  const emitted = emitBuffer.takePending()
-  const emits = emitted.length > 0 ? encodeEmits(emitted) : null
+  // Packed in the log's record format (emit.ts): no object per record on the way to the log.
+  for (const e of emitBuffer.takePending()) packer.add(e.stream, e.body)
+  const emits = packer.length > 0 ? packer.take() : null
   const result: BatchResult = { code: 'DONE', context: kContext, emits, metrics: takeMetrics() }
   if (emits === null) return result
-  // A piscina Transferable: the result object travels by clone, its one buffer by transfer.
-  return Piscina.move({ [Piscina.transferableSymbol]: [emits], [Piscina.valueSymbol]: result } as never)
+  // A piscina Transferable: the result object travels by clone, the records' buffer by transfer.
+  return Piscina.move({
+    [Piscina.transferableSymbol]: [emits.records.buffer],
+    [Piscina.valueSymbol]: result,
+  } as never)
 }
