@@ -2,7 +2,7 @@
 // records: made in its worker, appended by the engine's writer) as one buffer already in the log's
 // record format, so no thread in between makes an object per record and the appending thread only
 // checks the framing and writes a header. Light, like entry.ts: format.ts and entry.ts only.
-import { type AppendEncoder, kMaxNameChars } from './entry.ts'
+import { AppendEncoder, kMaxNameChars } from './entry.ts'
 import { MI_ERR_LOG_APPEND_INVALID } from './errors.ts'
 import { Writer } from './format.ts'
 
@@ -174,17 +174,25 @@ export function unpackRecords(p: PackedRecords): { stream: string; body: Uint8Ar
   return out
 }
 
-/** [header, records] of the encoded append of `p` (checked first) for `log.appendEncoded`. */
-export function encodePacked(
-  encoder: AppendEncoder,
-  module: string,
-  core: string,
-  seq: bigint,
-  rts: number,
-  p: PackedRecords,
-): [Uint8Array, Uint8Array] {
-  checkPacked(p)
-  return encoder.finishPacked(module, core, seq, rts, p)
+/**
+ * Encoded appends of packed records, for `log.appendEncoded`: `p` is checked, a header written and
+ * the records copied after it, in a buffer reused from call to call. A fresh buffer per append
+ * (Buffer.concat) cost the appending thread's heap an old-space GC every few dozen appends.
+ */
+export class PackedAppendEncoder {
+  readonly #encoder = new AppendEncoder()
+  readonly #w = new Writer(64 * 1024)
+
+  /** Valid until the next call. */
+  encode(module: string, core: string, seq: bigint, rts: number, p: PackedRecords): Uint8Array {
+    checkPacked(p)
+    const [header, records] = this.#encoder.finishPacked(module, core, seq, rts, p)
+    const w = this.#w
+    w.pos = 0
+    w.bytes(header)
+    w.bytes(records)
+    return w.buf.subarray(0, w.pos)
+  }
 }
 
 // A varint read over (buffer, offset), the end position left in `at` (no allocation per record).

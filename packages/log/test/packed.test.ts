@@ -1,11 +1,10 @@
 // Packed records (packed.ts): packed on one thread, appended on another as one encoded append.
 import test from 'ava'
-import { AppendEncoder } from '../src/entry.ts'
 import { openLog, openReader } from '../src/index.ts'
 import {
   checkPacked,
-  encodePacked,
   kNoRecords,
+  PackedAppendEncoder,
   type PackedRecords,
   RecordPacker,
   unpackRecords,
@@ -69,8 +68,8 @@ test('packed records append as one unit: ts = the append rts, module and seq the
   const rts = nowUs()
   const packer = new RecordPacker()
   const p = packAll(packer)
-  const enc = new AppendEncoder()
-  t.deepEqual(log.appendEncoded(Buffer.concat(encodePacked(enc, 'mi:subscribers', '', 5n, rts, p))), {
+  const enc = new PackedAppendEncoder()
+  t.deepEqual(log.appendEncoded(enc.encode('mi:subscribers', '', 5n, rts, p)), {
     firstLsn: 1,
     lastLsn: kBodies.length,
   })
@@ -83,13 +82,10 @@ test('packed records append as one unit: ts = the append rts, module and seq the
     records: [{ stream: 's', ts: rts - 1, body: body(2, 1) }],
   })
   packer.add('ai.scores', 'again')
-  t.deepEqual(
-    log.appendEncoded(Buffer.concat(encodePacked(enc, 'mi:subscribers', '', 6n, rts + 1, packer.take()))),
-    {
-      firstLsn: kBodies.length + 2,
-      lastLsn: kBodies.length + 2,
-    },
-  )
+  t.deepEqual(log.appendEncoded(enc.encode('mi:subscribers', '', 6n, rts + 1, packer.take())), {
+    firstLsn: kBodies.length + 2,
+    lastLsn: kBodies.length + 2,
+  })
   t.is(log.moduleHwm('mi:subscribers'), 6n)
   await log.sync()
   await log.close()
@@ -132,10 +128,10 @@ test('malformed packed records are refused with a coded error and change nothing
   const tsNot0 = Buffer.from(good.records)
   tsNot0[1] = 2
   bad.push(['ts delta not 0', { ...good, records: tsNot0 }])
-  const enc = new AppendEncoder()
+  const enc = new PackedAppendEncoder()
   for (const [why, p] of bad) {
     t.throws(
-      () => log.appendEncoded(Buffer.concat(encodePacked(enc, 'mi:x', '', 1n, nowUs(), p))),
+      () => log.appendEncoded(enc.encode('mi:x', '', 1n, nowUs(), p)),
       {
         code: 'MI_ERR_LOG_APPEND_INVALID',
       },

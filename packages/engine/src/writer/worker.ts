@@ -21,8 +21,8 @@ import {
   MI_ERR_LOG_UNAVAILABLE,
   openLog,
 } from '@module-ingest/log'
-import { AppendEncoder, encodedBodyBytes, encodedRts } from '@module-ingest/log/entry'
-import { encodePacked, type PackedRecords } from '@module-ingest/log/packed'
+import { encodedBodyBytes, encodedRts } from '@module-ingest/log/entry'
+import { PackedAppendEncoder, type PackedRecords } from '@module-ingest/log/packed'
 import { type LoopNext, RingConsumer, ringDoorbell, runDoorbellLoop } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
@@ -187,7 +187,7 @@ function nextInternalSeq(module: string): bigint {
   if (internalSeq < 0xffff_ffff_ffff_ffffn) internalSeq++
   return internalSeq
 }
-const packedEncoder = new AppendEncoder()
+const packedEncoder = new PackedAppendEncoder()
 const control = {
   stats() {
     appended.inc(tally.records)
@@ -220,7 +220,7 @@ const control = {
   async appendPacked(module: string, packed: PackedRecords) {
     const rts = nowUs()
     const seq = nextInternalSeq(module)
-    log.appendEncoded(Buffer.concat(encodePacked(packedEncoder, module, '', seq, rts, packed)))
+    log.appendEncoded(packedEncoder.encode(module, '', seq, rts, packed))
     await log.sync()
   },
   async close() {
