@@ -116,8 +116,10 @@ function takeMetrics(): MetricDelta[] {
 // --- plugin lifecycle ------------------------------------------------------------------------
 
 const logger = makeLogger({})
-const emitBuffer = createEmitBuffer(setup.name)
+// ctx.emit checks each record and packs it at once in the log's record format (emit.ts): no
+// object per record, and the packed buffer is what the host appends.
 const packer = new RecordPacker()
+const emitBuffer = createEmitBuffer(setup.name, packer)
 
 interface Loaded {
   sub: Subscriber<unknown>
@@ -228,11 +230,13 @@ async function handleWith(
 ): Promise<BatchResult | unknown> {
   const ctx = contextFor(state.config, signal, task.attempt)
   emitBuffer.open()
+  packer.reset()
   parentPort?.postMessage({ code: 'HANDLING', context: kContext, id: task.id } satisfies WorkerHandlingEvent)
   try {
     await state.sub.handle(records, ctx)
   } catch (err) {
     emitBuffer.discard()
+    packer.reset()
     try {
       await state.sub.hooks?.onError?.(err, records, ctx)
     } catch (hookErr) {
@@ -240,8 +244,7 @@ async function handleWith(
     }
     return { code: 'FAILED', context: kContext, phase: 'handle', error: toWire(err), metrics: takeMetrics() }
   }
-  // Packed in the log's record format (emit.ts): no object per record on the way to the log.
-  for (const e of emitBuffer.takePending()) packer.add(e.stream, e.body)
+  emitBuffer.discard() // closes the batch: emit() after handle resolved throws
   const emits = packer.length > 0 ? packer.take() : null
   const result: BatchResult = { code: 'DONE', context: kContext, emits, metrics: takeMetrics() }
   if (emits === null) return result
