@@ -16,7 +16,7 @@
  * piscina worker), v8 (V8Worker: concurrent GC/compiler), uv (libuv threadpool), other.
  * The per-emitted-record cost of a thread is (ai − ai-when) or (echo − noop), per record.
  */
-import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -136,13 +136,25 @@ async function runCase(name: string, base: string, scratch: string): Promise<Rec
   await rm(dataDir, { recursive: true, force: true })
   await cp(base, dataDir, { recursive: true })
   const sub = cases[name]!() as { name: string }
-  // MI_BENCH_PROF=<dir>: a --cpu-prof profile per thread of each case's server.
+  // MI_BENCH_PROF=<dir>: a --cpu-prof profile per thread of each case's server; MI_BENCH_NODE_OPTIONS
+  // (e.g. --trace-gc): more flags, the server's non-JSON output saved in <scratch>/<case>.out.
   const prof = process.env.MI_BENCH_PROF
+  const flags = [
+    prof ? `--cpu-prof --cpu-prof-dir=${join(prof, name)}` : '',
+    process.env.MI_BENCH_NODE_OPTIONS ?? '',
+  ]
+  const nodeOptions = flags.join(' ').trim()
   const server = await startServerProcess({
     dataDir,
     config: { subscribers: [sub] },
-    ...(prof ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${join(prof, name)}` } } : {}),
+    ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}),
   })
+  const out: string[] = []
+  if (process.env.MI_BENCH_NODE_OPTIONS) {
+    server.child.stdout!.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line && !line.startsWith('{')) out.push(line)
+    })
+  }
   try {
     const stats = async () =>
       (
@@ -186,6 +198,8 @@ async function runCase(name: string, base: string, scratch: string): Promise<Rec
   } finally {
     server.kill('SIGTERM')
     await server.exited
+    if (out.length > 0)
+      await writeFile(join(process.env.MI_BENCH_OUT ?? tmpdir(), `mi-emit-cpu-${name}.out`), out.join('\n'))
   }
 }
 
