@@ -109,14 +109,12 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
             metrics: subMetrics.runtime,
             // The log's own signal: the runtime's reader wakes on it (no file watch, no relay).
             durableSignal: engine.durableSignal,
+            // Dead letters come as records; a batch's derived records packed, as one append.
             emit: async (records) => {
-              await engine.appendInternal(
-                'mi:subscribers',
-                records.map((r) => ({
-                  stream: r.stream,
-                  body: typeof r.body === 'string' ? Buffer.from(r.body) : r.body,
-                })),
-              )
+              await engine.appendInternal('mi:subscribers', records)
+            },
+            emitPacked: async (packed) => {
+              await engine.appendPacked('mi:subscribers', packed)
             },
           })
     if (subscribers) {

@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path'
 import { CredentialStore, FailureThrottle, type OperatorResult } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
 import { watchDurable } from '@module-ingest/log/durable-signal'
+import type { PackedRecords } from '@module-ingest/log/packed'
 import { ErrorCode } from '@module-ingest/protocol'
 import { createDoorbell, createRing } from '@module-ingest/ring'
 import { type Logger, Metrics } from '@module-ingest/telemetry'
@@ -56,8 +57,10 @@ export interface Engine {
    * `openReader(engine.logDir, { durableSignal })` wakes on every commit without the file watch.
    */
   readonly durableSignal: Int32Array
-  /** Append records as an internal module (derived records, dead letters); resolves when appended. */
+  /** Append records as an internal module (derived records, dead letters); resolves once durable. */
   appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>): Promise<unknown>
+  /** The same for records packed by `RecordPacker` (`@module-ingest/log/packed`): one append, one copy. */
+  appendPacked(module: string, packed: PackedRecords): Promise<unknown>
   stats(): Promise<EngineStats>
   /**
    * Check an operator bearer token against the live credential set (reloaded on change): the
@@ -444,6 +447,8 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
     onDurable: (listener) => watchDurable(durableSignal, listener),
     durableSignal,
     appendInternal: (module, records) => writer.control.appendInternal(module, records),
+    // Cloned, not transferred: the runtime retries a failed append with the same records.
+    appendPacked: (module, packed) => writer.control.appendPacked(module, packed),
     async stats() {
       const { w, ps } = await pull()
       return {

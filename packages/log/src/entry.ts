@@ -5,6 +5,7 @@
 import { crc32 } from 'node:zlib'
 import { MI_ERR_LOG_APPEND_INVALID } from './errors.ts'
 import { Writer } from './format.ts'
+import type { PackedRecords } from './packed.ts'
 
 /**
  * An encoded append (the bytes a parser hands the writer; never stored as such):
@@ -30,6 +31,8 @@ const kMaxSafeBig = BigInt(Number.MAX_SAFE_INTEGER)
 /** Records from this size up are CRC'd by the encoder (the parser), below it by the writer. */
 export const kParserCrcBytes = 2048
 const kFixedBytes = 42
+/** Longest module, core or stream name append() accepts, in UTF-16 units. */
+export const kMaxNameChars = 1024
 
 /** Receive time (µs) of an encoded append, without parsing the rest. */
 export function encodedRts(b: Uint8Array): number {
@@ -152,7 +155,34 @@ export class AppendEncoder {
   finish(module: Uint8Array | string, core: Uint8Array | string, seq: bigint): [Uint8Array, Uint8Array] {
     // This runs once per frame on a parser: no Buffer methods or views beyond the two returned
     // (cached while their length repeats, as it does for a session's DATA frames).
-    const records = view(this.#rec, this.#recView)
+    return this.#finish(module, core, seq, view(this.#rec, this.#recView))
+  }
+
+  /**
+   * [header, records] for records packed elsewhere (packed.ts: every ts is `rts`), instead of
+   * add()ed here; `records` is `p.records` itself. The caller checked `p` (checkPacked).
+   */
+  finishPacked(
+    module: string,
+    core: string,
+    seq: bigint,
+    rts: number,
+    p: PackedRecords,
+  ): [Uint8Array, Uint8Array] {
+    this.begin(rts)
+    this.#firstTs = rts
+    this.#count = p.length
+    this.#bodyBytes = p.bodyBytes
+    for (const s of p.streams) this.#streams[this.#nStreams++] = s
+    return this.#finish(module, core, seq, p.records)
+  }
+
+  #finish(
+    module: Uint8Array | string,
+    core: Uint8Array | string,
+    seq: bigint,
+    records: Uint8Array,
+  ): [Uint8Array, Uint8Array] {
     const h = this.#head
     h.pos = 0
     h.ensure(kFixedBytes)

@@ -8,7 +8,7 @@ import { type CompactResult, compactCatalog } from './catalog-compact.ts'
 import { Checkpointer } from './checkpointer.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
 import { createDurableSignal, publishDurable } from './durable-signal.ts'
-import { AppendEncoder, EncodedReader } from './entry.ts'
+import { AppendEncoder, EncodedReader, kMaxNameChars } from './entry.ts'
 import { MI_ERR_LOG_APPEND_INVALID, MI_ERR_LOG_CLOSED, MI_ERR_LOG_OPEN_FAILED } from './errors.ts'
 import { Lifecycle } from './failure.ts'
 import { type FlushStrategy, flushStrategy } from './flush-policy.ts'
@@ -31,8 +31,6 @@ export type { AppendEntry, AppendRecord, AppendResult, CommitSyncResult, Log, Lo
 /** Test-only hooks (exported from ./internal.ts). */
 export const kCrash = Symbol('mi.log.crash')
 export const kIo = Symbol('mi.log.io')
-
-const kMaxNameChars = 1024
 
 /** Directories whose writer the crash hook stopped while its I/O was in flight (see kCrash). */
 const settling = new Map<string, Promise<void>>()

@@ -183,65 +183,8 @@ export function decodeBatch(ab: ArrayBuffer): StoredRecord[] {
   return out
 }
 
+/** A record for the host to append (dead letters); a batch's derived records come packed (emit.ts). */
 export interface WireEmit {
   stream: string
   body: Uint8Array
-}
-
-/** What the worker encodes: a string body (the SDK keeps `ctx.emit`'s strings) is written as UTF-8. */
-export interface PendingEmit {
-  stream: string
-  body: Uint8Array | string
-}
-
-/**
- * Derived records back to the main thread, the same way:
- *   u32 count · u32 strings · u32 stream[count] · u32 bodyLength[count] · u32 stringLength[strings]
- *   string bytes · body bytes
- */
-export function encodeEmits(emits: readonly PendingEmit[]): ArrayBuffer {
-  const n = emits.length
-  const strings = new Strings()
-  const ids = new Uint32Array(n)
-  const lens = new Uint32Array(n)
-  let bodyBytes = 0
-  for (let i = 0; i < n; i++) {
-    const e = emits[i]!
-    ids[i] = strings.id(e.stream)
-    lens[i] = typeof e.body === 'string' ? Buffer.byteLength(e.body) : e.body.byteLength
-    bodyBytes += lens[i]!
-  }
-  const ns = strings.list.length
-  const textAt = 8 + 8 * n + 4 * ns
-  const ab = uninitialized(textAt + strings.bytes + bodyBytes)
-  const u32 = new Uint32Array(ab, 0, 2 + 2 * n + ns)
-  u32[0] = n
-  u32[1] = ns
-  u32.set(ids, 2)
-  const buf = Buffer.from(ab)
-  let pos = writeStrings(buf, u32.subarray(2 + 2 * n), strings.list, textAt)
-  u32.set(lens, 2 + n)
-  for (let i = 0; i < n; i++) {
-    const body = emits[i]!.body
-    if (typeof body === 'string') buf.write(body, pos, 'utf8')
-    else buf.set(body, pos)
-    pos += lens[i]!
-  }
-  return ab
-}
-
-export function decodeEmits(ab: ArrayBuffer): WireEmit[] {
-  const head = new Uint32Array(ab, 0, 2)
-  const n = head[0]!
-  const ns = head[1]!
-  const u32 = new Uint32Array(ab, 8, 2 * n + ns)
-  const [strings, bodiesAt] = readStrings(Buffer.from(ab), u32.subarray(2 * n), ns, 8 + 8 * n + 4 * ns)
-  const out: WireEmit[] = new Array(n)
-  let pos = bodiesAt
-  for (let i = 0; i < n; i++) {
-    const len = u32[n + i]!
-    out[i] = { stream: strings[u32[i]!]!, body: new Uint8Array(ab, pos, len) }
-    pos += len
-  }
-  return out
 }

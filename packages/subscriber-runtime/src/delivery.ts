@@ -13,12 +13,12 @@
 import type { CodedError } from '@module-ingest/errors'
 import type { Logger } from '@module-ingest/subscriber-sdk'
 import type { Batch } from './batch.ts'
-import type { WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import { deadLetters } from './dead-letter.ts'
+import type { Emits } from './emit.ts'
 import { MI_ERR_SUBSCRIBER_EMIT_FAILED } from './errors.ts'
 import type { Outcome, SubscriberPool } from './pool.ts'
-import type { HostEmit, RuntimeMetrics, SubscriberFailure, SubscriberStats } from './types.ts'
+import type { RuntimeMetrics, SubscriberFailure, SubscriberStats } from './types.ts'
 
 const kPollMs = 1000
 /**
@@ -49,7 +49,7 @@ export interface DeliveryHost {
   cfg: ResolvedSubscriberConfig
   /** null in a dry run: batches are counted, never delivered. */
   pool: SubscriberPool | null
-  emit: HostEmit
+  emit: (records: Emits) => Promise<void>
   logger: Logger
   metrics: RuntimeMetrics | undefined
   /** Aborted on graceful close: stops backoffs and emit retries. */
@@ -309,7 +309,7 @@ export class Delivery {
   }
 
   /** Append via the host, retrying until it works or the runtime stops. False: gave up (closing). */
-  async #emitToHost(records: WireEmit[]): Promise<boolean> {
+  async #emitToHost(records: Emits): Promise<boolean> {
     const name = this.#h.cfg.name
     let attempt = 1
     for (;;) {

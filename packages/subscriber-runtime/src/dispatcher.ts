@@ -30,12 +30,13 @@ import type { Logger } from '@module-ingest/subscriber-sdk'
 import type { Batch } from './batch.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import { Delivery, type DeliveryCounters, sleep } from './delivery.ts'
+import type { Emits } from './emit.ts'
 import { Lanes } from './lanes.ts'
 import type { CommittedGroup, LogCursor, LogReader } from './log-types.ts'
 import { OffsetTracker } from './offsets.ts'
 import type { SubscriberPool } from './pool.ts'
 import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
-import type { DurableSignal, HostEmit, RuntimeMetrics, SubscriberState, SubscriberStats } from './types.ts'
+import type { DurableSignal, RuntimeMetrics, SubscriberState, SubscriberStats } from './types.ts'
 import { Wakeups, wantRecords } from './waits.ts'
 
 export interface DispatcherOptions {
@@ -43,7 +44,8 @@ export interface DispatcherOptions {
   reader: LogReader
   /** null in a dry run: batches are counted, never delivered, offsets never committed. */
   pool: SubscriberPool | null
-  emit: HostEmit
+  /** Derived records packed, dead letters as records (emit.ts). */
+  emit: (records: Emits) => Promise<void>
   logger: Logger
   metrics: RuntimeMetrics | undefined
   durableSignal: DurableSignal | undefined

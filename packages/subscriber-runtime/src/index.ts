@@ -2,6 +2,7 @@ export type {
   BatchOptions,
   DurableSignal,
   HostEmit,
+  HostEmitPacked,
   LogPosition,
   LogReader,
   PluginRegistry,

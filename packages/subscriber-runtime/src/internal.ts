@@ -1,7 +1,8 @@
-export { decodeBatch, decodeEmits, encodeBatch, encodeEmits } from './codec.ts'
+export { decodeBatch, encodeBatch } from './codec.ts'
 export type { BatchOptions, LogPosition, ResolvedSubscriberConfig, SubscriberConfig } from './config.ts'
 export { DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs } from './config.ts'
 export { Dispatcher } from './dispatcher.ts'
+export { hostEmit } from './emit.ts'
 export * from './errors.ts'
 export type { LogCursor, LogGroups, LogReader, StoredRecord } from './log-types.ts'
 export { OffsetTracker } from './offsets.ts'
@@ -15,6 +16,7 @@ export { compileStreamFilter } from './stream-filter.ts'
 export type {
   DurableSignal,
   HostEmit,
+  HostEmitPacked,
   RuntimeMetrics,
   SubscriberFailure,
   SubscriberState,

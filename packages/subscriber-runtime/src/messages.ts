@@ -1,4 +1,5 @@
 import type { WireError } from '@module-ingest/errors'
+import type { PackedRecords } from '@module-ingest/log/packed'
 
 /**
  * The thread protocol between the dispatcher (main thread) and src/worker.ts, both sides.
@@ -41,7 +42,7 @@ export interface MetricDelta {
 }
 
 export type BatchResult =
-  | { code: 'DONE'; context: typeof kContext; emits: ArrayBuffer | null; metrics: MetricDelta[] }
+  | { code: 'DONE'; context: typeof kContext; emits: PackedRecords | null; metrics: MetricDelta[] }
   | {
       code: 'FAILED'
       context: typeof kContext

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { BroadcastChannel } from 'node:worker_threads'
 import { type CodedError, fromWire } from '@module-ingest/errors'
+import { kNoRecords, type PackedRecords } from '@module-ingest/log/packed'
 import { Piscina } from 'piscina'
-import { decodeEmits, type WireEmit } from './codec.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import {
   MI_ERR_SUBSCRIBER_HANDLE_FAILED,
@@ -40,7 +40,7 @@ export interface EncodableBatch {
 }
 
 export type Outcome =
-  | { kind: 'ok'; emits: WireEmit[] }
+  | { kind: 'ok'; emits: PackedRecords }
   | { kind: 'failed'; error: CodedError; restarted: boolean }
   | { kind: 'unavailable'; error: CodedError }
   | { kind: 'fatal'; error: CodedError }
@@ -153,7 +153,7 @@ export class SubscriberPool {
       this.#started.delete(id)
     }
     if (result.metrics.length > 0) this.#hooks.onPluginMetrics(result.metrics)
-    if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ? decodeEmits(result.emits) : [] }
+    if (result.code === 'DONE') return { kind: 'ok', emits: result.emits ?? kNoRecords }
     const cause = fromWire(result.error)
     if (/_FATAL$/.test(cause.code)) return { kind: 'fatal', error: cause }
     // A plugin whose init says "my downstream is unreachable" (code *_UNAVAILABLE) keeps its code.

@@ -2,11 +2,12 @@ import { openReader } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
 import { resolveSubscriberConfigs, type SubscriberConfig } from './config.ts'
 import { Dispatcher } from './dispatcher.ts'
+import { hostEmit } from './emit.ts'
 import { MI_ERR_SUBSCRIBER_UNKNOWN } from './errors.ts'
 import type { LogReader } from './log-types.ts'
 import { type CheckedPlugin, checkPlugin, type PluginRegistry } from './plugin.ts'
 import { SubscriberPool } from './pool.ts'
-import type { DurableSignal, HostEmit, RuntimeMetrics, SubscriberStats } from './types.ts'
+import type { DurableSignal, HostEmit, HostEmitPacked, RuntimeMetrics, SubscriberStats } from './types.ts'
 
 export interface StartSubscribersOptions {
   dataDir: string
@@ -16,6 +17,8 @@ export interface StartSubscribersOptions {
   metrics?: RuntimeMetrics
   /** Appends derived records and dead letters to the log; resolve once appended. */
   emit: HostEmit
+  /** Appends a batch's derived records packed (one buffer, no object per record); default: via `emit`. */
+  emitPacked?: HostEmitPacked
   /**
    * Wake dispatchers as soon as the durable watermark moves: the writer's `log.durableSignal`
    * (Int32Array, handed to openReader) or a subscribe function (e.g. over log.onDurable).
@@ -91,7 +94,7 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
         cfg,
         reader,
         pool,
-        emit: opts.emit,
+        emit: hostEmit(opts.emit, opts.emitPacked),
         logger,
         metrics: opts.metrics,
         durableSignal: typeof opts.durableSignal === 'function' ? opts.durableSignal : undefined,

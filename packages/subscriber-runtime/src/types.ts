@@ -1,7 +1,16 @@
+import type { PackedRecords } from '@module-ingest/log/packed'
+
 /** The runtime's public types: what hosts pass in (emit, metrics, durable signal) and read back (stats). */
 
 /** The host appends derived records and dead letters to the log. */
 export type HostEmit = (records: { stream: string; body: Uint8Array; module?: string }[]) => Promise<void>
+
+/**
+ * Optional: the host appends one batch's derived records as they come from the worker, packed in
+ * the log's record format (`@module-ingest/log/packed`; the server hands them to its writer as one
+ * encoded append). Without it they reach `HostEmit` as objects.
+ */
+export type HostEmitPacked = (records: PackedRecords) => Promise<void>
 
 /** Optional callbacks: the engine maps them onto its registry. Keep this the only coupling. */
 export interface RuntimeMetrics {

@@ -13,6 +13,7 @@
 import { format } from 'node:util'
 import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads'
 import { toWire } from '@module-ingest/errors'
+import { RecordPacker } from '@module-ingest/log/packed'
 import {
   assertHostCompatible,
   createEmitBuffer,
@@ -26,7 +27,7 @@ import {
   validateSubscriberConfig,
 } from '@module-ingest/subscriber-sdk'
 import { Piscina } from 'piscina'
-import { decodeBatch, encodeEmits } from './codec.ts'
+import { decodeBatch } from './codec.ts'
 import {
   type BatchResult,
   type BatchTask,
@@ -115,7 +116,10 @@ function takeMetrics(): MetricDelta[] {
 // --- plugin lifecycle ------------------------------------------------------------------------
 
 const logger = makeLogger({})
-const emitBuffer = createEmitBuffer(setup.name)
+// ctx.emit checks each record and packs it at once in the log's record format (emit.ts): no
+// object per record, and the packed buffer is what the host appends.
+const packer = new RecordPacker()
+const emitBuffer = createEmitBuffer(setup.name, packer)
 
 interface Loaded {
   sub: Subscriber<unknown>
@@ -226,11 +230,13 @@ async function handleWith(
 ): Promise<BatchResult | unknown> {
   const ctx = contextFor(state.config, signal, task.attempt)
   emitBuffer.open()
+  packer.reset()
   parentPort?.postMessage({ code: 'HANDLING', context: kContext, id: task.id } satisfies WorkerHandlingEvent)
   try {
     await state.sub.handle(records, ctx)
   } catch (err) {
     emitBuffer.discard()
+    packer.reset()
     try {
       await state.sub.hooks?.onError?.(err, records, ctx)
     } catch (hookErr) {
@@ -238,10 +244,13 @@ async function handleWith(
     }
     return { code: 'FAILED', context: kContext, phase: 'handle', error: toWire(err), metrics: takeMetrics() }
   }
-  const emitted = emitBuffer.takePending()
-  const emits = emitted.length > 0 ? encodeEmits(emitted) : null
+  emitBuffer.discard() // closes the batch: emit() after handle resolved throws
+  const emits = packer.length > 0 ? packer.take() : null
   const result: BatchResult = { code: 'DONE', context: kContext, emits, metrics: takeMetrics() }
   if (emits === null) return result
-  // A piscina Transferable: the result object travels by clone, its one buffer by transfer.
-  return Piscina.move({ [Piscina.transferableSymbol]: [emits], [Piscina.valueSymbol]: result } as never)
+  // A piscina Transferable: the result object travels by clone, the records' buffer by transfer.
+  return Piscina.move({
+    [Piscina.transferableSymbol]: [emits.records.buffer],
+    [Piscina.valueSymbol]: result,
+  } as never)
 }

@@ -1,10 +1,10 @@
+import { RecordPacker } from '@module-ingest/log/packed'
 import test from 'ava'
 import {
   compileStreamFilter,
   decodeBatch,
-  decodeEmits,
   encodeBatch,
-  encodeEmits,
+  hostEmit,
   OffsetTracker,
   resolvePluginSpecifier,
   resolveSubscriberConfigs,
@@ -41,7 +41,7 @@ test('offset tracker commits only the contiguous done point', (t) => {
   t.is(tr.nextLsn(), 10, 'caught up past filtered records')
 })
 
-test('batches and emits round-trip through the columnar codec', (t) => {
+test('batches round-trip through the columnar codec', (t) => {
   const recs = [
     {
       lsn: 1,
@@ -90,19 +90,46 @@ test('batches and emits round-trip through the columnar codec', (t) => {
     recs.map((r) => ({ ...r, body: [...r.body] })),
   )
   t.deepEqual(decodeBatch(encodeBatch([])), [])
+})
+
+test('emits: packed derived records go to emitPacked as they are, else to emit as records', async (t) => {
   const emits = [
     { stream: 'ai.x', body: Buffer.from('{"a":1}') },
     { stream: 'ai.ü', body: new Uint8Array(0) },
     { stream: 'ai.x', body: new Uint8Array([0, 255]) },
     { stream: 'ai.x', body: '{"ü":"✓"}' },
   ]
+  const packer = new RecordPacker()
+  for (const e of emits) packer.add(e.stream, e.body)
+  const packed = packer.take()
+  const records: unknown[] = []
+  const packs: unknown[] = []
+  const plain = hostEmit(
+    async (r) => void records.push(...r.map((e) => ({ stream: e.stream, body: [...e.body] }))),
+    undefined,
+  )
+  await plain(packed)
   t.deepEqual(
-    decodeEmits(encodeEmits(emits)).map((e) => ({ stream: e.stream, body: [...e.body] })),
+    records,
     emits.map((e) => ({
       stream: e.stream,
       body: [...(typeof e.body === 'string' ? Buffer.from(e.body) : e.body)],
     })),
   )
+  const both = hostEmit(
+    async () => t.fail('records only for dead letters'),
+    async (p) => void packs.push(p),
+  )
+  await both(packed)
+  t.deepEqual(packs, [packed])
+  // Dead letters are records, whatever the host takes packed.
+  const letters = [{ stream: 'dlq.x', body: Buffer.from('{}') }]
+  const seen: unknown[] = []
+  await hostEmit(
+    async (r) => void seen.push(r),
+    async () => t.fail('not packed'),
+  )(letters)
+  t.deepEqual(seen, [letters])
 })
 
 test('config: defaults, disabled entries dropped, coded errors with the option path', (t) => {

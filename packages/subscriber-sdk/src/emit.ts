@@ -32,7 +32,16 @@ export interface EmitBuffer {
   discard(): void
 }
 
-export function createEmitBuffer(subscriberName: string): EmitBuffer {
+/**
+ * Where a host that packs records as they come takes them (the runtime writes each straight into
+ * the buffer it moves back): called synchronously for each checked `emit`; the body is neither
+ * copied nor kept, and `take`/`takePending` then return nothing. The host resets it on `discard`.
+ */
+export interface EmitSink {
+  add(stream: string, body: Uint8Array | string): void
+}
+
+export function createEmitBuffer(subscriberName: string, sink?: EmitSink): EmitBuffer {
   let records: PendingEmit[] | undefined
   // Plugins emit to one or a few streams: a name checked once is not measured again. (Starts as
   // an object no argument can be, so the first call is always checked.)
@@ -53,10 +62,12 @@ export function createEmitBuffer(subscriberName: string): EmitBuffer {
       }
       lastStream = stream
     }
-    if (typeof body === 'string') records.push({ stream, body })
+    if (typeof body !== 'string' && !(body instanceof Uint8Array))
+      throw new MI_ERR_PLUGIN_EMIT_INVALID(subscriberName, 'body must be a Uint8Array or a string')
+    if (sink !== undefined) sink.add(stream, body)
+    else if (typeof body === 'string') records.push({ stream, body })
     // Copied: the caller may reuse its buffer, or pass a view of the batch's moved buffer.
-    else if (body instanceof Uint8Array) records.push({ stream, body: body.slice() })
-    else throw new MI_ERR_PLUGIN_EMIT_INVALID(subscriberName, 'body must be a Uint8Array or a string')
+    else records.push({ stream, body: body.slice() })
   }
   const takePending = (): PendingEmit[] => {
     const out = records ?? []

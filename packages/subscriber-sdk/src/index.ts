@@ -8,7 +8,7 @@ export {
   isSubscriber,
   subscriberFromModule,
 } from './define.ts'
-export type { EmitBuffer, PendingEmit } from './emit.ts'
+export type { EmitBuffer, EmitSink, PendingEmit } from './emit.ts'
 export { createEmitBuffer, MAX_STREAM_NAME_BYTES } from './emit.ts'
 export {
   MI_ERR_PLUGIN_CONFIG_INVALID,

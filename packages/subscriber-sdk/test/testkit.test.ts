@@ -170,6 +170,27 @@ test('emit checks each new stream name, also after a good one (names are cached 
   )
 })
 
+test('emit with a sink: each checked record goes to the sink at once, uncopied; bad ones still throw', (t) => {
+  const got: [string, Uint8Array | string][] = []
+  const b = createEmitBuffer('e', { add: (stream, body) => void got.push([stream, body]) })
+  t.throws(() => b.emit('ok', 'x'), {
+    instanceOf: MI_ERR_PLUGIN_EMIT_INVALID,
+    message: /only valid while handle/,
+  })
+  b.open()
+  const bytes = new Uint8Array([1])
+  b.emit('ok', 'x')
+  b.emit('ok', bytes)
+  t.throws(() => b.emit('', 'y'), { instanceOf: MI_ERR_PLUGIN_EMIT_INVALID })
+  t.throws(() => b.emit('ok', 5 as unknown as string), { instanceOf: MI_ERR_PLUGIN_EMIT_INVALID })
+  t.deepEqual(got, [
+    ['ok', 'x'],
+    ['ok', bytes],
+  ])
+  t.is(got[1]![1], bytes, 'not copied: the sink copies it before emit returns')
+  t.deepEqual(b.takePending(), [])
+})
+
 test('lifecycle: init → onReady → close → onClose; signal aborts on close', async (t) => {
   const calls: string[] = []
   let signal: AbortSignal | undefined

@@ -22,6 +22,7 @@ import {
   openLog,
 } from '@module-ingest/log'
 import { encodedBodyBytes, encodedRts } from '@module-ingest/log/entry'
+import { PackedAppendEncoder, type PackedRecords } from '@module-ingest/log/packed'
 import { type LoopNext, RingConsumer, ringDoorbell, runDoorbellLoop } from '@module-ingest/ring'
 import { Metrics } from '@module-ingest/telemetry'
 import * as Comlink from 'comlink'
@@ -179,6 +180,14 @@ log.onError((err) => {
 })
 
 let internalSeq = 0n
+function nextInternalSeq(module: string): bigint {
+  if (internalSeq === 0n) internalSeq = log.moduleHwm(module)
+  // Saturate instead of overflowing u64: a log written before mi:* was reserved may hold a
+  // client-chosen HWM of 2^64-1 for this module, and internal writes must never fail on it.
+  if (internalSeq < 0xffff_ffff_ffff_ffffn) internalSeq++
+  return internalSeq
+}
+const packedEncoder = new PackedAppendEncoder()
 const control = {
   stats() {
     appended.inc(tally.records)
@@ -199,12 +208,19 @@ const control = {
   },
   /** Derived records from subscribers (emit, dead letters): appended under a server module name. */
   async appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>) {
-    if (internalSeq === 0n) internalSeq = log.moduleHwm(module)
     const rts = nowUs()
-    // Saturate instead of overflowing u64: a log written before mi:* was reserved may hold a
-    // client-chosen HWM of 2^64-1 for this module, and internal writes must never fail on it.
-    if (internalSeq < 0xffff_ffff_ffff_ffffn) internalSeq++
-    log.append({ module, core: '', seq: internalSeq, rts, records: records.map((r) => ({ ...r, ts: rts })) })
+    const seq = nextInternalSeq(module)
+    log.append({ module, core: '', seq, rts, records: records.map((r) => ({ ...r, ts: rts })) })
+    await log.sync()
+  },
+  /**
+   * The same for records a subscriber's worker packed (`@module-ingest/log/packed`): one encoded
+   * append whose records are copied as they came (after a check of their framing), no object per record.
+   */
+  async appendPacked(module: string, packed: PackedRecords) {
+    const rts = nowUs()
+    const seq = nextInternalSeq(module)
+    log.appendEncoded(packedEncoder.encode(module, '', seq, rts, packed))
     await log.sync()
   },
   async close() {
