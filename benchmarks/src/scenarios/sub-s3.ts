@@ -13,7 +13,8 @@
  *   (1 GiB with --big, 8 MiB with --quick) is ingested at full speed; then the store comes back on
  *   the same port, and the same ingest load starts at once while the uploader catches up.
  *   `resume_wait_ms` is store back → first batch done (the subscriber's offline backoff, capped at
- *   2 s here instead of 15 s so the run stays short, plus that batch's upload);
+ *   2 s here instead of 15 s so the run stays short, then the runtime's retry backoff, up to 30 s
+ *   after a long outage such as the --big fill, plus that batch's upload);
  *   `backlog_ms` is store back → every record of the backlog uploaded, and `backlog_mb_per_s` the
  *   backlog's body MB over that (records ingested later do not count: sub-common watchBacklog).
  *   `catch_up_ms` is, as in the other rows, load end → lag 0; `delivered_mb_per_s` is what was
