@@ -178,7 +178,7 @@ async function main() {
       // Best of three (CPU and wall apart): other work on a shared machine only adds to either.
       let cpu = Number.POSITIVE_INFINITY
       let s = Number.POSITIVE_INFINITY
-      let out = Buffer.alloc(0)
+      let out: Buffer = Buffer.alloc(0)
       for (let k = 0; k < 3; k++) {
         const c0 = process.cpuUsage()
         const t0 = performance.now()
