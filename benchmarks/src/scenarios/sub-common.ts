@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { type BodySpec, makeBodies } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
+import { cpuSeconds } from '../procs.ts'
 import type { Row, RunContext } from '../scenario.ts'
 import type { OursServer, SubscriberStats } from '../targets/ours.ts'
 
@@ -161,7 +162,9 @@ export function watchSubscriber(
  * waits for that (up to `timeoutMs`) and gives the notes `backlog_records`, `resume_wait_ms`
  * (restored → first batch done), `backlog_ms` (restored → backlog done) and `backlog_mb_per_s`
  * (the backlog's body MB, at the mean body size of the records delivered meanwhile, over
- * backlog_ms).
+ * backlog_ms), and the server process's CPU over backlog_ms: `backlog_server_cpu_s` (ingest and
+ * the runtime included: the no-op row's figure is what the subscriber itself did not cost) and
+ * `backlog_mb_per_server_cpu_s`.
  */
 export async function watchBacklog(
   server: OursServer,
@@ -178,13 +181,14 @@ export async function watchBacklog(
   const until = from + s0.lagRecords
   await restore()
   const t0 = performance.now()
+  const cpu0 = cpuSeconds(server.pid)
   let resumeMs: number | null = null
   const done = (async () => {
     for (const deadline = t0 + timeoutMs; performance.now() < deadline; await sleep(50)) {
       const s = await read().catch(() => undefined)
       if (s === undefined) continue
       if (resumeMs === null && s.delivered > s0.delivered) resumeMs = Math.round(performance.now() - t0)
-      if ((s.ackedLsn ?? 0) >= until) return { t: performance.now(), s }
+      if ((s.ackedLsn ?? 0) >= until) return { t: performance.now(), s, cpu: cpuSeconds(server.pid) - cpu0 }
     }
     return null
   })()
@@ -196,11 +200,14 @@ export async function watchBacklog(
       out.backlog_ms = `not within ${Math.round(timeoutMs / 1000)} s`
       return out
     }
-    const { t, s } = end
+    const { t, s, cpu } = end
     const perRecord =
       ((s.deliveredBytes ?? 0) - (s0.deliveredBytes ?? 0)) / Math.max(1, s.delivered - s0.delivered)
+    const mb = ((until - from) * perRecord) / 1e6
     out.backlog_ms = Math.round(t - t0)
-    out.backlog_mb_per_s = +(((until - from) * perRecord) / 1e3 / (t - t0)).toFixed(1)
+    out.backlog_mb_per_s = +((mb * 1e3) / (t - t0)).toFixed(1)
+    out.backlog_server_cpu_s = +cpu.toFixed(2)
+    out.backlog_mb_per_server_cpu_s = +(mb / cpu).toFixed(1)
     return out
   }
 }
