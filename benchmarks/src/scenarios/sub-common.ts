@@ -162,9 +162,11 @@ export function watchSubscriber(
  * waits for that (up to `timeoutMs`) and gives the notes `backlog_records`, `resume_wait_ms`
  * (restored → first batch done), `backlog_ms` (restored → backlog done) and `backlog_mb_per_s`
  * (the backlog's body MB, at the mean body size of the records delivered meanwhile, over
- * backlog_ms), and the server process's CPU over backlog_ms: `backlog_server_cpu_s` (ingest and
- * the runtime included: the no-op row's figure is what the subscriber itself did not cost) and
- * `backlog_mb_per_server_cpu_s`.
+ * backlog_ms). From the first batch done to the backlog done, free of the offline and retry
+ * backoffs (which vary by tens of seconds after a long outage): `steady_mb_per_s`, the server
+ * process's CPU `steady_server_cpu_s` (ingest and the runtime included: the no-op row's share is
+ * what the subscriber itself did not cost) and `steady_mb_per_server_cpu_s`; absent when the first
+ * batch was the whole backlog.
  */
 export async function watchBacklog(
   server: OursServer,
@@ -181,33 +183,37 @@ export async function watchBacklog(
   const until = from + s0.lagRecords
   await restore()
   const t0 = performance.now()
-  const cpu0 = cpuSeconds(server.pid)
-  let resumeMs: number | null = null
+  let resume: { t: number; acked: number; cpu: number } | null = null
   const done = (async () => {
     for (const deadline = t0 + timeoutMs; performance.now() < deadline; await sleep(50)) {
       const s = await read().catch(() => undefined)
       if (s === undefined) continue
-      if (resumeMs === null && s.delivered > s0.delivered) resumeMs = Math.round(performance.now() - t0)
-      if ((s.ackedLsn ?? 0) >= until) return { t: performance.now(), s, cpu: cpuSeconds(server.pid) - cpu0 }
+      if (resume === null && s.delivered > s0.delivered)
+        resume = { t: performance.now(), acked: s.ackedLsn ?? from, cpu: cpuSeconds(server.pid) }
+      if ((s.ackedLsn ?? 0) >= until) return { t: performance.now(), s, cpu: cpuSeconds(server.pid) }
     }
     return null
   })()
   return async () => {
     const end = await done
     const out: Record<string, number | string> = { backlog_records: until - from }
-    if (resumeMs !== null) out.resume_wait_ms = resumeMs
+    if (resume !== null) out.resume_wait_ms = Math.round(resume.t - t0)
     if (end === null) {
       out.backlog_ms = `not within ${Math.round(timeoutMs / 1000)} s`
       return out
     }
     const { t, s, cpu } = end
-    const perRecord =
+    const bytesPerRecord =
       ((s.deliveredBytes ?? 0) - (s0.deliveredBytes ?? 0)) / Math.max(1, s.delivered - s0.delivered)
-    const mb = ((until - from) * perRecord) / 1e6
     out.backlog_ms = Math.round(t - t0)
-    out.backlog_mb_per_s = +((mb * 1e3) / (t - t0)).toFixed(1)
-    out.backlog_server_cpu_s = +cpu.toFixed(2)
-    out.backlog_mb_per_server_cpu_s = +(mb / cpu).toFixed(1)
+    out.backlog_mb_per_s = +(((until - from) * bytesPerRecord) / 1e3 / (t - t0)).toFixed(1)
+    // After the first batch: the rate without the backoffs, and the server's CPU for it.
+    if (resume !== null && resume.acked < until && t > resume.t) {
+      const mb = ((until - resume.acked) * bytesPerRecord) / 1e6
+      out.steady_mb_per_s = +((mb * 1e3) / (t - resume.t)).toFixed(1)
+      out.steady_server_cpu_s = +(cpu - resume.cpu).toFixed(2)
+      out.steady_mb_per_server_cpu_s = +(mb / (cpu - resume.cpu)).toFixed(1)
+    }
     return out
   }
 }

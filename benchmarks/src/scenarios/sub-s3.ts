@@ -17,7 +17,8 @@
  *   after a long outage such as the --big fill, plus that batch's upload);
  *   `backlog_ms` is store back → every record of the backlog uploaded, and `backlog_mb_per_s` the
  *   backlog's body MB over that (records ingested later do not count: sub-common watchBacklog);
- *   `backlog_server_cpu_s` the server's CPU in that time (less the no-op row's: the uploader's).
+ *   `steady_mb_per_s` and `steady_server_cpu_s` the same from the first batch done (--big: the
+ *   first is one 64 MiB window of 16), free of the backoffs.
  *   `catch_up_ms` is, as in the other rows, load end → lag 0; `delivered_mb_per_s` is what was
  *   uploaded inside the measurement window (the backlog's tail, then the load's records).
  * - `ours+noop-catch-up`: the same backlog and load, with a subscriber that does nothing
