@@ -130,13 +130,13 @@ function encodeMsgpack(records: readonly SubscriberRecord[], from: number, to: n
 }
 
 /**
- * zstd level 1 by default: the catch-up after an outage is bounded by this thread's CPU, and level
- * 1 costs about two thirds of level 3 per MB. At level 1 the minimum match is 5 bytes instead of
+ * zstd level 1 by default: a catch-up after an outage is bounded by CPU, and level 1 costs about
+ * two thirds of level 3 per MB (an explicit `compressionLevel: 1` is the same). At level 1 the minimum match is 5 bytes instead of
  * zstd's 6: on NDJSON with base64 bodies level 1 otherwise loses much of its ratio (1 KiB JSON
  * records: 1.21 instead of 2.65 bodies/object at level 3; with 5: 2.65, and 2.46 vs 2.61 on
  * sensor-like JSON), and on msgpack and text it gains a little. Measured: README "Performance".
  */
-export const kZstdDefaultLevel = 1
+const kZstdDefaultLevel = 1
 
 function zstdParams(level: number): Record<number, number> {
   const params = { [constants.ZSTD_c_compressionLevel]: level }
