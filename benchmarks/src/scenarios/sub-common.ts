@@ -166,7 +166,7 @@ export function watchSubscriber(
  * backoffs (which vary by tens of seconds after a long outage): `steady_mb_per_s`, the server
  * process's CPU `steady_server_cpu_s` (ingest and the runtime included: the no-op row's share is
  * what the subscriber itself did not cost) and `steady_mb_per_server_cpu_s`; absent when the first
- * batch was the whole backlog.
+ * batch took half the backlog or more (64 MiB: one window).
  */
 export async function watchBacklog(
   server: OursServer,
@@ -208,7 +208,7 @@ export async function watchBacklog(
     out.backlog_ms = Math.round(t - t0)
     out.backlog_mb_per_s = +(((until - from) * bytesPerRecord) / 1e3 / (t - t0)).toFixed(1)
     // After the first batch: the rate without the backoffs, and the server's CPU for it.
-    if (resume !== null && resume.acked < until && t > resume.t) {
+    if (resume !== null && until - resume.acked >= (until - from) / 2 && t > resume.t) {
       const mb = ((until - resume.acked) * bytesPerRecord) / 1e6
       out.steady_mb_per_s = +((mb * 1e3) / (t - resume.t)).toFixed(1)
       out.steady_server_cpu_s = +(cpu - resume.cpu).toFixed(2)
