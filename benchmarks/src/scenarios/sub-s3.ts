@@ -26,7 +26,8 @@
  *   no subscriber's catch-up can pass. Same notes.
  *
  * MI_BENCH_S3_OPTIONS='{"format":"msgpack","compressionLevel":1}' merges options into the s3
- * entry, to compare formats and levels without editing this file.
+ * entry, to compare formats and levels without editing this file; MI_BENCH_S3_NOISY=1 makes the
+ * bodies' padding random digits (see kBody).
  *
  * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
  * Command: node benchmarks/src/run.ts s3            (--big for the 1 GiB backlog)
@@ -54,7 +55,13 @@ import {
 
 export const kBucket = 'bench'
 const kBodyBytes = 1024
-const kBody: BodySpec = { kind: 'json', fields: ['temp', 'vibration', 'current'] }
+// MI_BENCH_S3_NOISY=1: pads of random digits instead of `x`s, so compression costs what it would on
+// real readings (the `x` pads make zstd nearly free at any level).
+const kBody: BodySpec = {
+  kind: 'json',
+  fields: ['temp', 'vibration', 'current'],
+  noisyPad: process.env.MI_BENCH_S3_NOISY === '1',
+}
 
 let stores = 0
 
