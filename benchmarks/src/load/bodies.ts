@@ -8,13 +8,14 @@ import { encodeOp } from '@module-ingest/kv-protocol'
  *
  * - `random`: one incompressible body of `bodyBytes` (the throughput and latency rows).
  * - `json`: JSON objects of numeric `fields` from a smooth signal, padded to `bodyBytes` with a
- *   `pad` string when that is larger (the ai, index and s3 rows: what sensors send).
+ *   `pad` string when that is larger (the ai, index and s3 rows: what sensors send): `x`s, or
+ *   with `noisyPad` pseudo-random digits (about 2.4× compressible instead of 40×).
  * - `kv-set`: kv `set` operations (`@module-ingest/kv-protocol`) on `keys` distinct keys, spread
  *   evenly over the key space when the pool is smaller; for Redis the same keys as `SET key value`.
  */
 export type BodySpec =
   | { kind: 'random' }
-  | { kind: 'json'; fields: string[] }
+  | { kind: 'json'; fields: string[]; noisyPad?: boolean }
   | { kind: 'kv-set'; ns: string; keys: number }
 
 export interface BodyItem {
@@ -26,6 +27,19 @@ export interface BodyItem {
 
 /** Distinct bodies per connection at most: enough variety, bounded memory with many connections. */
 const kPoolMax = 4096
+
+/** `n` pseudo-random decimal digits seeded by `seed`: compress about like noisy numeric readings. */
+function digits(seed: number, n: number): string {
+  let x = (seed * 2654435761) >>> 0 || 1
+  let out = ''
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out += String((x >>> 0) % 10)
+  }
+  return out
+}
 
 export function makeBodies(spec: BodySpec, bodyBytes: number, connection: number): BodyItem[] {
   if (spec.kind === 'random') return [{ body: randomBytes(bodyBytes) }]
@@ -39,7 +53,8 @@ export function makeBodies(spec: BodySpec, bodyBytes: number, connection: number
       })
       let text = JSON.stringify(o)
       const room = bodyBytes - text.length - 9 // ,"pad":"" is 9 characters
-      if (room > 0) text = `${text.slice(0, -1)},"pad":"${'x'.repeat(room)}"}`
+      if (room > 0)
+        text = `${text.slice(0, -1)},"pad":"${spec.noisyPad ? digits(t, room) : 'x'.repeat(room)}"}`
       return { body: Buffer.from(text) }
     })
   }

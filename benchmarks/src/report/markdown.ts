@@ -114,8 +114,8 @@ fdatasync every 10 ms, ACK before it); \`ours\` against JetStream is listed for 
   the subscriber finished inside the measurement window: it equals the offered rate when it keeps up (lag
   stays low, catch-up is quick), and is its capacity under that load when it does not. \`ai-b1\` is one
   worker round trip per record. \`s3\` catch-up: \`resume_wait_ms\` is the offline backoff (capped at 2 s for
-  the run), \`catch_up_mb_per_s\` the body MB uploaded from store back to lag 0 per second, new records
-  included. \`index\` queries and \`kv\` gets are one client back to back over HTTP (JSON) during the load;
+  the run), \`backlog_ms\` store back → every record of the backlog delivered and \`backlog_mb_per_s\` the
+  backlog's body MB over it (records ingested later not counted); \`catch_up_ms\` is load end → lag 0. \`index\` queries and \`kv\` gets are one client back to back over HTTP (JSON) during the load;
   Redis \`GET\` the same over RESP.
 - **Noise**: other engineers' tests run on the same 2 CPUs; rows taken minutes apart can differ by 20 %+.
 `

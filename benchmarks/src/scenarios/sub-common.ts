@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { type BodySpec, makeBodies } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
+import { cpuSeconds } from '../procs.ts'
 import type { Row, RunContext } from '../scenario.ts'
 import type { OursServer, SubscriberStats } from '../targets/ours.ts'
 
@@ -84,7 +85,8 @@ interface Sample {
  * measurement window; that then waits up to `catchUpMs` for the lag to reach 0 and reports, in
  * the row's notes: records the subscriber finished per second inside the window (under the name
  * `rateKey`, e.g. `inferences_per_s`), the body MB/s of those (`mb_per_s_of`…, when asked),
- * peak lag, lag when the load stopped, catch-up time (or the lag left at the deadline), and dead
+ * peak lag, lag when the load stopped, catch-up time from the load's end to lag 0 (or the lag left
+ * at the deadline), and dead
  * letters, a state other than running and the last error when there are any.
  */
 export function watchSubscriber(
@@ -94,8 +96,6 @@ export function watchSubscriber(
     catchUpMs: number
     rateKey: string
     mbKey?: string
-    /** Count catch-up from this instant (and these delivered bytes) instead of the load's end. */
-    since?: { t: number; bytes: number }
   },
 ): (w: MeasureWindow) => Promise<Record<string, number | string>> {
   const { catchUpMs } = o
@@ -140,12 +140,8 @@ export function watchSubscriber(
       lag_peak_records: Math.max(0, ...samples.filter((s) => s.t <= t0).map((s) => s.lag)),
       lag_after_load_records: atStop?.lagRecords ?? -1,
     }
-    if ((last?.lagRecords ?? 1) === 0) {
-      const from = o.since?.t ?? t0
-      out.catch_up_ms = Math.round(performance.now() - from)
-      if (o.since && last?.deliveredBytes !== undefined)
-        out.catch_up_mb_per_s = (last.deliveredBytes - o.since.bytes) / 1e3 / (performance.now() - from)
-    } else {
+    if ((last?.lagRecords ?? 1) === 0) out.catch_up_ms = Math.round(performance.now() - t0)
+    else {
       out.catch_up_ms = `not within ${Math.round(catchUpMs / 1000)} s`
       out.lag_left_records = last?.lagRecords ?? -1
     }
@@ -154,6 +150,70 @@ export function watchSubscriber(
     // An error from before this row's load (the s3 outage) is not news.
     const err = last?.lastError
     if (err && err.atMs >= startedAt) out.last_error = `${err.code}: ${err.message}`.slice(0, 120)
+    return out
+  }
+}
+
+/**
+ * A backlog's catch-up, from `restore()` ending an outage (the store is back, the gate open) until
+ * the subscriber has finished every record that was durable before it: its done point
+ * (`ackedLsn`) passes the log's end as it was, polled every 50 ms. Records ingested later do not
+ * count, so the rate is the subscriber's own, whatever load runs meanwhile. The returned function
+ * waits for that (up to `timeoutMs`) and gives the notes `backlog_records`, `resume_wait_ms`
+ * (restored → first batch done), `backlog_ms` (restored → backlog done) and `backlog_mb_per_s`
+ * (the backlog's body MB, at the mean body size of the records delivered meanwhile, over
+ * backlog_ms). From the first batch done to the backlog done, free of the offline and retry
+ * backoffs (which vary by tens of seconds after a long outage): `steady_mb_per_s`, the server
+ * process's CPU `steady_server_cpu_s` (ingest and the runtime included: the no-op row's share is
+ * what the subscriber itself did not cost) and `steady_mb_per_server_cpu_s`; absent when the first
+ * batch took half the backlog or more (64 MiB: one window).
+ */
+export async function watchBacklog(
+  server: OursServer,
+  name: string,
+  timeoutMs: number,
+  restore: () => Promise<void>,
+): Promise<() => Promise<Record<string, number | string>>> {
+  const read = async () => (await server.stats()).subscribers?.find((s) => s.name === name)
+  // The bounds before the outage ends: a fast subscriber is through much of the backlog before a
+  // stats answer asked for afterwards arrives.
+  const s0 = await read()
+  if (s0?.ackedLsn === undefined) throw new Error(`subscriber ${name}: no ackedLsn in stats`)
+  const from = s0.ackedLsn
+  const until = from + s0.lagRecords
+  await restore()
+  const t0 = performance.now()
+  let resume: { t: number; acked: number; cpu: number } | null = null
+  const done = (async () => {
+    for (const deadline = t0 + timeoutMs; performance.now() < deadline; await sleep(50)) {
+      const s = await read().catch(() => undefined)
+      if (s === undefined) continue
+      if (resume === null && s.delivered > s0.delivered)
+        resume = { t: performance.now(), acked: s.ackedLsn ?? from, cpu: cpuSeconds(server.pid) }
+      if ((s.ackedLsn ?? 0) >= until) return { t: performance.now(), s, cpu: cpuSeconds(server.pid) }
+    }
+    return null
+  })()
+  return async () => {
+    const end = await done
+    const out: Record<string, number | string> = { backlog_records: until - from }
+    if (resume !== null) out.resume_wait_ms = Math.round(resume.t - t0)
+    if (end === null) {
+      out.backlog_ms = `not within ${Math.round(timeoutMs / 1000)} s`
+      return out
+    }
+    const { t, s, cpu } = end
+    const bytesPerRecord =
+      ((s.deliveredBytes ?? 0) - (s0.deliveredBytes ?? 0)) / Math.max(1, s.delivered - s0.delivered)
+    out.backlog_ms = Math.round(t - t0)
+    out.backlog_mb_per_s = +(((until - from) * bytesPerRecord) / 1e3 / (t - t0)).toFixed(1)
+    // After the first batch: the rate without the backoffs, and the server's CPU for it.
+    if (resume !== null && until - resume.acked >= (until - from) / 2 && t > resume.t) {
+      const mb = ((until - resume.acked) * bytesPerRecord) / 1e6
+      out.steady_mb_per_s = +((mb * 1e3) / (t - resume.t)).toFixed(1)
+      out.steady_server_cpu_s = +(cpu - resume.cpu).toFixed(2)
+      out.steady_mb_per_server_cpu_s = +(mb / (cpu - resume.cpu)).toFixed(1)
+    }
     return out
   }
 }

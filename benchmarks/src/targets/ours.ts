@@ -92,6 +92,8 @@ export interface SubscriberStats {
   name: string
   state?: string
   lagRecords: number
+  /** Contiguous done point: every lsn below it is finished. */
+  ackedLsn?: number
   delivered: number
   deliveredBytes?: number
   deadLettered?: number

@@ -8,7 +8,8 @@
  * - `msgpack`: length-prefixed frames, `u32be(length) msgpack(map)`, with the same field names;
  *   `seq` is a uint64 (and `ts` above 2^53-1), `body` a bin (no base64). Any msgpack reader can decode a frame.
  *
- * Then zstd (level 3 by default) or gzip (6), through node:zlib's streams, a slice at a time.
+ * Then zstd (level 1 by default, see kZstdDefaultLevel) or gzip (6), through node:zlib's streams,
+ * a slice at a time.
  */
 
 import { once } from 'node:events'
@@ -40,7 +41,8 @@ export function estimateBytes(r: SubscriberRecord, format: ObjectFormat, body: B
  * `JSON.stringify(recordToJson(r, body)) + '\n'`, but built directly: base64 and hex bodies need no
  * JSON escaping, so the body string is never scanned again, and each line is written into one
  * buffer instead of a string of the whole object (50–100 MB of 1 KiB bodies per CPU-second with
- * recordToJson + JSON.stringify, ~147 this way: bench/pieces.bench.ts).
+ * recordToJson + JSON.stringify, ~147 this way: bench/pieces.bench.ts). NDJSON is written into
+ * `scratch` when it is large enough (encodeObject's reused slice buffers).
  */
 export function encodeRecords(
   records: readonly SubscriberRecord[],
@@ -48,8 +50,11 @@ export function encodeRecords(
   body: BodyFormat,
   from = 0,
   to = records.length,
+  scratch?: Buffer,
 ): Buffer {
-  return format === 'ndjson' ? encodeNdjson(records, body, from, to) : encodeMsgpack(records, from, to)
+  return format === 'ndjson'
+    ? encodeNdjson(records, body, from, to, scratch)
+    : encodeMsgpack(records, from, to)
 }
 
 function encodeNdjson(
@@ -57,10 +62,11 @@ function encodeNdjson(
   body: BodyFormat,
   from: number,
   to: number,
+  scratch: Buffer | undefined,
 ): Buffer {
   let size = 0
   for (let i = from; i < to; i++) size += estimateBytes(records[i]!, 'ndjson', body)
-  let out = Buffer.allocUnsafe(size)
+  let out = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafeSlow(size)
   let at = 0
   // Consecutive records mostly share stream, module and core: quote each once per run.
   let stream = ''
@@ -81,7 +87,7 @@ function encodeNdjson(
     // utf8 needs at most 3 bytes per UTF-16 unit; the estimate covers ASCII lines, text may not.
     const need = (head.length + tail.length) * 3 + (ascii === null ? 0 : ascii.length + 20)
     if (at + need > out.length) {
-      const grown = Buffer.allocUnsafe(Math.max(out.length * 2, at + need))
+      const grown = Buffer.allocUnsafeSlow(Math.max(out.length * 2, at + need))
       out.copy(grown, 0, 0, at)
       out = grown
     }
@@ -123,6 +129,21 @@ function encodeMsgpack(records: readonly SubscriberRecord[], from: number, to: n
   return Buffer.concat(frames)
 }
 
+/**
+ * zstd level 1 by default: a catch-up after an outage is bounded by CPU, and level 1 costs about
+ * two thirds of level 3 per MB (an explicit `compressionLevel: 1` is the same). At level 1 the minimum match is 5 bytes instead of
+ * zstd's 6: on NDJSON with base64 bodies level 1 otherwise loses much of its ratio (1 KiB JSON
+ * records: 1.21 instead of 2.65 bodies/object at level 3; with 5: 2.65, and 2.46 vs 2.61 on
+ * sensor-like JSON), and on msgpack and text it gains a little. Measured: README "Performance".
+ */
+const kZstdDefaultLevel = 1
+
+function zstdParams(level: number): Record<number, number> {
+  const params = { [constants.ZSTD_c_compressionLevel]: level }
+  if (level === 1) params[constants.ZSTD_c_minMatch] = 5
+  return params
+}
+
 /** Raw bytes encoded per slice: small enough that a slice compresses in a few ms. */
 const kSliceBytes = 1 << 20
 
@@ -143,22 +164,34 @@ export async function encodeObject(
   },
 ): Promise<Buffer> {
   if (o.compression === 'none') return encodeRecords(records, o.format, o.body)
+  // Output buffers of a slice's size: with zlib's default 16 KiB, compressing one slice took a
+  // thread-pool job and a callback into JS per 16 KiB of output, ~25 per slice; that overhead cost
+  // about a fifth of the CPU per MB (bench/pieces.bench.ts, the encodeObject rows).
+  const chunkSize = kSliceBytes
   const z =
     o.compression === 'gzip'
-      ? createGzip({ level: o.compressionLevel ?? 6 })
-      : createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: o.compressionLevel ?? 3 } })
+      ? createGzip({ level: o.compressionLevel ?? 6, chunkSize })
+      : createZstdCompress({ chunkSize, params: zstdParams(o.compressionLevel ?? kZstdDefaultLevel) })
   const out: Buffer[] = []
   z.on('data', (chunk: Buffer) => out.push(chunk))
   const ended = once(z, 'end')
-  let drained: Promise<unknown> | null = null
+  // Two slice buffers in turn: a fresh 1.5 MB buffer per slice made V8 run a full GC about twice
+  // per 16 MiB object for the external memory alone. Buffer k last held slice k−2, which the
+  // compressor had consumed (its write callback) before slice k−1 was written.
+  const scratch: (Buffer | undefined)[] = [undefined, undefined]
+  let consumed: Promise<unknown> = Promise.resolve()
   try {
-    for (let i = 0; i < records.length; ) {
+    for (let i = 0, k = 0; i < records.length; k ^= 1) {
       let j = i
       for (let bytes = 0; j < records.length && bytes < kSliceBytes; j++) bytes += records[j]!.body.byteLength
-      const slice = encodeRecords(records, o.format, o.body, i, j)
+      const slice = encodeRecords(records, o.format, o.body, i, j, scratch[k])
+      // NDJSON slices own their whole ArrayBuffer (never Node's shared pool): safe to reuse.
+      if (o.format === 'ndjson') scratch[k] = Buffer.from(slice.buffer, 0, slice.buffer.byteLength)
       i = j
-      if (drained !== null) await drained
-      drained = z.write(slice) ? null : once(z, 'drain')
+      // At most one slice waits in the compressor while the next one is encoded. A failed write
+      // resolves too: the stream's error rejects `ended`.
+      await consumed
+      consumed = new Promise((resolve) => z.write(slice, resolve))
     }
     z.end()
     await ended

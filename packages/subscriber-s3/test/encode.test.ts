@@ -60,4 +60,14 @@ test('a sliced, streamed object decompresses to the plain encoding', async (t) =
       t.is(decodeRecords(raw, format).length, recs.length)
     }
   }
+  // Bodies of 0.5–2 KiB, ~6 MiB: seven slices of different sizes, so the two slice buffers are
+  // reused (and outgrown) while the compressor may still hold the other one.
+  const big = records(6000).map((r, i) => ({ ...r, body: randomBytes(512 + ((i * 37) % 1536)) }))
+  for (const compression of ['zstd', 'gzip'] as const) {
+    const raw = await decompress(
+      await encodeObject(big, { format: 'ndjson', body: 'base64', compression }),
+      compression,
+    )
+    t.true(raw.equals(encodeRecords(big, 'ndjson', 'base64')), `big ndjson+${compression}`)
+  }
 })
