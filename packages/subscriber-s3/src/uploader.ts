@@ -180,7 +180,7 @@ export class S3Uploader {
     // Offline and the last wait ended without an answer: one HeadBucket says whether to try, rather
     // than encoding and compressing the whole batch for a PUT that fails.
     if (this.#offlineRounds > 0 && !this.#answered) {
-      const down = await this.#unreachable(signal)
+      const down = await this.#unreachable(AbortSignal.any([signal, untilSignal(deadline)]))
       if (down !== null) {
         metrics.counter('s3_retries_total').inc()
         return this.#unavailable(new StepError('(HeadBucket)', down), deadline, signal)
@@ -264,7 +264,9 @@ export class S3Uploader {
       if (left <= 0 || signal.aborted) return false
       await sleep(Math.min(left, Math.round(every / 2 + (Math.random() * every) / 2)), signal)
       if (signal.aborted || Date.now() >= until) return false
-      if ((await this.#unreachable(signal)) === null) return true
+      // Bounded by the wait: a probe into a half-open uplink must not stretch handle() past
+      // handleBudgetMs (then timeoutMs would count it as a failed attempt).
+      if ((await this.#unreachable(AbortSignal.any([signal, untilSignal(until)]))) === null) return true
     }
   }
 
@@ -528,6 +530,10 @@ export class S3Uploader {
     clearInterval(this.#sweepTimer)
     this.client.destroy()
   }
+}
+
+function untilSignal(atMs: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(1, atMs - Date.now()))
 }
 
 function budgetError(ms: number): Error {
