@@ -64,6 +64,12 @@ export interface WireError {
   code: string
   message: string
   cause?: WireError
+  /**
+   * Set by whoever raised a retryable error and already paced itself (e.g. it probed its
+   * downstream while it waited): how soon the caller may retry. Kept across the wire because the
+   * subscriber runtime's retry loop runs on another thread than the plugin that knows.
+   */
+  retryAfterMs?: number
 }
 
 /** Errors lose their class and `code` through structured clone: send this instead. */
@@ -73,6 +79,8 @@ export function toWire(err: unknown): WireError {
     const code = typeof maybe === 'string' ? maybe : 'MI_ERR_INTERNAL'
     const wire: WireError = { code, message: err.message }
     if (err.cause !== undefined) wire.cause = toWire(err.cause)
+    const { retryAfterMs } = err as { retryAfterMs?: unknown }
+    if (typeof retryAfterMs === 'number' && retryAfterMs >= 0) wire.retryAfterMs = retryAfterMs
     return wire
   }
   return { code: 'MI_ERR_INTERNAL', message: String(err) }
@@ -81,8 +89,9 @@ export function toWire(err: unknown): WireError {
 /** Rebuild an error from its wire shape; `code` is kept even when no class is registered for it. */
 export function fromWire(wire: WireError): CodedError {
   const options = wire.cause ? { cause: fromWire(wire.cause) } : undefined
-  const err = new Error(wire.message, options) as Error & { code: string }
+  const err = new Error(wire.message, options) as Error & { code: string; retryAfterMs?: number }
   err.code = wire.code
+  if (wire.retryAfterMs !== undefined) err.retryAfterMs = wire.retryAfterMs
   err.name = 'MiError'
   return err
 }

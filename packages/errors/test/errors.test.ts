@@ -37,6 +37,15 @@ test('postMessage strips the code, the wire shape keeps it (pinned on this Node)
   t.is((back.cause as Error).message, 'root')
 })
 
+test('retryAfterMs survives the wire; anything but a non-negative number is dropped', (t) => {
+  const hinted = Object.assign(new MI_ERR_TEST_THING('x', 1), { retryAfterMs: 0 })
+  t.is(toWire(hinted).retryAfterMs, 0)
+  t.is((fromWire(toWire(hinted)) as { retryAfterMs?: number }).retryAfterMs, 0)
+  t.false('retryAfterMs' in toWire(new MI_ERR_TEST_THING('x', 1)))
+  t.false('retryAfterMs' in toWire(Object.assign(new Error('e'), { retryAfterMs: '5' })))
+  t.false('retryAfterMs' in toWire(Object.assign(new Error('e'), { retryAfterMs: -1 })))
+})
+
 test('errorLine: error: MI_ERR_X: message, and only MI_ERR_ codes', (t) => {
   t.is(errorLine(new MI_ERR_TEST_THING('a', 1)), 'error: MI_ERR_TEST_THING: thing a failed at 1')
   t.is(errorLine({ code: 'MI_ERR_X', message: 'MI_ERR_X: said already' }), 'error: MI_ERR_X: said already')

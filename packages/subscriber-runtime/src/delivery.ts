@@ -19,6 +19,7 @@ import type { Emits } from './emit.ts'
 import { MI_ERR_SUBSCRIBER_EMIT_FAILED } from './errors.ts'
 import type { Outcome, SubscriberPool } from './pool.ts'
 import type { RuntimeMetrics, SubscriberFailure, SubscriberStats } from './types.ts'
+import { unavailableWaitMs } from './unavailable.ts'
 
 const kPollMs = 1000
 /**
@@ -138,6 +139,7 @@ export class Delivery {
     while (attempt <= cfg.maxAttempts) {
       // Closing while failed: batches queued behind the failed one are not tried (they would fail).
       if (this.#h.stopping() && this.#failure !== null) return
+      const started = performance.now()
       const outcome: Outcome = await pool.run(batch, attempt, this.#h.hardStop)
       if (outcome.kind === 'abandoned') return
       if (outcome.kind === 'fatal') {
@@ -208,9 +210,15 @@ export class Delivery {
       } else {
         // unavailable: the plugin cannot load/init or its downstream is down — retry the same
         // attempt, never dead-letter. The wait grows with consecutive failures (not attempts, which
-        // this does not spend), so a long outage backs off to backoff.maxMs instead of hammering.
+        // this does not spend), so a long outage backs off to backoff.maxMs instead of hammering;
+        // unless the plugin paced itself and says how soon to retry (unavailable.ts).
         unavailable++
-        const retryInMs = this.#backoffMs(unavailable)
+        const retryInMs = unavailableWaitMs(
+          outcome.error,
+          this.#backoffMs(unavailable),
+          performance.now() - started,
+          cfg.backoff.initialMs,
+        )
         logger.error(
           {
             subscriber: cfg.name,

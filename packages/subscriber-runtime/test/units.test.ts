@@ -9,6 +9,7 @@ import {
   resolvePluginSpecifier,
   resolveSubscriberConfigs,
 } from '../src/internal.ts'
+import { unavailableWaitMs } from '../src/unavailable.ts'
 
 test('stream globs: * spans dots, the rest is literal, own dead letters are excluded', (t) => {
   const f = compileStreamFilter(['sensors.*', 'exact', 'a*c'], 'dlq.me')
@@ -162,4 +163,12 @@ test('registered names resolve to what the host registered from anywhere; paths 
   t.throws(() => resolvePluginSpecifier('surely-not-installed-plugin', '/'), {
     code: 'MI_ERR_PLUGIN_NOT_FOUND',
   } as never)
+})
+
+test('unavailableWaitMs: no hint → the backoff; a hint → it, capped by the backoff, floored from the attempt start', (t) => {
+  t.is(unavailableWaitMs({}, 5000, 10, 100), 5000)
+  t.is(unavailableWaitMs({ retryAfterMs: 'soon' }, 5000, 10, 100), 5000)
+  t.is(unavailableWaitMs({ retryAfterMs: 0 }, 5000, 2000, 100), 0)
+  t.is(unavailableWaitMs({ retryAfterMs: 0 }, 5000, 10, 100), 90, 'an instant failure waits out the floor')
+  t.is(unavailableWaitMs({ retryAfterMs: 60_000 }, 5000, 10, 100), 5000, 'never longer than the backoff')
 })

@@ -110,6 +110,11 @@ export const s3ConfigSchema = z
     offlineBackoff: z
       .strictObject({ initialMs: ms(500), maxMs: ms(15_000) })
       .default({ initialMs: 500, maxMs: 15_000 }),
+    /**
+     * While the store is unreachable, a HeadBucket this often (50–100 % jitter) during the offline
+     * backoff: the batch is retried as soon as one answers, not at the end of the backoff.
+     */
+    offlineProbeMs: ms(1_000),
     /** While failed (AccessDenied, NoSuchBucket…), one request every this often tests whether the config was fixed. */
     failedRecheckMs: ms(60_000),
     /** How long one handle() call may wait inside (backoff or failed state); keep it below the entry's timeoutMs. */

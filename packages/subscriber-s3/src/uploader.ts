@@ -46,7 +46,9 @@ class StepError extends Error {
  *        ├─► plan: group by key prefix, LIST each prefix not seen yet, skip stored records
  *        ├─► encode + compress + PUT (multipart past partSizeBytes), ≤ uploadConcurrency at once
  *        └─► resolve once every object is acknowledged ─► the runtime commits the offset
- *            on failure: unavailable ─► backoff (capped, jittered) ─► MI_ERR_S3_UNAVAILABLE
+ *            on failure: unavailable ─► backoff (capped, jittered), probing the store ─► MI_ERR_S3_UNAVAILABLE
+ *                                       (retryAfterMs 0: the runtime retries at once; offline, the
+ *                                        retry starts with a HeadBucket, not with encoding the batch)
  *                        config      ─► state failed, one log line, MI_ERR_S3_BUCKET_FATAL
  *                        rejected    ─► MI_ERR_S3_UPLOAD_FAILED (counts as an attempt)
  */
@@ -58,6 +60,8 @@ export class S3Uploader {
   /** group prefix → ranges of objects known to exist there (LRU by Map order). */
   #listed = new Map<string, LsnRange[]>()
   #offlineRounds = 0
+  /** Offline: the last wait ended with the store answering a probe (the next round skips its own). */
+  #answered = false
   #failed: { reason: string; key: string; nextCheckAt: number } | null = null
   #closed = new AbortController()
   #sweepTimer: NodeJS.Timeout | undefined
@@ -173,6 +177,15 @@ export class S3Uploader {
     const deadline = Date.now() + this.config.handleBudgetMs
     if (this.#failed !== null) await this.#whileFailed(signal)
     const pending = this.#backlog(batch)
+    // Offline and the last wait ended without an answer: one HeadBucket says whether to try, rather
+    // than encoding and compressing the whole batch for a PUT that fails.
+    if (this.#offlineRounds > 0 && !this.#answered) {
+      const down = await this.#unreachable(AbortSignal.any([signal, untilSignal(deadline)]))
+      if (down !== null) {
+        metrics.counter('s3_retries_total').inc()
+        return this.#unavailable(new StepError('(HeadBucket)', down), deadline, signal)
+      }
+    }
     // A stalled upload (half-open uplink: no error, no progress) must end as "unavailable" before
     // the runtime's timeoutMs ends it as a failed attempt that, repeated, would dead-letter.
     const budget = AbortSignal.timeout(Math.max(1, deadline - Date.now()))
@@ -204,32 +217,69 @@ export class S3Uploader {
           },
         )
       }
-      if (kind === 'unavailable') {
-        metrics.counter('s3_unavailable_total').inc()
-        const waitMs = Math.min(this.#backoffMs(++this.#offlineRounds), Math.max(0, deadline - Date.now()))
-        this.#deps.logger.warn(
-          {
-            event: 'S3UnavailableError',
-            bucket: this.config.bucket,
-            key: step.key,
-            err: step.message,
-            round: this.#offlineRounds,
-            retryInMs: waitMs,
-          },
-          'S3 unreachable; the batch stays in the log and is retried',
-        )
-        await sleep(waitMs, signal)
-        throw new MI_ERR_S3_UNAVAILABLE(
-          this.config.endpoint ?? `s3.${this.config.region}`,
-          this.config.bucket,
-          step.message,
-          {
-            cause: step.cause,
-          },
-        )
-      }
+      if (kind === 'unavailable') return this.#unavailable(step, deadline, signal)
       metrics.counter('s3_upload_errors_total').inc()
       throw new MI_ERR_S3_UPLOAD_FAILED(this.config.bucket, step.key, step.message, { cause: step.cause })
+    }
+  }
+
+  /**
+   * The store is unreachable: hold the batch for this round's backoff (capped, jittered), probing
+   * the store every ~offlineProbeMs, then report MI_ERR_S3_UNAVAILABLE with retryAfterMs 0. The
+   * wait already happened here, so the runtime must not add its own (up to 30 s) on top: a store
+   * that came back is used within one probe interval (subscriber-runtime README, "Unavailable
+   * downstreams").
+   */
+  async #unavailable(step: StepError, deadline: number, signal: AbortSignal): Promise<never> {
+    this.#deps.metrics.counter('s3_unavailable_total').inc()
+    const waitMs = Math.min(this.#backoffMs(++this.#offlineRounds), Math.max(0, deadline - Date.now()))
+    this.#deps.logger.warn(
+      {
+        event: 'S3UnavailableError',
+        bucket: this.config.bucket,
+        key: step.key,
+        err: step.message,
+        round: this.#offlineRounds,
+        retryInMs: waitMs,
+        probeEveryMs: this.config.offlineProbeMs,
+      },
+      'S3 unreachable; the batch stays in the log and is retried',
+    )
+    this.#answered = await this.#waitForStore(waitMs, signal)
+    const err = new MI_ERR_S3_UNAVAILABLE(
+      this.config.endpoint ?? `s3.${this.config.region}`,
+      this.config.bucket,
+      step.message,
+      { cause: step.cause },
+    )
+    throw Object.assign(err, { retryAfterMs: 0 })
+  }
+
+  /** Up to `ms`, a HeadBucket every ~offlineProbeMs (jittered: hosts coming back must not probe in step). True: the store answered. */
+  async #waitForStore(ms: number, signal: AbortSignal): Promise<boolean> {
+    const until = Date.now() + ms
+    const every = this.config.offlineProbeMs
+    for (;;) {
+      const left = until - Date.now()
+      if (left <= 0 || signal.aborted) return false
+      await sleep(Math.min(left, Math.round(every / 2 + (Math.random() * every) / 2)), signal)
+      if (signal.aborted || Date.now() >= until) return false
+      // Bounded by the wait: a probe into a half-open uplink must not stretch handle() past
+      // handleBudgetMs (then timeoutMs would count it as a failed attempt).
+      if ((await this.#unreachable(AbortSignal.any([signal, untilSignal(until)]))) === null) return true
+    }
+  }
+
+  /**
+   * One HeadBucket. Null when the store answered anything but an outage (a 403 for write-only
+   * keys, a 404: the upload reports those properly), else the error.
+   */
+  async #unreachable(signal: AbortSignal): Promise<unknown> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }), { abortSignal: signal })
+      return null
+    } catch (err) {
+      return signal.aborted || classifyS3Error(err) === 'unavailable' ? err : null
     }
   }
 
@@ -471,6 +521,7 @@ export class S3Uploader {
         'S3 reachable again',
       )
       this.#offlineRounds = 0
+      this.#answered = false
     }
   }
 
@@ -479,6 +530,10 @@ export class S3Uploader {
     clearInterval(this.#sweepTimer)
     this.client.destroy()
   }
+}
+
+function untilSignal(atMs: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(1, atMs - Date.now()))
 }
 
 function budgetError(ms: number): Error {

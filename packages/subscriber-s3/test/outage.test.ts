@@ -150,4 +150,8 @@ test('a stalled store (connection open, no answer) ends as MI_ERR_S3_UNAVAILABLE
   const err = await t.throwsAsync(h.deliver(batch(1, 10)))
   t.is(codeOf(err), 'MI_ERR_S3_UNAVAILABLE', 'not a failed attempt: never dead-lettered')
   t.regex(err.message, /handleBudgetMs/)
+  // The redelivery starts with a HeadBucket probe into the same silence: it is bounded too.
+  const t0 = Date.now()
+  t.is(codeOf(await t.throwsAsync(h.redeliver())), 'MI_ERR_S3_UNAVAILABLE')
+  t.true(Date.now() - t0 < 60_000, 'the probe did not wait for requestTimeoutMs')
 })
