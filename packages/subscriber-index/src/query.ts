@@ -103,6 +103,12 @@ export class IndexReader {
   #stmts = new Map<string, StatementSync>()
   /** The JSON text of whole minutes' cells, for `rangeJson`. */
   #minutes = new MinuteTexts()
+  #nameCache: {
+    top: number
+    byKind: Map<number, Map<number, string>>
+    /** Module name → id. */
+    byName?: Map<string, number>
+  } = { top: -1, byKind: new Map() }
 
   constructor(path: string) {
     this.path = path
@@ -138,12 +144,24 @@ export class IndexReader {
     return db
   }
 
+  /**
+   * The names of one kind (id → name), kept while the table's largest id is unchanged: names are
+   * only ever added (the writer never deletes or renames one; a rebuild is another file), so one
+   * `max(id)` replaces reading them all on every query.
+   */
   #names(kind: number): Map<number, string> {
-    const rows = this.#prep('SELECT id, name FROM names WHERE kind = ?').all(kind) as Array<{
-      id: number
-      name: string
-    }>
-    return new Map(rows.map((r) => [r.id, r.name]))
+    const top = (this.#prep('SELECT max(id) AS top FROM names').get() as { top: number | null }).top ?? 0
+    if (this.#nameCache.top !== top) this.#nameCache = { top, byKind: new Map() }
+    let names = this.#nameCache.byKind.get(kind)
+    if (names === undefined) {
+      const rows = this.#prep('SELECT id, name FROM names WHERE kind = ?').all(kind) as Array<{
+        id: number
+        name: string
+      }>
+      names = new Map(rows.map((r) => [r.id, r.name]))
+      this.#nameCache.byKind.set(kind, names)
+    }
+    return names
   }
 
   /** Ids of the streams passing `filter` (a JSON array for `IN (SELECT value FROM json_each(?))`). */
@@ -155,10 +173,9 @@ export class IndexReader {
 
   #moduleId(module: string | undefined): number | undefined | null {
     if (module === undefined) return undefined
-    const row = this.#prep('SELECT id FROM names WHERE kind = ? AND name = ?').get(kModule, module) as
-      | { id: number }
-      | undefined
-    return row?.id ?? null
+    const modules = this.#names(kModule)
+    this.#nameCache.byName ??= new Map([...modules].map(([id, n]) => [n, id]))
+    return this.#nameCache.byName.get(module) ?? null
   }
 
   status(): { appliedLsn: number; modules: number; series: number } {
@@ -270,8 +287,9 @@ export class IndexReader {
   /**
    * `range` with its `series` as JSON bytes, equal to `JSON.stringify(range(q).series)`. The common
    * query (1 s step over the per-second cells) is written straight from the cells, each whole
-   * minute's text cached (minute-text.ts): an hour is then ~60 blob compares and one copy instead
-   * of 3,600 bucket arrays and number formats. Other steps stringify `range`.
+   * minute's text cached (minute-text.ts) under the row's version (count, max_lsn): an hour is
+   * then one 60-row read of small columns and one copy, instead of 60 blobs decoded into 3,600
+   * bucket arrays and 3,600 numbers formatted. Other steps stringify `range`.
    */
   rangeJson(q: RangeQuery): Omit<RangeResult, 'series'> & { seriesJson: Buffer } {
     const plan = q.stepUs === kSecondUs ? this.#plan(q) : { done: this.range(q) }
@@ -279,26 +297,42 @@ export class IndexReader {
       const { series, ...rest } = plan.done
       return { ...rest, seriesJson: Buffer.from(JSON.stringify(series)) }
     }
-    const { result, series, names, modules, from, pageEnd, stmt } = plan
+    const { result, series, names, modules, from, pageEnd } = plan
+    const versions = this.#prep(
+      'SELECT minute, count, max_lsn FROM rollup WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute',
+    )
+    versions.setReturnArrays(true)
+    const cells = this.#prep('SELECT cells FROM rollup WHERE series = ? AND minute = ?')
+    cells.setReturnArrays(true)
     const parts: Buffer[] = [kOpen]
-    for (const s of series) {
-      if (parts.length > 1) parts.push(kComma)
-      const head = JSON.stringify({
-        stream: names.get(s.stream) ?? '',
-        module: modules.get(s.module) ?? '',
-        field: q.field,
-      })
-      parts.push(Buffer.from(`${head.slice(0, -1)},"points":[`))
-      const chunks = stmt.all(s.id, minuteOf(from), pageEnd) as unknown as Array<[number, Uint8Array]>
-      let first = true
-      for (const [minute, blob] of chunks) {
-        const text = this.#minutes.text(s.id, minute, blob, q.agg, from, pageEnd)
-        if (text.length === 0) continue
-        if (!first) parts.push(kComma)
-        parts.push(text)
-        first = false
+    // One read transaction: a version and the cells read for it are the same row state.
+    const db = this.#must()
+    db.exec('BEGIN')
+    try {
+      for (const s of series) {
+        if (parts.length > 1) parts.push(kComma)
+        const head = JSON.stringify({
+          stream: names.get(s.stream) ?? '',
+          module: modules.get(s.module) ?? '',
+          field: q.field,
+        })
+        parts.push(Buffer.from(`${head.slice(0, -1)},"points":[`))
+        const rows = versions.all(s.id, minuteOf(from), pageEnd) as unknown as Array<[number, number, number]>
+        let first = true
+        for (const [minute, count, maxLsn] of rows) {
+          const text = this.#minutes.text(s.id, minute, count, maxLsn, q.agg, from, pageEnd, () => {
+            const row = cells.get(s.id, minute) as unknown as [Uint8Array]
+            return row[0]
+          })
+          if (text.length === 0) continue
+          if (!first) parts.push(kComma)
+          parts.push(text)
+          first = false
+        }
+        parts.push(kCloseSeries)
       }
-      parts.push(kCloseSeries)
+    } finally {
+      db.exec('COMMIT')
     }
     parts.push(kClose)
     const { series: _, ...rest } = result
@@ -446,6 +480,7 @@ export class IndexReader {
   close(): void {
     this.#stmts.clear()
     this.#minutes.clear()
+    this.#nameCache = { top: -1, byKind: new Map() }
     this.#db?.close()
     this.#db = undefined
   }
