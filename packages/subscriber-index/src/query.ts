@@ -103,6 +103,8 @@ export class IndexReader {
   #stmts = new Map<string, StatementSync>()
   /** The JSON text of whole minutes' cells, for `rangeJson`. */
   #minutes = new MinuteTexts()
+  /** `#seriesOf` answers by its parameters, with the series table's max(id) they were read at. */
+  #seriesCache = new Map<string, { top: number; series: SeriesIds }>()
   #nameCache: {
     top: number
     byKind: Map<number, Map<number, string>>
@@ -339,12 +341,31 @@ export class IndexReader {
     return { ...rest, seriesJson: Buffer.concat(parts) }
   }
 
+  /**
+   * The series (id order, at most `limit`) of a field in streams `ids` (and a module). Kept while
+   * the table's largest id is unchanged: series are only ever added, and the columns read here
+   * never change (the writer updates only `last*`).
+   */
+  #seriesOf(field: string, ids: string, moduleId: number | undefined, limit: number): SeriesIds {
+    const top = (this.#prep('SELECT max(id) AS top FROM series').get() as { top: number | null }).top ?? 0
+    const key = `${field}\n${ids}\n${moduleId ?? ''}\n${limit}`
+    const hit = this.#seriesCache.get(key)
+    if (hit?.top === top) return hit.series
+    const series = this.#prep(
+      `SELECT id, stream, module FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
+         AND (? IS NULL OR module = ?) ORDER BY id LIMIT ?`,
+    ).all(field, ids, moduleId ?? null, moduleId ?? null, limit) as SeriesIds
+    if (this.#seriesCache.size >= 256) this.#seriesCache.clear()
+    this.#seriesCache.set(key, { top, series })
+    return series
+  }
+
   /** What `range` and `rangeJson` share: the page, the source, the series and the statement. */
   #plan(q: RangeQuery):
     | { done: RangeResult }
     | {
         result: RangeResult
-        series: Array<{ id: number; stream: number; module: number }>
+        series: SeriesIds
         names: Map<number, string>
         modules: Map<number, string>
         from: number
@@ -366,14 +387,7 @@ export class IndexReader {
     const moduleId = this.#moduleId(q.module)
     if (moduleId === null) return { done: result }
     const modules = this.#names(kModule)
-    const series = this.#prep(
-      `SELECT id, stream, module FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
-         AND (? IS NULL OR module = ?) ORDER BY id LIMIT ?`,
-    ).all(q.field, ids, moduleId ?? null, moduleId ?? null, q.maxSeries + 1) as Array<{
-      id: number
-      stream: number
-      module: number
-    }>
+    const series = this.#seriesOf(q.field, ids, moduleId, q.maxSeries + 1)
     if (series.length > q.maxSeries) {
       const n = this.#prep(
         `SELECT count(*) AS n FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
@@ -480,11 +494,14 @@ export class IndexReader {
   close(): void {
     this.#stmts.clear()
     this.#minutes.clear()
+    this.#seriesCache.clear()
     this.#nameCache = { top: -1, byKind: new Map() }
     this.#db?.close()
     this.#db = undefined
   }
 }
+
+type SeriesIds = Array<{ id: number; stream: number; module: number }>
 
 /** bucket, count, min, max, sum, last, last_ts, last_lsn */
 type Row = [number, number, number, number, number, number, number, number]

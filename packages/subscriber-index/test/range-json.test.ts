@@ -1,7 +1,8 @@
 /**
- * `rangeJson` (the HTTP range reply, cached per minute) must be byte for byte
- * `JSON.stringify(range(q).series)` (the object path) for random data and queries, also while
- * the same reader's cache sees late records rewrite old minutes and retention drop them.
+ * `rangeJson` (the HTTP range reply, cached per minute) of a long-lived reader must be byte for
+ * byte `JSON.stringify(range(q).series)` (the object path) of a fresh reader, for random data and
+ * queries, while late records rewrite minutes it cached, retention drops them and a new module
+ * (names, series) appears.
  */
 import { join } from 'node:path'
 import test from 'ava'
@@ -50,6 +51,8 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
     w.close()
   })
   let lsn = 0
+  // A module (new names, new series) appears after the reader has cached what it saw.
+  const modules = ['m-0', 'm-1', 'm-2']
   const batch = (n: number, spanS: number) => {
     const recs = Array.from({ length: n }, () => {
       const body: Record<string, unknown> = {}
@@ -61,7 +64,7 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
       return {
         lsn: ++lsn,
         stream: pick(['s.a', 's.b']),
-        module: pick(['m-0', 'm-1', 'm-2']),
+        module: pick(modules),
         core: '',
         ts: at(rand() * spanS),
         body: Buffer.from(text),
@@ -70,11 +73,13 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
     w.apply(recs)
   }
   const check = (round: number) => {
+    // The reference: a reader opened now (no caches), its object path.
+    const ref = new IndexReader(path)
     for (let i = 0; i < 40; i++) {
       const from = at(-30 + rand() * 600)
       const q: RangeQuery = {
         streams: rand() < 0.3 ? (s) => s === 's.a' : all,
-        ...(rand() < 0.7 ? { module: pick(['m-0', 'm-1', 'm-2', 'absent']) } : {}),
+        ...(rand() < 0.7 ? { module: pick([...modules, 'm-new', 'absent']) } : {}),
         field: pick(['temp', 'load', 'nope']),
         fromUs: from,
         toUs: from + 1 + Math.floor(rand() * 700e6),
@@ -84,16 +89,20 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
         limit: 1 + Math.floor(rand() * 800),
         maxSeries: rand() < 0.1 ? 1 : 100,
       }
-      const { series, ...rest } = r.range(q)
+      const { series, ...rest } = ref.range(q)
       const json = r.rangeJson(q)
       const { seriesJson, ...restJson } = json
       t.deepEqual(restJson, rest, `round ${round} query ${i}`)
       t.is(seriesJson.toString(), JSON.stringify(series), `round ${round} query ${i}: ${JSON.stringify(q)}`)
+      // The long-lived reader's object path too (shares the name and series caches).
+      t.deepEqual(r.range(q).series, series)
     }
+    ref.close()
   }
   // Ten minutes of data in batches, queried after each: the cache is filled, then late records
   // (times anywhere in the ten minutes) rewrite minutes it holds.
   for (let round = 0; round < 6; round++) {
+    if (round === 3) modules.push('m-new')
     batch(400, 600)
     check(round)
   }
