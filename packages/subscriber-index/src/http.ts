@@ -13,7 +13,8 @@ import { HttpError, type JsonRoute, JsonText, jsonApiHandler } from '@module-ing
 import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
 import { logRecordSource, oldestLogLsn, openReader } from './log-source.ts'
 import { bad, Params } from './params.ts'
-import { IndexReader, kMaxRawRows, type StreamFilter } from './query.ts'
+import { IndexReader, type StreamFilter } from './query.ts'
+import { kMaxRawRows } from './range.ts'
 
 export const kPrefix = '/index/v1/'
 /** Page sizes: default and most per request. */
