@@ -150,7 +150,7 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
       // the series' text from rangeJson (3,600 buckets an hour at 1 s: formatted once, see query.ts).
       const head = JSON.stringify({ source: out.source, fromUs: out.fromUs, toUs: out.toUs, stepUs })
       const next = out.nextFromUs !== undefined ? `,"next":"${out.nextFromUs}"` : ''
-      return new JsonText([`${head.slice(0, -1)},"series":`, out.seriesJson, `${next}}`])
+      return new JsonText([`${head.slice(0, -1)},"series":`, ...out.seriesJson, `${next}}`])
     },
     async records(q, patterns) {
       const p = new Params(q, ['index', 'stream', 'module', 'from', 'to', 'limit', 'after', 'body'])

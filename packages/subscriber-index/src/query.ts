@@ -186,8 +186,11 @@ export class IndexReader {
     return this.#ranges.range(q)
   }
 
-  /** `range` with its `series` as JSON bytes, equal to `JSON.stringify(range(q).series)` (range.ts). */
-  rangeJson(q: RangeQuery): Omit<RangeResult, 'series'> & { seriesJson: Buffer } {
+  /**
+   * `range` with its `series` as JSON bytes in parts (concatenated: `JSON.stringify(range(q).series)`),
+   * see range.ts.
+   */
+  rangeJson(q: RangeQuery): Omit<RangeResult, 'series'> & { seriesJson: Buffer[] } {
     return this.#ranges.rangeJson(q)
   }
 

@@ -90,17 +90,18 @@ export class RangeQueries {
   }
 
   /**
-   * `range` with its `series` as JSON bytes, equal to `JSON.stringify(range(q).series)`. The common
-   * query (1 s step over the per-second cells) is written straight from the cells, each whole
-   * minute's text cached (minute-text.ts) under the row's version (count, max_lsn): an hour is
-   * then one 60-row read of small columns and one copy, instead of 60 blobs decoded into 3,600
-   * bucket arrays and 3,600 numbers formatted. Other steps stringify `range`.
+   * `range` with its `series` as JSON bytes in parts, which concatenated are
+   * `JSON.stringify(range(q).series)`. The common query (1 s step over the per-second cells) is
+   * written straight from the cells, each whole minute's text cached (minute-text.ts) under the
+   * row's version (count, max_lsn): an hour is then one 60-row read of small columns, instead of
+   * 60 blobs decoded into 3,600 bucket arrays and 3,600 numbers formatted. The reply copies the
+   * parts once (telemetry's JsonText). Other steps stringify `range`.
    */
-  rangeJson(q: RangeQuery): Omit<RangeResult, 'series'> & { seriesJson: Buffer } {
+  rangeJson(q: RangeQuery): Omit<RangeResult, 'series'> & { seriesJson: Buffer[] } {
     const plan = q.stepUs === kSecondUs ? this.#plan(q) : { done: this.range(q) }
     if ('done' in plan) {
       const { series, ...rest } = plan.done
-      return { ...rest, seriesJson: Buffer.from(JSON.stringify(series)) }
+      return { ...rest, seriesJson: [Buffer.from(JSON.stringify(series))] }
     }
     const { result, series, names, modules, from, pageEnd } = plan
     const versions = this.#prep(
@@ -141,7 +142,8 @@ export class RangeQueries {
     }
     parts.push(kClose)
     const { series: _, ...rest } = result
-    return { ...rest, seriesJson: Buffer.concat(parts) }
+    // Parts, not one buffer: the reply copies them once, with its head and tail.
+    return { ...rest, seriesJson: parts }
   }
 
   /** What `range` and `rangeJson` share: the page, the source, the series and the statement. */
