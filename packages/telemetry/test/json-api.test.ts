@@ -57,7 +57,7 @@ test('routes answer JSON; parameters are strict; errors carry status, message an
     ['/x/v1/echo?m=1', 400, /unknown parameter "m" \(this endpoint takes: n, s\)/],
     ['/x/v1/echo?s=1&s=2', 400, /parameter "s" given more than once/],
     ['/x/v1/echo?s=', 400, /parameter "s" is empty/],
-    ['/x/v1/nope', 404, /no endpoint \/x\/v1\/nope \(known: echo, coded, crash, slow\)/],
+    ['/x/v1/nope', 404, /no endpoint \/x\/v1\/nope \(known: echo, coded, crash, text, slow\)/],
   ]
   for (const [path, status, message] of cases) {
     const r = await get(path)
