@@ -54,6 +54,15 @@ let buckets = 0
 for (let i = 0; i < N; i++) buckets = reader.range(q).series[0].points.length
 let c = process.threadCpuUsage(c0)
 const direct = (c.user + c.system) / 1000 / N
+// The HTTP route's path (rangeJson: the series as JSON bytes), where the tree has it.
+let rangeJson: number | undefined
+if (typeof reader.rangeJson === 'function') {
+  for (let i = 0; i < 20; i++) reader.rangeJson(q)
+  c0 = process.threadCpuUsage()
+  for (let i = 0; i < N; i++) reader.rangeJson(q)
+  c = process.threadCpuUsage(c0)
+  rangeJson = +((c.user + c.system) / 1000 / N).toFixed(3)
+}
 const handler = createIndexQueryHandler({
   indexes: [{ name: 'idx', path }],
   logDir: dir,
@@ -90,16 +99,16 @@ const worker = new Worker(
    })()`,
   { eval: true, workerData: { wt, path, dir } },
 )
-const fromWorker = () => new Promise<any>((r) => worker.once('message', r))
-const workerUrl = url.replace(/:\d+\//, `:${await fromWorker()}/`)
+const fromWorker = <T>() => new Promise<T>((r) => worker.once('message', r))
+const workerUrl = url.replace(/:\d+\//, `:${await fromWorker<number>()}/`)
 for (let i = 0; i < 20; i++)
   await (await fetch(workerUrl, { headers: { authorization: 'Bearer x' } })).arrayBuffer()
 worker.postMessage('cpu')
-const w0 = await fromWorker()
+const w0 = await fromWorker<NodeJS.CpuUsage>()
 for (let i = 0; i < N; i++)
   await (await fetch(workerUrl, { headers: { authorization: 'Bearer x' } })).arrayBuffer()
 worker.postMessage('cpu')
-const w1 = await fromWorker()
+const w1 = await fromWorker<NodeJS.CpuUsage>()
 const serverCpu = (w1.user + w1.system - w0.user - w0.system) / 1000 / N
 worker.postMessage('stop')
 await new Promise((r) => worker.once('exit', r))
@@ -114,6 +123,7 @@ console.log(
     buckets,
     bytes,
     directCpuMs: +direct.toFixed(3),
+    rangeJsonCpuMs: rangeJson,
     httpCpuMs: +http.toFixed(3),
     serverCpuMs: +serverCpu.toFixed(3),
     jsonCpuMs: +((c.user + c.system) / 1000 / N).toFixed(3),
