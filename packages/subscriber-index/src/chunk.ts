@@ -8,6 +8,7 @@
  * `[second, count, min, max, sum, last, last_ts, last_lsn]` (µs and lsns are below 2^53).
  */
 import type { StatementSync } from 'node:sqlite'
+import type { Aggregation } from './query.ts'
 
 export const kMinuteUs = 60_000_000
 export const kSecondUs = 1_000_000
@@ -142,3 +143,24 @@ export function cellsOf(blob: Uint8Array): Float64Array {
 
 /** The start of the minute holding `ts` (µs, floor also below the epoch). */
 export const minuteOf = (ts: number) => ts - (((ts % kMinuteUs) + kMinuteUs) % kMinuteUs)
+
+/**
+ * The value of agg for the totals at `o` of `r`, laid out `[_, count, min, max, sum, last, ...]`:
+ * a `Row` (o = 0) or a cell of a stored blob (o = its start).
+ */
+export function aggregateAt(r: ArrayLike<number>, o: number, agg: Aggregation): number {
+  switch (agg) {
+    case 'avg':
+      return r[o + 4]! / r[o + 1]!
+    case 'min':
+      return r[o + 2]!
+    case 'max':
+      return r[o + 3]!
+    case 'sum':
+      return r[o + 4]!
+    case 'count':
+      return r[o + 1]!
+    case 'last':
+      return r[o + 5]!
+  }
+}

@@ -6,9 +6,10 @@
 import { existsSync } from 'node:fs'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import type { StoredRecord } from '@module-ingest/log'
-import { cellsOf, kCell, kMinuteUs, kSecondUs, minuteOf, type Totals } from './chunk.ts'
+import { Catalog } from './catalog.ts'
+import { RangeQueries } from './range.ts'
 import { kRunSpanUs } from './runs.ts'
-import { kCore, kModule, kStream, openDatabase } from './schema.ts'
+import { kCore, kModule, openDatabase } from './schema.ts'
 
 export const kAggregations = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const
 export type Aggregation = (typeof kAggregations)[number]
@@ -88,13 +89,16 @@ export interface RecordSource {
 /** Record runs fetched per statement while scanning. */
 const kRunsPerRead = 256
 
-/** Most raw points one range page may scan before it is refused. */
-export const kMaxRawRows = 500_000
-
 export class IndexReader {
   readonly path: string
   #db: DatabaseSync | undefined
   #stmts = new Map<string, StatementSync>()
+  #catalog = new Catalog((sql) => this.#prep(sql))
+  #ranges = new RangeQueries(
+    (sql) => this.#prep(sql),
+    () => this.#must(),
+    this.#catalog,
+  )
 
   constructor(path: string) {
     this.path = path
@@ -130,29 +134,6 @@ export class IndexReader {
     return db
   }
 
-  #names(kind: number): Map<number, string> {
-    const rows = this.#prep('SELECT id, name FROM names WHERE kind = ?').all(kind) as Array<{
-      id: number
-      name: string
-    }>
-    return new Map(rows.map((r) => [r.id, r.name]))
-  }
-
-  /** Ids of the streams passing `filter` (a JSON array for `IN (SELECT value FROM json_each(?))`). */
-  #streamIds(filter: StreamFilter): { ids: string; names: Map<number, string> } {
-    const names = this.#names(kStream)
-    const ids = [...names].filter(([, n]) => filter(n)).map(([id]) => id)
-    return { ids: JSON.stringify(ids), names }
-  }
-
-  #moduleId(module: string | undefined): number | undefined | null {
-    if (module === undefined) return undefined
-    const row = this.#prep('SELECT id FROM names WHERE kind = ? AND name = ?').get(kModule, module) as
-      | { id: number }
-      | undefined
-    return row?.id ?? null
-  }
-
   status(): { appliedLsn: number; modules: number; series: number } {
     const a = this.#prep('SELECT max(lsn) AS lsn, count(*) AS n FROM applied').get() as {
       lsn: number | null
@@ -163,10 +144,10 @@ export class IndexReader {
   }
 
   series(q: SeriesQuery): { series: SeriesRow[]; after?: number } {
-    const { ids, names } = this.#streamIds(q.streams)
-    const moduleId = this.#moduleId(q.module)
+    const { ids, names } = this.#catalog.streamIds(q.streams)
+    const moduleId = this.#catalog.moduleId(q.module)
     if (moduleId === null) return { series: [] }
-    const modules = this.#names(kModule)
+    const modules = this.#catalog.names(kModule)
     const rows = this.#prep(
       `SELECT id, stream, module, field, last, last_ts, last_lsn FROM series
          WHERE id > ? AND stream IN (SELECT value FROM json_each(?))
@@ -202,109 +183,15 @@ export class IndexReader {
   }
 
   range(q: RangeQuery): RangeResult {
-    const step = q.stepUs
-    const from = q.fromUs - (((q.fromUs % step) + step) % step)
-    // Whole buckets only: the last one is the bucket holding `to - 1` (rollups cannot be cut).
-    const to = q.toUs - 1 - ((((q.toUs - 1) % step) + step) % step) + step
-    const pageEnd = Math.min(to, from + q.limit * step)
-    // Minute totals for whole minutes, the per-second cells for whole seconds, else raw points.
-    const source = step % kMinuteUs === 0 ? 'rollup_1m' : step % kSecondUs === 0 ? 'rollup_1s' : 'points'
-    const result: RangeResult = { source, fromUs: from, toUs: to, series: [] }
-    if (pageEnd < to) result.nextFromUs = pageEnd
-    const { ids, names } = this.#streamIds(q.streams)
-    const moduleId = this.#moduleId(q.module)
-    if (moduleId === null) return result
-    const modules = this.#names(kModule)
-    const series = this.#prep(
-      `SELECT id, stream, module FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
-         AND (? IS NULL OR module = ?) ORDER BY id LIMIT ?`,
-    ).all(q.field, ids, moduleId ?? null, moduleId ?? null, q.maxSeries + 1) as Array<{
-      id: number
-      stream: number
-      module: number
-    }>
-    if (series.length > q.maxSeries) {
-      const n = this.#prep(
-        `SELECT count(*) AS n FROM series WHERE field = ? AND stream IN (SELECT value FROM json_each(?))
-           AND (? IS NULL OR module = ?)`,
-      ).get(q.field, ids, moduleId ?? null, moduleId ?? null) as { n: number }
-      return { ...result, tooManySeries: n.n }
-    }
-    if (source === 'points') {
-      const raw = this.#prep("SELECT value FROM meta WHERE key = 'raw_points'").get() as
-        | { value: number }
-        | undefined
-      if (raw?.value !== 1) return { ...result, noRawPoints: true }
-    }
-    const stmt =
-      source === 'points'
-        ? this.#prep(
-            `SELECT ts AS bucket, 1 AS count, value AS min, value AS max, value AS sum, value AS last,
-               ts AS last_ts, lsn AS last_lsn
-             FROM points WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts LIMIT ${kMaxRawRows + 1}`,
-          )
-        : source === 'rollup_1m'
-          ? this.#prep(
-              `SELECT minute, count, min, max, sum, last, last_ts, last_lsn FROM rollup
-               WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute`,
-            )
-          : this.#prep(
-              'SELECT minute, cells FROM rollup WHERE series = ? AND minute >= ? AND minute < ? ORDER BY minute',
-            )
-    // Arrays, not objects: a 1 h range at 1 s step is 3,600 buckets per series.
-    stmt.setReturnArrays(true)
-    // A step equal to the rollup's granularity maps rows to buckets one to one: no merging.
-    const direct =
-      (source === 'rollup_1m' && step === kMinuteUs) || (source === 'rollup_1s' && step === kSecondUs)
-    for (const s of series) {
-      const rows =
-        source === 'rollup_1s'
-          ? secondRows(
-              stmt.all(s.id, minuteOf(from), pageEnd) as unknown as Array<[number, Uint8Array]>,
-              from,
-              pageEnd,
-            )
-          : (stmt.all(s.id, from, pageEnd) as unknown as Row[])
-      if (rows.length > kMaxRawRows)
-        throw Object.assign(new Error('too many raw points'), { tooManyRaw: true })
-      if (direct) {
-        result.series.push({
-          stream: names.get(s.stream) ?? '',
-          module: modules.get(s.module) ?? '',
-          field: q.field,
-          points: rows.map((r) => [r[0], aggregateRow(r, q.agg)]),
-        })
-        continue
-      }
-      const buckets = new Map<number, Totals>()
-      for (const r of rows) {
-        const [bucket, count, min, max, sum, last, lastTs, lastLsn] = r
-        const t = bucket - (((bucket % step) + step) % step)
-        const a = buckets.get(t)
-        if (a === undefined) {
-          buckets.set(t, { count, min, max, sum, last, lastTs, lastLsn })
-        } else {
-          a.count += count
-          if (min < a.min) a.min = min
-          if (max > a.max) a.max = max
-          a.sum += sum
-          if (lastTs > a.lastTs || (lastTs === a.lastTs && lastLsn > a.lastLsn)) {
-            a.last = last
-            a.lastTs = lastTs
-            a.lastLsn = lastLsn
-          }
-        }
-      }
-      const points: Array<[number, number]> = []
-      for (const [t, a] of buckets) points.push([t, aggregate(a, q.agg)])
-      result.series.push({
-        stream: names.get(s.stream) ?? '',
-        module: modules.get(s.module) ?? '',
-        field: q.field,
-        points,
-      })
-    }
-    return result
+    return this.#ranges.range(q)
+  }
+
+  /**
+   * `range` with its `series` as JSON bytes in parts (concatenated: `JSON.stringify(range(q).series)`),
+   * see range.ts.
+   */
+  rangeJson(q: RangeQuery): Omit<RangeResult, 'series'> & { seriesJson: Buffer[] } {
+    return this.#ranges.rangeJson(q)
   }
 
   /**
@@ -317,11 +204,11 @@ export class IndexReader {
     q: RecordsQuery,
     source: RecordSource,
   ): Promise<{ records: FoundRecord[]; next?: { ts: number; lsn: number } }> {
-    const { ids, names } = this.#streamIds(q.streams)
-    const moduleId = this.#moduleId(q.module)
+    const { ids, names } = this.#catalog.streamIds(q.streams)
+    const moduleId = this.#catalog.moduleId(q.module)
     if (moduleId === null) return { records: [] }
-    const modules = this.#names(kModule)
-    const cores = this.#names(kCore)
+    const modules = this.#catalog.names(kModule)
+    const cores = this.#catalog.names(kCore)
     const afterTs = q.after?.ts ?? Number.MIN_SAFE_INTEGER
     const afterLsn = q.after?.lsn ?? 0
     const lo = Math.max(q.fromUs, afterTs)
@@ -379,58 +266,9 @@ export class IndexReader {
 
   close(): void {
     this.#stmts.clear()
+    this.#catalog.clear()
+    this.#ranges.clear()
     this.#db?.close()
     this.#db = undefined
-  }
-}
-
-/** bucket, count, min, max, sum, last, last_ts, last_lsn */
-type Row = [number, number, number, number, number, number, number, number]
-
-/** The per-second rows in [from, to) of (minute, cells) chunk rows, in time order. */
-function secondRows(chunks: Array<[number, Uint8Array]>, from: number, to: number): Row[] {
-  const out: Row[] = []
-  for (const [minute, blob] of chunks) {
-    const c = cellsOf(blob)
-    for (let i = 0; i < c.length; i += kCell) {
-      const t = minute + c[i]! * kSecondUs
-      if (t >= from && t < to)
-        out.push([t, c[i + 1]!, c[i + 2]!, c[i + 3]!, c[i + 4]!, c[i + 5]!, c[i + 6]!, c[i + 7]!])
-    }
-  }
-  return out
-}
-
-function aggregateRow(r: Row, agg: Aggregation): number {
-  switch (agg) {
-    case 'avg':
-      return r[4] / r[1]
-    case 'min':
-      return r[2]
-    case 'max':
-      return r[3]
-    case 'sum':
-      return r[4]
-    case 'count':
-      return r[1]
-    case 'last':
-      return r[5]
-  }
-}
-
-function aggregate(a: Totals, agg: Aggregation): number {
-  switch (agg) {
-    case 'avg':
-      return a.sum / a.count
-    case 'min':
-      return a.min
-    case 'max':
-      return a.max
-    case 'sum':
-      return a.sum
-    case 'count':
-      return a.count
-    case 'last':
-      return a.last
   }
 }

@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import test from 'ava'
-import { HttpError, jsonApiHandler, QueryParams } from '../src/json-api.ts'
+import { HttpError, JsonText, jsonApiHandler, QueryParams } from '../src/json-api.ts'
 
 class Coded extends Error {}
 
@@ -19,6 +19,7 @@ async function serve(t: import('ava').ExecutionContext) {
       crash: () => {
         throw new Error('not mapped')
       },
+      text: () => new JsonText(['{"a":', Buffer.from('[1,2]'), ',"b":"é"}']),
       slow: async () => {
         throw new HttpError(504, 'late', { code: 'MI_ERR_X' })
       },
@@ -56,7 +57,7 @@ test('routes answer JSON; parameters are strict; errors carry status, message an
     ['/x/v1/echo?m=1', 400, /unknown parameter "m" \(this endpoint takes: n, s\)/],
     ['/x/v1/echo?s=1&s=2', 400, /parameter "s" given more than once/],
     ['/x/v1/echo?s=', 400, /parameter "s" is empty/],
-    ['/x/v1/nope', 404, /no endpoint \/x\/v1\/nope \(known: echo, coded, crash, slow\)/],
+    ['/x/v1/nope', 404, /no endpoint \/x\/v1\/nope \(known: echo, coded, crash, text, slow\)/],
   ]
   for (const [path, status, message] of cases) {
     const r = await get(path)
@@ -80,4 +81,14 @@ test('401 asks for a bearer token; 405 allows GET', async (t) => {
   t.is(post.status, 405)
   t.is(post.headers.get('allow'), 'GET')
   t.is(post.body.error.message, 'only GET here')
+})
+
+test('a route may answer JSON it encoded itself (JsonText parts, strings and bytes)', async (t) => {
+  const get = await serve(t)
+  const r = await get('/x/v1/text')
+  t.is(r.status, 200)
+  t.deepEqual(r.body, { a: [1, 2], b: 'é' })
+  // One line, its length in bytes (é is two).
+  t.is(r.headers.get('content-length'), String(Buffer.byteLength('{"a":[1,2],"b":"é"}\n')))
+  t.is(r.headers.get('content-type'), 'application/json; charset=utf-8')
 })
