@@ -10,6 +10,9 @@
  * outcome, only what an accepted op costs (ops.test.ts compares both on random and damaged bodies).
  */
 
+// A cycle (ops.ts imports this file), harmless: kLimits is only read when a body is decoded.
+import { kLimits } from './ops.ts'
+
 /** A plain JSON set: key, stored text and transaction size. */
 export interface PlainSet {
   key: string
@@ -17,7 +20,6 @@ export interface PlainSet {
   txn: number
 }
 
-const kKeyBytes = 1024
 // The field names, as fixstr bytes.
 const F_OP = 1
 const F_KEY = 2
@@ -118,7 +120,7 @@ export function plainJsonSet(b: Uint8Array): PlainSet | undefined {
       if (!eq(b, s, e, 'json')) return undefined
     } else if (f === F_KEY) {
       // checkKey's rules: non-empty, no NUL, at most 1024 bytes (ASCII: one byte a character).
-      if (len === 0 || len > kKeyBytes) return undefined
+      if (len === 0 || len > kLimits.keyBytes) return undefined
       for (let j = s; j < e; j++) if (b[j] === 0) return undefined
       key = ascii(b, s, e)
       if (key === undefined) return undefined
@@ -128,7 +130,7 @@ export function plainJsonSet(b: Uint8Array): PlainSet | undefined {
     }
   }
   if (i !== end || seen !== (F_OP | F_KEY | F_TYPE | F_VALUE | (seen & F_TXN))) return undefined
-  if (txn < 1 || txn > 1000) return undefined
+  if (txn < 1 || txn > kLimits.txnOps) return undefined
   if (!isJson(b, textAt, textEnd)) return undefined
   const text = ascii(b, textAt, textEnd)
   if (text === undefined || key === undefined) return undefined
