@@ -21,6 +21,7 @@ import {
   MI_ERR_KV_VALUE_TOO_LARGE,
   MI_ERR_KV_WRONG_TYPE,
 } from './errors.ts'
+import { plainJsonSet } from './wire.ts'
 
 export const kTypes = ['string', 'json', 'list', 'int', 'bool'] as const
 export type KvType = (typeof kTypes)[number]
@@ -208,6 +209,15 @@ export function encodeOp(op: KvOp, txn = 1): Buffer {
 
 /** Record body → operation. Throws MI_ERR_KV_* (the code the rejected outcome records). */
 export function decodeOp(body: Uint8Array): DecodedOp {
+  // The commonest record, read from its bytes (wire.ts); anything it cannot vouch for comes here.
+  const p = plainJsonSet(body)
+  if (p !== undefined)
+    return { op: { op: 'set', key: p.key, value: lazyJson(p.text) }, txn: p.txn, text: p.text }
+  return decodeGeneral(body)
+}
+
+/** decodeOp without the fast path (exported for the test that holds the two equal). */
+export function decodeGeneral(body: Uint8Array): DecodedOp {
   let m: unknown
   try {
     m = packr.unpack(body)
@@ -300,6 +310,24 @@ export function decodeOp(body: Uint8Array): DecodedOp {
       throw new MI_ERR_KV_OP_INVALID(`unknown op ${JSON.stringify(String(r.op))}`)
   }
 }
+
+/**
+ * A JSON value already validated (wire.ts) whose parse waits until someone reads it: the
+ * materializer stores the text and never does.
+ */
+class LazyJson {
+  readonly type = 'json'
+  #text: string
+  #parsed: { v: unknown } | undefined
+  constructor(text: string) {
+    this.#text = text
+  }
+  get value(): unknown {
+    this.#parsed ??= { v: JSON.parse(this.#text) }
+    return this.#parsed.v
+  }
+}
+const lazyJson = (text: string) => new LazyJson(text) as KvValue
 
 /** Enforce the store's value size limit on a value's stored text. */
 export function checkSize(text: string, max: number): void {

@@ -16,7 +16,7 @@
  * subscriber's worker thread applies, MainThread ingests, mi-reads serves the HTTP gets) and the load average.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -75,8 +75,9 @@ async function moduleIngest(keys: number) {
   const port = await freePort()
   const http = await freePort()
   // Gets go to the reads thread's listener (telemetry.reads); a SERVER_ROOT checkout that predates
-  // it serves them on the metrics listener.
-  const reads = process.env.SERVER_ROOT ? null : await freePort()
+  // it (no apps/server/src/reads.ts) serves them on the metrics listener. One that has it serves
+  // no kv route on the metrics listener: polling it there never saw the sets applied.
+  const reads = existsSync(join(root, 'apps/server/src/reads.ts')) ? await freePort() : null
   const storePath = join(run, 'kv.sqlite')
   const config = join(run, 'mi.json')
   writeFileSync(
