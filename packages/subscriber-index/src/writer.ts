@@ -52,6 +52,8 @@ export interface ApplyResult {
  * Chunks kept in memory after a batch, at most (3.4 KB each: ~14 MB). Past it they are all
  * dropped and the next batches read what they touch again.
  */
+/** Larger magnitudes add no point: ~1.8e18 such values in one bucket before a sum overflows. */
+const kMaxAbs = 1e290
 const kCachedChunks = 4096
 
 const later = (ts: number, lsn: number, thanTs: number, thanLsn: number) =>
@@ -260,7 +262,10 @@ export class IndexWriter {
         const sec = Math.floor((ts - minute) / kSecondUs)
         for (let i = 0; i < nFields; i++) {
           const v = values[i]!
-          if (Number.isNaN(v)) continue // no point
+          // NaN: no point. Beyond ±kMaxAbs: none either, or a second's sum could overflow to +Inf
+          // and -Inf, whose NaN total SQLite cannot store (rollup.sum is NOT NULL): the batch would
+          // fail on every redelivery and the index stop for good.
+          if (!(Math.abs(v) <= kMaxAbs)) continue
           out.points++
           const ser = slot.series[i]!
           if (ser.gen !== gen) {
