@@ -1,4 +1,9 @@
-import type { Logger, SubscriberMetrics, SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import {
+  type Logger,
+  type SubscriberMetrics,
+  type SubscriberRecord,
+  sleep,
+} from '@module-ingest/subscriber-sdk'
 import { DeliverPolicy, type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { NatsSubscriberConfig } from './config.ts'
@@ -385,16 +390,3 @@ interface InDoubt {
 
 const kMaxDoubtSubjects = 64
 const kDoubtClockSlackMs = 60_000
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
-}

@@ -11,7 +11,7 @@
  */
 
 import type { CodedError } from '@module-ingest/errors'
-import type { Logger } from '@module-ingest/subscriber-sdk'
+import { type Logger, sleep } from '@module-ingest/subscriber-sdk'
 import type { Batch } from './batch.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import { deadLetters } from './dead-letter.ts'
@@ -68,19 +68,6 @@ export interface DeliveryHost {
   done(batch: Batch, delivered: number): void
   /** A `*_FATAL` error put the subscriber in (true) or out of (false) the failed state. */
   failedState(failed: boolean): void
-}
-
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve()
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
 }
 
 export class Delivery {

@@ -26,10 +26,10 @@
  */
 import type { CodedError } from '@module-ingest/errors'
 import { GroupCursor } from '@module-ingest/log'
-import type { Logger } from '@module-ingest/subscriber-sdk'
+import { type Logger, sleep } from '@module-ingest/subscriber-sdk'
 import type { Batch } from './batch.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
-import { Delivery, type DeliveryCounters, sleep } from './delivery.ts'
+import { Delivery, type DeliveryCounters } from './delivery.ts'
 import type { Emits } from './emit.ts'
 import { Lanes } from './lanes.ts'
 import type { CommittedGroup, LogCursor, LogReader } from './log-types.ts'

@@ -6,7 +6,12 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import type { Logger, SubscriberMetrics, SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import {
+  type Logger,
+  type SubscriberMetrics,
+  type SubscriberRecord,
+  sleep,
+} from '@module-ingest/subscriber-sdk'
 import { classifyS3Error, describeS3Error } from './classify.ts'
 import { createS3Client } from './client.ts'
 import { extensionOf, type S3SubscriberConfig } from './config.ts'
@@ -538,17 +543,4 @@ function untilSignal(atMs: number): AbortSignal {
 
 function budgetError(ms: number): Error {
   return Object.assign(new Error(`no answer within handleBudgetMs (${ms} ms)`), { code: 'ETIMEDOUT' })
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve()
-    const done = () => {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

@@ -21,6 +21,7 @@ export {
 export type { BodyFormat } from './record.ts'
 export { encodeBody, kBodyFormats, printableText, recordToJson } from './record.ts'
 export { satisfies } from './semver.ts'
+export { sleep } from './sleep.ts'
 export { kSubscriber } from './symbols.ts'
 export type {
   Counter,
