@@ -10,14 +10,23 @@
 // correctly rounded operation, i.e. the same double a JSON parser gives for the text "m e-k".
 const kPow10: number[] = []
 for (let i = 0, p = 1; i <= 22; i++, p *= 10) kPow10.push(p)
+const kNeg = kPow10.map((p) => 1 / p)
 
 export function f32Text(x: number): string {
   if (x === 0) return '0' // also -0, which JSON.stringify prints as 0
   if (!Number.isFinite(x)) return 'null'
   const a = Math.abs(x)
-  // Decimal exponent of the leading digit; off by one near powers of ten is harmless (m just
-  // gets one more digit, which the loop below tolerates).
-  const e = Math.floor(Math.log10(a))
+  // Outside [1e-13, 1e15) the scale 10^k below would leave the exact range: the slow path.
+  if (a < 1e-13 || a >= 1e15) return slowText(x)
+  // Decimal exponent of the leading digit, by comparisons (Math.log10 costs more than the
+  // search below). kNeg's powers are inexact; off by one is harmless (m just gets one more
+  // digit, which the search tolerates).
+  let e = 0
+  if (a >= 1) while (a >= kPow10[e + 1]!) e++
+  else {
+    e = -1
+    while (a < kNeg[-e]!) e--
+  }
   // More digits never round-trip worse than fewer (the nearest p+1-digit decimal is at least as
   // close as the nearest p-digit one), so binary-search p in 1…9 for the shortest that does.
   let lo = 1
@@ -27,8 +36,7 @@ export function f32Text(x: number): string {
   while (lo <= hi) {
     const p = (lo + hi) >> 1
     // a ≈ m × 10^-k with m of p digits.
-    const k = p - 1 - e
-    if (k > 22 || k < -22) return slowText(x)
+    const k = p - 1 - e // within ±22 for a in [1e-13, 1e15)
     const m = k >= 0 ? Math.round(a * kPow10[k]!) : Math.round(a / kPow10[-k]!)
     const back = k >= 0 ? m / kPow10[k]! : m * kPow10[-k]!
     if (Math.fround(back) === a) {
@@ -46,21 +54,21 @@ export function f32Text(x: number): string {
 const k3: string[] = []
 for (let i = 0; i < 1000; i++) k3.push(`${i}`.padStart(3, '0'))
 
-/** v (below 10^w, w ≤ 9) as exactly w digits, zero-padded. */
+/** v (below 10^w) as exactly w digits, zero-padded. */
 function padded(v: number, w: number): string {
   if (w <= 3) return k3[v]!.slice(3 - w)
   const hi = Math.floor(v / 1000)
   return padded(hi, w - 3) + k3[v - hi * 1000]!
 }
 
-/** m × 10^-k (m > 0 an integer below 10^9) in Number::toString's layout. */
+/** m × 10^-k (m > 0 an integer below 2^53) in Number::toString's layout. */
 function format(negative: boolean, m: number, k: number): string {
   while (m % 10 === 0) {
     m /= 10
     k--
   }
   let len = 1
-  while (len < 9 && m >= kPow10[len]!) len++
+  while (m >= kPow10[len]!) len++
   const n = len - k // the decimal point sits after n digits
   let s: string
   if (k <= 0 && n <= 21) s = padded(m, len) + '0'.repeat(-k)
