@@ -48,9 +48,23 @@ export interface CommittedGroup {
   readonly bigTs: ReadonlyMap<number, bigint> | undefined
   readonly bodyStart: Uint32Array
   readonly bodyEnd: Uint32Array
+  /**
+   * Set when no record of the group is of a stream the cursor's `wants` accepts: the group was not
+   * decoded, its columns are empty and only baseLsn, count and first mean anything. `maxRts` is
+   * the newest receive time among its appends.
+   */
+  readonly filtered?: { readonly maxRts: number }
 }
 
-export type GroupCursorOptions = Omit<CursorOptions, 'streams'>
+export interface GroupCursorOptions extends Omit<CursorOptions, 'streams'> {
+  /**
+   * The streams the caller wants (e.g. a subscriber's compiled stream filter). A group whose
+   * appends' name tables hold none of them is handed out as `filtered` without a per-record
+   * decode (derived records a subscriber does not read, for one). Groups with a wanted stream are
+   * decoded whole, as without it: callers still filter on `streams`.
+   */
+  wants?: (stream: string) => boolean
+}
 
 /** Record i of `g` as a StoredRecord (a copied body): for the rare paths that need objects. */
 export function groupRecord(g: CommittedGroup, i: number): StoredRecord {
@@ -82,7 +96,8 @@ export class GroupCursor {
   readonly #cursor: Cursor
 
   constructor(reader: Reader, options: GroupCursorOptions = {}) {
-    this.#cursor = reader.groupedCursor({ ...options, streams: undefined }, kGroupDecoder)
+    const { wants, ...rest } = options
+    this.#cursor = reader.groupedCursor({ ...rest, streams: undefined }, groupDecoder(wants))
   }
 
   /** Next lsn this cursor will consider (records before it were returned or skipped). */
@@ -208,6 +223,90 @@ function scanColumns(h: GroupHeader, body: Uint8Array, fromLsn: number) {
   }
 }
 
+/**
+ * Walks only the group's append headers and name tables (records are stepped over, the last
+ * append's not even that): the newest receive time when no table holds a wanted stream id,
+ * undefined when one does (or the group has no tables), or an id `known` has no answer for yet.
+ * A group it passes over is not checked record by record (its CRC was).
+ */
+function scanUnwanted(
+  h: GroupHeader,
+  body: Uint8Array,
+  known: Map<number, boolean>,
+): { maxRts: number } | { id: number } | undefined {
+  if ((h.flags & kFlagBatchNames) === 0) return undefined
+  const r = new Bytes(body)
+  const exact = (h.flags & kFlagTs64) !== 0
+  let maxRts = Number.NEGATIVE_INFINITY
+  for (let i = 0; i < h.count; ) {
+    r.varint() // module
+    r.varint() // core
+    r.u64() // seq
+    const rts = h.baseRts + r.zigzag()
+    const k = r.varint()
+    if (k < 1 || i + k > h.count) throw new RangeError('batch overruns group')
+    const t = r.varint()
+    if (t < 1 || t > k) throw new RangeError('bad batch name table')
+    for (let j = 0; j < t; j++) {
+      const id = r.varint()
+      const w = known.get(id)
+      if (w === undefined) return { id }
+      if (w) return undefined
+    }
+    if (rts > maxRts) maxRts = rts
+    i += k
+    if (i === h.count) break
+    for (let j = 0; j < k; j++) {
+      r.varint() // stream index
+      if (exact) r.u64()
+      else r.varint() // zigzag ts delta
+      r.skip(r.varint())
+    }
+  }
+  return { maxRts }
+}
+
+const kNoBytes = new Uint8Array(0)
+const kNoU32 = new Uint32Array(0)
+const kNoF64 = new Float64Array(0)
+
+/** The cursor's decoder; with `wants`, groups of unwanted streams only are handed out `filtered`. */
+function groupDecoder(wants: ((stream: string) => boolean) | undefined): GroupDecoder {
+  if (wants === undefined) return kGroupDecoder
+  // Catalog ids never change their name: one answer per id for the cursor's life.
+  const known = new Map<number, boolean>()
+  return {
+    async decode(h, body, fromLsn, name) {
+      for (;;) {
+        const s = scanUnwanted(h, body, known)
+        if (s === undefined) break
+        if ('id' in s) {
+          known.set(s.id, wants(await name(s.id)))
+          continue
+        }
+        const filtered: CommittedGroup = {
+          baseLsn: h.baseLsn,
+          count: h.count,
+          first: Math.max(0, fromLsn - h.baseLsn),
+          body: kNoBytes,
+          stream: kNoU32,
+          streams: [],
+          batch: kNoU32,
+          batches: [],
+          ts: kNoF64,
+          bigTs: undefined,
+          bodyStart: kNoU32,
+          bodyEnd: kNoU32,
+          filtered: { maxRts: s.maxRts },
+        }
+        return filtered
+      }
+      return decodeColumns(h, body, fromLsn, name)
+    },
+    take: kGroupDecoder.take,
+  }
+}
+
 async function decodeColumns(
   h: GroupHeader,
   body: Uint8Array,
@@ -241,6 +340,16 @@ const kGroupDecoder: GroupDecoder = {
   decode: decodeColumns,
   take(item: unknown, out: unknown[], budget: ReadBudget): number | undefined {
     const g = item as CommittedGroup
+    if (g.filtered) {
+      // Nothing here is handed to anyone; its records count against the budget so that one
+      // read() over a long unwanted stretch still returns (and the caller's offsets advance).
+      if (budget.minRts !== undefined && g.filtered.maxRts >= budget.minRts) budget.minRts = undefined
+      const records = g.count - g.first
+      if (out.length > 0 && records > budget.records) return undefined
+      budget.records -= records
+      out.push(g)
+      return g.baseLsn + g.count
+    }
     let first = g.first
     if (budget.minRts !== undefined) {
       // fromTimeUs: records before the first one received at or after it are skipped.

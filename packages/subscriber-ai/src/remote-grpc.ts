@@ -4,7 +4,7 @@ import * as protoLoader from '@grpc/proto-loader'
 import type { OutputTensor } from './backend.ts'
 import type { RemoteConfig } from './config.ts'
 import { MI_ERR_AI_REMOTE_REJECTED, MI_ERR_AI_REMOTE_UNAVAILABLE } from './errors.ts'
-import { decodeRaw, type ModelMeta, type V2Transport } from './remote.ts'
+import { contentsData, decodeRaw, type ModelMeta, type V2Transport } from './remote.ts'
 
 export const PROTO_PATH = fileURLToPath(new URL('../proto/grpc_predict_v2.proto', import.meta.url))
 
@@ -146,7 +146,10 @@ export function createGrpcTransport(cfg: RemoteConfig): V2Transport {
         const data =
           raw !== undefined && raw.byteLength > 0
             ? decodeRaw(o.datatype, raw)
-            : ((o.contents?.[kContentsField[o.datatype] ?? 'fp32Contents'] ?? []) as number[])
+            : contentsData(
+                o.datatype,
+                (o.contents?.[kContentsField[o.datatype] ?? 'fp32Contents'] ?? []) as number[],
+              )
         out.set(o.name, { dims: o.shape.map(Number), data })
       })
       return out

@@ -1,7 +1,7 @@
 import type { OutputTensor } from './backend.ts'
 import type { RemoteConfig } from './config.ts'
 import { MI_ERR_AI_REMOTE_REJECTED, MI_ERR_AI_REMOTE_UNAVAILABLE } from './errors.ts'
-import type { ModelMeta, V2Transport } from './remote.ts'
+import { contentsData, type ModelMeta, type V2Transport } from './remote.ts'
 
 interface V2Error {
   error?: string
@@ -80,7 +80,8 @@ export function createHttpTransport(cfg: RemoteConfig): V2Transport {
       })
       const res = (await request(`${modelPath}/infer`, signal, body)) as V2InferResponse
       const out = new Map<string, OutputTensor>()
-      for (const o of res.outputs ?? []) out.set(o.name, { dims: o.shape, data: o.data })
+      for (const o of res.outputs ?? [])
+        out.set(o.name, { dims: o.shape, data: contentsData(o.datatype, o.data) })
       return out
     },
     close() {},

@@ -36,6 +36,14 @@ export interface Logger {
   info(obj: object, msg: string): void
 }
 
+/**
+ * Output numbers the server sent as JSON / protobuf contents: FP32 ones as a Float32Array, so a
+ * remote model's float32 outputs are printed as float32s like a local model's (result-json.ts).
+ */
+export function contentsData(datatype: string, data: number[]): ArrayLike<number> {
+  return datatype === 'FP32' ? Float32Array.from(data) : data
+}
+
 /** Decodes little-endian raw tensor bytes (gRPC raw_output_contents) by v2 datatype. */
 export function decodeRaw(datatype: string, bytes: Uint8Array): ArrayLike<number> | ArrayLike<bigint> {
   // Copy (Buffer#slice would not): the bytes may sit at an offset that is not a multiple of the

@@ -1,10 +1,12 @@
 import type { SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import type { OutputTensor } from './backend.ts'
+import { f32Text } from './f32-text.ts'
 
 /**
  * The derived record's JSON, written by hand: it has a fixed shape, and a template is about 3×
  * faster than building an object for JSON.stringify (measured with the bench; it is the largest
- * per-record cost after parsing the body). Output equals JSON.stringify of the AiResult object.
+ * per-record cost after parsing the body). It parses to the AiResult object; float32 outputs are
+ * printed as float32s (f32-text.ts: the shortest decimal that rounds back to the same float32).
  */
 const kQuoted = new Map<string, string>()
 
@@ -57,25 +59,11 @@ function envelope(
   return `{"lsn":${r.lsn}${lastMiddle}${tsText(r.ts)}${w},"outputs":{${outputs}}}`
 }
 
-export function resultJson(
-  r: SubscriberRecord,
-  names: readonly string[],
-  values: readonly (number | number[])[],
-  window: { firstLsn: number; size: number } | undefined,
-): string {
-  let outputs = ''
-  for (let k = 0; k < names.length; k++) {
-    const v = values[k]!
-    const text = typeof v === 'number' ? num(v) : `[${v.map(num).join(',')}]`
-    outputs += `${k === 0 ? '' : ','}${quote(names[k]!)}:${text}`
-  }
-  return envelope(r, outputs, window)
-}
-
 /**
- * The same JSON for row `i` of output tensors of `n` rows, read straight from the tensors (no
+ * The JSON for row `i` of output tensors of `n` rows, read straight from the tensors (no
  * per-record arrays): a number for [N] or [N,1] outputs, an array otherwise, as rowValue gives.
- * Integer (bigint) outputs are written as numbers, as Number() of them would be.
+ * Integer (bigint) outputs are written as numbers, as Number() of them would be; float32 tensors
+ * with float32 digits (a consumer's Math.fround of the parsed number is the model's exact value).
  */
 export function resultWriter(
   names: readonly string[],
@@ -85,18 +73,22 @@ export function resultWriter(
   const keys = names.map((name, k) => `${k === 0 ? '' : ','}${quote(name)}:`)
   const per = tensors.map((t) => (n === 0 ? 0 : t.data.length / n))
   const scalar = tensors.map((t, k) => per[k] === 1 && t.dims.length <= 2)
+  // f32Text is only handed a Float32Array's elements (numbers).
+  const asF32 = f32Text as (x: number | bigint) => string
+  const text = tensors.map((t) => (t.data instanceof Float32Array ? asF32 : big))
   return (r, i, window) => {
     let outputs = ''
     for (let k = 0; k < tensors.length; k++) {
       const data = tensors[k]!.data
+      const print = text[k]!
       if (scalar[k]) {
-        outputs += keys[k]! + big(data[i]!)
+        outputs += keys[k]! + print(data[i]!)
         continue
       }
       const m = per[k]!
-      let text = '['
-      for (let j = 0; j < m; j++) text += (j === 0 ? '' : ',') + big(data[i * m + j]!)
-      outputs += `${keys[k]!}${text}]`
+      let out = '['
+      for (let j = 0; j < m; j++) out += (j === 0 ? '' : ',') + print(data[i * m + j]!)
+      outputs += `${keys[k]!}${out}]`
     }
     return envelope(r, outputs, window)
   }

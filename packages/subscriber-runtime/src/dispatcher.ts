@@ -152,7 +152,10 @@ export class Dispatcher {
       cursorOpts = { fromLsn: committed }
     }
     this.#tracker = new OffsetTracker(this.#committed)
-    this.#cursor = new GroupCursor(reader, cursorOpts)
+    // Groups of streams this subscriber does not read (derived records, other subscribers'
+    // dead letters) come back undecoded. Not with `until`, which reads each record's receive time.
+    const wants = cfg.until === undefined ? this.#filter : undefined
+    this.#cursor = new GroupCursor(reader, { ...cursorOpts, wants })
     this.#commitTimer = setInterval(() => this.#commit(), this.#o.commitIntervalMs)
     this.#commitTimer.unref()
     this.#o.logger.info(
@@ -272,6 +275,10 @@ export class Dispatcher {
       }
       const hasUntil = cfg.until !== undefined
       for (const g of groups) {
+        if (g.filtered) {
+          if (g.first < g.count) this.#tracker.add(g.baseLsn + g.first, null, g.baseLsn + g.count - 1)
+          continue
+        }
         // Per group, not per record: the filter per distinct stream, the lane per append.
         const wanted = g.streams.map(this.#filter)
         const builderOf = lanes.buildersOf(g)

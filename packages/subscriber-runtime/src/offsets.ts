@@ -29,15 +29,15 @@ export class OffsetTracker {
     this.#highWater = startLsn
   }
 
-  /** A scanned record: owned by a batch, or `null` when the filter skipped it. */
-  add(lsn: number, owner: Owner | null): void {
+  /** Scanned records lsn..lastLsn: owned by a batch, or `null` when the filter skipped them. */
+  add(lsn: number, owner: Owner | null, lastLsn = lsn): void {
     const o = owner ?? kSkipped
     const tail = this.#runs.length > this.#head ? this.#runs[this.#runs.length - 1] : undefined
     if (tail === undefined || tail.owner !== o || lsn !== this.#lastLsn + 1) {
       this.#runs.push({ firstLsn: lsn, owner: o })
     }
-    this.#lastLsn = lsn
-    if (lsn + 1 > this.#highWater) this.#highWater = lsn + 1
+    this.#lastLsn = lastLsn
+    if (lastLsn + 1 > this.#highWater) this.#highWater = lastLsn + 1
   }
 
   /** The cursor is caught up: everything below `nextLsn` has been scanned. */

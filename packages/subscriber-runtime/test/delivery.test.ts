@@ -306,3 +306,30 @@ test("ordering 'none' spreads batches over lanes and still delivers everything o
   )
   t.is(rt.stats()[0]!.nextLsn, last + 1)
 })
+
+test('groups of streams a subscriber does not read are skipped whole; its offset passes them', async (t) => {
+  const dir = tempDir(t)
+  await writeRecords(dir, 100, { streams: ['sensors.temp'] })
+  await writeRecords(dir, 100, { streams: ['ai.scores'] }, 100) // derived records, one group of them
+  const last = await writeRecords(dir, 100, { streams: ['sensors.rpm', 'ai.scores'] }, 200)
+  const out = join(dir, 'out.txt')
+  const { emit } = collectEmits()
+  const rt = await startSubscribers({
+    dataDir: dir,
+    logger: captureLogger(),
+    emit,
+    subscribers: [
+      { name: 'sensors', use: fixture('_ok-plugin.ts'), options: { out }, streams: ['sensors.*'], ...fast },
+    ],
+  })
+  t.teardown(() => rt.close())
+  await waitFor('lag 0', () => rt.stats().every((s) => s.lagRecords === 0))
+  await rt.close()
+  const got = readLines(out)
+  t.deepEqual(
+    got.map((l) => l.lsn),
+    [...Array.from({ length: 100 }, (_, i) => i + 1), ...Array.from({ length: 50 }, (_, i) => 201 + 2 * i)],
+  )
+  t.true(got.every((l) => l.stream.startsWith('sensors.')))
+  t.is(rt.stats()[0]!.nextLsn, last + 1, 'the skipped group advances the committed offset')
+})

@@ -40,6 +40,14 @@ test('offset tracker commits only the contiguous done point', (t) => {
   t.is(tr.nextLsn(), 5)
   tr.caughtUp(10)
   t.is(tr.nextLsn(), 10, 'caught up past filtered records')
+  // A filtered group: one skipped run for its whole range.
+  const b3 = { done: false }
+  tr.add(10, b3)
+  tr.add(11, null, 40)
+  tr.add(41, b3)
+  t.is(tr.scannedLsn(), 42)
+  b3.done = true
+  t.is(tr.nextLsn(), 42)
 })
 
 test('batches round-trip through the columnar codec', (t) => {
