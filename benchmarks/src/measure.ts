@@ -1,5 +1,5 @@
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { copyFile, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { type BodySpec, meanBodyBytes } from './load/bodies.ts'
 import { type LoadSpec, runLoad } from './load/coordinator.ts'
 import { ProcMonitor, statusKiB } from './procs.ts'
@@ -193,6 +193,7 @@ export async function measureTarget(
   } finally {
     // A load that failed still ends what `during` started (samplers, query loops).
     await stopDuring?.(window_).catch(() => {})
+    if (ours) await reportDied(ctx, row, ours)
     const usage = mon.stop()
     row.rss_peak_mib = usage.rssPeakMiB
     row.cpu_s = usage.cpuSeconds
@@ -200,6 +201,26 @@ export async function measureTarget(
     await rm(dir, { recursive: true, force: true })
   }
   return row
+}
+
+/**
+ * A server that ended on its own during the row (it is only ever SIGKILLed by the harness after
+ * the row): the row fails with its exit code or signal and its last log lines, the same goes to
+ * the run's log, and its whole log is copied beside the run's scratch dir, where it outlives the
+ * run (`died-<row>.log`). A SIGKILL with no OOM line in `dmesg` is someone else's kill.
+ */
+async function reportDied(ctx: RunContext, row: Row, ours: OursServer): Promise<void> {
+  const died = ours.died()
+  if (died === null) return
+  const kept = join(dirname(ctx.scratch), `died-${basename(ours.logFile)}`)
+  await copyFile(ours.logFile, kept).catch(() => {})
+  const tail = ours.tail().split('\n').slice(-8)
+  if (row.extra.failed !== undefined) row.extra.failed_first = row.extra.failed
+  else row.errors++
+  row.extra.failed = `server pid ${ours.pid} died during the row: ${died}`
+  row.extra.server_log = kept
+  row.extra.server_log_tail = tail.join(' | ').slice(-600)
+  ctx.log(`  ${row.target}: ${row.extra.failed}; log ${kept}; last lines:\n    ${tail.join('\n    ')}`)
 }
 
 /** Targets of a comparison scenario, in table order, filtered by --targets. */

@@ -46,6 +46,8 @@ export interface OursOptions {
   startTimeoutMs?: number
   /** Extra `limits.*` settings (the attack scenario's memory budget). */
   limits?: Record<string, number>
+  /** Where the server's stdout and stderr go, every line (default `<dataDir>.log`, beside the data dir). */
+  logFile?: string
 }
 
 /** MI_BENCH_READS_NICE=<n>: telemetry.reads.nice for the run (default: the server's). */
@@ -75,6 +77,10 @@ export interface OursServer {
   stats(window?: string): Promise<OursStats>
   kill(): Promise<void>
   tail(): string
+  /** How the server ended if it ended on its own (`exit code 1`, `signal SIGKILL`), else null. */
+  died(): string | null
+  /** Its whole stdout and stderr (see OursOptions.logFile). */
+  readonly logFile: string
 }
 
 export interface OursStats {
@@ -168,9 +174,16 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
       const j = JSON.parse(line) as { event?: string; port?: number }
       return j.event === 'ServerListening' ? j.port : undefined
     },
-    { timeoutMs: o.startTimeoutMs ?? 120_000, cwd: dataDir },
+    { timeoutMs: o.startTimeoutMs ?? 120_000, cwd: dataDir, logFile: o.logFile ?? `${dataDir}.log` },
   )
   const startMs = performance.now() - t0
+  // Said when it happens, not only at the row's end: what the clients see next (ECONNRESET,
+  // ECONNREFUSED on the admin socket) is then explained in the run's log as it unfolds.
+  proc.child.once('exit', () => {
+    const died = proc.died()
+    if (died)
+      process.stderr.write(`  server pid ${proc.pid} (${dataDir}) died: ${died}; log ${proc.logFile}\n`)
+  })
   const stats = async (window?: string) =>
     (await adminRequest(adminSocket, 'stats', window ? { window } : {}, { timeoutMs: 10_000 })) as OursStats
   // The engine opens the admin socket just after the listener: wait for it, so every caller can
@@ -200,6 +213,8 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     stats,
     kill: () => proc.kill(),
     tail: () => proc.tail(),
+    died: () => proc.died(),
+    logFile: proc.logFile!,
   }
 }
 
