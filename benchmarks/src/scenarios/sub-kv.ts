@@ -23,6 +23,7 @@
  * Prerequisites: redis-server (Debian `redis-server`) for the redis row; skipped with the reason
  * without it.
  */
+import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
@@ -160,7 +161,37 @@ function quietRow(
   return row
 }
 
+/**
+ * A get as a service would do it: `node:http` over one keep-alive connection (like the Redis
+ * row's one ioredis connection). `fetch` costs the client more per get (benchmarks/src/
+ * kv-get-client.ts measures both), which the row would count as the server's latency.
+ */
 export function oursGet(server: OursServer) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const headers = { authorization: `Bearer ${server.operatorToken}` }
+  return (key: string) =>
+    new Promise<boolean>((resolve, reject) => {
+      http
+        .get(
+          {
+            host: '127.0.0.1',
+            port: server.readApi!,
+            path: `/kv/v1/get?ns=${kNs}&key=${key}`,
+            agent,
+            headers,
+          },
+          (res) => {
+            res.resume()
+            res.once('end', () => resolve(res.statusCode === 200))
+            res.once('error', reject)
+          },
+        )
+        .once('error', reject)
+    })
+}
+
+/** The same get through `fetch` (a new request and response object per get): the comparison. */
+export function oursGetFetch(server: OursServer) {
   const headers = { authorization: `Bearer ${server.operatorToken}` }
   return async (key: string) => {
     const res = await fetch(`http://127.0.0.1:${server.readApi}/kv/v1/get?ns=${kNs}&key=${key}`, { headers })
