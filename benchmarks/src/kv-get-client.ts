@@ -46,7 +46,18 @@ try {
         lat.push(performance.now() - t)
       }
       const cpu = process.cpuUsage(c0)
-      const h = (await server.stats(key)).interval?.histograms.find((x) => x.name === 'mi_reads_request_us')
+      const hs = (await server.stats(key)).interval?.histograms ?? []
+      const h = hs.find((x) => x.name === 'mi_reads_request_us')
+      const extra: Record<string, number> = {}
+      for (const x of hs)
+        if (/mi_reads_request_cpu_us|mi_reads_loop_delay_us/.test(x.name)) {
+          const n = x.name.replace(/^mi_reads_|_us$/g, '')
+          Object.assign(extra, {
+            [`${n}_n`]: x.count,
+            [`${n}_p99_ms`]: x.p99 / 1000,
+            [`${n}_max_ms`]: x.max / 1000,
+          })
+        }
       lat.sort((a, b) => a - b)
       const r = {
         client_cpu_us_per_get: +((cpu.user + cpu.system) / GETS).toFixed(1),
@@ -56,6 +67,7 @@ try {
         server_p50_ms: (h?.p50 ?? Number.NaN) / 1000,
         server_p99_ms: (h?.p99 ?? Number.NaN) / 1000,
         server_max_ms: (h?.max ?? Number.NaN) / 1000,
+        ...extra,
         load1: loadavg()[0]!,
       }
       results[style]!.push(r)
