@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { copyFile, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { type BodySpec, meanBodyBytes } from './load/bodies.ts'
@@ -217,10 +218,25 @@ async function reportDied(ctx: RunContext, row: Row, ours: OursServer): Promise<
   const tail = ours.tail().split('\n').slice(-8)
   if (row.extra.failed !== undefined) row.extra.failed_first = row.extra.failed
   else row.errors++
-  row.extra.failed = `server pid ${ours.pid} died during the row: ${died}`
+  row.extra.failed = `server pid ${ours.pid} died during the row: ${died}${died === 'signal SIGKILL' ? oomKilled(ours.pid) : ''}`
   row.extra.server_log = kept
   row.extra.server_log_tail = tail.join(' | ').slice(-600)
   ctx.log(`  ${row.target}: ${row.extra.failed}; log ${kept}; last lines:\n    ${tail.join('\n    ')}`)
+}
+
+/**
+ * Whether the kernel's OOM killer sent that SIGKILL (its `Killed process <pid>` line in dmesg);
+ * otherwise another process did (or dmesg is not readable here, which is said too).
+ */
+function oomKilled(pid: number): string {
+  try {
+    const log = execFileSync('dmesg', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return new RegExp(`Killed process ${pid}\\b`).test(log)
+      ? ' (the kernel OOM killer, see dmesg)'
+      : ' (not the OOM killer: no dmesg line; another process sent it)'
+  } catch {
+    return ' (dmesg not readable: OOM killer or another process)'
+  }
 }
 
 /** Targets of a comparison scenario, in table order, filtered by --targets. */
