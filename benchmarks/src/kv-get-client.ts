@@ -5,7 +5,10 @@
  * request object per get) and `node:http` with a keep-alive Agent holding one socket (what
  * `oursGet` uses). Per style and round: client CPU µs per get (process.cpuUsage of this process,
  * which does nothing else), client-side p50/p99 ms, and the reads thread's own request time
- * (`mi_reads_request_us`, arrival → reply written) p50/p99 over the same gets. Medians of rounds
+ * (`mi_reads_request_us`, arrival → reply written) p50/p99 over the same gets, with that thread's
+ * CPU for them (`mi_reads_request_cpu_us`: wall time above it is waiting for a core). And, as the
+ * reference at the same moment on the same machine, Redis GET over one ioredis connection (the
+ * kv scenarios' redis row). Medians of rounds
  * at the end. One JSON line per round, load average in each.
  *
  *   node benchmarks/src/kv-get-client.ts            # KEYS=10000 GETS=3000 ROUNDS=3
@@ -13,8 +16,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { kKvEntry, oursGet, oursGetFetch, preloadOurs } from './scenarios/sub-kv.ts'
+import { Redis } from 'ioredis'
+import { kKvEntry, oursGet, oursGetFetch, preloadOurs, preloadRedis } from './scenarios/sub-kv.ts'
 import { startOurs } from './targets/ours.ts'
+import { startRedis } from './targets/peers.ts'
 
 const KEYS = Number(process.env.KEYS ?? 10_000)
 const GETS = Number(process.env.GETS ?? 3000)
@@ -27,13 +32,20 @@ const server = await startOurs({
   http: true,
   subscribers: [kKvEntry],
 })
+const redis = await startRedis(join(dir, 'redis'))
+const r = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 0 })
 try {
   await preloadOurs(server, KEYS)
-  const styles = { fetch: oursGetFetch(server), agent: oursGet(server) }
+  await preloadRedis(redis.port, KEYS)
+  const styles = {
+    fetch: oursGetFetch(server),
+    agent: oursGet(server),
+    redis: async (key: string) => (await r.get(key)) !== null,
+  }
   for (const get of Object.values(styles)) for (let i = 0; i < 300; i++) await get(`device-${i}`)
-  const results: Record<string, Array<Record<string, number>>> = { fetch: [], agent: [] }
+  const results: Record<string, Array<Record<string, number>>> = { fetch: [], agent: [], redis: [] }
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 ? (['agent', 'fetch'] as const) : (['fetch', 'agent'] as const)
+    const order = round % 2 ? (['redis', 'agent', 'fetch'] as const) : (['fetch', 'agent', 'redis'] as const)
     for (const style of order) {
       const get = styles[style]
       const key = `w-${style}-${round}`
@@ -46,7 +58,7 @@ try {
         lat.push(performance.now() - t)
       }
       const cpu = process.cpuUsage(c0)
-      const hs = (await server.stats(key)).interval?.histograms ?? []
+      const hs = style === 'redis' ? [] : ((await server.stats(key)).interval?.histograms ?? [])
       const h = hs.find((x) => x.name === 'mi_reads_request_us')
       const extra: Record<string, number> = {}
       for (const x of hs)
@@ -81,6 +93,8 @@ try {
     console.log(JSON.stringify({ style, median_of: rs.length, ...m }))
   }
 } finally {
+  r.disconnect()
+  await redis.kill()
   await server.kill()
   await rm(dir, { recursive: true, force: true })
 }

@@ -85,7 +85,7 @@ export async function preloadOurs(server: OursServer, n: number): Promise<void> 
   }
 }
 
-async function preloadRedis(port: number, n: number): Promise<void> {
+export async function preloadRedis(port: number, n: number): Promise<void> {
   const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 })
   await r.connect()
   try {
@@ -156,15 +156,25 @@ function quietRow(
 ): Row {
   const row = emptyRow(name, target, {})
   row.target = `${label} get, quiet`
-  if (quiet) row.extra = { ...quiet, note: 'sequential gets after the load, the store caught up' }
+  if (quiet)
+    row.extra = {
+      ...quiet,
+      get_client: target === 'redis' ? kRedisClient : kOursClient,
+      note: 'sequential gets after the load, the store caught up',
+    }
   else row.skipped = 'the load row failed before the quiet gets'
   return row
 }
 
+const kOursClient = 'node:http keep-alive, 1 socket'
+const kRedisClient = 'ioredis, 1 connection'
+
 /**
  * A get as a service would do it: `node:http` over one keep-alive connection (like the Redis
- * row's one ioredis connection). `fetch` costs the client more per get (benchmarks/src/
- * kv-get-client.ts measures both), which the row would count as the server's latency.
+ * row's one ioredis connection). Client CPU per get, quiet server, medians of 4 alternating rounds
+ * (node benchmarks/src/kv-get-client.ts, load 18-29): fetch 170-245 µs, this 80-85 µs, an undici
+ * Pool with pipelining 1 62 µs (not a dependency: 20 µs less is not worth one), ioredis 20-22 µs.
+ * fetch's extra would be counted as the server's latency.
  */
 export function oursGet(server: OursServer) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
@@ -244,7 +254,7 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
               // The gets stop first: a server that died must not leave them spinning.
               const got = await gets(w)
               const delay = await (await loadDelay)()
-              const out = { ...got, ...delay, ...(await watch(w)) }
+              const out = { ...got, get_client: kOursClient, ...delay, ...(await watch(w)) }
               // Quiet means quiet: the store has applied the whole backlog (watch() waits at most
               // catchUpMs for it and may give up, with the load's rows still being applied).
               const t0 = performance.now()
@@ -279,7 +289,7 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
             const get = async (key: string) => (await r.get(key)) !== null
             const gets = getLoop(get, keys)
             return async (w) => {
-              const out = await gets(w)
+              const out = { ...(await gets(w)), get_client: kRedisClient }
               quietRedis = await quietGets(get, keys)
               r.disconnect()
               return out
