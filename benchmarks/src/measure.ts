@@ -128,10 +128,21 @@ export async function measureTarget(
   if (ours) row.extra.rss_start_mib = Math.round(statusKiB(server.pid, 'VmRSS') / 102.4) / 10
   const underTest: UnderTest = ours ? { kind: 'ours', server: ours } : { kind: 'peer', server: peer! }
   const window_: MeasureWindow = { startMs: 0, endMs: 0 }
+  // A scenario's own steps (a preload, a query loop, a wait for catch-up) may wait for a server
+  // that is gone (a client's pending sends, a poll): the row ends when the server does.
+  const orDeath = <T>(p: Promise<T>): Promise<T> =>
+    ours
+      ? Promise.race([
+          p,
+          ours.whenDied.then((died): never => {
+            throw new Error(`the server died: ${died}`)
+          }),
+        ])
+      : p
   let stopDuring: DuringStop | null = null
   try {
-    if (r.prepare) Object.assign(row.extra, await r.prepare(underTest))
-    stopDuring = r.during ? await r.during(underTest) : null
+    if (r.prepare) Object.assign(row.extra, await orDeath(r.prepare(underTest)))
+    stopDuring = r.during ? await orDeath(Promise.resolve(r.during(underTest))) : null
     const spec: LoadSpec = {
       kind: ours ? 'mip' : target === 'redis' ? 'redis' : 'nats',
       host: '127.0.0.1',
@@ -184,7 +195,7 @@ export async function measureTarget(
     if (stopDuring) {
       const stop = stopDuring
       stopDuring = null
-      Object.assign(row.extra, await stop(window_))
+      Object.assign(row.extra, await orDeath(stop(window_)))
     }
   } catch (err) {
     row.errors++
@@ -193,7 +204,7 @@ export async function measureTarget(
     if (ours) ctx.log(ours.tail())
   } finally {
     // A load that failed still ends what `during` started (samplers, query loops).
-    await stopDuring?.(window_).catch(() => {})
+    if (stopDuring) await orDeath(stopDuring(window_)).catch(() => {})
     if (ours) await reportDied(ctx, row, ours)
     const usage = mon.stop()
     row.rss_peak_mib = usage.rssPeakMiB

@@ -79,6 +79,8 @@ export interface OursServer {
   tail(): string
   /** How the server ended if it ended on its own (`exit code 1`, `signal SIGKILL`), else null. */
   died(): string | null
+  /** Resolves with died()'s answer when the server ends on its own (never after kill()). */
+  readonly whenDied: Promise<string>
   /** Its whole stdout and stderr (see OursOptions.logFile). */
   readonly logFile: string
 }
@@ -179,11 +181,14 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
   const startMs = performance.now() - t0
   // Said when it happens, not only at the row's end: what the clients see next (ECONNRESET,
   // ECONNREFUSED on the admin socket) is then explained in the run's log as it unfolds.
-  proc.child.once('exit', () => {
-    const died = proc.died()
-    if (died)
+  const whenDied = new Promise<string>((resolve) =>
+    proc.child.once('exit', () => {
+      const died = proc.died()
+      if (died === null) return
       process.stderr.write(`  server pid ${proc.pid} (${dataDir}) died: ${died}; log ${proc.logFile}\n`)
-  })
+      resolve(died)
+    }),
+  )
   const stats = async (window?: string) =>
     (await adminRequest(adminSocket, 'stats', window ? { window } : {}, { timeoutMs: 10_000 })) as OursStats
   // The engine opens the admin socket just after the listener: wait for it, so every caller can
@@ -214,6 +219,7 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     kill: () => proc.kill(),
     tail: () => proc.tail(),
     died: () => proc.died(),
+    whenDied,
     logFile: proc.logFile!,
   }
 }
