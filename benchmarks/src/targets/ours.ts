@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createOperator, createToken } from '@module-ingest/auth'
 import { adminRequest, type MetricsSummary } from '@module-ingest/telemetry'
@@ -138,7 +139,13 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     if (process.env.MI_BENCH_READS !== 'main' && !o.root) readsPort = await freePort()
   }
   const maxConnections = o.maxConnections ?? 20_000
-  const adminSocket = join(dataDir, 'admin.sock')
+  // A Unix socket path holds at most 107 bytes on Linux: in a long scratch path (a worktree with a
+  // longer name, a 5-digit pid) the server could not bind it and exited 1 before it was ready.
+  const inDataDir = join(dataDir, 'admin.sock')
+  const adminSocket =
+    Buffer.byteLength(inDataDir) <= 100
+      ? inDataDir
+      : join(tmpdir(), `mi-bench-${process.pid}-${basename(dataDir)}.sock`)
   const config = {
     listen: '127.0.0.1:0',
     dataDir,
@@ -216,7 +223,10 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     operatorToken,
     startMs,
     stats,
-    kill: () => proc.kill(),
+    async kill() {
+      await proc.kill()
+      if (adminSocket !== inDataDir) await rm(adminSocket, { force: true })
+    },
     tail: () => proc.tail(),
     died: () => proc.died(),
     whenDied,

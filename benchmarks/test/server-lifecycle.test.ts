@@ -1,7 +1,7 @@
 /**
- * A server that dies during a row must say so in the row (exit code or signal, its last log
- * lines) and leave its whole log behind: three benchmark servers "vanished" in one day with
- * nothing kept to tell a crash from someone else's kill.
+ * The harness and its servers. A server that dies during a row must say so in the row (exit code
+ * or signal, its last log lines) and leave its whole log behind: three benchmark servers
+ * "vanished" in one day with nothing kept to tell a crash from someone else's kill.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -64,4 +64,16 @@ test('a server the harness stops is not reported as dead', async (t) => {
   await server.kill()
   t.is(server.died(), null)
   t.regex(await readFile(server.logFile, 'utf8'), /killed by the harness/)
+})
+
+test('a data dir deeper than a Unix socket path allows still starts (admin socket moved to tmpdir)', async (t) => {
+  t.timeout(120_000)
+  const base = await mkdtemp(join(tmpdir(), 'mi-bench-long-'))
+  t.teardown(() => rm(base, { recursive: true, force: true }))
+  const { startOurs } = await import('../src/targets/ours.ts')
+  const dataDir = join(base, 'x'.repeat(60), 'throughput-128-c100-ours-interval-2')
+  const server = await startOurs({ dataDir, flush: 'interval' })
+  t.teardown(() => server.kill())
+  t.true(Buffer.byteLength(join(dataDir, 'admin.sock')) > 107)
+  t.truthy((await server.stats()).metrics, 'the admin socket answers')
 })
