@@ -1,5 +1,6 @@
-import { rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { copyFile, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { type BodySpec, meanBodyBytes } from './load/bodies.ts'
 import { type LoadSpec, runLoad } from './load/coordinator.ts'
 import { ProcMonitor, statusKiB } from './procs.ts'
@@ -127,10 +128,21 @@ export async function measureTarget(
   if (ours) row.extra.rss_start_mib = Math.round(statusKiB(server.pid, 'VmRSS') / 102.4) / 10
   const underTest: UnderTest = ours ? { kind: 'ours', server: ours } : { kind: 'peer', server: peer! }
   const window_: MeasureWindow = { startMs: 0, endMs: 0 }
+  // A scenario's own steps (a preload, a query loop, a wait for catch-up) may wait for a server
+  // that is gone (a client's pending sends, a poll): the row ends when the server does.
+  const orDeath = <T>(p: Promise<T>): Promise<T> =>
+    ours
+      ? Promise.race([
+          p,
+          ours.whenDied.then((died): never => {
+            throw new Error(`the server died: ${died}`)
+          }),
+        ])
+      : p
   let stopDuring: DuringStop | null = null
   try {
-    if (r.prepare) Object.assign(row.extra, await r.prepare(underTest))
-    stopDuring = r.during ? await r.during(underTest) : null
+    if (r.prepare) Object.assign(row.extra, await orDeath(r.prepare(underTest)))
+    stopDuring = r.during ? await orDeath(Promise.resolve(r.during(underTest))) : null
     const spec: LoadSpec = {
       kind: ours ? 'mip' : target === 'redis' ? 'redis' : 'nats',
       host: '127.0.0.1',
@@ -183,7 +195,7 @@ export async function measureTarget(
     if (stopDuring) {
       const stop = stopDuring
       stopDuring = null
-      Object.assign(row.extra, await stop(window_))
+      Object.assign(row.extra, await orDeath(stop(window_)))
     }
   } catch (err) {
     row.errors++
@@ -192,7 +204,8 @@ export async function measureTarget(
     if (ours) ctx.log(ours.tail())
   } finally {
     // A load that failed still ends what `during` started (samplers, query loops).
-    await stopDuring?.(window_).catch(() => {})
+    if (stopDuring) await orDeath(stopDuring(window_)).catch(() => {})
+    if (ours) await reportDied(ctx, row, ours)
     const usage = mon.stop()
     row.rss_peak_mib = usage.rssPeakMiB
     row.cpu_s = usage.cpuSeconds
@@ -200,6 +213,41 @@ export async function measureTarget(
     await rm(dir, { recursive: true, force: true })
   }
   return row
+}
+
+/**
+ * A server that ended on its own during the row (it is only ever SIGKILLed by the harness after
+ * the row): the row fails with its exit code or signal and its last log lines, the same goes to
+ * the run's log, and its whole log is copied beside the run's scratch dir, where it outlives the
+ * run (`died-<row>.log`). A SIGKILL with no OOM line in `dmesg` is someone else's kill.
+ */
+async function reportDied(ctx: RunContext, row: Row, ours: OursServer): Promise<void> {
+  const died = ours.died()
+  if (died === null) return
+  const kept = join(dirname(ctx.scratch), `died-${basename(ours.logFile)}`)
+  await copyFile(ours.logFile, kept).catch(() => {})
+  const tail = ours.tail().split('\n').slice(-8)
+  if (row.extra.failed !== undefined) row.extra.failed_first = row.extra.failed
+  else row.errors++
+  row.extra.failed = `server pid ${ours.pid} died during the row: ${died}${died === 'signal SIGKILL' ? oomKilled(ours.pid) : ''}`
+  row.extra.server_log = kept
+  row.extra.server_log_tail = tail.join(' | ').slice(-600)
+  ctx.log(`  ${row.target}: ${row.extra.failed}; log ${kept}; last lines:\n    ${tail.join('\n    ')}`)
+}
+
+/**
+ * Whether the kernel's OOM killer sent that SIGKILL (its `Killed process <pid>` line in dmesg);
+ * otherwise another process did (or dmesg is not readable here, which is said too).
+ */
+function oomKilled(pid: number): string {
+  try {
+    const log = execFileSync('dmesg', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return new RegExp(`Killed process ${pid}\\b`).test(log)
+      ? ' (the kernel OOM killer, see dmesg)'
+      : ' (not the OOM killer: no dmesg line; another process sent it)'
+  } catch {
+    return ' (dmesg not readable: OOM killer or another process)'
+  }
 }
 
 /** Targets of a comparison scenario, in table order, filtered by --targets. */

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 
@@ -27,6 +27,13 @@ export interface Spawned {
   pid: number
   /** Last lines the process printed (stdout and stderr), for error messages. */
   tail(): string
+  /**
+   * How the process ended if it ended on its own (not by kill()): `exit code 1`, `signal SIGKILL`;
+   * null while it runs or after kill(). A server that vanished mid-row is reported with this.
+   */
+  died(): string | null
+  /** The file every output line goes to (with `logFile`), else null. */
+  readonly logFile: string | null
   /** SIGKILL and wait for the exit. */
   kill(): Promise<void>
 }
@@ -39,7 +46,7 @@ export async function spawnUntil<T>(
   command: string,
   args: string[],
   ready: (line: string) => T | undefined,
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number; logFile?: string },
 ): Promise<{ proc: Spawned; value: T }> {
   const child = spawn(command, args, {
     env: options.env ?? process.env,
@@ -47,14 +54,29 @@ export async function spawnUntil<T>(
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   live.add(child)
-  child.once('exit', () => live.delete(child))
+  // Whole lines, untruncated, kept after the process is gone: the only record of why a server
+  // died mid-row (the tail below is short and lives in this process only).
+  const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : null
+  let killing = false
+  let died: string | null = null
+  child.once('exit', (code, signal) => {
+    live.delete(child)
+    if (!killing) died = signal ? `signal ${signal}` : `exit code ${code}`
+    log?.write(
+      `# ${new Date().toISOString()} ${command} pid ${child.pid} ${killing ? 'killed by the harness' : `exited on its own: ${died}`}\n`,
+    )
+  })
+  child.once('close', () => log?.end())
   const lines: string[] = []
   const proc: Spawned = {
     child,
     pid: child.pid ?? -1,
     tail: () => lines.join('\n'),
+    died: () => died,
+    logFile: options.logFile ?? null,
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return
+      killing = true
       const exited = once(child, 'exit')
       child.kill('SIGKILL')
       await exited
@@ -69,6 +91,7 @@ export async function spawnUntil<T>(
       fn()
     }
     const onLine = (line: string) => {
+      log?.write(`${line}\n`)
       lines.push(line.length > 400 ? `${line.slice(0, 400)}…` : line)
       if (lines.length > 30) lines.shift()
       if (settled) return

@@ -82,7 +82,9 @@ test('reads on their own listener: read-your-writes, 421 pointer on /metrics por
     await eventually(async () => {
       const text = await (await fetch(`${srv.metrics}/metrics`)).text()
       return (
-        /^mi_reads_request_us_count [1-9]/m.test(text) && /^mi_reads_loop_delay_us_count [1-9]/m.test(text)
+        /^mi_reads_request_us_count [1-9]/m.test(text) &&
+        /^mi_reads_request_cpu_us_count [1-9]/m.test(text) &&
+        /^mi_reads_loop_delay_us_count [1-9]/m.test(text)
       )
     }),
   )

@@ -242,7 +242,8 @@ export function percentilesUs(ms: number[]): { p50_us: number; p99_us: number } 
  * (apps/server loop-delay.ts, reads-worker.ts): `main_loop_delay` — how long ready work waited for
  * the main thread (what a request there waits before its handler runs); with the reads thread,
  * `reads_loop_delay` (the same for that thread, on the same machine at the same moment) and
- * `reads_request` (arrival to reply, inside that thread). `suffix` tells rows apart (`_quiet`).
+ * `reads_request` (arrival to reply, inside that thread) with `reads_request_cpu` (that thread's CPU
+ * for them: the rest is waiting for a core). `suffix` tells rows apart (`_quiet`).
  */
 export async function threadDelays(
   server: OursServer,
@@ -261,6 +262,7 @@ export async function threadDelays(
     mi_main_loop_delay_us: 'main_loop_delay',
     mi_reads_loop_delay_us: 'reads_loop_delay',
     mi_reads_request_us: 'reads_request',
+    mi_reads_request_cpu_us: 'reads_request_cpu',
   }
   return async () => {
     const out: Record<string, number> = {}

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createOperator, createToken } from '@module-ingest/auth'
 import { adminRequest, type MetricsSummary } from '@module-ingest/telemetry'
@@ -46,6 +47,8 @@ export interface OursOptions {
   startTimeoutMs?: number
   /** Extra `limits.*` settings (the attack scenario's memory budget). */
   limits?: Record<string, number>
+  /** Where the server's stdout and stderr go, every line (default `<dataDir>.log`, beside the data dir). */
+  logFile?: string
 }
 
 /** MI_BENCH_READS_NICE=<n>: telemetry.reads.nice for the run (default: the server's). */
@@ -75,6 +78,12 @@ export interface OursServer {
   stats(window?: string): Promise<OursStats>
   kill(): Promise<void>
   tail(): string
+  /** How the server ended if it ended on its own (`exit code 1`, `signal SIGKILL`), else null. */
+  died(): string | null
+  /** Resolves with died()'s answer when the server ends on its own (never after kill()). */
+  readonly whenDied: Promise<string>
+  /** Its whole stdout and stderr (see OursOptions.logFile). */
+  readonly logFile: string
 }
 
 export interface OursStats {
@@ -130,7 +139,13 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     if (process.env.MI_BENCH_READS !== 'main' && !o.root) readsPort = await freePort()
   }
   const maxConnections = o.maxConnections ?? 20_000
-  const adminSocket = join(dataDir, 'admin.sock')
+  // A Unix socket path holds at most 107 bytes on Linux: in a long scratch path (a worktree with a
+  // longer name, a 5-digit pid) the server could not bind it and exited 1 before it was ready.
+  const inDataDir = join(dataDir, 'admin.sock')
+  const adminSocket =
+    Buffer.byteLength(inDataDir) <= 100
+      ? inDataDir
+      : join(tmpdir(), `mi-bench-${process.pid}-${basename(dataDir)}.sock`)
   const config = {
     listen: '127.0.0.1:0',
     dataDir,
@@ -168,9 +183,19 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
       const j = JSON.parse(line) as { event?: string; port?: number }
       return j.event === 'ServerListening' ? j.port : undefined
     },
-    { timeoutMs: o.startTimeoutMs ?? 120_000, cwd: dataDir },
+    { timeoutMs: o.startTimeoutMs ?? 120_000, cwd: dataDir, logFile: o.logFile ?? `${dataDir}.log` },
   )
   const startMs = performance.now() - t0
+  // Said when it happens, not only at the row's end: what the clients see next (ECONNRESET,
+  // ECONNREFUSED on the admin socket) is then explained in the run's log as it unfolds.
+  const whenDied = new Promise<string>((resolve) =>
+    proc.child.once('exit', () => {
+      const died = proc.died()
+      if (died === null) return
+      process.stderr.write(`  server pid ${proc.pid} (${dataDir}) died: ${died}; log ${proc.logFile}\n`)
+      resolve(died)
+    }),
+  )
   const stats = async (window?: string) =>
     (await adminRequest(adminSocket, 'stats', window ? { window } : {}, { timeoutMs: 10_000 })) as OursStats
   // The engine opens the admin socket just after the listener: wait for it, so every caller can
@@ -198,8 +223,14 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     operatorToken,
     startMs,
     stats,
-    kill: () => proc.kill(),
+    async kill() {
+      await proc.kill()
+      if (adminSocket !== inDataDir) await rm(adminSocket, { force: true })
+    },
     tail: () => proc.tail(),
+    died: () => proc.died(),
+    whenDied,
+    logFile: proc.logFile!,
   }
 }
 
