@@ -80,7 +80,13 @@ test('whenDurable rejects when the log drops the append; the reused lsn does not
   log.append({ module: 'm', core: '', seq: 1n, rts: nowUs(), records: [rec('v1')] })
   t.is(log.commitSync(), 'written')
   failing = true
-  const { lastLsn } = log.append({ module: 'mi:sub', core: '', seq: 1n, rts: nowUs(), records: [rec('lost')] })
+  const { lastLsn } = log.append({
+    module: 'mi:sub',
+    core: '',
+    seq: 1n,
+    rts: nowUs(),
+    records: [rec('lost')],
+  })
   t.is(lastLsn, 2)
   const p = log.whenDurable(lastLsn)
   log.commitSync() // written, but its fdatasync failed: not durable
