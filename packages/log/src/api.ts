@@ -87,6 +87,14 @@ export interface Log {
   readonly dir: string
   moduleHwm(module: string): bigint
   sync(): Promise<void>
+  /**
+   * Resolves once the appends up to `lsn` are durable as sync() would make them, without a commit
+   * of their own where every group commit fdatasyncs anyway (flush 'always'): they become durable
+   * with the next group written (the caller's commitSync, or the pump), sharing its fdatasync. Under
+   * 'interval' and 'none' it is sync(). Rejects like sync() when the writer fails (the appends were
+   * dropped and their lsns will be reused) or closes. A caller that drives commits must keep doing so.
+   */
+  whenDurable(lsn: number): Promise<void>
   retry(): Promise<boolean>
   stats(): LogStats
   close(): Promise<void>

@@ -58,8 +58,9 @@ export function decodeSegmentHeader(b: Uint8Array): number | undefined {
 export class Writer {
   buf: Buffer
   pos = 0
-  constructor(initial = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(initial)
+  /** A size to allocate, or a buffer to write into from its start (a recycled one). */
+  constructor(initial: number | Buffer = 64 * 1024) {
+    this.buf = typeof initial === 'number' ? Buffer.allocUnsafe(initial) : initial
   }
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return

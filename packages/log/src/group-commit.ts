@@ -6,7 +6,7 @@
 import type { AppendResult, CommitSyncResult, WriterCtx } from './api.ts'
 import { type EncodedHeader, type EncodedReader, writeEncodedBatch } from './entry.ts'
 import type { FlushStrategy } from './flush-policy.ts'
-import { type FramedGroup, frameGroup, type Group, newGroup } from './group.ts'
+import { type FramedGroup, frameGroup, type Group, GroupBuffers, newGroup } from './group.ts'
 import type { NameCatalog } from './names.ts'
 import type { SegmentWriter } from './segment-writer.ts'
 
@@ -42,6 +42,9 @@ export class GroupCommit {
   #urgent = false
   #syncing: Promise<void> | undefined
   #syncWaiters: SyncWaiter[] = []
+  /** whenCovered() callers: like #syncWaiters, but they never hurry a commit. */
+  #coverWaiters: SyncWaiter[] = []
+  #buffers = new GroupBuffers()
   #lastGroupBytes = 4096
   /** Set by the first commitSync(): commits are driven by the caller, not by #schedule. */
   #callerCommits = false
@@ -65,7 +68,8 @@ export class GroupCommit {
     const max = this.#ctx.opts.groupCommitMaxBytes
     let g = this.#cur
     if (!g) {
-      g = newGroup(this.nextLsn, e.rts, e.firstTs, Math.min(this.#lastGroupBytes + 1024, max + 1024))
+      const bytes = Math.min(this.#lastGroupBytes + 1024, max + 1024)
+      g = newGroup(this.nextLsn, e.rts, e.firstTs, this.#buffers.take(bytes))
       this.#cur = g
     }
     const newNames = g.newNames
@@ -102,6 +106,18 @@ export class GroupCommit {
     })
   }
 
+  /**
+   * Resolves once `lsn` is durable, without hurrying its group as waitDurable() does: it becomes
+   * durable with the group commit that writes it anyway (the caller's commitSync, or the pump).
+   * Rejects like waitDurable() when the writer fails (the append was dropped) or closes.
+   */
+  whenCovered(lsn: number): Promise<void> {
+    if (lsn <= this.durableLsn) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      this.#coverWaiters.push({ lsn, resolve, reject })
+    })
+  }
+
   /** Ids used by groups not written yet (catalog compaction must keep them). */
   pendingIds(): number[] {
     const out: number[] = []
@@ -132,7 +148,9 @@ export class GroupCommit {
 
   rejectWaiters(e: Error): void {
     for (const w of this.#syncWaiters) w.reject(e)
+    for (const w of this.#coverWaiters) w.reject(e)
     this.#syncWaiters = []
+    this.#coverWaiters = []
   }
 
   // ------------------------------------------------------------------------------------------
@@ -349,13 +367,18 @@ export class GroupCommit {
   #markDurable(g: Group): void {
     this.durableLsn = g.baseLsn + g.count - 1
     this.#host.durable(g)
-    if (this.#syncWaiters.length > 0) {
-      const left: SyncWaiter[] = []
-      for (const w of this.#syncWaiters) {
-        if (w.lsn <= this.durableLsn) w.resolve()
-        else left.push(w)
-      }
-      this.#syncWaiters = left
-    }
+    this.#buffers.recycle(g, 2 * (this.#ctx.opts.groupCommitMaxBytes + 1024))
+    if (this.#syncWaiters.length > 0) this.#syncWaiters = release(this.#syncWaiters, this.durableLsn)
+    if (this.#coverWaiters.length > 0) this.#coverWaiters = release(this.#coverWaiters, this.durableLsn)
   }
+}
+
+/** Resolve the waiters up to `durableLsn`; returns the others. */
+function release(waiters: SyncWaiter[], durableLsn: number): SyncWaiter[] {
+  const left: SyncWaiter[] = []
+  for (const w of waiters) {
+    if (w.lsn <= durableLsn) w.resolve()
+    else left.push(w)
+  }
+  return left
 }

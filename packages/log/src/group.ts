@@ -40,9 +40,10 @@ export interface Group {
 
 let groupSerial = 0
 
-export function newGroup(baseLsn: number, rts: number, firstTs: number, capacity: number): Group {
+/** `space`: the bytes to encode into, allocated (a size) or recycled (group-commit.ts GroupBuffers). */
+export function newGroup(baseLsn: number, rts: number, firstTs: number, space: number | Buffer): Group {
   return {
-    w: new Writer(capacity),
+    w: new Writer(space),
     baseLsn,
     count: 0,
     baseRts: rts,
@@ -115,4 +116,34 @@ export function frameGroup(
   if (!compressed) catchUp(g.w, g.crc)
   head.writeUInt32LE(compressed ? crc32(body, headCrc) : crc32Combine(headCrc, g.crc.crc, body.length), 4)
   return { head, body, total: kGroupPrefixBytes + payloadLen }
+}
+
+/** At most this many spare group buffers are kept (the async path has a few groups in flight). */
+const kSpareGroups = 3
+const kDetached = Buffer.alloc(0)
+
+/**
+ * The buffers of groups that became durable, for the next groups. By then a group's bytes are
+ * written (writev returned; the kernel, and fault-fs in tests, hold their own copies) and nothing
+ * reads the group's buffer again. Without this every group commit allocates a new ArrayBuffer,
+ * whose bytes count against the writer isolate's old space: one more mark-compact every few dozen
+ * MB appended. A dropped group (failure, close) is not recycled: its writev may still be running.
+ */
+export class GroupBuffers {
+  #spare: Buffer[] = []
+
+  /** Space for a new group of about `bytes`: a spare buffer if it is big enough, else that size. */
+  take(bytes: number): number | Buffer {
+    const b = this.#spare.pop()
+    return b !== undefined && b.length >= bytes ? b : bytes
+  }
+
+  /** `g` is durable: its buffer may serve a later group (a few, none over `maxBytes`). */
+  recycle(g: Group, maxBytes: number): void {
+    const buf = g.w.buf
+    // Detached, so a late reader of this group would see nothing rather than a later group's bytes.
+    g.w.buf = kDetached
+    g.w.pos = 0
+    if (this.#spare.length < kSpareGroups && buf.length <= maxBytes) this.#spare.push(buf)
+  }
 }

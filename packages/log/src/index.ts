@@ -19,8 +19,9 @@
  *                    commit (watermark, onDurable, onCommit) and a roll (checkpoint, retention)
  * api.ts             the public types (Log, AppendEntry, LogStats) and the parts' shared WriterCtx
  * group-commit.ts    lsns, the forming group, the async pump and caller-driven commitSync/Async,
- *                    sync() waiters
- * group.ts           a group's bytes: encoding appends, framing (header, names, zstd, CRC)
+ *                    sync() and whenDurable() waiters
+ * group.ts           a group's bytes: encoding appends, framing (header, names, zstd, CRC);
+ *                    buffers of durable groups recycled for the next ones
  * flush-policy.ts    the flush policy as one strategy object ('always' | 'interval' | 'none'):
  *                    sync per commit or not, settle before checkpoint/roll/sync(), background flush
  * segment-writer.ts  active segment (offsets, live sparse index), sealed list, roll, retry probe

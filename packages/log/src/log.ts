@@ -339,6 +339,11 @@ class LogImpl implements Log {
     return this.#commit.waitDurable().then(() => this.#ctx.flush.settle(this.#ctx.io, [this.#seg.fd]))
   }
 
+  whenDurable(lsn: number): Promise<void> {
+    if (this.#life.state !== 'open') return Promise.reject(this.#life.stateError())
+    return this.#ctx.flush.syncsCommits ? this.#commit.whenCovered(lsn) : this.sync()
+  }
+
   stats(): LogStats {
     const oldest = this.#seg.oldestTs
     const c = this.#commit

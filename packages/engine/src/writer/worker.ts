@@ -206,12 +206,23 @@ const control = {
   durableSignal(): Int32Array {
     return log.durableSignal
   },
-  /** Derived records from subscribers (emit, dead letters): appended under a server module name. */
+  /**
+   * Derived records from subscribers (emit, dead letters): appended under a server module name.
+   * Resolves once they are durable (the caller counts its batch done and its offset may pass them
+   * only then), with the group commit this loop makes anyway under flush 'always' (log.whenDurable:
+   * no fdatasync of their own), after an fdatasync of their own under the weaker policies.
+   */
   async appendInternal(module: string, records: Array<{ stream: string; body: Uint8Array }>) {
     const rts = nowUs()
     const seq = nextInternalSeq(module)
-    log.append({ module, core: '', seq, rts, records: records.map((r) => ({ ...r, ts: rts })) })
-    await log.sync()
+    const { lastLsn: upTo } = log.append({
+      module,
+      core: '',
+      seq,
+      rts,
+      records: records.map((r) => ({ ...r, ts: rts })),
+    })
+    await log.whenDurable(upTo)
   },
   /**
    * The same for records a subscriber's worker packed (`@module-ingest/log/packed`): one encoded
@@ -220,8 +231,8 @@ const control = {
   async appendPacked(module: string, packed: PackedRecords) {
     const rts = nowUs()
     const seq = nextInternalSeq(module)
-    log.appendEncoded(packedEncoder.encode(module, '', seq, rts, packed))
-    await log.sync()
+    const { lastLsn: upTo } = log.appendEncoded(packedEncoder.encode(module, '', seq, rts, packed))
+    await log.whenDurable(upTo)
   },
   async close() {
     closing = true
