@@ -53,6 +53,11 @@ export function watchDurable(signal: Int32Array, listener: (durableLsn: number) 
 async function loop(signal: Int32Array, w: Watch): Promise<void> {
   w.running = true
   const lsn = new Float64Array(signal.buffer, 8, 1)
+  // Never call a listener from inside watchDurable: when the writer bumps word 0 between the load
+  // and waitAsync below, waitAsync answers 'not-equal' synchronously, and a listener that
+  // unsubscribes (Cursor.waitForData's `off`) would run before watchDurable returned its
+  // unsubscribe: a TDZ ReferenceError that killed servers under load.
+  await undefined
   while (w.listeners.size > 0) {
     const seen = Atomics.load(signal, 0)
     const res = Atomics.waitAsync(signal, 0, seen, 1000)

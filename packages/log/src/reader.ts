@@ -724,8 +724,12 @@ export class Cursor {
     signal?.throwIfAborted()
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
+      let settled = false
+      let off: (() => void) | undefined
       const done = (v: boolean | Error): void => {
-        off()
+        if (settled) return
+        settled = true
+        off?.()
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
         if (v instanceof Error) reject(v)
@@ -733,10 +737,11 @@ export class Cursor {
       }
       const onAbort = (): void =>
         done(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'))
-      const off = r.onChange(() => {
+      off = r.onChange(() => {
         if (this.#closed) done(false)
         else if (has()) done(true)
       })
+      if (settled) return off()
       if (timeoutMs !== undefined) timer = setTimeout(() => done(false), timeoutMs)
       signal?.addEventListener('abort', onAbort, { once: true })
     })

@@ -45,3 +45,36 @@ test('watchDurable calls every listener with the durable lsn after commits; unsu
     [3],
   )
 })
+
+// The writer can bump the signal between the loop's load and its Atomics.waitAsync: waitAsync then
+// answers 'not-equal' synchronously. Before the fix the listeners ran inside watchDurable, and
+// Cursor.waitForData's listener called its own unsubscribe before it was assigned (a TDZ
+// ReferenceError that killed a benchmark server under load). Forced here by a waitAsync that bumps.
+test('a durable move racing the first wait never calls a listener inside watchDurable', async (t) => {
+  const signal = new Int32Array(new SharedArrayBuffer(16), 0, 1)
+  const real = Atomics.waitAsync
+  let raced = false
+  Atomics.waitAsync = ((ta: Int32Array, i: number, v: number, ms?: number) => {
+    if (!raced && ta === signal) {
+      raced = true
+      new Float64Array(signal.buffer, 8, 1)[0] = 7
+      Atomics.add(signal, 0, 1)
+      return { async: false, value: 'not-equal' }
+    }
+    return real(ta, i, v, ms)
+  }) as typeof Atomics.waitAsync
+  t.teardown(() => {
+    Atomics.waitAsync = real
+  })
+  let returned = false
+  const calls: Array<{ lsn: number; afterReturn: boolean }> = []
+  let off: (() => void) | undefined
+  off = watchDurable(signal, (lsn) => {
+    calls.push({ lsn, afterReturn: returned })
+    off!()
+  })
+  returned = true
+  await new Promise((r) => setTimeout(r, 20))
+  t.true(raced)
+  t.deepEqual(calls, [{ lsn: 7, afterReturn: true }])
+})
