@@ -114,9 +114,15 @@ export class InboundShares<C extends ShareConn, L extends ShareLane<C>> {
     const bytes = rest.byteLength <= room ? rest : rest.subarray(0, room)
     conn.rest = bytes === rest ? null : rest.subarray(room)
     conn.inRing += bytes.byteLength
-    // Backlogged (false): NaN until flushed() knows the backlog is in the ring.
-    const end = this.#host.push(lane, conn, bytes) ? lane.producer.position : Number.NaN
-    marks.push(end, bytes.byteLength)
+    // The mark goes in BEFORE push(): backlogged (false), it stays NaN until flushed() knows the
+    // backlog is in the ring, and the drain may finish inside push() (the parser freed space
+    // meanwhile), calling flushed() before push() returns. A mark added after that stayed NaN for
+    // good: the connection's bytes never counted as released and, a share later, it waited with
+    // its socket paused forever (one connection's whole window unacknowledged in the quick
+    // benchmark under CPU contention; test/inbound-share-sync-drain.test.ts).
+    const at = marks.length
+    marks.push(Number.NaN, bytes.byteLength)
+    if (this.#host.push(lane, conn, bytes)) marks[at] = lane.producer.position
     return true
   }
 
