@@ -1,11 +1,12 @@
 // Pre-encoded appends: a parser thread encodes an append's records in the log's own record format
 // (CRC included), and the one writer thread only maps names to catalog ids and copies the bytes.
 // See "Parse once" in index.ts. This file is imported by parser threads through
-// '@module-ingest/log/entry', so it must stay light: format.ts and node:zlib only.
+// '@module-ingest/log/entry', so it must stay light: format.ts, varint-at.ts and node:zlib only.
 import { crc32 } from 'node:zlib'
 import { MI_ERR_LOG_APPEND_INVALID } from './errors.ts'
 import { Writer } from './format.ts'
 import type { PackedRecords } from './packed.ts'
+import { kBadVarint, varintAt as readVarint, varintEnd } from './varint-at.ts'
 
 /**
  * An encoded append (the bytes a parser hands the writer; never stored as such):
@@ -421,19 +422,10 @@ function fnv1a(b: Uint8Array, start: number, end: number): number {
 // Varint reads over a plain (buffer, offset): the end position is left in `at` (no allocation).
 let at = 0
 function varintAt(b: Uint8Array, p: number): number {
-  let result = 0
-  let mul = 1
-  for (let i = 0; i < 8; i++) {
-    if (p >= b.length) throw new RangeError('truncated')
-    const byte = b[p++]!
-    result += (byte & 0x7f) * mul
-    if (byte < 0x80) {
-      at = p
-      return result
-    }
-    mul *= 0x80
-  }
-  throw new RangeError('varint too long')
+  const v = readVarint(b, p)
+  if (v === kBadVarint) throw new RangeError('truncated or over-long varint')
+  at = varintEnd.end
+  return v
 }
 function skipName(b: Uint8Array, p: number): number {
   const len = varintAt(b, p)

@@ -5,6 +5,7 @@
 import { AppendEncoder, kMaxNameChars } from './entry.ts'
 import { MI_ERR_LOG_APPEND_INVALID } from './errors.ts'
 import { Writer } from './format.ts'
+import { varintAt, varintEnd } from './varint-at.ts'
 
 /**
  * `length` records in the encoded-append record format (entry.ts; index.ts "record"), each
@@ -195,21 +196,10 @@ export class PackedAppendEncoder {
   }
 }
 
-// A varint read over (buffer, offset), the end position left in `at` (no allocation per record).
+// A varint read over (buffer, offset), the end position left in `at` (bad ones fail every check).
 let at = 0
 function varint(b: Uint8Array, p: number): number {
-  let result = 0
-  let mul = 1
-  for (let i = 0; i < 8; i++) {
-    if (p >= b.length) return Number.MAX_SAFE_INTEGER // fails every check above
-    const byte = b[p++]!
-    result += (byte & 0x7f) * mul
-    if (byte < 0x80) {
-      at = p
-      return result
-    }
-    mul *= 0x80
-  }
-  at = p
-  return Number.MAX_SAFE_INTEGER
+  const v = varintAt(b, p)
+  at = varintEnd.end
+  return v
 }
