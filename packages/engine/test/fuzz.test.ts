@@ -12,6 +12,7 @@
 import { crc32, zstdCompressSync } from 'node:zlib'
 import { decodeNackOrError, encodeHello, FrameType } from '@module-ingest/protocol'
 import { MipSocket, type ReceivedFrame } from '@module-ingest/testing'
+import { seededRandom } from '@module-ingest/testing/random'
 import test from 'ava'
 import { startTestServer } from './fixtures/_server.ts'
 import { type Expected, WireModel } from './fixtures/_wire-model.ts'
@@ -25,16 +26,9 @@ const SEED = Number(process.env.MI_FUZZ_SEED ?? 0x5eed)
 const MAX_FRAME = 64 * 1024
 const PARALLEL = 8
 
-/** mulberry32: small, seedable, good enough to pick mutations. */
+/** Seeded, so a failing run reproduces; `int` and `pick` to choose mutations. */
 function rng(seed: number) {
-  let a = seed >>> 0
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = seededRandom(seed)
   const int = (n: number) => Math.floor(next() * n)
   return { next, int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]! }
 }

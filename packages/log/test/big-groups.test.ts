@@ -2,6 +2,8 @@
 // overflowed the reader's stack (`records.push(...decodeGroup())`) and wedged every reader. Property
 // test: random groups up to the configured maximum (`groupCommitMaxBytes`, plus the one append that
 // crosses it) are read back whole by cursors, readSegment, verifyLog and recovery.
+
+import { seededRandom } from '@module-ingest/testing/random'
 import test from 'ava'
 import { crash, openLog, openReader, readSegment, verifyLog } from '../src/internal.ts'
 import { tmpDir } from './helpers.ts'
@@ -9,23 +11,12 @@ import { tmpDir } from './helpers.ts'
 const soak = process.env.MI_SOAK === '1'
 const kMaxBatch = 65_535 // MIP/1 BATCH record count limit
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let x = s
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const cases = soak ? 12 : 3
 for (let k = 0; k < cases; k++) {
   test(`groups up to groupCommitMaxBytes are read back whole (case ${k})`, async (t) => {
     const seed = Number(process.env.MI_SEED ?? Date.now() % 100000) + k
     t.log(`seed ${seed}`)
-    const rand = rng(seed)
+    const rand = seededRandom(seed)
     const dir = tmpDir(t)
     // Case 0 always hits the reported shape: six pipelined full BATCHes with 1-byte bodies.
     const maxBytes = k === 0 ? 4 * 1024 * 1024 : 1024 * 1024 * (1 + Math.floor(rand() * 3))

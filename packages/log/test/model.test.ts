@@ -1,19 +1,10 @@
 // Seeded model test (after vector's disk_v2 model tests): random append / sync / crash / reopen /
 // read sequences against an in-memory model. Prints the seed on failure: rerun with MI_SEED=<seed>.
+
+import { seededRandom } from '@module-ingest/testing/random'
 import test from 'ava'
 import { crash, openLog, openReader, type StoredRecord } from '../src/internal.ts'
 import { tmpDir } from './helpers.ts'
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let x = s
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface ModelRec {
   stream: string
@@ -36,7 +27,7 @@ for (let k = 0; k < runs; k++) {
   const seed = base + k
   test(`model run seed=${seed}`, async (t) => {
     t.log(`seed ${seed} (MI_SEED=${seed} to replay)`)
-    const rand = rng(seed)
+    const rand = seededRandom(seed)
     const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!
     const dir = tmpDir(t)
     const options = {

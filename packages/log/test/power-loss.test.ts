@@ -5,6 +5,7 @@
 // served, and recovery never refuses what a real power cut could leave.
 import fs from 'node:fs'
 import path from 'node:path'
+import { seededRandom } from '@module-ingest/testing/random'
 import test from 'ava'
 import {
   crash,
@@ -21,17 +22,6 @@ import {
 import { tmpDir } from './helpers.ts'
 
 const soak = process.env.MI_SOAK === '1'
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let x = s
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 async function readAll(dir: string): Promise<StoredRecord[]> {
   const reader = await openReader(dir)
@@ -117,7 +107,7 @@ for (const flush of ['always', 'interval'] as const) {
       const dir = tmpDir(t)
       const seed = Number(process.env.MI_SEED ?? Date.now() % 100000)
       t.log(`seed ${seed} (MI_SEED=${seed} reproduces)`)
-      const rand = rng(seed)
+      const rand = seededRandom(seed)
       const ffs = new FaultFs(dir)
       setFileLayer(ffs.layer)
       t.teardown(() => setFileLayer(undefined))

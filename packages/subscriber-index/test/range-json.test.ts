@@ -5,21 +5,10 @@
  * (names, series) appears.
  */
 import { join } from 'node:path'
+import { seededRandom } from '@module-ingest/testing/random'
 import test from 'ava'
 import { type Aggregation, IndexReader, IndexWriter, kAggregations, type RangeQuery } from '../src/index.ts'
 import { all, at, tempDir } from './_helpers.ts'
-
-/** A small deterministic PRNG: a failing seed replays. */
-function rng(seed: number) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let x = s
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // Values beyond ±1e290 add no point (1e300, ±1.7e308): before, +-1.7e308 in one second made a
 // NaN sum that SQLite refused (NOT NULL rollup.sum) on every redelivery.
@@ -42,7 +31,7 @@ const kValues = [
 test('rangeJson equals JSON.stringify(range().series) on random data, late records and retention', (t) => {
   const seed = Number(process.env.MI_SEED ?? Date.now() % 100_000)
   t.log(`seed ${seed} (MI_SEED=${seed} replays)`)
-  const rand = rng(seed)
+  const rand = seededRandom(seed)
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!
   const path = join(tempDir(t), 'i.sqlite')
   const w = new IndexWriter(path, { fields: ['temp', 'load'] })

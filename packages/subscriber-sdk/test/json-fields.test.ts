@@ -1,22 +1,12 @@
 /** The byte reader of JSON fields against JSON.parse: same values, or it declines (never wrong). */
+
+import { seededRandom } from '@module-ingest/testing/random'
 import test from 'ava'
 import { jsonFieldReader } from '../src/json-fields.ts'
 
 const fields = ['a', 'b_2', 'temp']
 const read = jsonFieldReader(fields)!
 const encoder = new TextEncoder()
-
-/** mulberry32: a seeded PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * What JSON.parse gives for the fields (NaN for an absent one), or undefined when a reader must
@@ -139,7 +129,7 @@ test('accepted bodies give exactly JSON.parse values; the others are declined', 
 })
 
 test('property: random flat and not-so-flat objects agree with JSON.parse', (t) => {
-  const rand = prng(15)
+  const rand = seededRandom(15)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
   const randomNumber = () => {
     const r = rand()
