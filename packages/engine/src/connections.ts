@@ -125,6 +125,16 @@ export class Connections {
     return this.#conns.size
   }
 
+  /**
+   * Connections whose socket is paused because bytes they sent wait for their inbound share
+   * (inbound-share.ts): fair queueing at work. Many for long means a parser's ring is the limit.
+   */
+  waitingForShare(): number {
+    let n = 0
+    for (const conn of this.#conns.values()) if (conn.rest) n++
+    return n
+  }
+
   ipOf(connId: number): string | undefined {
     return this.#conns.get(connId)?.ip
   }

@@ -361,6 +361,9 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
 
   // Metrics: this thread's own, plus worker snapshots pulled once a second.
   metrics.gauge('mi_connections', 'Open client connections', { collect: (g) => g.set(connections.size) })
+  metrics.gauge('mi_connections_waiting_share', 'Connections paused until their inbound ring share frees', {
+    collect: (g) => g.set(connections.waitingForShare()),
+  })
   const ringUsed = metrics.gauge('mi_ring_used_bytes', 'Bytes waiting in each ring', {
     labels: ['ring', 'parser'],
   })

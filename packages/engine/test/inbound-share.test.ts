@@ -4,7 +4,8 @@
  * well-behaved client writes one small frame. Asserted (facts of order, not time): the flooder's
  * bytes that reach the parser ahead of the good client's frame are at most one share (before the
  * fix: the whole ring plus a backlogged socket read, about 128 KiB here), and no ring record of a
- * connection exceeds its share.
+ * connection exceeds its share. And while the flooder waits for its share it is counted
+ * (Connections.waitingForShare, the gauge mi_connections_waiting_share).
  */
 import { once } from 'node:events'
 import net from 'node:net'
@@ -66,6 +67,9 @@ test('a flooding connection gets one share of the inbound ring ahead of a good c
   const good = await connect()
   good.write(Buffer.alloc(100, 0x10))
   await sleep(300) // let the main thread read both sockets (not a timing assertion: it only settles)
+  // The flooder's 4 MiB cannot all be in the ring: it waits for its share, and the gauge
+  // mi_connections_waiting_share counts it.
+  t.is(connections.waitingForShare(), 1, 'the flooder waits for its share')
 
   // Now play a slow parser: one record at a time, releasing each, until the good client's frame.
   for (let i = 0; goodSeenAfter < 0 && i < 100_000; i++) {
