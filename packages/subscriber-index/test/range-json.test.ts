@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import test from 'ava'
 import { type Aggregation, IndexReader, IndexWriter, kAggregations, type RangeQuery } from '../src/index.ts'
+import { denseValues } from '../src/range.ts'
 import { all, at, tempDir } from './_helpers.ts'
 
 /** A small deterministic PRNG: a failing seed replays. */
@@ -101,6 +102,19 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
       )
       // The long-lived reader's object path too (shares the name and series caches).
       t.deepEqual(r.range(q).series, series)
+      // format=values: the same buckets, one value per bucket of the page, null where empty.
+      const end = rest.nextFromUs ?? rest.toUs
+      const values = r.rangeJson({ ...q, format: 'values' })
+      t.is(
+        Buffer.concat(values.seriesJson).toString(),
+        JSON.stringify(
+          series.map(({ points, ...s }) => ({
+            ...s,
+            values: denseValues(points, rest.fromUs, end, q.stepUs),
+          })),
+        ),
+        `values: round ${round} query ${i}: ${JSON.stringify(q)}`,
+      )
     }
     ref.close()
   }
@@ -116,4 +130,20 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
   check(6)
   batch(300, 600)
   check(7)
+})
+
+test('denseValues: one value per bucket of the page, null where there is none', (t) => {
+  t.deepEqual(
+    denseValues(
+      [
+        [10, 1],
+        [30, 2],
+      ],
+      0,
+      50,
+      10,
+    ),
+    [null, 1, null, 2, null],
+  )
+  t.deepEqual(denseValues([], 0, 20, 10), [null, null])
 })
