@@ -224,7 +224,7 @@ export const subscriberSchema = z.strictObject({
     .optional()
     .meta(
       d(
-        "Linux scheduling priority (nice) of the subscriber's worker threads, set in each before the plugin starts; the ingest and reads threads stay at theirs, so on a saturated host they get the CPU first and this subscriber the rest (it catches up when the load drops). Raising it needs no privilege. Default: the plugin's own (`index`, `s3`, `ai`: 10; others 0).",
+        "Linux scheduling priority (nice) of the subscriber's worker threads, set in each before the plugin starts; the ingest and reads threads stay at theirs, so on a saturated host they get the CPU first and this subscriber the rest (it catches up when the load drops). Raising it needs no privilege. Default: the plugin's own (`s3`: 10; the others 0, `index` because it must keep up: see its README).",
         { defaultText: "the plugin's" },
       ),
     ),
