@@ -8,16 +8,20 @@
  * - `ours`: ingest alone, the baseline of this rate;
  * - `ours+index`: records and both fields indexed (1 s and 1 min rollups). `applied_per_s` is
  *   records applied inside the measurement window; lag and catch-up as for every subscriber row.
- *   Meanwhile one client asks, 50 times a second (paced: back to back, a faster server meant more
- *   queries competing with what is measured), for a 1-hour range of one series at 1 s step
- *   (`/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg`, ~3,600
- *   buckets, JSON over HTTP, from the reads listener): the query latency p50/p99 (to the reply's
- *   last byte) of those started inside the window, and how many buckets the last one returned.
+ *   Meanwhile one client (a worker thread of its own, index-query-client.ts) asks, 50 times a
+ *   second (paced: back to back, a faster server meant more queries competing with what is
+ *   measured), for a 1-hour range of one series at 1 s step
+ *   (`/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&format=values`,
+ *   ~3,600 buckets as a dashboard asks for them: one number each, ~60 KB of JSON over HTTP, from
+ *   the reads listener; `MI_BENCH_INDEX_FORMAT=points` asks for `[t, v]` pairs, ~130 KB): the
+ *   query latency p50/p99 (to the reply's last byte) of those started inside the window, how
+ *   many buckets the last one returned, and its size (`query_bytes`).
  *   The rows of this scenario measure for 11 s (--measure-ms if longer): ≥ 500 queries, so the
  *   p99 is the 6th-slowest, not the slowest of 80. Beside it, the server's side of the same
  *   requests (`reads_request_*`: arrival to reply written, in the reads thread; `_cpu`: that
- *   thread's CPU for them); the rest of `query_*` is the client (a load-generator-sized process
- *   on the same 2 cores) and the loopback.
+ *   thread's CPU for them); the rest of `query_*` is the client (a thread of the harness, at the
+ *   load generators' priority on the same 2 cores), the loopback and the reads thread's event-loop
+ *   wait (`reads_loop_delay_*`) before a request's handler runs.
  *
  * On a 2-core machine the load generators share the cores with the server: every row notes their
  * CPU seconds in the window (`load_cpu_s`) beside the server's (`cpu_s`, ingest and index).
@@ -27,6 +31,7 @@
  * Prerequisites: none (node:sqlite is built into Node 24).
  */
 import { performance } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
 import type { BodySpec } from '../load/bodies.ts'
 import { type MeasureWindow, measureTarget, type TargetRun, type UnderTest } from '../measure.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
@@ -71,71 +76,53 @@ export function rangeQueryUrl(server: OursServer): string {
 }
 
 /**
- * MI_BENCH_INDEX_FORMAT=values: ask for the `values` reply (one number per bucket, no
- * timestamps: under half the bytes) instead of the default `points`, for an A/B.
+ * The reply format asked for: `values` (one number per bucket, what a dashboard plots), or with
+ * MI_BENCH_INDEX_FORMAT=points the API's default `[t, v]` pairs, for an A/B.
  */
 function queryFormat(): 'points' | 'values' {
-  return process.env.MI_BENCH_INDEX_FORMAT === 'values' ? 'values' : 'points'
+  return process.env.MI_BENCH_INDEX_FORMAT === 'points' ? 'points' : 'values'
 }
 
-/** Range queries, paced, until stopped; latencies (to the reply's last byte) of those started inside the window. */
+/**
+ * Range queries, paced, until stopped (index-query-client.ts, in a worker thread); latencies (to
+ * the reply's last byte) of those started inside the window.
+ */
 function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<string, number | string>> {
-  const url = rangeQueryUrl(server)
-  const headers = { authorization: `Bearer ${server.operatorToken}` }
-  const done: Array<{ t: number; ms: number }> = []
-  let buckets = 0
-  let bytes = 0
-  let failures = 0
-  let firstFailure = ''
-  let stopped = false
-  const loop = (async () => {
-    // Started on a fixed schedule (every kQueryEveryMs from the first), not kQueryEveryMs after
-    // the previous one started: a late timer on the busy client is made up by the next start, so
-    // the window holds its ≥ 500 queries. Never more than one behind (no burst after a stall).
-    let next = performance.now()
-    while (!stopped) {
-      const t = performance.now()
-      try {
-        const res = await fetch(url, { headers })
-        // The answer is in when its last byte is: parsing the JSON is the client's time.
-        const reply = await res.arrayBuffer()
-        const ms = performance.now() - t
-        const body = JSON.parse(Buffer.from(reply).toString()) as {
-          series?: Array<{ points?: unknown[]; values?: unknown[] }>
-          error?: string
-        }
-        if (!res.ok) throw new Error(`${res.status} ${body.error ?? ''}`)
-        const s = body.series?.[0]
-        buckets = s?.points?.length ?? s?.values?.filter((v) => v !== null).length ?? 0
-        bytes = reply.byteLength
-        done.push({ t, ms })
-      } catch (err) {
-        failures++
-        firstFailure ||= (err as Error).message.slice(0, 100)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      // Paced like a dashboard, not back to back: a faster server must not mean more queries
-      // taking CPU from the ingest and the index being measured beside them.
-      next = Math.max(next + kQueryEveryMs, performance.now() - kQueryEveryMs)
-      const wait = next - performance.now()
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-    }
-  })()
+  const client = new Worker(new URL('./index-query-client.ts', import.meta.url), {
+    workerData: { url: rangeQueryUrl(server), token: server.operatorToken, everyMs: kQueryEveryMs },
+  })
+  const result = new Promise<ClientResult>((resolve, reject) => {
+    client.once('message', resolve)
+    client.once('error', reject)
+  })
   return async (w) => {
-    stopped = true
-    await loop
-    const inWindow = done.filter((q) => q.t >= w.startMs && q.t < w.endMs).map((q) => q.ms)
+    client.postMessage('stop')
+    const r = await result
+    await client.terminate()
+    // The client's epoch ms onto this thread's performance.now() clock, the window's.
+    const inWindow = r.done
+      .map((q) => ({ t: q.t - performance.timeOrigin, ms: q.ms }))
+      .filter((q) => q.t >= w.startMs && q.t < w.endMs)
+      .map((q) => q.ms)
     const p = percentilesUs(inWindow)
     return {
       queries: inWindow.length,
       query_p50_ms: p.p50_us / 1000,
       query_p99_ms: p.p99_us / 1000,
-      query_buckets: buckets,
+      query_buckets: r.buckets,
       query_format: queryFormat(),
-      query_bytes: bytes,
-      ...(failures ? { query_failures: failures, query_error: firstFailure } : {}),
+      query_bytes: r.bytes,
+      ...(r.failures ? { query_failures: r.failures, query_error: r.firstFailure } : {}),
     }
   }
+}
+
+interface ClientResult {
+  done: Array<{ t: number; ms: number }>
+  buckets: number
+  bytes: number
+  failures: number
+  firstFailure: string
 }
 
 export const indexScenario: Scenario = {
