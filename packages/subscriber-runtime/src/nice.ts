@@ -5,9 +5,11 @@ import { isMainThread } from 'node:worker_threads'
 /**
  * Set the scheduling priority (nice) of the calling worker thread only. On Linux nice values are
  * per thread and `/proc/thread-self` names this thread's id, so the server's other threads keep
- * theirs; a thread this one starts later inherits it. Used for each subscriber pool worker
- * (`subscribers[].nice`, before the plugin starts) and the read APIs' thread
- * (`telemetry.reads.nice`).
+ * theirs; a thread this one starts later inherits it (Node's shared thread pool too, were this
+ * thread the first to use it: the server's engine uses it at startup, before any subscriber
+ * starts, and its libuv-worker threads were seen at 0 beside an index worker at 11). Used for
+ * each subscriber pool worker (`subscribers[].nice`, before the plugin starts) and the read APIs'
+ * thread (`telemetry.reads.nice`).
  *
  * Raising a value (lower priority) needs no privilege; lowering it below the current one needs
  * CAP_SYS_NICE or a nice limit (RLIMIT_NICE), and then this throws the system's error (EACCES).
