@@ -17,6 +17,7 @@ const kOpen = Buffer.from('[')
 const kComma = Buffer.from(',')
 const kCloseSeries = Buffer.from(']}')
 const kClose = Buffer.from(']')
+const kOpenSeries = { points: Buffer.from(',"points":['), values: Buffer.from(',"values":[') }
 
 export class RangeQueries {
   readonly #prep: (sql: string) => StatementSync
@@ -121,7 +122,6 @@ export class RangeQueries {
     const cells = this.#prep('SELECT cells FROM rollup WHERE series = ? AND minute = ?')
     cells.setReturnArrays(true)
     const parts: Buffer[] = [kOpen]
-    const open = Buffer.from(shape === 'values' ? ',"values":[' : ',"points":[')
     // One read transaction: a version and the cells read for it are the same row state.
     const db = this.#db()
     db.exec('BEGIN')
@@ -133,7 +133,7 @@ export class RangeQueries {
           module: modules.get(s.module) ?? '',
           field: q.field,
         })
-        parts.push(Buffer.from(head.slice(0, -1)), open)
+        parts.push(Buffer.from(head.slice(0, -1)), kOpenSeries[shape])
         const rows = versions.all(s.id, minuteOf(from), pageEnd) as unknown as Array<[number, number, number]>
         let first = true
         // values: the first second not yet written; the seconds up to a minute's are nulls.
