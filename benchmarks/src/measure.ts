@@ -52,6 +52,8 @@ export interface TargetRun {
   limits?: Record<string, number>
   /** Note the load generators' CPU seconds inside the window (`load_cpu_s`) beside the server's. */
   loadCpu?: boolean
+  /** This row's measurement window, instead of --measure-ms (enough queries for a p99). */
+  measureMs?: number
 }
 
 /** The server a row runs against. */
@@ -157,7 +159,7 @@ export async function measureTarget(
       window,
       ratePerSec: r.ratePerSec ?? 0,
       warmupMs: ctx.warmupMs,
-      measureMs: ctx.measureMs,
+      measureMs: r.measureMs ?? ctx.measureMs,
       drainMs: r.drainMs ?? 5000,
       ...(ours ? { token: ours.token } : {}),
       connectConcurrency: r.connectConcurrency ?? 64,

@@ -7,11 +7,10 @@
  * parsers do), `metrics` (send them now) and `close`. To main: `listening`, `failed` (start), `reloaded` / `reloadFailed`,
  * `metrics` (this thread's registry, every `kMetricsMs`), `closed`.
  */
-import { readlinkSync } from 'node:fs'
-import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { CredentialStore } from '@module-ingest/auth'
 import { createKvReadHandler } from '@module-ingest/kv'
+import { setThreadNice } from '@module-ingest/subscriber-runtime/nice'
 import { Metrics } from '@module-ingest/telemetry'
 import { type HttpHandler, listenHttp } from '@module-ingest/telemetry/http-listener'
 import { probeLoopDelay } from './loop-delay.ts'
@@ -58,14 +57,10 @@ const timed: HttpHandler = (_req, res) => {
   return false
 }
 
-/**
- * This thread's own nice value (Linux: setpriority on a thread id affects that thread only; the
- * id is the last part of /proc/thread-self). Elsewhere, or without the right, it stays as it is.
- */
+/** This thread's own nice value; without the right to lower it, main logs a warning. */
 function applyNice(nice: number) {
-  if (nice === 0 || process.platform !== 'linux') return
   try {
-    setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), nice)
+    setThreadNice(nice)
   } catch (err) {
     port.postMessage({ type: 'niceRefused', message: (err as Error).message })
   }

@@ -106,9 +106,19 @@ test('range queries over HTTP equal a brute-force scan of the log (property)', a
         const points = (r.body.series[0]?.points ?? []) as Array<[number, number]>
         const want = bruteRange(recs, q)
         if (points.length !== want.length) return false
-        return points.every(
-          ([ts, v], i) => ts === want[i]![0] && Math.abs(v - (want[i]![1] as number)) < 1e-9,
+        if (!points.every(([ts, v], i) => ts === want[i]![0] && Math.abs(v - (want[i]![1] as number)) < 1e-9))
+          return false
+        // format=values: the same buckets, one value per step from fromUs, null where empty.
+        const v = await get(
+          s,
+          `/index/v1/range?stream=${stream}&module=${module}&field=${field}&from=${q.from}&to=${q.to}&step=${stepS}s&agg=${agg}&limit=11000&format=values`,
         )
+        if (v.status !== 200) throw new Error(JSON.stringify(v.body))
+        const values = (v.body.series[0]?.values ?? []) as Array<number | null>
+        if (r.body.series.length === 0) return v.body.series.length === 0
+        if (values.length !== (r.body.toUs - r.body.fromUs) / q.step) return false
+        const at = new Map(points.map(([ts, x]) => [(ts - r.body.fromUs) / q.step, x]))
+        return values.every((x, i) => x === (at.get(i) ?? null))
       },
     ),
     { numRuns: 30 },
@@ -190,6 +200,7 @@ test('auth: 401 without a valid token, 403 without a read scope for the stream; 
   await bad('/index/v1/range?from=now-1h', /parameter "field" is required/)
   await bad('/index/v1/range?field=temp&from=now&to=now-1h', /must be before/)
   await bad('/index/v1/range?field=temp&from=now-1h&agg=median', /parameter "agg": expected one of/)
+  await bad('/index/v1/range?field=temp&from=now-1h&format=csv', /parameter "format": expected one of/)
   await bad(
     '/index/v1/records?from=now-1h&limit=5000',
     /parameter "limit": expected an integer from 1 to 1000/,

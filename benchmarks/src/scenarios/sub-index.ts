@@ -8,11 +8,20 @@
  * - `ours`: ingest alone, the baseline of this rate;
  * - `ours+index`: records and both fields indexed (1 s and 1 min rollups). `applied_per_s` is
  *   records applied inside the measurement window; lag and catch-up as for every subscriber row.
- *   Meanwhile one client asks, 20 times a second (paced: back to back, a faster server meant more
- *   queries competing with what is measured), for a 1-hour range of one series at 1 s step
- *   (`/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg`, ~3,600
- *   buckets, JSON over HTTP, from the reads listener): the query latency p50/p99 (to the reply's
- *   last byte) of those started inside the window, and how many buckets the last one returned.
+ *   Meanwhile one client (a worker thread of its own, index-query-client.ts) asks, 50 times a
+ *   second (paced: back to back, a faster server meant more queries competing with what is
+ *   measured), for a 1-hour range of one series at 1 s step
+ *   (`/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&format=values`,
+ *   ~3,600 buckets as a dashboard asks for them: one number each, ~60 KB of JSON over HTTP, from
+ *   the reads listener; `MI_BENCH_INDEX_FORMAT=points` asks for `[t, v]` pairs, ~130 KB): the
+ *   query latency p50/p99 (to the reply's last byte) of those started inside the window, how
+ *   many buckets the last one returned, and its size (`query_bytes`).
+ *   The rows of this scenario measure for 11 s (--measure-ms if longer): ≥ 500 queries, so the
+ *   p99 is the 6th-slowest, not the slowest of 80. Beside it, the server's side of the same
+ *   requests (`reads_request_*`: arrival to reply written, in the reads thread; `_cpu`: that
+ *   thread's CPU for them); the rest of `query_*` is the client (a thread of the harness, at the
+ *   load generators' priority on the same 2 cores), the loopback and the reads thread's event-loop
+ *   wait (`reads_loop_delay_*`) before a request's handler runs.
  *
  * On a 2-core machine the load generators share the cores with the server: every row notes their
  * CPU seconds in the window (`load_cpu_s`) beside the server's (`cpu_s`, ingest and index).
@@ -22,6 +31,7 @@
  * Prerequisites: none (node:sqlite is built into Node 24).
  */
 import { performance } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
 import type { BodySpec } from '../load/bodies.ts'
 import { type MeasureWindow, measureTarget, type TargetRun, type UnderTest } from '../measure.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
@@ -39,8 +49,16 @@ import {
 
 const kBody: BodySpec = { kind: 'json', fields: ['temp', 'load'] }
 const kHourMs = 3_600_000
-/** One range query every 50 ms (20/s), as a dashboard of 20 panels refreshing every second. */
-const kQueryEveryMs = 50
+/** One range query every 20 ms (50/s), as dashboards of 50 panels refreshing every second. */
+const kQueryEveryMs = 20
+/** The rows' measurement window: ≥ 500 queries at 50/s after the 1 s warm-up. */
+const kMeasureMs = 11_000
+
+/** MI_BENCH_INDEX_NICE=<0..19>: the index entry's `nice` (default: the plugin's), for an A/B. */
+function indexNice(): { nice?: number } {
+  const v = process.env.MI_BENCH_INDEX_NICE
+  return v === undefined || v === '' ? {} : { nice: Number(v) }
+}
 
 /** The scenario's `index` entry: records and two fields of stream `bench`, in the data dir. */
 export const kIndexEntry: SubscriberEntry = {
@@ -49,61 +67,62 @@ export const kIndexEntry: SubscriberEntry = {
   streams: ['bench'],
   batch: { maxRecords: 5000, maxWaitMs: 50 },
   options: { path: 'index.sqlite', fields: ['temp', 'load'] },
+  ...indexNice(),
 }
 
 /** The query the scenario times: one series, the last hour, 1 s step. */
 export function rangeQueryUrl(server: OursServer): string {
-  return `http://127.0.0.1:${server.readApi}/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&limit=4000`
+  return `http://127.0.0.1:${server.readApi}/index/v1/range?module=bench-0&field=temp&from=now-1h&to=now&step=1s&agg=avg&limit=4000&format=${queryFormat()}`
 }
 
-/** Range queries, paced, until stopped; latencies (to the reply's last byte) of those started inside the window. */
+/**
+ * The reply format asked for: `values` (one number per bucket, what a dashboard plots), or with
+ * MI_BENCH_INDEX_FORMAT=points the API's default `[t, v]` pairs, for an A/B.
+ */
+function queryFormat(): 'points' | 'values' {
+  return process.env.MI_BENCH_INDEX_FORMAT === 'points' ? 'points' : 'values'
+}
+
+/**
+ * Range queries, paced, until stopped (index-query-client.ts, in a worker thread); latencies (to
+ * the reply's last byte) of those started inside the window.
+ */
 function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<string, number | string>> {
-  const url = rangeQueryUrl(server)
-  const headers = { authorization: `Bearer ${server.operatorToken}` }
-  const done: Array<{ t: number; ms: number }> = []
-  let buckets = 0
-  let failures = 0
-  let firstFailure = ''
-  let stopped = false
-  const loop = (async () => {
-    while (!stopped) {
-      const t = performance.now()
-      try {
-        const res = await fetch(url, { headers })
-        // The answer is in when its last byte is: parsing 130 KB of JSON is the client's time.
-        const bytes = await res.arrayBuffer()
-        const ms = performance.now() - t
-        const body = JSON.parse(Buffer.from(bytes).toString()) as {
-          series?: Array<{ points: unknown[] }>
-          error?: string
-        }
-        if (!res.ok) throw new Error(`${res.status} ${body.error ?? ''}`)
-        buckets = body.series?.[0]?.points.length ?? 0
-        done.push({ t, ms })
-      } catch (err) {
-        failures++
-        firstFailure ||= (err as Error).message.slice(0, 100)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-      // Paced like a dashboard, not back to back: a faster server must not mean more queries
-      // taking CPU from the ingest and the index being measured beside them.
-      const wait = t + kQueryEveryMs - performance.now()
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-    }
-  })()
+  const client = new Worker(new URL('./index-query-client.ts', import.meta.url), {
+    workerData: { url: rangeQueryUrl(server), token: server.operatorToken, everyMs: kQueryEveryMs },
+  })
+  const result = new Promise<ClientResult>((resolve, reject) => {
+    client.once('message', resolve)
+    client.once('error', reject)
+  })
   return async (w) => {
-    stopped = true
-    await loop
-    const inWindow = done.filter((q) => q.t >= w.startMs && q.t < w.endMs).map((q) => q.ms)
+    client.postMessage('stop')
+    const r = await result
+    await client.terminate()
+    // The client's epoch ms onto this thread's performance.now() clock, the window's.
+    const inWindow = r.done
+      .map((q) => ({ t: q.t - performance.timeOrigin, ms: q.ms }))
+      .filter((q) => q.t >= w.startMs && q.t < w.endMs)
+      .map((q) => q.ms)
     const p = percentilesUs(inWindow)
     return {
       queries: inWindow.length,
       query_p50_ms: p.p50_us / 1000,
       query_p99_ms: p.p99_us / 1000,
-      query_buckets: buckets,
-      ...(failures ? { query_failures: failures, query_error: firstFailure } : {}),
+      query_buckets: r.buckets,
+      query_format: queryFormat(),
+      query_bytes: r.bytes,
+      ...(r.failures ? { query_failures: r.failures, query_error: r.firstFailure } : {}),
     }
   }
+}
+
+interface ClientResult {
+  done: Array<{ t: number; ms: number }>
+  buckets: number
+  bytes: number
+  failures: number
+  firstFailure: string
 }
 
 export const indexScenario: Scenario = {
@@ -116,7 +135,12 @@ export const indexScenario: Scenario = {
     if (!ctx.targets.has('ours')) return []
     const rows: Row[] = []
     for (const rate of ctx.quick ? [20_000] : [100_000, 200_000]) {
-      const load: TargetRun = { ...ingestLoad(rate, 0, kBody), tsSpreadMs: kHourMs, loadCpu: true }
+      const load: TargetRun = {
+        ...ingestLoad(rate, 0, kBody),
+        tsSpreadMs: kHourMs,
+        loadCpu: true,
+        ...(ctx.quick ? {} : { measureMs: Math.max(ctx.measureMs, kMeasureMs) }),
+      }
       ctx.log(`  ours at ${rate} records/s …`)
       const base = await measureTarget(ctx, this.name, 'ours', load)
       ctx.log(`  ours+index at ${rate} records/s …`)

@@ -25,6 +25,8 @@ export interface SubscriberEntry {
   concurrency?: number
   maxAttempts?: number
   timeoutMs?: number
+  /** subscribers[].nice (default: the plugin's). */
+  nice?: number
 }
 
 export type FlushPolicy = 'always' | 'interval'

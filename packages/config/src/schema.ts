@@ -218,6 +218,16 @@ export const subscriberSchema = z.strictObject({
   concurrency: posInt().default(1).meta(d('Batches in flight at once.')),
   maxAttempts: posInt().default(5).meta(d('Attempts per batch before it goes to the dead-letter log.')),
   timeoutMs: posInt().default(30000).meta(d('Time allowed for one attempt.')),
+  nice: nonNegInt()
+    .max(19, { error: 'expected an integer from 0 to 19' })
+    .meta({ type: 'integer 0..19' })
+    .optional()
+    .meta(
+      d(
+        "Linux scheduling priority (nice) of the subscriber's worker threads, set in each before the plugin starts; the ingest and reads threads stay at theirs, so on a saturated host they get the CPU first and this subscriber the rest (it catches up when the load drops). Raising it needs no privilege. Default: the plugin's own (`s3`: 10; the others 0, `index` because it must keep up: see its README).",
+        { defaultText: "the plugin's" },
+      ),
+    ),
   failedRecheckMs: posInt()
     .default(60000)
     .meta(

@@ -278,3 +278,17 @@ test('telemetry.reads: its own listener by default, nice bounded, false allowed'
     /telemetry\.reads/,
   )
 })
+
+test('subscribers[].nice: 0..19, absent means the plugin decides', (t) => {
+  const load = (entry: string) => loadConfig({ env: { MI_SUBSCRIBERS: `[${entry}]` }, cwd })
+  t.is(load('{"name":"a","use":"index"}').subscribers[0]?.nice, undefined)
+  t.is(load('{"name":"a","use":"index","nice":10}').subscribers[0]?.nice, 10)
+  t.regex(
+    configError(t, () => load('{"name":"a","use":"index","nice":-1}')),
+    /subscribers\[0\]\.nice.*/,
+  )
+  t.regex(
+    configError(t, () => load('{"name":"a","use":"index","nice":20}')),
+    /from 0 to 19/,
+  )
+})

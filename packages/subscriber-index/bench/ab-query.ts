@@ -1,6 +1,7 @@
 // A/B helper (issue 17): `node bench/ab-query.ts <worktree>`. CPU ms per 1 h @ 1 s range query: direct
 // (IndexReader.range), over HTTP with client and server in this thread, server thread alone (serverCpuMs).
 // CPU per 1 h @ 1 s range query: direct (IndexReader) and over HTTP (handler + fetch client in this thread)
+// AB_FORMAT=values asks the HTTP route for format=values (trees that have it).
 const wt = process.argv[2]!
 const { IndexWriter } = await import(`${wt}/packages/subscriber-index/src/writer.ts`)
 const { IndexReader, createIndexQueryHandler } = await import(`${wt}/packages/subscriber-index/src/index.ts`)
@@ -70,7 +71,7 @@ const handler = createIndexQueryHandler({
 })
 const server = createServer((req, res) => void handler(req, res))
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/index/v1/range?module=bench-0&field=temp&from=${T0}&to=${T0 + 3600e6}&step=1s&agg=avg&limit=4000`
+const url = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}/index/v1/range?module=bench-0&field=temp&from=${T0}&to=${T0 + 3600e6}&step=1s&agg=avg&limit=4000${process.env.AB_FORMAT ? `&format=${process.env.AB_FORMAT}` : ''}`
 for (let i = 0; i < 20; i++)
   await (await fetch(url, { headers: { authorization: 'Bearer x' } })).arrayBuffer()
 c0 = process.threadCpuUsage()
@@ -120,6 +121,7 @@ c = process.threadCpuUsage(c0)
 console.log(
   JSON.stringify({
     wt,
+    format: process.env.AB_FORMAT ?? 'points',
     buckets,
     bytes,
     directCpuMs: +direct.toFixed(3),

@@ -13,7 +13,7 @@ import { HttpError, type JsonRoute, JsonText, jsonApiHandler } from '@module-ing
 import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
 import { logRecordSource, oldestLogLsn, openReader } from './log-source.ts'
 import { bad, Params } from './params.ts'
-import { IndexReader, type StreamFilter } from './query.ts'
+import { IndexReader, kRangeFormats, type StreamFilter } from './query.ts'
 import { kMaxRawRows } from './range.ts'
 
 export const kPrefix = '/index/v1/'
@@ -120,7 +120,18 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
       return { latest: page.rows, ...page.next }
     },
     range(q, patterns) {
-      const p = new Params(q, ['index', 'stream', 'module', 'field', 'from', 'to', 'step', 'agg', 'limit'])
+      const p = new Params(q, [
+        'index',
+        'stream',
+        'module',
+        'field',
+        'from',
+        'to',
+        'step',
+        'agg',
+        'limit',
+        'format',
+      ])
       const r = ready(pick(p))
       const t = now()
       const toUs = p.time('to', t, t)
@@ -137,6 +148,7 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
         agg: p.agg(),
         limit: p.int('limit', kLimits.buckets.dflt, 1, kLimits.buckets.max),
         maxSeries: kLimits.maxSeries,
+        format: p.oneOf('format', kRangeFormats, 'points'),
       })
       if (out.tooManySeries !== undefined)
         throw bad(
@@ -147,7 +159,7 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
           `parameter "step": this index keeps no raw points (rawPoints: false), so step must be a multiple of 1s`,
         )
       // The object { source, fromUs, toUs, stepUs, series, next? } as JSON.stringify writes it, with
-      // the series' text from rangeJson (3,600 buckets an hour at 1 s: formatted once, see query.ts).
+      // the series' text from rangeJson (3,600 buckets an hour at 1 s: formatted once, see range.ts).
       const head = JSON.stringify({ source: out.source, fromUs: out.fromUs, toUs: out.toUs, stepUs })
       const next = out.nextFromUs !== undefined ? `,"next":"${out.nextFromUs}"` : ''
       return new JsonText([`${head.slice(0, -1)},"series":`, ...out.seriesJson, `${next}}`])

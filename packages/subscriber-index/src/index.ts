@@ -12,6 +12,7 @@ export { logRecordSource, oldestLogLsn } from './log-source.ts'
 export type {
   Aggregation,
   FoundRecord,
+  RangeFormat,
   RangeQuery,
   RangeResult,
   RecordSource,
@@ -19,7 +20,7 @@ export type {
   SeriesQuery,
   SeriesRow,
 } from './query.ts'
-export { IndexReader, kAggregations } from './query.ts'
+export { IndexReader, kAggregations, kRangeFormats } from './query.ts'
 export type { RebuildOptions, RebuildResult } from './rebuild.ts'
 export { rebuildIndex } from './rebuild.ts'
 export { indexSubscriber as default } from './subscriber.ts'

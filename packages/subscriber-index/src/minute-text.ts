@@ -13,7 +13,7 @@
  * another thread) is needed.
  */
 import { aggregateAt, cellsOf, kCell, kMinuteUs, kSecondUs } from './chunk.ts'
-import type { Aggregation } from './query.ts'
+import type { Aggregation, RangeFormat } from './query.ts'
 
 /** Minutes kept (~2 KB of text each): 68 series-hours of one aggregation. */
 const kMaxMinutes = 4096
@@ -23,8 +23,9 @@ export class MinuteTexts {
 
   /**
    * The buckets of the chunk row (minute, count, maxLsn) in [from, to) as JSON array elements,
-   * ASCII bytes (empty when none); `cells` reads the row's blob when the text must be made.
-   * Bytes, not strings: a reply is then one copy of its parts.
+   * ASCII bytes; `cells` reads the row's blob when the text must be made. `points`: `[t,v]` per
+   * present second (empty when none); `values`: one value per second of the minute inside
+   * [from, to), `null` where it has none. Bytes, not strings: a reply is then one copy of its parts.
    */
   text(
     series: number,
@@ -32,13 +33,15 @@ export class MinuteTexts {
     count: number,
     maxLsn: number,
     agg: Aggregation,
+    shape: RangeFormat,
     from: number,
     to: number,
     cells: () => Uint8Array,
   ): Buffer {
+    const format = shape === 'values' ? formatValues : formatPoints
     // A minute cut by the range is formatted as asked and not kept.
     if (minute < from || minute + kMinuteUs > to) return format(minute, cells(), agg, from, to)
-    const key = `${series}/${minute}/${agg}`
+    const key = `${series}/${minute}/${agg}/${shape}`
     const hit = this.#cache.get(key)
     if (hit !== undefined && hit.count === count && hit.maxLsn === maxLsn) return hit.text
     const text = format(minute, cells(), agg, from, to)
@@ -56,7 +59,7 @@ export class MinuteTexts {
 }
 
 /** As `JSON.stringify` writes `[t, v]` pairs (a non-finite number is `null`). */
-function format(minute: number, blob: Uint8Array, agg: Aggregation, from: number, to: number): Buffer {
+function formatPoints(minute: number, blob: Uint8Array, agg: Aggregation, from: number, to: number): Buffer {
   const c = cellsOf(blob)
   let s = ''
   for (let i = 0; i < c.length; i += kCell) {
@@ -64,6 +67,22 @@ function format(minute: number, blob: Uint8Array, agg: Aggregation, from: number
     if (t < from || t >= to) continue
     const v = aggregateAt(c, i, agg)
     s += `${s === '' ? '[' : ',['}${t},${Number.isFinite(v) ? v : 'null'}]`
+  }
+  return Buffer.from(s, 'latin1')
+}
+
+/** As `JSON.stringify` writes the values of the seconds in [from, to), `null` for an empty one. */
+function formatValues(minute: number, blob: Uint8Array, agg: Aggregation, from: number, to: number): Buffer {
+  const c = cellsOf(blob)
+  const lo = Math.max(minute, from)
+  const hi = Math.min(minute + kMinuteUs, to)
+  let s = ''
+  let i = 0
+  for (let t = lo; t < hi; t += kSecondUs) {
+    while (i < c.length && minute + c[i]! * kSecondUs < t) i += kCell
+    let v: number | null = null
+    if (i < c.length && minute + c[i]! * kSecondUs === t) v = aggregateAt(c, i, agg)
+    s += `${t === lo ? '' : ','}${v !== null && Number.isFinite(v) ? v : 'null'}`
   }
   return Buffer.from(s, 'latin1')
 }

@@ -13,6 +13,13 @@ import { kCore, kModule, openDatabase } from './schema.ts'
 
 export const kAggregations = ['avg', 'min', 'max', 'sum', 'count', 'last'] as const
 export type Aggregation = (typeof kAggregations)[number]
+/**
+ * How `rangeJson` writes each series: `points`, `[[t, v], …]` of the buckets that have data;
+ * `values`, one value per bucket from `fromUs` at the step, `null` where a bucket is empty (less
+ * than half the bytes for a full series: no timestamps).
+ */
+export const kRangeFormats = ['points', 'values'] as const
+export type RangeFormat = (typeof kRangeFormats)[number]
 
 /** Which streams a caller may see and asked for. */
 export type StreamFilter = (stream: string) => boolean
@@ -50,6 +57,8 @@ export interface RangeQuery {
   limit: number
   /** Refuse (return `tooMany`) rather than answer for more series than this. */
   maxSeries: number
+  /** `rangeJson` only; default `points`. */
+  format?: RangeFormat
 }
 
 export interface RangeResult {

@@ -17,6 +17,7 @@ const kOpen = Buffer.from('[')
 const kComma = Buffer.from(',')
 const kCloseSeries = Buffer.from(']}')
 const kClose = Buffer.from(']')
+const kOpenSeries = { points: Buffer.from(',"points":['), values: Buffer.from(',"values":[') }
 
 export class RangeQueries {
   readonly #prep: (sql: string) => StatementSync
@@ -91,17 +92,27 @@ export class RangeQueries {
 
   /**
    * `range` with its `series` as JSON bytes in parts, which concatenated are
-   * `JSON.stringify(range(q).series)`. The common query (1 s step over the per-second cells) is
-   * written straight from the cells, each whole minute's text cached (minute-text.ts) under the
-   * row's version (count, max_lsn): an hour is then one 60-row read of small columns, instead of
-   * 60 blobs decoded into 3,600 bucket arrays and 3,600 numbers formatted. The reply copies the
-   * parts once (telemetry's JsonText). Other steps stringify `range`.
+   * `JSON.stringify(range(q).series)` (format `points`) or the same series with `values` (one per
+   * bucket of the page, `null` for an empty one: `denseValues`) instead of `points`. The common
+   * query (1 s step over the per-second cells) is written straight from the cells, each whole
+   * minute's text cached (minute-text.ts) under the row's version (count, max_lsn): an hour is
+   * then one 60-row read of small columns, instead of 60 blobs decoded into 3,600 bucket arrays
+   * and 3,600 numbers formatted. The reply copies the parts once (telemetry's JsonText). Other
+   * steps stringify `range`.
    */
   rangeJson(q: RangeQuery): Omit<RangeResult, 'series'> & { seriesJson: Buffer[] } {
+    const shape = q.format ?? 'points'
     const plan = q.stepUs === kSecondUs ? this.#plan(q) : { done: this.range(q) }
     if ('done' in plan) {
       const { series, ...rest } = plan.done
-      return { ...rest, seriesJson: [Buffer.from(JSON.stringify(series))] }
+      const out =
+        shape === 'points'
+          ? series
+          : series.map(({ points, ...s }) => ({
+              ...s,
+              values: denseValues(points, rest.fromUs, rest.nextFromUs ?? rest.toUs, q.stepUs),
+            }))
+      return { ...rest, seriesJson: [Buffer.from(JSON.stringify(out))] }
     }
     const { result, series, names, modules, from, pageEnd } = plan
     const versions = this.#prep(
@@ -122,19 +133,30 @@ export class RangeQueries {
           module: modules.get(s.module) ?? '',
           field: q.field,
         })
-        parts.push(Buffer.from(`${head.slice(0, -1)},"points":[`))
+        parts.push(Buffer.from(head.slice(0, -1)), kOpenSeries[shape])
         const rows = versions.all(s.id, minuteOf(from), pageEnd) as unknown as Array<[number, number, number]>
         let first = true
+        // values: the first second not yet written; the seconds up to a minute's are nulls.
+        let next = from
+        const pad = (until: number) => {
+          if (until <= next) return
+          const n = (until - next) / kSecondUs
+          parts.push(Buffer.from(first ? kNulls(n).slice(1) : kNulls(n), 'latin1'))
+          first = false
+        }
         for (const [minute, count, maxLsn] of rows) {
-          const text = this.#minutes.text(s.id, minute, count, maxLsn, q.agg, from, pageEnd, () => {
+          if (shape === 'values') pad(Math.max(minute, from))
+          const text = this.#minutes.text(s.id, minute, count, maxLsn, q.agg, shape, from, pageEnd, () => {
             const row = cells.get(s.id, minute) as unknown as [Uint8Array]
             return row[0]
           })
+          if (shape === 'values') next = Math.min(minute + kMinuteUs, pageEnd)
           if (text.length === 0) continue
           if (!first) parts.push(kComma)
           parts.push(text)
           first = false
         }
+        if (shape === 'values') pad(pageEnd)
         parts.push(kCloseSeries)
       }
     } finally {
@@ -210,6 +232,21 @@ export class RangeQueries {
   clear(): void {
     this.#minutes.clear()
   }
+}
+
+/** `,null` n times: the empty buckets between two minutes of the `values` format. */
+function kNulls(n: number): string {
+  return ',null'.repeat(n)
+}
+
+/**
+ * One value per bucket of [from, to) at `step`, `null` where `points` has none (and for a
+ * non-finite value, as JSON.stringify writes it): the `values` format of `rangeJson`.
+ */
+export function denseValues(points: Array<[number, number]>, from: number, to: number, step: number) {
+  const out: Array<number | null> = new Array((to - from) / step).fill(null)
+  for (const [t, v] of points) out[(t - from) / step] = v
+  return out
 }
 
 /** bucket, count, min, max, sum, last, last_ts, last_lsn */

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { seededRandom } from '@module-ingest/testing/random'
 import test from 'ava'
 import { type Aggregation, IndexReader, IndexWriter, kAggregations, type RangeQuery } from '../src/index.ts'
+import { denseValues } from '../src/range.ts'
 import { all, at, tempDir } from './_helpers.ts'
 
 // Values beyond ±1e290 add no point (1e300, ±1.7e308): before, +-1.7e308 in one second made a
@@ -90,6 +91,19 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
       )
       // The long-lived reader's object path too (shares the name and series caches).
       t.deepEqual(r.range(q).series, series)
+      // format=values: the same buckets, one value per bucket of the page, null where empty.
+      const end = rest.nextFromUs ?? rest.toUs
+      const values = r.rangeJson({ ...q, format: 'values' })
+      t.is(
+        Buffer.concat(values.seriesJson).toString(),
+        JSON.stringify(
+          series.map(({ points, ...s }) => ({
+            ...s,
+            values: denseValues(points, rest.fromUs, end, q.stepUs),
+          })),
+        ),
+        `values: round ${round} query ${i}: ${JSON.stringify(q)}`,
+      )
     }
     ref.close()
   }
@@ -105,4 +119,20 @@ test('rangeJson equals JSON.stringify(range().series) on random data, late recor
   check(6)
   batch(300, 600)
   check(7)
+})
+
+test('denseValues: one value per bucket of the page, null where there is none', (t) => {
+  t.deepEqual(
+    denseValues(
+      [
+        [10, 1],
+        [30, 2],
+      ],
+      0,
+      50,
+      10,
+    ),
+    [null, 1, null, 2, null],
+  )
+  t.deepEqual(denseValues([], 0, 20, 10), [null, null])
 })

@@ -51,6 +51,12 @@ export interface SubscriberConfig {
    * again to test whether the condition was fixed. Default 60000.
    */
   failedRecheckMs?: number
+  /**
+   * Linux scheduling priority (nice, 0–19) of this subscriber's worker threads, set in each
+   * before the plugin starts (nice.ts). Default: the plugin's own `nice` (bulk work such as
+   * indexing or uploading declares one, so ingest and reads win a saturated core), else 0.
+   */
+  nice?: number
   /** Consumer group name. Default `sub.<name>`. */
   group?: string
   /** Start here instead of at the group's committed offset. */
@@ -73,6 +79,8 @@ export interface ResolvedSubscriberConfig {
   resourceLimits: NonNullable<SubscriberConfig['resourceLimits']> | undefined
   backoff: { initialMs: number; maxMs: number }
   failedRecheckMs: number
+  /** undefined: the plugin's default. */
+  nice: number | undefined
   from: LogPosition | undefined
   until: LogPosition | undefined
 }
@@ -134,6 +142,13 @@ export function resolveSubscriberConfig(sub: SubscriberConfig, path: string): Re
   ) {
     throw new MI_ERR_SUBSCRIBER_OPT_INVALID(`${path}.resourceLimits`, 'must be an object')
   }
+  if (sub.nice !== undefined && (!Number.isInteger(sub.nice) || sub.nice < 0 || sub.nice > 19)) {
+    // Not below 0: a higher priority than ingest's needs privilege and would let bulk work win.
+    throw new MI_ERR_SUBSCRIBER_OPT_INVALID(
+      `${path}.nice`,
+      `must be an integer from 0 to 19, got ${String(sub.nice)}`,
+    )
+  }
   const b = sub.batch ?? {}
   const bo = sub.backoff ?? {}
   return {
@@ -157,6 +172,7 @@ export function resolveSubscriberConfig(sub: SubscriberConfig, path: string): Re
       maxMs: posInt(`${path}.backoff.maxMs`, bo.maxMs, DEFAULTS.backoff.maxMs, 0),
     },
     failedRecheckMs: posInt(`${path}.failedRecheckMs`, sub.failedRecheckMs, DEFAULTS.failedRecheckMs),
+    nice: sub.nice,
     from: position(`${path}.from`, sub.from),
     until: position(`${path}.until`, sub.until),
   }

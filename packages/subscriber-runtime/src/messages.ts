@@ -21,6 +21,8 @@ export interface WorkerSetup {
   /** Raw options; validated again in the worker (the schema's output may not be cloneable). */
   options: unknown
   timeoutMs: number
+  /** subscribers[].nice; undefined: the plugin's `nice`, else 0. */
+  nice: number | undefined
   hostVersion: string
   /** BroadcastChannel name for CLOSE/CLOSED. */
   channel: string

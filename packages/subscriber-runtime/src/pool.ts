@@ -81,6 +81,7 @@ export class SubscriberPool {
       specifier,
       options: cfg.options,
       timeoutMs: cfg.timeoutMs,
+      nice: cfg.nice,
       hostVersion: HOST_VERSION,
       channel: this.#channel,
     }

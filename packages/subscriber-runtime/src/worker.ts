@@ -38,6 +38,7 @@ import {
   type WorkerLogEvent,
   type WorkerSetup,
 } from './messages.ts'
+import { setThreadNice } from './nice.ts'
 
 const setup = workerData as WorkerSetup
 const lifetime = new AbortController()
@@ -144,6 +145,7 @@ async function load(): Promise<Loaded> {
   try {
     sub = subscriberFromModule(await import(setup.specifier), setup.specifier)
     assertHostCompatible(sub, setup.hostVersion)
+    applyNice(setup.nice ?? sub.nice ?? 0)
     config = await validateSubscriberConfig(sub, setup.options)
   } catch (err) {
     throw new PhaseError('load', err)
@@ -156,6 +158,20 @@ async function load(): Promise<Loaded> {
     throw new PhaseError('init', err)
   }
   return { sub, config }
+}
+
+/**
+ * This thread's priority, before the plugin's init: the entry's `nice`, else the plugin's. Only
+ * ever lowered (a server started under `nice` keeps its value), so it needs no privilege.
+ */
+function applyNice(nice: number) {
+  try {
+    const now = setThreadNice(nice, { onlyLower: true })
+    if (now !== null && nice !== 0)
+      logger.debug({ event: 'SubscriberNice', nice: now }, 'worker thread reniced')
+  } catch (err) {
+    logger.warn({ event: 'SubscriberNiceNotSet', nice, err }, 'worker thread priority not changed')
+  }
 }
 
 let loaded: Promise<Loaded> | undefined

@@ -83,10 +83,16 @@ export const s3ConfigSchema = z
       .min(5 * 1024 * 1024)
       .default(8 * 1024 * 1024),
     /**
-     * Nice value (0–19) the subscriber's worker thread runs at (Linux): catch-up yields the CPU to
-     * ingest when both want it. 0 leaves the thread as it is.
+     * Moved: the worker thread's priority is the entry's `nice` (subscribers[].nice, default 10 for
+     * s3), a runtime setting every subscriber has. Refused with that pointer, not mapped, so the
+     * setting has one source.
      */
-    workerNice: z.number().int().min(0).max(19).default(10),
+    workerNice: z
+      .never({
+        error:
+          'options.workerNice moved to the subscriber entry: set `nice` (0–19, default 10) beside `options`',
+      })
+      .optional(),
     /** Objects (and parts of one multipart upload) in flight at once. */
     uploadConcurrency: z.number().int().min(1).max(64).default(4),
 

@@ -1,7 +1,6 @@
 import { defineSubscriber, type SubscriberContext } from '@module-ingest/subscriber-sdk'
 import { type S3SubscriberConfig, s3ConfigSchema } from './config.ts'
 import { MI_ERR_S3_NOT_INITIALIZED } from './errors.ts'
-import { niceThisWorker } from './nice.ts'
 import { S3Uploader } from './uploader.ts'
 
 export const version = '0.1.0'
@@ -24,12 +23,11 @@ export default defineSubscriber<S3SubscriberConfig>({
   name: 's3',
   version,
   configSchema: s3ConfigSchema,
+  // Catch-up encodes as fast as it can: ingest threads win the CPU when both want it.
+  nice: 10,
   init(ctx) {
     // Never fails for the store's sake: offline at boot is normal on an edge host. The first
     // batch (or the background bucket check) reports what is wrong.
-    if (niceThisWorker(ctx.config.workerNice)) {
-      ctx.logger.debug({ event: 'S3WorkerNice', nice: ctx.config.workerNice }, 'uploader thread reniced')
-    }
     const uploader = new S3Uploader(ctx.config, { logger: ctx.logger, metrics: ctx.metrics })
     kUploaders.get(ctx.config)?.close()
     kUploaders.set(ctx.config, uploader)

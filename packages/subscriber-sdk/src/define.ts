@@ -10,7 +10,7 @@ import { SDK_VERSION, SUPPORTED_HOST_RANGE } from './version.ts'
 
 const kMethods = ['init', 'handle', 'close'] as const
 const kHooks = ['onReady', 'onClose', 'onError'] as const
-const kKeys = new Set(['name', 'version', 'configSchema', ...kMethods, 'hooks'])
+const kKeys = new Set(['name', 'version', 'configSchema', 'nice', ...kMethods, 'hooks'])
 
 /**
  * Check a subscriber definition and stamp it with metadata the host reads before loading it into
@@ -27,6 +27,9 @@ export function defineSubscriber<C = unknown>(def: SubscriberDefinition<C>): Sub
   }
   if (def.version !== undefined && typeof def.version !== 'string') {
     throw new MI_ERR_PLUGIN_INVALID(`${at}: version must be a string`)
+  }
+  if (def.nice !== undefined && (!Number.isInteger(def.nice) || def.nice < 0 || def.nice > 19)) {
+    throw new MI_ERR_PLUGIN_INVALID(`${at}: nice must be an integer from 0 to 19`)
   }
   if (typeof def.handle !== 'function') throw new MI_ERR_PLUGIN_INVALID(`${at}: handle must be a function`)
   for (const m of kMethods) {

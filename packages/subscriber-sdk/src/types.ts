@@ -117,6 +117,12 @@ export interface SubscriberDefinition<C = unknown> {
   version?: string
   /** Any Standard Schema (zod ≥3.24, valibot ≥1, arktype ≥2 …) whose output is the config. */
   configSchema?: StandardSchemaV1<unknown, C>
+  /**
+   * Default scheduling priority (Linux nice, 0–19) of the worker threads running this plugin; a
+   * config entry's `nice` overrides it. Bulk work (indexing, uploading, batch inference) sets one
+   * so that on a saturated host ingest and reads get the CPU first and this plugin the rest.
+   */
+  nice?: number
   init?(ctx: SubscriberContext<C>): MaybePromise<void>
   /**
    * Process one batch, in log order. Resolve only when the work is done (durably, if it

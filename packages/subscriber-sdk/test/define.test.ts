@@ -63,6 +63,8 @@ test('rejects malformed definitions with MI_ERR_PLUGIN_INVALID', (t) => {
     [{ name: 'a', handle, hooks: { onReddy() {} } }, /unknown hook onReddy/],
     [{ name: 'a', handle, hooks: { onReady: 1 } }, /hooks.onReady must be a function/],
     [{ name: 'a', handle, hooks: 1 }, /hooks must be an object/],
+    [{ name: 'a', handle, nice: 20 }, /nice must be an integer from 0 to 19/],
+    [{ name: 'a', handle, nice: -1 }, /nice must be an integer from 0 to 19/],
   ]
   for (const [def, message] of bad) {
     const err = t.throws(() => defineSubscriber(def as never), { instanceOf: MI_ERR_PLUGIN_INVALID, message })
