@@ -119,7 +119,13 @@ export function fastLane(socket: Socket, toHttp: (socket: Socket) => void, o: Fa
       const end = buf.indexOf('\r\n\r\n', start, 'latin1')
       if (end < 0) break
       const req = parseHead(buf.toString('latin1', start, end))
-      const body = req && o.answer(req[0], req[1])
+      let body: string | undefined
+      try {
+        body = req && o.answer(req[0], req[1])
+      } catch {
+        // node:http's handlers run it again and answer the error as they answer every error.
+        body = undefined
+      }
       if (body === undefined) return handOver(buf.subarray(start))
       socket.write(
         `HTTP/1.1 200 OK\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nDate: ${httpDate()}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(o.keepAliveMs / 1000)}\r\n\r\n${body}`,

@@ -3,8 +3,10 @@ import test from 'ava'
 import { type FastGet, listenHttp } from '../src/http-listener.ts'
 
 /** Answers `GET /fast?<x>` with `{"x":"<x>"}` when authorized; node:http answers the rest. */
-const answer: FastGet = (url, authorization) =>
-  url.startsWith('/fast?') && authorization === 'Bearer ok' ? `{"x":"${url.slice(6)}"}\n` : undefined
+const answer: FastGet = (url, authorization) => {
+  if (url === '/fast?throw') throw new Error('store gone')
+  return url.startsWith('/fast?') && authorization === 'Bearer ok' ? `{"x":"${url.slice(6)}"}\n` : undefined
+}
 
 async function start(t: import('ava').ExecutionContext, fast: boolean) {
   let served = 0
@@ -12,6 +14,7 @@ async function start(t: import('ava').ExecutionContext, fast: boolean) {
     port: 0,
     handlers: [
       (req, res) => {
+        if (req.url === '/fast?throw') throw new Error('store gone')
         if (!req.url?.startsWith('/fast?') || req.headers.authorization !== 'Bearer ok') return false
         const body = `{"x":"${req.url.slice(6)}"}\n`
         res.writeHead(200, {
@@ -80,6 +83,7 @@ test('the lane declines what it cannot vouch for: node:http answers it', async (
   const cases = [
     req('/fast?a', 'Authorization: Bearer no\r\n'), // declined by the answerer
     req('/fast?a', ''), // no authorization
+    req('/fast?throw'), // the answerer throws: node:http's handlers answer (500)
     'GET /fast?a HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer ok\r\n\r\n',
     'HEAD /fast?a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\n\r\n',
     'GET /fast?a HTTP/1.1\r\nAuthorization: Bearer ok\r\n\r\n', // no Host: 400
