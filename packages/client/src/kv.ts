@@ -158,7 +158,10 @@ export interface KvNamespace {
  * against ~115 µs here (benchmarks/src/kv-get-client.ts), more than the server's whole get.
  */
 function keepAliveGet() {
-  const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) }
+  const agents = {
+    'http:': new http.Agent({ keepAlive: true }),
+    'https:': new https.Agent({ keepAlive: true }),
+  }
   return (url: URL, headers: Record<string, string>) =>
     new Promise<{ status: number; type: string | undefined; text: string }>((resolve, reject) => {
       const agent = agents[url.protocol as keyof typeof agents]
@@ -170,7 +173,9 @@ function keepAliveGet() {
           res.on('data', (d: string) => {
             text += d
           })
-          res.once('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], text }))
+          res.once('end', () =>
+            resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], text }),
+          )
           res.once('error', reject)
         })
         .once('error', reject)

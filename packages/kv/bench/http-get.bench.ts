@@ -55,7 +55,10 @@ for (let i = 0; i < KEYS; i += 1000)
 const credentials = join(dir, 'credentials.yaml')
 const { token } = await createOperator(credentials, { name: 'bench', scopes: ['read:*'] })
 const creds = await CredentialStore.load(credentials)
-const handler = createKvReadHandler({ stores: [{ name: 'kv', path }], verify: (t) => creds.verifyOperator(t) })
+const handler = createKvReadHandler({
+  stores: [{ name: 'kv', path }],
+  verify: (t) => creds.verifyOperator(t),
+})
 const srv = await listenHttp({ port: 0, handlers: [handler], ...(lane ? { fastGet: handler.fastGet } : {}) })
 const port = srv.address.port
 const client = `

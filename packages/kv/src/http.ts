@@ -234,7 +234,8 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
     res.end(line)
     return true
   }
-  const handler = async (req: IncomingMessage, res: ServerResponse) => fastRoute(req, res) || generic(req, res)
+  const handler = async (req: IncomingMessage, res: ServerResponse) =>
+    fastRoute(req, res) || generic(req, res)
   return Object.assign(handler, {
     fastGet,
     async close() {

@@ -22,6 +22,8 @@ export type FastGet = (url: string, authorization: string | undefined) => string
 
 /** A head longer than this is node:http's to judge (it answers 431 past its own limit). */
 const kMaxHead = 16 * 1024
+/** A head still incomplete after this long is node:http's to time out (its headersTimeout is 60 s). */
+const kHeadMsNs = 10_000n * 1_000_000n
 
 /** node:http's `Date` header: the same text for a whole second. */
 let dateSecond = 0
@@ -149,10 +151,16 @@ export function fastLane(socket: Socket, toHttp: (socket: Socket) => void, o: Fa
     pending = buf.length > 0 ? buf : null
   }
 
+  // When the unanswered head started: a head trickling in for longer than node:http's
+  // headersTimeout would allow goes to node:http, which times it out (slowloris).
+  let partialSince = 0n
   const onData = (chunk: Buffer) => {
     const arrived = process.hrtime.bigint()
+    if (pending && partialSince !== 0n && arrived - partialSince > kHeadMsNs)
+      return handOver(Buffer.concat([pending, chunk]))
     pending = pending ? Buffer.concat([pending, chunk]) : chunk
     if (!socket.isPaused()) pump(arrived)
+    partialSince = pending === null ? 0n : partialSince || arrived
   }
   socket.on('data', onData)
 }
