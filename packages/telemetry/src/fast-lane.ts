@@ -54,9 +54,11 @@ function parseHead(head: string): [string, string | undefined] | undefined {
     const h = next < 0 ? head.slice(start) : head.slice(start, next)
     i = next
     const colon = h.indexOf(':')
-    // Folded (obs-fold) or malformed lines, non-ASCII values: not ours.
+    // Folded (obs-fold) or malformed lines, a name that is not a token ("Content-Length : 5"
+    // would otherwise hide a body), non-ASCII values: not ours.
     if (colon <= 0 || !/^[\x20-\x7e\t]*$/.test(h)) return undefined
     const name = h.slice(0, colon).toLowerCase()
+    if (!/^[-!#$%&'*+.^_`|~0-9a-z]+$/.test(name)) return undefined
     const value = h.slice(colon + 1).trim()
     switch (name) {
       case 'authorization':
@@ -119,6 +121,8 @@ export function fastLane(socket: Socket, toHttp: (socket: Socket) => void, o: Fa
     let start = 0
     for (;;) {
       const end = buf.indexOf('\r\n\r\n', start, 'latin1')
+      // A head ended by bare LFs: node:http's to refuse.
+      if (end < 0 && buf.indexOf('\n\n', start, 'latin1') >= 0) return handOver(buf.subarray(start))
       if (end < 0) break
       const req = parseHead(buf.toString('latin1', start, end))
       let body: string | undefined

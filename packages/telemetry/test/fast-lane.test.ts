@@ -89,6 +89,10 @@ test('the lane declines what it cannot vouch for: node:http answers it', async (
     'GET /fast?a HTTP/1.1\r\nAuthorization: Bearer ok\r\n\r\n', // no Host: 400
     'GET /fast?a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\nConnection: close\r\n\r\n',
     'GET /fast?a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\nContent-Length: 2\r\n\r\nhi',
+    // A name that is not a token must not hide a body (node:http: 400).
+    'GET /fast?a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\nContent-Length : 2\r\n\r\nhi',
+    'GET /fast?a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\n folded\r\n\r\n',
+    'GET /fast?a HTTP/1.1\nHost: x\nAuthorization: Bearer ok\n\n', // bare LF
   ]
   for (const c of cases) {
     const a = await exchange(lane.port, [c], 1)
