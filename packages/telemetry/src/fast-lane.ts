@@ -124,7 +124,7 @@ export function fastLane(socket: Socket, toHttp: (socket: Socket) => void, o: Fa
       // A head ended by bare LFs: node:http's to refuse.
       if (end < 0 && buf.indexOf('\n\n', start, 'latin1') >= 0) return handOver(buf.subarray(start))
       if (end < 0) break
-      const req = parseHead(buf.toString('latin1', start, end))
+      const req = end - start > kMaxHead ? undefined : parseHead(buf.toString('latin1', start, end))
       let body: string | undefined
       try {
         body = req && o.answer(req[0], req[1])

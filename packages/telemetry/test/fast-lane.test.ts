@@ -93,6 +93,7 @@ test('the lane declines what it cannot vouch for: node:http answers it', async (
     'GET /fast?a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\nContent-Length : 2\r\n\r\nhi',
     'GET /fast?a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\n folded\r\n\r\n',
     'GET /fast?a HTTP/1.1\nHost: x\nAuthorization: Bearer ok\n\n', // bare LF
+    req(`/fast?${'a'.repeat(17_000)}`), // past node:http's header size limit: 431
   ]
   for (const c of cases) {
     const a = await exchange(lane.port, [c], 1)
