@@ -14,7 +14,7 @@
  *   LANE=0 node packages/kv/bench/http-get.bench.ts     # node:http only
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -93,3 +93,4 @@ console.log(
 await srv.close()
 await handler.close()
 store.close()
+rmSync(dir, { recursive: true, force: true })
