@@ -49,7 +49,8 @@ options:
 Environment: MI_BENCH_READS=main serves the kv/index read APIs on the main thread's metrics
   listener (telemetry.reads: false) instead of their own thread, for an A/B of the two;
   MI_BENCH_READS_NICE=<n> sets that thread's telemetry.reads.nice; MI_BENCH_INDEX_NICE=<n> the
-  index entry's nice (index scenario); MI_BENCH_INDEX_FORMAT=points its queries' reply format.
+  index entry's nice (index scenario); MI_BENCH_INDEX_FORMAT=points its queries' reply format;
+  MI_BENCH_NODE_FLAGS='--trace-gc' passes node flags to the servers started (those NODE_OPTIONS refuses).
 `
 
 function fail(message: string): never {

@@ -243,7 +243,8 @@ export function percentilesUs(ms: number[]): { p50_us: number; p99_us: number } 
  * the main thread (what a request there waits before its handler runs); with the reads thread,
  * `reads_loop_delay` (the same for that thread, on the same machine at the same moment) and
  * `reads_request` (arrival to reply, inside that thread) with `reads_request_cpu` (that thread's CPU
- * for them: the rest is waiting for a core). `suffix` tells rows apart (`_quiet`).
+ * for them, sampled on one request in 16: the rest is waiting for a core). `suffix` tells rows
+ * apart (`_quiet`).
  */
 export async function threadDelays(
   server: OursServer,

@@ -59,6 +59,14 @@ function readsNice(): { nice?: number } {
   return v === undefined || v === '' ? {} : { nice: Number(v) }
 }
 
+/**
+ * MI_BENCH_NODE_FLAGS='--trace-gc --cpu-prof': extra node flags for the server process, for
+ * flags NODE_OPTIONS refuses (V8's tracing and profiling ones). Split on spaces.
+ */
+function nodeFlags(): string[] {
+  return (process.env.MI_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+}
+
 export interface OursServer {
   readonly port: number
   readonly pid: number
@@ -179,7 +187,7 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
   const cli = o.root ? join(o.root, 'apps/server/src/cli.ts') : kCli
   const { proc, value: port } = await spawnUntil(
     process.execPath,
-    [cli, 'serve', '--config', configFile],
+    [...nodeFlags(), cli, 'serve', '--config', configFile],
     (line) => {
       if (!line.includes('ServerListening')) return undefined
       const j = JSON.parse(line) as { event?: string; port?: number }

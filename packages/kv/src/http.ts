@@ -38,6 +38,8 @@ export interface KvReadOptions {
 }
 
 export type KvHttpHandler = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & {
+  /** The plain get of an existing key as a reply body, or undefined (see listenHttp's `fastGet`). */
+  fastGet(url: string, authorization: string | undefined): string | undefined
   close(): Promise<void>
 }
 
@@ -206,20 +208,24 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
    * The common read, `GET /kv/v1/get?ns=…&key=…` of a key that exists, answered before the generic
    * routing: no URL object, no QueryParams, one SQLite statement (key and applied lsn together),
    * the reply built from the stored text. Anything else — another parameter, several stores, a
-   * missing key, a refused token — returns false and takes the generic route, which explains it.
+   * missing key, a refused token — returns undefined and takes the generic route, which explains it.
+   * The reads thread's listener calls it before node:http (`fastGet`, telemetry fast-lane.ts).
    */
-  const fastGet = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url
-    if (only === undefined || req.method !== 'GET' || !url?.startsWith(kGetPath)) return false
+  const fastGet = (url: string, authorization: string | undefined): string | undefined => {
+    if (only === undefined || !url.startsWith(kGetPath)) return undefined
     const q = new URLSearchParams(url.slice(kGetPath.length))
     const ns = q.get('ns')
     const key = q.get('key')
-    if (q.size !== 2 || !ns || !key || !isNamespace(ns)) return false
-    const access = bearerReadAccess(req.headers.authorization, options.verify)
-    if (!access.ok || !mayRead(access.patterns, ns)) return false
+    if (q.size !== 2 || !ns || !key || !isNamespace(ns)) return undefined
+    const access = bearerReadAccess(authorization, options.verify)
+    if (!access.ok || !mayRead(access.patterns, ns)) return undefined
     const e = only.getStored(ns, key, now())
-    if (!e) return false
-    const line = getLine(ns, key, e)
+    return e && getLine(ns, key, e)
+  }
+  const fastRoute = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (req.method !== 'GET' || req.url === undefined) return false
+    const line = fastGet(req.url, req.headers.authorization)
+    if (line === undefined) return false
     res.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(line),
@@ -228,8 +234,10 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
     res.end(line)
     return true
   }
-  const handler = async (req: IncomingMessage, res: ServerResponse) => fastGet(req, res) || generic(req, res)
+  const handler = async (req: IncomingMessage, res: ServerResponse) =>
+    fastRoute(req, res) || generic(req, res)
   return Object.assign(handler, {
+    fastGet,
     async close() {
       for (const r of readers.values()) r.close()
     },
