@@ -3,10 +3,12 @@
  * host's main thread, which in the server also accepts and reads ingest's sockets and writes its
  * acks. Catching up a backlog is an unbroken stream of work (read, CRC and decode the log's groups,
  * add their records to batches, copy them into the wire batch): done a whole batch at a time it
- * held that thread for tens of ms per turn with 64 MiB batches (measured with
- * bench/catchup.bench.ts: per 64 MiB, decode 20–40 ms, batch building 10–80 ms and encode 25–150 ms,
- * each one turn), and every ingest frame arriving meanwhile waited for it — the s3 benchmark's
- * no-op catch-up row had ingest ack p99 ×6.3 of ingest alone.
+ * held that thread for tens of ms per turn with 64 MiB batches (bench/catchup.bench.ts: up to
+ * 75–82 ms of main-thread CPU in one turn, 12–14 turns over 5 ms per 512 MiB; Batch.encode alone
+ * 4–50 ms of CPU per batch, the copy into fresh memory mostly page faults; more in wall time on a
+ * busy box), and every ingest frame arriving meanwhile waited for it — the s3 benchmark's no-op
+ * catch-up row had ingest ack p99 ×6.3 of ingest alone. Sliced: at most 6–9 ms (GC pauses), 2–6
+ * turns over 5 ms.
  *
  * So that work goes in slices with a yield between them: the log cursor CRC-checks and decodes a
  * read's chunk `kSliceBytes` at a time (the log's CursorOptions.sliceBytes; the chunk is still read
