@@ -27,7 +27,10 @@
  *
  * MI_BENCH_S3_OPTIONS='{"format":"msgpack","compressionLevel":1}' merges options into the s3
  * entry, to compare formats and levels without editing this file; MI_BENCH_S3_NOISY=1 makes the
- * bodies' padding random digits (see kBody).
+ * bodies' padding random digits (see kBody); MI_BENCH_S3_ROWS=noop-catch-up (labels without
+ * `ours+`, comma-separated) runs only those rows after `ours`, e.g. to compare runtime changes.
+ * The catch-up rows carry the server's main-thread loop delay (`main_loop_delay_*`, sub-common
+ * threadDelays): the dispatcher shares that thread with ingest's sockets.
  *
  * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
  * Command: node benchmarks/src/run.ts s3            (--big for the 1 GiB backlog)
@@ -48,6 +51,7 @@ import {
   ingestLoad,
   oursOf,
   skippedRow,
+  threadDelays,
   warmSubscriber,
   watchBacklog,
   watchSubscriber,
@@ -132,6 +136,8 @@ export const s3Scenario: Scenario = {
       rows.push(out)
     }
     await row('ours', {})
+    const only = process.env.MI_BENCH_S3_ROWS?.split(',')
+    const wanted = (label: string) => only === undefined || only.includes(label)
 
     // The uploader keeping up with ingest.
     const dir = join(ctx.scratch, `s3-store-${++stores}`)
@@ -141,7 +147,8 @@ export const s3Scenario: Scenario = {
     } catch (err) {
       rows.push(skippedRow(this.name, 'ours+s3', err))
     }
-    if (store) {
+    if (store && !wanted('s3')) await store.kill()
+    else if (store) {
       const port = store.port
       try {
         await row('ours+s3', {
@@ -179,12 +186,13 @@ export const s3Scenario: Scenario = {
           return notes
         },
         async during(ut) {
+          const delays = threadDelays(oursOf(ut))
           const stop = watchSubscriber(oursOf(ut), 's3', {
             catchUpMs: timeoutMs,
             rateKey: 'delivered_per_s',
             mbKey: 'delivered_mb_per_s',
           })
-          return async (w) => ({ ...(await backlog?.()), ...(await stop(w)) })
+          return async (w) => ({ ...(await (await delays)()), ...(await backlog?.()), ...(await stop(w)) })
         },
       })
     }
@@ -192,9 +200,10 @@ export const s3Scenario: Scenario = {
     // The uploader: the store is down (nothing listens on its port) until `restore` starts it.
     const port = await freePort()
     try {
-      await catchUpRow('ours+s3-catch-up', s3Entry(port), async () => {
-        store = await startFauxqs(dir, port, [kBucket])
-      })
+      if (wanted('s3-catch-up'))
+        await catchUpRow('ours+s3-catch-up', s3Entry(port), async () => {
+          store = await startFauxqs(dir, port, [kBucket])
+        })
     } finally {
       await (store as StoreProcess | null)?.kill()
       await rm(dir, { recursive: true, force: true })
@@ -204,7 +213,8 @@ export const s3Scenario: Scenario = {
     // the gate file exists): the ceiling of any subscriber's catch-up, whatever the plugin does.
     const gate = join(ctx.scratch, `s3-noop-gate-${stores}`)
     try {
-      await catchUpRow('ours+noop-catch-up', gatedNoopEntry(gate), () => writeFile(gate, ''))
+      if (wanted('noop-catch-up'))
+        await catchUpRow('ours+noop-catch-up', gatedNoopEntry(gate), () => writeFile(gate, ''))
     } finally {
       await rm(gate, { force: true })
     }

@@ -52,6 +52,13 @@ export interface CursorOptions {
   streams?: string[]
   /** Overrides the reader's `onGap` for this cursor. */
   onGap?: (gap: LogGap) => void
+  /**
+   * Decode at most about this many bytes of groups per event-loop turn: a read() of a large chunk
+   * (its size is the read's maxBytes) CRC-checks and decodes it in slices, yielding with
+   * setImmediate between them. For a cursor on a thread that also serves sockets (the subscriber
+   * runtime's, on the server's main thread); the chunk is still read with one I/O.
+   */
+  sliceBytes?: number
 }
 
 /**
@@ -583,9 +590,15 @@ export class Cursor {
     const want = Math.min(chunkBytes, limit - this.#offset)
     let buf = await readAt(this.#fd, this.#offset, want)
     let pos = 0
+    let sliced = 0
     const records: unknown[] = []
     try {
       while (this.#offset + pos < limit) {
+        if (this.#opts.sliceBytes !== undefined && sliced >= this.#opts.sliceBytes) {
+          sliced = 0
+          await new Promise((resolve) => setImmediate(resolve))
+          if (this.#closed) break
+        }
         let c = checkGroup(buf, pos, this.#offset)
         if (!c.ok && c.needBytes !== undefined) {
           if (pos > 0) break // finish this chunk first
@@ -617,6 +630,7 @@ export class Cursor {
         else if (last >= this.#nextLsn)
           for (const rec of await this.#decodeGroup(h, c.payload, c.restPos)) records.push(rec)
         pos += h.totalBytes
+        sliced += h.totalBytes
         this.#expect = last + 1
       }
     } catch (err) {

@@ -63,10 +63,12 @@ for (const compression of ['none', 'zstd'] as const) {
       const want = await readAll(() => c.read({ maxRecords: 100_000 }))
       c.close()
       t.true(want.length > 0)
-      for (const maxRecords of [1, 10, 1000]) {
-        const gc = new GroupCursor(reader, opts)
+      // sliceBytes 1: a yield between every two groups of a chunk; the same records either way.
+      for (const [maxRecords, sliceBytes] of [[1], [10], [1000], [1000, 1], [10, 200]]) {
+        const gc = new GroupCursor(reader, { ...opts, sliceBytes })
         const groups = await readAll(() => gc.read({ maxRecords }))
-        t.deepEqual(flatten(groups), want, `${JSON.stringify(opts)} maxRecords ${maxRecords}`)
+        const what = `${JSON.stringify(opts)} maxRecords ${maxRecords} sliceBytes ${sliceBytes}`
+        t.deepEqual(flatten(groups), want, what)
         t.is(gc.nextLsn, reader.durableLsn() + 1)
         gc.close()
       }
@@ -103,6 +105,11 @@ test('a damaged group is skipped with the same accounted gap as the record curso
   t.is(gaps.length, 1)
   t.deepEqual(ggaps, gaps)
   t.is(gc.skippedRecords, gaps[0]!.records)
+  // Decoded in slices (a yield between groups): the same records and the same gap.
+  const sgaps: LogGap[] = []
+  const sc = new GroupCursor(reader, { onGap: (g) => sgaps.push(g), sliceBytes: 1 })
+  t.deepEqual(flatten(await readAll(() => sc.read({ maxRecords: 1000, maxBytes: 1 << 20 }))), want)
+  t.deepEqual(sgaps, gaps)
   await reader.close()
 })
 

@@ -9,6 +9,7 @@ import { type CommittedGroup, groupRecord, groupTs } from '@module-ingest/log'
 import { allocBatch, Strings, writeStrings } from './codec.ts'
 import type { StoredRecord } from './log-types.ts'
 import type { Owner } from './offsets.ts'
+import { kSliceBytes, kSliceRecords, Slicer } from './slices.ts'
 
 /** Records `from`..`to - 1` of `g`. */
 interface Run {
@@ -51,14 +52,21 @@ export class Batch implements Owner {
       kRecordOverhead
   }
 
-  /** A fresh ArrayBuffer in codec.ts's layout (decodeBatch reads it), for the caller to transfer. */
-  encode(): ArrayBuffer {
+  /**
+   * A fresh ArrayBuffer in codec.ts's layout (decodeBatch reads it), for the caller to transfer.
+   * Written in slices (slices.ts): at most kSliceBytes of bodies or kSliceRecords records per
+   * event-loop turn, so a 64 MiB batch does not hold the host's main thread for its whole copy.
+   */
+  async encode(): Promise<ArrayBuffer> {
     const n = this.count
+    const runs = this.#runs
     const strings = new Strings()
     // Names per run, for the streams and appends the run touches: not every append of the group
     // (a group holds up to thousands of records; a small batch takes a few of them), and not one
     // lookup per record. An append's records are contiguous, so its index only grows along a run.
-    const ids = this.#runs.map(({ g, from, to }) => {
+    const ids: { stream: number[]; module: number[]; core: number[]; b0: number }[] = []
+    const slices = new Slicer()
+    for (const { g, from, to } of runs) {
       const stream: number[] = []
       for (let i = from; i < to; i++) {
         const s = g.stream[i]!
@@ -71,35 +79,47 @@ export class Batch implements Owner {
         module.push(strings.id(g.batches[b]!.module))
         core.push(strings.id(g.batches[b]!.core))
       }
-      return { stream, module, core, b0 }
-    })
+      ids.push({ stream, module, core, b0 })
+      const turn = slices.step(to - from)
+      if (turn) await turn
+    }
     let spans = 0
-    for (const r of this.#runs) spans += r.g.bodyEnd[r.to - 1]! - r.g.bodyStart[r.from]!
+    for (const r of runs) spans += r.g.bodyEnd[r.to - 1]! - r.g.bodyStart[r.from]!
     const ns = strings.list.length
-    const bigTs = this.#runs.some((r) => r.g.bigTs !== undefined && r.g.bigTs.size > 0)
+    const bigTs = runs.some((r) => r.g.bigTs !== undefined && r.g.bigTs.size > 0)
     const { ab, buf, f64, seq, u32, textAt, big } = allocBatch(n, ns, strings.bytes + spans, bigTs)
     const bodiesAt = writeStrings(buf, u32.subarray(5 * n), strings.list, textAt)
     let k = 0
     let at = 0 // where the current run's span starts, relative to bodiesAt
-    for (let ri = 0; ri < this.#runs.length; ri++) {
-      const { g, from, to } = this.#runs[ri]!
+    for (let ri = 0; ri < runs.length; ri++) {
+      const { g, from, to } = runs[ri]!
       const { stream, module, core, b0 } = ids[ri]!
       const spanStart = g.bodyStart[from]!
       const spanEnd = g.bodyEnd[to - 1]!
-      buf.set(g.body.subarray(spanStart, spanEnd), bodiesAt + at)
-      f64.set(g.ts.subarray(from, to), n + k)
-      for (let i = from; i < to; i++, k++) {
-        const bi = g.batch[i]!
-        const b = g.batches[bi]!
-        f64[k] = g.baseLsn + i
-        f64[2 * n + k] = b.rts
-        if (big !== undefined && Number.isNaN(g.ts[i]!)) big[k] = groupTs(g, i) as bigint
-        seq[k] = b.seq
-        u32[k] = stream[g.stream[i]!]!
-        u32[n + k] = module[bi - b0]!
-        u32[2 * n + k] = core[bi - b0]!
-        u32[3 * n + k] = at + g.bodyStart[i]! - spanStart
-        u32[4 * n + k] = g.bodyEnd[i]! - g.bodyStart[i]!
+      // The run's span (record headers between bodies included) in pieces of whole records, each
+      // piece copied up to the next record's body so the pieces stay one contiguous span.
+      for (let a = from; a < to; ) {
+        let e = a + 1
+        while (e < to && e - a < kSliceRecords && g.bodyEnd[e]! - g.bodyStart[a]! <= kSliceBytes) e++
+        const pieceEnd = e < to ? g.bodyStart[e]! : spanEnd
+        buf.set(g.body.subarray(g.bodyStart[a]!, pieceEnd), bodiesAt + at + g.bodyStart[a]! - spanStart)
+        f64.set(g.ts.subarray(a, e), n + k)
+        for (let i = a; i < e; i++, k++) {
+          const bi = g.batch[i]!
+          const b = g.batches[bi]!
+          f64[k] = g.baseLsn + i
+          f64[2 * n + k] = b.rts
+          if (big !== undefined && Number.isNaN(g.ts[i]!)) big[k] = groupTs(g, i) as bigint
+          seq[k] = b.seq
+          u32[k] = stream[g.stream[i]!]!
+          u32[n + k] = module[bi - b0]!
+          u32[2 * n + k] = core[bi - b0]!
+          u32[3 * n + k] = at + g.bodyStart[i]! - spanStart
+          u32[4 * n + k] = g.bodyEnd[i]! - g.bodyStart[i]!
+        }
+        const turn = slices.step(e - a, pieceEnd - g.bodyStart[a]!)
+        if (turn) await turn
+        a = e
       }
       at += spanEnd - spanStart
     }

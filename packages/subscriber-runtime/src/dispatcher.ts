@@ -23,6 +23,10 @@
  * The cursor hands out whole committed groups (the log's GroupCursor): records are filtered,
  * sharded and counted from the group's columns and a batch (batch.ts) keeps index runs into its
  * groups, so the main thread allocates nothing per record; the wire batch is encoded from them.
+ *
+ * All of it runs on the host's main thread (the server's ingest sockets too), so none of it takes
+ * a whole batch per event-loop turn: the cursor decodes a read in slices, the read loop yields every
+ * kSliceRecords records and Batch.encode every slice (slices.ts).
  */
 import type { CodedError } from '@module-ingest/errors'
 import { GroupCursor } from '@module-ingest/log'
@@ -35,6 +39,7 @@ import { Lanes } from './lanes.ts'
 import type { CommittedGroup, LogCursor, LogReader } from './log-types.ts'
 import { OffsetTracker } from './offsets.ts'
 import type { SubscriberPool } from './pool.ts'
+import { kSliceBytes, kSliceRecords, nextTurn } from './slices.ts'
 import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
 import type { DurableSignal, RuntimeMetrics, SubscriberState, SubscriberStats } from './types.ts'
 import { Wakeups, wantRecords } from './waits.ts'
@@ -155,7 +160,8 @@ export class Dispatcher {
     // Groups of streams this subscriber does not read (derived records, other subscribers'
     // dead letters) come back undecoded. Not with `until`, which reads each record's receive time.
     const wants = cfg.until === undefined ? this.#filter : undefined
-    this.#cursor = new GroupCursor(reader, { ...cursorOpts, wants })
+    // sliceBytes: a read of a whole batch's groups (one I/O) is CRC-checked and decoded in slices.
+    this.#cursor = new GroupCursor(reader, { ...cursorOpts, wants, sliceBytes: kSliceBytes })
     this.#commitTimer = setInterval(() => this.#commit(), this.#o.commitIntervalMs)
     this.#commitTimer.unref()
     this.#o.logger.info(
@@ -243,6 +249,9 @@ export class Dispatcher {
     const lanes = this.#lanes
     const readMax = { maxRecords: cfg.batch.maxRecords, maxBytes: cfg.batch.maxBytes }
     let readFailures = 0
+    // Records added since the last yield (slices.ts): a read brings up to a whole batch, and a read
+    // served from the cursor's pending groups does no I/O (no turn ends there).
+    let sliced = 0
     if (cfg.until?.lsn !== undefined && this.#committed > cfg.until.lsn) return this.#finish()
     while (!this.#stop.signal.aborted) {
       // Failed: read nothing new; the lane holding the failed batch re-checks it.
@@ -283,6 +292,11 @@ export class Dispatcher {
         const wanted = g.streams.map(this.#filter)
         const builderOf = lanes.buildersOf(g)
         for (let i = g.first; i < g.count; i++) {
+          if (++sliced === kSliceRecords) {
+            sliced = 0
+            await nextTurn()
+            if (this.#stopping) return
+          }
           const lsn = g.baseLsn + i
           if (hasUntil && this.#reachedUntil(lsn, g.batches[g.batch[i]!]!.rts)) {
             await lanes.flushAll()

@@ -36,7 +36,8 @@ import { HOST_VERSION } from './plugin.ts'
  */
 /** What run() moves into a worker: batch.ts's Batch, or records through codec.ts's encodeBatch. */
 export interface EncodableBatch {
-  encode(): ArrayBuffer
+  /** Batch.encode works in slices over several event-loop turns (slices.ts). */
+  encode(): ArrayBuffer | Promise<ArrayBuffer>
 }
 
 export type Outcome =
@@ -121,6 +122,10 @@ export class SubscriberPool {
   /** One attempt: move the encoded batch in, wait for the worker, classify the outcome. */
   async run(batch: EncodableBatch, attempt: number, stop: AbortSignal): Promise<Outcome> {
     if (stop.aborted) return { kind: 'abandoned' }
+    // Encoded per attempt: the buffer is moved into the worker. Before the clocks start: a large
+    // batch's encode spans event-loop turns (it yields to the host's sockets) and is not the plugin's time.
+    const encoded = await batch.encode()
+    if (stop.aborted) return { kind: 'abandoned' }
     // Two clocks: a replacement thread first boots and runs load + init (bounded by
     // startupTimeoutMs), then handle() gets timeoutMs (+ grace) from its HANDLING message.
     // Starting the batch clock at pool.run() would charge a slow cold start to the batch.
@@ -140,8 +145,6 @@ export class SubscriberPool {
       clearTimeout(timer)
       timer = setTimeout(expire, this.#cfg.timeoutMs + this.#graceMs)
     })
-    // Encoded per attempt: the buffer is moved into the worker.
-    const encoded = batch.encode()
     const task: BatchTask = { id, batch: encoded, attempt }
     let result: BatchResult
     try {

@@ -43,7 +43,7 @@ for (const compression of ['none', 'zstd'] as const) {
     t.is(b.count, want.length)
     t.is(b.firstLsn, want[0]!.lsn)
     t.is(b.lastLsn, want.at(-1)!.lsn)
-    t.deepEqual(plain(decodeBatch(b.encode())), plain(want))
+    t.deepEqual(plain(decodeBatch(await b.encode())), plain(want))
     t.deepEqual(plain(b.records()), plain(want))
     await reader.close()
   })
