@@ -1,6 +1,6 @@
 // The direct NDJSON writer must produce exactly what JSON.stringify(recordToJson(r)) does (the
-// project's one record shape), for every body format and awkward strings; and a sliced,
-// streamed object must decompress to the plain encoding.
+// project's one record shape), for every body format and awkward strings; and an object must
+// decompress to the plain encoding, in one zstd frame, whatever the reused encode buffer held.
 import { randomBytes } from 'node:crypto'
 import { recordToJson, type SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import test from 'ava'
