@@ -1,6 +1,7 @@
 /**
  * The `s3` subscriber (packages/subscriber-s3) uploading to an S3-compatible store on loopback
- * (fauxqs from npm, in its own process, objects stored as files) with ingest running: 1 KiB JSON
+ * (fauxqs from npm, in its own process, objects stored as files in memory: /dev/shm where there is
+ * one, as a remote store is not on the host's disk; stores.ts storeDir) with ingest running: 1 KiB JSON
  * records offered open loop at 10,000 records/s (2,000 with --quick) as BATCH frames over 8
  * connections, to module-ingest (flush `always`). NDJSON + zstd (the defaults), windows of up to
  * 50,000 records / 8 MiB / 1 s (smaller than the example config's 32 MiB, so a 4 s measurement
@@ -44,7 +45,7 @@ import { measureTarget, type TargetRun } from '../measure.ts'
 import { freePort } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
-import { type StoreProcess, startFauxqs } from '../targets/stores.ts'
+import { type StoreProcess, startFauxqs, storeDir } from '../targets/stores.ts'
 import {
   againstIngestOnly,
   catchUpMs,
@@ -140,7 +141,7 @@ export const s3Scenario: Scenario = {
     const wanted = (label: string) => only === undefined || only.includes(label)
 
     // The uploader keeping up with ingest.
-    const dir = join(ctx.scratch, `s3-store-${++stores}`)
+    const dir = await storeDir(ctx.scratch, `s3-store-${++stores}`)
     let store: StoreProcess | null = null
     try {
       store = await startFauxqs(dir, 0, [kBucket])

@@ -70,6 +70,7 @@ export const s3ConfigSchema = z
     /**
      * …and about this many bytes before compression. A catch-up window (batch.maxBytes) larger
      * than this becomes several objects, and their PUTs overlap the encoding of the next one.
+     * An object is compressed in one call on the worker thread, which does nothing else meanwhile.
      */
     maxObjectBytes: z
       .number()

@@ -8,13 +8,12 @@
  * - `msgpack`: length-prefixed frames, `u32be(length) msgpack(map)`, with the same field names;
  *   `seq` is a uint64 (and `ts` above 2^53-1), `body` a bin (no base64). Any msgpack reader can decode a frame.
  *
- * Then zstd (level 1 by default, see kZstdDefaultLevel) or gzip (6), through node:zlib's streams,
- * a slice at a time.
+ * Then zstd (level 1 by default, see kZstdDefaultLevel) or gzip (6), on the calling thread
+ * (encodeObject).
  */
 
-import { once } from 'node:events'
 import { promisify } from 'node:util'
-import { constants, createGzip, createZstdCompress, gunzip, zstdDecompress } from 'node:zlib'
+import { constants, gunzip, gzipSync, zstdCompressSync, zstdDecompress } from 'node:zlib'
 import { type BodyFormat, encodeBody, type SubscriberRecord } from '@module-ingest/subscriber-sdk'
 import { Packr, Unpackr } from 'msgpackr'
 
@@ -42,7 +41,7 @@ export function estimateBytes(r: SubscriberRecord, format: ObjectFormat, body: B
  * JSON escaping, so the body string is never scanned again, and each line is written into one
  * buffer instead of a string of the whole object (50–100 MB of 1 KiB bodies per CPU-second with
  * recordToJson + JSON.stringify, ~147 this way: bench/pieces.bench.ts). NDJSON is written into
- * `scratch` when it is large enough (encodeObject's reused slice buffers).
+ * `scratch` when it is large enough (encodeObject's reused buffer).
  */
 export function encodeRecords(
   records: readonly SubscriberRecord[],
@@ -144,17 +143,37 @@ function zstdParams(level: number): Record<number, number> {
   return params
 }
 
-/** Raw bytes encoded per slice: small enough that a slice compresses in a few ms. */
-const kSliceBytes = 1 << 20
+/**
+ * Output buffers of zstd/gzip: with zlib's default 16 KiB an object's output came in ~25 pieces per
+ * MiB, each a call into the binding (and, when this ran on the thread pool, a job and a callback
+ * into JS), about a fifth of the CPU per MB (bench/pieces.bench.ts).
+ */
+const kChunkBytes = 1 << 20
 
 /**
- * One object's body: records encoded a slice (~1 MiB) at a time into one streaming compressor
- * (node:zlib, one zstd frame or gzip member). While the thread pool compresses slice k, this
- * thread encodes slice k+1; at most one slice waits in the compressor, so an object occupies one
- * thread-pool thread at a time in short jobs (the log's fdatasyncs share that pool) and memory
- * stays at the compressed output plus two slices.
+ * The encoded object before compression, reused from object to object (it grows to the largest
+ * object's encoded size, ~1.4 × maxObjectBytes for NDJSON + base64): a fresh buffer of that size
+ * per object is external memory that makes V8 run full GCs. encodeObject is synchronous, so two
+ * objects never share it at once, and compression copies out of it.
  */
-export async function encodeObject(
+let scratch: Buffer | undefined
+
+/**
+ * One object's body: records encoded into one buffer, then compressed in one synchronous call
+ * (one zstd frame or one gzip member) on the calling thread.
+ *
+ * Synchronous on purpose. Through node:zlib's streams the compression ran on libuv's thread pool:
+ * threads at nice 0 shared by the whole process (the log's fdatasyncs use that pool too), so the
+ * heaviest part of a catch-up escaped the uploader thread's `nice`. Here it runs on the
+ * uploader's own thread, at its priority, and costs less per MB (no thread-pool hop).
+ * The price: the thread does nothing else meanwhile (encode + compress of a 16 MiB object of 1 KiB
+ * JSON at zstd 1: ~60 ms of CPU, ~180 ms with noisy bodies; high levels and gzip take longer),
+ * which maxObjectBytes bounds.
+ * Slices compressed one by one would keep the thread responsive, but as concatenated frames:
+ * valid zstd, yet Node's own zstdDecompress (24.x) and several other readers stop after the
+ * first frame and silently drop the rest.
+ */
+export function encodeObject(
   records: readonly SubscriberRecord[],
   o: {
     format: ObjectFormat
@@ -162,43 +181,18 @@ export async function encodeObject(
     compression: Compression
     compressionLevel?: number | undefined
   },
-): Promise<Buffer> {
+): Buffer {
+  // Uncompressed, the encoded bytes are the body: never the reused buffer (a PUT may still read it).
   if (o.compression === 'none') return encodeRecords(records, o.format, o.body)
-  // Output buffers of a slice's size: with zlib's default 16 KiB, compressing one slice took a
-  // thread-pool job and a callback into JS per 16 KiB of output, ~25 per slice; that overhead cost
-  // about a fifth of the CPU per MB (bench/pieces.bench.ts, the encodeObject rows).
-  const chunkSize = kSliceBytes
-  const z =
-    o.compression === 'gzip'
-      ? createGzip({ level: o.compressionLevel ?? 6, chunkSize })
-      : createZstdCompress({ chunkSize, params: zstdParams(o.compressionLevel ?? kZstdDefaultLevel) })
-  const out: Buffer[] = []
-  z.on('data', (chunk: Buffer) => out.push(chunk))
-  const ended = once(z, 'end')
-  // Two slice buffers in turn: a fresh 1.5 MB buffer per slice made V8 run a full GC about twice
-  // per 16 MiB object for the external memory alone. Buffer k last held slice k−2, which the
-  // compressor had consumed (its write callback) before slice k−1 was written.
-  const scratch: (Buffer | undefined)[] = [undefined, undefined]
-  let consumed: Promise<unknown> = Promise.resolve()
-  try {
-    for (let i = 0, k = 0; i < records.length; k ^= 1) {
-      let j = i
-      for (let bytes = 0; j < records.length && bytes < kSliceBytes; j++) bytes += records[j]!.body.byteLength
-      const slice = encodeRecords(records, o.format, o.body, i, j, scratch[k])
-      // NDJSON slices own their whole ArrayBuffer (never Node's shared pool): safe to reuse.
-      if (o.format === 'ndjson') scratch[k] = Buffer.from(slice.buffer, 0, slice.buffer.byteLength)
-      i = j
-      // At most one slice waits in the compressor while the next one is encoded. A failed write
-      // resolves too: the stream's error rejects `ended`.
-      await consumed
-      consumed = new Promise((resolve) => z.write(slice, resolve))
-    }
-    z.end()
-    await ended
-  } finally {
-    z.destroy()
-  }
-  return Buffer.concat(out)
+  const raw = encodeRecords(records, o.format, o.body, 0, records.length, scratch)
+  // NDJSON is written into `scratch` or a buffer of its own (never Node's shared pool): keep it.
+  if (o.format === 'ndjson') scratch = Buffer.from(raw.buffer, 0, raw.buffer.byteLength)
+  return o.compression === 'gzip'
+    ? gzipSync(raw, { level: o.compressionLevel ?? 6, chunkSize: kChunkBytes })
+    : zstdCompressSync(raw, {
+        chunkSize: kChunkBytes,
+        params: zstdParams(o.compressionLevel ?? kZstdDefaultLevel),
+      })
 }
 
 // --- reading objects back (tests, tools) -------------------------------------------------------

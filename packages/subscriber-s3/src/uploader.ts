@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises'
 import {
   AbortMultipartUploadCommand,
   HeadBucketCommand,
@@ -70,8 +71,6 @@ export class S3Uploader {
   #failed: { reason: string; key: string; nextCheckAt: number } | null = null
   #closed = new AbortController()
   #sweepTimer: NodeJS.Timeout | undefined
-  /** The object being encoded: the next one waits for it. */
-  #encoding: Promise<unknown> = Promise.resolve()
 
   constructor(config: S3SubscriberConfig, deps: UploaderDeps, client?: S3Client) {
     this.config = config
@@ -382,15 +381,13 @@ export class S3Uploader {
   async #put(o: PlannedObject, signal: AbortSignal): Promise<number> {
     const { config } = this
     const key = this.keys.keyOf(o.group, o.firstLsn, o.lastLsn)
-    // One object encodes at a time (one thread, one compression slice in the pool) while the PUTs
-    // of the objects before it are in flight: catch-up overlaps encoding with uploading without
-    // taking more than about a core from ingest.
-    const turn = this.#encoding.then(() => {
-      signal.throwIfAborted()
-      return encodeObject(o.records, config)
-    })
-    this.#encoding = turn.catch(() => {})
-    const body = await turn
+    // Encoding and compressing is synchronous (encode.ts: on this thread, at its nice value, never
+    // on the thread pool). Each object first waits for a turn of the event loop, so the PUTs of the
+    // objects before it get their sockets written in between: catch-up overlaps the store's work
+    // with encoding, and this thread never runs more than one object's encoding at a stretch.
+    await setImmediate()
+    signal.throwIfAborted()
+    const body = encodeObject(o.records, config)
     const started = performance.now()
     const upload = new Upload({
       client: this.client,

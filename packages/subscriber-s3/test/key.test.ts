@@ -35,6 +35,23 @@ test('an empty prefix leaves no leading or double slash; stream names stay one p
   t.true(k.own.test(k.keyOf(k.groupOf(rec(1)), 1, 2)))
 })
 
+test('groupOf keeps rendered prefixes: interleaved streams, modules, cores and minutes still get their own', (t) => {
+  const template = '{prefix}/{stream}/{module}/{core}/{hh}{mi}/{firstLsn}-{lastLsn}'
+  const k = compileKey(template, kc)
+  const t0 = Date.UTC(2026, 0, 2, 3, 4) * 1000
+  for (let i = 0; i < 3000; i++) {
+    const r = {
+      ...rec(i, `s${i % 3}`),
+      module: `m${i % 5}`,
+      core: i % 7 === 0 ? '' : 'c',
+      rts: t0 + ((i * 7919) % 600) * 1_000_000, // ten minutes, out of order
+    }
+    // A fresh compile has nothing kept: what groupOf must render.
+    t.is(k.groupOf(r), compileKey(template, kc).groupOf(r), `record ${i}`)
+  }
+  t.is(k.groupOf({ ...rec(1, 'a'), module: 'b', core: '' }), 'p/a/b/_/0304/')
+})
+
 test('templates that would break retries are refused with a reason', (t) => {
   t.is(keyTemplateProblem(DEFAULT_KEY_TEMPLATE), undefined)
   t.is(keyTemplateProblem('{prefix}/{module}/{mi}/{firstLsn}_{lastLsn}'), undefined)
