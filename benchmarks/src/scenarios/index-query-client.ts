@@ -2,15 +2,33 @@
  * The `index` scenario's query client, in a worker thread of its own (sub-index.ts starts it):
  * the harness's main thread also polls the server's stats, samples /proc and talks to the load
  * generators, and a query answered while that thread was busy would be timed late. Here the
- * client's event loop does nothing else.
+ * client's event loop does nothing else. Requests go over one keep-alive node:http socket, not
+ * `fetch`: undici's per-request objects cost the client about twice the CPU (sub-kv.ts oursGet has
+ * the numbers), and on this 2-core host a client waiting for a core is timed as server latency.
  *
  * workerData: { url, token, everyMs }. Message 'stop' → replies with what it measured; times are
  * epoch ms (performance.timeOrigin + now), which the main thread maps onto its own clock.
  */
+import http from 'node:http'
 import { parentPort, workerData } from 'node:worker_threads'
 
 const { url, token, everyMs } = workerData as { url: string; token: string; everyMs: number }
 const headers = { authorization: `Bearer ${token}` }
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+
+/** One GET: status and the whole reply body. */
+function get(): Promise<{ status: number; reply: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent, headers }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, reply: Buffer.concat(chunks) }))
+        res.once('error', reject)
+      })
+      .once('error', reject)
+  })
+}
 const epoch = () => performance.timeOrigin + performance.now()
 const done: Array<{ t: number; ms: number }> = []
 let buckets = 0
@@ -31,15 +49,14 @@ let next = performance.now()
 while (!stopped) {
   const t = epoch()
   try {
-    const res = await fetch(url, { headers })
     // The answer is in when its last byte is: parsing the JSON is the client's time.
-    const reply = await res.arrayBuffer()
+    const { status, reply } = await get()
     const ms = epoch() - t
-    const body = JSON.parse(Buffer.from(reply).toString()) as {
+    const body = JSON.parse(reply.toString()) as {
       series?: Array<{ points?: unknown[]; values?: unknown[] }>
       error?: string
     }
-    if (!res.ok) throw new Error(`${res.status} ${body.error ?? ''}`)
+    if (status !== 200) throw new Error(`${status} ${body.error ?? ''}`)
     const s = body.series?.[0]
     buckets = s?.points?.length ?? s?.values?.filter((v) => v !== null).length ?? 0
     bytes = reply.byteLength
