@@ -40,11 +40,17 @@ export interface ReadsThread {
   pullMetrics(): Promise<void>
   /** Close the listener and the store connections, end the thread. Idempotent. */
   close(): Promise<void>
+  /** @internal Tests: end the current thread as a crash would (it is restarted). */
+  crashForTests(): Promise<void>
 }
 
 const WORKER_URL = new URL('./reads-worker.ts', import.meta.url)
 /** How long close() waits for the thread to close its listener before terminating it. */
 const kCloseMs = 2000
+/** Restart backoff after the thread dies: first wait, longest wait. */
+const kRestartMs = [1000, 30_000] as const
+/** A thread that lived this long died of something new: the backoff starts over. */
+const kStableMs = 60_000
 
 type FromWorker =
   | { type: 'listening'; address: { host: string; port: number } }
@@ -55,16 +61,17 @@ type FromWorker =
   | { type: 'niceRefused'; message: string }
   | { type: 'closed' }
 
-/** Start the thread; resolves once its listener is bound, rejects (thread gone) when it cannot be. */
-export async function startReadsThread(
-  data: ReadsWorkerData,
-  logger: Logger,
-  /** Where the thread's metrics land (its loop delay, request times): the server's registry. */
-  metrics: Metrics,
-): Promise<ReadsThread> {
-  const log = logger.child({ component: 'reads' })
+/** A thread that listens: its worker and when it ended. */
+interface Spawned {
+  worker: Worker
+  exited: Promise<number>
+  address: { host: string; port: number }
+  startedAt: number
+}
+
+/** Start one thread; resolves once its listener is bound, rejects (thread gone) when it cannot be. */
+async function spawn(data: ReadsWorkerData): Promise<Spawned> {
   const worker = new Worker(WORKER_URL, { workerData: data, name: 'mi-reads' })
-  let closing: Promise<void> | null = null
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
   const address = await new Promise<{ host: string; port: number }>((resolve, reject) => {
     const onMessage = (m: FromWorker) => {
@@ -79,8 +86,30 @@ export async function startReadsThread(
     await worker.terminate()
     throw err
   })
+  return { worker, exited, address, startedAt: Date.now() }
+}
+
+/**
+ * Start the thread; resolves once its listener is bound, rejects (thread gone) when it cannot be.
+ * A thread that dies later (an uncaught error, an out-of-memory end) is started again on the same
+ * address after kRestartMs[0], doubling up to the last value while restarts keep failing or the
+ * thread keeps dying within kStableMs: reads are down meanwhile (connections refused), ingest is not
+ * touched, and each exit and restart is logged.
+ */
+export async function startReadsThread(
+  data: ReadsWorkerData,
+  logger: Logger,
+  /** Where the thread's metrics land (its loop delay, request times): the server's registry. */
+  metrics: Metrics,
+): Promise<ReadsThread> {
+  const log = logger.child({ component: 'reads' })
+  let current = await spawn(data)
+  // Restarts bind the port the first thread got (the configured one, or the one port 0 chose).
+  const again: ReadsWorkerData = { ...data, listen: { host: data.listen.host, port: current.address.port } }
+  let closing: Promise<void> | null = null
+  let delay: number = kRestartMs[0]
   let metricsWaiters: Array<() => void> = []
-  worker.on('message', (m: FromWorker) => {
+  const onMessage = (m: FromWorker) => {
     if (m.type === 'metrics') {
       metrics.mergeFrom('reads', m.snapshot)
       const waiting = metricsWaiters
@@ -97,43 +126,75 @@ export async function startReadsThread(
         { event: 'AuthCredentialsReloadError', thread: 'reads', err: m.message },
         'credentials not reloaded by the reads thread (it keeps its last good set)',
       )
-  })
-  // The read APIs are not the data path: a crash of this thread is logged, ingest goes on.
-  worker.on('error', (err) =>
-    log.error(
-      { event: 'ReadsThreadFailed', err: err.message },
-      'the read APIs thread failed; reads are down',
-    ),
-  )
-  exited.then((code) => {
-    if (!closing)
-      log.error({ event: 'ReadsThreadExited', code }, 'the read APIs thread exited; reads are down')
-  })
+  }
+  // The read APIs are not the data path: a crash of this thread is logged and the thread started
+  // again; ingest goes on meanwhile.
+  const supervise = (t: Spawned) => {
+    t.worker.on('message', onMessage)
+    t.worker.on('error', (err) =>
+      log.error({ event: 'ReadsThreadFailed', err: err.message }, 'the read APIs thread failed'),
+    )
+    t.exited.then(async (code) => {
+      if (closing) return
+      if (Date.now() - t.startedAt >= kStableMs) delay = kRestartMs[0]
+      for (;;) {
+        log.error(
+          { event: 'ReadsThreadExited', code, restartInMs: delay },
+          `the read APIs thread exited (code ${code}); reads are down, restarting it in ${delay} ms`,
+        )
+        await new Promise((r) => setTimeout(r, delay).unref())
+        const wait = delay
+        delay = Math.min(delay * 2, kRestartMs[1])
+        if (closing) return
+        try {
+          current = await spawn(again)
+        } catch (err) {
+          log.error({ event: 'ReadsThreadRestartFailed', err: (err as Error).message, waitedMs: wait })
+          continue
+        }
+        if (closing) {
+          await stop(current)
+          return
+        }
+        log.info(
+          { event: 'ReadsThreadRestarted', port: current.address.port },
+          'the read APIs thread is back',
+        )
+        supervise(current)
+        return
+      }
+    })
+  }
+  supervise(current)
   log.info(
-    { event: 'ReadsListening', host: address.host, port: address.port },
-    `read APIs listening on ${address.host}:${address.port}`,
+    { event: 'ReadsListening', host: current.address.host, port: current.address.port },
+    `read APIs listening on ${current.address.host}:${current.address.port}`,
   )
   return {
-    address,
-    reloadCredentials: () => worker.postMessage({ type: 'reload' }),
+    address: current.address,
+    reloadCredentials: () => current.worker.postMessage({ type: 'reload' }),
     pullMetrics() {
       if (closing) return Promise.resolve()
       return new Promise<void>((resolve) => {
         metricsWaiters.push(resolve)
         setTimeout(resolve, 1000).unref()
-        worker.postMessage({ type: 'metrics' })
+        current.worker.postMessage({ type: 'metrics' })
       })
     },
     close() {
-      closing ??= (async () => {
-        worker.postMessage({ type: 'close' })
-        const timer = setTimeout(() => void worker.terminate(), kCloseMs)
-        await exited
-        clearTimeout(timer)
-      })()
+      closing ??= stop(current)
       return closing
     },
+    crashForTests: () => current.worker.terminate().then(() => {}),
   }
+}
+
+/** Ask the thread to close its listener and stores; terminate it if it has not within kCloseMs. */
+async function stop(t: Spawned): Promise<void> {
+  t.worker.postMessage({ type: 'close' })
+  const timer = setTimeout(() => void t.worker.terminate(), kCloseMs)
+  await t.exited
+  clearTimeout(timer)
 }
 
 /** The read APIs' paths; on the metrics listener they answer 421 naming the reads listener. */
