@@ -10,38 +10,12 @@ import { fileURLToPath } from 'node:url'
 import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { openLog } from '@module-ingest/log'
 import { startSubscribers } from '@module-ingest/subscriber-runtime'
+import { captureLogger, type LogLine } from '@module-ingest/testing/capture-logger'
 import test from 'ava'
 import { lsnsOf, readObjects, startTestS3 } from './_fauxqs.ts'
 
 const kPlugin = fileURLToPath(new URL('../src/index.ts', import.meta.url))
 const kRecords = 2000
-
-interface Line {
-  atMs: number
-  level: string
-  msg: string
-  obj: Record<string, unknown>
-}
-
-function captureLogger(lines: Line[]) {
-  const at =
-    (level: string) =>
-    (obj: unknown, msg?: string): void => {
-      if (typeof obj === 'string') lines.push({ atMs: Date.now(), level, msg: obj, obj: {} })
-      else
-        lines.push({ atMs: Date.now(), level, msg: msg ?? '', obj: (obj ?? {}) as Record<string, unknown> })
-    }
-  const logger = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: () => logger,
-  }
-  return logger
-}
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000) {
   const until = Date.now() + timeoutMs
@@ -69,7 +43,7 @@ test('store back after a long outage: first upload within ~a probe interval, not
   await using s3 = await startTestS3()
   s3.createBucket('resume')
   await s3.stop()
-  const lines: Line[] = []
+  const lines: LogLine[] = []
   const emitted: { stream: string }[] = []
   const rt = await startSubscribers({
     dataDir: dir,

@@ -7,6 +7,7 @@ export {
   type AttackOutcomes,
   startAttack,
 } from './attack.ts'
+export { captureLogger, type LogLine } from './capture-logger.ts'
 export { MI_ERR_TESTING_BINARY_MISSING, MI_ERR_TESTING_PROCESS_START } from './errors.ts'
 export { MipSocket, type ReceivedFrame } from './mip-socket.ts'
 export type { NatsServer, NatsServerOptions } from './nats-server.ts'
