@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'idx-catchup-'))
-const log = await openLog(join(dataDir, 'log'), { flush: 'none' } as any)
+const log = await openLog(join(dataDir, 'log'), { flush: 'none' })
 const nowUs = Date.now() * 1000
 const bodies = Array.from({ length: 3600 }, (_, i) =>
   Buffer.from(
@@ -66,7 +66,9 @@ const applied = () => {
   try {
     const db = new DatabaseSync(indexPath, { readOnly: true })
     try {
-      return (db.prepare('SELECT max(lsn) AS l FROM applied').get() as any)?.l ?? 0
+      return (
+        (db.prepare('SELECT max(lsn) AS l FROM applied').get() as { l: number | null } | undefined)?.l ?? 0
+      )
     } finally {
       db.close()
     }
