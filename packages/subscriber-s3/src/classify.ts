@@ -88,3 +88,12 @@ export function describeS3Error(err: unknown): string {
   const msg = ((err ?? {}) as SdkError).message ?? String(err)
   return `${codeOf(err)}${status === undefined ? '' : ` (${status})`}: ${msg}`
 }
+
+/** An S3 error and the key (or step, like `(HeadBucket)`) it happened at, for the log line operators search for. */
+export class StepError extends Error {
+  key: string
+  constructor(key: string, cause: unknown) {
+    super(describeS3Error(cause), { cause })
+    this.key = key
+  }
+}

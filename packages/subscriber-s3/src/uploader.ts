@@ -7,24 +7,17 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import {
-  type Logger,
-  type SubscriberMetrics,
-  type SubscriberRecord,
-  sleep,
-} from '@module-ingest/subscriber-sdk'
-import { classifyS3Error, describeS3Error } from './classify.ts'
+import type { SubscriberContext, SubscriberRecord } from '@module-ingest/subscriber-sdk'
+import { classifyS3Error, describeS3Error, StepError } from './classify.ts'
 import { createS3Client } from './client.ts'
 import { extensionOf, type S3SubscriberConfig } from './config.ts'
 import { encodeObject, estimateBytes } from './encode.ts'
-import { MI_ERR_S3_BUCKET_FATAL, MI_ERR_S3_UNAVAILABLE, MI_ERR_S3_UPLOAD_FAILED } from './errors.ts'
+import { MI_ERR_S3_BUCKET_FATAL, MI_ERR_S3_UPLOAD_FAILED } from './errors.ts'
 import { type CompiledKey, compileKey, type LsnRange } from './key.ts'
+import { Outage } from './outage.ts'
 import { groupRecords, type PlannedObject, planGroup } from './plan.ts'
 
-export interface UploaderDeps {
-  logger: Logger
-  metrics: SubscriberMetrics
-}
+export type UploaderDeps = Pick<SubscriberContext, 'logger' | 'metrics'>
 
 export interface UploadResult {
   objects: number
@@ -34,28 +27,19 @@ export interface UploadResult {
   bytes: number
 }
 
-/** Where a failure happened, for the log line operators search for. */
-class StepError extends Error {
-  key: string
-  constructor(key: string, cause: unknown) {
-    super(describeS3Error(cause), { cause })
-    this.key = key
-  }
-}
-
 /**
  * The engine behind the `s3` subscriber: one S3 client, the listing cache that makes retries
- * idempotent, uploads, failure classification and pacing. Not exported from the package root.
+ * idempotent, uploads and failure classification; the failed and offline states and the pacing
+ * while the store is out are outage.ts. Not exported from the package root.
  *
- *   upload(batch) ─► failed & recheck not due? ─► wait (bounded) ─► MI_ERR_S3_BUCKET_FATAL
- *        │
+ *   upload(batch) ─► failed & recheck not due? ─► wait (bounded) ─► MI_ERR_S3_BUCKET_FATAL   (outage.ts)
+ *        ├─► offline and no probe answered? ─► HeadBucket; still down ─► as unavailable below (outage.ts)
  *        ├─► plan: group by key prefix, LIST each prefix not seen yet, skip stored records
  *        ├─► encode + compress + PUT (multipart past partSizeBytes), ≤ uploadConcurrency at once
  *        └─► resolve once every object is acknowledged ─► the runtime commits the offset
  *            on failure: unavailable ─► backoff (capped, jittered), probing the store ─► MI_ERR_S3_UNAVAILABLE
- *                                       (retryAfterMs 0: the runtime retries at once; offline, the
- *                                        retry starts with a HeadBucket, not with encoding the batch)
- *                        config      ─► state failed, one log line, MI_ERR_S3_BUCKET_FATAL
+ *                                       (retryAfterMs 0: the runtime retries at once)   (outage.ts)
+ *                        config      ─► state failed, one log line, MI_ERR_S3_BUCKET_FATAL (outage.ts)
  *                        rejected    ─► MI_ERR_S3_UPLOAD_FAILED (counts as an attempt)
  */
 export class S3Uploader {
@@ -65,10 +49,7 @@ export class S3Uploader {
   #deps: UploaderDeps
   /** group prefix → ranges of objects known to exist there (LRU by Map order). */
   #listed = new Map<string, LsnRange[]>()
-  #offlineRounds = 0
-  /** Offline: the last wait ended with the store answering a probe (the next round skips its own). */
-  #answered = false
-  #failed: { reason: string; key: string; nextCheckAt: number } | null = null
+  #outage: Outage
   #closed = new AbortController()
   #sweepTimer: NodeJS.Timeout | undefined
 
@@ -82,10 +63,9 @@ export class S3Uploader {
       ext: extensionOf(config),
       timeField: config.timeField,
     })
-  }
-
-  get failed(): boolean {
-    return this.#failed !== null
+    this.#outage = new Outage(config, deps, (signal) =>
+      this.client.send(new HeadBucketCommand({ Bucket: config.bucket }), { abortSignal: signal }),
+    )
   }
 
   /**
@@ -93,39 +73,13 @@ export class S3Uploader {
    * usable, and are there multipart uploads of ours left over from a crash?
    */
   start(): void {
-    this.#deps.metrics.gauge('s3_failed').set(0)
-    void this.#probe()
+    void this.#outage.checkBucket(this.#closed.signal)
     void this.sweepStaleUploads()
     this.#sweepTimer = setInterval(
       () => void this.sweepStaleUploads(),
       Math.max(60_000, this.config.staleUploadMs / 2),
     )
     this.#sweepTimer.unref()
-  }
-
-  async #probe(): Promise<void> {
-    try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }), {
-        abortSignal: this.#closed.signal,
-      })
-      this.#deps.logger.info({ event: 'S3BucketReady', bucket: this.config.bucket }, 'bucket is reachable')
-    } catch (err) {
-      if (this.#closed.signal.aborted) return
-      const kind = classifyS3Error(err)
-      // HeadBucket has no body: a 404/403 comes back without an S3 code, only the status. It needs
-      // s3:ListBucket: write-only credentials with `reconcile: off` get a 403 here and still work,
-      // so a 403 only fails the subscriber when reconcile's LISTs would fail the same way.
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
-      const writeOnlyMaybe = status === 403 && this.config.reconcile === 'off'
-      if ((kind === 'config' && !writeOnlyMaybe) || (kind === 'rejected' && status === 404)) {
-        this.#enterFailed(new StepError('(HeadBucket)', err))
-      } else {
-        this.#deps.logger.warn(
-          { event: 'S3BucketUnreachable', bucket: this.config.bucket, err: describeS3Error(err) },
-          'bucket not reachable yet; records wait in the log',
-        )
-      }
-    }
   }
 
   /** Abort our own multipart uploads older than staleUploadMs. Best effort: errors are logged. */
@@ -179,23 +133,15 @@ export class S3Uploader {
   async upload(batch: readonly SubscriberRecord[], signal: AbortSignal): Promise<UploadResult> {
     const { metrics } = this.#deps
     const deadline = Date.now() + this.config.handleBudgetMs
-    if (this.#failed !== null) await this.#whileFailed(signal)
+    await this.#outage.waitIfFailed(signal)
     const pending = this.#backlog(batch)
-    // Offline and the last wait ended without an answer: one HeadBucket says whether to try, rather
-    // than encoding and compressing the whole batch for a PUT that fails.
-    if (this.#offlineRounds > 0 && !this.#answered) {
-      const down = await this.#unreachable(AbortSignal.any([signal, untilSignal(deadline)]))
-      if (down !== null) {
-        metrics.counter('s3_retries_total').inc()
-        return this.#unavailable(new StepError('(HeadBucket)', down), deadline, signal)
-      }
-    }
+    await this.#outage.checkReachable(deadline, signal)
     // A stalled upload (half-open uplink: no error, no progress) must end as "unavailable" before
     // the runtime's timeoutMs ends it as a failed attempt that, repeated, would dead-letter.
     const budget = AbortSignal.timeout(Math.max(1, deadline - Date.now()))
     try {
       const result = await this.#uploadBatch(batch, AbortSignal.any([signal, budget]), pending)
-      this.#recovered()
+      this.#outage.recovered()
       return result
     } catch (err) {
       if (signal.aborted && !(err instanceof StepError)) throw err
@@ -210,7 +156,7 @@ export class S3Uploader {
       const kind = overBudget ? 'unavailable' : classifyS3Error(step.cause)
       metrics.counter('s3_retries_total').inc()
       if (kind === 'config') {
-        this.#enterFailed(step)
+        this.#outage.fail(step)
         throw new MI_ERR_S3_BUCKET_FATAL(
           this.config.bucket,
           step.key,
@@ -221,69 +167,9 @@ export class S3Uploader {
           },
         )
       }
-      if (kind === 'unavailable') return this.#unavailable(step, deadline, signal)
+      if (kind === 'unavailable') return this.#outage.unavailable(step, deadline, signal)
       metrics.counter('s3_upload_errors_total').inc()
       throw new MI_ERR_S3_UPLOAD_FAILED(this.config.bucket, step.key, step.message, { cause: step.cause })
-    }
-  }
-
-  /**
-   * The store is unreachable: hold the batch for this round's backoff (capped, jittered), probing
-   * the store every ~offlineProbeMs, then report MI_ERR_S3_UNAVAILABLE with retryAfterMs 0. The
-   * wait already happened here, so the runtime must not add its own (up to 30 s) on top: a store
-   * that came back is used within one probe interval (subscriber-runtime README, "Unavailable
-   * downstreams").
-   */
-  async #unavailable(step: StepError, deadline: number, signal: AbortSignal): Promise<never> {
-    this.#deps.metrics.counter('s3_unavailable_total').inc()
-    const waitMs = Math.min(this.#backoffMs(++this.#offlineRounds), Math.max(0, deadline - Date.now()))
-    this.#deps.logger.warn(
-      {
-        event: 'S3UnavailableError',
-        bucket: this.config.bucket,
-        key: step.key,
-        err: step.message,
-        round: this.#offlineRounds,
-        retryInMs: waitMs,
-        probeEveryMs: this.config.offlineProbeMs,
-      },
-      'S3 unreachable; the batch stays in the log and is retried',
-    )
-    this.#answered = await this.#waitForStore(waitMs, signal)
-    const err = new MI_ERR_S3_UNAVAILABLE(
-      this.config.endpoint ?? `s3.${this.config.region}`,
-      this.config.bucket,
-      step.message,
-      { cause: step.cause },
-    )
-    throw Object.assign(err, { retryAfterMs: 0 })
-  }
-
-  /** Up to `ms`, a HeadBucket every ~offlineProbeMs (jittered: hosts coming back must not probe in step). True: the store answered. */
-  async #waitForStore(ms: number, signal: AbortSignal): Promise<boolean> {
-    const until = Date.now() + ms
-    const every = this.config.offlineProbeMs
-    for (;;) {
-      const left = until - Date.now()
-      if (left <= 0 || signal.aborted) return false
-      await sleep(Math.min(left, Math.round(every / 2 + (Math.random() * every) / 2)), signal)
-      if (signal.aborted || Date.now() >= until) return false
-      // Bounded by the wait: a probe into a half-open uplink must not stretch handle() past
-      // handleBudgetMs (then timeoutMs would count it as a failed attempt).
-      if ((await this.#unreachable(AbortSignal.any([signal, untilSignal(until)]))) === null) return true
-    }
-  }
-
-  /**
-   * One HeadBucket. Null when the store answered anything but an outage (a 403 for write-only
-   * keys, a 404: the upload reports those properly), else the error.
-   */
-  async #unreachable(signal: AbortSignal): Promise<unknown> {
-    try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }), { abortSignal: signal })
-      return null
-    } catch (err) {
-      return signal.aborted || classifyS3Error(err) === 'unavailable' ? err : null
     }
   }
 
@@ -444,7 +330,9 @@ export class S3Uploader {
       .catch(() => {})
   }
 
-  // --- state -------------------------------------------------------------------------------------
+  // --- backlog gauges ----------------------------------------------------------------------------
+  // What was handed to us and is not in the store yet. It shrinks with each acknowledged object, so
+  // it belongs to the pipeline, not to outage.ts (where it only happens to grow).
 
   #backlog(batch: readonly SubscriberRecord[]): { records: number; bytes: number } {
     let bytes = 0
@@ -463,79 +351,11 @@ export class S3Uploader {
     this.#deps.metrics.gauge('s3_backlog_bytes').set(Math.max(0, bytes))
   }
 
-  #backoffMs(round: number): number {
-    const { initialMs, maxMs } = this.config.offlineBackoff
-    const cap = Math.min(maxMs, this.config.maxHandleWaitMs, initialMs * 2 ** Math.min(round - 1, 30))
-    // Full jitter: many edge hosts coming back online at once must not hit the store in step.
-    return Math.round(cap / 2 + (Math.random() * cap) / 2)
-  }
-
-  #enterFailed(step: StepError): void {
-    const { bucket, failedRecheckMs } = this.config
-    const first = this.#failed === null
-    this.#failed = { reason: step.message, key: step.key, nextCheckAt: Date.now() + failedRecheckMs }
-    this.#deps.metrics.gauge('s3_failed').set(1)
-    this.#deps.metrics.counter('s3_config_errors_total').inc()
-    // One error line per re-check (default once a minute), never one per redelivery.
-    this.#deps.logger.error(
-      {
-        event: 'S3ConfigError',
-        bucket,
-        key: step.key,
-        err: step.message,
-        recheckInMs: failedRecheckMs,
-        first,
-      },
-      `s3 subscriber failed: bucket ${bucket}, key ${step.key}: ${step.message}. Records wait in the log; fix the options and restart, or wait for the re-check`,
-    )
-  }
-
-  /** While failed: wait (bounded by maxHandleWaitMs) and throw, until a re-check is due. */
-  async #whileFailed(signal: AbortSignal): Promise<void> {
-    const failed = this.#failed!
-    const left = failed.nextCheckAt - Date.now()
-    if (left > 0) {
-      await sleep(Math.min(left, this.config.maxHandleWaitMs), signal)
-      if (Date.now() < failed.nextCheckAt || signal.aborted) {
-        throw new MI_ERR_S3_BUCKET_FATAL(
-          this.config.bucket,
-          failed.key,
-          failed.reason,
-          this.config.failedRecheckMs,
-        )
-      }
-    }
-    // Due: this batch's upload is the re-check.
-  }
-
-  #recovered(): void {
-    if (this.#failed !== null) {
-      this.#deps.logger.info(
-        { event: 'S3ConfigRecovered', bucket: this.config.bucket },
-        'bucket usable again',
-      )
-      this.#deps.metrics.gauge('s3_failed').set(0)
-      this.#failed = null
-    }
-    if (this.#offlineRounds > 0) {
-      this.#deps.logger.info(
-        { event: 'S3Reachable', bucket: this.config.bucket, afterRounds: this.#offlineRounds },
-        'S3 reachable again',
-      )
-      this.#offlineRounds = 0
-      this.#answered = false
-    }
-  }
-
   close(): void {
     this.#closed.abort()
     clearInterval(this.#sweepTimer)
     this.client.destroy()
   }
-}
-
-function untilSignal(atMs: number): AbortSignal {
-  return AbortSignal.timeout(Math.max(1, atMs - Date.now()))
 }
 
 function budgetError(ms: number): Error {
