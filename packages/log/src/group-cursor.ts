@@ -1,20 +1,15 @@
 // A cursor that hands out whole committed groups instead of one record object per record. The
 // positioning, CRC checks, gap skipping and watermark handling are the record cursor's own
-// (reader.ts); only the per-group decode differs: one pass over the group's (decompressed) batch
-// bytes into typed columns, record bodies left in place as offsets. Consumers that move records on
+// (cursor.ts, chunk-decoder.ts); only the per-group decode differs: one pass over the group's
+// (decompressed) batch bytes into typed columns, record bodies left in place as offsets. Consumers that move records on
 // in bulk (the subscriber runtime's columnar batches) copy byte ranges instead of allocating a
 // record object, a body copy and a body view per record on their thread.
+
+import type { GroupDecoder, ReadBudget } from './chunk-decoder.ts'
+import type { Cursor, CursorOptions, ReadOptions } from './cursor.ts'
+import type { WaitOptions } from './follow.ts'
 import { Reader as Bytes, type GroupHeader, kFlagBatchNames, kFlagTs64 } from './format.ts'
-import type {
-  Cursor,
-  CursorOptions,
-  GroupDecoder,
-  ReadBudget,
-  Reader,
-  ReadOptions,
-  StoredRecord,
-  WaitOptions,
-} from './reader.ts'
+import type { Reader, StoredRecord } from './reader.ts'
 
 /** One append inside a group: module, core, seq and receive time are per append. */
 export interface GroupBatch {

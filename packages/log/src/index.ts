@@ -35,6 +35,17 @@
  * verifier.ts        background CRC check of sealed segments
  * ```
  *
+ * ## Reader layout
+ * ```
+ * reader.ts          Reader: the watermark, the segment directory and sparse indexes, the
+ *                    catalog view, consumer groups; the cursors it opened
+ * cursor.ts          Cursor: positioning (by lsn or receive time), read(), skipping and
+ *                    accounting damage (gaps)
+ * chunk-decoder.ts   one chunk of a segment: CRC check, decode (sliced), names from the catalog
+ * follow.ts          learning that the watermark moved; waitForData()
+ * group-cursor.ts    a cursor handing out whole groups: its own decode, the same Cursor
+ * ```
+ *
  * ## On-disk format (directory)
  * ```
  * <base:20 digits>.seg   segment: "MILOGSG1" | u64le base lsn | group*
@@ -117,7 +128,7 @@
  * ## Durable watermark (how readers learn it)
  * The writer pwrites `durable` (durableLsn, segment base, end offset, CRC) after each commit;
  * readers re-read it on every `read()` and never read past (segment, end offset). How they learn
- * that it moved is one mechanism with two transports (durable-signal.ts):
+ * that it moved is one mechanism with two transports (durable-signal.ts; the reader's side is follow.ts):
  * - in the writer's process, `log.durableSignal` (Int32Array over a SharedArrayBuffer: a commit
  *   counter bumped with Atomics.add + notify after every commit, and the durable lsn), passed to
  *   openReader or watched with `watchDurable(signal, cb)` (the engine hands it to the main thread);
@@ -188,6 +199,8 @@ export type { BodyFormat } from '@module-ingest/subscriber-sdk/record'
 export { encodeBody, kBodyFormats, printableText, recordToJson } from '@module-ingest/subscriber-sdk/record'
 export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './config.ts'
 export { kDefaults } from './config.ts'
+export type { CursorOptions, LogGap, ReadOptions } from './cursor.ts'
+export { Cursor } from './cursor.ts'
 export { durableLsnOf, watchDurable } from './durable-signal.ts'
 export {
   MI_ERR_LOG_APPEND_INVALID,
@@ -201,6 +214,7 @@ export {
   MI_ERR_LOG_OPTION_INVALID,
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
+export type { WaitOptions } from './follow.ts'
 export type { CommittedGroup, GroupBatch, GroupCursorOptions } from './group-cursor.ts'
 export { GroupCursor, groupRecord, groupTs } from './group-cursor.ts'
 export type { RepairLock, WriterLockState } from './lock.ts'
@@ -228,17 +242,8 @@ export {
   unquarantineSegment,
   verifyLog,
 } from './raw.ts'
-export type {
-  CursorOptions,
-  GroupInfo,
-  Groups,
-  LogGap,
-  ReaderOptions,
-  ReadOptions,
-  StoredRecord,
-  WaitOptions,
-} from './reader.ts'
-export { Cursor, openReader, Reader } from './reader.ts'
+export type { GroupInfo, Groups, ReaderOptions, StoredRecord } from './reader.ts'
+export { openReader, Reader } from './reader.ts'
 export type { RecoveryReport } from './recovery.ts'
 export type { SealResult } from './seal.ts'
 export { sealSegmentAtDamage } from './seal.ts'

@@ -335,7 +335,7 @@ export async function recover(dir: string, o: RecoverOptions): Promise<Recovered
         fs.ftruncateSync(fd, build.stop.offset)
       } else {
         // Reported, never quarantined: readers skip the bad group with an accounted gap and still
-        // serve every intact group after it (reader.ts); `recover-dump verify` lists it.
+        // serve every intact group after it (cursor.ts); `recover-dump verify` lists it.
         for (const d of damage) report.corruptions.push({ segment: name, offset: d.offset, reason: d.reason })
         nextLsn = bases[i + 1]!
       }
