@@ -17,7 +17,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { adminRequest } from '@module-ingest/telemetry'
 import { startServerProcess } from '@module-ingest/testing'
-import { prng, syntheticRow } from '../src/model-math.ts'
+import { seededRandom } from '@module-ingest/testing/random'
+import { syntheticRow } from '../src/model-math.ts'
 import { FIELDS, jsonBody } from '../test/helpers/fixtures.ts'
 
 const total = Number(process.env.MI_BENCH_RECORDS ?? 200_000)
@@ -55,7 +56,7 @@ try {
   const stats = async () =>
     (await adminRequest(join(dataDir, 'admin.sock'), 'stats', {}, { timeoutMs: 10_000 })) as Stats
   const scores = async () => (await stats()).subscribers?.find((s) => s.name === 'scores')
-  const rand = prng(7)
+  const rand = seededRandom(7)
   const bodies = Array.from({ length: 1024 }, () => JSON.stringify(jsonBody(syntheticRow(rand))))
   const clients = await Promise.all(
     Array.from({ length: connections }, (_, i) =>

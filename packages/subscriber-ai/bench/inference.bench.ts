@@ -9,15 +9,16 @@
  * Numbers from a loaded 2-core machine are noisy: compare within one run, not across machines.
  */
 import { createTestHarness } from '@module-ingest/subscriber-sdk/testkit'
+import { seededRandom } from '@module-ingest/testing/random'
 import { InferenceSession, Tensor } from 'onnxruntime-node'
 import { SHIPPED_MODEL_PATH } from '../src/config.ts'
 import ai from '../src/index.ts'
-import { prng, syntheticRow } from '../src/model-math.ts'
+import { syntheticRow } from '../src/model-math.ts'
 import { FIELDS, jsonBody } from '../test/helpers/fixtures.ts'
 import { startV2Server } from '../test/helpers/v2-server.ts'
 
 const seconds = Number(process.env.MI_BENCH_SECONDS ?? 2)
-const rand = prng(1)
+const rand = seededRandom(1)
 const pool = Array.from({ length: 4096 }, () => syntheticRow(rand))
 
 async function measure(name: string, rowsPerCall: number, call: () => Promise<unknown>) {

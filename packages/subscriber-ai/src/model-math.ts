@@ -42,18 +42,6 @@ export function forward(m: LinearAutoencoder, row: ArrayLike<number>): ModelOutp
   return { score: f32(sum / m.features), code: [...code] }
 }
 
-/** Deterministic PRNG (mulberry32): the fitted weights must not change between builds. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function gaussian(rand: () => number): number {
   const u = Math.max(rand(), 1e-12)
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand())

@@ -1,6 +1,8 @@
 /**
  * mulberry32: a small seeded PRNG for property and model tests, so a failing seed reproduces.
- * Returns floats in [0, 1). Not for anything but tests (32-bit state, not cryptographic).
+ * Returns floats in [0, 1). Not for anything but tests and build-time tools (32-bit state, not
+ * cryptographic). The sequence is pinned (test/random.test.ts): recorded failing seeds replay, and
+ * subscriber-ai's scripts/make-model.ts fits the shipped model from it.
  * Its own subpath (`@module-ingest/testing/random`) so worker-thread fixtures import it without
  * loading the rest of this package.
  */
