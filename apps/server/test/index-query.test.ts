@@ -219,7 +219,21 @@ test('module-ingest query: tables, --json pages, exit codes', async (t) => {
   const want = readable(recs)
   // The CLI over the same API: table and --json.
   const base = ['query', '--url', s.api, '--token', s.reader]
-  const [table, json, denied, usage] = await Promise.all([
+  const range = [
+    ...base,
+    'range',
+    '--field',
+    'temp',
+    '--module',
+    'kiln-7',
+    '--from',
+    String(kFrom),
+    '--to',
+    String(kTo),
+    '--step',
+    '1m',
+  ]
+  const [table, json, denied, usage, points, values, valuesJson] = await Promise.all([
     run([...base, 'latest', '--field', 'load', '--module', 'kiln-7']),
     run([
       ...base,
@@ -235,6 +249,9 @@ test('module-ingest query: tables, --json pages, exit codes', async (t) => {
     ]),
     run(['query', '--url', s.api, '--token', s.writerOnly, 'status']),
     run([...base, 'range', '--field', 'temp', '--from', 'soon']),
+    run(range),
+    run([...range, '--format', 'values']),
+    run([...range, '--format', 'values', '--json']),
   ])
   t.is(table.code, 0, table.stderr)
   t.regex(table.stdout, /^STREAM\s+MODULE\s+FIELD\s+TIME\s+VALUE\n/)
@@ -248,4 +265,13 @@ test('module-ingest query: tables, --json pages, exit codes', async (t) => {
   t.is(denied.code, 1)
   t.regex(denied.stderr, /HTTP 403: operator ops has no read:<stream> scope/)
   t.is(usage.code, 2)
+  // --format values: the API's other range shape; the table is the same as from points.
+  t.is(points.code, 0, points.stderr)
+  t.is(values.code, 0, values.stderr)
+  t.regex(points.stdout, /^TIME\s+STREAM\s+MODULE\s+FIELD\s+VALUE\n.*kiln-7\s+temp/s)
+  t.is(values.stdout, points.stdout)
+  const shaped = JSON.parse(valuesJson.stdout) as { series: Array<{ values?: unknown[]; points?: unknown }> }
+  t.true(
+    shaped.series.length > 0 && shaped.series.every((s) => Array.isArray(s.values) && s.points === undefined),
+  )
 })

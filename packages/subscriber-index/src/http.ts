@@ -7,12 +7,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { bearerReadAccess, type VerifyOperator } from '@module-ingest/auth/bearer'
-import { type BodyFormat, kBodyFormats, type Reader, recordToJson } from '@module-ingest/log'
+import { type BodyFormat, type Reader, recordToJson } from '@module-ingest/log'
 import { matchPattern } from '@module-ingest/protocol'
 import { HttpError, type JsonRoute, JsonText, jsonApiHandler } from '@module-ingest/telemetry/json-api'
 import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
 import { logRecordSource, oldestLogLsn, openReader } from './log-source.ts'
-import { bad, Params } from './params.ts'
+import { bad, kQueryEndpoints, kRecordBodies, Params, type QueryEndpoint } from './params.ts'
 import { IndexReader, kRangeFormats, type StreamFilter } from './query.ts'
 import { kMaxRawRows } from './range.ts'
 
@@ -82,7 +82,7 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
 
   /** series and latest: the latest point of each series, one page at a time (`after` = previous `next`). */
   const seriesPage = (q: URLSearchParams, patterns: string[]) => {
-    const p = new Params(q, ['index', 'stream', 'module', 'field', 'limit', 'after'])
+    const p = new Params(q, kQueryEndpoints.series)
     const r = ready(pick(p))
     const after = p.string('after')
     if (after !== undefined && !/^\d{1,15}$/.test(after))
@@ -97,9 +97,10 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
     return { rows: out.series, next: out.after !== undefined ? { next: String(out.after) } : {} }
   }
 
-  const routes: Record<string, JsonRoute> = {
+  // One route per endpoint of kQueryEndpoints (the type checks both ways).
+  const routes: Record<QueryEndpoint, JsonRoute> = {
     status(q) {
-      const p = new Params(q, ['index'])
+      const p = new Params(q, kQueryEndpoints.status)
       const r = ready(pick(p))
       return { ...r.status(), logOldestLsn: oldestLogLsn(options.logDir) }
     },
@@ -120,18 +121,7 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
       return { latest: page.rows, ...page.next }
     },
     range(q, patterns) {
-      const p = new Params(q, [
-        'index',
-        'stream',
-        'module',
-        'field',
-        'from',
-        'to',
-        'step',
-        'agg',
-        'limit',
-        'format',
-      ])
+      const p = new Params(q, kQueryEndpoints.range)
       const r = ready(pick(p))
       const t = now()
       const toUs = p.time('to', t, t)
@@ -165,13 +155,13 @@ export function createIndexQueryHandler(options: IndexQueryOptions): IndexHttpHa
       return new JsonText([`${head.slice(0, -1)},"series":`, ...out.seriesJson, `${next}}`])
     },
     async records(q, patterns) {
-      const p = new Params(q, ['index', 'stream', 'module', 'from', 'to', 'limit', 'after', 'body'])
+      const p = new Params(q, kQueryEndpoints.records)
       const r = ready(pick(p))
       const t = now()
       const toUs = p.time('to', t, t)
       const fromUs = p.time('from', t)
       if (fromUs >= toUs) throw bad(`"from" (${fromUs}) must be before "to" (${toUs})`)
-      const format = p.oneOf('body', [...kBodyFormats, 'none'] as const, 'auto')
+      const format = p.oneOf('body', kRecordBodies, 'auto')
       const afterText = p.string('after')
       let after: { ts: number; lsn: number } | undefined
       if (afterText !== undefined) {

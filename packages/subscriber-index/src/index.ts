@@ -9,6 +9,8 @@ export {
 export type { IndexHttpHandler, IndexQueryOptions, VerifyToken } from './http.ts'
 export { createIndexQueryHandler, kLimits, kPrefix } from './http.ts'
 export { logRecordSource, oldestLogLsn } from './log-source.ts'
+export type { QueryEndpoint, QueryParam } from './params.ts'
+export { kQueryEndpoints, kQueryParams } from './params.ts'
 export type {
   Aggregation,
   FoundRecord,

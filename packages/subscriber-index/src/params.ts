@@ -1,11 +1,55 @@
 /**
- * Query-string parsing for the HTTP API: the listener's strict `QueryParams` (unknown or repeated
+ * The query API's parameters: which endpoint takes which (`kQueryEndpoints`), what each means
+ * (`kQueryParams`), and parsing them: the listener's strict `QueryParams` (unknown or repeated
  * parameters, empty values, integers), plus the index's own kinds (times, durations, choices), every
  * bad value a coded MI_ERR_INDEX_QUERY_INVALID naming the parameter.
  */
+import { kBodyFormats } from '@module-ingest/log'
 import { QueryParams } from '@module-ingest/telemetry/json-api'
 import { MI_ERR_INDEX_QUERY_INVALID } from './errors.ts'
-import { type Aggregation, kAggregations } from './query.ts'
+import { type Aggregation, kAggregations, kRangeFormats } from './query.ts'
+
+/** `body=` of records: how a record's body is written, or `none` to leave it out. */
+export const kRecordBodies = [...kBodyFormats, 'none'] as const
+
+/**
+ * Every query parameter, one definition for both of its users: the HTTP handler (http.ts) accepts
+ * exactly its endpoint's list from `kQueryEndpoints` (anything else is a 400), and the CLI
+ * (`module-ingest query`, apps/server) has one `--<name> <value>` flag per entry, with `help` as
+ * its help text, and passes the given ones on for the server to check.
+ */
+export const kQueryParams = {
+  index: { value: '<name>', help: 'index subscriber name (when the server runs several)' },
+  stream: { value: '<name|glob>', help: 'stream name or glob' },
+  module: { value: '<name>', help: 'module name' },
+  field: { value: '<path>', help: 'JSON field (range: required)' },
+  from: { value: '<time>', help: 'now-1h, RFC 3339 or µs since the epoch' },
+  to: { value: '<time>', help: 'default now' },
+  step: { value: '<duration>', help: 'range bucket, e.g. 1s, 1m' },
+  agg: { value: '<fn>', help: kAggregations.join(' | ') },
+  limit: { value: '<n>', help: 'page size' },
+  after: { value: '<cursor>', help: "start after this cursor (a reply's next)" },
+  format: {
+    value: '<shape>',
+    help: `range: ${kRangeFormats.join(' | ')} (values: one value per step, no timestamps)`,
+  },
+  body: { value: '<format>', help: `records: ${kRecordBodies.join(' | ')} (default auto)` },
+} as const satisfies Record<string, { value: string; help: string }>
+
+export type QueryParam = keyof typeof kQueryParams
+
+const kSeriesParams = ['index', 'stream', 'module', 'field', 'limit', 'after'] as const
+
+/** The endpoints under /index/v1/ and the parameters each accepts. */
+export const kQueryEndpoints = {
+  status: ['index'],
+  series: kSeriesParams,
+  latest: kSeriesParams,
+  range: ['index', 'stream', 'module', 'field', 'from', 'to', 'step', 'agg', 'limit', 'format'],
+  records: ['index', 'stream', 'module', 'from', 'to', 'limit', 'after', 'body'],
+} as const satisfies Record<string, readonly QueryParam[]>
+
+export type QueryEndpoint = keyof typeof kQueryEndpoints
 
 const kRfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/
 const kUnitsUs: Record<string, number> = {

@@ -3,27 +3,26 @@
  * or the API's JSON with --json), and `module-ingest index rebuild` (a fresh index from the log).
  */
 import { join } from 'node:path'
-import { type IndexConfigInput, rebuildIndex } from '@module-ingest/subscriber-index'
+import {
+  type IndexConfigInput,
+  kQueryEndpoints,
+  kQueryParams,
+  type QueryEndpoint,
+  type QueryParam,
+  rebuildIndex,
+} from '@module-ingest/subscriber-index'
 import { Command } from 'commander'
 import { type ConfigFlags, configFromFlags, configOptions, readApiBase, usageError } from '../common.ts'
 
-const kWhat = ['status', 'series', 'latest', 'range', 'records'] as const
-type What = (typeof kWhat)[number]
+// The endpoints and their parameters are the index package's (one definition with its HTTP
+// handler): one flag per parameter, passed on as given, checked by the server (a 400 exits 2).
+const kWhat = Object.keys(kQueryEndpoints) as QueryEndpoint[]
+type What = QueryEndpoint
+const kParams = Object.keys(kQueryParams) as QueryParam[]
 
-interface QueryFlags extends ConfigFlags {
+interface QueryFlags extends ConfigFlags, Partial<Record<QueryParam, string>> {
   url?: string
   token?: string
-  index?: string
-  stream?: string
-  module?: string
-  field?: string
-  from?: string
-  to?: string
-  step?: string
-  agg?: string
-  limit?: string
-  after?: string
-  body?: string
   all?: boolean
   maxPages: string
   json?: boolean
@@ -65,13 +64,20 @@ export function formatQueryReply(what: What, reply: Reply, header: boolean): str
   }
   if (what === 'range') {
     if (header) rows.push(['TIME', 'STREAM', 'MODULE', 'FIELD', 'VALUE'])
+    const { fromUs, stepUs } = reply as { fromUs: number; stepUs: number }
     for (const s of reply.series as Array<{
       stream: string
       module: string
       field: string
-      points: Array<[number, number]>
-    }>)
-      for (const [t, v] of s.points) rows.push([iso(t), s.stream, s.module, s.field, String(v)])
+      points?: Array<[number, number]>
+      values?: Array<number | null>
+    }>) {
+      for (const [t, v] of s.points ?? []) rows.push([iso(t), s.stream, s.module, s.field, String(v)])
+      // format=values: the i-th bucket starts at fromUs + i × stepUs; null is an empty bucket,
+      // which `points` leaves out, so the table is the same either way.
+      for (const [i, v] of (s.values ?? []).entries())
+        if (v !== null) rows.push([iso(fromUs + i * stepUs), s.stream, s.module, s.field, String(v)])
+    }
     return rows
   }
   if (header) rows.push(['TIME', 'LSN', 'STREAM', 'MODULE', 'BODY'])
@@ -87,7 +93,7 @@ export function formatQueryReply(what: What, reply: Reply, header: boolean): str
 }
 
 export function queryCommand(): Command {
-  return configOptions(new Command('query'))
+  const cmd = configOptions(new Command('query'))
     .description("query the index subscriber's API (series, latest values, ranges, records by time)")
     .argument('<what>', kWhat.join(' | '))
     .option(
@@ -95,17 +101,8 @@ export function queryCommand(): Command {
       'API base URL (default: http://<telemetry.reads.listen>, or <telemetry.metrics.listen> with reads: false)',
     )
     .option('--token <token>', 'operator token with a read:<stream> scope (default $MI_TOKEN)')
-    .option('--index <name>', 'index subscriber name (when the server runs several)')
-    .option('--stream <name|glob>', 'stream name or glob')
-    .option('--module <name>', 'module name')
-    .option('--field <path>', 'JSON field (range: required)')
-    .option('--from <time>', 'now-1h, RFC 3339 or µs since the epoch')
-    .option('--to <time>', 'default now')
-    .option('--step <duration>', 'range bucket, e.g. 1s, 1m')
-    .option('--agg <fn>', 'avg | min | max | sum | count | last')
-    .option('--limit <n>', 'page size')
-    .option('--after <cursor>', "start after this cursor (a reply's next)")
-    .option('--body <format>', 'records: auto | text | hex | base64 | none')
+  for (const name of kParams) cmd.option(`--${name} ${kQueryParams[name].value}`, kQueryParams[name].help)
+  return cmd
     .option('--all', 'follow next pages (up to --max-pages)')
     .option('--max-pages <n>', 'page limit for --all', '100')
     .option('--json', 'print the API reply (one JSON line per page)')
@@ -125,20 +122,10 @@ export function queryCommand(): Command {
       const maxPages = Number(o.maxPages)
       if (!Number.isInteger(maxPages) || maxPages < 1) throw usageError('--max-pages expects an integer ≥ 1')
       const params = new URLSearchParams()
-      for (const k of [
-        'index',
-        'stream',
-        'module',
-        'field',
-        'from',
-        'to',
-        'step',
-        'agg',
-        'limit',
-        'after',
-        'body',
-      ] as const)
-        if (o[k] !== undefined) params.set(k, o[k])
+      for (const k of kParams) {
+        const v = o[k]
+        if (v !== undefined) params.set(k, v)
+      }
       for (let page = 0; page < maxPages; page++) {
         const url = new URL(`/index/v1/${what}?${params}`, base)
         const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
