@@ -10,7 +10,7 @@ import { type WaitOptions, waitUntil } from './follow.ts'
 import { checkGroup, kSegmentHeaderBytes, segmentName } from './format.ts'
 import type { Watermark } from './meta.ts'
 import type { Reader, StoredRecord } from './reader.ts'
-import { findNextGroup, readAt } from './scan.ts'
+import { findNextGroup, peekGroupBaseLsn, readAt } from './scan.ts'
 import { floorByLsn, floorByRts } from './sparse-index.ts'
 
 export interface CursorOptions {
@@ -150,7 +150,8 @@ export class Cursor {
         if (entry.offset < limit) {
           const head = await readAt(this.#fd, entry.offset, 64)
           const c = checkGroup(head, 0, entry.offset, false)
-          ok = (c.ok || c.needBytes !== undefined) && head.length >= 16 && peekBaseLsn(head) === entry.lsn
+          ok =
+            (c.ok || c.needBytes !== undefined) && head.length >= 16 && peekGroupBaseLsn(head) === entry.lsn
         }
       }
       if (ok) this.#offset = entry.offset
@@ -199,7 +200,7 @@ export class Cursor {
     const next = await findNextGroup(this.#fd, bad.offset, limit, minLsn, this.#base + limit)
     if (next !== undefined) {
       const head = await readAt(this.#fd, next, 64)
-      this.#gap(bad.offset, next, peekBaseLsn(head) - 1, bad.reason)
+      this.#gap(bad.offset, next, peekGroupBaseLsn(head) - 1, bad.reason)
       this.#offset = next
       return
     }
@@ -337,17 +338,4 @@ export class Cursor {
     this.#fd = -1
     this.#reader.forget(this)
   }
-}
-
-function peekBaseLsn(head: Buffer): number {
-  // prefix(8) · flags(1) · varint baseLsn
-  let result = 0
-  let mul = 1
-  for (let p = 9; p < Math.min(head.length, 18); p++) {
-    const byte = head[p]!
-    result += (byte & 0x7f) * mul
-    if (byte < 0x80) return result
-    mul *= 0x80
-  }
-  return -1
 }
