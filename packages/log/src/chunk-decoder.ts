@@ -132,11 +132,11 @@ export class ChunkDecoder {
         }
         if (h.names) this.#catalog.learn(h.names.firstId, h.names.names)
         // Appended in place: a spread of one group's records (130k+ for pipelined BATCHes) overflowed the stack.
-        if (last >= at.fromLsn && this.#decoder)
-          items.push(await this.#decodeGrouped(base, h, c.payload, c.restPos, at.fromLsn))
-        else if (last >= at.fromLsn)
-          for (const rec of await this.#decodeGroup(base, h, c.payload, c.restPos, at.fromLsn))
-            items.push(rec)
+        if (last >= at.fromLsn) {
+          const body = bodyOf(base, h, c.payload, c.restPos)
+          if (this.#decoder) items.push(await this.#decodeGrouped(base, h, body, at.fromLsn))
+          else for (const rec of await this.#decodeRecords(base, h, body, at.fromLsn)) items.push(rec)
+        }
         pos += h.totalBytes
         sliced += h.totalBytes
         expect = last + 1
@@ -149,21 +149,20 @@ export class ChunkDecoder {
     return { items, bytes: pos, expect }
   }
 
-  async #decodeGroup(
+  async #decodeRecords(
     base: number,
     h: GroupHeader,
-    payload: Uint8Array,
-    restPos: number,
+    body: Uint8Array,
     fromLsn: number,
   ): Promise<StoredRecord[]> {
     const batches: DecodedBatch[] = []
     try {
-      forEachBatch(h, groupBody(payload, restPos, h.flags), (b) => {
+      forEachBatch(h, body, (b) => {
         batches.push(b)
         return true
       })
     } catch (err) {
-      throw new MI_ERR_LOG_CORRUPT(segmentName(base), h.offset, `bad group body: ${(err as Error).message}`)
+      throw badBody(base, h, err)
     }
     const records: StoredRecord[] = []
     for (const b of batches) {
@@ -193,25 +192,11 @@ export class ChunkDecoder {
     return records
   }
 
-  async #decodeGrouped(
-    base: number,
-    h: GroupHeader,
-    payload: Uint8Array,
-    restPos: number,
-    fromLsn: number,
-  ): Promise<unknown> {
-    const corrupt = (err: unknown) =>
-      new MI_ERR_LOG_CORRUPT(segmentName(base), h.offset, `bad group body: ${(err as Error).message}`)
-    let body: Uint8Array
-    try {
-      body = groupBody(payload, restPos, h.flags)
-    } catch (err) {
-      throw corrupt(err)
-    }
+  async #decodeGrouped(base: number, h: GroupHeader, body: Uint8Array, fromLsn: number): Promise<unknown> {
     try {
       return await this.#decoder!.decode(h, body, fromLsn, (id) => this.#name(base, id, h.offset))
     } catch (err) {
-      throw err instanceof RangeError ? corrupt(err) : err
+      throw err instanceof RangeError ? badBody(base, h, err) : err
     }
   }
 
@@ -242,6 +227,20 @@ export class ChunkDecoder {
 }
 
 const kEmpty = new Uint8Array(0)
+
+/** The group's batch bytes (decompressed when zstd); a body that will not come out is damage. */
+function bodyOf(base: number, h: GroupHeader, payload: Uint8Array, restPos: number): Uint8Array {
+  try {
+    return groupBody(payload, restPos, h.flags)
+  } catch (err) {
+    throw badBody(base, h, err)
+  }
+}
+
+/** A malformed group body is damage like a bad CRC: MI_ERR_LOG_CORRUPT at the group, skipped with a gap. */
+function badBody(base: number, h: GroupHeader, err: unknown): Error {
+  return new MI_ERR_LOG_CORRUPT(segmentName(base), h.offset, `bad group body: ${(err as Error).message}`)
+}
 
 /** The reason part of an MI_ERR_LOG_CORRUPT message ("… at offset N: <reason>"). */
 function corruptReason(e: Error): string {
