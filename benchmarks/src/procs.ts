@@ -34,8 +34,11 @@ export interface Spawned {
   died(): string | null
   /** The file every output line goes to (with `logFile`), else null. */
   readonly logFile: string | null
-  /** SIGKILL and wait for the exit. */
-  kill(): Promise<void>
+  /**
+   * SIGKILL and wait for the exit; with `graceMs`, SIGTERM first and SIGKILL only if it has not
+   * exited by then (a profiled server writes its --cpu-prof files on a clean exit only).
+   */
+  kill(graceMs?: number): Promise<void>
 }
 
 /**
@@ -74,10 +77,17 @@ export async function spawnUntil<T>(
     tail: () => lines.join('\n'),
     died: () => died,
     logFile: options.logFile ?? null,
-    async kill() {
+    async kill(graceMs = 0) {
       if (child.exitCode !== null || child.signalCode !== null) return
       killing = true
       const exited = once(child, 'exit')
+      if (graceMs > 0) {
+        child.kill('SIGTERM')
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+        await exited
+        clearTimeout(timer)
+        return
+      }
       child.kill('SIGKILL')
       await exited
     },

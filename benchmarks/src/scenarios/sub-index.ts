@@ -60,6 +60,12 @@ function indexNice(): { nice?: number } {
   return v === undefined || v === '' ? {} : { nice: Number(v) }
 }
 
+/** MI_BENCH_INDEX_RATES=200000[,…]: the offered rates (default 100,000 and 200,000 records/s). */
+function indexRates(): number[] {
+  const v = process.env.MI_BENCH_INDEX_RATES
+  return v ? v.split(',').map(Number) : [100_000, 200_000]
+}
+
 /** The scenario's `index` entry: records and two fields of stream `bench`, in the data dir. */
 export const kIndexEntry: SubscriberEntry = {
   name: 'index',
@@ -134,7 +140,7 @@ export const indexScenario: Scenario = {
   async run(ctx: RunContext): Promise<Row[]> {
     if (!ctx.targets.has('ours')) return []
     const rows: Row[] = []
-    for (const rate of ctx.quick ? [20_000] : [100_000, 200_000]) {
+    for (const rate of ctx.quick ? [20_000] : indexRates()) {
       const load: TargetRun = {
         ...ingestLoad(rate, 0, kBody),
         tsSpreadMs: kHourMs,
