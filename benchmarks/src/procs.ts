@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 
@@ -190,5 +190,54 @@ export class ProcMonitor {
     this.markEnd()
     clearInterval(this.#timer)
     return { rssPeakMiB: this.#peakKiB / 1024, cpuSeconds: this.#cpuTo - this.#cpuFrom }
+  }
+}
+
+/** CPU seconds (utime + stime) of each thread of `pid`, summed by thread name (`comm`). */
+export function threadCpuByName(pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(name, (out.get(name) ?? 0) + (Number(rest[11]) + Number(rest[12])) / kClockTicks)
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out
+}
+
+/**
+ * Samples threadCpuByName(pid) every `intervalMs` until the returned function is called with a
+ * window (performance.now() ms); that gives each name's CPU seconds between the samples nearest
+ * the window's start and end. A thread that ended inside the window loses its share.
+ */
+export function sampleThreadCpu(
+  pid: number,
+  intervalMs = 200,
+): (w: { startMs: number; endMs: number }) => Map<string, number> {
+  const samples: Array<{ t: number; cpu: Map<string, number> }> = []
+  const take = () => samples.push({ t: performance.now(), cpu: threadCpuByName(pid) })
+  take()
+  const timer = setInterval(take, intervalMs)
+  timer.unref()
+  return (w) => {
+    clearInterval(timer)
+    take()
+    const near = (t: number) =>
+      samples.reduce((a, s) => (Math.abs(s.t - t) < Math.abs(a.t - t) ? s : a), samples[0]!)
+    const a = near(w.startMs)
+    const b = near(w.endMs)
+    const out = new Map<string, number>()
+    for (const [name, s] of b.cpu) out.set(name, s - (a.cpu.get(name) ?? 0))
+    return out
   }
 }

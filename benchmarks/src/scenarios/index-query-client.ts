@@ -6,31 +6,58 @@
  * `fetch`: undici's per-request objects cost the client about twice the CPU (sub-kv.ts oursGet has
  * the numbers), and on this 2-core host a client waiting for a core is timed as server latency.
  *
- * workerData: { url, token, everyMs }. Message 'stop' → replies with what it measured; times are
- * epoch ms (performance.timeOrigin + now), which the main thread maps onto its own clock.
+ * Per query it also notes when the reply's head arrived (`ttfb`) and this thread's CPU for the
+ * query (request, reply, JSON.parse): the rest of a query's time the thread was waiting, for the
+ * server or for a core. With `nice` (MI_BENCH_QUERY_NICE) the thread sets its own nice value first
+ * (Linux: per thread, like the server's reads thread), so that on a 2-core host shared with the
+ * load generators the client is not the one queued behind them; the row says which it ran at.
+ *
+ * workerData: { url, token, everyMs, nice? }. Message 'stop' → replies with what it measured;
+ * times are epoch ms (performance.timeOrigin + now), which the main thread maps onto its own clock.
  */
+import { readlinkSync } from 'node:fs'
 import http from 'node:http'
+import { getPriority, setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 
-const { url, token, everyMs } = workerData as { url: string; token: string; everyMs: number }
+const { url, token, everyMs, nice } = workerData as {
+  url: string
+  token: string
+  everyMs: number
+  nice?: number
+}
+
+/** This thread's nice value, after setting it to `nice` when given. */
+function threadNice(): number {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1))
+  if (nice !== undefined && getPriority(tid) !== nice) setPriority(tid, nice)
+  return getPriority(tid)
+}
+const niceNow = threadNice()
 const headers = { authorization: `Bearer ${token}` }
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
 
-/** One GET: status and the whole reply body. */
-function get(): Promise<{ status: number; reply: Buffer }> {
+/** One GET: status, the whole reply body, and when its head arrived (epoch ms). */
+function get(): Promise<{ status: number; reply: Buffer; headAt: number }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { agent, headers }, (res) => {
+        const headAt = epoch()
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.once('end', () => resolve({ status: res.statusCode ?? 0, reply: Buffer.concat(chunks) }))
+        res.once('end', () => resolve({ status: res.statusCode ?? 0, reply: Buffer.concat(chunks), headAt }))
         res.once('error', reject)
       })
       .once('error', reject)
   })
 }
 const epoch = () => performance.timeOrigin + performance.now()
-const done: Array<{ t: number; ms: number }> = []
+const cpuUs = () => {
+  const u = process.threadCpuUsage()
+  return u.user + u.system
+}
+/** Per query: start (epoch ms), latency and time to the reply's head (ms), this thread's CPU (µs). */
+const done: Array<{ t: number; ms: number; ttfbMs: number; cpuUs: number }> = []
 let buckets = 0
 let bytes = 0
 let failures = 0
@@ -48,9 +75,10 @@ parentPort!.once('message', () => {
 let next = performance.now()
 while (!stopped) {
   const t = epoch()
+  const cpu0 = cpuUs()
   try {
     // The answer is in when its last byte is: parsing the JSON is the client's time.
-    const { status, reply } = await get()
+    const { status, reply, headAt } = await get()
     const ms = epoch() - t
     const body = JSON.parse(reply.toString()) as {
       series?: Array<{ points?: unknown[]; values?: unknown[] }>
@@ -60,7 +88,7 @@ while (!stopped) {
     const s = body.series?.[0]
     buckets = s?.points?.length ?? s?.values?.filter((v) => v !== null).length ?? 0
     bytes = reply.byteLength
-    done.push({ t, ms })
+    done.push({ t, ms, ttfbMs: headAt - t, cpuUs: cpuUs() - cpu0 })
   } catch (err) {
     failures++
     firstFailure ||= (err as Error).message.slice(0, 100)
@@ -70,4 +98,4 @@ while (!stopped) {
   const wait = next - performance.now()
   if (wait > 0) await new Promise((r) => setTimeout(r, wait))
 }
-parentPort!.postMessage({ done, buckets, bytes, failures, firstFailure })
+parentPort!.postMessage({ done, buckets, bytes, failures, firstFailure, nice: niceNow })

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { type BodySpec, makeBodies } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
-import { cpuSeconds } from '../procs.ts'
+import { cpuSeconds, sampleThreadCpu } from '../procs.ts'
 import type { Row, RunContext } from '../scenario.ts'
 import type { OursServer, SubscriberStats } from '../targets/ours.ts'
 
@@ -286,4 +286,48 @@ export async function waitCaughtUp(server: OursServer, name: string, ms: number)
     if (s && s.lagRecords === 0) return true
   }
   return false
+}
+
+/** Thread names (`comm`) of our server, grouped as cpuPerRecord reports them. */
+function threadGroup(name: string): string {
+  if (name === 'MainThread') return 'main'
+  if (name.startsWith('mi-parser')) return 'parsers'
+  if (name === 'mi-writer') return 'writer'
+  if (name === 'mi-reads') return 'reads'
+  // Subscriber pool workers (piscina names no threads) and any other unnamed worker.
+  if (name === 'WorkerThread') return 'workers'
+  // V8's platform threads: concurrent and parallel GC, background compilation.
+  if (name === 'V8Worker') return 'v8'
+  return 'other'
+}
+
+/**
+ * From now until the returned function is called with the window: the server's CPU per record
+ * offered, by thread group (main, parsers, writer, workers = subscriber threads, reads, v8 = GC and
+ * compilation helpers, other), in µs, as one note `cpu_us_per_record` ("server 3.10 = main 0.65 +
+ * …"). addLoad() appends the load generators' share from the row's load_cpu_s.
+ */
+export function cpuPerRecord(
+  server: OursServer,
+  recordsPerS: number,
+): (w: MeasureWindow) => Promise<Record<string, string>> {
+  const stop = sampleThreadCpu(server.pid)
+  return async (w) => {
+    const records = (recordsPerS * (w.endMs - w.startMs)) / 1000
+    const groups = new Map<string, number>()
+    for (const [name, s] of stop(w)) groups.set(threadGroup(name), (groups.get(threadGroup(name)) ?? 0) + s)
+    const us = (s: number) => ((s * 1e6) / records).toFixed(2)
+    const total = [...groups.values()].reduce((a, x) => a + x, 0)
+    const parts = [...groups].filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1])
+    return {
+      cpu_us_per_record: `server ${us(total)} = ${parts.map(([g, s]) => `${g} ${us(s)}`).join(' + ')}`,
+    }
+  }
+}
+
+/** Append the load generators' CPU per record (from `load_cpu_s` over `measureMs`) to the note. */
+export function addLoadCpu(row: Row, recordsPerS: number, measureMs: number): void {
+  const load = row.extra.load_cpu_s
+  if (typeof load !== 'number' || typeof row.extra.cpu_us_per_record !== 'string') return
+  row.extra.cpu_us_per_record += `; load generators ${((load * 1e6) / ((recordsPerS * measureMs) / 1000)).toFixed(2)}`
 }

@@ -37,8 +37,10 @@ import { type MeasureWindow, measureTarget, type TargetRun, type UnderTest } fro
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import {
+  addLoadCpu,
   againstIngestOnly,
   catchUpMs,
+  cpuPerRecord,
   ingestLoad,
   oursOf,
   percentilesUs,
@@ -64,6 +66,15 @@ function indexNice(): { nice?: number } {
 function indexRates(): number[] {
   const v = process.env.MI_BENCH_INDEX_RATES
   return v ? v.split(',').map(Number) : [100_000, 200_000]
+}
+
+/**
+ * MI_BENCH_QUERY_NICE=<n>: the query client thread's nice value (default: the harness's, 0).
+ * The row notes it as `query_client_nice`.
+ */
+function queryNice(): { nice?: number } {
+  const v = process.env.MI_BENCH_QUERY_NICE
+  return v === undefined || v === '' ? {} : { nice: Number(v) }
 }
 
 /** The scenario's `index` entry: records and two fields of stream `bench`, in the data dir. */
@@ -95,7 +106,13 @@ function queryFormat(): 'points' | 'values' {
  */
 function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<string, number | string>> {
   const client = new Worker(new URL('./index-query-client.ts', import.meta.url), {
-    workerData: { url: rangeQueryUrl(server), token: server.operatorToken, everyMs: kQueryEveryMs },
+    name: 'bench-query',
+    workerData: {
+      url: rangeQueryUrl(server),
+      token: server.operatorToken,
+      everyMs: kQueryEveryMs,
+      ...queryNice(),
+    },
   })
   const result = new Promise<ClientResult>((resolve, reject) => {
     client.once('message', resolve)
@@ -106,15 +123,22 @@ function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<str
     const r = await result
     await client.terminate()
     // The client's epoch ms onto this thread's performance.now() clock, the window's.
-    const inWindow = r.done
-      .map((q) => ({ t: q.t - performance.timeOrigin, ms: q.ms }))
-      .filter((q) => q.t >= w.startMs && q.t < w.endMs)
-      .map((q) => q.ms)
-    const p = percentilesUs(inWindow)
+    const inWindow = r.done.filter((q) => {
+      const t = q.t - performance.timeOrigin
+      return t >= w.startMs && t < w.endMs
+    })
+    const p = percentilesUs(inWindow.map((q) => q.ms))
+    const head = percentilesUs(inWindow.map((q) => q.ttfbMs))
+    const cpu = percentilesUs(inWindow.map((q) => q.cpuUs / 1000))
     return {
       queries: inWindow.length,
       query_p50_ms: p.p50_us / 1000,
       query_p99_ms: p.p99_us / 1000,
+      query_head_p50_ms: head.p50_us / 1000,
+      query_head_p99_ms: head.p99_us / 1000,
+      query_client_cpu_p50_ms: cpu.p50_us / 1000,
+      query_client_cpu_s: +(inWindow.reduce((a, q) => a + q.cpuUs, 0) / 1e6).toFixed(3),
+      query_client_nice: r.nice,
       query_buckets: r.buckets,
       query_format: queryFormat(),
       query_bytes: r.bytes,
@@ -124,7 +148,8 @@ function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<str
 }
 
 interface ClientResult {
-  done: Array<{ t: number; ms: number }>
+  done: Array<{ t: number; ms: number; ttfbMs: number; cpuUs: number }>
+  nice: number
   buckets: number
   bytes: number
   failures: number
@@ -148,7 +173,10 @@ export const indexScenario: Scenario = {
         ...(ctx.quick ? {} : { measureMs: Math.max(ctx.measureMs, kMeasureMs) }),
       }
       ctx.log(`  ours at ${rate} records/s …`)
-      const base = await measureTarget(ctx, this.name, 'ours', load)
+      const base = await measureTarget(ctx, this.name, 'ours', {
+        ...load,
+        during: (ut) => cpuPerRecord(oursOf(ut), rate),
+      })
       ctx.log(`  ours+index at ${rate} records/s …`)
       const row = await measureTarget(ctx, this.name, 'ours', {
         ...load,
@@ -163,15 +191,23 @@ export const indexScenario: Scenario = {
           })
           const stopQueries = queryLoop(server)
           const delay = threadDelays(server)
+          const cpu = cpuPerRecord(server, rate)
           return async (w) => {
+            const c = await cpu(w)
             // Queries stop with the load: the catch-up that follows is the index alone.
             const q = await stopQueries(w)
             const d = await (await delay)()
-            return { ...(await stopWatch(w)), ...q, ...d }
+            return { ...(await stopWatch(w)), ...q, ...d, ...c }
           }
         },
       })
       row.target = 'ours+index'
+      const measureMs = load.measureMs ?? ctx.measureMs
+      addLoadCpu(base, rate, measureMs)
+      addLoadCpu(row, rate, measureMs)
+      // The query client's thread, beside them.
+      if (typeof row.extra.query_client_cpu_s === 'number' && typeof row.extra.cpu_us_per_record === 'string')
+        row.extra.cpu_us_per_record += `; query client ${((row.extra.query_client_cpu_s * 1e6) / ((rate * measureMs) / 1000)).toFixed(2)}`
       againstIngestOnly(row, base)
       rows.push(base, row)
     }
