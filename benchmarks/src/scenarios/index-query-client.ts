@@ -8,8 +8,8 @@
  *
  * Per query it also notes when the reply's head arrived (`ttfb`) and this thread's CPU for the
  * query (request, reply, JSON.parse): the rest of a query's time the thread was waiting, for the
- * server or for a core. With `nice` (MI_BENCH_QUERY_NICE) the thread sets its own nice value first
- * (Linux: per thread, like the server's reads thread), so that on a 2-core host shared with the
+ * server or for a core. With `nice` the thread sets its own nice value first (Linux: per thread,
+ * like the server's reads thread; sub-index.ts passes -5), so that on a 2-core host shared with the
  * load generators the client is not the one queued behind them; the row says which it ran at.
  *
  * workerData: { url, token, everyMs, nice? }. Message 'stop' → replies with what it measured;
@@ -27,10 +27,17 @@ const { url, token, everyMs, nice } = workerData as {
   nice?: number
 }
 
-/** This thread's nice value, after setting it to `nice` when given. */
+/**
+ * This thread's nice value, after setting it to `nice` when given. A value below the current one
+ * needs CAP_SYS_NICE (root here): without it the thread keeps its own, which the row reports.
+ */
 function threadNice(): number {
   const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1))
-  if (nice !== undefined && getPriority(tid) !== nice) setPriority(tid, nice)
+  try {
+    if (nice !== undefined && getPriority(tid) !== nice) setPriority(tid, nice)
+  } catch {
+    // EACCES: not allowed to raise the priority; measured at the harness's.
+  }
   return getPriority(tid)
 }
 const niceNow = threadNice()
