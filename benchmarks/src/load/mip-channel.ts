@@ -18,11 +18,19 @@ import type { Channel, Sink } from './channel.ts'
 const kSlabBytes = 1 << 20
 
 /**
+ * The slab of this process (a generator child is one thread): every connection's frames are
+ * appended at `off`, so 10,000 connections share one slab instead of holding one each.
+ */
+const slab = { buf: Buffer.alloc(0), off: 0 }
+
+/**
  * A raw MIP/1 producer connection: token HELLO, then DATA (or BATCH) frames pipelined up to the
  * window, settled by cumulative ACKs. Every frame is encoded once, header included, with seq 0; a
  * send copies it, writes its seq (two u32s, no BigInt) and its CRC, so the generator stays lean.
- * Frames go into a 1 MiB slab one after the other and a flush hands the socket the part written
- * since the last flush (a view: the slab is never rewritten, only replaced when full). Allocating
+ * Frames go into the process's 1 MiB slab one after the other and a flush hands the socket this
+ * connection's part written since its last flush (a view: the slab is never rewritten, only
+ * replaced when full; a connection whose pending bytes are no longer at the slab's end, because
+ * another one wrote after them, flushes them before it adds a frame). Allocating
  * a fresh 64 KiB+ buffer per flush instead, as before, cost the open-loop rows (~one frame per
  * flush) as much CPU in the garbage collector as everything else the generator did.
  */
@@ -58,10 +66,10 @@ export class MipChannel implements Channel {
   #t0: Float64Array
   #sent = 0
   #acked = 0
-  #slab: Buffer = Buffer.alloc(0)
-  /** Slab bytes written by send(), and handed to the socket by flush(). */
-  #outOff = 0
-  #flushedOff = 0
+  /** This connection's frames not yet flushed: bytes [#start, #end) of slab #buf. */
+  #buf: Buffer = slab.buf
+  #start = 0
+  #end = 0
   #sink: Sink
 
   private constructor(socket: Socket, o: MipChannelOptions, hwm: number) {
@@ -160,27 +168,32 @@ export class MipChannel implements Channel {
     const frame = this.#frames[this.#next]!
     if (++this.#next === this.#frames.length) this.#next = 0
     const need = frame.byteLength + 4
-    if (this.#outOff + need > this.#slab.byteLength) {
+    if (this.#end > this.#start && (this.#buf !== slab.buf || this.#end !== slab.off)) this.flush()
+    if (slab.off + need > slab.buf.byteLength) {
       this.flush()
-      this.#slab = Buffer.allocUnsafeSlow(Math.max(kSlabBytes, need))
-      this.#outOff = 0
-      this.#flushedOff = 0
+      slab.buf = Buffer.allocUnsafeSlow(Math.max(kSlabBytes, need))
+      slab.off = 0
     }
-    const out = this.#slab
-    const off = this.#outOff
+    if (this.#end === this.#start) {
+      this.#buf = slab.buf
+      this.#start = slab.off
+    }
+    const out = slab.buf
+    const off = slab.off
     frame.copy(out, off)
     // The header's u64 seq (offset 12, big-endian); seqs stay far below 2^53.
     out.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), off + 12)
     out.writeUInt32BE(seq >>> 0, off + 16)
-    this.#outOff = writeTrailer(out, off, frame.byteLength - HEADER_BYTES)
+    slab.off = writeTrailer(out, off, frame.byteLength - HEADER_BYTES)
+    this.#end = slab.off
   }
 
   flush(): void {
-    if (this.#outOff > this.#flushedOff && !this.dead) {
+    if (this.#end > this.#start && !this.dead) {
       // The socket keeps this view until written: the slab's bytes are never rewritten.
-      this.#socket.write(this.#slab.subarray(this.#flushedOff, this.#outOff))
+      this.#socket.write(this.#buf.subarray(this.#start, this.#end))
     }
-    this.#flushedOff = this.#outOff
+    this.#start = this.#end
   }
 
   unsettled(): number[] {
