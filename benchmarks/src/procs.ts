@@ -144,6 +144,55 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** One thread's scheduler account (/proc/<pid>/task/<tid>/schedstat), in ms. */
+export interface ThreadSched {
+  /** On a CPU. */
+  runMs: number
+  /** Runnable but waiting for a CPU (the run queue). */
+  waitMs: number
+}
+
+/**
+ * Every thread of a process by name (threads with the same name summed), from schedstat: ns
+ * resolution, unlike /proc/<pid>/stat's 10 ms ticks, and with the run-queue wait beside the CPU.
+ * A thread that exits between two reads drops out of the difference.
+ */
+export function threadSched(pid: number): Map<string, ThreadSched> {
+  const out = new Map<string, ThreadSched>()
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
+      const t = out.get(comm) ?? { runMs: 0, waitMs: 0 }
+      t.runMs += run! / 1e6
+      t.waitMs += wait! / 1e6
+      out.set(comm, t)
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out
+}
+
+/** b − a per thread name (names only in b count from 0). */
+export function schedDelta(
+  a: Map<string, ThreadSched>,
+  b: Map<string, ThreadSched>,
+): Map<string, ThreadSched> {
+  const out = new Map<string, ThreadSched>()
+  for (const [name, t] of b) {
+    const f = a.get(name) ?? { runMs: 0, waitMs: 0 }
+    out.set(name, { runMs: t.runMs - f.runMs, waitMs: t.waitMs - f.waitMs })
+  }
+  return out
+}
+
 export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -193,39 +242,17 @@ export class ProcMonitor {
   }
 }
 
-/** CPU seconds (utime + stime) of each thread of `pid`, summed by thread name (`comm`). */
-export function threadCpuByName(pid: number): Map<string, number> {
-  const out = new Map<string, number>()
-  let tids: string[]
-  try {
-    tids = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return out
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      out.set(name, (out.get(name) ?? 0) + (Number(rest[11]) + Number(rest[12])) / kClockTicks)
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return out
-}
-
 /**
- * Samples threadCpuByName(pid) every `intervalMs` until the returned function is called with a
- * window (performance.now() ms); that gives each name's CPU seconds between the samples nearest
- * the window's start and end. A thread that ended inside the window loses its share.
+ * Samples threadSched(pid) every `intervalMs` until the returned function is called with a window
+ * (performance.now() ms); that gives each thread name's account between the samples nearest the
+ * window's start and end.
  */
-export function sampleThreadCpu(
+export function sampleThreadSched(
   pid: number,
   intervalMs = 200,
-): (w: { startMs: number; endMs: number }) => Map<string, number> {
-  const samples: Array<{ t: number; cpu: Map<string, number> }> = []
-  const take = () => samples.push({ t: performance.now(), cpu: threadCpuByName(pid) })
+): (w: { startMs: number; endMs: number }) => Map<string, ThreadSched> {
+  const samples: Array<{ t: number; sched: Map<string, ThreadSched> }> = []
+  const take = () => samples.push({ t: performance.now(), sched: threadSched(pid) })
   take()
   const timer = setInterval(take, intervalMs)
   timer.unref()
@@ -234,10 +261,6 @@ export function sampleThreadCpu(
     take()
     const near = (t: number) =>
       samples.reduce((a, s) => (Math.abs(s.t - t) < Math.abs(a.t - t) ? s : a), samples[0]!)
-    const a = near(w.startMs)
-    const b = near(w.endMs)
-    const out = new Map<string, number>()
-    for (const [name, s] of b.cpu) out.set(name, s - (a.cpu.get(name) ?? 0))
-    return out
+    return schedDelta(near(w.startMs).sched, near(w.endMs).sched)
   }
 }

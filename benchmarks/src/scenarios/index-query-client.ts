@@ -6,16 +6,18 @@
  * `fetch`: undici's per-request objects cost the client about twice the CPU (sub-kv.ts oursGet has
  * the numbers), and on this 2-core host a client waiting for a core is timed as server latency.
  *
- * Per query it also notes when the reply's head arrived (`ttfb`) and this thread's CPU for the
- * query (request, reply, JSON.parse): the rest of a query's time the thread was waiting, for the
- * server or for a core. With `nice` the thread sets its own nice value first (Linux: per thread,
+ * Per query it also notes when the reply's head arrived (`ttfb`) and this thread's schedstat so
+ * far, so the harness reports the client's CPU per query (request, reply, JSON.parse, timers) and
+ * how long it was runnable but waiting for a core: the rest of a query's time it waited for the
+ * server. (getrusage's thread times, process.threadCpuUsage, are tick-sampled: a 0.6 ms span
+ * reads as 0 or as several ms.) With `nice` the thread sets its own nice value first (Linux: per thread,
  * like the server's reads thread; sub-index.ts passes -5), so that on a 2-core host shared with the
  * load generators the client is not the one queued behind them; the row says which it ran at.
  *
  * workerData: { url, token, everyMs, nice? }. Message 'stop' → replies with what it measured;
  * times are epoch ms (performance.timeOrigin + now), which the main thread maps onto its own clock.
  */
-import { readlinkSync } from 'node:fs'
+import { readFileSync, readlinkSync } from 'node:fs'
 import http from 'node:http'
 import { getPriority, setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -59,12 +61,17 @@ function get(): Promise<{ status: number; reply: Buffer; headAt: number }> {
   })
 }
 const epoch = () => performance.timeOrigin + performance.now()
-const cpuUs = () => {
-  const u = process.threadCpuUsage()
-  return u.user + u.system
+/** This thread's schedstat so far: ns on a CPU and ns runnable but waiting for one. */
+const sched = (): [number, number] => {
+  const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ').map(Number)
+  return [run!, wait!]
 }
-/** Per query: start (epoch ms), latency and time to the reply's head (ms), this thread's CPU (µs). */
-const done: Array<{ t: number; ms: number; ttfbMs: number; cpuUs: number }> = []
+/**
+ * Per query: start (epoch ms), latency and time to the reply's head (ms), and this thread's
+ * schedstat so far at its start (ns): the harness takes the difference over the window (timers,
+ * sockets and GC between queries included).
+ */
+const done: Array<{ t: number; ms: number; ttfbMs: number; runNs: number; waitNs: number }> = []
 let buckets = 0
 let bytes = 0
 let failures = 0
@@ -82,7 +89,7 @@ parentPort!.once('message', () => {
 let next = performance.now()
 while (!stopped) {
   const t = epoch()
-  const cpu0 = cpuUs()
+  const [runNs, waitNs] = sched()
   try {
     // The answer is in when its last byte is: parsing the JSON is the client's time.
     const { status, reply, headAt } = await get()
@@ -95,7 +102,7 @@ while (!stopped) {
     const s = body.series?.[0]
     buckets = s?.points?.length ?? s?.values?.filter((v) => v !== null).length ?? 0
     bytes = reply.byteLength
-    done.push({ t, ms, ttfbMs: headAt - t, cpuUs: cpuUs() - cpu0 })
+    done.push({ t, ms, ttfbMs: headAt - t, runNs, waitNs })
   } catch (err) {
     failures++
     firstFailure ||= (err as Error).message.slice(0, 100)

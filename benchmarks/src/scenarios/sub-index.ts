@@ -21,13 +21,15 @@
  *   requests (`reads_request_*`: arrival to reply written, in the reads thread; `_cpu`: that
  *   thread's CPU for them); the rest of `query_*` is the client (a thread of the harness at nice
  *   -5, the reads thread's default, above the load generators: see queryNice; `query_head_*` is
- *   when the reply's head arrived, `query_client_cpu_p50_ms` its CPU per query), the loopback and
+ *   when the reply's head arrived, `query_client_cpu_ms` its thread's CPU per query, `query_client_wait_ms`
+ *   its run-queue wait per query), the loopback and
  *   the reads thread's event-loop wait (`reads_loop_delay_*`) before a request's handler runs.
  *
  * On a 2-core machine the load generators share the cores with the server: every row notes their
  * CPU seconds in the window (`load_cpu_s`) beside the server's (`cpu_s`, ingest and index), and
  * `cpu_us_per_record`: CPU µs per record offered, the server's by thread group (sub-common.ts
- * cpuPerRecord), the load generators' and the query client's.
+ * cpuPerRecord), the load generators' and the query client's; `run_queue_wait_ms_per_s`: how long
+ * each server thread group waited for a core.
  *
  * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
  * Command: node benchmarks/src/run.ts index
@@ -137,15 +139,22 @@ function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<str
     })
     const p = percentilesUs(inWindow.map((q) => q.ms))
     const head = percentilesUs(inWindow.map((q) => q.ttfbMs))
-    const cpu = percentilesUs(inWindow.map((q) => q.cpuUs / 1000))
+    // The client thread's CPU and run-queue wait from the first query in the window to the last
+    // one's start, per query.
+    const n = inWindow.length - 1
+    const first = inWindow[0]
+    const last = inWindow.at(-1)
+    const cpuS = n > 0 ? (last!.runNs - first!.runNs) / 1e9 : 0
+    const waitS = n > 0 ? (last!.waitNs - first!.waitNs) / 1e9 : 0
     return {
       queries: inWindow.length,
       query_p50_ms: p.p50_us / 1000,
       query_p99_ms: p.p99_us / 1000,
       query_head_p50_ms: head.p50_us / 1000,
       query_head_p99_ms: head.p99_us / 1000,
-      query_client_cpu_p50_ms: cpu.p50_us / 1000,
-      query_client_cpu_s: +(inWindow.reduce((a, q) => a + q.cpuUs, 0) / 1e6).toFixed(3),
+      query_client_cpu_ms: n > 0 ? +((cpuS * 1000) / n).toFixed(3) : 0,
+      query_client_wait_ms: n > 0 ? +((waitS * 1000) / n).toFixed(3) : 0,
+      query_client_cpu_s: +cpuS.toFixed(3),
       query_client_nice: r.nice,
       query_buckets: r.buckets,
       query_format: queryFormat(),
@@ -156,7 +165,7 @@ function queryLoop(server: OursServer): (w: MeasureWindow) => Promise<Record<str
 }
 
 interface ClientResult {
-  done: Array<{ t: number; ms: number; ttfbMs: number; cpuUs: number }>
+  done: Array<{ t: number; ms: number; ttfbMs: number; runNs: number; waitNs: number }>
   nice: number
   buckets: number
   bytes: number
