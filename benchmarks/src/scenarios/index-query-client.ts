@@ -9,8 +9,9 @@
  * Per query it also notes when the reply's head arrived (`ttfb`) and this thread's schedstat so
  * far, so the harness reports the client's CPU per query (request, reply, JSON.parse, timers) and
  * how long it was runnable but waiting for a core: the rest of a query's time it waited for the
- * server. (getrusage's thread times, process.threadCpuUsage, are tick-sampled: a 0.6 ms span
- * reads as 0 or as several ms.) With `nice` the thread sets its own nice value first (Linux: per thread,
+ * server. Only over the window: a running thread's own CPU time, from process.threadCpuUsage or
+ * from schedstat, advances at scheduler ticks (a 0.6 ms busy span reads 0 in most tries, else
+ * several ms), so one query's delta means nothing while the sum over hundreds does. With `nice` the thread sets its own nice value first (Linux: per thread,
  * like the server's reads thread; sub-index.ts passes -5), so that on a 2-core host shared with the
  * load generators the client is not the one queued behind them; the row says which it ran at.
  *
