@@ -11,9 +11,11 @@
  * how long it was runnable but waiting for a core: the rest of a query's time it waited for the
  * server. Only over the window: a running thread's own CPU time, from process.threadCpuUsage or
  * from schedstat, advances at scheduler ticks (a 0.6 ms busy span reads 0 in most tries, else
- * several ms), so one query's delta means nothing while the sum over hundreds does. With `nice` the thread sets its own nice value first (Linux: per thread,
- * like the server's reads thread; sub-index.ts passes -5), so that on a 2-core host shared with the
- * load generators the client is not the one queued behind them; the row says which it ran at.
+ * several ms), so one query's delta means nothing while the sum over hundreds does.
+ *
+ * With `nice` the thread sets its own nice value first (Linux: per thread, like the server's reads
+ * thread; sub-index.ts passes -5), so that on a 2-core host shared with the load generators the
+ * client is not the one queued behind them; the row says which it ran at.
  *
  * workerData: { url, token, everyMs, nice? }. Message 'stop' → replies with what it measured;
  * times are epoch ms (performance.timeOrigin + now), which the main thread maps onto its own clock.

@@ -19,11 +19,12 @@
  *   The rows of this scenario measure for 11 s (--measure-ms if longer): ≥ 500 queries, so the
  *   p99 is the 6th-slowest, not the slowest of 80. Beside it, the server's side of the same
  *   requests (`reads_request_*`: arrival to reply written, in the reads thread; `_cpu`: that
- *   thread's CPU for them); the rest of `query_*` is the client (a thread of the harness at nice
- *   -5, the reads thread's default, above the load generators: see queryNice; `query_head_*` is
- *   when the reply's head arrived, `query_client_cpu_ms` its thread's CPU per query, `query_client_wait_ms`
- *   its run-queue wait per query), the loopback and
- *   the reads thread's event-loop wait (`reads_loop_delay_*`) before a request's handler runs.
+ *   thread's CPU for them, read on one request in 16 and tick-quantized: only its mean means
+ *   something); the rest of `query_*` is the client (a thread of the harness at nice -5, the
+ *   reads thread's default, above the load generators: see queryNice; `query_head_*` is when the
+ *   reply's head arrived, `query_client_cpu_ms` and `query_client_wait_ms` its thread's CPU and
+ *   run-queue wait per query), the loopback and the reads thread's event-loop wait
+ *   (`reads_loop_delay_*`) before a request's handler runs.
  *
  * On a 2-core machine the load generators share the cores with the server: every row notes their
  * CPU seconds in the window (`load_cpu_s`) beside the server's (`cpu_s`, ingest and index), and
