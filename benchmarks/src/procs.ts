@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 
@@ -34,8 +34,11 @@ export interface Spawned {
   died(): string | null
   /** The file every output line goes to (with `logFile`), else null. */
   readonly logFile: string | null
-  /** SIGKILL and wait for the exit. */
-  kill(): Promise<void>
+  /**
+   * SIGKILL and wait for the exit; with `graceMs`, SIGTERM first and SIGKILL only if it has not
+   * exited by then (a profiled server writes its --cpu-prof files on a clean exit only).
+   */
+  kill(graceMs?: number): Promise<void>
 }
 
 /**
@@ -74,10 +77,17 @@ export async function spawnUntil<T>(
     tail: () => lines.join('\n'),
     died: () => died,
     logFile: options.logFile ?? null,
-    async kill() {
+    async kill(graceMs = 0) {
       if (child.exitCode !== null || child.signalCode !== null) return
       killing = true
       const exited = once(child, 'exit')
+      if (graceMs > 0) {
+        child.kill('SIGTERM')
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+        await exited
+        clearTimeout(timer)
+        return
+      }
       child.kill('SIGKILL')
       await exited
     },
@@ -134,6 +144,55 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
+/** One thread's scheduler account (/proc/<pid>/task/<tid>/schedstat), in ms. */
+export interface ThreadSched {
+  /** On a CPU. */
+  runMs: number
+  /** Runnable but waiting for a CPU (the run queue). */
+  waitMs: number
+}
+
+/**
+ * Every thread of a process by name (threads with the same name summed), from schedstat: ns
+ * resolution, unlike /proc/<pid>/stat's 10 ms ticks, and with the run-queue wait beside the CPU.
+ * A thread that exits between two reads drops out of the difference.
+ */
+export function threadSched(pid: number): Map<string, ThreadSched> {
+  const out = new Map<string, ThreadSched>()
+  let tids: string[]
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
+      const t = out.get(comm) ?? { runMs: 0, waitMs: 0 }
+      t.runMs += run! / 1e6
+      t.waitMs += wait! / 1e6
+      out.set(comm, t)
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out
+}
+
+/** b − a per thread name (names only in b count from 0). */
+export function schedDelta(
+  a: Map<string, ThreadSched>,
+  b: Map<string, ThreadSched>,
+): Map<string, ThreadSched> {
+  const out = new Map<string, ThreadSched>()
+  for (const [name, t] of b) {
+    const f = a.get(name) ?? { runMs: 0, waitMs: 0 }
+    out.set(name, { runMs: t.runMs - f.runMs, waitMs: t.waitMs - f.waitMs })
+  }
+  return out
+}
+
 export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -180,5 +239,28 @@ export class ProcMonitor {
     this.markEnd()
     clearInterval(this.#timer)
     return { rssPeakMiB: this.#peakKiB / 1024, cpuSeconds: this.#cpuTo - this.#cpuFrom }
+  }
+}
+
+/**
+ * Samples threadSched(pid) every `intervalMs` until the returned function is called with a window
+ * (performance.now() ms); that gives each thread name's account between the samples nearest the
+ * window's start and end.
+ */
+export function sampleThreadSched(
+  pid: number,
+  intervalMs = 200,
+): (w: { startMs: number; endMs: number }) => Map<string, ThreadSched> {
+  const samples: Array<{ t: number; sched: Map<string, ThreadSched> }> = []
+  const take = () => samples.push({ t: performance.now(), sched: threadSched(pid) })
+  take()
+  const timer = setInterval(take, intervalMs)
+  timer.unref()
+  return (w) => {
+    clearInterval(timer)
+    take()
+    const near = (t: number) =>
+      samples.reduce((a, s) => (Math.abs(s.t - t) < Math.abs(a.t - t) ? s : a), samples[0]!)
+    return schedDelta(near(w.startMs).sched, near(w.endMs).sched)
   }
 }

@@ -50,7 +50,10 @@ Environment: MI_BENCH_READS=main serves the kv/index read APIs on the main threa
   listener (telemetry.reads: false) instead of their own thread, for an A/B of the two;
   MI_BENCH_READS_NICE=<n> sets that thread's telemetry.reads.nice; MI_BENCH_INDEX_NICE=<n> the
   index entry's nice (index scenario); MI_BENCH_INDEX_FORMAT=points its queries' reply format;
-  MI_BENCH_NODE_FLAGS='--trace-gc' passes node flags to the servers started (those NODE_OPTIONS refuses).
+  MI_BENCH_INDEX_RATES=200000 its offered rates (comma-separated, default 100000,200000);
+  MI_BENCH_NODE_FLAGS='--trace-gc' passes node flags to the servers started (those NODE_OPTIONS refuses;
+  with --cpu-prof they are stopped with SIGTERM so they write it); MI_BENCH_LOAD_NODE_FLAGS the same
+  for the load-generator children.
 `
 
 function fail(message: string): never {

@@ -47,6 +47,14 @@ export interface LoadOutcome {
 
 const kWorkerUrl = new URL('./worker.ts', import.meta.url)
 
+/**
+ * MI_BENCH_LOAD_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p': node flags for the generator
+ * children (their profiles are written when they exit after DONE). Split on spaces.
+ */
+function loadNodeFlags(): string[] {
+  return (process.env.MI_BENCH_LOAD_NODE_FLAGS ?? '').split(' ').filter(Boolean)
+}
+
 function waitFor(child: ChildProcess, codes: string[], timeoutMs: number, what: string): Promise<FromChild> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -98,7 +106,7 @@ export async function runLoad(spec: LoadSpec, hooks: LoadHooks = {}): Promise<Lo
     for (const plan of plans) {
       const child = fork(kWorkerUrl, [], {
         execPath: process.execPath,
-        execArgv: [],
+        execArgv: loadNodeFlags(),
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       })

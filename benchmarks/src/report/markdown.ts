@@ -116,8 +116,12 @@ fdatasync every 10 ms, ACK before it); \`ours\` against JetStream is listed for 
   worker round trip per record. \`s3\` catch-up: \`resume_wait_ms\` is the offline backoff (capped at 2 s for
   the run), \`backlog_ms\` store back → every record of the backlog delivered and \`backlog_mb_per_s\` the
   backlog's body MB over it (records ingested later not counted); \`catch_up_ms\` is load end → lag 0. \`index\` queries are one client
-  (its own thread) asking 50 times a second for 1 h at 1 s (\`format=values\`, ~60 KB of JSON) over an 11 s
-  window, \`reads_request_*\` the server's side of them; \`kv\` gets are one client back to back over HTTP
+  (its own thread, a node:http keep-alive client, at the nice in \`query_client_nice\`: -5, the server's reads
+  thread's default, above the load generators that stand in for producers on other hosts; rows without that
+  note ran at 0, the generators' priority) asking 50 times a
+  second for 1 h at 1 s (\`format=values\`, ~60 KB of JSON) over an 11 s window, \`reads_request_*\` the
+  server's side of them; \`cpu_us_per_record\` is CPU µs per record offered: the server's by thread group, the
+  load generators', the query client's. \`kv\` gets are one client back to back over HTTP
   (JSON) during the load; Redis \`GET\` the same over RESP.
 - **Noise**: other engineers' tests run on the same 2 CPUs; rows taken minutes apart can differ by 20 %+.
 `

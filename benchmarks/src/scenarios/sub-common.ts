@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { type BodySpec, makeBodies } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
-import { cpuSeconds } from '../procs.ts'
+import { cpuSeconds, sampleThreadSched } from '../procs.ts'
 import type { Row, RunContext } from '../scenario.ts'
 import type { OursServer, SubscriberStats } from '../targets/ours.ts'
 
@@ -286,4 +286,60 @@ export async function waitCaughtUp(server: OursServer, name: string, ms: number)
     if (s && s.lagRecords === 0) return true
   }
   return false
+}
+
+/** Thread names (`comm`) of our server, grouped as cpuPerRecord reports them. */
+function threadGroup(name: string): string {
+  if (name === 'MainThread') return 'main'
+  if (name.startsWith('mi-parser')) return 'parsers'
+  if (name === 'mi-writer') return 'writer'
+  if (name === 'mi-reads') return 'reads'
+  // Subscriber pool workers (piscina names no threads) and any other unnamed worker.
+  if (name === 'WorkerThread') return 'workers'
+  // V8's platform threads: concurrent and parallel GC, background compilation.
+  if (name === 'V8Worker') return 'v8'
+  return 'other'
+}
+
+/**
+ * From now until the returned function is called with the window, from each server thread's
+ * schedstat (ns, unlike /proc/<pid>/stat's ticks): `cpu_us_per_record`, CPU µs per record offered
+ * by thread group (main, parsers, writer, workers = subscriber threads, reads, v8 = GC and
+ * compilation helpers, other), as one note ("server 3.10 = main 0.65 + …"; addLoadCpu appends the
+ * load generators' share), and `run_queue_wait_ms_per_s`: per group, how long its threads were
+ * runnable but waiting for a core, in ms per second of the window (where a 2-core host shared with
+ * the generators makes a request wait).
+ */
+export function cpuPerRecord(
+  server: OursServer,
+  recordsPerS: number,
+): (w: MeasureWindow) => Promise<Record<string, string>> {
+  const stop = sampleThreadSched(server.pid)
+  return async (w) => {
+    const seconds = (w.endMs - w.startMs) / 1000
+    const records = recordsPerS * seconds
+    const run = new Map<string, number>()
+    const wait = new Map<string, number>()
+    for (const [name, t] of stop(w)) {
+      const g = threadGroup(name)
+      run.set(g, (run.get(g) ?? 0) + t.runMs)
+      wait.set(g, (wait.get(g) ?? 0) + t.waitMs)
+    }
+    const us = (ms: number) => ((ms * 1e3) / records).toFixed(2)
+    const total = [...run.values()].reduce((a, x) => a + x, 0)
+    const byRun = [...run].filter(([, ms]) => ms > 0).sort((a, b) => b[1] - a[1])
+    return {
+      cpu_us_per_record: `server ${us(total)} = ${byRun.map(([g, ms]) => `${g} ${us(ms)}`).join(' + ')}`,
+      run_queue_wait_ms_per_s: byRun
+        .map(([g]) => `${g} ${Math.round((wait.get(g) ?? 0) / seconds)}`)
+        .join(', '),
+    }
+  }
+}
+
+/** Append the load generators' CPU per record (from `load_cpu_s` over `measureMs`) to the note. */
+export function addLoadCpu(row: Row, recordsPerS: number, measureMs: number): void {
+  const load = row.extra.load_cpu_s
+  if (typeof load !== 'number' || typeof row.extra.cpu_us_per_record !== 'string') return
+  row.extra.cpu_us_per_record += `; load generators ${((load * 1e6) / ((recordsPerS * measureMs) / 1000)).toFixed(2)}`
 }

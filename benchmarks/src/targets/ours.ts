@@ -61,7 +61,8 @@ function readsNice(): { nice?: number } {
 
 /**
  * MI_BENCH_NODE_FLAGS='--trace-gc --cpu-prof': extra node flags for the server process, for
- * flags NODE_OPTIONS refuses (V8's tracing and profiling ones). Split on spaces.
+ * flags NODE_OPTIONS refuses (V8's tracing and profiling ones). Split on spaces. With --cpu-prof
+ * the server is stopped with SIGTERM (SIGKILL after 10 s), since a killed one writes no profile.
  */
 function nodeFlags(): string[] {
   return (process.env.MI_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
@@ -234,7 +235,7 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
     startMs,
     stats,
     async kill() {
-      await proc.kill()
+      await proc.kill(nodeFlags().some((f) => f.startsWith('--cpu-prof')) ? 10_000 : 0)
       if (adminSocket !== inDataDir) await rm(adminSocket, { force: true })
     },
     tail: () => proc.tail(),
