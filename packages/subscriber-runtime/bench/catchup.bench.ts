@@ -10,6 +10,9 @@
  * CPU seconds per thread of the process (/proc/self/task/*\/stat) over the catch-up.
  *
  * Run: cd packages/subscriber-runtime && node bench/catchup.bench.ts [mib=512] [maxMiB=64]
+ * MI_BENCH_THREAD=1: the runtime on its own thread (startSubscribersThread, as the server runs it),
+ * so the main thread's numbers are what is left for sockets; its stats() snapshot is up to 250 ms
+ * old, so mb_per_s reads a little low.
  * MI_BENCH_PROFILE=<file>: also write a CPU profile of the main thread over the catch-up.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -19,7 +22,7 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { openLog } from '@module-ingest/log'
-import { startSubscribers } from '../src/index.ts'
+import { startSubscribers, startSubscribersThread } from '../src/index.ts'
 
 const mib = Number(process.argv[2] ?? 512)
 const maxMiB = Number(process.argv[3] ?? 64)
@@ -93,7 +96,8 @@ if (session) {
 const cpu0 = threadCpu()
 const t0 = performance.now()
 h.enable()
-const rt = await startSubscribers({
+const onThread = process.env.MI_BENCH_THREAD === '1'
+const rt = await (onThread ? startSubscribersThread : startSubscribers)({
   dataDir: dir,
   logger: silent as never,
   emit: async () => {},
@@ -128,7 +132,7 @@ rmSync(dir, { recursive: true, force: true })
 
 const ms = (ns: number) => +(ns / 1e6).toFixed(1)
 console.log(
-  `backlog=${mib} MiB batch.maxBytes=${maxMiB} MiB node=${process.version} loadavg(1m) before=${load0.toFixed(2)} after=${loadavg()[0]!.toFixed(2)}`,
+  `backlog=${mib} MiB batch.maxBytes=${maxMiB} MiB ${onThread ? 'thread' : 'main thread'} node=${process.version} loadavg(1m) before=${load0.toFixed(2)} after=${loadavg()[0]!.toFixed(2)}`,
 )
 console.table([
   {
