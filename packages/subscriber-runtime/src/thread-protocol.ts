@@ -62,7 +62,14 @@ export type MetricCall = {
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'
 
 export type FromThread =
-  | { code: 'READY'; context: typeof kThreadContext; stats: SubscriberStats[]; nice: number | null }
+  | {
+      code: 'READY'
+      context: typeof kThreadContext
+      stats: SubscriberStats[]
+      /** The thread's nice now (null: not Linux), and the subscriber it was lowered for, if any. */
+      nice: number | null
+      loweredFor: string | null
+    }
   | { code: 'FAILED'; context: typeof kThreadContext; error: WireError }
   | { code: 'EMIT'; context: typeof kThreadContext; id: number; records: EmitRecord[] }
   | { code: 'EMIT_PACKED'; context: typeof kThreadContext; id: number; packed: PackedRecords }

@@ -145,18 +145,23 @@ function emitPacked(packed: PackedRecords): Promise<void> {
  * threads start on this thread and inherit its priority, and taking a priority back needs
  * CAP_SYS_NICE: a subscriber that must keep up (index: 0) keeps the priority it asked for.
  */
-async function niceFor(): Promise<number> {
+async function niceFor(): Promise<{ nice: number; loweredFor: string | null }> {
   let nice = setup.nice
+  let loweredFor: string | null = null
   for (const cfg of resolveSubscriberConfigs(setup.subscribers)) {
     const checked = await checkPlugin(cfg.use, cfg.options, setup.baseDir, setup.plugins, setup.pluginPaths)
-    nice = Math.min(nice, cfg.nice ?? checked.subscriber.nice ?? 0)
+    const wants = cfg.nice ?? checked.subscriber.nice ?? 0
+    if (wants < nice) {
+      nice = wants
+      loweredFor = cfg.name
+    }
   }
-  return nice
+  return { nice, loweredFor }
 }
 
 let rt: SubscriberRuntime
 try {
-  const wanted = await niceFor()
+  const { nice: wanted, loweredFor } = await niceFor()
   let nice: number | null = null
   try {
     nice = setThreadNice(wanted, { onlyLower: true })
@@ -179,7 +184,7 @@ try {
     ...(setup.commitIntervalMs !== undefined ? { commitIntervalMs: setup.commitIntervalMs } : {}),
     ...(setup.closeTimeoutMs !== undefined ? { closeTimeoutMs: setup.closeTimeoutMs } : {}),
   })
-  post({ code: 'READY', context: kThreadContext, stats: rt.stats(), nice })
+  post({ code: 'READY', context: kThreadContext, stats: rt.stats(), nice, loweredFor })
 } catch (err) {
   // The host rethrows it with its code (MI_ERR_PLUGIN_*, MI_ERR_SUBSCRIBER_OPT_INVALID) and the
   // thread ends with nothing started (startSubscribers starts nothing when a check fails).

@@ -123,7 +123,7 @@ export async function startSubscribersThread(
     return l
   }
   const reply = (m: ToThread, transfer: ArrayBuffer[] = []) => worker.postMessage(m, transfer)
-  const ready = Promise.withResolvers<number | null>()
+  const ready = Promise.withResolvers<{ nice: number | null; loweredFor: string | null }>()
   worker.on('message', (m: FromThread) => {
     if (m?.context !== kThreadContext) throw new Error(`this should not happen: ${JSON.stringify(m)}`)
     switch (m.code) {
@@ -163,7 +163,7 @@ export async function startSubscribersThread(
       }
       case 'READY':
         snapshot = m.stats
-        ready.resolve(m.nice)
+        ready.resolve({ nice: m.nice, loweredFor: m.loweredFor })
         return
       case 'FAILED':
         ready.reject(rebuild(m.error))
@@ -181,7 +181,13 @@ export async function startSubscribersThread(
     await exited
     throw err
   })
-  logger.debug({ event: 'SubscriberThreadStarted', nice: started }, 'subscriber runtime thread started')
+  // The nice actually set: lower than asked when a subscriber asks for less (see thread-worker.ts).
+  logger.info(
+    { event: 'SubscriberThreadStarted', nice: started.nice, asked: nice, loweredFor: started.loweredFor },
+    started.loweredFor
+      ? `subscriber runtime on its own thread at nice ${started.nice} (subscriber ${started.loweredFor} asks for it)`
+      : `subscriber runtime on its own thread at nice ${started.nice}`,
+  )
 
   let closing: Promise<void> | undefined
   // Comlink calls to a dead thread never settle: every call races the thread's end.

@@ -219,3 +219,25 @@ test('a failed packed emit gets its buffer back and is retried intact', async (t
     Array.from({ length: last }, (_, i) => `derived:${i + 1}`),
   )
 })
+
+test('the thread takes its nice, lowered to the lowest a subscriber asks for; pool threads inherit it', async (t) => {
+  if (process.platform !== 'linux') return t.pass('per-thread nice is Linux only')
+  const dir = tempDir(t)
+  await writeRecords(dir, 5)
+  const run = async (subNice: number) => {
+    const logger = captureLogger()
+    const rt = await startSubscribersThread({
+      dataDir: dir,
+      logger,
+      emit: collectEmits().emit,
+      nice: 9,
+      subscribers: [{ name: `n${subNice}`, use: fixture('_nice-plugin.ts'), nice: subNice, ...fast }],
+    })
+    await waitFor('handled', () => logger.lines.some((l) => l.msg === 'NiceAtHandle'))
+    await rt.close()
+    const started = logger.lines.find((l) => l.obj.event === 'SubscriberThreadStarted')!.obj
+    return { thread: started.nice, pool: logger.lines.find((l) => l.msg === 'NiceAtHandle')!.obj.nice }
+  }
+  t.deepEqual(await run(12), { thread: 9, pool: 12 }, 'the setting; the pool thread lowers itself further')
+  t.deepEqual(await run(4), { thread: 4, pool: 4 }, 'lowered for the subscriber that asks for 4')
+})
