@@ -124,8 +124,17 @@ const kClockTicks = 100 // USER_HZ on Linux: /proc/<pid>/stat counts in these
 
 /** utime + stime of a process (all its threads), in seconds. NaN if it is gone. */
 export function cpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/stat`)
+}
+
+/** utime + stime of a process's main thread alone (its tid is the pid), in seconds. */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/task/${pid}/stat`)
+}
+
+function statCpu(file: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(file, 'utf8')
     // Fields after the command name, which is in parentheses and may contain spaces.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(rest[11]) + Number(rest[12])) / kClockTicks
