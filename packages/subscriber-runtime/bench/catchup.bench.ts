@@ -13,7 +13,8 @@
  * MI_BENCH_THREAD=1: the runtime on its own thread (startSubscribersThread, as the server runs it),
  * so the main thread's numbers are what is left for sockets. The clock starts once the runtime
  * started (either way: a thread's boot is not catch-up). Read `main` CPU with care: the per-turn
- * probe re-arms itself every turn, so an idle main thread spins and its CPU is the probe's.
+ * probe re-arms itself every turn, so an idle main thread spins and its CPU is the probe's (and it
+ * competes with the runtime's thread for a core); MI_BENCH_TURN_PROBE=0 leaves the probe out.
  * MI_BENCH_PROFILE=<file>: also write a CPU profile of the main thread over the catch-up.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -114,7 +115,10 @@ lastTick = performance.now()
 maxGap = 0
 turns.length = 0
 lastCpu = process.threadCpuUsage()
-setImmediate(probe)
+// MI_BENCH_TURN_PROBE=0: no per-turn probe, so the main thread's CPU is what the catch-up costs it
+// (and, on the thread, it does not spin against the runtime for a core); turn_cpu_* are then empty.
+const turnProbe = process.env.MI_BENCH_TURN_PROBE !== '0'
+if (turnProbe) setImmediate(probe)
 // On the thread, stats() is a snapshot up to 250 ms old; resume() of a running subscriber changes
 // nothing and brings fresh stats.
 const acked = async () => {
