@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 
@@ -130,6 +130,34 @@ export function cpuSeconds(pid: number): number {
 /** utime + stime of a process's main thread alone (its tid is the pid), in seconds. */
 export function mainThreadCpuSeconds(pid: number): number {
   return statCpu(`/proc/${pid}/task/${pid}/stat`)
+}
+
+/**
+ * utime + stime in s per thread name of a process (/proc/<pid>/task/*: Node names its threads, e.g.
+ * `mi-subscribers`, `WorkerThread`, `V8Worker`, `libuv-worker`; the main thread is `main`), with
+ * each name's nice values. Empty if the process is gone.
+ */
+export function threadCpuByName(pid: number): Map<string, { cpu: number; nice: Set<number> }> {
+  const out = new Map<string, { cpu: number; nice: Set<number> }>()
+  let tids: string[] = []
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, close)
+      const f = stat.slice(close + 2).split(' ')
+      const e = out.get(name) ?? { cpu: 0, nice: new Set<number>() }
+      e.cpu += (Number(f[11]) + Number(f[12])) / kClockTicks
+      e.nice.add(Number(f[16]))
+      out.set(name, e)
+    } catch {}
+  }
+  return out
 }
 
 function statCpu(file: string): number {
