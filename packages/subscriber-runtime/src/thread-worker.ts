@@ -214,13 +214,16 @@ const control: ThreadControl = {
     return rt.stats()
   },
   async close() {
-    await rt.close()
-    clearInterval(ticker)
-    tick()
-    // After comlink's reply is posted (a few microtasks from now): nothing is left to run. Node
-    // drains parentPort (the last TICK, log lines) before the host sees 'exit'.
-    setTimeout(() => process.exit(0), 0)
-    return rt.stats()
+    try {
+      await rt.close()
+      return rt.stats()
+    } finally {
+      clearInterval(ticker)
+      tick()
+      // After comlink's reply is posted (a few microtasks from now), failed close or not: nothing is
+      // left to run. Node drains parentPort (the last TICK, log lines) before the host sees 'exit'.
+      setTimeout(() => process.exit(0), 0)
+    }
   },
 }
 Comlink.expose(control, setup.control as unknown as Comlink.Endpoint)

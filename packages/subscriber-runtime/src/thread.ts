@@ -232,14 +232,21 @@ export async function startSubscribersThread(
     close() {
       closing ??= (async () => {
         // The graceful part runs in the thread (closeTimeoutMs); then it exits on its own.
-        const closed = control.close().then((s) => {
-          snapshot = s
-        })
+        let failed: unknown
+        const closed = control.close().then(
+          (s) => {
+            snapshot = s
+          },
+          (err) => {
+            failed = err
+          },
+        )
         await Promise.race([closed, exited])
         const timer = setTimeout(() => void worker.terminate(), kExitMs)
         await exited
         clearTimeout(timer)
         channel.port1.close()
+        if (failed !== undefined) throw failed
       })()
       return closing
     },
