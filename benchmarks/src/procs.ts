@@ -134,8 +134,45 @@ const kClockTicks = 100 // USER_HZ on Linux: /proc/<pid>/stat counts in these
 
 /** utime + stime of a process (all its threads), in seconds. NaN if it is gone. */
 export function cpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/stat`)
+}
+
+/** utime + stime of a process's main thread alone (its tid is the pid), in seconds. */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/task/${pid}/stat`)
+}
+
+/**
+ * utime + stime in s per thread name of a process (/proc/<pid>/task/*: Node names its threads, e.g.
+ * `mi-subscribers`, `WorkerThread`, `V8Worker`, `libuv-worker`; the main thread is `main`), with
+ * each name's nice values. Empty if the process is gone.
+ */
+export function threadCpuByName(pid: number): Map<string, { cpu: number; nice: Set<number> }> {
+  const out = new Map<string, { cpu: number; nice: Set<number> }>()
+  let tids: string[] = []
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, close)
+      const f = stat.slice(close + 2).split(' ')
+      const e = out.get(name) ?? { cpu: 0, nice: new Set<number>() }
+      e.cpu += (Number(f[11]) + Number(f[12])) / kClockTicks
+      e.nice.add(Number(f[16]))
+      out.set(name, e)
+    } catch {}
+  }
+  return out
+}
+
+function statCpu(file: string): number {
+  try {
+    const stat = readFileSync(file, 'utf8')
     // Fields after the command name, which is in parentheses and may contain spaces.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     return (Number(rest[11]) + Number(rest[12])) / kClockTicks

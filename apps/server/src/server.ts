@@ -1,7 +1,8 @@
 /**
  * The server, assembled: every part `module-ingest serve` runs, in the order it starts.
  *
- *   dev credential → TLS files → engine (log recovery, writer + parser threads) → subscribers → admin socket
+ *   dev credential → TLS files → engine (log recovery, writer + parser threads) → subscribers (their
+ *   own thread) → admin socket
  *   → read APIs' thread and listener (reads.ts) → HTTP listener (/metrics, /healthz) → MIP/1 listener, last
  *
  * It starts whole or not at all: a part that fails stops the parts started before it, in reverse,
@@ -16,8 +17,13 @@ import { join, resolve } from 'node:path'
 import { ensureDevCredential, loadTlsContext } from '@module-ingest/auth'
 import type { ServerConfig } from '@module-ingest/config'
 import { isLoopbackHost, operatorAuthorizer, startDashboard } from '@module-ingest/dashboard'
-import { type EngineStats, startEngine } from '@module-ingest/engine'
-import { type SubscriberRuntime, startSubscribers } from '@module-ingest/subscriber-runtime'
+import { type Engine, type EngineStats, startEngine } from '@module-ingest/engine'
+import {
+  type StartSubscribersOptions,
+  type SubscriberRuntime,
+  startSubscribers,
+  startSubscribersThread,
+} from '@module-ingest/subscriber-runtime'
 import {
   getRecentLogs,
   type HttpHandler,
@@ -32,7 +38,7 @@ import { kvReadHandler } from './kv.ts'
 import { probeLoopDelay } from './loop-delay.ts'
 import { builtinPlugins, instancesOf } from './plugins.ts'
 import { pointToReads, type ReadsThread, startReadsThread } from './reads.ts'
-import { subscriberMetrics } from './subscriber-metrics.ts'
+import { type SubscriberMetrics, subscriberMetrics } from './subscriber-metrics.ts'
 
 export interface Server {
   /** Where MIP/1 clients connect. */
@@ -99,24 +105,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
 
     const subMetrics = subscriberMetrics(metrics, logger)
     const subscribers =
-      enabled.length === 0
-        ? null
-        : await startSubscribers({
-            dataDir: engine.logDir,
-            subscribers: enabled,
-            plugins: builtinPlugins(),
-            logger: logger.child({ component: 'subscribers' }),
-            metrics: subMetrics.runtime,
-            // The log's own signal: the runtime's reader wakes on it (no file watch, no relay).
-            durableSignal: engine.durableSignal,
-            // Dead letters come as records; a batch's derived records packed, as one append.
-            emit: async (records) => {
-              await engine.appendInternal('mi:subscribers', records)
-            },
-            emitPacked: async (packed) => {
-              await engine.appendPacked('mi:subscribers', packed)
-            },
-          })
+      enabled.length === 0 ? null : await startRuntime(config, enabled, engine, subMetrics, logger, options)
     if (subscribers) {
       stops.push(() => subscribers.close())
       subMetrics.source(() => subscribers.stats())
@@ -247,6 +236,44 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
     stopProbe()
     throw err
   }
+}
+
+/**
+ * The subscriber runtime: on a thread of its own (`subscriberRuntime.thread`, the default), niced,
+ * so the main thread only serves sockets; or on this thread. Either way it reads the log with the
+ * writer's durable signal (a SharedArrayBuffer, shared with the thread) and appends its emits here.
+ */
+async function startRuntime(
+  config: ServerConfig,
+  enabled: ServerConfig['subscribers'],
+  engine: Engine,
+  subMetrics: SubscriberMetrics,
+  logger: Logger,
+  options: ServerOptions,
+): Promise<SubscriberRuntime> {
+  const common: StartSubscribersOptions = {
+    dataDir: engine.logDir,
+    subscribers: enabled,
+    plugins: builtinPlugins(),
+    logger: logger.child({ component: 'subscribers' }),
+    metrics: subMetrics.runtime,
+    // The log's own signal: the runtime's reader wakes on it (no file watch, no relay).
+    durableSignal: engine.durableSignal,
+    // Dead letters come as records; a batch's derived records packed, as one append.
+    emit: async (records) => {
+      await engine.appendInternal('mi:subscribers', records)
+    },
+    emitPacked: async (packed) => {
+      await engine.appendPacked('mi:subscribers', packed)
+    },
+  }
+  if (!config.subscriberRuntime.thread) return startSubscribers(common)
+  return startSubscribersThread({
+    ...common,
+    durableSignal: engine.durableSignal,
+    nice: config.subscriberRuntime.nice,
+    ...(options.onFatal ? { onFatal: options.onFatal } : {}),
+  })
 }
 
 /** Start one part; an error without a code gets one that names the part. */

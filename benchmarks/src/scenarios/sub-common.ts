@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { type BodySpec, makeBodies } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
-import { cpuSeconds, sampleThreadSched } from '../procs.ts'
+import { cpuSeconds, mainThreadCpuSeconds, sampleThreadSched, threadCpuByName } from '../procs.ts'
 import type { Row, RunContext } from '../scenario.ts'
 import type { OursServer, SubscriberStats } from '../targets/ours.ts'
 
@@ -165,7 +165,10 @@ export function watchSubscriber(
  * backlog_ms). From the first batch done to the backlog done, free of the offline and retry
  * backoffs (which vary by tens of seconds after a long outage): `steady_mb_per_s`, the server
  * process's CPU `steady_server_cpu_s` (ingest and the runtime included: the no-op row's share is
- * what the subscriber itself did not cost) and `steady_mb_per_server_cpu_s`; absent when the first
+ * what the subscriber itself did not cost) and `steady_mb_per_server_cpu_s`, and the main thread's
+ * share `steady_main_cpu_ms_per_mb` (its ingest sockets and the stats polls included, the same in
+ * every row; where the subscriber runtime runs there, its cost too) and `steady_thread_cpu_s`
+ * (the server's CPU by thread name and nice, largest first); absent when the first
  * batch took half the backlog or more (64 MiB: one window).
  */
 export async function watchBacklog(
@@ -183,14 +186,33 @@ export async function watchBacklog(
   const until = from + s0.lagRecords
   await restore()
   const t0 = performance.now()
-  let resume: { t: number; acked: number; cpu: number } | null = null
+  let resume: {
+    t: number
+    acked: number
+    cpu: number
+    main: number
+    threads: ReturnType<typeof threadCpuByName>
+  } | null = null
   const done = (async () => {
     for (const deadline = t0 + timeoutMs; performance.now() < deadline; await sleep(50)) {
       const s = await read().catch(() => undefined)
       if (s === undefined) continue
       if (resume === null && s.delivered > s0.delivered)
-        resume = { t: performance.now(), acked: s.ackedLsn ?? from, cpu: cpuSeconds(server.pid) }
-      if ((s.ackedLsn ?? 0) >= until) return { t: performance.now(), s, cpu: cpuSeconds(server.pid) }
+        resume = {
+          t: performance.now(),
+          acked: s.ackedLsn ?? from,
+          cpu: cpuSeconds(server.pid),
+          main: mainThreadCpuSeconds(server.pid),
+          threads: threadCpuByName(server.pid),
+        }
+      if ((s.ackedLsn ?? 0) >= until)
+        return {
+          t: performance.now(),
+          s,
+          cpu: cpuSeconds(server.pid),
+          main: mainThreadCpuSeconds(server.pid),
+          threads: threadCpuByName(server.pid),
+        }
     }
     return null
   })()
@@ -202,7 +224,7 @@ export async function watchBacklog(
       out.backlog_ms = `not within ${Math.round(timeoutMs / 1000)} s`
       return out
     }
-    const { t, s, cpu } = end
+    const { t, s, cpu, main, threads } = end
     const bytesPerRecord =
       ((s.deliveredBytes ?? 0) - (s0.deliveredBytes ?? 0)) / Math.max(1, s.delivered - s0.delivered)
     out.backlog_ms = Math.round(t - t0)
@@ -213,6 +235,15 @@ export async function watchBacklog(
       out.steady_mb_per_s = +((mb * 1e3) / (t - resume.t)).toFixed(1)
       out.steady_server_cpu_s = +(cpu - resume.cpu).toFixed(2)
       out.steady_mb_per_server_cpu_s = +(mb / (cpu - resume.cpu)).toFixed(1)
+      out.steady_main_cpu_ms_per_mb = +(((main - resume.main) * 1e3) / mb).toFixed(2)
+      // Where the server's CPU went, by thread name and nice: `name@nice=seconds` (what ran at 0 competes
+      // with ingest on equal terms).
+      out.steady_thread_cpu_s = [...threads]
+        .map(([name, e]) => [name, e, e.cpu - (resume!.threads.get(name)?.cpu ?? 0)] as const)
+        .filter(([, , d]) => d >= 0.05)
+        .sort((a, b) => b[2] - a[2])
+        .map(([name, e, d]) => `${name}@${[...e.nice].join('/')}=${d.toFixed(2)}`)
+        .join(' ')
     }
     return out
   }

@@ -349,6 +349,27 @@ export const configSchema = z.strictObject({
         defaultText: 'one subscriber `{ name: "disk", use: "disk", options: { dir: "<dataDir>/archive" } }`',
       }),
     ),
+  subscriberRuntime: z
+    .strictObject({
+      thread: bool()
+        .default(true)
+        .meta(
+          d(
+            "Run the subscriber runtime (the dispatchers: log reads, batching, offset commits) on a thread of its own instead of the main thread, which then only serves sockets: a catch-up no longer takes the main thread's turns from ingest's acks. `false`: on the main thread (how it ran before; for comparisons).",
+          ),
+        ),
+      nice: nonNegInt()
+        .max(19, { error: 'expected an integer from 0 to 19' })
+        .meta({ type: 'integer 0..19' })
+        .default(10)
+        .meta(
+          d(
+            "Linux scheduling priority (nice) of the runtime's thread (with `thread: true`): above ingest's 0, so on a saturated host ingest's threads get the CPU first. The subscribers' worker threads start from this thread and inherit its priority, so it is lowered to the lowest `subscribers[].nice` (or plugin default) in use: a subscriber that must keep up (`index`: 0) keeps its priority. Raising it needs no privilege.",
+          ),
+        ),
+    })
+    .prefault({})
+    .meta(d('Where the subscriber runtime runs.')),
   telemetry: telemetrySchema,
   shutdown: z
     .strictObject({

@@ -42,6 +42,10 @@ export const MI_ERR_SUBSCRIBER_WORKER_OOM = createError<[string, string]>(
   'MI_ERR_SUBSCRIBER_WORKER_OOM',
   'subscriber %s: worker ran out of memory (%s); it was replaced',
 )
+export const MI_ERR_SUBSCRIBER_THREAD_EXITED = createError<[number, string]>(
+  'MI_ERR_SUBSCRIBER_THREAD_EXITED',
+  'the subscriber runtime thread exited (code %d): %s',
+)
 export const MI_ERR_SUBSCRIBER_EMIT_FAILED = createError<[string, string]>(
   'MI_ERR_SUBSCRIBER_EMIT_FAILED',
   'subscriber %s: the host could not append emitted records: %s',

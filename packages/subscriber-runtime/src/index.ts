@@ -8,6 +8,7 @@ export type {
   PluginRegistry,
   RuntimeMetrics,
   StartSubscribersOptions,
+  StartSubscribersThreadOptions,
   StoredRecord,
   SubscriberConfig,
   SubscriberFailure,
@@ -24,6 +25,7 @@ export {
   MI_ERR_SUBSCRIBER_HANDLE_FAILED,
   MI_ERR_SUBSCRIBER_INIT_FAILED,
   MI_ERR_SUBSCRIBER_OPT_INVALID,
+  MI_ERR_SUBSCRIBER_THREAD_EXITED,
   MI_ERR_SUBSCRIBER_TIMEOUT,
   MI_ERR_SUBSCRIBER_UNKNOWN,
   MI_ERR_SUBSCRIBER_WORKER_EXITED,
@@ -32,4 +34,5 @@ export {
   resolveSubscriberConfigs,
   SUBSCRIBER_STATES,
   startSubscribers,
+  startSubscribersThread,
 } from './internal.ts'

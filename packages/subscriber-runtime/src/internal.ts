@@ -13,6 +13,8 @@ export { SubscriberPool } from './pool.ts'
 export type { StartSubscribersOptions, SubscriberRuntime } from './runtime.ts'
 export { startSubscribers } from './runtime.ts'
 export { compileStreamFilter } from './stream-filter.ts'
+export type { StartSubscribersThreadOptions } from './thread.ts'
+export { startSubscribersThread, terminateThreadForTests } from './thread.ts'
 export type {
   DurableSignal,
   HostEmit,

@@ -47,9 +47,10 @@ export interface StartSubscribersOptions {
 
 export interface SubscriberRuntime {
   stats(): SubscriberStats[]
-  pause(name: string): void
+  /** Stop reading (in-flight batches finish); resolves once applied, stats() then shows it. */
+  pause(name: string): Promise<void>
   /** Resume a paused subscriber, or re-check a failed one now. */
-  resume(name: string): void
+  resume(name: string): Promise<void>
   /** Resolves when `name` (or every subscriber) reached its `until` bound, or closed. */
   finished(name?: string): Promise<void>
   close(): Promise<void>
@@ -113,8 +114,15 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
   let closing: Promise<void> | undefined
   return {
     stats: () => [...dispatchers.values()].map((d) => d.stats()),
-    pause: (name) => get(name).pause(),
-    resume: (name) => get(name).resume(),
+    // Unknown names throw here, synchronously, as they always did.
+    pause: (name) => {
+      get(name).pause()
+      return Promise.resolve()
+    },
+    resume: (name) => {
+      get(name).resume()
+      return Promise.resolve()
+    },
     finished: async (name) => {
       if (name !== undefined) return get(name).finished
       await Promise.all([...dispatchers.values()].map((d) => d.finished))
