@@ -142,6 +142,35 @@ const kQuietGets = 2000
 const threadKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, '_')
 
 /**
+ * From now until the returned function is called (the load, warm-up and drain included): the kv
+ * subscriber's thread (the server's only unnamed worker thread, `WorkerThread`, in this row) —
+ * its CPU, its run-queue wait, and its CPU per record it finished (`apply_cpu_us_per_set`) — and
+ * the CPU of the server's other threads: whether applying is slow or waiting for a core.
+ */
+async function applyAccount(server: OursServer): Promise<() => Promise<Record<string, number>>> {
+  const delivered = async () =>
+    (await server.stats()).subscribers?.find((x) => x.name === 'kv')?.delivered ?? Number.NaN
+  const d0 = await delivered().catch(() => Number.NaN)
+  const s0 = threadSched(server.pid)
+  const t0 = performance.now()
+  return async () => {
+    const s1 = threadSched(server.pid)
+    const d1 = await delivered().catch(() => Number.NaN)
+    const out: Record<string, number> = { account_ms: Math.round(performance.now() - t0) }
+    let other = 0
+    for (const [name, t] of schedDelta(s0, s1)) {
+      if (name === 'WorkerThread') {
+        out.apply_thread_cpu_ms = Math.round(t.runMs)
+        out.apply_thread_runq_ms = Math.round(t.waitMs)
+        out.apply_cpu_us_per_set = +((t.runMs * 1000) / (d1 - d0)).toFixed(1)
+      } else other += t.runMs
+    }
+    out.server_other_threads_cpu_ms = Math.round(other)
+    return out
+  }
+}
+
+/**
  * Until the server's threads together use under 5% of a core over 250 ms (at most `ms`): after
  * the subscriber's lag reaches 0 there can still be work (a delivery's commit and checkpoint, the
  * runtime committing its offset, GC of the load's garbage). Returns the wait, the last sample, and
@@ -321,11 +350,13 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
             })
             const gets = getLoop(oursGet(server), keys)
             const loadDelay = threadDelays(server)
+            const applyFrom = applyAccount(server)
             return async (w) => {
               // The gets stop first: a server that died must not leave them spinning.
               const got = await gets(w)
               const delay = await (await loadDelay)()
-              const out = { ...got, get_client: kOursClient, ...delay, ...(await watch(w)) }
+              const applied = await (await applyFrom)()
+              const out = { ...got, get_client: kOursClient, ...delay, ...applied, ...(await watch(w)) }
               // Quiet means quiet: the store has applied the whole backlog (watch() waits at most
               // catchUpMs for it and may give up, with the load's rows still being applied).
               const t0 = performance.now()
