@@ -143,12 +143,11 @@ export interface ThreadSched {
 }
 
 /**
- * Every thread of a process by name (threads with the same name summed), from schedstat: ns
- * resolution, unlike /proc/<pid>/stat's 10 ms ticks, and with the run-queue wait beside the CPU.
- * A thread that exits between two reads drops out of the difference.
+ * Every thread of a process by tid, with its name (comm), from schedstat: ns resolution, unlike
+ * /proc/<pid>/stat's 10 ms ticks, and with the run-queue wait beside the CPU.
  */
-export function threadSched(pid: number): Map<string, ThreadSched> {
-  const out = new Map<string, ThreadSched>()
+export function threadSched(pid: number): Map<string, ThreadSched & { name: string }> {
+  const out = new Map<string, ThreadSched & { name: string }>()
   let tids: string[]
   try {
     tids = readdirSync(`/proc/${pid}/task`)
@@ -157,12 +156,9 @@ export function threadSched(pid: number): Map<string, ThreadSched> {
   }
   for (const tid of tids) {
     try {
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
       const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
-      const t = out.get(comm) ?? { runMs: 0, waitMs: 0 }
-      t.runMs += run! / 1e6
-      t.waitMs += wait! / 1e6
-      out.set(comm, t)
+      out.set(tid, { name, runMs: run! / 1e6, waitMs: wait! / 1e6 })
     } catch {
       // exited meanwhile
     }
@@ -170,15 +166,21 @@ export function threadSched(pid: number): Map<string, ThreadSched> {
   return out
 }
 
-/** b − a per thread name (names only in b count from 0). */
+/**
+ * b − a per thread, summed by thread name. A thread only in b counts from 0; one that exited
+ * before b drops out (its last interval is lost, and it cannot make a sum negative).
+ */
 export function schedDelta(
-  a: Map<string, ThreadSched>,
-  b: Map<string, ThreadSched>,
+  a: Map<string, ThreadSched & { name: string }>,
+  b: Map<string, ThreadSched & { name: string }>,
 ): Map<string, ThreadSched> {
   const out = new Map<string, ThreadSched>()
-  for (const [name, t] of b) {
-    const f = a.get(name) ?? { runMs: 0, waitMs: 0 }
-    out.set(name, { runMs: t.runMs - f.runMs, waitMs: t.waitMs - f.waitMs })
+  for (const [tid, t] of b) {
+    const f = a.get(tid)
+    const sum = out.get(t.name) ?? { runMs: 0, waitMs: 0 }
+    sum.runMs += t.runMs - (f?.runMs ?? 0)
+    sum.waitMs += t.waitMs - (f?.waitMs ?? 0)
+    out.set(t.name, sum)
   }
   return out
 }

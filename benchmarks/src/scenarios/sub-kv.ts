@@ -177,7 +177,6 @@ async function applyAccount(server: OursServer): Promise<() => Promise<Record<st
  * the threads that used ≥ 5 ms of CPU during the wait (`idle_busy_<thread>_ms`).
  */
 async function waitIdle(pid: number, ms: number): Promise<Record<string, number>> {
-  const total = (m: Map<string, ThreadSched>) => [...m.values()].reduce((a, t) => a + t.runMs, 0)
   const t0 = performance.now()
   const first = threadSched(pid)
   let prev = first
@@ -185,7 +184,7 @@ async function waitIdle(pid: number, ms: number): Promise<Record<string, number>
   while (performance.now() - t0 < ms) {
     await sleep(250)
     const now = threadSched(pid)
-    pct = ((total(now) - total(prev)) / 250) * 100
+    pct = ([...schedDelta(prev, now).values()].reduce((a, t) => a + t.runMs, 0) / 250) * 100
     prev = now
     if (pct < 5) break
   }
@@ -220,7 +219,7 @@ export async function quietGets(plan: QuietPlan, serverPid?: number): Promise<Re
     const msg = (): Promise<unknown> => Promise.race([once(child, 'message').then(([m]) => m), exited])
     child.send(plan)
     await msg() // warmed up
-    const before = serverPid ? threadSched(serverPid) : new Map<string, ThreadSched>()
+    const before = serverPid ? threadSched(serverPid) : new Map()
     const clientBefore = threadSched(child.pid!)
     child.send('go')
     const r = (await msg()) as QuietResult
