@@ -144,25 +144,33 @@ const threadKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, '_
 /**
  * From now until the returned function is called (the load, warm-up and drain included): the kv
  * subscriber's thread (the server's only unnamed worker thread, `WorkerThread`, in this row) —
- * its CPU, its run-queue wait, and its CPU per record it finished (`apply_cpu_us_per_set`) — and
+ * its CPU, its run-queue wait, its CPU per record it finished (`apply_cpu_us_per_set`), the mean
+ * delivery (`records_per_delivery`) — and
  * the CPU of the server's other threads: whether applying is slow or waiting for a core.
  */
 async function applyAccount(server: OursServer): Promise<() => Promise<Record<string, number>>> {
-  const delivered = async () =>
-    (await server.stats()).subscribers?.find((x) => x.name === 'kv')?.delivered ?? Number.NaN
-  const d0 = await delivered().catch(() => Number.NaN)
+  const counts = async () => {
+    const s = (await server.stats()).subscribers?.find((x) => x.name === 'kv')
+    return { records: s?.delivered ?? Number.NaN, batches: s?.deliveredBatches ?? Number.NaN }
+  }
+  const c0 = await counts().catch(() => ({ records: Number.NaN, batches: Number.NaN }))
   const s0 = threadSched(server.pid)
   const t0 = performance.now()
   return async () => {
     const s1 = threadSched(server.pid)
-    const d1 = await delivered().catch(() => Number.NaN)
-    const out: Record<string, number> = { account_ms: Math.round(performance.now() - t0) }
+    const c1 = await counts().catch(() => ({ records: Number.NaN, batches: Number.NaN }))
+    const out: Record<string, number> = {
+      account_ms: Math.round(performance.now() - t0),
+      // How large the deliveries were (the batch settings are a ceiling; the runtime cuts a batch
+      // short after maxWaitMs).
+      records_per_delivery: Math.round((c1.records - c0.records) / (c1.batches - c0.batches)),
+    }
     let other = 0
     for (const [name, t] of schedDelta(s0, s1)) {
       if (name === 'WorkerThread') {
         out.apply_thread_cpu_ms = Math.round(t.runMs)
         out.apply_thread_runq_ms = Math.round(t.waitMs)
-        out.apply_cpu_us_per_set = +((t.runMs * 1000) / (d1 - d0)).toFixed(1)
+        out.apply_cpu_us_per_set = +((t.runMs * 1000) / (c1.records - c0.records)).toFixed(1)
       } else other += t.runMs
     }
     out.server_other_threads_cpu_ms = Math.round(other)
