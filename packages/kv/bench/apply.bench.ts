@@ -9,7 +9,8 @@
  *   KEEP=/tmp/kv1m.sqlite KEYS=1000000 SETS=0 node …   # build a preloaded store once and keep it
  *   FROM=/tmp/kv1m.sqlite KEYS=1000000 DELIVERY=20000 node …  # a copy of it instead of preloading
  *
- * SPREAD=random: uniformly random keys. DELIVERY: records per apply() (the subscriber's batch.maxRecords when it is behind), default 5000.
+ * SPREAD=random: uniformly random keys. DELIVERY: records per apply() (the subscriber's
+ * batch.maxRecords when it is behind), default 5000.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -62,7 +63,11 @@ const rnd = () => {
   return seed / 2147483648
 }
 const bodies = Array.from({ length: Math.min(KEYS, SETS) }, (_, i) =>
-  body(process.env.SPREAD === 'random' ? Math.floor(rnd() * KEYS) : Math.floor((i * KEYS) / Math.min(KEYS, SETS))),
+  body(
+    process.env.SPREAD === 'random'
+      ? Math.floor(rnd() * KEYS)
+      : Math.floor((i * KEYS) / Math.min(KEYS, SETS)),
+  ),
 )
 // like the server's log: producers' frames in runs (group commit keeps a connection's frames together)
 const recs = Array.from({ length: SETS }, (_, i) =>
