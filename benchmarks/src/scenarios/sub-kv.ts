@@ -161,8 +161,8 @@ async function applyAccount(server: OursServer): Promise<() => Promise<Record<st
     const c1 = await counts().catch(() => ({ records: Number.NaN, batches: Number.NaN }))
     const out: Record<string, number> = {
       account_ms: Math.round(performance.now() - t0),
-      // How large the deliveries were: the batch settings are a ceiling, which the runtime does
-      // not reach even with a backlog (docs/kv.md, sixth follow-up).
+      // How large the deliveries were: the batch settings are a ceiling (docs/kv.md, sixth
+      // follow-up: "Full deliveries when behind").
       records_per_delivery: Math.round((c1.records - c0.records) / (c1.batches - c0.batches)),
     }
     let other = 0
