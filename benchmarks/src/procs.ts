@@ -142,34 +142,6 @@ export function mainThreadCpuSeconds(pid: number): number {
   return statCpu(`/proc/${pid}/task/${pid}/stat`)
 }
 
-/**
- * utime + stime in s per thread name of a process (/proc/<pid>/task/*: Node names its threads, e.g.
- * `mi-subscribers`, `WorkerThread`, `V8Worker`, `libuv-worker`; the main thread is `main`), with
- * each name's nice values. Empty if the process is gone.
- */
-export function threadCpuByName(pid: number): Map<string, { cpu: number; nice: Set<number> }> {
-  const out = new Map<string, { cpu: number; nice: Set<number> }>()
-  let tids: string[] = []
-  try {
-    tids = readdirSync(`/proc/${pid}/task`)
-  } catch {
-    return out
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const close = stat.lastIndexOf(')')
-      const name = tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, close)
-      const f = stat.slice(close + 2).split(' ')
-      const e = out.get(name) ?? { cpu: 0, nice: new Set<number>() }
-      e.cpu += (Number(f[11]) + Number(f[12])) / kClockTicks
-      e.nice.add(Number(f[16]))
-      out.set(name, e)
-    } catch {}
-  }
-  return out
-}
-
 function statCpu(file: string): number {
   try {
     const stat = readFileSync(file, 'utf8')
@@ -189,13 +161,22 @@ export interface ThreadSched {
   waitMs: number
 }
 
+/** One thread at one moment: its account, its name (comm) and its nice. */
+export interface ThreadSample extends ThreadSched {
+  name: string
+  nice: number
+}
+
+/** A process's threads by tid (threadSched). */
+export type ThreadSnapshot = Map<string, ThreadSample>
+
 /**
- * Every thread of a process by name (threads with the same name summed), from schedstat: ns
- * resolution, unlike /proc/<pid>/stat's 10 ms ticks, and with the run-queue wait beside the CPU.
- * A thread that exits between two reads drops out of the difference.
+ * Every thread of a process by tid, with its name and nice, from schedstat: ns resolution, unlike
+ * /proc/<pid>/stat's 10 ms ticks, and with the run-queue wait beside the CPU. Node names its
+ * threads (`mi-subscribers`, `WorkerThread`, `V8Worker`, `libuv-worker`, …).
  */
-export function threadSched(pid: number): Map<string, ThreadSched> {
-  const out = new Map<string, ThreadSched>()
+export function threadSched(pid: number): ThreadSnapshot {
+  const out: ThreadSnapshot = new Map()
   let tids: string[]
   try {
     tids = readdirSync(`/proc/${pid}/task`)
@@ -204,12 +185,13 @@ export function threadSched(pid: number): Map<string, ThreadSched> {
   }
   for (const tid of tids) {
     try {
-      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      const name = stat.slice(stat.indexOf('(') + 1, close)
+      // Fields after the name, which is in parentheses and may contain spaces; nice is field 19.
+      const nice = Number(stat.slice(close + 2).split(' ')[16])
       const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number)
-      const t = out.get(comm) ?? { runMs: 0, waitMs: 0 }
-      t.runMs += run! / 1e6
-      t.waitMs += wait! / 1e6
-      out.set(comm, t)
+      out.set(tid, { name, nice, runMs: run! / 1e6, waitMs: wait! / 1e6 })
     } catch {
       // exited meanwhile
     }
@@ -217,15 +199,24 @@ export function threadSched(pid: number): Map<string, ThreadSched> {
   return out
 }
 
-/** b − a per thread name (names only in b count from 0). */
-export function schedDelta(
-  a: Map<string, ThreadSched>,
-  b: Map<string, ThreadSched>,
-): Map<string, ThreadSched> {
-  const out = new Map<string, ThreadSched>()
-  for (const [name, t] of b) {
-    const f = a.get(name) ?? { runMs: 0, waitMs: 0 }
-    out.set(name, { runMs: t.runMs - f.runMs, waitMs: t.waitMs - f.waitMs })
+/** A thread name's account between two snapshots, with the nice values its threads had. */
+export interface ThreadDelta extends ThreadSched {
+  nice: number[]
+}
+
+/**
+ * b − a per thread, summed by thread name. A thread only in b counts from 0; one that exited
+ * before b drops out (its last interval is lost, and it cannot make a sum negative).
+ */
+export function schedDelta(a: ThreadSnapshot, b: ThreadSnapshot): Map<string, ThreadDelta> {
+  const out = new Map<string, ThreadDelta>()
+  for (const [tid, t] of b) {
+    const f = a.get(tid)
+    const sum = out.get(t.name) ?? { runMs: 0, waitMs: 0, nice: [] }
+    sum.runMs += t.runMs - (f?.runMs ?? 0)
+    sum.waitMs += t.waitMs - (f?.waitMs ?? 0)
+    if (!sum.nice.includes(t.nice)) sum.nice.push(t.nice)
+    out.set(t.name, sum)
   }
   return out
 }
@@ -287,8 +278,8 @@ export class ProcMonitor {
 export function sampleThreadSched(
   pid: number,
   intervalMs = 200,
-): (w: { startMs: number; endMs: number }) => Map<string, ThreadSched> {
-  const samples: Array<{ t: number; sched: Map<string, ThreadSched> }> = []
+): (w: { startMs: number; endMs: number }) => Map<string, ThreadDelta> {
+  const samples: Array<{ t: number; sched: ThreadSnapshot }> = []
   const take = () => samples.push({ t: performance.now(), sched: threadSched(pid) })
   take()
   const timer = setInterval(take, intervalMs)

@@ -14,7 +14,7 @@ import { type BodySpec, makeBodies } from '../src/load/bodies.ts'
 import { aiEntry, aiFields, noopEntry, remoteOptions } from '../src/scenarios/sub-ai.ts'
 import { warmSubscriber } from '../src/scenarios/sub-common.ts'
 import { kIndexEntry, rangeQueryUrl } from '../src/scenarios/sub-index.ts'
-import { kKvEntry, oursGet, preloadOurs } from '../src/scenarios/sub-kv.ts'
+import { kKvEntry, oursGet, preloadOurs, quietGets } from '../src/scenarios/sub-kv.ts'
 import { kBucket, s3Entry } from '../src/scenarios/sub-s3.ts'
 import { startOurs } from '../src/targets/ours.ts'
 import { startFauxqs, startV2Server } from '../src/targets/stores.ts'
@@ -66,6 +66,21 @@ test('the subscriber scenarios start: every entry runs, stores answer, read APIs
     t.is(s.lastError ?? null, null, `${s.name} reported no error`)
   }
   t.true(await oursGet(server)('device-5'), 'kv GET finds a loaded key')
+  // The quiet-get client process (kv-quiet-client.ts): its gets reach the server and find the keys.
+  const quiet = await quietGets(
+    {
+      kind: 'ours',
+      port: server.readApi!,
+      token: server.operatorToken!,
+      ns: 'bench',
+      keys: 64,
+      gets: 50,
+      warm: 5,
+    },
+    server.pid,
+  )
+  t.is(quiet.gets, 50)
+  t.is(quiet.get_misses, undefined, 'the quiet client found every key')
   const res = await fetch(rangeQueryUrl(server).replace('bench-0', 'bench-warm'), {
     headers: { authorization: `Bearer ${server.operatorToken}` },
   })

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { type BodySpec, makeBodies } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
-import { cpuSeconds, mainThreadCpuSeconds, sampleThreadSched, threadCpuByName } from '../procs.ts'
+import { cpuSeconds, mainThreadCpuSeconds, sampleThreadSched, schedDelta, threadSched } from '../procs.ts'
 import type { Row, RunContext } from '../scenario.ts'
 import type { OursServer, SubscriberStats } from '../targets/ours.ts'
 
@@ -191,7 +191,7 @@ export async function watchBacklog(
     acked: number
     cpu: number
     main: number
-    threads: ReturnType<typeof threadCpuByName>
+    threads: ReturnType<typeof threadSched>
   } | null = null
   const done = (async () => {
     for (const deadline = t0 + timeoutMs; performance.now() < deadline; await sleep(50)) {
@@ -203,7 +203,7 @@ export async function watchBacklog(
           acked: s.ackedLsn ?? from,
           cpu: cpuSeconds(server.pid),
           main: mainThreadCpuSeconds(server.pid),
-          threads: threadCpuByName(server.pid),
+          threads: threadSched(server.pid),
         }
       if ((s.ackedLsn ?? 0) >= until)
         return {
@@ -211,7 +211,7 @@ export async function watchBacklog(
           s,
           cpu: cpuSeconds(server.pid),
           main: mainThreadCpuSeconds(server.pid),
-          threads: threadCpuByName(server.pid),
+          threads: threadSched(server.pid),
         }
     }
     return null
@@ -238,11 +238,10 @@ export async function watchBacklog(
       out.steady_main_cpu_ms_per_mb = +(((main - resume.main) * 1e3) / mb).toFixed(2)
       // Where the server's CPU went, by thread name and nice: `name@nice=seconds` (what ran at 0 competes
       // with ingest on equal terms).
-      out.steady_thread_cpu_s = [...threads]
-        .map(([name, e]) => [name, e, e.cpu - (resume!.threads.get(name)?.cpu ?? 0)] as const)
-        .filter(([, , d]) => d >= 0.05)
-        .sort((a, b) => b[2] - a[2])
-        .map(([name, e, d]) => `${name}@${[...e.nice].join('/')}=${d.toFixed(2)}`)
+      out.steady_thread_cpu_s = [...schedDelta(resume.threads, threads)]
+        .filter(([, d]) => d.runMs >= 50)
+        .sort((a, b) => b[1].runMs - a[1].runMs)
+        .map(([name, d]) => `${name}@${d.nice.join('/')}=${(d.runMs / 1e3).toFixed(2)}`)
         .join(' ')
     }
     return out

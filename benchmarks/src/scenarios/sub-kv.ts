@@ -23,6 +23,8 @@
  * Prerequisites: redis-server (Debian `redis-server`) for the redis row; skipped with the reason
  * without it.
  */
+import { fork } from 'node:child_process'
+import { once } from 'node:events'
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -31,8 +33,10 @@ import { encodeOp, streamOf } from '@module-ingest/kv-protocol'
 import { Redis } from 'ioredis'
 import type { BodySpec } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../measure.ts'
+import { schedDelta, type ThreadSched, threadSched } from '../procs.ts'
 import type { Row, RunContext, Scenario, TargetName } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
+import type { QuietPlan, QuietResult } from './kv-quiet-client.ts'
 import {
   againstIngestOnly,
   catchUpMs,
@@ -50,12 +54,18 @@ const kChunk = 500
 const value = (i: number) => ({ temp: i % 100, fw: '1.2.3' })
 const keyOf = (i: number) => `device-${i}`
 
-/** The scenario's `kv` entry: every namespace, the store in the data dir. */
+/**
+ * The scenario's `kv` entry: every namespace, the store in the data dir. Deliveries of up to
+ * 20,000 sets (4 MiB: the default 1 MiB would cut them short) when the store is behind: at a
+ * million keys each random set dirties a leaf of its own, written to the WAL at commit and back by
+ * the checkpoint; a larger delivery hits more of its leaves twice (apply.bench.ts, 1M keys, random
+ * keys: 18–19 µs of CPU per set in deliveries of 5000, 12.4–13.9 in 20,000; docs/kv.md).
+ */
 export const kKvEntry: SubscriberEntry = {
   name: 'kv',
   use: 'kv',
   streams: ['kv.*'],
-  batch: { maxRecords: 5000, maxWaitMs: 20 },
+  batch: { maxRecords: 20_000, maxBytes: 4 << 20, maxWaitMs: 20 },
   options: { path: 'kv.sqlite' },
 }
 
@@ -126,24 +136,121 @@ function getLoop(get: (key: string) => Promise<boolean>, keys: number) {
   }
 }
 
+const kQuietGets = 2000
+
+/** A thread name as a notes key: `mi-reads` → `mi_reads`, `V8 DefaultWorke` → `v8_defaultworke`. */
+const threadKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]+/g, '_')
+
 /**
- * Reads of random keys one after another with nothing else running (after the load and the
- * catch-up): the get latency of the store itself, beside the one under load.
+ * From now until the returned function is called (the load, warm-up and drain included): the kv
+ * subscriber's thread (the server's only unnamed worker thread, `WorkerThread`, in this row) —
+ * its CPU, its run-queue wait, its CPU per record it finished (`apply_cpu_us_per_set`), the mean
+ * delivery (`records_per_delivery`) — and
+ * the CPU of the server's other threads: whether applying is slow or waiting for a core.
  */
-async function quietGets(get: (key: string) => Promise<boolean>, keys: number, n = 2000) {
-  const ms: number[] = []
-  let misses = 0
-  for (let i = 0; i < n; i++) {
-    const t = performance.now()
-    if (!(await get(keyOf(Math.floor(Math.random() * keys))).catch(() => false))) misses++
-    ms.push(performance.now() - t)
+async function applyAccount(server: OursServer): Promise<() => Promise<Record<string, number>>> {
+  const counts = async () => {
+    const s = (await server.stats()).subscribers?.find((x) => x.name === 'kv')
+    return { records: s?.delivered ?? Number.NaN, batches: s?.deliveredBatches ?? Number.NaN }
   }
-  const p = percentilesUs(ms)
-  return {
-    gets: n,
-    get_p50_ms: p.p50_us / 1000,
-    get_p99_ms: p.p99_us / 1000,
-    ...(misses ? { get_misses: misses } : {}),
+  const c0 = await counts().catch(() => ({ records: Number.NaN, batches: Number.NaN }))
+  const s0 = threadSched(server.pid)
+  const t0 = performance.now()
+  return async () => {
+    const s1 = threadSched(server.pid)
+    const c1 = await counts().catch(() => ({ records: Number.NaN, batches: Number.NaN }))
+    const out: Record<string, number> = {
+      account_ms: Math.round(performance.now() - t0),
+      // How large the deliveries were: the batch settings are a ceiling (docs/kv.md, sixth
+      // follow-up: "Full deliveries when behind").
+      records_per_delivery: Math.round((c1.records - c0.records) / (c1.batches - c0.batches)),
+    }
+    let other = 0
+    for (const [name, t] of schedDelta(s0, s1)) {
+      if (name === 'WorkerThread') {
+        out.apply_thread_cpu_ms = Math.round(t.runMs)
+        out.apply_thread_runq_ms = Math.round(t.waitMs)
+        out.apply_cpu_us_per_set = +((t.runMs * 1000) / (c1.records - c0.records)).toFixed(1)
+      } else other += t.runMs
+    }
+    out.server_other_threads_cpu_ms = Math.round(other)
+    return out
+  }
+}
+
+/**
+ * Until the server's threads together use under 5% of a core over 250 ms (at most `ms`): after
+ * the subscriber's lag reaches 0 there can still be work (a delivery's commit and checkpoint, the
+ * runtime committing its offset, GC of the load's garbage). Returns the wait, the last sample, and
+ * the threads that used ≥ 5 ms of CPU during the wait (`idle_busy_<thread>_ms`).
+ */
+async function waitIdle(pid: number, ms: number): Promise<Record<string, number>> {
+  const t0 = performance.now()
+  const first = threadSched(pid)
+  let prev = first
+  let pct = Number.NaN
+  while (performance.now() - t0 < ms) {
+    await sleep(250)
+    const now = threadSched(pid)
+    pct = ([...schedDelta(prev, now).values()].reduce((a, t) => a + t.runMs, 0) / 250) * 100
+    prev = now
+    if (pct < 5) break
+  }
+  const out: Record<string, number> = {
+    idle_wait_ms: Math.round(performance.now() - t0),
+    idle_cpu_pct: +pct.toFixed(1),
+  }
+  for (const [name, t] of schedDelta(first, prev))
+    if (t.runMs >= 5) out[`idle_busy_${threadKey(name)}_ms`] = +t.runMs.toFixed(1)
+  return out
+}
+
+/**
+ * Sequential gets of random keys in a child process of their own (kv-quiet-client.ts), after the
+ * load and the catch-up: the get latency of the store itself, beside the one under load. The
+ * harness waits without polling meanwhile. With the server's pid: each server thread's CPU and
+ * run-queue wait over the timed gets (`srv_<thread>_cpu_ms`, `_runq_ms`, threads with ≥ 1 ms
+ * of either), and the client's (`client_cpu_us_per_get`, `client_runq_ms`): whether anything
+ * else ran in the server, and how long the two ends of a get waited for a core.
+ */
+export async function quietGets(plan: QuietPlan, serverPid?: number): Promise<Record<string, number>> {
+  const child = fork(new URL('./kv-quiet-client.ts', import.meta.url), [], {
+    execPath: process.execPath,
+    execArgv: [],
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  try {
+    const exited = once(child, 'exit').then(([code]) => {
+      throw new Error(`the quiet-get client exited (${code}) without a result`)
+    })
+    const msg = (): Promise<unknown> => Promise.race([once(child, 'message').then(([m]) => m), exited])
+    child.send(plan)
+    await msg() // warmed up
+    const before = serverPid ? threadSched(serverPid) : new Map()
+    const clientBefore = threadSched(child.pid!)
+    child.send('go')
+    const r = (await msg()) as QuietResult
+    const server = serverPid ? schedDelta(before, threadSched(serverPid)) : new Map<string, ThreadSched>()
+    const client = schedDelta(clientBefore, threadSched(child.pid!))
+    const p = percentilesUs(r.ms)
+    const out: Record<string, number> = {
+      gets: r.ms.length,
+      get_p50_ms: p.p50_us / 1000,
+      get_p99_ms: p.p99_us / 1000,
+      get_max_ms: +Math.max(...r.ms).toFixed(3),
+      client_cpu_us_per_get: +(r.cpuUs / r.ms.length).toFixed(1),
+      client_runq_ms: +[...client.values()].reduce((a, t) => a + t.waitMs, 0).toFixed(1),
+      ...(r.misses ? { get_misses: r.misses } : {}),
+    }
+    for (const [name, t] of server)
+      if (t.runMs >= 1 || t.waitMs >= 1) {
+        out[`srv_${threadKey(name)}_cpu_ms`] = +t.runMs.toFixed(1)
+        out[`srv_${threadKey(name)}_runq_ms`] = +t.waitMs.toFixed(1)
+      }
+    return out
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL')
   }
 }
 
@@ -160,7 +267,7 @@ function quietRow(
     row.extra = {
       ...quiet,
       get_client: target === 'redis' ? kRedisClient : kOursClient,
-      note: 'sequential gets after the load, the store caught up',
+      note: 'sequential gets from a client process of its own, after the load, the store caught up and the server idle',
     }
   else row.skipped = 'the load row failed before the quiet gets'
   return row
@@ -250,21 +357,34 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
             })
             const gets = getLoop(oursGet(server), keys)
             const loadDelay = threadDelays(server)
+            const applyFrom = applyAccount(server)
             return async (w) => {
               // The gets stop first: a server that died must not leave them spinning.
               const got = await gets(w)
               const delay = await (await loadDelay)()
-              const out = { ...got, get_client: kOursClient, ...delay, ...(await watch(w)) }
+              const applied = await (await applyFrom)()
+              const out = { ...got, get_client: kOursClient, ...delay, ...applied, ...(await watch(w)) }
               // Quiet means quiet: the store has applied the whole backlog (watch() waits at most
               // catchUpMs for it and may give up, with the load's rows still being applied).
               const t0 = performance.now()
               const caughtUp = await waitCaughtUp(server, 'kv', 180_000)
               const waited = Math.round(performance.now() - t0)
+              const idle = await waitIdle(server.pid, 30_000)
               const quietDelay = await threadDelays(server)
+              const plan: QuietPlan = {
+                kind: 'ours',
+                port: server.readApi!,
+                token: server.operatorToken!,
+                ns: kNs,
+                keys,
+                gets: kQuietGets,
+                warm: 300,
+              }
               quietOurs = {
-                ...(await quietGets(oursGet(server), keys)),
+                ...(await quietGets(plan, server.pid)),
                 ...(await quietDelay()),
                 waited_for_apply_ms: waited,
+                ...idle,
                 ...(caughtUp ? {} : { not_caught_up: 1 }),
               }
               return out
@@ -290,8 +410,11 @@ function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {
             const gets = getLoop(get, keys)
             return async (w) => {
               const out = { ...(await gets(w)), get_client: kRedisClient }
-              quietRedis = await quietGets(get, keys)
               r.disconnect()
+              quietRedis = await quietGets(
+                { kind: 'redis', port: ut.server.port, keys, gets: kQuietGets, warm: 300 },
+                ut.server.pid,
+              )
               return out
             }
           },

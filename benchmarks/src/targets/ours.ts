@@ -116,6 +116,8 @@ export interface SubscriberStats {
   ackedLsn?: number
   delivered: number
   deliveredBytes?: number
+  /** Batches handed to the plugin (delivered / deliveredBatches = the mean delivery). */
+  deliveredBatches?: number
   deadLettered?: number
   lastError?: { code: string; message: string; atMs: number } | null
 }

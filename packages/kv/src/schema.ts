@@ -96,8 +96,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     // A delivery of thousands of sets dirties most pages of a small store; checkpointing after
     // every such commit (the default: past 1000 WAL pages) copies each of them back to the file
     // every time. Checkpoint every ~40 MiB of WAL instead: a page rewritten by many deliveries is
-    // copied back once (10k keys: about -1.5 µs of CPU, mostly write syscalls, per set).
-    db.exec('PRAGMA wal_autocheckpoint = 10000')
+    // copied back once (10k keys: about -1.5 µs of CPU, mostly write syscalls, per set). A large
+    // store gets more (checkpointPages; the writer re-sizes it as the file grows).
+    db.exec(`PRAGMA wal_autocheckpoint = ${checkpointPages(0)}`)
     const history = options.historyPerKey ?? 10
     const v = version(db)
     if (v === 1) migrate1(db, history)
@@ -122,6 +123,18 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     if (err instanceof MI_ERR_KV_SCHEMA) throw err
     throw new MI_ERR_KV_SCHEMA(path, (err as Error).message, { cause: err })
   }
+}
+
+/**
+ * WAL pages between automatic checkpoints for a store file of `pages` pages: 10,000 (~40 MiB) up
+ * to a file of 20,000 pages, then half the file, at most 100,000 (rounded to 1000, so a growing
+ * file does not change it on every delivery). At a million keys each random set dirties a leaf of
+ * its own and the checkpoint copies back nearly every page the WAL holds; over a longer interval
+ * more of them were written twice and are copied once (1M keys, deliveries of 8500: 20.2–21.3 →
+ * 18.5–19.0 µs of CPU per set at 22,500 pages; docs/kv.md). The WAL file grows to that size.
+ */
+export function checkpointPages(pages: number): number {
+  return Math.min(100_000, Math.max(10_000, Math.round(pages / 2000) * 1000))
 }
 
 function version(db: DatabaseSync): number | undefined {
@@ -250,6 +263,7 @@ export function writerStatements(db: DatabaseSync, historyPerKey: number): Recor
   const fresh = historyPerKey > 0 ? 0 : 1
   return {
     meta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    pageCount: db.prepare('PRAGMA page_count'),
     setMeta: db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ),

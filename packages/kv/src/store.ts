@@ -33,7 +33,7 @@ import {
 import { MI_ERR_KV_REVISION_MISMATCH, MI_ERR_KV_TXN_INCOMPLETE } from './errors.ts'
 import { OutcomeWriter } from './outcomes.ts'
 import { mergePatch } from './patch.ts'
-import { openDatabase, writerStatements } from './schema.ts'
+import { checkpointPages, openDatabase, writerStatements } from './schema.ts'
 
 /** The part of a log record the store reads (a log `StoredRecord` or SDK `SubscriberRecord` fits). */
 export interface KvRecord {
@@ -100,6 +100,8 @@ export class KvStore {
   #s: Record<string, StatementSync>
   #outcomes: OutcomeWriter
   #nsCache = new Map<string, string | undefined>()
+  #checkpoint = checkpointPages(0)
+  #applies = 0
 
   constructor(path: string, options: KvStoreOptions = {}) {
     this.path = path
@@ -113,6 +115,15 @@ export class KvStore {
     }
     this.#s = writerStatements(this.db, historyPerKey)
     this.#outcomes = new OutcomeWriter(this.#s.outcome!, this.#s.outcomeLast!)
+    this.#sizeCheckpoint()
+  }
+
+  /** The WAL's checkpoint interval for the file's size now (schema.ts checkpointPages). */
+  #sizeCheckpoint(): void {
+    const want = checkpointPages(Number((this.#s.pageCount!.get() as { page_count: number }).page_count))
+    if (want === this.#checkpoint) return
+    this.db.exec(`PRAGMA wal_autocheckpoint = ${want}`)
+    this.#checkpoint = want
   }
 
   #meta(key: string, dflt: number): number {
@@ -194,6 +205,7 @@ export class KvStore {
         s.outcomesPrune!.run(this.#o.outcomesKept)
       }
       this.db.exec('COMMIT')
+      if (++this.#applies % 64 === 0) this.#sizeCheckpoint()
       out.appliedLsn = applied
       return out
     } catch (err) {
