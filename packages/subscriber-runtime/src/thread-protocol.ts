@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { WireError } from '@module-ingest/errors'
 import type { PackedRecords } from '@module-ingest/log/packed'
 import type { SubscriberConfig } from './config.ts'
+import type { LogLevel } from './forward-logger.ts'
 import type { PluginRegistry } from './plugin.ts'
 import type { RuntimeMetrics, SubscriberStats } from './types.ts'
 
@@ -58,8 +59,6 @@ export interface ThreadControl {
 export type MetricCall = {
   [K in keyof RuntimeMetrics]-?: [K, ...Parameters<NonNullable<RuntimeMetrics[K]>>]
 }[keyof RuntimeMetrics]
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'
 
 export type FromThread =
   | {

@@ -8,13 +8,12 @@
  * opened by startSubscribers on dataDir with the writer's durable signal (a SharedArrayBuffer: the
  * writer's Atomics.notify wakes this thread's waitAsync as it woke the main thread's).
  */
-import { format } from 'node:util'
 import { parentPort, workerData } from 'node:worker_threads'
 import { toWire } from '@module-ingest/errors'
 import type { PackedRecords } from '@module-ingest/log/packed'
-import type { LogFn, Logger } from '@module-ingest/subscriber-sdk'
 import * as Comlink from 'comlink'
 import { resolveSubscriberConfigs } from './config.ts'
+import { forwardingLogger } from './forward-logger.ts'
 import { setThreadNice } from './nice.ts'
 import { checkPlugin } from './plugin.ts'
 import { type SubscriberRuntime, startSubscribers } from './runtime.ts'
@@ -22,7 +21,6 @@ import {
   type EmitRecord,
   type FromThread,
   kThreadContext,
-  type LogLevel,
   type MetricCall,
   type ThreadControl,
   type ThreadSetup,
@@ -40,39 +38,7 @@ function post(msg: FromThread, transfer: ArrayBuffer[] = []) {
 
 // --- logger: each line posted to the host's logger, bindings kept for its child() -------------------
 
-function makeLogger(bindings: Record<string, unknown>): Logger {
-  const at =
-    (level: LogLevel): LogFn =>
-    (first: unknown, ...rest: unknown[]) => {
-      let obj: Record<string, unknown> | undefined
-      let msg: string
-      if (typeof first === 'string') msg = format(first, ...rest)
-      else {
-        obj = { ...(first as Record<string, unknown>) }
-        const [m, ...args] = rest
-        msg = typeof m === 'string' ? format(m, ...args) : ''
-      }
-      // Errors lose their code through structured clone: send { code, message, cause } and the stack.
-      if (obj?.err instanceof Error) obj.err = { ...toWire(obj.err), stack: obj.err.stack }
-      const event: FromThread = { code: 'LOG', context: kThreadContext, level, bindings, obj, msg }
-      try {
-        post(event)
-      } catch {
-        // An uncloneable field: send the text alone rather than lose the line.
-        post({ ...event, obj: undefined })
-      }
-    }
-  return {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: (b) => makeLogger({ ...bindings, ...b }),
-  }
-}
-const logger = makeLogger({})
+const logger = forwardingLogger((line) => post({ code: 'LOG', context: kThreadContext, ...line }))
 
 // --- metrics: calls recorded, replayed on the host with the next TICK --------------------------------
 

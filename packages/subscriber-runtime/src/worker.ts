@@ -10,15 +10,12 @@
  * task (piscina then terminates this thread) or sees the thread die, and piscina starts another.
  */
 
-import { format } from 'node:util'
 import { BroadcastChannel, parentPort, threadId, workerData } from 'node:worker_threads'
 import { toWire } from '@module-ingest/errors'
 import { RecordPacker } from '@module-ingest/log/packed'
 import {
   assertHostCompatible,
   createEmitBuffer,
-  type LogFn,
-  type Logger,
   type Subscriber,
   type SubscriberContext,
   type SubscriberMetrics,
@@ -28,6 +25,7 @@ import {
 } from '@module-ingest/subscriber-sdk'
 import { Piscina } from 'piscina'
 import { decodeBatch } from './codec.ts'
+import { forwardingLogger } from './forward-logger.ts'
 import {
   type BatchResult,
   type BatchTask,
@@ -44,39 +42,6 @@ const setup = workerData as WorkerSetup
 const lifetime = new AbortController()
 
 // --- logger and metrics: forwarded to the main thread ------------------------------------------
-
-function makeLogger(bindings: Record<string, unknown>): Logger {
-  const at =
-    (level: WorkerLogEvent['level']): LogFn =>
-    (first: unknown, ...rest: unknown[]) => {
-      let obj: Record<string, unknown> | undefined
-      let msg: string
-      if (typeof first === 'string') msg = format(first, ...rest)
-      else {
-        obj = { ...bindings, ...(first as Record<string, unknown>) }
-        const [m, ...args] = rest
-        msg = typeof m === 'string' ? format(m, ...args) : ''
-      }
-      if (obj === undefined && Object.keys(bindings).length > 0) obj = { ...bindings }
-      if (obj?.err instanceof Error) obj.err = toWire(obj.err)
-      const event: WorkerLogEvent = { code: 'LOG', context: kContext, name: setup.name, level, obj, msg }
-      try {
-        parentPort?.postMessage(event)
-      } catch {
-        // An uncloneable field: send the text alone rather than lose the line.
-        parentPort?.postMessage({ ...event, obj: undefined })
-      }
-    }
-  return {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    fatal: at('fatal'),
-    child: (b) => makeLogger({ ...bindings, ...b }),
-  }
-}
 
 const pendingMetrics = new Map<string, MetricDelta>()
 function metric(kind: MetricDelta['kind'], name: string) {
@@ -116,7 +81,12 @@ function takeMetrics(): MetricDelta[] {
 
 // --- plugin lifecycle ------------------------------------------------------------------------
 
-const logger = makeLogger({})
+// Plugin lines carry their child() bindings as fields (the runtime logs them under its subscriber).
+const logger = forwardingLogger(({ level, bindings, obj, msg }) => {
+  const fields = Object.keys(bindings).length > 0 ? { ...bindings, ...obj } : obj
+  const event: WorkerLogEvent = { code: 'LOG', context: kContext, name: setup.name, level, obj: fields, msg }
+  parentPort?.postMessage(event)
+})
 // ctx.emit checks each record and packs it at once in the log's record format (emit.ts): no
 // object per record, and the packed buffer is what the host appends.
 const packer = new RecordPacker()
