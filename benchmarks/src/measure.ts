@@ -118,7 +118,7 @@ export async function measureTarget(
     } else if (target === 'nats-js' || target === 'nats-js-lean') peer = await startNats(dir)
     else peer = await startRedis(dir)
   } catch (err) {
-    row.skipped = `could not start: ${(err as Error).message.split('\n')[0]}`
+    row.skipped = couldNotStart(err)
     ctx.log(`  ${target}: ${row.skipped}`)
     await rm(dir, { recursive: true, force: true })
     return row
@@ -255,4 +255,14 @@ function oomKilled(pid: number): string {
 /** Targets of a comparison scenario, in table order, filtered by --targets. */
 export function comparedTargets(ctx: RunContext): TargetName[] {
   return kTargets.filter((t) => ctx.targets.has(t) && (t !== 'ours-base' || ctx.baseRoot !== undefined))
+}
+
+/**
+ * A row's skip reason for a target that did not start: the error's first line and, when the
+ * process said why it died (spawnUntil's tail), its last line too (a missing module, a bad flag).
+ */
+export function couldNotStart(err: unknown): string {
+  const lines = (err as Error).message.split('\n').filter((l) => l.trim() !== '')
+  const why = lines.length > 1 ? ` … ${lines.at(-1)!.trim()}` : ''
+  return `could not start: ${lines[0] ?? String(err)}${why}`
 }

@@ -114,7 +114,8 @@ export async function spawnUntil<T>(
     createInterface({ input: child.stdout! }).on('line', onLine)
     createInterface({ input: child.stderr! }).on('line', onLine)
     child.once('error', (err) => finish(() => reject(err)))
-    child.once('exit', (code, signal) =>
+    // 'close', not 'exit': stdio is drained by then, so the tail holds the reason it died.
+    child.once('close', (code, signal) =>
       finish(() =>
         reject(new Error(`${command} exited (${signal ?? code}) before it was ready:\n${proc.tail()}`)),
       ),

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
 import { type BodySpec, makeBodies } from '../load/bodies.ts'
-import { emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
+import { couldNotStart, emptyRow, type MeasureWindow, type TargetRun, type UnderTest } from '../measure.ts'
 import { cpuSeconds, mainThreadCpuSeconds, sampleThreadSched, schedDelta, threadSched } from '../procs.ts'
 import type { Row, RunContext } from '../scenario.ts'
 import type { OursServer, SubscriberStats } from '../targets/ours.ts'
@@ -40,7 +40,7 @@ export function oursOf(ut: UnderTest): OursServer {
 export function skippedRow(scenario: string, target: string, err: unknown): Row {
   const row = emptyRow(scenario, 'ours', {})
   row.target = target
-  row.skipped = `could not start: ${(err as Error).message.split('\n')[0]}`
+  row.skipped = couldNotStart(err)
   return row
 }
 
