@@ -178,6 +178,27 @@ export function resolveSubscriberConfig(sub: SubscriberConfig, path: string): Re
   }
 }
 
+/**
+ * The batch limits a plugin declares (`defineSubscriber({ batch })`) fill what its entry left
+ * unset; the entry's own fields and then the runtime's defaults come before and after them.
+ */
+export function withPluginBatch(
+  cfg: ResolvedSubscriberConfig,
+  entry: Partial<BatchOptions> | undefined,
+  plugin: Partial<BatchOptions> | undefined,
+): ResolvedSubscriberConfig {
+  if (plugin === undefined) return cfg
+  const e = entry ?? {}
+  return {
+    ...cfg,
+    batch: {
+      maxRecords: e.maxRecords ?? plugin.maxRecords ?? cfg.batch.maxRecords,
+      maxBytes: e.maxBytes ?? plugin.maxBytes ?? cfg.batch.maxBytes,
+      maxWaitMs: e.maxWaitMs ?? plugin.maxWaitMs ?? cfg.batch.maxWaitMs,
+    },
+  }
+}
+
 /** Resolve the enabled entries; names must be unique among all entries. */
 export function resolveSubscriberConfigs(subs: SubscriberConfig[]): ResolvedSubscriberConfig[] {
   if (!Array.isArray(subs)) throw new MI_ERR_SUBSCRIBER_OPT_INVALID('subscribers', 'must be an array')

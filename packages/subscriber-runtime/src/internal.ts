@@ -1,6 +1,6 @@
 export { decodeBatch, encodeBatch } from './codec.ts'
 export type { BatchOptions, LogPosition, ResolvedSubscriberConfig, SubscriberConfig } from './config.ts'
-export { DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs } from './config.ts'
+export { DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs, withPluginBatch } from './config.ts'
 export { Dispatcher } from './dispatcher.ts'
 export { hostEmit } from './emit.ts'
 export * from './errors.ts'

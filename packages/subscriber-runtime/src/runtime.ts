@@ -1,6 +1,6 @@
 import { openReader } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
-import { resolveSubscriberConfigs, type SubscriberConfig } from './config.ts'
+import { resolveSubscriberConfigs, type SubscriberConfig, withPluginBatch } from './config.ts'
 import { Dispatcher } from './dispatcher.ts'
 import { hostEmit } from './emit.ts'
 import { MI_ERR_SUBSCRIBER_UNKNOWN } from './errors.ts'
@@ -65,8 +65,12 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
   const configs = resolveSubscriberConfigs(opts.subscribers)
   const baseDir = opts.baseDir ?? process.cwd()
   const checked: CheckedPlugin[] = []
-  for (const cfg of configs)
-    checked.push(await checkPlugin(cfg.use, cfg.options, baseDir, opts.plugins, opts.pluginPaths))
+  const entries = new Map(opts.subscribers.map((s) => [s.name, s]))
+  for (const [i, cfg] of configs.entries()) {
+    const plugin = await checkPlugin(cfg.use, cfg.options, baseDir, opts.plugins, opts.pluginPaths)
+    checked.push(plugin)
+    configs[i] = withPluginBatch(cfg, entries.get(cfg.name)?.batch, plugin.subscriber.batch)
+  }
 
   const ownReader = opts.reader === undefined
   const sab = opts.durableSignal instanceof Int32Array ? opts.durableSignal : undefined

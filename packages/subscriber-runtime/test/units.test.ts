@@ -8,6 +8,7 @@ import {
   OffsetTracker,
   resolvePluginSpecifier,
   resolveSubscriberConfigs,
+  withPluginBatch,
 } from '../src/internal.ts'
 import { unavailableWaitMs } from '../src/unavailable.ts'
 
@@ -179,4 +180,14 @@ test('unavailableWaitMs: no hint → the backoff; a hint → it, capped by the b
   t.is(unavailableWaitMs({ retryAfterMs: 0 }, 5000, 2000, 100), 0)
   t.is(unavailableWaitMs({ retryAfterMs: 0 }, 5000, 10, 100), 90, 'an instant failure waits out the floor')
   t.is(unavailableWaitMs({ retryAfterMs: 60_000 }, 5000, 10, 100), 5000, 'never longer than the backoff')
+})
+
+test('batch limits: fields the entry sets, then those the plugin declares, then the defaults', (t) => {
+  const entry = { name: 'kv', use: 'kv', batch: { maxWaitMs: 20 } }
+  const [cfg] = resolveSubscriberConfigs([entry])
+  const out = withPluginBatch(cfg!, entry.batch, { maxRecords: 20_000, maxBytes: 4 << 20, maxWaitMs: 500 })
+  t.deepEqual(out.batch, { maxRecords: 20_000, maxBytes: 4 << 20, maxWaitMs: 20 })
+  t.is(withPluginBatch(cfg!, entry.batch, undefined), cfg!)
+  const [bare] = resolveSubscriberConfigs([{ name: 'a', use: 'x' }])
+  t.deepEqual(withPluginBatch(bare!, undefined, { maxRecords: 7 }).batch, { ...bare!.batch, maxRecords: 7 })
 })

@@ -10,7 +10,8 @@ import { SDK_VERSION, SUPPORTED_HOST_RANGE } from './version.ts'
 
 const kMethods = ['init', 'handle', 'close'] as const
 const kHooks = ['onReady', 'onClose', 'onError'] as const
-const kKeys = new Set(['name', 'version', 'configSchema', 'nice', ...kMethods, 'hooks'])
+const kKeys = new Set(['name', 'version', 'configSchema', 'nice', 'batch', ...kMethods, 'hooks'])
+const kBatchKeys = ['maxRecords', 'maxBytes', 'maxWaitMs'] as const
 
 /**
  * Check a subscriber definition and stamp it with metadata the host reads before loading it into
@@ -30,6 +31,20 @@ export function defineSubscriber<C = unknown>(def: SubscriberDefinition<C>): Sub
   }
   if (def.nice !== undefined && (!Number.isInteger(def.nice) || def.nice < 0 || def.nice > 19)) {
     throw new MI_ERR_PLUGIN_INVALID(`${at}: nice must be an integer from 0 to 19`)
+  }
+  if (def.batch !== undefined) {
+    if (def.batch === null || typeof def.batch !== 'object') {
+      throw new MI_ERR_PLUGIN_INVALID(`${at}: batch must be an object`)
+    }
+    for (const [key, v] of Object.entries(def.batch)) {
+      if (!(kBatchKeys as readonly string[]).includes(key)) {
+        throw new MI_ERR_PLUGIN_INVALID(`${at}: unknown batch limit ${key} (known: ${kBatchKeys.join(', ')})`)
+      }
+      const min = key === 'maxWaitMs' ? 0 : 1
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) {
+        throw new MI_ERR_PLUGIN_INVALID(`${at}: batch.${key} must be an integer ≥ ${min}`)
+      }
+    }
   }
   if (typeof def.handle !== 'function') throw new MI_ERR_PLUGIN_INVALID(`${at}: handle must be a function`)
   for (const m of kMethods) {
@@ -64,7 +79,11 @@ export function defineSubscriber<C = unknown>(def: SubscriberDefinition<C>): Sub
     sdkVersion: SDK_VERSION,
     host: SUPPORTED_HOST_RANGE,
   })
-  const sub = { ...def, ...(hooks ? { hooks } : {}) }
+  const sub = {
+    ...def,
+    ...(hooks ? { hooks } : {}),
+    ...(def.batch ? { batch: Object.freeze({ ...def.batch }) } : {}),
+  }
   // Non-enumerable, like a brand: spreading a subscriber must not copy its identity.
   Object.defineProperty(sub, kSubscriber, { value: meta, enumerable: false })
   return Object.freeze(sub) as Subscriber<C>

@@ -123,6 +123,12 @@ export interface SubscriberDefinition<C = unknown> {
    * so that on a saturated host ingest and reads get the CPU first and this plugin the rest.
    */
   nice?: number
+  /**
+   * Default batch limits for this plugin; a config entry's `batch` overrides them field by field.
+   * A plugin whose cost is per delivery (a transaction and its commit, an object) declares larger
+   * batches here rather than asking every operator to.
+   */
+  batch?: { maxRecords?: number; maxBytes?: number; maxWaitMs?: number }
   init?(ctx: SubscriberContext<C>): MaybePromise<void>
   /**
    * Process one batch, in log order. Resolve only when the work is done (durably, if it

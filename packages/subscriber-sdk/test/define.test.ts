@@ -65,6 +65,10 @@ test('rejects malformed definitions with MI_ERR_PLUGIN_INVALID', (t) => {
     [{ name: 'a', handle, hooks: 1 }, /hooks must be an object/],
     [{ name: 'a', handle, nice: 20 }, /nice must be an integer from 0 to 19/],
     [{ name: 'a', handle, nice: -1 }, /nice must be an integer from 0 to 19/],
+    [{ name: 'a', handle, batch: 5 }, /batch must be an object/],
+    [{ name: 'a', handle, batch: { maxRecrods: 5 } }, /unknown batch limit maxRecrods/],
+    [{ name: 'a', handle, batch: { maxRecords: 0 } }, /batch.maxRecords must be an integer ≥ 1/],
+    [{ name: 'a', handle, batch: { maxWaitMs: -1 } }, /batch.maxWaitMs must be an integer ≥ 0/],
   ]
   for (const [def, message] of bad) {
     const err = t.throws(() => defineSubscriber(def as never), { instanceOf: MI_ERR_PLUGIN_INVALID, message })
