@@ -6,17 +6,13 @@ import { startSubscribers } from '../src/index.ts'
 import {
   captureLogger,
   collectEmits,
+  fast,
   fixture,
   readLines,
   tempDir,
   waitFor,
   writeRecords,
 } from './fixtures/_harness.ts'
-
-const fast = {
-  batch: { maxRecords: 20, maxBytes: 1 << 20, maxWaitMs: 20 },
-  backoff: { initialMs: 5, maxMs: 20 },
-}
 
 test('delivers every record at least once, in log order, filtered by stream globs; commits offsets', async (t) => {
   const dir = tempDir(t)

@@ -5,6 +5,7 @@ import { startSubscribers } from '../src/index.ts'
 import {
   captureLogger,
   collectEmits,
+  fast,
   fixture,
   readLines,
   tempDir,
@@ -12,10 +13,6 @@ import {
   writeRecords,
 } from './fixtures/_harness.ts'
 
-const fast = {
-  batch: { maxRecords: 20, maxBytes: 1 << 20, maxWaitMs: 20 },
-  backoff: { initialMs: 5, maxMs: 20 },
-}
 const calls = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').length - 1 : 0)
 const lsns = (n: number) => Array.from({ length: n }, (_, i) => i + 1)
 

@@ -6,17 +6,13 @@ import { startSubscribersThread, terminateThreadForTests } from '../src/internal
 import {
   captureLogger,
   collectEmits,
+  fast,
   fixture,
   readLines,
   tempDir,
   waitFor,
   writeRecords,
 } from './fixtures/_harness.ts'
-
-const fast = {
-  batch: { maxRecords: 20, maxBytes: 1 << 20, maxWaitMs: 20 },
-  backoff: { initialMs: 5, maxMs: 20 },
-}
 
 test('emits from the thread land in the log; metrics and log lines reach the host; the durable signal wakes it', async (t) => {
   const dir = tempDir(t)
