@@ -9,7 +9,7 @@
  * writer's Atomics.notify wakes this thread's waitAsync as it woke the main thread's).
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { toWire } from '@module-ingest/errors'
+import { fromWire, toWire } from '@module-ingest/errors'
 import type { PackedRecords } from '@module-ingest/log/packed'
 import * as Comlink from 'comlink'
 import { resolveSubscriberConfigs } from './config.ts'
@@ -75,7 +75,7 @@ function awaitEmit(id: number, onError?: (reply: ToThread) => void): Promise<voi
       settle(reply) {
         if (reply.error === undefined) return resolve()
         onError?.(reply)
-        reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }))
+        reject(fromWire(reply.error))
       },
     })
   })
