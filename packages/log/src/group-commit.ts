@@ -4,7 +4,9 @@
 // Lsns are assigned here; a group's lsns become durable together.
 
 import type { AppendResult, CommitSyncResult, WriterCtx } from './api.ts'
-import { type EncodedHeader, type EncodedReader, writeEncodedBatch } from './entry.ts'
+import { writeEncodedBatch } from './entry-batch.ts'
+import type { EncodedHeader } from './entry-format.ts'
+import type { EncodedReader } from './entry-reader.ts'
 import type { FlushStrategy } from './flush-policy.ts'
 import { type FramedGroup, frameGroup, type Group, GroupBuffers, newGroup } from './group.ts'
 import type { NameCatalog } from './names.ts'

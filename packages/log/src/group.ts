@@ -1,7 +1,8 @@
 // One group commit's bytes: the appends it holds, encoded as they arrive, and its framing on disk
 // (group = u32 payloadLen | u32 crc | payload, see index.ts). No I/O and no writer state.
 import { crc32, zstdCompressSync } from 'node:zlib'
-import { catchUp, crc32Combine, type GroupCrc } from './entry.ts'
+import { crc32Combine } from './crc32-combine.ts'
+import { catchUp, type GroupCrc } from './entry-batch.ts'
 import {
   kFlagBatchNames,
   kFlagNames,

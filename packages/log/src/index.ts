@@ -15,7 +15,7 @@
  *
  * ## Writer layout (one concern per file)
  * ```
- * log.ts             facade: openLog, append validation, wiring; what follows a
+ * log.ts             facade: openLog and the wiring of the parts; what follows a
  *                    commit (watermark, onDurable, onCommit) and a roll (checkpoint, retention)
  * api.ts             the public types (Log, AppendEntry, LogStats) and the parts' shared WriterCtx
  * group-commit.ts    lsns, the forming group, the async pump and caller-driven commitSync/Async,
@@ -33,6 +33,11 @@
  * failure.ts         open → unavailable → open | closed, the epoch, retry probing
  * recovery.ts        openLog's recovery scan;  seal.ts  sealing the last segment at damage
  * verifier.ts        background CRC check of sealed segments
+ * append-check.ts    append()'s argument checks;  watermark-writer.ts  the `durable` file
+ * entry*.ts          encoded appends (see "Parse once"): entry-format.ts the layout, entry-encoder.ts
+ *                    the parser's AppendEncoder, entry-reader.ts the writer's EncodedReader,
+ *                    entry-batch.ts into a group (crc32-combine.ts folds a parser's CRC in)
+ * crash-hook.ts      test hooks: a SIGKILL-like crash and the next openLog's wait for its I/O
  * ```
  *
  * ## Reader layout
@@ -166,7 +171,7 @@
  *
  * ## File-system seam and power loss
  * Every file write, sync, rename, link and unlink of the log goes through fsio.ts (a Proxy over
- * node:fs) or the writer's WriterIo; fault-fs.ts implements both for tests and models a power cut
+ * node:fs) or the writer's WriterIo; fault-fs*.ts implement both for tests and model a power cut
  * (only what a completed fdatasync of the file, and fsync of its directory for names, covered
  * survives; the rest dropped or torn). Rule: a new file or rename is durable only after an fsync
  * of its directory (segments at roll, checkpoints, the catalog, groups/ and its files).

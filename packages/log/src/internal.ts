@@ -1,14 +1,15 @@
 // Test-only and sibling-package internals (STYLE §3: two entry points).
 
+export { kCrash, kIo } from './crash-hook.ts'
 export * as format from './format.ts'
 export * from './index.ts'
 export type { WriterIo } from './io.ts'
 export { realIo } from './io.ts'
-export { kCrash, kIo } from './log.ts'
 export * as meta from './meta.ts'
 
+import { kCrash as kC, kIo as kI } from './crash-hook.ts'
 import type { WriterIo as Io } from './io.ts'
-import { kCrash as kC, kIo as kI, type Log } from './log.ts'
+import type { Log } from './log.ts'
 
 /**
  * Test hook: stop the writer like SIGKILL would (no flush, no checkpoint; written bytes stay).

@@ -1,15 +1,19 @@
 // The writer: one per log directory, living in the engine's writer worker. See index.ts for the
 // design and "Writer layout" there for which file owns which concern. This file is the facade:
-// openLog, append validation, and the wiring of the parts (the public types are in api.ts).
+// openLog and the wiring of the parts (public types: api.ts; append()'s checks: append-check.ts;
+// the watermark file: watermark-writer.ts; the test hooks' crash handover: crash-hook.ts).
 
 import path from 'node:path'
 import type { AppendEntry, AppendResult, CommitSyncResult, Log, LogStats, WriterCtx } from './api.ts'
+import { checkAppend } from './append-check.ts'
 import { type CompactResult, compactCatalog } from './catalog-compact.ts'
 import { Checkpointer } from './checkpointer.ts'
 import { type CommitInfo, type LogOptions, type ResolvedOptions, resolveOptions } from './config.ts'
-import { createDurableSignal, publishDurable } from './durable-signal.ts'
-import { AppendEncoder, EncodedReader, kMaxNameChars } from './entry.ts'
-import { MI_ERR_LOG_APPEND_INVALID, MI_ERR_LOG_CLOSED, MI_ERR_LOG_OPEN_FAILED } from './errors.ts'
+import { crashSettled, crashSettling, kCrash, kIo } from './crash-hook.ts'
+import { createDurableSignal } from './durable-signal.ts'
+import { AppendEncoder } from './entry-encoder.ts'
+import { EncodedReader } from './entry-reader.ts'
+import { MI_ERR_LOG_CLOSED, MI_ERR_LOG_OPEN_FAILED } from './errors.ts'
 import { Lifecycle } from './failure.ts'
 import { type FlushStrategy, flushStrategy } from './flush-policy.ts'
 import { afs, fs } from './fsio.ts'
@@ -18,27 +22,20 @@ import { GroupCommit } from './group-commit.ts'
 import { loadHwmSnapshotSync } from './hwm-file.ts'
 import { realIo, type WriterIo } from './io.ts'
 import { acquireLock, forgetLock, releaseLock } from './lock.ts'
-import { encodeWatermark, kWatermarkBytes, kWatermarkFile } from './meta.ts'
 import { ModuleMarks } from './module-hwm.ts'
 import { NameCatalog } from './names.ts'
 import { type Recovered, type RecoveryReport, recover } from './recovery.ts'
 import { Retention } from './retention.ts'
 import { SegmentWriter } from './segment-writer.ts'
 import { SealedVerifier, warnDamage } from './verifier.ts'
+import { WatermarkWriter } from './watermark-writer.ts'
 
 export type { AppendEntry, AppendRecord, AppendResult, CommitSyncResult, Log, LogStats } from './api.ts'
-
-/** Test-only hooks (exported from ./internal.ts). */
-export const kCrash = Symbol('mi.log.crash')
-export const kIo = Symbol('mi.log.io')
-
-/** Directories whose writer the crash hook stopped while its I/O was in flight (see kCrash). */
-const settling = new Map<string, Promise<void>>()
 
 export async function openLog(dir: string, options: LogOptions = {}): Promise<Log> {
   const opts = resolveOptions(options)
   const abs = path.resolve(dir)
-  await settling.get(abs)
+  await crashSettled(abs)
   try {
     await afs.mkdir(abs, { recursive: true, mode: opts.dirMode })
     // Also an existing directory: with 0700 nothing inside is readable by other users, whatever
@@ -91,8 +88,7 @@ class LogImpl implements Log {
   #stopFlush: () => void = () => {}
   #idleTimer: NodeJS.Timeout | undefined
   #sweeping = false
-  #wmFd: number
-  #wmBuf = Buffer.alloc(kWatermarkBytes)
+  #watermark: WatermarkWriter
   #durableCbs = new Set<(lsn: number) => void>()
   #resumeCbs = new Set<() => void>()
   #stats = { commits: 0, committedRecords: 0, committedBytes: 0 }
@@ -143,11 +139,7 @@ class LogImpl implements Log {
       fds: [this.#names.fd, this.#seg.fd],
     }))
     this.#retention = new Retention(this.#ctx, this.#seg, () => this.#compactCatalog())
-    this.#wmFd = fs.openSync(
-      path.join(dir, kWatermarkFile),
-      fs.constants.O_RDWR | fs.constants.O_CREAT,
-      opts.fileMode,
-    )
+    this.#watermark = new WatermarkWriter(dir, opts.fileMode)
     this.#verifier = new SealedVerifier(
       dir,
       () => this.#seg.sealed.map((s) => s.base),
@@ -197,27 +189,8 @@ class LogImpl implements Log {
 
   append(entry: AppendEntry): AppendResult {
     if (this.#life.state !== 'open') throw this.#life.stateError()
+    checkAppend(entry)
     const { module, core, seq, rts, records } = entry
-    if (typeof module !== 'string' || module.length === 0 || module.length > kMaxNameChars) {
-      throw new MI_ERR_LOG_APPEND_INVALID('module must be a non-empty string')
-    }
-    if (typeof core !== 'string' || core.length > kMaxNameChars)
-      throw new MI_ERR_LOG_APPEND_INVALID('core must be a string')
-    if (typeof seq !== 'bigint' || seq < 0n || seq > 0xffff_ffff_ffff_ffffn) {
-      throw new MI_ERR_LOG_APPEND_INVALID('seq must be a u64 bigint')
-    }
-    if (!Number.isSafeInteger(rts) || rts < 0)
-      throw new MI_ERR_LOG_APPEND_INVALID('rts must be a non-negative integer (µs)')
-    if (!Array.isArray(records) || records.length === 0)
-      throw new MI_ERR_LOG_APPEND_INVALID('records must be non-empty')
-    for (const r of records) {
-      if (typeof r.stream !== 'string' || r.stream.length === 0 || r.stream.length > kMaxNameChars) {
-        throw new MI_ERR_LOG_APPEND_INVALID('stream must be a non-empty string')
-      }
-      if (typeof r.ts === 'bigint' ? r.ts < 0n || r.ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(r.ts))
-        throw new MI_ERR_LOG_APPEND_INVALID('ts must be a safe integer or a u64 bigint (µs)')
-      if (!(r.body instanceof Uint8Array)) throw new MI_ERR_LOG_APPEND_INVALID('body must be a Uint8Array')
-    }
     return this.appendEncoded(this.#encoder.encode(module, core, seq, rts, records))
   }
 
@@ -271,22 +244,10 @@ class LogImpl implements Log {
   }
 
   #publishWatermark(): void {
-    encodeWatermark(
-      {
-        durableLsn: this.#commit.durableLsn,
-        segBase: this.#seg.base,
-        endOffset: this.#seg.durableOffset,
-        epoch: process.pid,
-      },
-      this.#wmBuf,
+    this.#watermark.publish(
+      { durableLsn: this.#commit.durableLsn, segBase: this.#seg.base, endOffset: this.#seg.durableOffset },
+      this.durableSignal,
     )
-    try {
-      fs.writeSync(this.#wmFd, this.#wmBuf, 0, kWatermarkBytes, 0)
-    } catch {
-      // Readers fall back to polling an older value; the next commit rewrites it.
-    }
-    // Same-process waiters (durable-signal.ts): readers given it re-read the file after waking.
-    publishDurable(this.durableSignal, this.#commit.durableLsn)
   }
 
   /** Names no retained segment, live module or pending group uses leave the catalog (catalog-compact.ts). */
@@ -395,7 +356,7 @@ class LogImpl implements Log {
   }
 
   #closeFds(): void {
-    for (const fd of [...this.#seg.fds, this.#names.fd, this.#wmFd]) {
+    for (const fd of [...this.#seg.fds, this.#names.fd, this.#watermark.fd]) {
       try {
         fs.closeSync(fd)
       } catch {}
@@ -415,12 +376,10 @@ class LogImpl implements Log {
     ])
     this.#shutdown(false)
     forgetLock(this.dir)
-    const done = inflight.then(() => this.#closeFds())
-    settling.set(this.dir, done)
-    void done.then(() => {
-      if (settling.get(this.dir) === done) settling.delete(this.dir)
-    })
-    return done
+    return crashSettling(
+      this.dir,
+      inflight.then(() => this.#closeFds()),
+    )
   }
 
   set [kIo](io: WriterIo) {

@@ -2,7 +2,8 @@
 // records: made in its worker, appended by the engine's writer) as one buffer already in the log's
 // record format, so no thread in between makes an object per record and the appending thread only
 // checks the framing and writes a header. Light, like entry.ts: format.ts and entry.ts only.
-import { AppendEncoder, kMaxNameChars } from './entry.ts'
+import { AppendEncoder } from './entry-encoder.ts'
+import { kMaxNameChars } from './entry-format.ts'
 import { MI_ERR_LOG_APPEND_INVALID } from './errors.ts'
 import { Writer } from './format.ts'
 import { varintAt, varintEnd } from './varint-at.ts'

@@ -4,7 +4,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { crc32 } from 'node:zlib'
 import test from 'ava'
-import { AppendEncoder, crc32Combine, encodedBodyBytes, encodedRts } from '../src/entry.ts'
+import { crc32Combine } from '../src/crc32-combine.ts'
+import { AppendEncoder, encodedBodyBytes, encodedRts } from '../src/entry.ts'
 import {
   encodeSegmentHeader,
   kFlagNames,
