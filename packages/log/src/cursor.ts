@@ -8,6 +8,7 @@ import { ChunkDecoder, type GroupDecoder, type ReadBudget } from './chunk-decode
 import { MI_ERR_LOG_CLOSED } from './errors.ts'
 import { type WaitOptions, waitUntil } from './follow.ts'
 import { checkGroup, kSegmentHeaderBytes, segmentName } from './format.ts'
+import type { LogGap } from './gap.ts'
 import type { Watermark } from './meta.ts'
 import type { Reader, StoredRecord } from './reader.ts'
 import { findNextGroup, peekGroupBaseLsn, readAt } from './scan.ts'
@@ -26,22 +27,6 @@ export interface CursorOptions {
    * runtime's, on the server's main thread); the chunk is still read with one I/O.
    */
   sliceBytes?: number
-}
-
-/**
- * Records a cursor could not serve: a damaged group (CRC, structure, unknown name) or a missing
- * range between segments. The cursor skips to the next intact group and goes on (like Vector's
- * disk buffer: skip and count, never stop). `fromLsn..toLsn` are the lsns lost (`records` of them).
- */
-export interface LogGap {
-  segment: string
-  offset: number
-  /** Where reading resumed in `segment` (its durable end when nothing intact followed). */
-  resumeOffset: number
-  fromLsn: number
-  toLsn: number
-  records: number
-  reason: string
 }
 
 export interface ReadOptions {
@@ -171,16 +156,17 @@ export class Cursor {
   #gap(offset: number, resumeOffset: number, toLsn: number, reason: string): void {
     const fromLsn = Math.max(this.#nextLsn, this.#expect ?? this.#nextLsn)
     if (toLsn >= fromLsn) {
+      const records = toLsn - fromLsn + 1
       const g: LogGap = {
         segment: segmentName(this.#base),
         offset,
         resumeOffset,
         fromLsn,
         toLsn,
-        records: toLsn - fromLsn + 1,
+        records,
         reason,
       }
-      this.#skipped += g.records
+      this.#skipped += records
       this.#gaps.push(g)
       if (this.#gaps.length > 100) this.#gaps.shift()
       ;(this.#opts.onGap ?? this.#reader.onGap)(g)

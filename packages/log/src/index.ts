@@ -204,7 +204,7 @@ export type { BodyFormat } from '@module-ingest/subscriber-sdk/record'
 export { encodeBody, kBodyFormats, printableText, recordToJson } from '@module-ingest/subscriber-sdk/record'
 export type { CommitInfo, FlushPolicy, LogOptions, RetentionOptions } from './config.ts'
 export { kDefaults } from './config.ts'
-export type { CursorOptions, LogGap, ReadOptions } from './cursor.ts'
+export type { CursorOptions, ReadOptions } from './cursor.ts'
 export { Cursor } from './cursor.ts'
 export { durableLsnOf, watchDurable } from './durable-signal.ts'
 export {
@@ -220,6 +220,7 @@ export {
   MI_ERR_LOG_UNAVAILABLE,
 } from './errors.ts'
 export type { WaitOptions } from './follow.ts'
+export type { LogGap } from './gap.ts'
 export type { CommittedGroup, GroupBatch, GroupCursorOptions } from './group-cursor.ts'
 export { GroupCursor, groupRecord, groupTs } from './group-cursor.ts'
 export type { RepairLock, WriterLockState } from './lock.ts'
@@ -231,7 +232,6 @@ export type { EnumOption, IntOption, LogOptionSpec } from './options.ts'
 export { kLogOptionTable, kRetentionOptionTable } from './options.ts'
 export type {
   ScanOptions,
-  SegmentDamage,
   SegmentInfo,
   SegmentScan,
   TruncateResult,

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { CatalogView, kCatalogFile } from './catalog.ts'
 import { forEachBatch, groupBody, indexName, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { fs } from './fsio.ts'
+import type { LogGap } from './gap.ts'
 import { assertNoWriter } from './lock.ts'
 import {
   addQuarantine,
@@ -72,19 +73,6 @@ export async function listSegments(dir: string): Promise<SegmentInfo[]> {
   return out
 }
 
-export interface SegmentDamage {
-  segment: string
-  /** Where the bad group starts. */
-  offset: number
-  /** The next intact group (readers resume there); the segment size when none follows. */
-  resumeOffset: number
-  /** Lsns lost: from the end of the last intact group before, to the start of the next one. */
-  fromLsn: number
-  /** undefined when nothing intact follows in this segment (the next segment's base tells). */
-  toLsn: number | undefined
-  reason: string
-}
-
 export interface SegmentScan {
   segment: string
   base: number
@@ -98,7 +86,7 @@ export interface SegmentScan {
   /** The first damage (kept for callers that look at one). */
   corruption?: { segment: string; offset: number; reason: string }
   /** Every damaged range: the scan goes on at the next intact group, like readers do. */
-  damage: SegmentDamage[]
+  damage: LogGap[]
 }
 
 export interface ScanOptions {
@@ -131,6 +119,7 @@ export async function scanSegment(dir: string, base: number, opts: ScanOptions =
         resumeOffset: size,
         fromLsn: base,
         toLsn: undefined,
+        records: undefined,
         reason: 'bad segment header',
       })
       return res
@@ -159,18 +148,20 @@ export async function scanSegment(dir: string, base: number, opts: ScanOptions =
       if (b.stop.reason === undefined || b.stop.offset >= size) break
       res.corruption ??= { segment: name, offset: b.stop.offset, reason: b.stop.reason }
       const next = await findNextGroup(fd, b.stop.offset, size, expect, base + size)
-      const d: SegmentDamage = {
+      const d: LogGap = {
         segment: name,
         offset: b.stop.offset,
         resumeOffset: next ?? size,
         fromLsn: expect,
         toLsn: undefined,
+        records: undefined,
         reason: b.stop.reason,
       }
       res.damage.push(d)
       if (next === undefined) break
       const nextLsn = peekGroupBaseLsn(await readAt(fd, next, 32))
       d.toLsn = nextLsn - 1
+      d.records = nextLsn - d.fromLsn
       expect = nextLsn
       offset = next
     }

@@ -6,10 +6,11 @@ import path from 'node:path'
 import type { SubscriberRecord } from '@module-ingest/subscriber-sdk/record'
 import { CatalogView, kCatalogFile } from './catalog.ts'
 import type { GroupDecoder } from './chunk-decoder.ts'
-import { Cursor, type CursorOptions, type LogGap } from './cursor.ts'
+import { Cursor, type CursorOptions } from './cursor.ts'
 import { MI_ERR_LOG_CLOSED } from './errors.ts'
 import { DurableWatch } from './follow.ts'
 import { indexName, segmentName } from './format.ts'
+import type { LogGap } from './gap.ts'
 import {
   decodeWatermark,
   kWatermarkBytes,

@@ -7,14 +7,15 @@
 import path from 'node:path'
 import { encodeSegmentHeader, kSegmentHeaderBytes, segmentName } from './format.ts'
 import { fs } from './fsio.ts'
+import type { LogGap } from './gap.ts'
 import { assertNoWriter } from './lock.ts'
 import { fileModeIn, fsyncDirSync, readWatermarkFile, rewriteWatermark } from './meta.ts'
-import { type SegmentDamage, scanSegment } from './raw.ts'
+import { scanSegment } from './raw.ts'
 
 export interface SealResult {
   segment: string
   /** Every damaged range in the sealed segment (readers skip each with a gap). */
-  damage: SegmentDamage[]
+  damage: LogGap[]
   /** Lsns of the intact groups after the first damage, which a cut would have dropped. */
   keptAfterDamage: { fromLsn: number; toLsn: number }
   /** Base of the new (empty) active segment. */

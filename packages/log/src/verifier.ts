@@ -3,9 +3,10 @@
 // `verifyIntervalMs`, round robin, with the same scan as `verifyLog`; every damaged range is
 // reported once through `onDamage` (default: a process warning, i.e. a log line on stderr) and
 // counted in `log.stats().damage` (the metric). Readers skip such groups with an accounted gap.
-import { type SegmentDamage, scanSegment } from './raw.ts'
+import type { LogGap } from './gap.ts'
+import { scanSegment } from './raw.ts'
 
-export interface DamageReport extends Pick<SegmentDamage, 'segment' | 'offset' | 'reason'> {
+export interface DamageReport extends Pick<LogGap, 'segment' | 'offset' | 'reason'> {
   /** 'recovery': found by openLog; 'background': by this verifier. */
   foundBy: 'recovery' | 'background'
   /** Lsns that cannot be read (background finds know them; recovery's may not). */

@@ -104,7 +104,7 @@ test('a damaged group is skipped with the same accounted gap as the record curso
   t.deepEqual(got, want)
   t.is(gaps.length, 1)
   t.deepEqual(ggaps, gaps)
-  t.is(gc.skippedRecords, gaps[0]!.records)
+  t.like(gaps[0], { records: gc.skippedRecords })
   // Decoded in slices (a yield between groups): the same records and the same gap.
   const sgaps: LogGap[] = []
   const sc = new GroupCursor(reader, { onGap: (g) => sgaps.push(g), sliceBytes: 1 })

@@ -62,7 +62,7 @@ export function exportCommand(): Command {
       fs.renameSync(partial, out)
       bar.update(Math.max(0, end - start + 1))
       bar.stop()
-      const skipped = scan.gaps.reduce((a, g) => a + g.records, 0)
+      const skipped = scan.gaps.reduce((a, g) => a + (g.records ?? 0), 0) // a cursor's gaps always count
       process.stdout.write(
         `exported ${records} records (${formatBytes(bytes)}, ${format}) to ${out}` +
           `${skipped > 0 ? `; skipped ${skipped} unreadable records in ${scan.gaps.length} damaged range(s) (listed on stderr)` : ''}\n`,
