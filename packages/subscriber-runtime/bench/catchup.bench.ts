@@ -17,14 +17,14 @@
  * competes with the runtime's thread for a core); MI_BENCH_TURN_PROBE=0 leaves the probe out.
  * MI_BENCH_PROFILE=<file>: also write a CPU profile of the main thread over the catch-up.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { openLog } from '@module-ingest/log'
 import { startSubscribers, startSubscribersThread } from '../src/index.ts'
+import { profileFromEnv } from './_profile.ts'
 
 const mib = Number(process.argv[2] ?? 512)
 const maxMiB = Number(process.argv[3] ?? 64)
@@ -88,13 +88,7 @@ const probe = () => {
   if (probing) setImmediate(probe)
 }
 const load0 = loadavg()[0]!
-const profile = process.env.MI_BENCH_PROFILE
-const session = profile ? new Session() : undefined
-if (session) {
-  session.connect()
-  await session.post('Profiler.enable')
-  await session.post('Profiler.start')
-}
+const stopProfile = await profileFromEnv()
 const onThread = process.env.MI_BENCH_THREAD === '1'
 const rt = await (onThread ? startSubscribersThread : startSubscribers)({
   dataDir: dir,
@@ -133,11 +127,7 @@ clearInterval(gapTimer)
 // A copy: the probe already queued for the next turn still pushes one more.
 const turnCpu = turns.slice().sort((a, b) => a - b)
 const cpu1 = threadCpu()
-if (session) {
-  const { profile: p } = await session.post('Profiler.stop')
-  writeFileSync(profile!, JSON.stringify(p))
-  session.disconnect()
-}
+await stopProfile()
 await rt.close()
 rmSync(dir, { recursive: true, force: true })
 

@@ -9,13 +9,13 @@
  * Run: cd packages/subscriber-runtime && node bench/live.bench.ts [rate=100000] [seconds=5] [group=100] [maxWaitMs=50]
  * MI_BENCH_PROFILE=<file>: also write a CPU profile of the main thread over the measured window.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { Session } from 'node:inspector/promises'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { openLog } from '@module-ingest/log'
+import { profileFromEnv } from './_profile.ts'
 
 interface Setup {
   dir: string
@@ -114,13 +114,7 @@ if (!isMainThread) {
     ],
   })
   const load0 = loadavg()[0]!
-  const profile = process.env.MI_BENCH_PROFILE
-  const session = profile ? new Session() : undefined
-  if (session) {
-    session.connect()
-    await session.post('Profiler.enable')
-    await session.post('Profiler.start')
-  }
+  const stopProfile = await profileFromEnv()
   const main0 = process.threadCpuUsage()
   const writer = new Worker(new URL(import.meta.url), {
     workerData: { dir, rate, seconds, group, sab } satisfies Setup,
@@ -131,11 +125,7 @@ if (!isMainThread) {
   })
   while (rt.stats()[0]!.ackedLsn <= sent) await new Promise((r) => setTimeout(r, 5))
   const main = process.threadCpuUsage(main0)
-  if (session) {
-    const { profile: p } = await session.post('Profiler.stop')
-    writeFileSync(profile!, JSON.stringify(p))
-    session.disconnect()
-  }
+  await stopProfile()
   const s = rt.stats()[0]!
   await rt.close()
   await writer.terminate()
