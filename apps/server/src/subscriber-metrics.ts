@@ -13,6 +13,7 @@ import {
   type SubscriberStats,
 } from '@module-ingest/subscriber-runtime'
 import type { Counter, Gauge, Histogram, HistogramUnit, Logger, Metrics } from '@module-ingest/telemetry'
+import { loopDelayMetric } from '@module-ingest/telemetry/loop-delay'
 
 const kUnits: HistogramUnit[] = ['us', 'ms', 'bytes', 'records']
 
@@ -58,6 +59,7 @@ export function subscriberMetrics(metrics: Metrics, logger: Logger): SubscriberM
   // Plugin metrics are registered on first sight; a name our registry rejects is dropped (once
   // logged) rather than failing the batch that reported it.
   const plugin = new Map<string, Counter | Gauge | Histogram | null>()
+  let loopDelay: Histogram | undefined
   const pluginMetric = (
     subscriber: string,
     kind: 'counter' | 'histogram' | 'gauge',
@@ -105,6 +107,14 @@ export function subscriberMetrics(metrics: Metrics, logger: Logger): SubscriberM
       // A *_FATAL failure (state failed) and each re-check that fails again, by the plugin's code.
       subscriberFailed: (subscriber, code) => errors.inc({ subscriber, code }),
       pluginMetric,
+      // The runtime's own thread (subscriberRuntime.thread), beside mi_main_loop_delay_us.
+      loopDelay: (us) => {
+        if (loopDelay === undefined) {
+          const { name, help } = loopDelayMetric('subscribers')
+          loopDelay = metrics.histogram(name, help, { unit: 'us' })
+        }
+        loopDelay.record(us)
+      },
     },
     source(fn) {
       stats = fn

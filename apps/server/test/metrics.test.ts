@@ -67,7 +67,8 @@ test('plugin metrics, subscriber state and counts, and build info are on /metric
     if (
       sample(text, 'mi_plugin_anomaly_1_scored_records_total') === 8 &&
       sample(text, 'mi_subscriber_delivered_records_total{subscriber="anomaly-1"}') === 8 &&
-      sample(text, 'mi_subscriber_state{subscriber="broken",state="failed"}') === 1
+      sample(text, 'mi_subscriber_state{subscriber="broken",state="failed"}') === 1 &&
+      /^mi_subscribers_loop_delay_us_count [1-9]/m.test(text)
     )
       break
     await new Promise((r) => setTimeout(r, 100))
@@ -80,6 +81,9 @@ test('plugin metrics, subscriber state and counts, and build info are on /metric
   t.is(sample(text, 'mi_subscriber_state{subscriber="anomaly-1",state="paused"}'), 0)
   t.is(sample(text, 'mi_subscriber_delivered_records_total{subscriber="anomaly-1"}'), 8, text)
   t.regex(text, /^mi_subscriber_lag_records\{subscriber="anomaly-1"\} \d+$/m)
+  // The event-loop delay of the main thread and of the runtime's own (subscriberRuntime.thread).
+  t.regex(text, /^mi_main_loop_delay_us_count [1-9]/m)
+  t.regex(text, /^mi_subscribers_loop_delay_us_count [1-9]/m)
   t.regex(text, /^mi_build_info\{version="[^"]+",node="[^"]+"\} 1$/m)
   t.is(sample(text, 'mi_subscriber_state{subscriber="broken",state="failed"}'), 1, text)
   t.is(sample(text, 'mi_subscriber_state{subscriber="broken",state="running"}'), 0)

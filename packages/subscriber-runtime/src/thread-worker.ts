@@ -11,6 +11,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { fromWire, toWire } from '@module-ingest/errors'
 import type { PackedRecords } from '@module-ingest/log/packed'
+import { probeLoopDelay } from '@module-ingest/telemetry/loop-delay'
 import * as Comlink from 'comlink'
 import { resolveSubscriberConfigs } from './config.ts'
 import { forwardingLogger } from './forward-logger.ts'
@@ -56,6 +57,7 @@ const metrics: Required<RuntimeMetrics> = {
   subscriberFailed: record('subscriberFailed'),
   offsetCommitted: record('offsetCommitted'),
   pluginMetric: record('pluginMetric'),
+  loopDelay: record('loopDelay'),
 }
 
 // --- emits: posted, settled by the host's EMITTED ----------------------------------------------------
@@ -165,6 +167,8 @@ function tick() {
   post({ code: 'TICK', context: kThreadContext, stats: rt.stats(), metrics: calls })
 }
 const ticker = setInterval(tick, kTickMs)
+// This thread's event-loop delay, beside main's and reads': what a batch or a read here waits.
+const stopProbe = probeLoopDelay(metrics.loopDelay)
 
 const control: ThreadControl = {
   pause(name) {
@@ -185,6 +189,7 @@ const control: ThreadControl = {
       return rt.stats()
     } finally {
       clearInterval(ticker)
+      stopProbe()
       tick()
       // After comlink's reply is posted (a few microtasks from now), failed close or not: nothing is
       // left to run. Node drains parentPort (the last TICK, log lines) before the host sees 'exit'.

@@ -27,6 +27,8 @@ export interface RuntimeMetrics {
     name: string,
     values: number[],
   ): void
+  /** How late the runtime's thread ran a timer, µs (startSubscribersThread only: the event-loop delay). */
+  loopDelay?(us: number): void
 }
 
 /** Subscribe to durable-watermark moves (e.g. from log.onDurable); returns an unsubscribe. */

@@ -35,6 +35,7 @@ test('emits from the thread land in the log; metrics and log lines reach the hos
   const logger = captureLogger()
   let seen = 0
   let delivered = 0
+  const loopDelays: number[] = []
   const rt = await startSubscribersThread({
     dataDir: dir,
     logger,
@@ -48,6 +49,7 @@ test('emits from the thread land in the log; metrics and log lines reach the hos
       batchDelivered: (_sub, records) => {
         delivered += records
       },
+      loopDelay: (us) => loopDelays.push(us),
     },
     subscribers: [
       {
@@ -73,6 +75,7 @@ test('emits from the thread land in the log; metrics and log lines reach the hos
   }
   await log.sync()
   await waitFor('late records', () => readLines(join(dir, 'o.txt')).some((l) => l.body === 'late9'))
+  await waitFor("the thread's loop delay", () => loopDelays.length > 0)
   await rt.close()
 
   const reader = await openReader(dir)
@@ -89,6 +92,10 @@ test('emits from the thread land in the log; metrics and log lines reach the hos
   t.is(rt.stats()[0]!.emitted, lines.length)
   t.is(seen, lines.length, 'plugin metrics reach the host callbacks')
   t.is(delivered, lines.length, 'runtime metrics reach the host callbacks')
+  t.true(
+    loopDelays.every((us) => Number.isFinite(us) && us >= 0),
+    "the thread's event-loop delay reaches the host",
+  )
   const pluginLine = logger.lines.find((l) => l.obj.plugin === true)
   t.is(pluginLine?.obj.subscriber, 'scorer', 'plugin log lines keep the subscriber binding')
   t.true(
