@@ -161,6 +161,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
         control,
       }) satisfies WriterInit,
     { mb: config.workers.writerHeapMb, key: 'workers.writerHeapMb' },
+    writerDoorbell,
   )
   threads.push(writer)
   let durableSignal: Int32Array
@@ -203,6 +204,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
           control,
         }) satisfies ParserInit,
       { mb: config.workers.parserHeapMb, key: 'workers.parserHeapMb' },
+      lane.doorbell,
     ),
   )
   threads.push(...parserThreads)
@@ -217,11 +219,10 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   } catch (err) {
     return abort(err as Error)
   }
-  const parserWorkers = parserThreads.map((p) => p.worker)
   const parserControls = parserThreads.map((p) => p.control)
 
   let logAvailable = true
-  const claims = new ClaimCoordinator((worker, cmd) => parserWorkers[worker]!.postMessage(cmd), {
+  const claims = new ClaimCoordinator((worker, cmd) => parserThreads[worker]!.post(cmd), {
     workers: parsers,
   })
   const onWriterEvent = (event: WriterEvent) => {
@@ -234,7 +235,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
           { event: 'LogWriteError', err: event.message },
           'log cannot make data durable: OVERLOADED',
         )
-        for (const p of parserWorkers) p.postMessage({ code: 'OVERLOADED' } satisfies ParserCommand)
+        for (const p of parserThreads) p.post({ code: 'OVERLOADED' } satisfies ParserCommand)
         return
       case 'LOG_AVAILABLE':
         logAvailable = true
@@ -275,8 +276,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
         throttle.fail(ip)
         const wait = throttle.retryAfterMs(ip)
         if (wait > 0)
-          for (const p of parserWorkers)
-            p.postMessage({ code: 'THROTTLE', ip, ms: wait } satisfies ParserCommand)
+          for (const p of parserThreads) p.post({ code: 'THROTTLE', ip, ms: wait } satisfies ParserCommand)
         logger.warn({
           event: 'AuthFailed',
           module: event.module,
@@ -326,7 +326,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       }
     }
   writer.worker.on('message', guard(onWriterEvent))
-  for (const w of parserWorkers) w.on('message', guard(onParserEvent))
+  for (const p of parserThreads) p.worker.on('message', guard(onParserEvent))
   for (const t of threads) {
     t.down.catch((err: Error & { code?: string }) =>
       // A heap cap reached is already precise (worker, limit, config key): pass it on as it is.

@@ -5,8 +5,15 @@
  * a full disk) must reject the start, not leave a request to it unanswered: an await on a comlink
  * call to a dead worker never settles, and the process would end with exit 13 ("unsettled
  * top-level await") and no message. So every wait races the worker's own 'error' and 'exit'.
+ *
+ * A worker that sleeps in Atomics.wait on its doorbell (the writer, the parsers: ring's
+ * runDoorbellLoop) runs its event loop only between sleeps. So every message to it, a comlink call
+ * or a command, rings its doorbell once posted: it wakes, finds no ring work and lets its event
+ * loop take the message at once, and its idle sleeps can be long (a wake costs CPU, an idle
+ * server's mostly) without making a message wait for the sleep to end.
  */
-import { MessageChannel, Worker } from 'node:worker_threads'
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
+import { ringDoorbell } from '@module-ingest/ring'
 import * as Comlink from 'comlink'
 import { MI_ERR_ENGINE_WORKER_MEMORY } from './errors.ts'
 
@@ -14,6 +21,8 @@ export interface Spawned<Control> {
   name: string
   worker: Worker
   control: Comlink.Remote<Control>
+  /** Post a message to the worker (and ring its doorbell, if it has one). */
+  post(message: unknown): void
   /** Rejects with the worker's error (its `code` survives) or an exit without one. */
   down: Promise<never>
 }
@@ -24,12 +33,16 @@ export interface HeapCap {
   key: string
 }
 
-/** Start `url` with `workerData`; the comlink port is `workerData.control`. */
+/**
+ * Start `url` with `workerData`; the comlink port is `workerData.control`. `doorbell`: the one the
+ * worker sleeps on, rung after every message to it (see the header).
+ */
 export function spawn<Control>(
   url: URL,
   name: string,
-  workerData: (control: import('node:worker_threads').MessagePort) => object,
+  workerData: (control: MessagePort) => object,
   heap: HeapCap,
+  doorbell?: Int32Array,
 ): Spawned<Control> {
   const port = new MessageChannel()
   const worker = new Worker(url, {
@@ -54,11 +67,31 @@ export function spawn<Control>(
   })
   // Observed here; every start-time wait and the runtime fatal handler race it explicitly.
   down.catch(() => {})
+  const ring = doorbell ? () => ringDoorbell(doorbell) : () => {}
   return {
     name,
     worker,
-    control: Comlink.wrap<Control>(port.port1 as unknown as Comlink.Endpoint),
+    control: Comlink.wrap<Control>(ringingEndpoint(port.port1, ring)),
+    post(message) {
+      worker.postMessage(message)
+      ring()
+    },
     down,
+  }
+}
+
+/** `port` as comlink's endpoint, calling `after` once each message is posted. */
+function ringingEndpoint(port: MessagePort, after: () => void): Comlink.Endpoint {
+  const ep = port as unknown as Comlink.Endpoint
+  // comlink starts only what it recognises as a MessagePort: this wrapper is not one.
+  port.start()
+  return {
+    postMessage(message, transfer) {
+      ep.postMessage(message, transfer)
+      after()
+    },
+    addEventListener: ep.addEventListener.bind(ep),
+    removeEventListener: ep.removeEventListener.bind(ep),
   }
 }
 

@@ -14,8 +14,10 @@
  * A thread that may block (a worker) sleeps in Atomics.wait: a few µs to wake, against ~40 µs for
  * Atomics.waitAsync. While it blocks its event loop does not run (postMessage commands, comlink,
  * timers), so the loop lets it run after a sleep that timed out and at least every `yieldMs`; a
- * pass can also ask for an async sleep when it expects a message, or for a yield. The main thread
- * (`blocking: false`) always waits with waitAsync and yields between busy passes (socket events).
+ * pass can also ask for an async sleep when it expects a message, or for a yield. A ring that woke
+ * the thread but brought no ring work is taken as a message's (a sender rings after posting, see
+ * engine threads.ts): the event loop runs before the next sleep. The main thread (`blocking:
+ * false`) always waits with waitAsync and yields between busy passes (socket events).
  */
 import { waitDoorbell, waitDoorbellAsync } from './wait.ts'
 
@@ -47,18 +49,27 @@ export async function runDoorbellLoop(
   const blocking = opts.blocking ?? false
   const yieldMs = opts.yieldMs ?? 2
   let lastYield = performance.now()
+  /** A blocking sleep ended by a ring, and the event loop has not run since. */
+  let rung = false
   for (;;) {
     // Snapshot BEFORE the pass looks at the rings (wait.ts): a ring after it ends the sleep.
     const snapshot = Atomics.load(doorbell, 0)
     const next = pass()
     if (next === 'stop') return
     if (next === 'again' && blocking && performance.now() - lastYield < yieldMs) continue
-    if (next === 'again' || next === 'yield' || (blocking && performance.now() - lastYield >= yieldMs)) {
+    if (
+      next === 'again' ||
+      next === 'yield' ||
+      (blocking && (rung || performance.now() - lastYield >= yieldMs))
+    ) {
       await yieldLoop()
     } else if (!blocking || next.async) {
       await waitDoorbellAsync(doorbell, snapshot, next.sleepMs)
-    } else if (waitDoorbell(doorbell, snapshot, next.sleepMs) === 'ok') continue
-    else await yieldLoop()
+    } else if (waitDoorbell(doorbell, snapshot, next.sleepMs) === 'ok') {
+      rung = true
+      continue
+    } else await yieldLoop()
+    rung = false
     lastYield = performance.now()
   }
 }
