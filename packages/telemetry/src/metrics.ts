@@ -203,6 +203,20 @@ export class Histogram {
   stats(): HistogramStats {
     return statsOf(this.hdr, this.sum)
   }
+  #encoded: { of: HdrHistogram; count: number; sum: number; b64: string } | undefined
+  /**
+   * `hdr` compressed for a snapshot, encoded again only when it changed: a worker's registry is
+   * pulled every second, and on an idle server nothing was recorded since (a deflate per
+   * histogram per pull was most of an idle writer's JavaScript).
+   */
+  encoded(): string {
+    const e = this.#encoded
+    if (e !== undefined && e.of === this.hdr && e.count === this.hdr.totalCount && e.sum === this.sum)
+      return e.b64
+    const b64 = encodeHdr(this.hdr)
+    this.#encoded = { of: this.hdr, count: this.hdr.totalCount, sum: this.sum, b64 }
+    return b64
+  }
 }
 
 type AnyMetric = Counter | Gauge | Histogram
@@ -309,7 +323,7 @@ export class Metrics {
           values: m.values.entries(),
         })
       } else {
-        snap.histograms.push({ name: m.name, help: m.help, unit: m.unit, sum: m.sum, hdr: encodeHdr(m.hdr) })
+        snap.histograms.push({ name: m.name, help: m.help, unit: m.unit, sum: m.sum, hdr: m.encoded() })
       }
     }
     return snap

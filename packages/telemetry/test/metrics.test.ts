@@ -88,6 +88,20 @@ test('snapshot is plain data and merge adds it up', (t) => {
   t.throws(() => b.merge({ v: 2 } as never), { code: 'MI_ERR_TELEMETRY_SNAPSHOT' })
 })
 
+test('a snapshot re-encodes a histogram only when it changed, and always reads back what it holds', (t) => {
+  const a = new Metrics()
+  const h = a.histogram('mi_lat_us', 'Latency', { unit: 'us' })
+  h.record(100)
+  const first = a.snapshot().histograms[0]!.hdr
+  t.is(a.snapshot().histograms[0]!.hdr, first, 'unchanged: the same encoding')
+  h.record(0) // a value that leaves the sum alone still changes the histogram
+  const second = a.snapshot().histograms[0]!.hdr
+  t.not(second, first)
+  const b = new Metrics()
+  b.merge(a.snapshot())
+  t.like(b.histogram('mi_lat_us', 'Latency', { unit: 'us' }).stats(), { count: 2, sum: 100, max: 100 })
+})
+
 test('mergeFrom keeps the latest snapshot per source; a restarted source never makes totals go back', (t) => {
   const main = new Metrics()
   main.counter('mi_frames_total', 'Frames').inc(1)
