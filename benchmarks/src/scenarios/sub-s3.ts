@@ -41,8 +41,8 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BodySpec } from '../load/bodies.ts'
 import { fillLog, kFillRecordsPerFrame } from '../load/fill.ts'
-import { measureTarget, type TargetRun } from '../measure.ts'
-import { freePort } from '../procs.ts'
+import { type MeasureWindow, measureTarget, type TargetRun } from '../measure.ts'
+import { cpuSeconds, freePort } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import { type StoreProcess, startFauxqs, storeDir } from '../targets/stores.ts'
@@ -81,6 +81,8 @@ export function s3Entry(port: number): SubscriberEntry {
     // encoding of the next one.
     batch: { maxRecords: 100_000, maxBytes: 64 << 20, maxWaitMs: 1000 },
     timeoutMs: 120_000,
+    // MI_BENCH_S3_RATE='{"bytesPerSec":100000000}': the entry's catch-up rate limit.
+    ...(process.env.MI_BENCH_S3_RATE ? { rateLimit: JSON.parse(process.env.MI_BENCH_S3_RATE) } : {}),
     options: {
       maxObjectBytes: 16 << 20,
       bucket: kBucket,
@@ -129,96 +131,151 @@ export const s3Scenario: Scenario = {
     if (!ctx.targets.has('ours')) return []
     const load = ingestLoad(ctx.quick ? 2000 : 10_000, kBodyBytes, kBody)
     const rows: Row[] = []
-    const row = async (label: string, r: Partial<TargetRun>) => {
-      ctx.log(`  ${label} …`)
-      const out = await measureTarget(ctx, this.name, 'ours', { ...load, ...r })
-      out.target = label
-      againstIngestOnly(out, rows[0])
-      rows.push(out)
-    }
-    await row('ours', {})
     const only = process.env.MI_BENCH_S3_ROWS?.split(',')
     const wanted = (label: string) => only === undefined || only.includes(label)
-
-    // The uploader keeping up with ingest.
-    const dir = await storeDir(ctx.scratch, `s3-store-${++stores}`)
-    let store: StoreProcess | null = null
-    try {
-      store = await startFauxqs(dir, 0, [kBucket])
-    } catch (err) {
-      rows.push(skippedRow(this.name, 'ours+s3', err))
-    }
-    if (store && !wanted('s3')) await store.kill()
-    else if (store) {
-      const port = store.port
-      try {
-        await row('ours+s3', {
-          subscribers: [s3Entry(port)],
-          prepare: (ut) => warmSubscriber(oursOf(ut), 's3', 'bench', kBody, kBodyBytes),
-          during: (ut) =>
-            watchSubscriber(oursOf(ut), 's3', {
-              catchUpMs: catchUpMs(ctx),
-              rateKey: 'uploaded_per_s',
-              mbKey: 'upload_mb_per_s',
-            }),
-        })
-      } finally {
-        await store.kill()
-        await rm(dir, { recursive: true, force: true })
-      }
-    }
-
-    // An outage: a backlog builds while the subscriber cannot deliver; then `restore` ends the
-    // outage and the same ingest load runs while it catches up.
-    const backlogBytes = (ctx.quick ? 8 : ctx.big ? 1024 : 64) * 2 ** 20
-    const timeoutMs = ctx.quick ? 60_000 : ctx.big ? 900_000 : 180_000
-    const catchUpRow = (label: string, entry: SubscriberEntry, restore: () => Promise<void>) => {
-      let backlog: (() => Promise<Record<string, number | string>>) | null = null
-      return row(label, {
-        subscribers: [entry],
-        async prepare(ut) {
-          const server = oursOf(ut)
-          ctx.log(`    ${label}: outage; ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
-          const notes = await fillBacklog(server, backlogBytes)
-          // The load starts right away: the backlog is caught up under it (with 64 MiB mostly
-          // inside its warm-up; --big for a catch-up spanning the measurement window).
-          backlog = await watchBacklog(server, 's3', timeoutMs, restore)
-          ctx.log('    outage over; catching up with ingest running …')
-          return notes
-        },
-        async during(ut) {
-          const delays = threadDelays(oursOf(ut))
-          const stop = watchSubscriber(oursOf(ut), 's3', {
-            catchUpMs: timeoutMs,
-            rateKey: 'delivered_per_s',
-            mbKey: 'delivered_mb_per_s',
-          })
-          return async (w) => ({ ...(await (await delays)()), ...(await backlog?.()), ...(await stop(w)) })
-        },
-      })
-    }
-
-    // The uploader: the store is down (nothing listens on its port) until `restore` starts it.
-    const port = await freePort()
-    try {
-      if (wanted('s3-catch-up'))
-        await catchUpRow('ours+s3-catch-up', s3Entry(port), async () => {
-          store = await startFauxqs(dir, port, [kBucket])
-        })
-    } finally {
-      await (store as StoreProcess | null)?.kill()
-      await rm(dir, { recursive: true, force: true })
-    }
-
-    // The runtime's own delivery rate on the same backlog (a subscriber doing nothing, held until
-    // the gate file exists): the ceiling of any subscriber's catch-up, whatever the plugin does.
-    const gate = join(ctx.scratch, `s3-noop-gate-${stores}`)
-    try {
-      if (wanted('noop-catch-up'))
-        await catchUpRow('ours+noop-catch-up', gatedNoopEntry(gate), () => writeFile(gate, ''))
-    } finally {
-      await rm(gate, { force: true })
-    }
+    const repeat = Math.max(1, Number(process.env.MI_BENCH_S3_REPEAT ?? 1) || 1)
+    for (let i = 1; i <= repeat; i++) await pass(ctx, load, rows, wanted, repeat > 1 ? `#${i}` : '')
+    if (repeat > 1) summarise(rows)
     return rows
   },
+}
+
+/** One pass of the rows: `ours`, then each subscriber row compared with that `ours`. */
+async function pass(
+  ctx: RunContext,
+  load: Partial<TargetRun>,
+  rows: Row[],
+  wanted: (label: string) => boolean,
+  suffix: string,
+): Promise<void> {
+  const scenario = 's3'
+  let base: Row | undefined
+  const row = async (label: string, r: Partial<TargetRun>) => {
+    ctx.log(`  ${label}${suffix} …`)
+    const out = await measureTarget(ctx, scenario, 'ours', { ...load, ...r } as TargetRun)
+    out.target = `${label}${suffix}`
+    if (label === 'ours') base = out
+    else againstIngestOnly(out, base)
+    rows.push(out)
+  }
+  await row('ours', {})
+
+  // The uploader keeping up with ingest.
+  const dir = await storeDir(ctx.scratch, `s3-store-${++stores}`)
+  let store: StoreProcess | null = null
+  try {
+    store = await startFauxqs(dir, 0, [kBucket])
+  } catch (err) {
+    rows.push(skippedRow(scenario, 'ours+s3', err))
+  }
+  if (store && !wanted('s3')) await store.kill()
+  else if (store) {
+    const port = store.port
+    try {
+      await row('ours+s3', {
+        subscribers: [s3Entry(port)],
+        prepare: (ut) => warmSubscriber(oursOf(ut), 's3', 'bench', kBody, kBodyBytes),
+        during: (ut) =>
+          watchSubscriber(oursOf(ut), 's3', {
+            catchUpMs: catchUpMs(ctx),
+            rateKey: 'uploaded_per_s',
+            mbKey: 'upload_mb_per_s',
+          }),
+      })
+    } finally {
+      await store.kill()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+
+  // An outage: a backlog builds while the subscriber cannot deliver; then `restore` ends the
+  // outage and the same ingest load runs while it catches up.
+  const backlogBytes = (ctx.quick ? 8 : ctx.big ? 1024 : 64) * 2 ** 20
+  const timeoutMs = ctx.quick ? 60_000 : ctx.big ? 900_000 : 180_000
+  const catchUpRow = (label: string, entry: SubscriberEntry, restore: () => Promise<void>) => {
+    let backlog: ((w?: MeasureWindow) => Promise<Record<string, number | string>>) | null = null
+    return row(label, {
+      subscribers: [entry],
+      async prepare(ut) {
+        const server = oursOf(ut)
+        ctx.log(`    ${label}: outage; ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
+        const notes = await fillBacklog(server, backlogBytes)
+        // The load starts once the first batch is done: the backlog is caught up under it (with
+        // 64 MiB mostly inside its warm-up; --big for a catch-up spanning the measurement window).
+        backlog = await watchBacklog(server, 's3', timeoutMs, restore)
+        ctx.log('    outage over; catching up with ingest running …')
+        return notes
+      },
+      async during(ut) {
+        const delays = threadDelays(oursOf(ut))
+        const stop = watchSubscriber(oursOf(ut), 's3', {
+          catchUpMs: timeoutMs,
+          rateKey: 'delivered_per_s',
+          mbKey: 'delivered_mb_per_s',
+        })
+        return async (w) => {
+          const out = { ...(await (await delays)()), ...(await backlog?.(w)), ...(await stop(w)) }
+          // The store's CPU since it came back (the catch-up and the load): on this host it takes
+          // cores a remote store would not.
+          const s = store as StoreProcess | null
+          if (label === 'ours+s3-catch-up' && s) out.store_cpu_s = +cpuSeconds(s.pid).toFixed(2)
+          return out
+        }
+      },
+    })
+  }
+
+  // The uploader: the store is down (nothing listens on its port) until `restore` starts it.
+  const port = await freePort()
+  try {
+    if (wanted('s3-catch-up'))
+      await catchUpRow('ours+s3-catch-up', s3Entry(port), async () => {
+        store = await startFauxqs(dir, port, [kBucket])
+      })
+  } finally {
+    await (store as StoreProcess | null)?.kill()
+    await rm(dir, { recursive: true, force: true })
+  }
+
+  // The runtime's own delivery rate on the same backlog (a subscriber doing nothing, held until
+  // the gate file exists): the ceiling of any subscriber's catch-up, whatever the plugin does.
+  const gate = join(ctx.scratch, `s3-noop-gate-${++stores}`)
+  try {
+    if (wanted('noop-catch-up'))
+      await catchUpRow('ours+noop-catch-up', gatedNoopEntry(gate), () => writeFile(gate, ''))
+  } finally {
+    await rm(gate, { force: true })
+  }
+}
+
+/**
+ * With MI_BENCH_S3_REPEAT > 1: each subscriber row's last pass also carries the median and the
+ * spread of its ack p99 over its own pass's `ours` (`ack_p99_vs_ingest_only_median`, `…_all`),
+ * and the `ours` rows' p99s (`ingest_only_p99_us_all`): one pair is noise on a shared 2-core host.
+ */
+function summarise(rows: Row[]): void {
+  const byLabel = new Map<string, Row[]>()
+  for (const r of rows) {
+    const label = r.target.replace(/#\d+$/, '')
+    byLabel.set(label, [...(byLabel.get(label) ?? []), r])
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  }
+  for (const [label, rs] of byLabel) {
+    const last = rs.at(-1)!
+    if (label === 'ours') {
+      last.extra.ingest_only_p99_us_all = rs.map((r) => r.ack?.p99_us ?? 0).join('/')
+      continue
+    }
+    const ratios = rs
+      .map((r) => Number(String(r.extra.ack_p99_vs_ingest_only ?? '').slice(1)))
+      .filter((x) => x > 0)
+    if (ratios.length === 0) continue
+    last.extra.ack_p99_vs_ingest_only_median = `×${median(ratios).toFixed(2)}`
+    last.extra.ack_p99_vs_ingest_only_all = ratios.map((x) => x.toFixed(2)).join('/')
+    const rates = rs.map((r) => r.extra.steady_mb_per_s).filter((x): x is number => typeof x === 'number')
+    if (rates.length) last.extra.steady_mb_per_s_median = median(rates)
+  }
 }
