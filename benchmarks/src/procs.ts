@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -315,7 +315,14 @@ export function reniceThreads(pid: number, spec: string): number {
     try {
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
       const n = want.get(comm) ?? want.get('*')
-      if (n === undefined) continue
+      if (n === undefined || Number.isNaN(n)) {
+        // `name=idle`: SCHED_IDLE (any normal thread that wakes preempts it at once), via chrt.
+        if (spec.includes(`${comm}=idle`)) {
+          execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' })
+          changed++
+        }
+        continue
+      }
       setPriority(Number(tid), n)
       changed++
     } catch {}

@@ -259,6 +259,11 @@ export async function watchBacklog(
         .sort((a, b) => b[1].runMs - a[1].runMs)
         .map(([name, d]) => `${name}@${d.nice.join('/')}=${(d.runMs / 1e3).toFixed(2)}`)
         .join(' ')
+      // How long ingest's threads were runnable but waited for a core, per second of the catch-up.
+      const waited = schedDelta(resume.threads, threads)
+      out.steady_ingest_run_queue_wait_ms_per_s = ['MainThread', 'mi-writer', 'mi-parser-0']
+        .map((name) => `${name}=${(((waited.get(name)?.waitMs ?? 0) * 1e3) / (t - resume!.t)).toFixed(0)}`)
+        .join(' ')
     }
     return out
   }

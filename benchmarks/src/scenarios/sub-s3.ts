@@ -12,7 +12,10 @@
  *   measurement window), lag, and ingest ack p99 against `ours`;
  * - `ours+s3-catch-up`: an outage. The store is down while a backlog of 64 MiB of records
  *   (1 GiB with --big, 8 MiB with --quick) is ingested at full speed; then the store comes back on
- *   the same port, and the same ingest load starts at once while the uploader catches up.
+ *   the same port, and the same ingest load starts as soon as the first batch is done (the
+ *   catch-up runs) while the uploader catches up. `window_in_catch_up_pct` is how much of the
+ *   load's measurement window the catch-up covered (100 with --big: the row's ack p99 is ingest's
+ *   under catch-up; with 64 MiB the catch-up is mostly over before the window).
  *   `resume_wait_ms` is store back → first batch done (the subscriber's offline backoff, capped at
  *   2 s here instead of 15 s so the run stays short, then the runtime's retry backoff, up to 30 s
  *   after a long outage such as the --big fill, plus that batch's upload);
@@ -31,7 +34,23 @@
  * bodies' padding random digits (see kBody); MI_BENCH_S3_ROWS=noop-catch-up (labels without
  * `ours+`, comma-separated) runs only those rows after `ours`, e.g. to compare runtime changes.
  * The catch-up rows carry the server's main-thread loop delay (`main_loop_delay_*`, sub-common
- * threadDelays): the dispatcher shares that thread with ingest's sockets.
+ * threadDelays), `store_cpu_s` (fauxqs's CPU since it came back: ~0.5 s per GiB, little) and
+ * `rate_limited_ms` (the entry's rateLimit's waits). Every row carries `cpu_us_per_record` and
+ * `run_queue_wait_ms_per_s` by server thread group over the window (sub-common cpuPerRecord): on
+ * two cores, a catch-up shows up in ingest's acks as its threads (main, parsers, writer) waiting
+ * for a core, ~40–50 ms per second each with ingest alone.
+ *
+ * The server-side stage histograms (`fsync_p99`, `flush_p99`, …) of a catch-up row cover the
+ * server's whole life, the backlog's fill at full speed included: only the client's ack
+ * percentiles are the window's.
+ *
+ * A pair of rows is noise on a shared 2-core host (ingest alone's p99 varies 5–12 ms between
+ * runs): MI_BENCH_S3_REPEAT=N runs the rows N times, alternated, each subscriber row against its
+ * own pass's `ours`; the last pass's rows carry `ack_p99_vs_ingest_only_median` and `…_all`, and
+ * `steady_mb_per_s_median`. MI_BENCH_S3_RATE='{"bytesPerSec":100000000}' sets the s3 entry's
+ * catch-up rate limit (subscribers[].rateLimit), MI_BENCH_S3_BATCH='{"maxBytes":8388608}' its
+ * windows; MI_BENCH_SERVER_THREAD_NICE='V8Worker=10' and MI_BENCH_STORE_NICE=10 renice threads by
+ * name for an A/B (targets/ours.ts, stores.ts).
  *
  * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
  * Command: node benchmarks/src/run.ts s3            (--big for the 1 GiB backlog)
@@ -41,14 +60,15 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BodySpec } from '../load/bodies.ts'
 import { fillLog, kFillRecordsPerFrame } from '../load/fill.ts'
-import { type MeasureWindow, measureTarget, type TargetRun } from '../measure.ts'
-import { cpuSeconds, freePort } from '../procs.ts'
+import { type MeasureWindow, measureTarget, type TargetRun, type UnderTest } from '../measure.ts'
+import { cpuSeconds, freePort, reniceThreads } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import { type StoreProcess, startFauxqs, storeDir } from '../targets/stores.ts'
 import {
   againstIngestOnly,
   catchUpMs,
+  cpuPerRecord,
   ingestLoad,
   oursOf,
   skippedRow,
@@ -69,6 +89,7 @@ const kBody: BodySpec = {
 }
 
 let stores = 0
+const kRecordsPerS = (ctx: RunContext) => (ctx.quick ? 2000 : 10_000)
 
 /** The scenario's `s3` entry against a store on `port` (bucket `bench`). */
 export function s3Entry(port: number): SubscriberEntry {
@@ -79,7 +100,13 @@ export function s3Entry(port: number): SubscriberEntry {
     // Windows close after 1 s while keeping up (≈10 MB at 10k records/s), at 64 MiB while catching
     // up; objects split at 16 MiB, so a catch-up window is four objects whose PUTs overlap the
     // encoding of the next one.
-    batch: { maxRecords: 100_000, maxBytes: 64 << 20, maxWaitMs: 1000 },
+    batch: {
+      maxRecords: 100_000,
+      maxBytes: 64 << 20,
+      maxWaitMs: 1000,
+      // MI_BENCH_S3_BATCH='{"maxBytes":8388608}': other windows, e.g. smaller ones under a rate limit.
+      ...(JSON.parse(process.env.MI_BENCH_S3_BATCH ?? '{}') as object),
+    },
     timeoutMs: 120_000,
     // MI_BENCH_S3_RATE='{"bytesPerSec":100000000}': the entry's catch-up rate limit.
     ...(process.env.MI_BENCH_S3_RATE ? { rateLimit: JSON.parse(process.env.MI_BENCH_S3_RATE) } : {}),
@@ -129,7 +156,7 @@ export const s3Scenario: Scenario = {
   full: true,
   async run(ctx: RunContext): Promise<Row[]> {
     if (!ctx.targets.has('ours')) return []
-    const load = ingestLoad(ctx.quick ? 2000 : 10_000, kBodyBytes, kBody)
+    const load = ingestLoad(kRecordsPerS(ctx), kBodyBytes, kBody)
     const rows: Row[] = []
     const only = process.env.MI_BENCH_S3_ROWS?.split(',')
     const wanted = (label: string) => only === undefined || only.includes(label)
@@ -152,7 +179,15 @@ async function pass(
   let base: Row | undefined
   const row = async (label: string, r: Partial<TargetRun>) => {
     ctx.log(`  ${label}${suffix} …`)
-    const out = await measureTarget(ctx, scenario, 'ours', { ...load, ...r } as TargetRun)
+    // Every row: its server's CPU per record by thread group and how long each group waited for a
+    // core (run_queue_wait_ms_per_s) inside the window, the ingest-alone row's included: the
+    // waits are what a catch-up adds to ingest's acks on two cores.
+    const during = async (ut: UnderTest) => {
+      const cpu = cpuPerRecord(oursOf(ut), kRecordsPerS(ctx))
+      const own = r.during ? await r.during(ut) : null
+      return async (w: MeasureWindow) => ({ ...(await own?.(w)), ...(await cpu(w)) })
+    }
+    const out = await measureTarget(ctx, scenario, 'ours', { ...load, ...r, during } as TargetRun)
     out.target = `${label}${suffix}`
     if (label === 'ours') base = out
     else againstIngestOnly(out, base)
@@ -200,6 +235,9 @@ async function pass(
         const server = oursOf(ut)
         ctx.log(`    ${label}: outage; ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
         const notes = await fillBacklog(server, backlogBytes)
+        // The A/B's thread priorities again: the subscriber's threads exist by now.
+        const threadNice = process.env.MI_BENCH_SERVER_THREAD_NICE
+        if (threadNice) reniceThreads(server.pid, threadNice)
         // The load starts once the first batch is done: the backlog is caught up under it (with
         // 64 MiB mostly inside its warm-up; --big for a catch-up spanning the measurement window).
         backlog = await watchBacklog(server, 's3', timeoutMs, restore)
