@@ -15,7 +15,12 @@
  *   the same port, and the same ingest load starts as soon as the first batch is done (the
  *   catch-up runs) while the uploader catches up. `window_in_catch_up_pct` is how much of the
  *   load's measurement window the catch-up covered (100 with --big: the row's ack p99 is ingest's
- *   under catch-up; with 64 MiB the catch-up is mostly over before the window).
+ *   under catch-up; with 64 MiB the catch-up is mostly over before the window). The s3 entry
+ *   has s3's declared catch-up rate limit (100 MB/s while records are arriving; the runtime's
+ *   `rateLimit`), so with --big `delivered_mb_per_s` (what it finished inside the window, live
+ *   records included) is ~100–110 and `steady_mb_per_s` higher: the backlog goes at full speed
+ *   between the outage's end and the load's start, when nothing arrives.
+ * - `ours+s3-catch-up-unlimited`: the same with `rateLimit: { bytesPerSec: 0 }`.
  *   `resume_wait_ms` is store back → first batch done (the subscriber's offline backoff, capped at
  *   2 s here instead of 15 s so the run stays short, then the runtime's retry backoff, up to 30 s
  *   after a long outage such as the --big fill, plus that batch's upload);
@@ -32,7 +37,8 @@
  * MI_BENCH_S3_OPTIONS='{"format":"msgpack","compressionLevel":1}' merges options into the s3
  * entry, to compare formats and levels without editing this file; MI_BENCH_S3_NOISY=1 makes the
  * bodies' padding random digits (see kBody); MI_BENCH_S3_ROWS=noop-catch-up (labels without
- * `ours+`, comma-separated) runs only those rows after `ours`, e.g. to compare runtime changes.
+ * `ours+`, comma-separated: s3, s3-catch-up, s3-catch-up-unlimited, noop-catch-up) runs only
+ * those rows after `ours`, e.g. to compare runtime changes.
  * The catch-up rows carry the server's main-thread loop delay (`main_loop_delay_*`, sub-common
  * threadDelays), `store_cpu_s` (fauxqs's CPU since it came back: ~0.5 s per GiB, little) and
  * `rate_limited_ms` (the entry's rateLimit's waits). Every row carries `cpu_us_per_record` and
@@ -256,23 +262,31 @@ async function pass(
           // The store's CPU since it came back (the catch-up and the load): on this host it takes
           // cores a remote store would not.
           const s = store as StoreProcess | null
-          if (label === 'ours+s3-catch-up' && s) out.store_cpu_s = +cpuSeconds(s.pid).toFixed(2)
+          if (label !== 'ours+noop-catch-up' && s) out.store_cpu_s = +cpuSeconds(s.pid).toFixed(2)
           return out
         }
       },
     })
   }
 
-  // The uploader: the store is down (nothing listens on its port) until `restore` starts it.
-  const port = await freePort()
-  try {
-    if (wanted('s3-catch-up'))
-      await catchUpRow('ours+s3-catch-up', s3Entry(port), async () => {
+  // The uploader: the store is down (nothing listens on its port) until `restore` starts it. With
+  // s3's declared rate limit (100 MB/s while ingesting), then without any (`-unlimited`).
+  const variants: [string, (port: number) => SubscriberEntry][] = [
+    ['s3-catch-up', s3Entry],
+    ['s3-catch-up-unlimited', (port) => ({ ...s3Entry(port), rateLimit: { bytesPerSec: 0 } })],
+  ]
+  for (const [label, entry] of variants) {
+    if (!wanted(label)) continue
+    const port = await freePort()
+    store = null
+    try {
+      await catchUpRow(`ours+${label}`, entry(port), async () => {
         store = await startFauxqs(dir, port, [kBucket])
       })
-  } finally {
-    await (store as StoreProcess | null)?.kill()
-    await rm(dir, { recursive: true, force: true })
+    } finally {
+      await (store as StoreProcess | null)?.kill()
+      await rm(dir, { recursive: true, force: true })
+    }
   }
 
   // The runtime's own delivery rate on the same backlog (a subscriber doing nothing, held until

@@ -250,7 +250,7 @@ export const subscriberSchema = z.strictObject({
     .optional()
     .meta(
       d(
-        "Catch-up rate limit: a token bucket on the bytes this subscriber is delivered, so that catching up a backlog leaves the cores to live ingest on a small host (its batches wait; the subscriber's runtime reads no further meanwhile). Fields override the plugin's declared default one by one (`s3`: none, see its README). Default: the plugin's, else none.",
+        "Catch-up rate limit: a token bucket on the bytes this subscriber is delivered, so that catching up a backlog leaves the cores to live ingest on a small host (its batches wait; the subscriber's runtime reads no further meanwhile). Fields override the plugin's declared default one by one (`s3` declares 100 MB/s while ingesting: its README \"Catch-up and ingest\"). Default: the plugin's, else none.",
         { type: 'object', defaultText: "the plugin's" },
       ),
     ),
