@@ -230,11 +230,14 @@ export const subscriberSchema = z.strictObject({
     ),
   rateLimit: z
     .strictObject({
-      bytesPerSec: nonNegInt().meta(
-        d(
-          'Record body bytes per second delivered at most; 0 turns off a limit the plugin declares. Set it above the rate the subscribed streams are written at, or the lag grows.',
+      bytesPerSec: nonNegInt()
+        .optional()
+        .meta(
+          d(
+            'Bytes per second delivered at most (as `batch.maxBytes` counts them: bodies plus a few bytes per record); 0 turns off a limit the plugin declares. Set it above the rate the subscribed streams are written at, or the lag grows.',
+            { defaultText: "the plugin's" },
+          ),
         ),
-      ),
       burstBytes: posInt()
         .optional()
         .meta(d('Bytes that may go at once after an idle spell.', { defaultText: 'batch.maxBytes' })),
