@@ -98,8 +98,6 @@ export class Dispatcher {
     rateLimitedMs: 0,
     lastError: null,
   }
-  /** The rate limit, when the entry or its plugin sets one. */
-  readonly #pacer: Pacer | undefined
 
   constructor(o: DispatcherOptions) {
     this.#o = o
@@ -125,14 +123,14 @@ export class Dispatcher {
         else if (!failed && this.#state === 'failed') this.#state = 'running'
       },
     })
+    // The rate limit, when the entry or its plugin sets one (pace.ts).
     const limit = o.cfg.rateLimit.limit
-    this.#pacer =
+    const pacer =
       limit &&
       new Pacer(
         limit,
         ingestWatch(() => o.reader.durableLsn()),
       )
-    const pacer = this.#pacer
     this.#lanes = new Lanes({
       cfg: o.cfg,
       logger: o.logger,

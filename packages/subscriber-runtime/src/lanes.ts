@@ -3,7 +3,8 @@
  *
  *   record ──▶ builder (one per lane with ordering 'module', else one) ──(full | maxWaitMs)──▶
  *   dispatch(): the builder's lane (ordering 'module') or the least loaded one ('none'),
- *   waiting while it is full, then for the rate limit if any (pace.ts) ──▶ lane queue (fastq, 1 running + 1 queued) ──▶ deliver(batch)
+ *   waiting while it is full, then for the rate limit if any (pace.ts) ──▶
+ *   lane queue (fastq, 1 running + 1 queued) ──▶ deliver(batch)
  *
  * lanes = `concurrency`. With ordering 'module' a record goes to builder/lane
  * hash(module) % lanes, and a lane runs one batch at a time, retries included: each module's
