@@ -74,6 +74,40 @@ test('rateLimit: delivered bytes stay within burst + rate × elapsed; nothing lo
   t.true(elapsedMs >= ((n * perRecord - burst - perRecord * 10) / rate) * 1000)
 })
 
+test("rateLimit when 'ingesting': a backlog on an idle log is paced only in the first second", async (t) => {
+  // Nothing is written after the start: the first look at the log's end counts as a move, so the
+  // first second is paced, then nothing (with 'always' this backlog would wait ~3.6 s).
+  const dir = tempDir(t)
+  const n = 200
+  await writeBacklog(dir, n, 1000)
+  const out = join(dir, 'out.txt')
+  const rt = await startSubscribers({
+    dataDir: dir,
+    logger: captureLogger(),
+    emit: collectEmits().emit,
+    subscribers: [
+      {
+        name: 'idle',
+        use: fixture('_ok-plugin.ts'),
+        options: { out },
+        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
+        rateLimit: { bytesPerSec: 50_000, burstBytes: 10_000 },
+      },
+    ],
+  })
+  t.teardown(() => rt.close())
+  await waitFor('every record', () => readLines(out).length >= n)
+  await rt.close()
+  const [s] = rt.stats()
+  t.deepEqual(
+    readLines(out).map((l) => l.lsn),
+    Array.from({ length: n }, (_, i) => i + 1),
+  )
+  // Waits are only asked for at hand-overs inside that first second; the last may run past it
+  // by one batch's wait (~11 kB at 50 kB/s ≈ 220 ms). An upper bound: slowness cannot break it.
+  t.true(s!.rateLimitedMs <= 1000 + 300, `${s!.rateLimitedMs} ms waited`)
+})
+
 test('rateLimit: bytesPerSec 0 turns it off; no wait is counted', async (t) => {
   const dir = tempDir(t)
   await writeBacklog(dir, 50, 1000)
