@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { setPriority } from 'node:os'
 import { createInterface } from 'node:readline'
 
 /** A free TCP port on loopback (bind to 0, read it, close). */
@@ -292,4 +293,39 @@ export function sampleThreadSched(
       samples.reduce((a, s) => (Math.abs(s.t - t) < Math.abs(a.t - t) ? s : a), samples[0]!)
     return schedDelta(near(w.startMs).sched, near(w.endMs).sched)
   }
+}
+
+/**
+ * Set the nice of `pid`'s threads by name (`comm`): `spec` is `name=nice,…`, `*` for every thread
+ * (on Linux a nice is per thread; setpriority on a thread id changes that thread only). For A/B
+ * runs (MI_BENCH_SERVER_THREAD_NICE, MI_BENCH_STORE_NICE); returns how many threads it changed.
+ */
+export function reniceThreads(pid: number, spec: string): number {
+  const want = new Map(
+    spec
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => {
+        const [name, n] = kv.split('=')
+        return [name!, Number(n)] as const
+      }),
+  )
+  let changed = 0
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim()
+      const n = want.get(comm) ?? want.get('*')
+      if (n === undefined || Number.isNaN(n)) {
+        // `name=idle`: SCHED_IDLE (any normal thread that wakes preempts it at once), via chrt.
+        if (spec.includes(`${comm}=idle`)) {
+          execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' })
+          changed++
+        }
+        continue
+      }
+      setPriority(Number(tid), n)
+      changed++
+    } catch {}
+  }
+  return changed
 }

@@ -158,8 +158,10 @@ export function watchSubscriber(
  * A backlog's catch-up, from `restore()` ending an outage (the store is back, the gate open) until
  * the subscriber has finished every record that was durable before it: its done point
  * (`ackedLsn`) passes the log's end as it was, polled every 50 ms. Records ingested later do not
- * count, so the rate is the subscriber's own, whatever load runs meanwhile. The returned function
- * waits for that (up to `timeoutMs`) and gives the notes `backlog_records`, `resume_wait_ms`
+ * count, so the rate is the subscriber's own, whatever load runs meanwhile. Resolves once the
+ * first batch is done (the catch-up runs), so a load started then measures ingest under it; the
+ * returned function (given the load's measurement window: `window_in_catch_up_pct`, the share of
+ * it the catch-up covered) waits for the backlog (up to `timeoutMs`) and gives the notes `backlog_records`, `resume_wait_ms`
  * (restored → first batch done), `backlog_ms` (restored → backlog done) and `backlog_mb_per_s`
  * (the backlog's body MB, at the mean body size of the records delivered meanwhile, over
  * backlog_ms). From the first batch done to the backlog done, free of the offline and retry
@@ -176,7 +178,7 @@ export async function watchBacklog(
   name: string,
   timeoutMs: number,
   restore: () => Promise<void>,
-): Promise<() => Promise<Record<string, number | string>>> {
+): Promise<(w?: MeasureWindow) => Promise<Record<string, number | string>>> {
   const read = async () => (await server.stats()).subscribers?.find((s) => s.name === name)
   // The bounds before the outage ends: a fast subscriber is through much of the backlog before a
   // stats answer asked for afterwards arrives.
@@ -186,6 +188,8 @@ export async function watchBacklog(
   const until = from + s0.lagRecords
   await restore()
   const t0 = performance.now()
+  // Whoever waits for the first batch done (the caller, before starting its load) is woken here.
+  const resumed = Promise.withResolvers<void>()
   let resume: {
     t: number
     acked: number
@@ -205,6 +209,7 @@ export async function watchBacklog(
           main: mainThreadCpuSeconds(server.pid),
           threads: threadSched(server.pid),
         }
+      if (resume !== null) resumed.resolve()
       if ((s.ackedLsn ?? 0) >= until)
         return {
           t: performance.now(),
@@ -215,8 +220,11 @@ export async function watchBacklog(
         }
     }
     return null
-  })()
-  return async () => {
+  })().finally(() => resumed.resolve())
+  // The caller's load starts once the catch-up runs: after a long outage the runtime's retry
+  // backoff (up to 30 s, jittered) could otherwise put the whole measurement window before it.
+  await resumed.promise
+  return async (w) => {
     const end = await done
     const out: Record<string, number | string> = { backlog_records: until - from }
     if (resume !== null) out.resume_wait_ms = Math.round(resume.t - t0)
@@ -225,9 +233,17 @@ export async function watchBacklog(
       return out
     }
     const { t, s, cpu, main, threads } = end
+    // How much of the load's measurement window the catch-up covered (100: the whole window's
+    // ack p99 is a p99 under catch-up).
+    if (w && w.endMs > w.startMs)
+      out.window_in_catch_up_pct = Math.round(
+        (100 * Math.max(0, Math.min(w.endMs, t) - Math.max(w.startMs, resume?.t ?? t0))) /
+          (w.endMs - w.startMs),
+      )
     const bytesPerRecord =
       ((s.deliveredBytes ?? 0) - (s0.deliveredBytes ?? 0)) / Math.max(1, s.delivered - s0.delivered)
     out.backlog_ms = Math.round(t - t0)
+    if (s.rateLimitedMs) out.rate_limited_ms = s.rateLimitedMs - (s0.rateLimitedMs ?? 0)
     out.backlog_mb_per_s = +(((until - from) * bytesPerRecord) / 1e3 / (t - t0)).toFixed(1)
     // After the first batch: the rate without the backoffs, and the server's CPU for it.
     if (resume !== null && until - resume.acked >= (until - from) / 2 && t > resume.t) {
@@ -242,6 +258,11 @@ export async function watchBacklog(
         .filter(([, d]) => d.runMs >= 50)
         .sort((a, b) => b[1].runMs - a[1].runMs)
         .map(([name, d]) => `${name}@${d.nice.join('/')}=${(d.runMs / 1e3).toFixed(2)}`)
+        .join(' ')
+      // How long ingest's threads were runnable but waited for a core, per second of the catch-up.
+      const waited = schedDelta(resume.threads, threads)
+      out.steady_ingest_run_queue_wait_ms_per_s = ['MainThread', 'mi-writer', 'mi-parser-0']
+        .map((name) => `${name}=${(((waited.get(name)?.waitMs ?? 0) * 1e3) / (t - resume!.t)).toFixed(0)}`)
         .join(' ')
     }
     return out

@@ -12,7 +12,15 @@
  *   measurement window), lag, and ingest ack p99 against `ours`;
  * - `ours+s3-catch-up`: an outage. The store is down while a backlog of 64 MiB of records
  *   (1 GiB with --big, 8 MiB with --quick) is ingested at full speed; then the store comes back on
- *   the same port, and the same ingest load starts at once while the uploader catches up.
+ *   the same port, and the same ingest load starts as soon as the first batch is done (the
+ *   catch-up runs) while the uploader catches up. `window_in_catch_up_pct` is how much of the
+ *   load's measurement window the catch-up covered (100 with --big: the row's ack p99 is ingest's
+ *   under catch-up; with 64 MiB the catch-up is mostly over before the window). The s3 entry
+ *   has s3's declared catch-up rate limit (100 MB/s while records are arriving; the runtime's
+ *   `rateLimit`), so with --big `delivered_mb_per_s` (what it finished inside the window, live
+ *   records included) is ~100–110 and `steady_mb_per_s` higher: the backlog goes at full speed
+ *   between the outage's end and the load's start, when nothing arrives.
+ * - `ours+s3-catch-up-unlimited`: the same with `rateLimit: { bytesPerSec: 0 }`.
  *   `resume_wait_ms` is store back → first batch done (the subscriber's offline backoff, capped at
  *   2 s here instead of 15 s so the run stays short, then the runtime's retry backoff, up to 30 s
  *   after a long outage such as the --big fill, plus that batch's upload);
@@ -29,9 +37,26 @@
  * MI_BENCH_S3_OPTIONS='{"format":"msgpack","compressionLevel":1}' merges options into the s3
  * entry, to compare formats and levels without editing this file; MI_BENCH_S3_NOISY=1 makes the
  * bodies' padding random digits (see kBody); MI_BENCH_S3_ROWS=noop-catch-up (labels without
- * `ours+`, comma-separated) runs only those rows after `ours`, e.g. to compare runtime changes.
+ * `ours+`, comma-separated: s3, s3-catch-up, s3-catch-up-unlimited, noop-catch-up) runs only
+ * those rows after `ours`, e.g. to compare runtime changes.
  * The catch-up rows carry the server's main-thread loop delay (`main_loop_delay_*`, sub-common
- * threadDelays): the dispatcher shares that thread with ingest's sockets.
+ * threadDelays), `store_cpu_s` (fauxqs's CPU since it came back: ~0.5 s per GiB, little) and
+ * `rate_limited_ms` (the entry's rateLimit's waits). Every row carries `cpu_us_per_record` and
+ * `run_queue_wait_ms_per_s` by server thread group over the window (sub-common cpuPerRecord): on
+ * two cores, a catch-up shows up in ingest's acks as its threads (main, parsers, writer) waiting
+ * for a core, ~40–50 ms per second each with ingest alone.
+ *
+ * The server-side stage histograms (`fsync_p99`, `flush_p99`, …) of a catch-up row cover the
+ * server's whole life, the backlog's fill at full speed included: only the client's ack
+ * percentiles are the window's.
+ *
+ * A pair of rows is noise on a shared 2-core host (ingest alone's p99 varies 5–12 ms between
+ * runs): MI_BENCH_S3_REPEAT=N runs the rows N times, alternated, each subscriber row against its
+ * own pass's `ours`; the last pass's rows carry `ack_p99_vs_ingest_only_median` and `…_all`, and
+ * `steady_mb_per_s_median`. MI_BENCH_S3_RATE='{"bytesPerSec":100000000}' sets the s3 entry's
+ * catch-up rate limit (subscribers[].rateLimit), MI_BENCH_S3_BATCH='{"maxBytes":8388608}' its
+ * windows; MI_BENCH_SERVER_THREAD_NICE='V8Worker=10' and MI_BENCH_STORE_NICE=10 renice threads by
+ * name for an A/B (targets/ours.ts, stores.ts).
  *
  * Not part of the test suite (benchmarks/test/subscribers.test.ts only checks that it starts).
  * Command: node benchmarks/src/run.ts s3            (--big for the 1 GiB backlog)
@@ -41,14 +66,15 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { BodySpec } from '../load/bodies.ts'
 import { fillLog, kFillRecordsPerFrame } from '../load/fill.ts'
-import { measureTarget, type TargetRun } from '../measure.ts'
-import { freePort } from '../procs.ts'
+import { type MeasureWindow, measureTarget, type TargetRun, type UnderTest } from '../measure.ts'
+import { cpuSeconds, freePort, reniceThreads } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import { type StoreProcess, startFauxqs, storeDir } from '../targets/stores.ts'
 import {
   againstIngestOnly,
   catchUpMs,
+  cpuPerRecord,
   ingestLoad,
   oursOf,
   skippedRow,
@@ -69,6 +95,7 @@ const kBody: BodySpec = {
 }
 
 let stores = 0
+const kRecordsPerS = (ctx: RunContext) => (ctx.quick ? 2000 : 10_000)
 
 /** The scenario's `s3` entry against a store on `port` (bucket `bench`). */
 export function s3Entry(port: number): SubscriberEntry {
@@ -79,8 +106,16 @@ export function s3Entry(port: number): SubscriberEntry {
     // Windows close after 1 s while keeping up (≈10 MB at 10k records/s), at 64 MiB while catching
     // up; objects split at 16 MiB, so a catch-up window is four objects whose PUTs overlap the
     // encoding of the next one.
-    batch: { maxRecords: 100_000, maxBytes: 64 << 20, maxWaitMs: 1000 },
+    batch: {
+      maxRecords: 100_000,
+      maxBytes: 64 << 20,
+      maxWaitMs: 1000,
+      // MI_BENCH_S3_BATCH='{"maxBytes":8388608}': other windows, e.g. smaller ones under a rate limit.
+      ...(JSON.parse(process.env.MI_BENCH_S3_BATCH ?? '{}') as object),
+    },
     timeoutMs: 120_000,
+    // MI_BENCH_S3_RATE='{"bytesPerSec":100000000}': the entry's catch-up rate limit.
+    ...(process.env.MI_BENCH_S3_RATE ? { rateLimit: JSON.parse(process.env.MI_BENCH_S3_RATE) } : {}),
     options: {
       maxObjectBytes: 16 << 20,
       bucket: kBucket,
@@ -127,98 +162,172 @@ export const s3Scenario: Scenario = {
   full: true,
   async run(ctx: RunContext): Promise<Row[]> {
     if (!ctx.targets.has('ours')) return []
-    const load = ingestLoad(ctx.quick ? 2000 : 10_000, kBodyBytes, kBody)
+    const load = ingestLoad(kRecordsPerS(ctx), kBodyBytes, kBody)
     const rows: Row[] = []
-    const row = async (label: string, r: Partial<TargetRun>) => {
-      ctx.log(`  ${label} …`)
-      const out = await measureTarget(ctx, this.name, 'ours', { ...load, ...r })
-      out.target = label
-      againstIngestOnly(out, rows[0])
-      rows.push(out)
-    }
-    await row('ours', {})
     const only = process.env.MI_BENCH_S3_ROWS?.split(',')
     const wanted = (label: string) => only === undefined || only.includes(label)
+    const repeat = Math.max(1, Number(process.env.MI_BENCH_S3_REPEAT ?? 1) || 1)
+    for (let i = 1; i <= repeat; i++) await pass(ctx, load, rows, wanted, repeat > 1 ? `#${i}` : '')
+    if (repeat > 1) summarise(rows)
+    return rows
+  },
+}
 
-    // The uploader keeping up with ingest.
-    const dir = await storeDir(ctx.scratch, `s3-store-${++stores}`)
-    let store: StoreProcess | null = null
+/** One pass of the rows: `ours`, then each subscriber row compared with that `ours`. */
+async function pass(
+  ctx: RunContext,
+  load: Partial<TargetRun>,
+  rows: Row[],
+  wanted: (label: string) => boolean,
+  suffix: string,
+): Promise<void> {
+  const scenario = 's3'
+  let base: Row | undefined
+  const row = async (label: string, r: Partial<TargetRun>) => {
+    ctx.log(`  ${label}${suffix} …`)
+    // Every row: its server's CPU per record by thread group and how long each group waited for a
+    // core (run_queue_wait_ms_per_s) inside the window, the ingest-alone row's included: the
+    // waits are what a catch-up adds to ingest's acks on two cores.
+    const during = async (ut: UnderTest) => {
+      const cpu = cpuPerRecord(oursOf(ut), kRecordsPerS(ctx))
+      const own = r.during ? await r.during(ut) : null
+      return async (w: MeasureWindow) => ({ ...(await own?.(w)), ...(await cpu(w)) })
+    }
+    const out = await measureTarget(ctx, scenario, 'ours', { ...load, ...r, during } as TargetRun)
+    out.target = `${label}${suffix}`
+    if (label === 'ours') base = out
+    else againstIngestOnly(out, base)
+    rows.push(out)
+  }
+  await row('ours', {})
+
+  // The uploader keeping up with ingest.
+  const dir = await storeDir(ctx.scratch, `s3-store-${++stores}`)
+  let store: StoreProcess | null = null
+  try {
+    store = await startFauxqs(dir, 0, [kBucket])
+  } catch (err) {
+    rows.push(skippedRow(scenario, 'ours+s3', err))
+  }
+  if (store && !wanted('s3')) await store.kill()
+  else if (store) {
+    const port = store.port
     try {
-      store = await startFauxqs(dir, 0, [kBucket])
-    } catch (err) {
-      rows.push(skippedRow(this.name, 'ours+s3', err))
-    }
-    if (store && !wanted('s3')) await store.kill()
-    else if (store) {
-      const port = store.port
-      try {
-        await row('ours+s3', {
-          subscribers: [s3Entry(port)],
-          prepare: (ut) => warmSubscriber(oursOf(ut), 's3', 'bench', kBody, kBodyBytes),
-          during: (ut) =>
-            watchSubscriber(oursOf(ut), 's3', {
-              catchUpMs: catchUpMs(ctx),
-              rateKey: 'uploaded_per_s',
-              mbKey: 'upload_mb_per_s',
-            }),
-        })
-      } finally {
-        await store.kill()
-        await rm(dir, { recursive: true, force: true })
-      }
-    }
-
-    // An outage: a backlog builds while the subscriber cannot deliver; then `restore` ends the
-    // outage and the same ingest load runs while it catches up.
-    const backlogBytes = (ctx.quick ? 8 : ctx.big ? 1024 : 64) * 2 ** 20
-    const timeoutMs = ctx.quick ? 60_000 : ctx.big ? 900_000 : 180_000
-    const catchUpRow = (label: string, entry: SubscriberEntry, restore: () => Promise<void>) => {
-      let backlog: (() => Promise<Record<string, number | string>>) | null = null
-      return row(label, {
-        subscribers: [entry],
-        async prepare(ut) {
-          const server = oursOf(ut)
-          ctx.log(`    ${label}: outage; ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
-          const notes = await fillBacklog(server, backlogBytes)
-          // The load starts right away: the backlog is caught up under it (with 64 MiB mostly
-          // inside its warm-up; --big for a catch-up spanning the measurement window).
-          backlog = await watchBacklog(server, 's3', timeoutMs, restore)
-          ctx.log('    outage over; catching up with ingest running …')
-          return notes
-        },
-        async during(ut) {
-          const delays = threadDelays(oursOf(ut))
-          const stop = watchSubscriber(oursOf(ut), 's3', {
-            catchUpMs: timeoutMs,
-            rateKey: 'delivered_per_s',
-            mbKey: 'delivered_mb_per_s',
-          })
-          return async (w) => ({ ...(await (await delays)()), ...(await backlog?.()), ...(await stop(w)) })
-        },
+      await row('ours+s3', {
+        subscribers: [s3Entry(port)],
+        prepare: (ut) => warmSubscriber(oursOf(ut), 's3', 'bench', kBody, kBodyBytes),
+        during: (ut) =>
+          watchSubscriber(oursOf(ut), 's3', {
+            catchUpMs: catchUpMs(ctx),
+            rateKey: 'uploaded_per_s',
+            mbKey: 'upload_mb_per_s',
+          }),
       })
+    } finally {
+      await store.kill()
+      await rm(dir, { recursive: true, force: true })
     }
+  }
 
-    // The uploader: the store is down (nothing listens on its port) until `restore` starts it.
-    const port = await freePort()
-    try {
-      if (wanted('s3-catch-up'))
-        await catchUpRow('ours+s3-catch-up', s3Entry(port), async () => {
-          store = await startFauxqs(dir, port, [kBucket])
+  // An outage: a backlog builds while the subscriber cannot deliver; then `restore` ends the
+  // outage and the same ingest load runs while it catches up.
+  const backlogBytes = (ctx.quick ? 8 : ctx.big ? 1024 : 64) * 2 ** 20
+  const timeoutMs = ctx.quick ? 60_000 : ctx.big ? 900_000 : 180_000
+  const catchUpRow = (label: string, entry: SubscriberEntry, restore: () => Promise<void>) => {
+    let backlog: ((w?: MeasureWindow) => Promise<Record<string, number | string>>) | null = null
+    return row(label, {
+      subscribers: [entry],
+      async prepare(ut) {
+        const server = oursOf(ut)
+        ctx.log(`    ${label}: outage; ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
+        const notes = await fillBacklog(server, backlogBytes)
+        // The A/B's thread priorities again: the subscriber's threads exist by now.
+        const threadNice = process.env.MI_BENCH_SERVER_THREAD_NICE
+        if (threadNice) reniceThreads(server.pid, threadNice)
+        // The load starts once the first batch is done: the backlog is caught up under it (with
+        // 64 MiB mostly inside its warm-up; --big for a catch-up spanning the measurement window).
+        backlog = await watchBacklog(server, 's3', timeoutMs, restore)
+        ctx.log('    outage over; catching up with ingest running …')
+        return notes
+      },
+      async during(ut) {
+        const delays = threadDelays(oursOf(ut))
+        const stop = watchSubscriber(oursOf(ut), 's3', {
+          catchUpMs: timeoutMs,
+          rateKey: 'delivered_per_s',
+          mbKey: 'delivered_mb_per_s',
         })
+        return async (w) => {
+          const out = { ...(await (await delays)()), ...(await backlog?.(w)), ...(await stop(w)) }
+          // The store's CPU since it came back (the catch-up and the load): on this host it takes
+          // cores a remote store would not.
+          const s = store as StoreProcess | null
+          if (label !== 'ours+noop-catch-up' && s) out.store_cpu_s = +cpuSeconds(s.pid).toFixed(2)
+          return out
+        }
+      },
+    })
+  }
+
+  // The uploader: the store is down (nothing listens on its port) until `restore` starts it. With
+  // s3's declared rate limit (100 MB/s while ingesting), then without any (`-unlimited`).
+  const variants: [string, (port: number) => SubscriberEntry][] = [
+    ['s3-catch-up', s3Entry],
+    ['s3-catch-up-unlimited', (port) => ({ ...s3Entry(port), rateLimit: { bytesPerSec: 0 } })],
+  ]
+  for (const [label, entry] of variants) {
+    if (!wanted(label)) continue
+    const port = await freePort()
+    store = null
+    try {
+      await catchUpRow(`ours+${label}`, entry(port), async () => {
+        store = await startFauxqs(dir, port, [kBucket])
+      })
     } finally {
       await (store as StoreProcess | null)?.kill()
       await rm(dir, { recursive: true, force: true })
     }
+  }
 
-    // The runtime's own delivery rate on the same backlog (a subscriber doing nothing, held until
-    // the gate file exists): the ceiling of any subscriber's catch-up, whatever the plugin does.
-    const gate = join(ctx.scratch, `s3-noop-gate-${stores}`)
-    try {
-      if (wanted('noop-catch-up'))
-        await catchUpRow('ours+noop-catch-up', gatedNoopEntry(gate), () => writeFile(gate, ''))
-    } finally {
-      await rm(gate, { force: true })
+  // The runtime's own delivery rate on the same backlog (a subscriber doing nothing, held until
+  // the gate file exists): the ceiling of any subscriber's catch-up, whatever the plugin does.
+  const gate = join(ctx.scratch, `s3-noop-gate-${++stores}`)
+  try {
+    if (wanted('noop-catch-up'))
+      await catchUpRow('ours+noop-catch-up', gatedNoopEntry(gate), () => writeFile(gate, ''))
+  } finally {
+    await rm(gate, { force: true })
+  }
+}
+
+/**
+ * With MI_BENCH_S3_REPEAT > 1: each subscriber row's last pass also carries the median and the
+ * spread of its ack p99 over its own pass's `ours` (`ack_p99_vs_ingest_only_median`, `…_all`),
+ * and the `ours` rows' p99s (`ingest_only_p99_us_all`): one pair is noise on a shared 2-core host.
+ */
+function summarise(rows: Row[]): void {
+  const byLabel = new Map<string, Row[]>()
+  for (const r of rows) {
+    const label = r.target.replace(/#\d+$/, '')
+    byLabel.set(label, [...(byLabel.get(label) ?? []), r])
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  }
+  for (const [label, rs] of byLabel) {
+    const last = rs.at(-1)!
+    if (label === 'ours') {
+      last.extra.ingest_only_p99_us_all = rs.map((r) => r.ack?.p99_us ?? 0).join('/')
+      continue
     }
-    return rows
-  },
+    const ratios = rs
+      .map((r) => Number(String(r.extra.ack_p99_vs_ingest_only ?? '').slice(1)))
+      .filter((x) => x > 0)
+    if (ratios.length === 0) continue
+    last.extra.ack_p99_vs_ingest_only_median = `×${median(ratios).toFixed(2)}`
+    last.extra.ack_p99_vs_ingest_only_all = ratios.map((x) => x.toFixed(2)).join('/')
+    const rates = rs.map((r) => r.extra.steady_mb_per_s).filter((x): x is number => typeof x === 'number')
+    if (rates.length) last.extra.steady_mb_per_s_median = median(rates)
+  }
 }

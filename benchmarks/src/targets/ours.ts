@@ -5,7 +5,7 @@ import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createOperator, createToken } from '@module-ingest/auth'
 import { adminRequest, type MetricsSummary } from '@module-ingest/telemetry'
-import { freePort, type Spawned, spawnUntil } from '../procs.ts'
+import { freePort, reniceThreads, type Spawned, spawnUntil } from '../procs.ts'
 
 /**
  * Our server as a separate process: the real `module-ingest serve` command (apps/server) with a
@@ -27,6 +27,8 @@ export interface SubscriberEntry {
   timeoutMs?: number
   /** subscribers[].nice (default: the plugin's). */
   nice?: number
+  /** subscribers[].rateLimit (default: the plugin's). */
+  rateLimit?: { bytesPerSec?: number; burstBytes?: number; when?: 'ingesting' | 'always' }
 }
 
 export type FlushPolicy = 'always' | 'interval'
@@ -119,6 +121,8 @@ export interface SubscriberStats {
   /** Batches handed to the plugin (delivered / deliveredBatches = the mean delivery). */
   deliveredBatches?: number
   deadLettered?: number
+  /** Time the entry's rateLimit held batches back, ms in total. */
+  rateLimitedMs?: number
   lastError?: { code: string; message: string; atMs: number } | null
 }
 
@@ -225,6 +229,9 @@ export async function startOurs(o: OursOptions): Promise<OursServer> {
       await new Promise((r) => setTimeout(r, 20))
     }
   }
+  // MI_BENCH_SERVER_THREAD_NICE='V8Worker=10': an A/B of the server's threads' priorities by name.
+  const threadNice = process.env.MI_BENCH_SERVER_THREAD_NICE
+  if (threadNice) reniceThreads(proc.pid, threadNice)
   return {
     port,
     pid: proc.pid,

@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { access, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Spawned, spawnUntil } from '../procs.ts'
+import { reniceThreads, type Spawned, spawnUntil } from '../procs.ts'
 
 /**
  * What the subscriber scenarios talk to, each in a process of its own so its CPU is not the
@@ -57,6 +57,9 @@ async function start(args: string[]): Promise<StoreProcess> {
     },
     { timeoutMs: 60_000 },
   )
+  // MI_BENCH_STORE_NICE=10: the store (a stand-in for a remote service) below ingest's priority.
+  const nice = process.env.MI_BENCH_STORE_NICE
+  if (nice) reniceThreads(proc.pid, `*=${nice}`)
   return withPort(proc, port)
 }
 

@@ -228,6 +228,35 @@ export const subscriberSchema = z.strictObject({
         { defaultText: "the plugin's" },
       ),
     ),
+  rateLimit: z
+    .strictObject({
+      bytesPerSec: nonNegInt()
+        .optional()
+        .meta(
+          d(
+            'Bytes per second delivered at most (as `batch.maxBytes` counts them: bodies plus a few bytes per record); 0 turns off a limit the plugin declares. Set it above the rate the subscribed streams are written at, or the lag grows.',
+            { defaultText: "the plugin's" },
+          ),
+        ),
+      burstBytes: posInt()
+        .optional()
+        .meta(d('Bytes that may go at once after an idle spell.', { defaultText: 'batch.maxBytes' })),
+      when: oneOf(['ingesting', 'always'] as const)
+        .optional()
+        .meta(
+          d(
+            "`ingesting`: only while records are arriving (the log's end moved within the last second), so a backlog on an idle host is caught up at full speed; `always`.",
+            { defaultText: 'ingesting' },
+          ),
+        ),
+    })
+    .optional()
+    .meta(
+      d(
+        "Catch-up rate limit: a token bucket on the bytes this subscriber is delivered, so that catching up a backlog leaves the cores to live ingest on a small host (its batches wait; the subscriber's runtime reads no further meanwhile). Fields override the plugin's declared default one by one (`s3` declares 100 MB/s while ingesting: its README \"Catch-up and ingest\"). Default: the plugin's, else none.",
+        { type: 'object', defaultText: "the plugin's" },
+      ),
+    ),
   failedRecheckMs: posInt()
     .default(60000)
     .meta(

@@ -292,3 +292,22 @@ test('subscribers[].nice: 0..19, absent means the plugin decides', (t) => {
     /from 0 to 19/,
   )
 })
+
+test('subscribers[].rateLimit: optional with no defaults (the plugin declares its own), fields validated', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mi-cfg-rate-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = join(dir, 'c.yaml')
+  writeFileSync(
+    file,
+    'subscribers:\n  - { name: a, use: s3 }\n  - { name: b, use: s3, rateLimit: { when: always } }\n  - { name: c, use: s3, rateLimit: { bytesPerSec: 0 } }\n',
+  )
+  const c = loadConfig({ file, env: {}, cwd })
+  t.is(c.subscribers[0]?.rateLimit, undefined)
+  t.deepEqual(c.subscribers[1]?.rateLimit, { when: 'always' })
+  t.deepEqual(c.subscribers[2]?.rateLimit, { bytesPerSec: 0 })
+  writeFileSync(file, 'subscribers:\n  - { name: a, use: s3, rateLimit: { bytesPerSec: 1, when: never } }\n')
+  t.regex(
+    configError(t, () => loadConfig({ file, env: {}, cwd })),
+    /rateLimit\.when/,
+  )
+})

@@ -1,4 +1,5 @@
 import { MI_ERR_SUBSCRIBER_DUPLICATE, MI_ERR_SUBSCRIBER_OPT_INVALID } from './errors.ts'
+import type { RateLimit } from './pace.ts'
 
 /** How records are grouped into one `handle` call. A batch closes at whichever limit comes first. */
 export interface BatchOptions {
@@ -57,6 +58,14 @@ export interface SubscriberConfig {
    * indexing or uploading declares one, so ingest and reads win a saturated core), else 0.
    */
   nice?: number
+  /**
+   * Catch-up rate limit (pace.ts): record body bytes per second this subscriber is delivered at
+   * most, `burstBytes` at once after an idle spell (default: `batch.maxBytes`), only while records
+   * are arriving (`when: 'ingesting'`, default) or `'always'`. Fields override the plugin's
+   * declared default one by one; `bytesPerSec: 0` turns a declared limit off. Default: the
+   * plugin's, else none.
+   */
+  rateLimit?: Partial<RateLimit>
   /** Consumer group name. Default `sub.<name>`. */
   group?: string
   /** Start here instead of at the group's committed offset. */
@@ -81,6 +90,8 @@ export interface ResolvedSubscriberConfig {
   failedRecheckMs: number
   /** undefined: the plugin's default. */
   nice: number | undefined
+  /** The entry's fields as validated; `limit` is what applies after the plugin's (withPluginDefaults). */
+  rateLimit: { entry: Partial<RateLimit>; limit: RateLimit | undefined }
   from: LogPosition | undefined
   until: LogPosition | undefined
 }
@@ -151,6 +162,7 @@ export function resolveSubscriberConfig(sub: SubscriberConfig, path: string): Re
   }
   const b = sub.batch ?? {}
   const bo = sub.backoff ?? {}
+  const rateLimit = rateLimitFields(`${path}.rateLimit`, sub.rateLimit)
   return {
     name: sub.name,
     use: sub.use,
@@ -173,9 +185,57 @@ export function resolveSubscriberConfig(sub: SubscriberConfig, path: string): Re
     },
     failedRecheckMs: posInt(`${path}.failedRecheckMs`, sub.failedRecheckMs, DEFAULTS.failedRecheckMs),
     nice: sub.nice,
+    rateLimit: { entry: rateLimit, limit: undefined },
     from: position(`${path}.from`, sub.from),
     until: position(`${path}.until`, sub.until),
   }
+}
+
+/** Validate a rate limit's fields (an entry's, or a plugin's declared default). */
+export function rateLimitFields(path: string, v: unknown): Partial<RateLimit> {
+  if (v === undefined) return {}
+  if (v === null || typeof v !== 'object') throw new MI_ERR_SUBSCRIBER_OPT_INVALID(path, 'must be an object')
+  const r = v as Record<string, unknown>
+  for (const key of Object.keys(r)) {
+    if (key !== 'bytesPerSec' && key !== 'burstBytes' && key !== 'when')
+      throw new MI_ERR_SUBSCRIBER_OPT_INVALID(
+        `${path}.${key}`,
+        'unknown (known: bytesPerSec, burstBytes, when)',
+      )
+  }
+  const out: Partial<RateLimit> = {}
+  if (r.bytesPerSec !== undefined) out.bytesPerSec = posInt(`${path}.bytesPerSec`, r.bytesPerSec, 0, 0)
+  if (r.burstBytes !== undefined) out.burstBytes = posInt(`${path}.burstBytes`, r.burstBytes, 1)
+  if (r.when !== undefined) {
+    if (r.when !== 'ingesting' && r.when !== 'always')
+      throw new MI_ERR_SUBSCRIBER_OPT_INVALID(`${path}.when`, "must be 'ingesting' or 'always'")
+    out.when = r.when
+  }
+  return out
+}
+
+/**
+ * The rate limit that applies: the entry's fields, then the plugin's declared ones (`plugin`,
+ * defineSubscriber({ rateLimit })), then the defaults (burst: one full batch; when: ingesting).
+ * None when neither sets `bytesPerSec` or it is 0. Call after withPluginBatch (the burst default
+ * is the final batch.maxBytes).
+ */
+export function withPluginRateLimit(
+  cfg: ResolvedSubscriberConfig,
+  plugin: Partial<RateLimit> | undefined,
+): ResolvedSubscriberConfig {
+  const e = cfg.rateLimit.entry
+  const p = plugin ?? {}
+  const bytesPerSec = e.bytesPerSec ?? p.bytesPerSec ?? 0
+  const limit: RateLimit | undefined =
+    bytesPerSec > 0
+      ? {
+          bytesPerSec,
+          burstBytes: e.burstBytes ?? p.burstBytes ?? cfg.batch.maxBytes,
+          when: e.when ?? p.when ?? 'ingesting',
+        }
+      : undefined
+  return { ...cfg, rateLimit: { entry: e, limit } }
 }
 
 /**

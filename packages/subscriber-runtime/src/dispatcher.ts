@@ -38,6 +38,7 @@ import type { Emits } from './emit.ts'
 import { Lanes } from './lanes.ts'
 import type { CommittedGroup, LogCursor, LogReader } from './log-types.ts'
 import { OffsetTracker } from './offsets.ts'
+import { ingestWatch, Pacer } from './pace.ts'
 import type { SubscriberPool } from './pool.ts'
 import { kSliceBytes, kSliceRecords, nextTurn } from './slices.ts'
 import { compileStreamFilter, type StreamFilter } from './stream-filter.ts'
@@ -94,6 +95,7 @@ export class Dispatcher {
     deadLettered: 0,
     emitted: 0,
     restarts: 0,
+    rateLimitedMs: 0,
     lastError: null,
   }
 
@@ -121,6 +123,14 @@ export class Dispatcher {
         else if (!failed && this.#state === 'failed') this.#state = 'running'
       },
     })
+    // The rate limit, when the entry or its plugin sets one (pace.ts).
+    const limit = o.cfg.rateLimit.limit
+    const pacer =
+      limit &&
+      new Pacer(
+        limit,
+        ingestWatch(() => o.reader.durableLsn()),
+      )
     this.#lanes = new Lanes({
       cfg: o.cfg,
       logger: o.logger,
@@ -128,6 +138,15 @@ export class Dispatcher {
       poke,
       idle,
       stop: this.#stop.signal,
+      ...(pacer
+        ? {
+            pace: (bytes: number) => {
+              const ms = pacer.take(bytes)
+              this.#s.rateLimitedMs += ms
+              return ms
+            },
+          }
+        : {}),
     })
   }
 

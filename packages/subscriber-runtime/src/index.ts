@@ -6,6 +6,7 @@ export type {
   LogPosition,
   LogReader,
   PluginRegistry,
+  RateLimit,
   RuntimeMetrics,
   StartSubscribersOptions,
   StartSubscribersThreadOptions,

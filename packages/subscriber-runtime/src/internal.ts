@@ -1,11 +1,20 @@
 export { decodeBatch, encodeBatch } from './codec.ts'
 export type { BatchOptions, LogPosition, ResolvedSubscriberConfig, SubscriberConfig } from './config.ts'
-export { DEFAULTS, resolveSubscriberConfig, resolveSubscriberConfigs, withPluginBatch } from './config.ts'
+export {
+  DEFAULTS,
+  rateLimitFields,
+  resolveSubscriberConfig,
+  resolveSubscriberConfigs,
+  withPluginBatch,
+  withPluginRateLimit,
+} from './config.ts'
 export { Dispatcher } from './dispatcher.ts'
 export { hostEmit } from './emit.ts'
 export * from './errors.ts'
 export type { LogCursor, LogGroups, LogReader, StoredRecord } from './log-types.ts'
 export { OffsetTracker } from './offsets.ts'
+export type { RateLimit } from './pace.ts'
+export { ingestWatch, Pacer } from './pace.ts'
 export type { PluginRegistry } from './plugin.ts'
 export { checkPlugin, HOST_VERSION, pluginPathsFromEnv, resolvePluginSpecifier } from './plugin.ts'
 export type { Outcome } from './pool.ts'

@@ -3,14 +3,15 @@
  *
  *   record ──▶ builder (one per lane with ordering 'module', else one) ──(full | maxWaitMs)──▶
  *   dispatch(): the builder's lane (ordering 'module') or the least loaded one ('none'),
- *   waiting while it is full ──▶ lane queue (fastq, 1 running + 1 queued) ──▶ deliver(batch)
+ *   waiting while it is full, then for the rate limit if any (pace.ts) ──▶
+ *   lane queue (fastq, 1 running + 1 queued) ──▶ deliver(batch)
  *
  * lanes = `concurrency`. With ordering 'module' a record goes to builder/lane
  * hash(module) % lanes, and a lane runs one batch at a time, retries included: each module's
  * records are handled in log order (strict log order overall when concurrency is 1).
  */
 import type { CommittedGroup } from '@module-ingest/log'
-import type { Logger } from '@module-ingest/subscriber-sdk'
+import { type Logger, sleep } from '@module-ingest/subscriber-sdk'
 import fastq from 'fastq'
 import { Batch } from './batch.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
@@ -40,6 +41,8 @@ export interface LanesOptions {
   idle(ms: number): Promise<void>
   /** Aborted on close: dispatch() stops waiting and drops the batch. */
   stop: AbortSignal
+  /** The rate limit (pace.ts): ms to wait before a batch of `bytes` is handed over. */
+  pace?: (bytes: number) => number
 }
 
 export class Lanes {
@@ -166,6 +169,10 @@ export class Lanes {
       await this.#o.idle(kPollMs)
       lane = pick()
     }
+    // The rate limit: the wait holds this batch and, as the read loop awaits this call, further
+    // reading too. Taken once the lane has room, so the lane's own wait is not charged twice.
+    const waitMs = this.#o.pace?.(batch.bytes) ?? 0
+    if (waitMs > 0 && !this.#o.stop.aborted) await sleep(waitMs, this.#o.stop)
     // On close the batch is dropped: it stays uncommitted and is redelivered after a restart.
     if (this.#o.stop.aborted) return
     lane.load++

@@ -1,6 +1,11 @@
 import { openReader } from '@module-ingest/log'
 import type { Logger } from '@module-ingest/subscriber-sdk'
-import { resolveSubscriberConfigs, type SubscriberConfig, withPluginBatch } from './config.ts'
+import {
+  resolveSubscriberConfigs,
+  type SubscriberConfig,
+  withPluginBatch,
+  withPluginRateLimit,
+} from './config.ts'
 import { Dispatcher } from './dispatcher.ts'
 import { hostEmit } from './emit.ts'
 import { MI_ERR_SUBSCRIBER_UNKNOWN } from './errors.ts'
@@ -69,7 +74,8 @@ export async function startSubscribers(opts: StartSubscribersOptions): Promise<S
   for (const [i, cfg] of configs.entries()) {
     const plugin = await checkPlugin(cfg.use, cfg.options, baseDir, opts.plugins, opts.pluginPaths)
     checked.push(plugin)
-    configs[i] = withPluginBatch(cfg, entries.get(cfg.name)?.batch, plugin.subscriber.batch)
+    const batched = withPluginBatch(cfg, entries.get(cfg.name)?.batch, plugin.subscriber.batch)
+    configs[i] = withPluginRateLimit(batched, plugin.subscriber.rateLimit)
   }
 
   const ownReader = opts.reader === undefined

@@ -70,6 +70,8 @@ export interface SubscriberStats {
   deadLettered: number
   emitted: number
   restarts: number
+  /** Time the rate limit (`rateLimit`) held batches back, ms in total. */
+  rateLimitedMs: number
   threads: number
   lastError: { code: string; message: string; atMs: number } | null
   /** Set while `state` is 'failed'. */

@@ -5,10 +5,13 @@ import {
   decodeBatch,
   encodeBatch,
   hostEmit,
+  ingestWatch,
   OffsetTracker,
+  Pacer,
   resolvePluginSpecifier,
   resolveSubscriberConfigs,
   withPluginBatch,
+  withPluginRateLimit,
 } from '../src/internal.ts'
 import { unavailableWaitMs } from '../src/unavailable.ts'
 
@@ -190,4 +193,80 @@ test('batch limits: fields the entry sets, then those the plugin declares, then 
   t.is(withPluginBatch(cfg!, entry.batch, undefined), cfg!)
   const [bare] = resolveSubscriberConfigs([{ name: 'a', use: 'x' }])
   t.deepEqual(withPluginBatch(bare!, undefined, { maxRecords: 7 }).batch, { ...bare!.batch, maxRecords: 7 })
+})
+
+test('Pacer: hand-overs never pass burst + rate × elapsed, whatever the batch sizes', (t) => {
+  let now = 0
+  const p = new Pacer(
+    { bytesPerSec: 1000, burstBytes: 500, when: 'always' },
+    () => true,
+    () => now,
+  )
+  let handed = 0
+  for (const bytes of [100, 400, 300, 2000, 1, 1, 700, 50, 5000, 10]) {
+    now += p.take(bytes) // wait what it says, then hand over
+    handed += bytes
+    t.true(handed <= 500 + now, `${handed} bytes by ${now} ms`)
+    now += 7 // the batch's own time
+  }
+  t.is(p.take(0), 0)
+  t.true(now >= handed - 500, 'and the rate is what it lets through over time')
+})
+
+test("Pacer: when 'ingesting', nothing is charged while records are not arriving", (t) => {
+  const now = 0
+  let ingesting = false
+  const p = new Pacer(
+    { bytesPerSec: 1000, burstBytes: 100, when: 'ingesting' },
+    () => ingesting,
+    () => now,
+  )
+  t.is(p.take(10_000), 0)
+  t.is(p.take(10_000), 0)
+  ingesting = true
+  t.is(p.take(100), 0, 'the bucket is full when ingest starts')
+  t.is(p.take(1000), 1000)
+})
+
+test('ingestWatch: ingest counts as active for a second after the log end moved', (t) => {
+  let now = 0
+  let lsn = 10
+  const active = ingestWatch(
+    () => lsn,
+    () => now,
+  )
+  t.true(active(), 'the first look counts as a move')
+  now = 999
+  t.true(active())
+  now = 1000
+  t.false(active())
+  lsn = 11
+  now = 5000
+  t.true(active())
+  now = 6500
+  t.false(active())
+})
+
+test('rateLimit: entry fields, then the plugin’s, then the defaults; validated', (t) => {
+  const entry = { name: 's3', use: 's3', batch: { maxBytes: 1000 }, rateLimit: { burstBytes: 50 } }
+  const [cfg] = resolveSubscriberConfigs([entry])
+  t.is(withPluginRateLimit(cfg!, undefined).rateLimit.limit, undefined, 'no bytesPerSec: no limit')
+  t.deepEqual(withPluginRateLimit(cfg!, { bytesPerSec: 9, burstBytes: 7, when: 'always' }).rateLimit.limit, {
+    bytesPerSec: 9,
+    burstBytes: 50,
+    when: 'always',
+  })
+  const [bare] = resolveSubscriberConfigs([{ name: 'a', use: 'x', batch: { maxBytes: 1000 } }])
+  t.deepEqual(withPluginRateLimit(bare!, { bytesPerSec: 9 }).rateLimit.limit, {
+    bytesPerSec: 9,
+    burstBytes: 1000,
+    when: 'ingesting',
+  })
+  const [off] = resolveSubscriberConfigs([{ name: 'b', use: 'x', rateLimit: { bytesPerSec: 0 } }])
+  t.is(withPluginRateLimit(off!, { bytesPerSec: 9 }).rateLimit.limit, undefined, '0 turns a declared one off')
+  for (const bad of [{ bytesPerSec: -1 }, { burstBytes: 0 }, { when: 'never' }, { rate: 1 }, 5]) {
+    t.throws(() => resolveSubscriberConfigs([{ name: 'c', use: 'x', rateLimit: bad as never }]), {
+      code: 'MI_ERR_SUBSCRIBER_OPT_INVALID',
+    })
+  }
 })

@@ -10,8 +10,9 @@ import { SDK_VERSION, SUPPORTED_HOST_RANGE } from './version.ts'
 
 const kMethods = ['init', 'handle', 'close'] as const
 const kHooks = ['onReady', 'onClose', 'onError'] as const
-const kKeys = new Set(['name', 'version', 'configSchema', 'nice', 'batch', ...kMethods, 'hooks'])
+const kKeys = new Set(['name', 'version', 'configSchema', 'nice', 'batch', 'rateLimit', ...kMethods, 'hooks'])
 const kBatchKeys = ['maxRecords', 'maxBytes', 'maxWaitMs'] as const
+const kRateKeys = ['bytesPerSec', 'burstBytes', 'when'] as const
 
 /**
  * Check a subscriber definition and stamp it with metadata the host reads before loading it into
@@ -43,6 +44,27 @@ export function defineSubscriber<C = unknown>(def: SubscriberDefinition<C>): Sub
       const min = key === 'maxWaitMs' ? 0 : 1
       if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) {
         throw new MI_ERR_PLUGIN_INVALID(`${at}: batch.${key} must be an integer ≥ ${min}`)
+      }
+    }
+  }
+  if (def.rateLimit !== undefined) {
+    if (def.rateLimit === null || typeof def.rateLimit !== 'object') {
+      throw new MI_ERR_PLUGIN_INVALID(`${at}: rateLimit must be an object`)
+    }
+    for (const [key, v] of Object.entries(def.rateLimit)) {
+      if (!(kRateKeys as readonly string[]).includes(key)) {
+        throw new MI_ERR_PLUGIN_INVALID(
+          `${at}: unknown rateLimit field ${key} (known: ${kRateKeys.join(', ')})`,
+        )
+      }
+      if (key === 'when') {
+        if (v !== undefined && v !== 'ingesting' && v !== 'always')
+          throw new MI_ERR_PLUGIN_INVALID(`${at}: rateLimit.when must be 'ingesting' or 'always'`)
+        continue
+      }
+      const min = key === 'bytesPerSec' ? 0 : 1
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < min)) {
+        throw new MI_ERR_PLUGIN_INVALID(`${at}: rateLimit.${key} must be an integer ≥ ${min}`)
       }
     }
   }
@@ -83,6 +105,7 @@ export function defineSubscriber<C = unknown>(def: SubscriberDefinition<C>): Sub
     ...def,
     ...(hooks ? { hooks } : {}),
     ...(def.batch ? { batch: Object.freeze({ ...def.batch }) } : {}),
+    ...(def.rateLimit ? { rateLimit: Object.freeze({ ...def.rateLimit }) } : {}),
   }
   // Non-enumerable, like a brand: spreading a subscriber must not copy its identity.
   Object.defineProperty(sub, kSubscriber, { value: meta, enumerable: false })

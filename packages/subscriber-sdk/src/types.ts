@@ -129,6 +129,14 @@ export interface SubscriberDefinition<C = unknown> {
    * batches here rather than asking every operator to.
    */
   batch?: { maxRecords?: number; maxBytes?: number; maxWaitMs?: number }
+  /**
+   * Default catch-up rate limit: record body bytes per second delivered at most (`burstBytes` at
+   * once after an idle spell, default one full batch), only while records are arriving
+   * (`when: 'ingesting'`, default) or `'always'`. A config entry's `rateLimit` overrides it field
+   * by field (`bytesPerSec: 0` turns it off). For bulk work whose catch-up would otherwise take
+   * the cores from ingest on a small host.
+   */
+  rateLimit?: { bytesPerSec?: number; burstBytes?: number; when?: 'ingesting' | 'always' }
   init?(ctx: SubscriberContext<C>): MaybePromise<void>
   /**
    * Process one batch, in log order. Resolve only when the work is done (durably, if it

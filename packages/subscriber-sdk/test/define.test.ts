@@ -69,6 +69,11 @@ test('rejects malformed definitions with MI_ERR_PLUGIN_INVALID', (t) => {
     [{ name: 'a', handle, batch: { maxRecrods: 5 } }, /unknown batch limit maxRecrods/],
     [{ name: 'a', handle, batch: { maxRecords: 0 } }, /batch.maxRecords must be an integer ≥ 1/],
     [{ name: 'a', handle, batch: { maxWaitMs: -1 } }, /batch.maxWaitMs must be an integer ≥ 0/],
+    [{ name: 'a', handle, rateLimit: 5 }, /rateLimit must be an object/],
+    [{ name: 'a', handle, rateLimit: { bytesPerSecond: 5 } }, /unknown rateLimit field bytesPerSecond/],
+    [{ name: 'a', handle, rateLimit: { bytesPerSec: -1 } }, /rateLimit.bytesPerSec must be an integer ≥ 0/],
+    [{ name: 'a', handle, rateLimit: { burstBytes: 0 } }, /rateLimit.burstBytes must be an integer ≥ 1/],
+    [{ name: 'a', handle, rateLimit: { when: 'idle' } }, /rateLimit.when must be 'ingesting' or 'always'/],
   ]
   for (const [def, message] of bad) {
     const err = t.throws(() => defineSubscriber(def as never), { instanceOf: MI_ERR_PLUGIN_INVALID, message })
