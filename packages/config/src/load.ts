@@ -153,7 +153,6 @@ export function loadConfig(options: LoadConfigOptions = {}): ServerConfig {
         enabled: true,
         streams: ['*'],
         options: {},
-        batch: { maxRecords: 1000, maxBytes: 1024 * 1024, maxWaitMs: 50 },
         concurrency: 1,
         maxAttempts: 5,
         timeoutMs: 30000,

@@ -209,12 +209,21 @@ export const subscriberSchema = z.strictObject({
     .meta(d("Passed to the plugin; validated by the plugin's own schema.", { type: 'object' })),
   batch: z
     .strictObject({
-      maxRecords: posInt().default(1000).meta(d('Records per batch at most.')),
-      maxBytes: posInt().default(kMiB).meta(d('Bytes of record bodies per batch at most.')),
-      maxWaitMs: nonNegInt().default(50).meta(d('Longest a partial batch waits for more records.')),
+      // No defaults here: the subscriber runtime fills what is unset, first from the plugin's
+      // declared limits (defineSubscriber({ batch })), then from its own DEFAULTS. A default
+      // filled here would hide the plugin's (kv's 20,000 records per delivery never applied).
+      maxRecords: posInt()
+        .optional()
+        .meta(d('Records per batch at most.', { defaultText: "the plugin's, else 1000" })),
+      maxBytes: posInt()
+        .optional()
+        .meta(d('Bytes of record bodies per batch at most.', { defaultText: "the plugin's, else 1 MiB" })),
+      maxWaitMs: nonNegInt()
+        .optional()
+        .meta(d('Longest a partial batch waits for more records.', { defaultText: "the plugin's, else 50" })),
     })
-    .prefault({})
-    .meta(d('Batching.')),
+    .optional()
+    .meta(d('Batching. Each field: the entry\'s, else the plugin\'s declared default, else the runtime\'s.', { type: 'object' })),
   concurrency: posInt().default(1).meta(d('Batches in flight at once.')),
   maxAttempts: posInt().default(5).meta(d('Attempts per batch before it goes to the dead-letter log.')),
   timeoutMs: posInt().default(30000).meta(d('Time allowed for one attempt.')),

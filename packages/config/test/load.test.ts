@@ -47,7 +47,6 @@ test('defaults, with paths derived from dataDir', (t) => {
       enabled: true,
       streams: ['*'],
       options: { dir: '/srv/mi/data/archive' },
-      batch: { maxRecords: 1000, maxBytes: 1048576, maxWaitMs: 50 },
       concurrency: 1,
       maxAttempts: 5,
       timeoutMs: 30000,
@@ -72,7 +71,7 @@ test('YAML file, with units and derived paths', (t) => {
   t.deepEqual(c.subscribers[0]?.options, { dir: '/var/lib/mi/archive' })
   t.deepEqual(c.subscribers[1]?.streams, ['telemetry.*'])
   t.deepEqual(c.subscribers[1]?.options, { url: 'nats://127.0.0.1:4222' })
-  t.is(c.subscribers[1]?.batch.maxWaitMs, 50)
+  t.is(c.subscribers[1]?.batch, undefined, 'batch limits left to the runtime (the plugin, then its defaults)')
 })
 
 test('JSON file; port 0 allowed', (t) => {

@@ -98,7 +98,7 @@ export interface ResolvedSubscriberConfig {
 
 export const DEFAULTS = {
   streams: ['*'],
-  batch: { maxRecords: 500, maxBytes: 1024 * 1024, maxWaitMs: 200 },
+  batch: { maxRecords: 1000, maxBytes: 1024 * 1024, maxWaitMs: 50 },
   concurrency: 1,
   maxAttempts: 5,
   timeoutMs: 30_000,
