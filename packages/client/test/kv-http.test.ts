@@ -212,3 +212,26 @@ test('a closed port rejects with the socket error; other protocols are refused u
   await t.throwsAsync(c.get('/', {}), { code: 'ECONNREFUSED' })
   t.throws(() => new KeepAliveGet('ftp://127.0.0.1:21'), { code: 'MI_ERR_KV_READ_FAILED' })
 })
+
+test('an idle connection is closed by the client a second before the Keep-Alive timeout the server gave', async (t) => {
+  let closed: () => void = () => {}
+  const clientClosed = new Promise<void>((r) => {
+    closed = r
+  })
+  // Never closes a connection itself; says it keeps them 2 s (1 s: the client closes at once).
+  const s = await rawServer((socket, head) => {
+    socket.once('end', closed)
+    const timeout = head.startsWith('GET /short') ? 1 : 2
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=${timeout}\r\n\r\nok`)
+  })
+  const c = new KeepAliveGet(s.url)
+  t.is((await c.get('/', {})).text, 'ok')
+  t.is((await c.get('/', {})).text, 'ok')
+  await clientClosed
+  t.is(s.connections(), 1)
+  t.is((await c.get('/short', {})).text, 'ok')
+  t.is((await c.get('/short', {})).text, 'ok')
+  t.is(s.connections(), 3)
+  c.close()
+  await s.close()
+})
