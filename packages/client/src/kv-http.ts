@@ -304,9 +304,14 @@ export class KeepAliveGet {
   readonly #port: number
   readonly #tls: boolean
   readonly #hostHeader: string
+  readonly #tlsOptions: tls.ConnectionOptions
 
-  /** `base`: the server, e.g. `http://127.0.0.1:7413` (its path is not used). */
-  constructor(base: string | URL) {
+  /**
+   * `base`: the server, e.g. `http://127.0.0.1:7413` (its path is not used); `tlsOptions` for
+   * `https:` (say a `ca`), on top of the platform's defaults.
+   */
+  constructor(base: string | URL, tlsOptions: tls.ConnectionOptions = {}) {
+    this.#tlsOptions = tlsOptions
     const url = new URL(base)
     this.#tls = url.protocol === 'https:'
     if (!this.#tls && url.protocol !== 'http:')
@@ -340,7 +345,11 @@ export class KeepAliveGet {
       }
     const o = { host: this.#host, port: this.#port }
     const socket = this.#tls
-      ? tls.connect({ ...o, ...(net.isIP(this.#host) ? {} : { servername: this.#host }) })
+      ? tls.connect({
+          ...this.#tlsOptions,
+          ...o,
+          ...(net.isIP(this.#host) ? {} : { servername: this.#host }),
+        })
       : net.connect(o)
     return new Conn(
       socket,

@@ -4,7 +4,9 @@
 // the connection, a keep-alive connection the server drops, a malformed reply).
 import { once } from 'node:events'
 import http from 'node:http'
+import https from 'node:https'
 import net from 'node:net'
+import { createTestPki } from '@module-ingest/testing'
 import test from 'ava'
 import { KeepAliveGet } from '../src/kv-http.ts'
 
@@ -234,4 +236,29 @@ test('an idle connection is closed by the client a second before the Keep-Alive 
   t.is(s.connections(), 3)
   c.close()
   await s.close()
+})
+
+test('https: the server certificate is checked (name and CA), and the connection kept alive', async (t) => {
+  const pki = createTestPki()
+  t.teardown(() => pki.remove())
+  const cert = pki.issueServer()
+  const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) =>
+    res.end(`tls ${req.url}`),
+  )
+  let connections = 0
+  server.on('secureConnection', () => connections++)
+  const port = Number(new URL(await listen(server)).port)
+  t.teardown(() => {
+    server.closeAllConnections()
+    return new Promise<void>((r) => server.close(() => r()))
+  })
+  const c = new KeepAliveGet(`https://localhost:${port}`, { ca: pki.ca })
+  t.is((await c.get('/a', {})).text, 'tls /a')
+  t.is((await c.get('/b', {})).text, 'tls /b')
+  t.is(connections, 1)
+  c.close()
+  // Without the test CA the platform's CAs do not vouch for it.
+  await t.throwsAsync(new KeepAliveGet(`https://localhost:${port}`).get('/', {}), {
+    code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  })
 })
