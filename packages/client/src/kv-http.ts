@@ -324,7 +324,14 @@ export class KeepAliveGet {
   /** GET `target` (path and query, already encoded) with these request headers. */
   get(target: string, headers: Record<string, string>): Promise<GetReply> {
     let head = `GET ${target} HTTP/1.1\r\nHost: ${this.#hostHeader}\r\n`
-    for (const k in headers) head += `${k}: ${headers[k]}\r\n`
+    for (const k in headers) {
+      const v = headers[k]!
+      // A CR or LF would end the header early (header injection); node:http refuses them too.
+      if (/[\r\n]/.test(v) || /[\r\n:]/.test(k))
+        return Promise.reject(new MI_ERR_KV_READ_FAILED(0, `invalid character in header "${k}"`))
+      head += `${k}: ${v}\r\n`
+    }
+    if (/[\s]/.test(target)) return Promise.reject(new MI_ERR_KV_READ_FAILED(0, 'invalid request target'))
     head += 'Connection: keep-alive\r\n\r\n'
     return new Promise<GetReply>((resolve, reject) => {
       const p: Pending = { head, resolve, reject, reused: false, retry: () => this.#conn(true).send(p) }

@@ -213,6 +213,11 @@ test('a closed port rejects with the socket error; other protocols are refused u
   const c = new KeepAliveGet(url)
   await t.throwsAsync(c.get('/', {}), { code: 'ECONNREFUSED' })
   t.throws(() => new KeepAliveGet('ftp://127.0.0.1:21'), { code: 'MI_ERR_KV_READ_FAILED' })
+  // Nothing is sent with a header value or target that would split the request.
+  await t.throwsAsync(c.get('/', { authorization: 'Bearer x\r\nX-Evil: 1' }), {
+    code: 'MI_ERR_KV_READ_FAILED',
+  })
+  await t.throwsAsync(c.get('/a b', {}), { code: 'MI_ERR_KV_READ_FAILED' })
 })
 
 test('an idle connection is closed by the client a second before the Keep-Alive timeout the server gave', async (t) => {
