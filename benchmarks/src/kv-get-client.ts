@@ -1,9 +1,11 @@
 /**
  * What a kv get costs on the client side and what on the server: one server (kv subscriber,
  * reads thread, KEYS keys preloaded), then ROUNDS rounds that each run GETS sequential gets of
- * random keys per client style, in alternating order: `fetch` (undici inside Node, a new
- * request object per get) and `node:http` with a keep-alive Agent holding one socket (what
- * `oursGet` uses). Per style and round: client CPU µs per get (process.cpuUsage of this process,
+ * random keys per client style, in alternating order (scenarios/kv-get.ts): `fetch` (undici
+ * inside Node, a new request object per get), `agent` (`node:http` with a keep-alive Agent
+ * holding one socket: the SDK's transport before) and `sdk` (`createKv(...)(ns).get`, its own
+ * HTTP/1.1 client on one kept-alive connection: what `oursGet` and the kv scenarios use). Per
+ * style and round: client CPU µs per get (process.cpuUsage of this process,
  * which does nothing else), client-side p50/p99 ms, and the reads thread's own request time
  * (`mi_reads_request_us`, arrival → reply written) p50/p99 over the same gets, with that thread's
  * CPU for them (`mi_reads_request_cpu_us`: wall time above it is waiting for a core). And, as the
@@ -17,7 +19,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
-import { kKvEntry, oursGet, oursGetFetch, preloadOurs, preloadRedis } from './scenarios/sub-kv.ts'
+import { agentGet, fetchGet, sdkGet } from './scenarios/kv-get.ts'
+import { kKvEntry, preloadOurs, preloadRedis } from './scenarios/sub-kv.ts'
 import { startOurs } from './targets/ours.ts'
 import { startRedis } from './targets/peers.ts'
 
@@ -38,14 +41,18 @@ try {
   await preloadOurs(server, KEYS)
   await preloadRedis(redis.port, KEYS)
   const styles = {
-    fetch: oursGetFetch(server),
-    agent: oursGet(server),
+    fetch: fetchGet(server.readApi!, server.operatorToken!, 'bench'),
+    agent: agentGet(server.readApi!, server.operatorToken!, 'bench'),
+    sdk: sdkGet(server.readApi!, server.operatorToken!, 'bench'),
     redis: async (key: string) => (await r.get(key)) !== null,
   }
   for (const get of Object.values(styles)) for (let i = 0; i < 300; i++) await get(`device-${i}`)
-  const results: Record<string, Array<Record<string, number>>> = { fetch: [], agent: [], redis: [] }
+  const results: Record<string, Array<Record<string, number>>> = { fetch: [], agent: [], sdk: [], redis: [] }
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 ? (['redis', 'agent', 'fetch'] as const) : (['fetch', 'agent', 'redis'] as const)
+    const order =
+      round % 2
+        ? (['redis', 'sdk', 'agent', 'fetch'] as const)
+        : (['fetch', 'agent', 'sdk', 'redis'] as const)
     for (const style of order) {
       const get = styles[style]
       const key = `w-${style}-${round}`

@@ -3,7 +3,7 @@
  * the harness's main thread also polls the server's stats, samples /proc and talks to the load
  * generators, and a query answered while that thread was busy would be timed late. Here the
  * client's event loop does nothing else. Requests go over one keep-alive node:http socket, not
- * `fetch`: undici's per-request objects cost the client about twice the CPU (sub-kv.ts oursGet has
+ * `fetch`: undici's per-request objects cost the client about twice the CPU (kv-get-client.ts has
  * the numbers), and on this 2-core host a client waiting for a core is timed as server latency.
  *
  * Per query it also notes when the reply's head arrived (`ttfb`) and this thread's schedstat so

@@ -4,15 +4,16 @@
  * is the get, not the harness. In the harness's main thread the same gets shared the thread with
  * its timers, /proc sampling and a heap grown by the preload and the load (its CPU per get was
  * ~130 µs against 80–85 µs for the same client alone). Both targets get the same treatment: ours
- * over one keep-alive `node:http` connection (as `oursGet`), Redis over one ioredis connection.
+ * through the SDK's get over one kept-alive connection (as `oursGet`, kv-get.ts), Redis over one
+ * ioredis connection.
  *
  * In: a QuietPlan; the client warms up and says so ('warm'); in: 'go' (the parent has sampled the
  * threads' CPU meanwhile); out: a QuietResult: the latencies in ms, the process's own CPU over the
  * timed gets, and the misses.
  */
-import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
+import { sdkGet } from './kv-get.ts'
 
 export type QuietPlan =
   | { kind: 'ours'; port: number; token: string; ns: string; keys: number; gets: number; warm: number }
@@ -24,25 +25,10 @@ export interface QuietResult {
   misses: number
 }
 
-function oursGet(port: number, token: string, ns: string) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-  const headers = { authorization: `Bearer ${token}` }
-  return (key: string) =>
-    new Promise<boolean>((resolve, reject) => {
-      http
-        .get({ host: '127.0.0.1', port, path: `/kv/v1/get?ns=${ns}&key=${key}`, agent, headers }, (res) => {
-          res.resume()
-          res.once('end', () => resolve(res.statusCode === 200))
-          res.once('error', reject)
-        })
-        .once('error', reject)
-    })
-}
-
 async function run(plan: QuietPlan): Promise<QuietResult> {
   let close = () => {}
   let get: (key: string) => Promise<boolean>
-  if (plan.kind === 'ours') get = oursGet(plan.port, plan.token, plan.ns)
+  if (plan.kind === 'ours') get = sdkGet(plan.port, plan.token, plan.ns)
   else {
     const r = new Redis({ host: '127.0.0.1', port: plan.port, maxRetriesPerRequest: 0 })
     get = async (key) => (await r.get(key)) !== null

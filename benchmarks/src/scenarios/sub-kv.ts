@@ -25,7 +25,6 @@
  */
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
@@ -36,6 +35,7 @@ import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../
 import { schedDelta, type ThreadSched, threadSched } from '../procs.ts'
 import type { Row, RunContext, Scenario, TargetName } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
+import { type KvGet, kSdkClient, sdkGet } from './kv-get.ts'
 import type { QuietPlan, QuietResult } from './kv-quiet-client.ts'
 import {
   againstIngestOnly,
@@ -271,48 +271,16 @@ function quietRow(
   return row
 }
 
-const kOursClient = 'node:http keep-alive, 1 socket'
+const kOursClient = kSdkClient
 const kRedisClient = 'ioredis, 1 connection'
 
 /**
- * A get as a service would do it: `node:http` over one keep-alive connection (like the Redis
- * row's one ioredis connection). Client CPU per get, quiet server, medians of 4 alternating rounds
- * (node benchmarks/src/kv-get-client.ts, load 18-29): fetch 170-245 µs, this 80-85 µs, an undici
- * Pool with pipelining 1 62 µs (not a dependency: 20 µs less is not worth one), ioredis 20-22 µs.
- * fetch's extra would be counted as the server's latency.
+ * A get as an application does it: the SDK's `kv(ns).get(key)` over one kept-alive connection
+ * (like the Redis row's one ioredis connection). Client CPU per get, quiet server: `node
+ * benchmarks/src/kv-get-client.ts` (kv-get.ts lists the styles it compares).
  */
-export function oursGet(server: OursServer) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-  const headers = { authorization: `Bearer ${server.operatorToken}` }
-  return (key: string) =>
-    new Promise<boolean>((resolve, reject) => {
-      http
-        .get(
-          {
-            host: '127.0.0.1',
-            port: server.readApi!,
-            path: `/kv/v1/get?ns=${kNs}&key=${key}`,
-            agent,
-            headers,
-          },
-          (res) => {
-            res.resume()
-            res.once('end', () => resolve(res.statusCode === 200))
-            res.once('error', reject)
-          },
-        )
-        .once('error', reject)
-    })
-}
-
-/** The same get through `fetch` (a new request and response object per get): the comparison. */
-export function oursGetFetch(server: OursServer) {
-  const headers = { authorization: `Bearer ${server.operatorToken}` }
-  return async (key: string) => {
-    const res = await fetch(`http://127.0.0.1:${server.readApi}/kv/v1/get?ns=${kNs}&key=${key}`, { headers })
-    await res.arrayBuffer()
-    return res.ok
-  }
+export function oursGet(server: OursServer): KvGet {
+  return sdkGet(server.readApi!, server.operatorToken!, kNs)
 }
 
 function kvScenario(name: string, keys: number, needsBig: boolean): Scenario {

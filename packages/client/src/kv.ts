@@ -6,8 +6,6 @@
  * With `api` and `token` given, a write waits for its outcome (read-your-writes: the next get sees
  * it) and rejects with MI_ERR_KV_REJECTED when the store rejected it (say a failed `rev`).
  */
-import http from 'node:http'
-import https from 'node:https'
 import {
   encodeOp,
   type KvOp,
@@ -20,11 +18,14 @@ import {
   streamOf,
 } from '@module-ingest/kv-protocol'
 import type { Client } from './client.ts'
+import { MI_ERR_CLIENT_OPT_INVALID } from './errors.ts'
+import { KeepAliveGet } from './kv-http.ts'
 
 export type { KvOp, KvType, KvValue, ListAction }
 
 export interface KvOptions {
-  client: Client
+  /** The MIP/1 client writes go over. Without it the namespaces only read (writes throw). */
+  client?: Client
   /** The module this client authenticated as (outcomes are found by module + seq). */
   module: string
   /** The server's HTTP listener, e.g. `http://127.0.0.1:9464`. Needed for reads and outcomes. */
@@ -153,60 +154,47 @@ export interface KvNamespace {
 }
 
 /**
- * GET over one keep-alive agent per createKv (idle sockets do not hold the process open). Not
- * `fetch`: a new request and response object per read cost the client ~235 µs of CPU per kv get
- * against ~115 µs here (benchmarks/src/kv-get-client.ts), more than the server's whole get.
+ * A reply's JSON, with an exact bigint for the top-level `value` of an int entry (the server writes
+ * exact digits). Only an int entry is parsed twice, the second time with a reviver for the digits.
  */
-function keepAliveGet() {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true }),
-    'https:': new https.Agent({ keepAlive: true }),
-  }
-  return (url: URL, headers: Record<string, string>) =>
-    new Promise<{ status: number; type: string | undefined; text: string }>((resolve, reject) => {
-      const agent = agents[url.protocol as keyof typeof agents]
-      const lib = url.protocol === 'https:' ? https : http
-      lib
-        .get(url, { agent, headers }, (res) => {
-          res.setEncoding('utf8')
-          let text = ''
-          res.on('data', (d: string) => {
-            text += d
-          })
-          res.once('end', () =>
-            resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], text }),
-          )
-          res.once('error', reject)
-        })
-        .once('error', reject)
-    })
-}
-
-/** JSON with an exact bigint for the top-level `value` of an int entry (the server writes exact digits). */
 function parseEntry(text: string): Record<string, unknown> {
+  const body = JSON.parse(text) as Record<string, unknown>
+  if (body.type !== 'int' || typeof body.value !== 'number') return body
   const sources = new Map<object, string>()
-  const body = JSON.parse(text, function (this: object, key, v, ctx?: { source?: string }) {
+  const exact = JSON.parse(text, function (this: object, key, v, ctx?: { source?: string }) {
     if (key === 'value' && typeof v === 'number' && ctx?.source) sources.set(this, ctx.source)
     return v
   }) as Record<string, unknown>
-  if (body.type === 'int' && sources.has(body)) body.value = BigInt(sources.get(body)!)
-  return body
+  if (sources.has(exact)) exact.value = BigInt(sources.get(exact)!)
+  return exact
 }
 
 export function createKv(options: KvOptions): (namespace: string) => KvNamespace {
   const waitMs = options.waitMs ?? 5000
-  let lastSeq: bigint | undefined
-  const get = keepAliveGet()
+  /**
+   * This client's last ACKed write (its seq), and once its outcome was awaited the store's lsn
+   * through which it is applied: reads wait for it (read-your-writes). By lsn when known — the
+   * server answers `minLsn` that is already applied on its fast path — else by (module, seq).
+   */
+  let last: { seq: bigint; lsn?: number } | undefined
+  const reads = options.api && options.token ? new KeepAliveGet(options.api) : undefined
+  const headers = { authorization: `Bearer ${options.token}` }
 
   const http = async (path: string, q: Record<string, string | number | undefined>) => {
-    if (!options.api || !options.token)
+    if (!reads)
       throw new MI_ERR_KV_READ_FAILED(
         0,
         'reads need the api URL and an operator token (createKv({ api, token }))',
       )
-    const url = new URL(`/kv/v1/${path}`, options.api)
-    for (const [k, v] of Object.entries(q)) if (v !== undefined) url.searchParams.set(k, String(v))
-    const res = await get(url, { authorization: `Bearer ${options.token}` })
+    let target = `/kv/v1/${path}`
+    let sep = '?'
+    for (const k in q) {
+      const v = q[k]
+      if (v === undefined) continue
+      target += `${sep}${k}=${encodeURIComponent(v)}`
+      sep = '&'
+    }
+    const res = await reads.get(target, headers)
     return {
       status: res.status,
       body: res.type?.includes('json') ? parseEntry(res.text) : { text: res.text },
@@ -223,19 +211,33 @@ export function createKv(options: KvOptions): (namespace: string) => KvNamespace
     wait: boolean | undefined,
   ): Promise<WriteResult> => {
     if (ops.length === 0) throw new MI_ERR_KV_OP_INVALID('a transaction needs at least one operation')
+    if (!options.client)
+      throw new MI_ERR_CLIENT_OPT_INVALID('createKv({ client })', 'a MIP/1 client for writes')
     const records = ops.map(({ ns, op }) => ({ stream: streamOf(ns), body: encodeOp(op, ops.length) }))
     const seq =
       records.length === 1
         ? await options.client.send(records[0]!.stream, records[0]!.body)
         : await options.client.sendBatch(records)
-    lastSeq = seq
+    last = { seq }
     if (!(wait ?? Boolean(options.api && options.token))) return { seq }
     const r = await http('outcome', { module: options.module, seq: String(seq), waitMs })
     if (r.status !== 200) throw failed(r)
     const o = r.body as { ok: boolean; code?: string; message?: string; lsn: number; lastLsn: number }
+    // Applied through lastLsn whatever the outcome: later reads need not wait longer than that.
+    if (last?.seq === seq) last = { seq, lsn: o.lastLsn }
     if (!o.ok) throw Object.assign(new MI_ERR_KV_REJECTED(o.code ?? '?', o.message ?? ''), { outcome: o })
     return { seq, lsn: o.lsn, lastLsn: o.lastLsn }
   }
+
+  /** The read-your-writes parameters of a read (none when there is nothing to wait for). */
+  const waitFor = (minLsn: number | undefined): Record<string, string | number> =>
+    minLsn !== undefined
+      ? { minLsn, waitMs }
+      : last?.lsn !== undefined
+        ? { minLsn: last.lsn, waitMs }
+        : last !== undefined
+          ? { module: options.module, seq: String(last.seq), waitMs }
+          : {}
 
   return (ns: string): KvNamespace => {
     streamOf(ns) // validates the namespace now
@@ -257,16 +259,7 @@ export function createKv(options: KvOptions): (namespace: string) => KvNamespace
       txn: (build, o) => one(build, o?.wait),
       async get(key, o) {
         // Read-your-writes: wait for this client's last write unless an lsn is given.
-        const r = await http('get', {
-          ns,
-          key,
-          ...(o?.minLsn !== undefined
-            ? { minLsn: o.minLsn }
-            : lastSeq !== undefined
-              ? { module: options.module, seq: String(lastSeq) }
-              : {}),
-          waitMs,
-        })
+        const r = await http('get', { ns, key, ...waitFor(o?.minLsn) })
         if (r.status === 404 && (r.body.error as { message?: string })?.message?.startsWith('no key'))
           return undefined
         if (r.status !== 200) throw failed(r)
@@ -286,8 +279,7 @@ export function createKv(options: KvOptions): (namespace: string) => KvNamespace
           prefix: o?.prefix,
           after: o?.after,
           limit: o?.limit,
-          ...(lastSeq !== undefined ? { module: options.module, seq: String(lastSeq) } : {}),
-          waitMs,
+          ...waitFor(undefined),
         })
         if (r.status !== 200) throw failed(r)
         return r.body as Awaited<ReturnType<KvNamespace['keys']>>

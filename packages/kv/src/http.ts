@@ -207,8 +207,11 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
   /**
    * The common read, `GET /kv/v1/get?ns=…&key=…` of a key that exists, answered before the generic
    * routing: no URL object, no QueryParams, one SQLite statement (key and applied lsn together),
-   * the reply built from the stored text. Anything else — another parameter, several stores, a
-   * missing key, a refused token — returns undefined and takes the generic route, which explains it.
+   * the reply built from the stored text. A read-your-writes `minLsn` (with or without `waitMs`)
+   * the store has already applied is answered here too (the SDK reads with the lsn its last write
+   * was applied through): the generic route would not wait, and its reply is the same. Anything
+   * else — another parameter, an lsn not applied yet, several stores, a missing key, a refused
+   * token — returns undefined and takes the generic route, which waits or explains it.
    * The reads thread's listener calls it before node:http (`fastGet`, telemetry fast-lane.ts).
    */
   const fastGet = (url: string, authorization: string | undefined): string | undefined => {
@@ -216,11 +219,20 @@ export function createKvReadHandler(options: KvReadOptions): KvHttpHandler {
     const q = new URLSearchParams(url.slice(kGetPath.length))
     const ns = q.get('ns')
     const key = q.get('key')
-    if (q.size !== 2 || !ns || !key || !isNamespace(ns)) return undefined
+    const minLsn = q.get('minLsn')
+    const waitMs = q.get('waitMs')
+    const size = 2 + (minLsn === null ? 0 : 1) + (waitMs === null ? 0 : 1)
+    if (q.size !== size || !ns || !key || !isNamespace(ns)) return undefined
+    // Only values the generic route accepts as they are (else it answers 400).
+    if (minLsn !== null && !(/^\d{1,16}$/.test(minLsn) && Number(minLsn) <= Number.MAX_SAFE_INTEGER))
+      return undefined
+    if (waitMs !== null && !(/^\d{1,16}$/.test(waitMs) && Number(waitMs) <= kLimits.waitMs.max))
+      return undefined
     const access = bearerReadAccess(authorization, options.verify)
     if (!access.ok || !mayRead(access.patterns, ns)) return undefined
     const e = only.getStored(ns, key, now())
-    return e && getLine(ns, key, e)
+    if (!e || (minLsn !== null && e.appliedLsn < Number(minLsn))) return undefined
+    return getLine(ns, key, e)
   }
   const fastRoute = (req: IncomingMessage, res: ServerResponse): boolean => {
     if (req.method !== 'GET' || req.url === undefined) return false

@@ -45,12 +45,23 @@ test('the get fast path answers exactly what the generic route answers; everythi
   for (const key of ['s', 'j', 'l', 'i', 'b', 'k é/?&=']) {
     const k = encodeURIComponent(key)
     const fast = await get(`ns=d&key=${k}`)
-    // minLsn takes the generic route (QueryParams, read-your-writes wait, sendJson).
-    const generic = await get(`ns=d&key=${k}&minLsn=1`)
+    // store= takes the generic route (QueryParams, read-your-writes wait, sendJson).
+    const generic = await get(`ns=d&key=${k}&store=kv`)
     t.is(fast.status, 200, key)
     t.deepEqual(fast, generic, key)
     t.is(JSON.parse(fast.body).key, key)
+    // An applied minLsn (the SDK's read-your-writes) is answered by the fast path, the same way.
+    t.deepEqual(await get(`ns=d&key=${k}&minLsn=1&waitMs=100`), generic, key)
+    t.deepEqual(await get(`waitMs=0&minLsn=6&ns=d&key=${k}`), generic, key)
   }
+  const auth = 'Bearer good'
+  t.truthy(handler.fastGet('/kv/v1/get?ns=d&key=s', auth))
+  t.truthy(handler.fastGet('/kv/v1/get?ns=d&key=s&minLsn=6&waitMs=5000', auth))
+  // Not applied yet (the generic route waits), or values the generic route refuses: not the fast path's.
+  for (const qs of ['minLsn=7', 'minLsn=-1', 'minLsn=1.0', 'waitMs=30001', 'waitMs=x', 'minLsn=1&minLsn=1'])
+    t.is(handler.fastGet(`/kv/v1/get?ns=d&key=s&${qs}`, auth), undefined, qs)
+  t.is((await get('ns=d&key=s&minLsn=7&waitMs=0')).status, 504)
+  t.is((await get('ns=d&key=s&waitMs=30001')).status, 400)
   t.is((await get('ns=d&key=missing')).status, 404)
   t.is((await get('ns=d&key=s', 'bad')).status, 401)
   t.is((await get('ns=other&key=s')).status, 403)

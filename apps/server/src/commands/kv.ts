@@ -79,7 +79,7 @@ async function open(o: KvFlags, writes: boolean): Promise<Session> {
   } else if (!readToken) throw usageError('reads need --read-token <operator token> or MI_TOKEN')
   const reads = o.wait !== false && readToken !== undefined && api !== undefined
   const kv = createKv({
-    client: client as Client,
+    ...(client ? { client } : {}),
     module: o.module,
     ...(reads ? { api: api!, token: readToken! } : {}),
     ...(!writes && api !== undefined ? { api, token: readToken! } : {}),
