@@ -6,8 +6,10 @@
  *
  * - `ours`: the same sets with no kv subscriber: ingest alone, the baseline of this run;
  * - `ours+kv`: the kv subscriber applying them (`applied_per_s` inside the measurement window, lag,
- *   catch-up), its ingest ack p99 against `ours`, and one client reading back to back,
- *   `GET /kv/v1/get?ns=bench&key=…` of random keys while the sets run: `get_p50_ms`/`get_p99_ms`;
+ *   catch-up), its ingest ack p99 against `ours`, and one client reading
+ *   `GET /kv/v1/get?ns=bench&key=…` of random keys at a fixed 2,000 gets/s while the sets run
+ *   (`MI_BENCH_KV_GET_RATE`; 0 = back to back): `get_p50_ms`/`get_p99_ms`. A fixed rate, the
+ *   same for both targets, so a cheaper get does not mean more gets taking cores from the sets;
  * - `redis`: `SET device-N <json>` (records/s = durable sets/s: Redis replies after the AOF
  *   fsync), and `GET` of random keys on another connection meanwhile;
  * - `ours+kv get, quiet` / `redis get, quiet`: 2000 sequential gets of random keys on the same
@@ -108,12 +110,24 @@ export async function preloadRedis(port: number, n: number): Promise<void> {
 }
 
 /** Reads of random keys back to back until stopped; latencies of those started inside the window. */
+/** Gets per second during the load, both targets (0: back to back). */
+const kGetRate = Number(process.env.MI_BENCH_KV_GET_RATE ?? 2000)
+
+/**
+ * One client, one get at a time, paced to kGetRate: a get that would start early waits for its
+ * turn, one that is late starts at once (latency runs from its start, not its turn: this is a
+ * reader that sleeps between reads, not an open-loop load).
+ */
 function getLoop(get: (key: string) => Promise<boolean>, keys: number) {
   const done: Array<{ t: number; ms: number }> = []
   let misses = 0
   let stopped = false
+  const t0 = performance.now()
   const loop = (async () => {
-    while (!stopped) {
+    for (let n = 0; !stopped; n++) {
+      const turn = kGetRate > 0 ? t0 + (n * 1000) / kGetRate : 0
+      const early = turn - performance.now()
+      if (early >= 1) await sleep(early)
       const t = performance.now()
       const found = await get(keyOf(Math.floor(Math.random() * keys))).catch(() => false)
       if (!found) misses++
@@ -127,6 +141,7 @@ function getLoop(get: (key: string) => Promise<boolean>, keys: number) {
     const p = percentilesUs(inWindow)
     return {
       gets: inWindow.length,
+      gets_per_s_asked: kGetRate,
       get_p50_ms: p.p50_us / 1000,
       get_p99_ms: p.p99_us / 1000,
       ...(misses ? { get_misses: misses } : {}),

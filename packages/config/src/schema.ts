@@ -223,7 +223,11 @@ export const subscriberSchema = z.strictObject({
         .meta(d('Longest a partial batch waits for more records.', { defaultText: "the plugin's, else 50" })),
     })
     .optional()
-    .meta(d('Batching. Each field: the entry\'s, else the plugin\'s declared default, else the runtime\'s.', { type: 'object' })),
+    .meta(
+      d("Batching. Each field: the entry's, else the plugin's declared default, else the runtime's.", {
+        type: 'object',
+      }),
+    ),
   concurrency: posInt().default(1).meta(d('Batches in flight at once.')),
   maxAttempts: posInt().default(5).meta(d('Attempts per batch before it goes to the dead-letter log.')),
   timeoutMs: posInt().default(30000).meta(d('Time allowed for one attempt.')),
