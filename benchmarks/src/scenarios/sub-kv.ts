@@ -63,7 +63,10 @@ export const kKvEntry: SubscriberEntry = {
   name: 'kv',
   use: 'kv',
   streams: ['kv.*'],
-  batch: { maxWaitMs: 20 },
+  // The plugin's own default, spelled out: the server's config schema fills every entry's
+  // batch.maxRecords (1000) and maxBytes (1 MiB), so a plugin's declared batch never applies there
+  // (records_per_delivery was 1000; notes/kvapply.md).
+  batch: { maxRecords: 50_000, maxBytes: 8 << 20, maxWaitMs: 20 },
   options: { path: 'kv.sqlite' },
 }
 
