@@ -65,6 +65,7 @@ export const kKvEntry: SubscriberEntry = {
   name: 'kv',
   use: 'kv',
   streams: ['kv.*'],
+  // maxRecords / maxBytes: the plugin's declared default (50,000 / 8 MiB) applies.
   batch: { maxWaitMs: 20 },
   options: { path: 'kv.sqlite' },
 }

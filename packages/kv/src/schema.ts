@@ -293,6 +293,11 @@ export function writerStatements(db: DatabaseSync, historyPerKey: number): Recor
       ON CONFLICT (ns, key, slot) DO UPDATE SET rev = excluded.rev, hseq = excluded.hseq`),
     histDel: db.prepare(`INSERT INTO hist (lsn, ns, key, hseq, prev, op, ts)
       VALUES (?, ?, ?, ?, ?, 'del', ?)`),
+    // History rows this delivery wrote (lsn >= its first record's) that pushed an older row of
+    // their key out of the kept history (store.ts #clean): a scan of the delivery's own tail of hist.
+    histDropped: db.prepare(
+      `SELECT count(*) AS n FROM hist WHERE lsn >= ? AND hseq > ${Math.max(historyPerKey, 0)}`,
+    ),
     // The cleaner: history rows lsn ?1..?2 that are not among their key's newest historyPerKey.
     cleanEnd: db.prepare('SELECT lsn FROM hist WHERE lsn >= ? ORDER BY lsn LIMIT 1 OFFSET ?'),
     clean: db.prepare(`DELETE FROM hist WHERE lsn >= ?1 AND lsn < ?2 AND hseq <= coalesce((SELECT k.hseq

@@ -17,10 +17,12 @@ export const kvSubscriber = defineSubscriber<KvConfig>({
   version: '0.1.0',
   configSchema: kvConfigSchema,
   // One SQLite commit per delivery: larger deliveries are cheaper per set, most at many keys, where
-  // each random set dirties a B-tree leaf of its own (1M keys: ~18.5 µs of CPU per set in
-  // deliveries of 5000, ~13 in 20,000; docs/kv.md). 4 MiB so the bytes limit does not cut them
-  // first. The runtime fills a delivery only while the store is behind.
-  batch: { maxRecords: 20_000, maxBytes: 4 << 20 },
+  // each random set dirties a B-tree leaf of its own, written to the WAL at commit and back by the
+  // checkpoint, and a larger delivery lands on more of the same leaves (1M uniformly random keys:
+  // ~13.5 µs of CPU per set in deliveries of 20,000, ~12 in 50,000; docs/kv.md). 8 MiB so the
+  // bytes limit does not cut them first. The runtime fills a delivery only while the store is
+  // behind; a delivery of 50,000 is ~0.6 s of one core at 1M keys.
+  batch: { maxRecords: 50_000, maxBytes: 8 << 20 },
   init(ctx) {
     const c = ctx.config
     const store = new KvStore(resolve(c.path), c)

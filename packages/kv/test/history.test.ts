@@ -182,3 +182,42 @@ test('the cleaner keeps the history table within about twice the history kept', 
     ['99', '98', '97'],
   )
 })
+
+test('the cleaner is paced by the rows pushed out of the kept history: none pushed, no pass', (t) => {
+  const path = join(tempDir(t), 'kv.sqlite')
+  const log = new LogSim()
+  const store = new KvStore(path, { historyPerKey: 3 })
+  const reader = new KvReader(path)
+  t.teardown(() => {
+    reader.close()
+    store.close()
+  })
+  const cursor = () =>
+    (
+      store.db.prepare("SELECT value FROM meta WHERE key = 'hist_cursor'").get() as
+        | { value: number }
+        | undefined
+    )?.value
+  // 3 writes each of 50 keys: every write is kept, so nothing is garbage and the cleaner never runs.
+  for (let round = 0; round < 3; round++)
+    store.apply(
+      Array.from({ length: 50 }, (_, k) =>
+        log.frame('d', [{ op: 'set', key: `k${k}`, value: str(`${round}`) }]),
+      ).flat(),
+    )
+  t.is(cursor(), undefined, 'no pass')
+  t.is((store.db.prepare('SELECT count(*) AS n FROM hist').get() as { n: number }).n, 150)
+  // A fourth write of 5 keys pushes out their first: the pass covers 2 × 5 rows and deletes the
+  // garbage it meets (here: the oldest rows, k0..k4's first writes among them).
+  store.apply(
+    Array.from({ length: 5 }, (_, k) =>
+      log.frame('d', [{ op: 'set', key: `k${k}`, value: str('3') }]),
+    ).flat(),
+  )
+  t.is(cursor(), 11, 'passed 10 rows')
+  t.is((store.db.prepare('SELECT count(*) AS n FROM hist').get() as { n: number }).n, 150)
+  t.deepEqual(
+    reader.history('d', 'k0', { limit: 10 }).map((e) => e.value),
+    ['3', '2', '1'],
+  )
+})
