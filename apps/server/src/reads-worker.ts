@@ -13,7 +13,7 @@ import { createKvReadHandler } from '@module-ingest/kv'
 import { setThreadNice } from '@module-ingest/subscriber-runtime/nice'
 import { Metrics } from '@module-ingest/telemetry'
 import { type FastGet, type HttpHandler, listenHttp } from '@module-ingest/telemetry/http-listener'
-import { probeLoopDelay } from './loop-delay.ts'
+import { probeLoopDelayInto } from '@module-ingest/telemetry/loop-delay'
 import type { ReadsWorkerData } from './reads.ts'
 
 type Closable = HttpHandler & { close(): Promise<void> }
@@ -29,7 +29,7 @@ const kMetricsMs = 5000
 
 const metrics = new Metrics()
 // This thread's event-loop delay, beside main's (mi_main_loop_delay_us): what a read waits here.
-const stopProbe = probeLoopDelay(metrics, 'reads')
+const stopProbe = probeLoopDelayInto(metrics, 'reads')
 const served = metrics.histogram('mi_reads_request_us', 'Read API requests, arrival to reply written', {
   unit: 'us',
 })

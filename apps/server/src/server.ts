@@ -32,10 +32,10 @@ import {
   startAdminServer,
   startMetricsServer,
 } from '@module-ingest/telemetry'
+import { probeLoopDelayInto } from '@module-ingest/telemetry/loop-delay'
 import { MI_ERR_SERVER_START_FAILED } from './errors.ts'
 import { indexQueryApi } from './index-api.ts'
 import { kvReadHandler } from './kv.ts'
-import { probeLoopDelay } from './loop-delay.ts'
 import { builtinPlugins, instancesOf } from './plugins.ts'
 import { pointToReads, type ReadsThread, startReadsThread } from './reads.ts'
 import { type SubscriberMetrics, subscriberMetrics } from './subscriber-metrics.ts'
@@ -91,7 +91,7 @@ export async function startServer(config: ServerConfig, options: ServerOptions):
   metrics
     .gauge('mi_build_info', 'Always 1; labels name the build', { labels: ['version', 'node'] })
     .set({ version: kVersion, node: process.versions.node }, 1)
-  const stopProbe = probeLoopDelay(metrics, 'main')
+  const stopProbe = probeLoopDelayInto(metrics, 'main')
   const enabled = config.subscribers.filter((s) => s.enabled)
   const stops: Array<() => Promise<unknown>> = [] // what started, to stop in reverse if a later part fails
   try {
