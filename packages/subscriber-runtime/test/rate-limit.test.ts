@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openLog } from '@module-ingest/log'
-import test from 'ava'
-import { startSubscribers } from '../src/index.ts'
+import test, { type ExecutionContext } from 'ava'
+import { type SubscriberConfig, startSubscribers } from '../src/index.ts'
 import { captureLogger, collectEmits, fixture, readLines, tempDir, waitFor } from './fixtures/_harness.ts'
 
 /** `n` records of `bytes` each on one stream and module. */
@@ -23,6 +23,35 @@ async function writeBacklog(dir: string, n: number, bytes: number): Promise<void
   await w.close()
 }
 
+/**
+ * A runtime delivering the backlog in `dir` to one subscriber (batches of 10 records) under
+ * `rateLimit`, writing what it handles to `out`; closed with the test.
+ */
+async function startPaced(
+  t: ExecutionContext,
+  dir: string,
+  plugin: string,
+  out: string,
+  rateLimit: NonNullable<SubscriberConfig['rateLimit']>,
+) {
+  const rt = await startSubscribers({
+    dataDir: dir,
+    logger: captureLogger(),
+    emit: collectEmits().emit,
+    subscribers: [
+      {
+        name: 'paced',
+        use: fixture(plugin),
+        options: { out },
+        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
+        rateLimit,
+      },
+    ],
+  })
+  t.teardown(() => rt.close())
+  return rt
+}
+
 test('rateLimit: delivered bytes stay within burst + rate × elapsed; nothing lost or duplicated', async (t) => {
   const dir = tempDir(t)
   const n = 200
@@ -31,22 +60,12 @@ test('rateLimit: delivered bytes stay within burst + rate × elapsed; nothing lo
   const rate = 100_000
   const burst = 20_000
   const t0 = Date.now()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [
-      {
-        name: 'paced',
-        use: fixture('_timed-plugin.ts'),
-        options: { out },
-        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
-        // 'always': this backlog is the whole log, nothing arrives while it is caught up.
-        rateLimit: { bytesPerSec: rate, burstBytes: burst, when: 'always' },
-      },
-    ],
+  // 'always': this backlog is the whole log, nothing arrives while it is caught up.
+  const rt = await startPaced(t, dir, '_timed-plugin.ts', out, {
+    bytesPerSec: rate,
+    burstBytes: burst,
+    when: 'always',
   })
-  t.teardown(() => rt.close())
   await waitFor('every record', () => readLines(out).length >= n)
   const elapsedMs = Date.now() - t0
   await rt.close()
@@ -81,21 +100,7 @@ test("rateLimit when 'ingesting': a backlog on an idle log is paced only in the 
   const n = 200
   await writeBacklog(dir, n, 1000)
   const out = join(dir, 'out.txt')
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [
-      {
-        name: 'idle',
-        use: fixture('_ok-plugin.ts'),
-        options: { out },
-        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
-        rateLimit: { bytesPerSec: 50_000, burstBytes: 10_000 },
-      },
-    ],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startPaced(t, dir, '_ok-plugin.ts', out, { bytesPerSec: 50_000, burstBytes: 10_000 })
   await waitFor('every record', () => readLines(out).length >= n)
   await rt.close()
   const [s] = rt.stats()
@@ -112,21 +117,7 @@ test('rateLimit: bytesPerSec 0 turns it off; no wait is counted', async (t) => {
   const dir = tempDir(t)
   await writeBacklog(dir, 50, 1000)
   const out = join(dir, 'out.txt')
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [
-      {
-        name: 'free',
-        use: fixture('_ok-plugin.ts'),
-        options: { out },
-        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
-        rateLimit: { bytesPerSec: 0, when: 'always' },
-      },
-    ],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startPaced(t, dir, '_ok-plugin.ts', out, { bytesPerSec: 0, when: 'always' })
   await waitFor('every record', () => readLines(out).length >= 50)
   await rt.close()
   t.is(rt.stats()[0]!.rateLimitedMs, 0)
