@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { KvReader } from '../src/read.ts'
 import { KvStore } from '../src/store.ts'
 import { LogSim, T0, tempDir } from './_helpers.ts'
@@ -157,15 +157,20 @@ test('a schema 3 store file (history as ring slots in kv) is migrated in place o
   )
 })
 
-test('the cleaner keeps the history table within about twice the history kept', (t) => {
+/** A new store file keeping `historyPerKey` writes, a reader on it and a log to feed it; closed with the test. */
+function freshStore(t: ExecutionContext, historyPerKey: number) {
   const path = join(tempDir(t), 'kv.sqlite')
-  const log = new LogSim()
-  const store = new KvStore(path, { historyPerKey: 3 })
+  const store = new KvStore(path, { historyPerKey })
   const reader = new KvReader(path)
   t.teardown(() => {
     reader.close()
     store.close()
   })
+  return { log: new LogSim(), store, reader }
+}
+
+test('the cleaner keeps the history table within about twice the history kept', (t) => {
+  const { log, store, reader } = freshStore(t, 3)
   // 20 keys, 100 writes each, deliveries of 50.
   for (let round = 0; round < 100; round++) {
     const recs = Array.from({ length: 20 }, (_, k) =>
@@ -184,14 +189,7 @@ test('the cleaner keeps the history table within about twice the history kept', 
 })
 
 test('the cleaner is paced by the rows pushed out of the kept history: none pushed, no pass', (t) => {
-  const path = join(tempDir(t), 'kv.sqlite')
-  const log = new LogSim()
-  const store = new KvStore(path, { historyPerKey: 3 })
-  const reader = new KvReader(path)
-  t.teardown(() => {
-    reader.close()
-    store.close()
-  })
+  const { log, store, reader } = freshStore(t, 3)
   const cursor = () =>
     (
       store.db.prepare("SELECT value FROM meta WHERE key = 'hist_cursor'").get() as
