@@ -317,7 +317,7 @@ export function reniceThreads(pid: number, spec: string): number {
       const n = want.get(comm) ?? want.get('*')
       if (n === undefined || Number.isNaN(n)) {
         // `name=idle`: SCHED_IDLE (any normal thread that wakes preempts it at once), via chrt.
-        if (spec.includes(`${comm}=idle`)) {
+        if (spec.includes(`${comm}=idle`) || spec.includes('*=idle')) {
           execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' })
           changed++
         }
