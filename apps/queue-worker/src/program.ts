@@ -33,6 +33,8 @@ interface Flags {
   emits?: string
   concurrency?: number
   batchRecords?: number
+  batchBytes?: number
+  rateLimit?: number
   maxAttempts?: number
   timeoutMs?: number
   logLevel: string
@@ -72,6 +74,17 @@ export function buildProgram(): Command {
     .addOption(new Option('--concurrency <n>', 'batches in flight').argParser(positiveInt('--concurrency')))
     .addOption(
       new Option('--batch-records <n>', 'records per batch').argParser(positiveInt('--batch-records')),
+    )
+    .addOption(
+      new Option('--batch-bytes <n>', 'bytes per batch (bodies and names)').argParser(
+        positiveInt('--batch-bytes'),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--rate-limit <bytesPerSec>',
+        'deliver at most this many body bytes per second while the log is growing (a live server): a backfill that leaves the host to ingest',
+      ).argParser(positiveInt('--rate-limit')),
     )
     .addOption(
       new Option('--max-attempts <n>', 'deliveries before dead-lettering').argParser(
@@ -180,7 +193,15 @@ async function runJob(f: Flags): Promise<number> {
         ...(f.concurrency ? { concurrency: f.concurrency } : {}),
         ...(f.maxAttempts ? { maxAttempts: f.maxAttempts } : {}),
         ...(f.timeoutMs ? { timeoutMs: f.timeoutMs } : {}),
-        ...(f.batchRecords ? { batch: { maxRecords: f.batchRecords } } : {}),
+        ...(f.batchRecords || f.batchBytes
+          ? {
+              batch: {
+                ...(f.batchRecords ? { maxRecords: f.batchRecords } : {}),
+                ...(f.batchBytes ? { maxBytes: f.batchBytes } : {}),
+              },
+            }
+          : {}),
+        ...(f.rateLimit ? { rateLimit: { bytesPerSec: f.rateLimit } } : {}),
       },
     ],
   })

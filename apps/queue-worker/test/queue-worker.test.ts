@@ -133,6 +133,29 @@ test('--dry-run counts without delivering or committing', async (t) => {
   t.is(real.records, 100, 'the dry run committed nothing')
 })
 
+test('--batch-bytes cuts smaller batches; --rate-limit is taken (the log is not growing: full speed)', async (t) => {
+  const dir = tempDir(t)
+  await writeLog(dir)
+  const out = join(dir, 'out.txt')
+  const summary = await qw(
+    dir,
+    '--options',
+    JSON.stringify({ out }),
+    '--batch-bytes',
+    '200',
+    '--rate-limit',
+    '1000',
+  )
+  t.is(summary.records, 100)
+  t.true(summary.batches >= 20, `${summary.batches} batches of ~200 bytes`)
+  t.deepEqual(
+    lsnsIn(out),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  )
+  const err = await t.throwsAsync(qw(dir, '--rate-limit', '0'))
+  t.is((err as { code?: number }).code, 2)
+})
+
 test('--help documents the flags; bad input exits 2 with a coded error', async (t) => {
   const { stdout } = await run(process.execPath, [cli, '--help'])
   for (const flag of [
@@ -145,6 +168,8 @@ test('--help documents the flags; bad input exits 2 with a coded error', async (
     '--streams',
     '--dry-run',
     '--follow',
+    '--batch-bytes',
+    '--rate-limit',
   ]) {
     t.true(stdout.includes(flag), flag)
   }
