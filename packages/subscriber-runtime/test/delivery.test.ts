@@ -9,6 +9,7 @@ import {
   fast,
   fixture,
   readLines,
+  startOn,
   tempDir,
   waitFor,
   writeRecords,
@@ -19,17 +20,10 @@ test('delivers every record at least once, in log order, filtered by stream glob
   const last = await writeRecords(dir, 200)
   const all = join(dir, 'all.txt')
   const temp = join(dir, 'temp.txt')
-  const { emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit,
-    subscribers: [
-      { name: 'all', use: fixture('_ok-plugin.ts'), options: { out: all }, ...fast },
-      { name: 'temp', use: fixture('_ok-plugin.ts'), options: { out: temp }, streams: ['*.temp'], ...fast },
-    ],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startOn(t, dir, [
+    { name: 'all', use: fixture('_ok-plugin.ts'), options: { out: all }, ...fast },
+    { name: 'temp', use: fixture('_ok-plugin.ts'), options: { out: temp }, streams: ['*.temp'], ...fast },
+  ])
   await waitFor('all records', () => readLines(all).length >= last && readLines(temp).length >= last / 2)
   await waitFor('lag 0', () => rt.stats().every((s) => s.lagRecords === 0))
   await rt.close()
@@ -55,19 +49,10 @@ test('emitted derived records reach the host before the offset moves', async (t)
   const logger = captureLogger()
   let seen = 0
   let delivered = 0
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger,
-    emit,
-    metrics: {
-      pluginMetric: (sub, kind, name, values) => {
-        if (sub === 'scorer' && kind === 'counter' && name === 'seen_records_total') seen += values[0]!
-      },
-      batchDelivered: (_sub, records) => {
-        delivered += records
-      },
-    },
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'scorer',
         use: fixture('_ok-plugin.ts'),
@@ -75,8 +60,19 @@ test('emitted derived records reach the host before the offset moves', async (t)
         ...fast,
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    {
+      logger,
+      emit,
+      metrics: {
+        pluginMetric: (sub, kind, name, values) => {
+          if (sub === 'scorer' && kind === 'counter' && name === 'seen_records_total') seen += values[0]!
+        },
+        batchDelivered: (_sub, records) => {
+          delivered += records
+        },
+      },
+    },
+  )
   await waitFor('emits', () => got.length >= last)
   await rt.close()
   t.is(got.length, last)
@@ -141,13 +137,10 @@ test('with the host durable signal: records trickling in are delivered in order,
   const log = await openLog(dir)
   t.teardown(() => log.close())
   const out = join(dir, 'o.txt')
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    // What the server passes: a subscribe function carrying the durable lsn.
-    durableSignal: (listener) => log.onDurable(listener),
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'live',
         use: fixture('_ok-plugin.ts'),
@@ -155,8 +148,9 @@ test('with the host durable signal: records trickling in are delivered in order,
         batch: { maxRecords: 20, maxBytes: 1 << 20, maxWaitMs: 300 },
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    // What the server passes: a subscribe function carrying the durable lsn.
+    { durableSignal: (listener) => log.onDurable(listener) },
+  )
   let seq = 0n
   const append = async (n: number) => {
     log.append({
@@ -189,22 +183,16 @@ test('concurrency > 1 shards by module: each module keeps log order', async (t) 
   const dir = tempDir(t)
   const last = await writeRecords(dir, 300, { modules: ['a', 'b', 'c', 'd', 'e'], perBatch: 3 })
   const out = join(dir, 'o.txt')
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [
-      {
-        name: 'par',
-        use: fixture('_ok-plugin.ts'),
-        options: { out, delayMs: 5 },
-        concurrency: 3,
-        ...fast,
-        batch: { maxRecords: 7, maxBytes: 1 << 20, maxWaitMs: 10 },
-      },
-    ],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startOn(t, dir, [
+    {
+      name: 'par',
+      use: fixture('_ok-plugin.ts'),
+      options: { out, delayMs: 5 },
+      concurrency: 3,
+      ...fast,
+      batch: { maxRecords: 7, maxBytes: 1 << 20, maxWaitMs: 10 },
+    },
+  ])
   await waitFor('all', () => readLines(out).length >= last)
   await rt.close()
   const lines = readLines(out)
@@ -252,13 +240,7 @@ test('pause stops deliveries, resume continues; lag shows in stats', async (t) =
   const dir = tempDir(t)
   const out = join(dir, 'o.txt')
   await writeRecords(dir, 10)
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [{ name: 'p', use: fixture('_ok-plugin.ts'), options: { out }, ...fast }],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startOn(t, dir, [{ name: 'p', use: fixture('_ok-plugin.ts'), options: { out }, ...fast }])
   await waitFor('first', () => readLines(out).length >= 10)
   rt.pause('p')
   await waitFor('paused', () => rt.stats()[0]!.state === 'paused' && rt.stats()[0]!.inFlightBatches === 0)
@@ -275,23 +257,17 @@ test("ordering 'none' spreads batches over lanes and still delivers everything o
   const dir = tempDir(t)
   const last = await writeRecords(dir, 120, { modules: ['solo'] })
   const out = join(dir, 'o.txt')
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [
-      {
-        name: 'any',
-        use: fixture('_ok-plugin.ts'),
-        options: { out, delayMs: 5 },
-        concurrency: 2,
-        ordering: 'none',
-        ...fast,
-        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 10 },
-      },
-    ],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startOn(t, dir, [
+    {
+      name: 'any',
+      use: fixture('_ok-plugin.ts'),
+      options: { out, delayMs: 5 },
+      concurrency: 2,
+      ordering: 'none',
+      ...fast,
+      batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 10 },
+    },
+  ])
   await waitFor('all', () => readLines(out).length >= last)
   await rt.close()
   t.deepEqual(
@@ -309,16 +285,9 @@ test('groups of streams a subscriber does not read are skipped whole; its offset
   await writeRecords(dir, 100, { streams: ['ai.scores'] }, 100) // derived records, one group of them
   const last = await writeRecords(dir, 100, { streams: ['sensors.rpm', 'ai.scores'] }, 200)
   const out = join(dir, 'out.txt')
-  const { emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit,
-    subscribers: [
-      { name: 'sensors', use: fixture('_ok-plugin.ts'), options: { out }, streams: ['sensors.*'], ...fast },
-    ],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startOn(t, dir, [
+    { name: 'sensors', use: fixture('_ok-plugin.ts'), options: { out }, streams: ['sensors.*'], ...fast },
+  ])
   await waitFor('lag 0', () => rt.stats().every((s) => s.lagRecords === 0))
   await rt.close()
   const got = readLines(out)

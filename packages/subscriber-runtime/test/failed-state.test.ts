@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import test from 'ava'
-import { startSubscribers } from '../src/index.ts'
 import {
   captureLogger,
   collectEmits,
   fast,
   fixture,
   readLines,
+  startOn,
   tempDir,
   waitFor,
   writeRecords,
@@ -26,12 +26,10 @@ test('a *_FATAL error: state failed with the code, one try per failedRecheckMs, 
   const logger = captureLogger()
   const { got, emit } = collectEmits()
   const failedCodes: string[] = []
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger,
-    emit,
-    metrics: { subscriberFailed: (_sub, code) => failedCodes.push(code) },
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'upload',
         use: fixture('_fatal-plugin.ts'),
@@ -42,8 +40,8 @@ test('a *_FATAL error: state failed with the code, one try per failedRecheckMs, 
       },
       { name: 'ok', use: fixture('_ok-plugin.ts'), options: { out: okOut }, ...fast },
     ],
-  })
-  t.teardown(() => rt.close())
+    { logger, emit, metrics: { subscriberFailed: (_sub, code) => failedCodes.push(code) } },
+  )
   await waitFor('failed', () => rt.stats()[0]!.state === 'failed')
   await waitFor('the healthy subscriber is unaffected', () => readLines(okOut).length >= last)
   await new Promise((r) => setTimeout(r, 1000))
@@ -95,16 +93,14 @@ test('a failed subscriber keeps its offset: after a restart with the cause fixed
     ...fast,
   }
   const { got, emit } = collectEmits()
-  const first = await startSubscribers({ dataDir: dir, logger: captureLogger(), emit, subscribers: [sub] })
-  t.teardown(() => first.close())
+  const first = await startOn(t, dir, [sub], { emit })
   await waitFor('failed', () => first.stats()[0]!.state === 'failed')
   await first.close()
   t.is(first.stats()[0]!.nextLsn, 1, 'the failed batch is not committed')
   t.is(calls(callsFile), 1, 'one try, then waiting for the re-check')
 
   writeFileSync(fixed, '')
-  const second = await startSubscribers({ dataDir: dir, logger: captureLogger(), emit, subscribers: [sub] })
-  t.teardown(() => second.close())
+  const second = await startOn(t, dir, [sub], { emit })
   await waitFor('delivered after restart', () => readLines(out).length >= last)
   await waitFor('lag 0', () => second.stats()[0]!.lagRecords === 0)
   await second.close()

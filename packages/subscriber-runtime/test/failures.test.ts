@@ -7,6 +7,7 @@ import {
   collectEmits,
   fixture,
   readLines,
+  startOn,
   tempDir,
   waitFor,
   writeRecords,
@@ -24,11 +25,10 @@ test('a throwing plugin is retried, then dead-lettered to dlq.<name> with the er
   const last = await writeRecords(dir, 25)
   const { got, emit } = collectEmits()
   const logger = captureLogger()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger,
-    emit,
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'bad',
         use: fixture('_throwing-plugin.ts'),
@@ -37,8 +37,8 @@ test('a throwing plugin is retried, then dead-lettered to dlq.<name> with the er
         ...fast,
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    { logger, emit },
+  )
   await waitFor('dead letters', () => got.length >= last)
   await waitFor('committed', () => rt.stats()[0]!.ackedLsn === last + 1)
   await rt.close()
@@ -66,11 +66,10 @@ test('a downstream outage (*_UNAVAILABLE) is retried without spending attempts: 
   const last = await writeRecords(dir, 20)
   const out = join(dir, 'o.txt')
   const { got, emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit,
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'outage',
         use: fixture('_throwing-plugin.ts'),
@@ -79,8 +78,8 @@ test('a downstream outage (*_UNAVAILABLE) is retried without spending attempts: 
         ...fast,
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    { emit },
+  )
   await waitFor('delivered', () => readLines(out).length >= last)
   await rt.close()
   t.deepEqual(
@@ -96,11 +95,10 @@ test('a plugin that fails transiently is redelivered with ctx.attempt and then s
   const last = await writeRecords(dir, 20)
   const out = join(dir, 'o.txt')
   const { got, emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit,
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'flaky',
         use: fixture('_throwing-plugin.ts'),
@@ -109,8 +107,8 @@ test('a plugin that fails transiently is redelivered with ctx.attempt and then s
         ...fast,
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    { emit },
+  )
   await waitFor('delivered', () => readLines(out).length >= last)
   await rt.close()
   t.deepEqual(
@@ -137,11 +135,10 @@ for (const [kind, file, extra, code] of [
     const last = await writeRecords(dir, 12)
     const out = join(dir, 'o.txt')
     const logger = captureLogger()
-    const rt = await startSubscribers({
-      dataDir: dir,
-      logger,
-      emit: collectEmits().emit,
-      subscribers: [
+    const rt = await startOn(
+      t,
+      dir,
+      [
         {
           name: 'x',
           use: fixture(file),
@@ -152,8 +149,8 @@ for (const [kind, file, extra, code] of [
           ...extra,
         },
       ],
-    })
-    t.teardown(() => rt.close())
+      { logger },
+    )
     await waitFor('delivered', () => readLines(out).length >= last).catch((err) => {
       t.log(rt.stats(), logger.lines)
       throw err
@@ -174,21 +171,15 @@ test('a slow plugin that honours ctx.signal gets it aborted at timeoutMs and kee
   const dir = tempDir(t)
   const last = await writeRecords(dir, 8)
   const out = join(dir, 'o.txt')
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [
-      {
-        name: 'coop',
-        use: fixture('_hanging-plugin.ts'),
-        options: { out, cooperative: true },
-        timeoutMs: 200,
-        ...fast,
-      },
-    ],
-  })
-  t.teardown(() => rt.close())
+  const rt = await startOn(t, dir, [
+    {
+      name: 'coop',
+      use: fixture('_hanging-plugin.ts'),
+      options: { out, cooperative: true },
+      timeoutMs: 200,
+      ...fast,
+    },
+  ])
   await waitFor('delivered', () => readLines(out).length >= last)
   await rt.close()
   t.true(existsSync(`${out}.aborted`))
@@ -202,12 +193,10 @@ test('one hanging subscriber does not stop a good one', async (t) => {
   const last = await writeRecords(dir, 100)
   const good = join(dir, 'good.txt')
   const { got, emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit,
-    closeTimeoutMs: 200,
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'stuck',
         use: fixture('_hanging-plugin.ts'),
@@ -218,8 +207,8 @@ test('one hanging subscriber does not stop a good one', async (t) => {
       },
       { name: 'good', use: fixture('_ok-plugin.ts'), options: { out: good }, ...fast },
     ],
-  })
-  t.teardown(() => rt.close())
+    { emit, closeTimeoutMs: 200 },
+  )
   await waitFor(
     'good delivered all',
     () => readLines(good).length >= last && rt.stats()[1]!.delivered === last,

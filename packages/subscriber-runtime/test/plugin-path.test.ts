@@ -4,16 +4,9 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
-import { pluginPathsFromEnv, startSubscribers } from '../src/index.ts'
+import { pluginPathsFromEnv } from '../src/index.ts'
 import { resolvePluginSpecifier } from '../src/internal.ts'
-import {
-  captureLogger,
-  collectEmits,
-  readLines,
-  tempDir,
-  waitFor,
-  writeRecords,
-} from './fixtures/_harness.ts'
+import { readLines, startOn, tempDir, waitFor, writeRecords } from './fixtures/_harness.ts'
 
 const SDK = new URL('../../subscriber-sdk/src/index.ts', import.meta.url).href
 const KIT = new URL('./fixtures/_plugin-kit.ts', import.meta.url).href
@@ -52,14 +45,10 @@ test('pluginPaths: an npm-named plugin in a plugin directory resolves and runs',
   const logDir = join(dir, 'log')
   const last = await writeRecords(logDir, 10)
   const out = join(dir, 'out.txt')
-  const { emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: logDir,
-    logger: captureLogger(),
-    emit,
-    baseDir: elsewhere,
-    pluginPaths: [plugins],
-    subscribers: [
+  const rt = await startOn(
+    t,
+    logDir,
+    [
       {
         name: 'echo',
         use: '@acme/mi-echo',
@@ -67,8 +56,8 @@ test('pluginPaths: an npm-named plugin in a plugin directory resolves and runs',
         batch: { maxRecords: 100, maxBytes: 1 << 20, maxWaitMs: 5 },
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    { baseDir: elsewhere, pluginPaths: [plugins] },
+  )
   await waitFor('delivered', () => readLines(out).length >= last)
   await rt.close()
   t.is(readLines(out).length, last)

@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openLog } from '@module-ingest/log'
 import test, { type ExecutionContext } from 'ava'
-import { type SubscriberConfig, startSubscribers } from '../src/index.ts'
-import { captureLogger, collectEmits, fixture, readLines, tempDir, waitFor } from './fixtures/_harness.ts'
+import type { SubscriberConfig } from '../src/index.ts'
+import { fixture, readLines, startOn, tempDir, waitFor } from './fixtures/_harness.ts'
 
 /** `n` records of `bytes` each on one stream and module. */
 async function writeBacklog(dir: string, n: number, bytes: number): Promise<void> {
@@ -34,22 +34,15 @@ async function startPaced(
   out: string,
   rateLimit: NonNullable<SubscriberConfig['rateLimit']>,
 ) {
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(),
-    emit: collectEmits().emit,
-    subscribers: [
-      {
-        name: 'paced',
-        use: fixture(plugin),
-        options: { out },
-        batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
-        rateLimit,
-      },
-    ],
-  })
-  t.teardown(() => rt.close())
-  return rt
+  return startOn(t, dir, [
+    {
+      name: 'paced',
+      use: fixture(plugin),
+      options: { out },
+      batch: { maxRecords: 10, maxBytes: 1 << 20, maxWaitMs: 20 },
+      rateLimit,
+    },
+  ])
 }
 
 test('rateLimit: delivered bytes stay within burst + rate × elapsed; nothing lost or duplicated', async (t) => {

@@ -2,13 +2,12 @@
 // consecutive failures, one log line each, carrying the plugin's own code.
 import { join } from 'node:path'
 import test from 'ava'
-import { startSubscribers } from '../src/index.ts'
 import {
   captureLogger,
-  collectEmits,
   fixture,
   type LogLine,
   readLines,
+  startOn,
   tempDir,
   waitFor,
   writeRecords,
@@ -19,12 +18,10 @@ test('consecutive *_UNAVAILABLE failures: growing retryInMs, one SubscriberUnava
   const last = await writeRecords(dir, 5)
   const out = join(dir, 'o.txt')
   const lines: LogLine[] = []
-  const { emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(lines),
-    emit,
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'down',
         use: fixture('_throwing-plugin.ts'),
@@ -34,8 +31,8 @@ test('consecutive *_UNAVAILABLE failures: growing retryInMs, one SubscriberUnava
         backoff: { initialMs: 8, maxMs: 60_000 },
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    { logger: captureLogger(lines) },
+  )
   await waitFor('delivered', () => readLines(out).length >= last)
   await rt.close()
   const failures = lines.filter((l) => l.msg === 'SubscriberUnavailable')
@@ -53,12 +50,10 @@ test('a plugin that paced itself (retryAfterMs on its *_UNAVAILABLE error) is re
   const last = await writeRecords(dir, 5)
   const out = join(dir, 'o.txt')
   const lines: LogLine[] = []
-  const { emit } = collectEmits()
-  const rt = await startSubscribers({
-    dataDir: dir,
-    logger: captureLogger(lines),
-    emit,
-    subscribers: [
+  const rt = await startOn(
+    t,
+    dir,
+    [
       {
         name: 'paced',
         use: fixture('_throwing-plugin.ts'),
@@ -70,8 +65,8 @@ test('a plugin that paced itself (retryAfterMs on its *_UNAVAILABLE error) is re
         backoff: { initialMs: 200, maxMs: 60_000 },
       },
     ],
-  })
-  t.teardown(() => rt.close())
+    { logger: captureLogger(lines) },
+  )
   await waitFor('delivered', () => readLines(out).length >= last)
   await rt.close()
   const delays = lines.filter((l) => l.msg === 'SubscriberUnavailable').map((l) => l.obj.retryInMs as number)
