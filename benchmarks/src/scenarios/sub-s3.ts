@@ -32,12 +32,18 @@
  *   uploaded inside the measurement window (the backlog's tail, then the load's records).
  * - `ours+noop-catch-up`: the same backlog and load, with a subscriber that does nothing
  *   (plugins/gated-noop.ts, held until the backlog is in): the runtime's delivery ceiling, which
- *   no subscriber's catch-up can pass. Same notes.
+ *   no subscriber's catch-up can pass. Same notes. MI_BENCH_S3_NOOP_RATE=100000000 gives it (and
+ *   `noop-process`) a rate limit, for the floor at the issue's catch-up rate.
+ * - `ours+noop-process`, `ours+s3-process`: the same catch-ups outside the server, in the
+ *   queue-worker app's process at SCHED_IDLE pinned to the host's last CPU (catch-up-process.ts;
+ *   s3's store pinned beside it): as far as one host can keep a catch-up off ingest. The server
+ *   has no subscriber; `catch_up_process_running_at_window_end` says the window was under it.
  *
  * MI_BENCH_S3_OPTIONS='{"format":"msgpack","compressionLevel":1}' merges options into the s3
  * entry, to compare formats and levels without editing this file; MI_BENCH_S3_NOISY=1 makes the
  * bodies' padding random digits (see kBody); MI_BENCH_S3_ROWS=noop-catch-up (labels without
- * `ours+`, comma-separated: s3, s3-catch-up, s3-catch-up-unlimited, noop-catch-up) runs only
+ * `ours+`, comma-separated: s3, s3-catch-up, s3-catch-up-unlimited, noop-catch-up, noop-process,
+ * s3-process; the last two are not in the default set) runs only
  * those rows after `ours`, e.g. to compare runtime changes.
  * The catch-up rows carry the server's main-thread loop delay (`main_loop_delay_*`, sub-common
  * threadDelays), `store_cpu_s` (fauxqs's CPU since it came back: ~0.5 s per GiB, little) and
@@ -64,6 +70,8 @@
  */
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import type { BodySpec } from '../load/bodies.ts'
 import { fillLog, kFillRecordsPerFrame } from '../load/fill.ts'
 import { type MeasureWindow, measureTarget, type TargetRun, type UnderTest } from '../measure.ts'
@@ -71,6 +79,7 @@ import { cpuSeconds, freePort, reniceThreads } from '../procs.ts'
 import type { Row, RunContext, Scenario } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import { type StoreProcess, startFauxqs, storeDir } from '../targets/stores.ts'
+import { type CatchUpProcess, pinBeside, startCatchUpProcess } from './catch-up-process.ts'
 import {
   againstIngestOnly,
   catchUpMs,
@@ -132,15 +141,20 @@ export function s3Entry(port: number): SubscriberEntry {
   }
 }
 
+/** MI_BENCH_S3_NOOP_RATE=100000000: the no-op rows' catch-up rate limit (bytes/s; default none). */
+const noopRate = () => Number(process.env.MI_BENCH_S3_NOOP_RATE ?? 0) || 0
+const kGatedNoop = new URL('../plugins/gated-noop.ts', import.meta.url).href
+
 /** The same entry, but the runtime's no-op ceiling: batches wait until `gate` exists, then nothing. */
 function gatedNoopEntry(gate: string): SubscriberEntry {
   const { batch, timeoutMs, streams } = s3Entry(0)
   return {
     name: 's3',
-    use: new URL('../plugins/gated-noop.ts', import.meta.url).href,
+    use: kGatedNoop,
     streams,
     batch,
     timeoutMs,
+    ...(noopRate() > 0 ? { rateLimit: { bytesPerSec: noopRate() } } : {}),
     options: { gate },
   }
 }
@@ -165,7 +179,9 @@ export const s3Scenario: Scenario = {
     const load = ingestLoad(kRecordsPerS(ctx), kBodyBytes, kBody)
     const rows: Row[] = []
     const only = process.env.MI_BENCH_S3_ROWS?.split(',')
-    const wanted = (label: string) => only === undefined || only.includes(label)
+    // The process rows only when named: with the default 64 MiB backlog they would measure little.
+    const byName = ['noop-process', 's3-process']
+    const wanted = (label: string) => (only === undefined ? !byName.includes(label) : only.includes(label))
     const repeat = Math.max(1, Number(process.env.MI_BENCH_S3_REPEAT ?? 1) || 1)
     for (let i = 1; i <= repeat; i++) await pass(ctx, load, rows, wanted, repeat > 1 ? `#${i}` : '')
     if (repeat > 1) summarise(rows)
@@ -297,6 +313,79 @@ async function pass(
       await catchUpRow('ours+noop-catch-up', gatedNoopEntry(gate), () => writeFile(gate, ''))
   } finally {
     await rm(gate, { force: true })
+  }
+
+  // The same catch-ups outside the server: a process of their own, at SCHED_IDLE on the last CPU
+  // (catch-up-process.ts); the server has no subscriber, the backlog is the same. `noop-process`:
+  // the no-op plugin, the floor. `s3-process`: the uploader, its store (standing in for a remote
+  // one) pinned beside it at SCHED_IDLE too, so that neither takes ingest's CPU by priority.
+  const batchFlags = () => {
+    const batch = s3Entry(0).batch!
+    return ['--batch-records', String(batch.maxRecords), '--batch-bytes', String(batch.maxBytes)]
+  }
+  const processRow = async (label: string, start: (dataDir: string) => Promise<CatchUpProcess>) => {
+    let proc: CatchUpProcess | null = null
+    try {
+      await row(`ours+${label}`, {
+        async prepare(ut) {
+          const server = oursOf(ut)
+          ctx.log(`    ours+${label}: ingesting a ${backlogBytes / 2 ** 20} MiB backlog …`)
+          const notes = await fillBacklog(server, backlogBytes)
+          proc = await start(server.dataDir)
+          // It reads from the log's start within a second; the load's warm-up comes after that.
+          await sleep(1000)
+          return notes
+        },
+        // At the window's end, then its whole run (elapsed_s of its summary: the backlog, at the
+        // rate limit while the load ran) while the server is still up.
+        during: () => async () => {
+          const p = proc as CatchUpProcess | null
+          return p ? { ...p.notes(), ...(await p.finish(timeoutMs)) } : {}
+        },
+      })
+    } finally {
+      await (proc as CatchUpProcess | null)?.finish(0)
+    }
+  }
+  if (wanted('noop-process')) {
+    try {
+      await processRow('noop-process', async (dataDir) => {
+        await writeFile(gate, '')
+        return startCatchUpProcess(dataDir, fileURLToPath(kGatedNoop), [
+          ...['--options', JSON.stringify({ gate }), '--streams', 'bench', '--group', 'bench-noop'],
+          ...batchFlags(),
+          ...(noopRate() > 0 ? ['--rate-limit', String(noopRate())] : []),
+        ])
+      })
+    } finally {
+      await rm(gate, { force: true })
+    }
+  }
+  if (wanted('s3-process')) {
+    store = null
+    try {
+      await processRow('s3-process', async (dataDir) => {
+        const s = await startFauxqs(dir, 0, [kBucket])
+        store = s
+        const proc = startCatchUpProcess(dataDir, 's3', [
+          ...[
+            '--options',
+            JSON.stringify(s3Entry(s.port).options),
+            '--streams',
+            'bench',
+            '--group',
+            'bench-s3',
+          ],
+          ...batchFlags(),
+          ...['--timeout-ms', String(s3Entry(0).timeoutMs)],
+        ])
+        pinBeside(s.pid)
+        return proc
+      })
+    } finally {
+      await (store as StoreProcess | null)?.kill()
+      await rm(dir, { recursive: true, force: true })
+    }
   }
 }
 
