@@ -20,8 +20,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { agentGet, fetchGet, sdkGet } from './scenarios/kv-get.ts'
-import { kKvEntry, preloadOurs, preloadRedis } from './scenarios/sub-kv.ts'
-import { startOurs } from './targets/ours.ts'
+import { preloadRedis, startKvServer } from './scenarios/sub-kv.ts'
 import { startRedis } from './targets/peers.ts'
 
 const KEYS = Number(process.env.KEYS ?? 10_000)
@@ -29,16 +28,10 @@ const GETS = Number(process.env.GETS ?? 3000)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 
 const dir = await mkdtemp(join(tmpdir(), 'mi-kv-get-client-'))
-const server = await startOurs({
-  dataDir: join(dir, 'data'),
-  flush: 'always',
-  http: true,
-  subscribers: [kKvEntry],
-})
+const server = await startKvServer(dir, KEYS)
 const redis = await startRedis(join(dir, 'redis'))
 const r = new Redis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 0 })
 try {
-  await preloadOurs(server, KEYS)
   await preloadRedis(redis.port, KEYS)
   const styles = {
     fetch: fetchGet(server.readApi!, server.operatorToken!, 'bench'),

@@ -15,8 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { schedDelta, threadSched } from './procs.ts'
-import { kKvEntry, preloadOurs } from './scenarios/sub-kv.ts'
-import { startOurs } from './targets/ours.ts'
+import { startKvServer } from './scenarios/sub-kv.ts'
 
 const KEYS = Number(process.env.KEYS ?? 10_000)
 const GETS = Number(process.env.GETS ?? 5000)
@@ -24,15 +23,9 @@ const ROUNDS = Number(process.env.ROUNDS ?? 2)
 const STYLES = (process.env.STYLES ?? 'sdk,agent').split(',')
 
 const dir = await mkdtemp(join(tmpdir(), 'mi-kv-get-tail-'))
-const server = await startOurs({
-  dataDir: join(dir, 'data'),
-  flush: 'always',
-  http: true,
-  subscribers: [kKvEntry],
-})
+const server = await startKvServer(dir, KEYS)
 let perf: ReturnType<typeof spawn> | undefined
 try {
-  await preloadOurs(server, KEYS)
   await new Promise((r) => setTimeout(r, 1000))
   if (process.env.PERF) {
     const args = [

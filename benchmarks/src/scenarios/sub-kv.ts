@@ -27,6 +27,7 @@
  */
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
+import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from '@module-ingest/client'
@@ -36,7 +37,7 @@ import type { BodySpec } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../measure.ts'
 import { schedDelta, type ThreadSched, threadSched } from '../procs.ts'
 import type { Row, RunContext, Scenario, TargetName } from '../scenario.ts'
-import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
+import { type OursServer, type SubscriberEntry, startOurs } from '../targets/ours.ts'
 import { type KvGet, kSdkClient, sdkGet } from './kv-get.ts'
 import type { QuietPlan, QuietResult } from './kv-quiet-client.ts'
 import {
@@ -71,6 +72,23 @@ export const kKvEntry: SubscriberEntry = {
 }
 
 /** Load keys 0…n-1 through MIP/1 (transactions of 500 sets, 16 in flight), then wait until applied. */
+/** A server with the kv subscriber on `<dir>/data` (flush always, HTTP reads), `keys` keys preloaded. */
+export async function startKvServer(dir: string, keys: number): Promise<OursServer> {
+  const server = await startOurs({
+    dataDir: join(dir, 'data'),
+    flush: 'always',
+    http: true,
+    subscribers: [kKvEntry],
+  })
+  try {
+    await preloadOurs(server, keys)
+  } catch (err) {
+    await server.kill()
+    throw err
+  }
+  return server
+}
+
 export async function preloadOurs(server: OursServer, n: number): Promise<void> {
   const client = await connect({ port: server.port, module: 'bench-preload', auth: { token: server.token } })
   try {
