@@ -80,6 +80,7 @@ import type { Row, RunContext, Scenario } from '../scenario.ts'
 import type { OursServer, SubscriberEntry } from '../targets/ours.ts'
 import { type StoreProcess, startFauxqs, storeDir } from '../targets/stores.ts'
 import { type CatchUpProcess, pinBeside, startCatchUpProcess } from './catch-up-process.ts'
+import { summariseRepeats } from './repeat.ts'
 import {
   againstIngestOnly,
   catchUpMs,
@@ -184,7 +185,7 @@ export const s3Scenario: Scenario = {
     const wanted = (label: string) => (only === undefined ? !byName.includes(label) : only.includes(label))
     const repeat = Math.max(1, Number(process.env.MI_BENCH_S3_REPEAT ?? 1) || 1)
     for (let i = 1; i <= repeat; i++) await pass(ctx, load, rows, wanted, repeat > 1 ? `#${i}` : '')
-    if (repeat > 1) summarise(rows)
+    if (repeat > 1) summariseRepeats(rows)
     return rows
   },
 }
@@ -386,37 +387,5 @@ async function pass(
       await (store as StoreProcess | null)?.kill()
       await rm(dir, { recursive: true, force: true })
     }
-  }
-}
-
-/**
- * With MI_BENCH_S3_REPEAT > 1: each subscriber row's last pass also carries the median and the
- * spread of its ack p99 over its own pass's `ours` (`ack_p99_vs_ingest_only_median`, `…_all`),
- * and the `ours` rows' p99s (`ingest_only_p99_us_all`): one pair is noise on a shared 2-core host.
- */
-function summarise(rows: Row[]): void {
-  const byLabel = new Map<string, Row[]>()
-  for (const r of rows) {
-    const label = r.target.replace(/#\d+$/, '')
-    byLabel.set(label, [...(byLabel.get(label) ?? []), r])
-  }
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b)
-    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
-  }
-  for (const [label, rs] of byLabel) {
-    const last = rs.at(-1)!
-    if (label === 'ours') {
-      last.extra.ingest_only_p99_us_all = rs.map((r) => r.ack?.p99_us ?? 0).join('/')
-      continue
-    }
-    const ratios = rs
-      .map((r) => Number(String(r.extra.ack_p99_vs_ingest_only ?? '').slice(1)))
-      .filter((x) => x > 0)
-    if (ratios.length === 0) continue
-    last.extra.ack_p99_vs_ingest_only_median = `×${median(ratios).toFixed(2)}`
-    last.extra.ack_p99_vs_ingest_only_all = ratios.map((x) => x.toFixed(2)).join('/')
-    const rates = rs.map((r) => r.extra.steady_mb_per_s).filter((x): x is number => typeof x === 'number')
-    if (rates.length) last.extra.steady_mb_per_s_median = median(rates)
   }
 }
