@@ -35,10 +35,12 @@ import {
   MI_ERR_CLIENT_CONNECTION,
   MI_ERR_CLIENT_GAVE_UP,
   nackError,
+  PERMANENT_CODES,
   transientError,
   type WireCodedError,
 } from './errors.ts'
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.ts'
+import type { BatchOptions, ClientStats, ConnectedInfo, SendOptions } from './types.ts'
 import { type Entry, SendWindow } from './window.ts'
 
 /**
@@ -53,51 +55,6 @@ import { type Entry, SendWindow } from './window.ts'
  * re-sent in order with their original seq. The server dedupes by seq, so each awaited send is
  * stored exactly once.
  */
-
-/** Errors after which reconnecting cannot help: the client fails and rejects everything pending. */
-export const PERMANENT_CODES: ReadonlySet<number> = new Set([
-  ErrorCode.BAD_MAGIC,
-  ErrorCode.UNSUPPORTED_VERSION,
-  ErrorCode.FRAME_TOO_LARGE,
-  ErrorCode.AUTH_REQUIRED,
-  ErrorCode.AUTH_FAILED,
-  ErrorCode.SUPERSEDED,
-  ErrorCode.UNSUPPORTED_TYPE,
-  ErrorCode.BAD_FRAME,
-])
-
-export interface SendOptions {
-  /** Producer timestamp, µs since the epoch; 0 (default) lets the server stamp it. A bigint for any u64. */
-  ts?: number | bigint
-}
-
-export interface BatchOptions {
-  /** zstd-compress the batch when the server offers zstd. Default false. */
-  compress?: boolean
-}
-
-export interface ClientStats {
-  /** Frames admitted and not yet settled (sent or waiting to be re-sent). */
-  inFlight: number
-  /** Frames resolved by ACK or by a resuming HELLO_OK. */
-  acked: number
-  nacked: number
-  /** Successful re-handshakes after the first. */
-  reconnects: number
-  /** Frames re-sent after a reconnect. */
-  resent: number
-  /** Senders waiting for a window slot. */
-  waiting: number
-  connected: boolean
-}
-
-export interface ConnectedInfo {
-  session: string
-  hwm: bigint
-  mac: boolean
-  scopes: string[]
-  welcome: Welcome
-}
 
 type Phase = 'idle' | 'welcome' | 'hello' | 'ready'
 
