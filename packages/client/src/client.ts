@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { isIP, connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
 import {
   DEFAULT_MAX_FRAME,
   dataFrameSize,
@@ -13,7 +11,6 @@ import {
   encodeFrame,
   encodeHello,
   Flags,
-  FrameDecoder,
   FrameType,
   frameSize,
   HEADER_BYTES,
@@ -28,11 +25,11 @@ import {
   writeData,
   writeTrailer,
 } from '@module-ingest/protocol'
+import { Connection, diagnose } from './connection.ts'
 import {
   fatalError,
   MI_ERR_CLIENT_CLOSED,
   MI_ERR_CLIENT_CONNECT_TIMEOUT,
-  MI_ERR_CLIENT_CONNECTION,
   MI_ERR_CLIENT_GAVE_UP,
   nackError,
   PERMANENT_CODES,
@@ -60,8 +57,9 @@ type Phase = 'idle' | 'welcome' | 'hello' | 'ready'
 
 export class Client extends EventEmitter {
   #o: ResolvedOptions
-  #socket: Socket | null = null
-  #decoder: FrameDecoder | null = null
+  #conn: Connection | null = null
+  // The latest attempt's connection, kept past its end: connect()'s timeout diagnoses it.
+  #lastAttempt: Connection | null = null
   #phase: Phase = 'idle'
   #welcome: Welcome | null = null
   #cnonce: Uint8Array | null = null
@@ -76,17 +74,10 @@ export class Client extends EventEmitter {
   #failed: Error | null = null
   #attempts = 0
   #retryTimer: NodeJS.Timeout | null = null
-  #handshakeTimer: NodeJS.Timeout | null = null
-  #heartbeat: NodeJS.Timeout | null = null
-  #lastRx = 0
-  #lastTx = 0
   #pingSeq = 0n
-  #corked = false
   #stats = { acked: 0, nacked: 0, reconnects: 0, resent: 0 }
   #firstReady: { resolve: () => void; reject: (e: Error) => void } | null = null
   #lastProblem: Error | undefined
-  // Whether the current attempt received any byte: silence hints at a TLS listener.
-  #gotBytes = false
 
   constructor(options: ConnectOptions) {
     super()
@@ -115,24 +106,12 @@ export class Client extends EventEmitter {
       if (ms !== undefined) {
         timer = setTimeout(() => {
           const o = this.#o
-          this.#fail(new MI_ERR_CLIENT_CONNECT_TIMEOUT(`${o.host}:${o.port}`, ms, this.#diagnose()))
+          const why = diagnose(this.#lastProblem, Boolean(o.tls), this.#lastAttempt?.gotBytes ?? false)
+          this.#fail(new MI_ERR_CLIENT_CONNECT_TIMEOUT(`${o.host}:${o.port}`, ms, why))
         }, ms)
       }
       this.#attempt()
     })
-  }
-
-  /** The last attempt's problem, with a hint for the usual causes (nothing listening, TLS mismatch). */
-  #diagnose(): string {
-    const last = this.#lastProblem
-    if (last === undefined) return 'no answer'
-    const text = last.message
-    if (/ECONNREFUSED/.test(text)) return `${text} (nothing is listening there: is the server running?)`
-    if (this.#o.tls && /wrong version number|packet length|EPROTO|ssl|tls/i.test(text))
-      return `${text} (the server did not speak TLS: is its listener plain? drop TLS)`
-    if (!this.#o.tls && !this.#gotBytes && /timed out|socket closed|ECONNRESET/.test(text))
-      return `${text} (no WELCOME from the server: is it a TLS listener? use TLS)`
-    return text
   }
 
   get stats(): ClientStats {
@@ -223,15 +202,9 @@ export class Client extends EventEmitter {
       clearTimeout(timer)
     }
     this.#shutdown(new MI_ERR_CLIENT_CLOSED())
-    const s = this.#socket
+    const c = this.#conn
     this.#teardown()
-    if (s && !s.destroyed) {
-      await new Promise<void>((resolve) => {
-        s.once('close', () => resolve())
-        s.end()
-        setTimeout(() => s.destroy(), 1000).unref()
-      })
-    }
+    if (c) await c.end()
   }
 
   // ── settling ────────────────────────────────────────────────────────────────────────────────────
@@ -274,51 +247,19 @@ export class Client extends EventEmitter {
   #attempt(): void {
     this.#retryTimer = null
     if (this.#closing || this.#failed) return
-    const o = this.#o
-    // SNI must be a host name: Node deprecates (DEP0123) an IP address as servername.
-    const sni = isIP(o.host) === 0 ? { servername: o.host } : {}
-    const socket = o.tls
-      ? tlsConnect({ ...sni, ...o.tls, host: o.host, port: o.port })
-      : netConnect({ host: o.host, port: o.port })
-    this.#gotBytes = false
-    socket.setNoDelay(true)
-    this.#socket = socket
-    this.#decoder = new FrameDecoder({ maxFrame: DEFAULT_MAX_FRAME, role: 'client' })
+    const conn: Connection = new Connection(this.#o, {
+      frame: (type, seq, payload) => this.#onFrame(type, seq, payload),
+      lost: (err) => this.#lost(conn, err),
+      fatal: (err) => this.#fail(err),
+      ping: () =>
+        this.#conn?.write(
+          encodeFrame(FrameType.PING, ++this.#pingSeq, new Uint8Array(0), { macKey: this.#macKey }),
+        ),
+    })
+    this.#conn = conn
+    this.#lastAttempt = conn
     this.#phase = 'welcome'
     this.#macKey = null
-    this.#lastRx = Date.now()
-    this.#handshakeTimer = setTimeout(
-      () => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION('handshake timed out')),
-      o.handshakeTimeoutMs,
-    )
-    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk))
-    socket.on('error', (err) => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION(err.message, { cause: err })))
-    socket.on('close', () => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION('socket closed')))
-  }
-
-  #onData(socket: Socket, chunk: Buffer): void {
-    if (socket !== this.#socket) return
-    this.#gotBytes = true
-    this.#lastRx = Date.now()
-    const dec = this.#decoder!
-    try {
-      dec.push(chunk)
-      for (let f = dec.next(); f !== null; f = dec.next()) {
-        this.#onFrame(f.type, f.seq, f.payload)
-        if (socket !== this.#socket) return
-      }
-    } catch (err) {
-      if (socket !== this.#socket) return
-      if (err instanceof ProtocolError && err.code === ErrorCode.UNSUPPORTED_VERSION) {
-        this.#fail(fatalError(err.code, err.message))
-        return
-      }
-      // A server speaking garbage may be mid-restart or behind a bad proxy: treat as a lost connection.
-      this.#lost(
-        socket,
-        new MI_ERR_CLIENT_CONNECTION(`protocol error from server: ${(err as Error).message}`, { cause: err }),
-      )
-    }
   }
 
   #onFrame(type: number, seq: bigint, payload: Uint8Array): void {
@@ -332,7 +273,7 @@ export class Client extends EventEmitter {
         return
       }
       case FrameType.PING:
-        this.#writeRaw(encodeFrame(FrameType.PONG, seq, payload, { macKey: this.#macKey }))
+        this.#conn?.write(encodeFrame(FrameType.PONG, seq, payload, { macKey: this.#macKey }))
         return
       case FrameType.PONG:
         return
@@ -341,7 +282,7 @@ export class Client extends EventEmitter {
         // Only permanent codes are MI_ERR_CLIENT_FATAL; a transient one (SHUTTING_DOWN, …) is a
         // connection loss the client resumes from, and says so in its code.
         if (PERMANENT_CODES.has(code)) this.#fail(fatalError(code, message))
-        else this.#lost(this.#socket!, transientError(code, message))
+        else this.#lost(this.#conn!, transientError(code, message))
         return
       }
       case FrameType.WELCOME:
@@ -374,14 +315,14 @@ export class Client extends EventEmitter {
       hello.mac = o.mac
     }
     this.#phase = 'hello'
-    this.#writeRaw(encodeHello(hello))
+    this.#conn?.write(encodeHello(hello))
   }
 
   #onHelloOk(hwm: bigint, payload: Uint8Array): void {
     const ok = decodeHelloOk(payload)
     const w = this.#welcome!
-    clearTimeout(this.#handshakeTimer!)
-    this.#handshakeTimer = null
+    const conn = this.#conn!
+    conn.handshakeDone()
     if (ok.mac) {
       if (!this.#o.hmacKey)
         throw new ProtocolError(ErrorCode.BAD_PAYLOAD, 'MAC session without an hmac key', undefined, {
@@ -389,7 +330,7 @@ export class Client extends EventEmitter {
         })
       this.#macKey = sessionKey(this.#o.hmacKey, w.nonce, this.#cnonce!)
       // HELLO_OK itself carried a CRC; every frame after it carries a MAC.
-      this.#decoder!.setMacKey(this.#macKey)
+      conn.setMacKey(this.#macKey)
     }
     this.#maxFrame = w.max_frame
     this.#zstd = w.compression.includes('zstd')
@@ -403,7 +344,7 @@ export class Client extends EventEmitter {
     this.#settleUpTo(hwm)
     // Re-send the rest in order, with their original seqs.
     for (const e of this.#window.unsettled()) this.#write(e)
-    this.#startHeartbeat(w.heartbeat_ms)
+    conn.startHeartbeat(w.heartbeat_ms)
     this.#log('info', { session: ok.session, hwm, mac: ok.mac }, 'MIP/1 session ready')
     this.emit('connected', {
       session: ok.session,
@@ -416,8 +357,8 @@ export class Client extends EventEmitter {
     this.#firstReady = null
   }
 
-  #lost(socket: Socket, err: Error): void {
-    if (socket !== this.#socket) return
+  #lost(conn: Connection, err: Error): void {
+    if (conn !== this.#conn) return
     this.#lastProblem = err
     const wasReady = this.#phase === 'ready'
     this.#teardown()
@@ -438,35 +379,12 @@ export class Client extends EventEmitter {
   }
 
   #teardown(): void {
-    const s = this.#socket
-    this.#socket = null
-    this.#decoder = null
+    const c = this.#conn
+    this.#conn = null
     this.#phase = 'idle'
-    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer)
-    if (this.#heartbeat) clearInterval(this.#heartbeat)
     if (this.#retryTimer && (this.#closing || this.#failed)) clearTimeout(this.#retryTimer)
-    this.#handshakeTimer = null
-    this.#heartbeat = null
-    if (s && !s.destroyed && !this.#closing) s.destroy()
-  }
-
-  #startHeartbeat(heartbeatMs: number): void {
-    this.#lastTx = Date.now()
-    this.#heartbeat = setInterval(() => {
-      const now = Date.now()
-      const s = this.#socket
-      if (!s) return
-      if (now - this.#lastRx > 3 * heartbeatMs) {
-        this.#lost(s, new MI_ERR_CLIENT_CONNECTION(`no frame from the server for ${now - this.#lastRx} ms`))
-        return
-      }
-      if (now - this.#lastTx >= heartbeatMs) {
-        this.#writeRaw(
-          encodeFrame(FrameType.PING, ++this.#pingSeq, new Uint8Array(0), { macKey: this.#macKey }),
-        )
-      }
-    }, heartbeatMs)
-    this.#heartbeat.unref()
+    // Closing leaves the socket open: close() ends it once written frames are out.
+    c?.drop(!this.#closing)
   }
 
   // ── writing ─────────────────────────────────────────────────────────────────────────────────────
@@ -478,23 +396,7 @@ export class Client extends EventEmitter {
       e.frame = reseal(e.frame, this.#macKey)
       e.sealed = this.#sessionId
     }
-    this.#writeRaw(e.frame)
-  }
-
-  #writeRaw(buf: Buffer): void {
-    const s = this.#socket
-    if (!s) return
-    this.#lastTx = Date.now()
-    // Cork for the rest of this tick: a burst of sends goes out in one write syscall.
-    if (!this.#corked) {
-      this.#corked = true
-      s.cork()
-      process.nextTick(() => {
-        this.#corked = false
-        s.uncork()
-      })
-    }
-    s.write(buf)
+    this.#conn?.write(e.frame)
   }
 
   #emitError(err: Error): void {
