@@ -7,23 +7,16 @@ import {
   decodeNackOrError,
   decodeWelcome,
   ErrorCode,
-  encodeBatch,
   encodeFrame,
   encodeHello,
-  Flags,
   FrameType,
-  frameSize,
-  HEADER_BYTES,
   type Hello,
   hmacProof,
-  isValidStreamName,
   ProtocolError,
   type RecordInput,
-  recordSize,
   sessionKey,
   type Welcome,
   writeData,
-  writeTrailer,
 } from '@module-ingest/protocol'
 import { Connection, diagnose } from './connection.ts'
 import {
@@ -36,6 +29,7 @@ import {
   transientError,
   type WireCodedError,
 } from './errors.ts'
+import { batchPayload, checkRecord, reseal } from './frames.ts'
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import type { BatchOptions, ClientStats, ConnectedInfo, SendOptions } from './types.ts'
 import { type Entry, SendWindow } from './window.ts'
@@ -127,28 +121,9 @@ export class Client extends EventEmitter {
   send(stream: string, body: Uint8Array | string, opts?: SendOptions): Promise<bigint> {
     if (this.#closing || this.#failed) return Promise.reject(this.#failed ?? new MI_ERR_CLIENT_CLOSED())
     const bytes = typeof body === 'string' ? Buffer.from(body) : body
-    if (!isValidStreamName(stream)) {
-      return Promise.reject(
-        nackError(undefined, ErrorCode.BAD_PAYLOAD, `invalid stream name ${JSON.stringify(stream)}`),
-      )
-    }
     const ts = opts?.ts ?? 0
-    if (
-      typeof ts === 'bigint' ? ts < 0n || ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(ts) || ts < 0
-    ) {
-      return Promise.reject(
-        nackError(
-          undefined,
-          ErrorCode.BAD_PAYLOAD,
-          'ts must be a u64: a safe non-negative integer or a bigint',
-        ),
-      )
-    }
-    if (recordSize(stream, bytes) > this.#maxFrame) {
-      return Promise.reject(
-        nackError(undefined, ErrorCode.FRAME_TOO_LARGE, `record exceeds max_frame ${this.#maxFrame}`),
-      )
-    }
+    const bad = checkRecord(stream, bytes, ts, this.#maxFrame)
+    if (bad) return Promise.reject(bad)
     const admit = (): Promise<bigint> => {
       const seq = this.#nextSeq++
       // Sized and sealed at admission: the MAC key may have changed while this send waited.
@@ -162,20 +137,9 @@ export class Client extends EventEmitter {
   /** Send records as one atomic BATCH frame (one seq). Resolves with the seq once ACKed. */
   sendBatch(records: readonly RecordInput[], opts?: BatchOptions): Promise<bigint> {
     if (this.#closing || this.#failed) return Promise.reject(this.#failed ?? new MI_ERR_CLIENT_CLOSED())
-    let payload: Buffer
-    let flags: number
-    try {
-      const compress = Boolean(opts?.compress) && this.#zstd
-      const plain = encodeBatch(records)
-      if (plain.payload.byteLength > this.#maxFrame) {
-        const code = compress ? ErrorCode.BAD_PAYLOAD : ErrorCode.FRAME_TOO_LARGE
-        return Promise.reject(nackError(undefined, code, `batch exceeds max_frame ${this.#maxFrame}`))
-      }
-      ;({ payload, flags } = compress ? encodeBatch(records, { compress: true }) : plain)
-    } catch (err) {
-      const code = err instanceof ProtocolError ? err.code : ErrorCode.BAD_PAYLOAD
-      return Promise.reject(nackError(undefined, code, (err as Error).message))
-    }
+    const encoded = batchPayload(records, Boolean(opts?.compress) && this.#zstd, this.#maxFrame)
+    if (encoded instanceof Error) return Promise.reject(encoded)
+    const { payload, flags } = encoded
     const admit = (): Promise<bigint> => {
       const seq = this.#nextSeq++
       return this.#admit(seq, encodeFrame(FrameType.BATCH, seq, payload, { flags, macKey: this.#macKey }))
@@ -408,18 +372,6 @@ export class Client extends EventEmitter {
     const fn = this.#o.logger[level]
     if (fn) fn.call(this.#o.logger, { module: this.#o.module, ...obj }, msg)
   }
-}
-
-/** Rewrite a frame's MAC flag and trailer for the current session (in place when the size fits). */
-function reseal(frame: Buffer, macKey: Uint8Array | null): Buffer {
-  const len = frame.readUInt32BE(8)
-  const want = frameSize(len, macKey !== null)
-  const out = want === frame.length ? frame : Buffer.allocUnsafe(want)
-  if (out !== frame) frame.copy(out, 0, 0, HEADER_BYTES + len)
-  const flags = out.readUInt16BE(4)
-  out.writeUInt16BE(macKey ? flags | Flags.MAC : flags & ~Flags.MAC, 4)
-  writeTrailer(out, 0, len, macKey)
-  return out
 }
 
 /** Open a client and resolve once its first session is ready (HELLO_OK received). */
