@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import {
   DEFAULT_MAX_FRAME,
@@ -10,11 +9,8 @@ import {
   encodeFrame,
   encodeHello,
   FrameType,
-  type Hello,
-  hmacProof,
   ProtocolError,
   type RecordInput,
-  sessionKey,
   type Welcome,
   writeData,
 } from '@module-ingest/protocol'
@@ -30,6 +26,7 @@ import {
   type WireCodedError,
 } from './errors.ts'
 import { batchPayload, checkRecord, reseal } from './frames.ts'
+import { helloFor, macKeyFor } from './handshake.ts'
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import type { BatchOptions, ClientStats, ConnectedInfo, SendOptions } from './types.ts'
 import { type Entry, SendWindow } from './window.ts'
@@ -261,23 +258,9 @@ export class Client extends EventEmitter {
   }
 
   #onWelcome(w: Welcome): void {
-    const o = this.#o
     this.#welcome = w
-    const hello: Hello = {
-      module: o.module,
-      method: o.token !== undefined ? 'token' : 'hmac',
-      client: o.clientName,
-    }
-    if (o.core !== undefined) hello.core = o.core
-    if (o.fingerprint !== undefined) hello.fingerprint = o.fingerprint
-    if (o.token !== undefined) {
-      hello.token = o.token
-    } else {
-      this.#cnonce = randomBytes(16)
-      hello.cnonce = this.#cnonce
-      hello.proof = hmacProof(o.hmacKey!, w.nonce, this.#cnonce, o.module)
-      hello.mac = o.mac
-    }
+    const hello = helloFor(this.#o, w)
+    if (hello.cnonce !== undefined) this.#cnonce = hello.cnonce
     this.#phase = 'hello'
     this.#conn?.write(encodeHello(hello))
   }
@@ -288,11 +271,7 @@ export class Client extends EventEmitter {
     const conn = this.#conn!
     conn.handshakeDone()
     if (ok.mac) {
-      if (!this.#o.hmacKey)
-        throw new ProtocolError(ErrorCode.BAD_PAYLOAD, 'MAC session without an hmac key', undefined, {
-          fatal: true,
-        })
-      this.#macKey = sessionKey(this.#o.hmacKey, w.nonce, this.#cnonce!)
+      this.#macKey = macKeyFor(this.#o.hmacKey, w, this.#cnonce!)
       // HELLO_OK itself carried a CRC; every frame after it carries a MAC.
       conn.setMacKey(this.#macKey)
     }
