@@ -38,10 +38,14 @@ import { type Entry, SendWindow } from './window.ts'
  *      ▲                                                                                               │
  *      └───────────────────────────────────────────────────────────────────────────────────────────────┘
  *
- * Every admitted frame sits in `queue` (seq order) until settled. On HELLO_OK, entries with
- * seq ≤ HWM are resolved (the server has them durably, or they are duplicates), and the rest are
- * re-sent in order with their original seq. The server dedupes by seq, so each awaited send is
- * stored exactly once.
+ * Every admitted frame sits in the send window (window.ts, seq order) until settled. On HELLO_OK,
+ * entries with seq ≤ HWM are resolved (the server has them durably, or they are duplicates), and
+ * the rest are re-sent in order with their original seq. The server dedupes by seq, so each
+ * awaited send is stored exactly once.
+ *
+ * This file is the session across attempts: phases, seqs, settling, reconnect and backoff. One
+ * attempt's socket is connection.ts, what a frame holds is frames.ts, what HELLO says is
+ * handshake.ts: each reads without the others.
  */
 
 type Phase = 'idle' | 'welcome' | 'hello' | 'ready'
