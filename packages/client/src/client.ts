@@ -1,7 +1,4 @@
-import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { isIP, connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
 import {
   DEFAULT_MAX_FRAME,
   dataFrameSize,
@@ -9,36 +6,29 @@ import {
   decodeNackOrError,
   decodeWelcome,
   ErrorCode,
-  encodeBatch,
   encodeFrame,
   encodeHello,
-  Flags,
-  FrameDecoder,
   FrameType,
-  frameSize,
-  HEADER_BYTES,
-  type Hello,
-  hmacProof,
-  isValidStreamName,
   ProtocolError,
   type RecordInput,
-  recordSize,
-  sessionKey,
   type Welcome,
   writeData,
-  writeTrailer,
 } from '@module-ingest/protocol'
+import { Connection, diagnose } from './connection.ts'
 import {
   fatalError,
   MI_ERR_CLIENT_CLOSED,
   MI_ERR_CLIENT_CONNECT_TIMEOUT,
-  MI_ERR_CLIENT_CONNECTION,
   MI_ERR_CLIENT_GAVE_UP,
   nackError,
+  PERMANENT_CODES,
   transientError,
   type WireCodedError,
 } from './errors.ts'
+import { batchPayload, checkRecord, reseal } from './frames.ts'
+import { helloFor, macKeyFor } from './handshake.ts'
 import { type ConnectOptions, type ResolvedOptions, resolveOptions } from './options.ts'
+import type { BatchOptions, ClientStats, ConnectedInfo, SendOptions } from './types.ts'
 import { type Entry, SendWindow } from './window.ts'
 
 /**
@@ -48,63 +38,23 @@ import { type Entry, SendWindow } from './window.ts'
  *      ▲                                                                                               │
  *      └───────────────────────────────────────────────────────────────────────────────────────────────┘
  *
- * Every admitted frame sits in `queue` (seq order) until settled. On HELLO_OK, entries with
- * seq ≤ HWM are resolved (the server has them durably, or they are duplicates), and the rest are
- * re-sent in order with their original seq. The server dedupes by seq, so each awaited send is
- * stored exactly once.
+ * Every admitted frame sits in the send window (window.ts, seq order) until settled. On HELLO_OK,
+ * entries with seq ≤ HWM are resolved (the server has them durably, or they are duplicates), and
+ * the rest are re-sent in order with their original seq. The server dedupes by seq, so each
+ * awaited send is stored exactly once.
+ *
+ * This file is the session across attempts: phases, seqs, settling, reconnect and backoff. One
+ * attempt's socket is connection.ts, what a frame holds is frames.ts, what HELLO says is
+ * handshake.ts: each reads without the others.
  */
-
-/** Errors after which reconnecting cannot help: the client fails and rejects everything pending. */
-export const PERMANENT_CODES: ReadonlySet<number> = new Set([
-  ErrorCode.BAD_MAGIC,
-  ErrorCode.UNSUPPORTED_VERSION,
-  ErrorCode.FRAME_TOO_LARGE,
-  ErrorCode.AUTH_REQUIRED,
-  ErrorCode.AUTH_FAILED,
-  ErrorCode.SUPERSEDED,
-  ErrorCode.UNSUPPORTED_TYPE,
-  ErrorCode.BAD_FRAME,
-])
-
-export interface SendOptions {
-  /** Producer timestamp, µs since the epoch; 0 (default) lets the server stamp it. A bigint for any u64. */
-  ts?: number | bigint
-}
-
-export interface BatchOptions {
-  /** zstd-compress the batch when the server offers zstd. Default false. */
-  compress?: boolean
-}
-
-export interface ClientStats {
-  /** Frames admitted and not yet settled (sent or waiting to be re-sent). */
-  inFlight: number
-  /** Frames resolved by ACK or by a resuming HELLO_OK. */
-  acked: number
-  nacked: number
-  /** Successful re-handshakes after the first. */
-  reconnects: number
-  /** Frames re-sent after a reconnect. */
-  resent: number
-  /** Senders waiting for a window slot. */
-  waiting: number
-  connected: boolean
-}
-
-export interface ConnectedInfo {
-  session: string
-  hwm: bigint
-  mac: boolean
-  scopes: string[]
-  welcome: Welcome
-}
 
 type Phase = 'idle' | 'welcome' | 'hello' | 'ready'
 
 export class Client extends EventEmitter {
   #o: ResolvedOptions
-  #socket: Socket | null = null
-  #decoder: FrameDecoder | null = null
+  #conn: Connection | null = null
+  // The latest attempt's connection, kept past its end: connect()'s timeout diagnoses it.
+  #lastAttempt: Connection | null = null
   #phase: Phase = 'idle'
   #welcome: Welcome | null = null
   #cnonce: Uint8Array | null = null
@@ -119,17 +69,10 @@ export class Client extends EventEmitter {
   #failed: Error | null = null
   #attempts = 0
   #retryTimer: NodeJS.Timeout | null = null
-  #handshakeTimer: NodeJS.Timeout | null = null
-  #heartbeat: NodeJS.Timeout | null = null
-  #lastRx = 0
-  #lastTx = 0
   #pingSeq = 0n
-  #corked = false
   #stats = { acked: 0, nacked: 0, reconnects: 0, resent: 0 }
   #firstReady: { resolve: () => void; reject: (e: Error) => void } | null = null
   #lastProblem: Error | undefined
-  // Whether the current attempt received any byte: silence hints at a TLS listener.
-  #gotBytes = false
 
   constructor(options: ConnectOptions) {
     super()
@@ -158,24 +101,12 @@ export class Client extends EventEmitter {
       if (ms !== undefined) {
         timer = setTimeout(() => {
           const o = this.#o
-          this.#fail(new MI_ERR_CLIENT_CONNECT_TIMEOUT(`${o.host}:${o.port}`, ms, this.#diagnose()))
+          const why = diagnose(this.#lastProblem, Boolean(o.tls), this.#lastAttempt?.gotBytes ?? false)
+          this.#fail(new MI_ERR_CLIENT_CONNECT_TIMEOUT(`${o.host}:${o.port}`, ms, why))
         }, ms)
       }
       this.#attempt()
     })
-  }
-
-  /** The last attempt's problem, with a hint for the usual causes (nothing listening, TLS mismatch). */
-  #diagnose(): string {
-    const last = this.#lastProblem
-    if (last === undefined) return 'no answer'
-    const text = last.message
-    if (/ECONNREFUSED/.test(text)) return `${text} (nothing is listening there: is the server running?)`
-    if (this.#o.tls && /wrong version number|packet length|EPROTO|ssl|tls/i.test(text))
-      return `${text} (the server did not speak TLS: is its listener plain? drop TLS)`
-    if (!this.#o.tls && !this.#gotBytes && /timed out|socket closed|ECONNRESET/.test(text))
-      return `${text} (no WELCOME from the server: is it a TLS listener? use TLS)`
-    return text
   }
 
   get stats(): ClientStats {
@@ -191,28 +122,9 @@ export class Client extends EventEmitter {
   send(stream: string, body: Uint8Array | string, opts?: SendOptions): Promise<bigint> {
     if (this.#closing || this.#failed) return Promise.reject(this.#failed ?? new MI_ERR_CLIENT_CLOSED())
     const bytes = typeof body === 'string' ? Buffer.from(body) : body
-    if (!isValidStreamName(stream)) {
-      return Promise.reject(
-        nackError(undefined, ErrorCode.BAD_PAYLOAD, `invalid stream name ${JSON.stringify(stream)}`),
-      )
-    }
     const ts = opts?.ts ?? 0
-    if (
-      typeof ts === 'bigint' ? ts < 0n || ts > 0xffff_ffff_ffff_ffffn : !Number.isSafeInteger(ts) || ts < 0
-    ) {
-      return Promise.reject(
-        nackError(
-          undefined,
-          ErrorCode.BAD_PAYLOAD,
-          'ts must be a u64: a safe non-negative integer or a bigint',
-        ),
-      )
-    }
-    if (recordSize(stream, bytes) > this.#maxFrame) {
-      return Promise.reject(
-        nackError(undefined, ErrorCode.FRAME_TOO_LARGE, `record exceeds max_frame ${this.#maxFrame}`),
-      )
-    }
+    const bad = checkRecord(stream, bytes, ts, this.#maxFrame)
+    if (bad) return Promise.reject(bad)
     const admit = (): Promise<bigint> => {
       const seq = this.#nextSeq++
       // Sized and sealed at admission: the MAC key may have changed while this send waited.
@@ -226,20 +138,9 @@ export class Client extends EventEmitter {
   /** Send records as one atomic BATCH frame (one seq). Resolves with the seq once ACKed. */
   sendBatch(records: readonly RecordInput[], opts?: BatchOptions): Promise<bigint> {
     if (this.#closing || this.#failed) return Promise.reject(this.#failed ?? new MI_ERR_CLIENT_CLOSED())
-    let payload: Buffer
-    let flags: number
-    try {
-      const compress = Boolean(opts?.compress) && this.#zstd
-      const plain = encodeBatch(records)
-      if (plain.payload.byteLength > this.#maxFrame) {
-        const code = compress ? ErrorCode.BAD_PAYLOAD : ErrorCode.FRAME_TOO_LARGE
-        return Promise.reject(nackError(undefined, code, `batch exceeds max_frame ${this.#maxFrame}`))
-      }
-      ;({ payload, flags } = compress ? encodeBatch(records, { compress: true }) : plain)
-    } catch (err) {
-      const code = err instanceof ProtocolError ? err.code : ErrorCode.BAD_PAYLOAD
-      return Promise.reject(nackError(undefined, code, (err as Error).message))
-    }
+    const encoded = batchPayload(records, Boolean(opts?.compress) && this.#zstd, this.#maxFrame)
+    if (encoded instanceof Error) return Promise.reject(encoded)
+    const { payload, flags } = encoded
     const admit = (): Promise<bigint> => {
       const seq = this.#nextSeq++
       return this.#admit(seq, encodeFrame(FrameType.BATCH, seq, payload, { flags, macKey: this.#macKey }))
@@ -266,15 +167,9 @@ export class Client extends EventEmitter {
       clearTimeout(timer)
     }
     this.#shutdown(new MI_ERR_CLIENT_CLOSED())
-    const s = this.#socket
+    const c = this.#conn
     this.#teardown()
-    if (s && !s.destroyed) {
-      await new Promise<void>((resolve) => {
-        s.once('close', () => resolve())
-        s.end()
-        setTimeout(() => s.destroy(), 1000).unref()
-      })
-    }
+    if (c) await c.end()
   }
 
   // ── settling ────────────────────────────────────────────────────────────────────────────────────
@@ -317,51 +212,19 @@ export class Client extends EventEmitter {
   #attempt(): void {
     this.#retryTimer = null
     if (this.#closing || this.#failed) return
-    const o = this.#o
-    // SNI must be a host name: Node deprecates (DEP0123) an IP address as servername.
-    const sni = isIP(o.host) === 0 ? { servername: o.host } : {}
-    const socket = o.tls
-      ? tlsConnect({ ...sni, ...o.tls, host: o.host, port: o.port })
-      : netConnect({ host: o.host, port: o.port })
-    this.#gotBytes = false
-    socket.setNoDelay(true)
-    this.#socket = socket
-    this.#decoder = new FrameDecoder({ maxFrame: DEFAULT_MAX_FRAME, role: 'client' })
+    const conn: Connection = new Connection(this.#o, {
+      frame: (type, seq, payload) => this.#onFrame(type, seq, payload),
+      lost: (err) => this.#lost(conn, err),
+      fatal: (err) => this.#fail(err),
+      ping: () =>
+        this.#conn?.write(
+          encodeFrame(FrameType.PING, ++this.#pingSeq, new Uint8Array(0), { macKey: this.#macKey }),
+        ),
+    })
+    this.#conn = conn
+    this.#lastAttempt = conn
     this.#phase = 'welcome'
     this.#macKey = null
-    this.#lastRx = Date.now()
-    this.#handshakeTimer = setTimeout(
-      () => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION('handshake timed out')),
-      o.handshakeTimeoutMs,
-    )
-    socket.on('data', (chunk: Buffer) => this.#onData(socket, chunk))
-    socket.on('error', (err) => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION(err.message, { cause: err })))
-    socket.on('close', () => this.#lost(socket, new MI_ERR_CLIENT_CONNECTION('socket closed')))
-  }
-
-  #onData(socket: Socket, chunk: Buffer): void {
-    if (socket !== this.#socket) return
-    this.#gotBytes = true
-    this.#lastRx = Date.now()
-    const dec = this.#decoder!
-    try {
-      dec.push(chunk)
-      for (let f = dec.next(); f !== null; f = dec.next()) {
-        this.#onFrame(f.type, f.seq, f.payload)
-        if (socket !== this.#socket) return
-      }
-    } catch (err) {
-      if (socket !== this.#socket) return
-      if (err instanceof ProtocolError && err.code === ErrorCode.UNSUPPORTED_VERSION) {
-        this.#fail(fatalError(err.code, err.message))
-        return
-      }
-      // A server speaking garbage may be mid-restart or behind a bad proxy: treat as a lost connection.
-      this.#lost(
-        socket,
-        new MI_ERR_CLIENT_CONNECTION(`protocol error from server: ${(err as Error).message}`, { cause: err }),
-      )
-    }
   }
 
   #onFrame(type: number, seq: bigint, payload: Uint8Array): void {
@@ -375,7 +238,7 @@ export class Client extends EventEmitter {
         return
       }
       case FrameType.PING:
-        this.#writeRaw(encodeFrame(FrameType.PONG, seq, payload, { macKey: this.#macKey }))
+        this.#conn?.write(encodeFrame(FrameType.PONG, seq, payload, { macKey: this.#macKey }))
         return
       case FrameType.PONG:
         return
@@ -384,7 +247,7 @@ export class Client extends EventEmitter {
         // Only permanent codes are MI_ERR_CLIENT_FATAL; a transient one (SHUTTING_DOWN, …) is a
         // connection loss the client resumes from, and says so in its code.
         if (PERMANENT_CODES.has(code)) this.#fail(fatalError(code, message))
-        else this.#lost(this.#socket!, transientError(code, message))
+        else this.#lost(this.#conn!, transientError(code, message))
         return
       }
       case FrameType.WELCOME:
@@ -399,40 +262,22 @@ export class Client extends EventEmitter {
   }
 
   #onWelcome(w: Welcome): void {
-    const o = this.#o
     this.#welcome = w
-    const hello: Hello = {
-      module: o.module,
-      method: o.token !== undefined ? 'token' : 'hmac',
-      client: o.clientName,
-    }
-    if (o.core !== undefined) hello.core = o.core
-    if (o.fingerprint !== undefined) hello.fingerprint = o.fingerprint
-    if (o.token !== undefined) {
-      hello.token = o.token
-    } else {
-      this.#cnonce = randomBytes(16)
-      hello.cnonce = this.#cnonce
-      hello.proof = hmacProof(o.hmacKey!, w.nonce, this.#cnonce, o.module)
-      hello.mac = o.mac
-    }
+    const hello = helloFor(this.#o, w)
+    if (hello.cnonce !== undefined) this.#cnonce = hello.cnonce
     this.#phase = 'hello'
-    this.#writeRaw(encodeHello(hello))
+    this.#conn?.write(encodeHello(hello))
   }
 
   #onHelloOk(hwm: bigint, payload: Uint8Array): void {
     const ok = decodeHelloOk(payload)
     const w = this.#welcome!
-    clearTimeout(this.#handshakeTimer!)
-    this.#handshakeTimer = null
+    const conn = this.#conn!
+    conn.handshakeDone()
     if (ok.mac) {
-      if (!this.#o.hmacKey)
-        throw new ProtocolError(ErrorCode.BAD_PAYLOAD, 'MAC session without an hmac key', undefined, {
-          fatal: true,
-        })
-      this.#macKey = sessionKey(this.#o.hmacKey, w.nonce, this.#cnonce!)
+      this.#macKey = macKeyFor(this.#o.hmacKey, w, this.#cnonce!)
       // HELLO_OK itself carried a CRC; every frame after it carries a MAC.
-      this.#decoder!.setMacKey(this.#macKey)
+      conn.setMacKey(this.#macKey)
     }
     this.#maxFrame = w.max_frame
     this.#zstd = w.compression.includes('zstd')
@@ -446,7 +291,7 @@ export class Client extends EventEmitter {
     this.#settleUpTo(hwm)
     // Re-send the rest in order, with their original seqs.
     for (const e of this.#window.unsettled()) this.#write(e)
-    this.#startHeartbeat(w.heartbeat_ms)
+    conn.startHeartbeat(w.heartbeat_ms)
     this.#log('info', { session: ok.session, hwm, mac: ok.mac }, 'MIP/1 session ready')
     this.emit('connected', {
       session: ok.session,
@@ -459,8 +304,8 @@ export class Client extends EventEmitter {
     this.#firstReady = null
   }
 
-  #lost(socket: Socket, err: Error): void {
-    if (socket !== this.#socket) return
+  #lost(conn: Connection, err: Error): void {
+    if (conn !== this.#conn) return
     this.#lastProblem = err
     const wasReady = this.#phase === 'ready'
     this.#teardown()
@@ -481,35 +326,12 @@ export class Client extends EventEmitter {
   }
 
   #teardown(): void {
-    const s = this.#socket
-    this.#socket = null
-    this.#decoder = null
+    const c = this.#conn
+    this.#conn = null
     this.#phase = 'idle'
-    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer)
-    if (this.#heartbeat) clearInterval(this.#heartbeat)
     if (this.#retryTimer && (this.#closing || this.#failed)) clearTimeout(this.#retryTimer)
-    this.#handshakeTimer = null
-    this.#heartbeat = null
-    if (s && !s.destroyed && !this.#closing) s.destroy()
-  }
-
-  #startHeartbeat(heartbeatMs: number): void {
-    this.#lastTx = Date.now()
-    this.#heartbeat = setInterval(() => {
-      const now = Date.now()
-      const s = this.#socket
-      if (!s) return
-      if (now - this.#lastRx > 3 * heartbeatMs) {
-        this.#lost(s, new MI_ERR_CLIENT_CONNECTION(`no frame from the server for ${now - this.#lastRx} ms`))
-        return
-      }
-      if (now - this.#lastTx >= heartbeatMs) {
-        this.#writeRaw(
-          encodeFrame(FrameType.PING, ++this.#pingSeq, new Uint8Array(0), { macKey: this.#macKey }),
-        )
-      }
-    }, heartbeatMs)
-    this.#heartbeat.unref()
+    // Closing leaves the socket open: close() ends it once written frames are out.
+    c?.drop(!this.#closing)
   }
 
   // ── writing ─────────────────────────────────────────────────────────────────────────────────────
@@ -521,23 +343,7 @@ export class Client extends EventEmitter {
       e.frame = reseal(e.frame, this.#macKey)
       e.sealed = this.#sessionId
     }
-    this.#writeRaw(e.frame)
-  }
-
-  #writeRaw(buf: Buffer): void {
-    const s = this.#socket
-    if (!s) return
-    this.#lastTx = Date.now()
-    // Cork for the rest of this tick: a burst of sends goes out in one write syscall.
-    if (!this.#corked) {
-      this.#corked = true
-      s.cork()
-      process.nextTick(() => {
-        this.#corked = false
-        s.uncork()
-      })
-    }
-    s.write(buf)
+    this.#conn?.write(e.frame)
   }
 
   #emitError(err: Error): void {
@@ -549,18 +355,6 @@ export class Client extends EventEmitter {
     const fn = this.#o.logger[level]
     if (fn) fn.call(this.#o.logger, { module: this.#o.module, ...obj }, msg)
   }
-}
-
-/** Rewrite a frame's MAC flag and trailer for the current session (in place when the size fits). */
-function reseal(frame: Buffer, macKey: Uint8Array | null): Buffer {
-  const len = frame.readUInt32BE(8)
-  const want = frameSize(len, macKey !== null)
-  const out = want === frame.length ? frame : Buffer.allocUnsafe(want)
-  if (out !== frame) frame.copy(out, 0, 0, HEADER_BYTES + len)
-  const flags = out.readUInt16BE(4)
-  out.writeUInt16BE(macKey ? flags | Flags.MAC : flags & ~Flags.MAC, 4)
-  writeTrailer(out, 0, len, macKey)
-  return out
 }
 
 /** Open a client and resolve once its first session is ready (HELLO_OK received). */

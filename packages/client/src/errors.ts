@@ -1,5 +1,5 @@
 import { type CodedError, createError } from '@module-ingest/errors'
-import { errorName } from '@module-ingest/protocol'
+import { ErrorCode, errorName } from '@module-ingest/protocol'
 
 // Options
 export const MI_ERR_CLIENT_OPT_INVALID = createError<[string, string]>(
@@ -71,3 +71,15 @@ export function fatalError(code: number, message: string): WireCodedError {
   const name = errorName(code)
   return Object.assign(new MI_ERR_CLIENT_FATAL(name, code, message), { wireCode: code, wireName: name })
 }
+
+/** Errors after which reconnecting cannot help: the client fails and rejects everything pending. */
+export const PERMANENT_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.BAD_MAGIC,
+  ErrorCode.UNSUPPORTED_VERSION,
+  ErrorCode.FRAME_TOO_LARGE,
+  ErrorCode.AUTH_REQUIRED,
+  ErrorCode.AUTH_FAILED,
+  ErrorCode.SUPERSEDED,
+  ErrorCode.UNSUPPORTED_TYPE,
+  ErrorCode.BAD_FRAME,
+])

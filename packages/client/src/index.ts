@@ -1,5 +1,4 @@
-export type { BatchOptions, ClientStats, ConnectedInfo, SendOptions } from './client.ts'
-export { Client, connect, PERMANENT_CODES } from './client.ts'
+export { Client, connect } from './client.ts'
 export type { WireCodedError } from './errors.ts'
 export {
   MI_ERR_CLIENT_CLOSED,
@@ -9,7 +8,9 @@ export {
   MI_ERR_CLIENT_GAVE_UP,
   MI_ERR_CLIENT_NACK,
   MI_ERR_CLIENT_OPT_INVALID,
+  PERMANENT_CODES,
 } from './errors.ts'
 export type { KvEntry, KvNamespace, KvOptions, WriteOptions, WriteResult } from './kv.ts'
 export { createKv, KvTxn, typed } from './kv.ts'
 export type { ConnectOptions, Logger, ReconnectOptions } from './options.ts'
+export type { BatchOptions, ClientStats, ConnectedInfo, SendOptions } from './types.ts'
