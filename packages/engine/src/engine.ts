@@ -36,6 +36,7 @@ import {
 import { type Listener, listen } from './listener.ts'
 import type { ParserCommand, ParserEvent, WriterEvent } from './messages.ts'
 import type { ParserControl, ParserInit } from './parser/worker.ts'
+import { type EngineStats, startMetrics } from './stats.ts'
 import { describe, type Spawned, spawn, untilReady } from './threads.ts'
 import type { WriterControl, WriterInit } from './writer/worker.ts'
 
@@ -81,14 +82,6 @@ export interface Engine {
   stopIngest(): Promise<void>
   /** Second half (runs stopIngest() first if needed): sync and close the log, end every worker. */
   close(): Promise<void>
-}
-
-export interface EngineStats {
-  connections: ReturnType<Connections['stats']>
-  parsers: Array<Awaited<ReturnType<ParserControl['stats']>>>
-  writer: Awaited<ReturnType<WriterControl['stats']>>
-  logAvailable: boolean
-  metrics: ReturnType<Metrics['summary']>
 }
 
 export interface EngineOptions {
@@ -359,48 +352,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       logger.error({ event: 'AuthCredentialsReloadError', err: err.message }, 'credentials not reloaded'),
   )
 
-  // Metrics: this thread's own, plus worker snapshots pulled once a second.
-  metrics.gauge('mi_connections', 'Open client connections', { collect: (g) => g.set(connections.size) })
-  metrics.gauge('mi_connections_waiting_share', 'Connections paused until their inbound ring share frees', {
-    collect: (g) => g.set(connections.waitingForShare()),
-  })
-  const ringUsed = metrics.gauge('mi_ring_used_bytes', 'Bytes waiting in each ring', {
-    labels: ['ring', 'parser'],
-  })
-  const logBytes = metrics.gauge('mi_log_bytes', 'Bytes of log segments on disk')
-  const oldest = metrics.gauge('mi_log_oldest_record_age_seconds', 'Age of the oldest record kept')
-  const rate = metrics.gauge('mi_ingest_records_per_second', 'Records appended per second (last interval)')
-  const byteRate = metrics.gauge('mi_ingest_bytes_per_second', 'Log bytes written per second (last interval)')
-  const damaged = metrics.gauge(
-    'mi_log_damaged_ranges',
-    'Damaged log ranges found since start (readers skip them)',
-  )
-  let last = { at: performance.now(), records: 0, bytes: 0 }
-  const pull = async () => {
-    const [w, ...ps] = await Promise.all([writer.control.stats(), ...parserControls.map((c) => c.stats())])
-    metrics.mergeFrom('writer', w.metrics)
-    for (const [i, p] of ps.entries()) {
-      metrics.mergeFrom(`parser-${i}`, p.metrics)
-      ringUsed.set({ ring: 'inbound', parser: String(i) }, p.inboundRingUsedBytes)
-      ringUsed.set({ ring: 'writer', parser: String(i) }, w.writerRingUsedBytes[i] ?? 0)
-    }
-    for (const [i, used] of connections.stats().outboundRingUsedBytes.entries()) {
-      ringUsed.set({ ring: 'outbound', parser: String(i) }, used)
-    }
-    logBytes.set(w.log.bytesOnDisk)
-    damaged.set(w.log.damage.damagedRanges)
-    if (w.log.oldestRecordTsUs) oldest.set(Math.max(0, Date.now() / 1000 - w.log.oldestRecordTsUs / 1e6))
-    const now = { at: performance.now(), records: w.log.committedRecords, bytes: w.log.committedBytes }
-    const dt = (now.at - last.at) / 1000
-    if (dt > 0.2) {
-      rate.set(Math.round((now.records - last.records) / dt))
-      byteRate.set(Math.round((now.bytes - last.bytes) / dt))
-      last = now
-    }
-    return { w, ps }
-  }
-  const puller = setInterval(() => void pull().catch(() => {}), 1000)
-  puller.unref()
+  const { pull, puller } = startMetrics(metrics, writer, parserControls, connections)
 
   let listener: Listener | null = null
   let address: { host: string; port: number } | null = null
