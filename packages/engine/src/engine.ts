@@ -21,7 +21,6 @@ import type { ServerConfig } from '@module-ingest/config'
 import { watchDurable } from '@module-ingest/log/durable-signal'
 import type { PackedRecords } from '@module-ingest/log/packed'
 import { ErrorCode } from '@module-ingest/protocol'
-import { createDoorbell, createRing } from '@module-ingest/ring'
 import { type Logger, Metrics } from '@module-ingest/telemetry'
 import { ClaimCoordinator } from './claims.ts'
 import { Connections } from './connections.ts'
@@ -30,15 +29,13 @@ import {
   MI_ERR_ENGINE_LOG_OPEN,
   MI_ERR_ENGINE_STATE,
   MI_ERR_ENGINE_WORKER_EXITED,
-  MI_ERR_ENGINE_WORKER_START,
   unknownMessage,
 } from './errors.ts'
 import { type Listener, listen } from './listener.ts'
 import type { ParserCommand, ParserEvent, WriterEvent } from './messages.ts'
-import type { ParserControl, ParserInit } from './parser/worker.ts'
+import { startThreads } from './start-threads.ts'
 import { type EngineStats, startMetrics } from './stats.ts'
-import { describe, type Spawned, spawn, untilReady } from './threads.ts'
-import type { WriterControl, WriterInit } from './writer/worker.ts'
+import { describe } from './threads.ts'
 
 export interface Engine {
   /** Where MIP/1 clients connect; null until listen(). */
@@ -97,9 +94,6 @@ export interface EngineOptions {
   onFatal?: (err: Error) => void
 }
 
-const PARSER_URL = new URL('./parser/worker.ts', import.meta.url)
-const WRITER_URL = new URL('./writer/worker.ts', import.meta.url)
-
 /**
  * Open the log and start the writer and parser threads. Rejects with a coded error (and leaves no
  * thread behind) when any of them cannot start: MI_ERR_ENGINE_LOG_OPEN names the log's own error.
@@ -115,103 +109,14 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   const credentials = await CredentialStore.load(credentialsFile)
   for (const w of credentials.warnings) logger.warn({ event: 'AuthCredentialsWarning' }, w)
 
-  const parsers = config.workers.parsers
-  const mainDoorbell = createDoorbell()
-  const writerDoorbell = createDoorbell()
-  const acks = new SharedArrayBuffer(4 * parsers)
-  const lost = new SharedArrayBuffer(4 * parsers)
-  const lanes = Array.from({ length: parsers }, () => ({
-    inbound: createRing(config.ring.inboundBytes),
-    outbound: createRing(config.ring.outboundBytes),
-    toWriter: createRing(config.ring.toWriterBytes),
-    doorbell: createDoorbell(),
-  }))
-
-  const threads: Array<Spawned<unknown>> = []
-  const abort = async (err: Error): Promise<never> => {
-    credentials.close()
-    await Promise.all(threads.map((t) => t.worker.terminate()))
-    throw err
-  }
-
-  // Writer first: it runs recovery, and parsers must not accept frames before the log is open.
-  const writer = spawn<WriterControl>(
-    WRITER_URL,
-    'writer',
-    (control) =>
-      ({
-        logDir,
-        // The whole log table (packages/log/src/options.ts), as validated by the config.
-        log: {
-          ...config.log,
-          retention: { ...config.log.retention, protectGroups: options.protectGroups ?? [] },
-        },
-        rings: lanes.map((l) => l.toWriter),
-        doorbell: writerDoorbell,
-        parserDoorbells: lanes.map((l) => l.doorbell),
-        acks,
-        lost,
-        control,
-      }) satisfies WriterInit,
-    { mb: config.workers.writerHeapMb, key: 'workers.writerHeapMb' },
-    writerDoorbell,
+  const { parsers, mainDoorbell, lanes, threads, writer, durableSignal, parserThreads } = await startThreads(
+    config,
+    options,
+    logDir,
+    credentialsFile,
+    credentials,
   )
-  threads.push(writer)
-  let durableSignal: Int32Array
-  try {
-    await untilReady(writer, writer.control.stats()) // resolves once the log is open (recovery done)
-    // The log's own signal, shared with this thread: the one way in-process readers learn of commits.
-    durableSignal = await untilReady(writer, writer.control.durableSignal())
-  } catch (err) {
-    return abort(new MI_ERR_ENGINE_LOG_OPEN(logDir, describe(err), logDir, { cause: err }))
-  }
-
   const { limits } = config
-  const parserThreads = lanes.map((lane, i) =>
-    spawn<ParserControl>(
-      PARSER_URL,
-      `parser-${i}`,
-      (control) =>
-        ({
-          index: i,
-          inbound: lane.inbound,
-          outbound: lane.outbound,
-          toWriter: lane.toWriter,
-          doorbell: lane.doorbell,
-          writerDoorbell,
-          mainDoorbell,
-          acks,
-          lost,
-          limits: {
-            maxFrame: limits.maxFrameBytes,
-            heartbeatMs: limits.heartbeatMs,
-            serverName: serverName(config),
-            moduleBytesPerSec: limits.moduleBytesPerSec ?? 0,
-            moduleMsgsPerSec: limits.moduleMsgsPerSec ?? 0,
-            partialFrameBudgetBytes: Math.floor(limits.memoryBudgetBytes / 2 / parsers),
-            failedHandshakesPerMinute: limits.failedHandshakesPerMinute,
-          },
-          idleTimeoutMs: 3 * limits.heartbeatMs,
-          handshakeTimeoutMs: limits.handshakeTimeoutMs,
-          credentialsFile,
-          control,
-        }) satisfies ParserInit,
-      { mb: config.workers.parserHeapMb, key: 'workers.parserHeapMb' },
-      lane.doorbell,
-    ),
-  )
-  threads.push(...parserThreads)
-  try {
-    await Promise.all(
-      parserThreads.map((p) =>
-        untilReady(p, p.control.stats()).catch((err: unknown) => {
-          throw new MI_ERR_ENGINE_WORKER_START(p.name, describe(err), { cause: err })
-        }),
-      ),
-    )
-  } catch (err) {
-    return abort(err as Error)
-  }
   const parserControls = parserThreads.map((p) => p.control)
 
   let logAvailable = true
@@ -431,12 +336,4 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       return closing
     },
   }
-}
-
-function serverName(config: ServerConfig): string {
-  const flush =
-    config.log.flush === 'always'
-      ? 'durable=fdatasync'
-      : `durable=${config.log.flush} (weaker than fdatasync)`
-  return `module-ingest/0.1 ${flush}`
 }
