@@ -21,7 +21,6 @@ import type { ServerConfig } from '@module-ingest/config'
 import { watchDurable } from '@module-ingest/log/durable-signal'
 import type { PackedRecords } from '@module-ingest/log/packed'
 import { ErrorCode } from '@module-ingest/protocol'
-import { createDoorbell, createRing } from '@module-ingest/ring'
 import { type Logger, Metrics } from '@module-ingest/telemetry'
 import { ClaimCoordinator } from './claims.ts'
 import { Connections } from './connections.ts'
@@ -30,14 +29,13 @@ import {
   MI_ERR_ENGINE_LOG_OPEN,
   MI_ERR_ENGINE_STATE,
   MI_ERR_ENGINE_WORKER_EXITED,
-  MI_ERR_ENGINE_WORKER_START,
   unknownMessage,
 } from './errors.ts'
 import { type Listener, listen } from './listener.ts'
 import type { ParserCommand, ParserEvent, WriterEvent } from './messages.ts'
-import type { ParserControl, ParserInit } from './parser/worker.ts'
-import { describe, type Spawned, spawn, untilReady } from './threads.ts'
-import type { WriterControl, WriterInit } from './writer/worker.ts'
+import { startThreads } from './start-threads.ts'
+import { type EngineStats, startMetrics } from './stats.ts'
+import { describe } from './threads.ts'
 
 export interface Engine {
   /** Where MIP/1 clients connect; null until listen(). */
@@ -83,14 +81,6 @@ export interface Engine {
   close(): Promise<void>
 }
 
-export interface EngineStats {
-  connections: ReturnType<Connections['stats']>
-  parsers: Array<Awaited<ReturnType<ParserControl['stats']>>>
-  writer: Awaited<ReturnType<WriterControl['stats']>>
-  logAvailable: boolean
-  metrics: ReturnType<Metrics['summary']>
-}
-
 export interface EngineOptions {
   logger: Logger
   /** Default: a new registry. */
@@ -103,9 +93,6 @@ export interface EngineOptions {
    */
   onFatal?: (err: Error) => void
 }
-
-const PARSER_URL = new URL('./parser/worker.ts', import.meta.url)
-const WRITER_URL = new URL('./writer/worker.ts', import.meta.url)
 
 /**
  * Open the log and start the writer and parser threads. Rejects with a coded error (and leaves no
@@ -122,103 +109,14 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
   const credentials = await CredentialStore.load(credentialsFile)
   for (const w of credentials.warnings) logger.warn({ event: 'AuthCredentialsWarning' }, w)
 
-  const parsers = config.workers.parsers
-  const mainDoorbell = createDoorbell()
-  const writerDoorbell = createDoorbell()
-  const acks = new SharedArrayBuffer(4 * parsers)
-  const lost = new SharedArrayBuffer(4 * parsers)
-  const lanes = Array.from({ length: parsers }, () => ({
-    inbound: createRing(config.ring.inboundBytes),
-    outbound: createRing(config.ring.outboundBytes),
-    toWriter: createRing(config.ring.toWriterBytes),
-    doorbell: createDoorbell(),
-  }))
-
-  const threads: Array<Spawned<unknown>> = []
-  const abort = async (err: Error): Promise<never> => {
-    credentials.close()
-    await Promise.all(threads.map((t) => t.worker.terminate()))
-    throw err
-  }
-
-  // Writer first: it runs recovery, and parsers must not accept frames before the log is open.
-  const writer = spawn<WriterControl>(
-    WRITER_URL,
-    'writer',
-    (control) =>
-      ({
-        logDir,
-        // The whole log table (packages/log/src/options.ts), as validated by the config.
-        log: {
-          ...config.log,
-          retention: { ...config.log.retention, protectGroups: options.protectGroups ?? [] },
-        },
-        rings: lanes.map((l) => l.toWriter),
-        doorbell: writerDoorbell,
-        parserDoorbells: lanes.map((l) => l.doorbell),
-        acks,
-        lost,
-        control,
-      }) satisfies WriterInit,
-    { mb: config.workers.writerHeapMb, key: 'workers.writerHeapMb' },
-    writerDoorbell,
+  const { parsers, mainDoorbell, lanes, threads, writer, durableSignal, parserThreads } = await startThreads(
+    config,
+    options,
+    logDir,
+    credentialsFile,
+    credentials,
   )
-  threads.push(writer)
-  let durableSignal: Int32Array
-  try {
-    await untilReady(writer, writer.control.stats()) // resolves once the log is open (recovery done)
-    // The log's own signal, shared with this thread: the one way in-process readers learn of commits.
-    durableSignal = await untilReady(writer, writer.control.durableSignal())
-  } catch (err) {
-    return abort(new MI_ERR_ENGINE_LOG_OPEN(logDir, describe(err), logDir, { cause: err }))
-  }
-
   const { limits } = config
-  const parserThreads = lanes.map((lane, i) =>
-    spawn<ParserControl>(
-      PARSER_URL,
-      `parser-${i}`,
-      (control) =>
-        ({
-          index: i,
-          inbound: lane.inbound,
-          outbound: lane.outbound,
-          toWriter: lane.toWriter,
-          doorbell: lane.doorbell,
-          writerDoorbell,
-          mainDoorbell,
-          acks,
-          lost,
-          limits: {
-            maxFrame: limits.maxFrameBytes,
-            heartbeatMs: limits.heartbeatMs,
-            serverName: serverName(config),
-            moduleBytesPerSec: limits.moduleBytesPerSec ?? 0,
-            moduleMsgsPerSec: limits.moduleMsgsPerSec ?? 0,
-            partialFrameBudgetBytes: Math.floor(limits.memoryBudgetBytes / 2 / parsers),
-            failedHandshakesPerMinute: limits.failedHandshakesPerMinute,
-          },
-          idleTimeoutMs: 3 * limits.heartbeatMs,
-          handshakeTimeoutMs: limits.handshakeTimeoutMs,
-          credentialsFile,
-          control,
-        }) satisfies ParserInit,
-      { mb: config.workers.parserHeapMb, key: 'workers.parserHeapMb' },
-      lane.doorbell,
-    ),
-  )
-  threads.push(...parserThreads)
-  try {
-    await Promise.all(
-      parserThreads.map((p) =>
-        untilReady(p, p.control.stats()).catch((err: unknown) => {
-          throw new MI_ERR_ENGINE_WORKER_START(p.name, describe(err), { cause: err })
-        }),
-      ),
-    )
-  } catch (err) {
-    return abort(err as Error)
-  }
   const parserControls = parserThreads.map((p) => p.control)
 
   let logAvailable = true
@@ -359,48 +257,7 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       logger.error({ event: 'AuthCredentialsReloadError', err: err.message }, 'credentials not reloaded'),
   )
 
-  // Metrics: this thread's own, plus worker snapshots pulled once a second.
-  metrics.gauge('mi_connections', 'Open client connections', { collect: (g) => g.set(connections.size) })
-  metrics.gauge('mi_connections_waiting_share', 'Connections paused until their inbound ring share frees', {
-    collect: (g) => g.set(connections.waitingForShare()),
-  })
-  const ringUsed = metrics.gauge('mi_ring_used_bytes', 'Bytes waiting in each ring', {
-    labels: ['ring', 'parser'],
-  })
-  const logBytes = metrics.gauge('mi_log_bytes', 'Bytes of log segments on disk')
-  const oldest = metrics.gauge('mi_log_oldest_record_age_seconds', 'Age of the oldest record kept')
-  const rate = metrics.gauge('mi_ingest_records_per_second', 'Records appended per second (last interval)')
-  const byteRate = metrics.gauge('mi_ingest_bytes_per_second', 'Log bytes written per second (last interval)')
-  const damaged = metrics.gauge(
-    'mi_log_damaged_ranges',
-    'Damaged log ranges found since start (readers skip them)',
-  )
-  let last = { at: performance.now(), records: 0, bytes: 0 }
-  const pull = async () => {
-    const [w, ...ps] = await Promise.all([writer.control.stats(), ...parserControls.map((c) => c.stats())])
-    metrics.mergeFrom('writer', w.metrics)
-    for (const [i, p] of ps.entries()) {
-      metrics.mergeFrom(`parser-${i}`, p.metrics)
-      ringUsed.set({ ring: 'inbound', parser: String(i) }, p.inboundRingUsedBytes)
-      ringUsed.set({ ring: 'writer', parser: String(i) }, w.writerRingUsedBytes[i] ?? 0)
-    }
-    for (const [i, used] of connections.stats().outboundRingUsedBytes.entries()) {
-      ringUsed.set({ ring: 'outbound', parser: String(i) }, used)
-    }
-    logBytes.set(w.log.bytesOnDisk)
-    damaged.set(w.log.damage.damagedRanges)
-    if (w.log.oldestRecordTsUs) oldest.set(Math.max(0, Date.now() / 1000 - w.log.oldestRecordTsUs / 1e6))
-    const now = { at: performance.now(), records: w.log.committedRecords, bytes: w.log.committedBytes }
-    const dt = (now.at - last.at) / 1000
-    if (dt > 0.2) {
-      rate.set(Math.round((now.records - last.records) / dt))
-      byteRate.set(Math.round((now.bytes - last.bytes) / dt))
-      last = now
-    }
-    return { w, ps }
-  }
-  const puller = setInterval(() => void pull().catch(() => {}), 1000)
-  puller.unref()
+  const { pull, puller } = startMetrics(metrics, writer, parserControls, connections)
 
   let listener: Listener | null = null
   let address: { host: string; port: number } | null = null
@@ -479,12 +336,4 @@ export async function startEngine(config: ServerConfig, options: EngineOptions):
       return closing
     },
   }
-}
-
-function serverName(config: ServerConfig): string {
-  const flush =
-    config.log.flush === 'always'
-      ? 'durable=fdatasync'
-      : `durable=${config.log.flush} (weaker than fdatasync)`
-  return `module-ingest/0.1 ${flush}`
 }

@@ -1,5 +1,5 @@
 // The public surface of @module-ingest/engine: re-exports only.
-export type { Engine, EngineOptions, EngineStats } from './engine.ts'
+export type { Engine, EngineOptions } from './engine.ts'
 export { startEngine } from './engine.ts'
 export {
   MI_ERR_ENGINE_LISTEN_FAILED,
@@ -9,3 +9,4 @@ export {
   MI_ERR_ENGINE_WORKER_EXITED,
   MI_ERR_ENGINE_WORKER_START,
 } from './errors.ts'
+export type { EngineStats } from './stats.ts'
