@@ -20,7 +20,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { agentGet, fetchGet, sdkGet } from './scenarios/kv-get.ts'
-import { preloadRedis, startKvServer } from './scenarios/sub-kv.ts'
+import { preloadRedis, startKvServer } from './scenarios/kv-setup.ts'
 import { startRedis } from './targets/peers.ts'
 
 const KEYS = Number(process.env.KEYS ?? 10_000)

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { schedDelta, threadSched } from './procs.ts'
-import { startKvServer } from './scenarios/sub-kv.ts'
+import { startKvServer } from './scenarios/kv-setup.ts'
 
 const KEYS = Number(process.env.KEYS ?? 10_000)
 const GETS = Number(process.env.GETS ?? 5000)

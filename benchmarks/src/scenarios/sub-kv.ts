@@ -27,19 +27,18 @@
  */
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { connect } from '@module-ingest/client'
-import { encodeOp, streamOf } from '@module-ingest/kv-protocol'
+import { streamOf } from '@module-ingest/kv-protocol'
 import { Redis } from 'ioredis'
 import type { BodySpec } from '../load/bodies.ts'
 import { emptyRow, type MeasureWindow, measureTarget, type UnderTest } from '../measure.ts'
 import { schedDelta, type ThreadSched, threadSched } from '../procs.ts'
 import type { Row, RunContext, Scenario, TargetName } from '../scenario.ts'
-import { type OursServer, type SubscriberEntry, startOurs } from '../targets/ours.ts'
+import type { OursServer } from '../targets/ours.ts'
 import { type KvGet, kSdkClient, sdkGet } from './kv-get.ts'
 import type { QuietPlan, QuietResult } from './kv-quiet-client.ts'
+import { keyOf, kKvEntry, kNs, preloadOurs, preloadRedis } from './kv-setup.ts'
 import {
   againstIngestOnly,
   catchUpMs,
@@ -50,85 +49,8 @@ import {
   watchSubscriber,
 } from './sub-common.ts'
 
-const kNs = 'bench'
 const kConnections = 16
-const kChunk = 500
 
-const value = (i: number) => ({ temp: i % 100, fw: '1.2.3' })
-const keyOf = (i: number) => `device-${i}`
-
-/**
- * The scenario's `kv` entry: every namespace, the store in the data dir. Deliveries take the
- * plugin's own default (up to 20,000 sets, 4 MiB: packages/kv/src/subscriber.ts says why); a
- * partial one waits 20 ms, not the runtime's 200.
- */
-export const kKvEntry: SubscriberEntry = {
-  name: 'kv',
-  use: 'kv',
-  streams: ['kv.*'],
-  // maxRecords / maxBytes: the plugin's declared default (50,000 / 8 MiB) applies.
-  batch: { maxWaitMs: 20 },
-  options: { path: 'kv.sqlite' },
-}
-
-/** Load keys 0…n-1 through MIP/1 (transactions of 500 sets, 16 in flight), then wait until applied. */
-/** A server with the kv subscriber on `<dir>/data` (flush always, HTTP reads), `keys` keys preloaded. */
-export async function startKvServer(dir: string, keys: number): Promise<OursServer> {
-  const server = await startOurs({
-    dataDir: join(dir, 'data'),
-    flush: 'always',
-    http: true,
-    subscribers: [kKvEntry],
-  })
-  try {
-    await preloadOurs(server, keys)
-  } catch (err) {
-    await server.kill()
-    throw err
-  }
-  return server
-}
-
-export async function preloadOurs(server: OursServer, n: number): Promise<void> {
-  const client = await connect({ port: server.port, module: 'bench-preload', auth: { token: server.token } })
-  try {
-    const pending: Promise<unknown>[] = []
-    for (let i = 0; i < n; i += kChunk) {
-      const size = Math.min(kChunk, n - i)
-      const records = Array.from({ length: size }, (_, k) => ({
-        stream: streamOf(kNs),
-        body: encodeOp({ op: 'set', key: keyOf(i + k), value: { type: 'json', value: value(i + k) } }, size),
-      }))
-      pending.push(client.sendBatch(records))
-      if (pending.length >= 16) await pending.shift()
-    }
-    await Promise.all(pending)
-  } finally {
-    await client.close()
-  }
-  for (;;) {
-    const s = (await server.stats()).subscribers?.find((x) => x.name === 'kv')
-    if (s && s.lagRecords === 0 && s.delivered >= n) return
-    if (s?.state === 'failed') throw new Error(`kv subscriber failed: ${s.lastError?.message}`)
-    await sleep(100)
-  }
-}
-
-export async function preloadRedis(port: number, n: number): Promise<void> {
-  const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 })
-  await r.connect()
-  try {
-    for (let i = 0; i < n; i += kChunk) {
-      const p = r.pipeline()
-      for (let k = i; k < Math.min(n, i + kChunk); k++) p.set(keyOf(k), JSON.stringify(value(k)))
-      await p.exec()
-    }
-  } finally {
-    r.disconnect()
-  }
-}
-
-/** Reads of random keys back to back until stopped; latencies of those started inside the window. */
 /** Gets per second during the load, both targets (0: back to back). */
 const kGetRate = Number(process.env.MI_BENCH_KV_GET_RATE ?? 2000)
 
