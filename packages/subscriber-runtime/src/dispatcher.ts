@@ -10,8 +10,8 @@
  *                        ▼
  *                   reader.groups.commit(group, nextLsn)
  *
- * This file: the read loop, offsets and commits, the subscriber's state and its lifecycle
- * (start, pause/resume, stats, until, close).
+ * This file: the read loop, the subscriber's state and its lifecycle (start, pause/resume, stats,
+ * until, close). Where reading starts, the OffsetTracker and the commits: commits.ts.
  *
  * Ordering: lanes = `concurrency`. With ordering 'module' a record goes to lane
  * hash(module) % lanes, and a lane runs one batch at a time, retries included: each module's
@@ -32,12 +32,12 @@ import type { CodedError } from '@module-ingest/errors'
 import { GroupCursor } from '@module-ingest/log'
 import { type Logger, sleep } from '@module-ingest/subscriber-sdk'
 import type { Batch } from './batch.ts'
+import { Commits } from './commits.ts'
 import type { ResolvedSubscriberConfig } from './config.ts'
 import { Delivery, type DeliveryCounters } from './delivery.ts'
 import type { Emits } from './emit.ts'
 import { Lanes } from './lanes.ts'
 import type { CommittedGroup, LogCursor, LogReader } from './log-types.ts'
-import { OffsetTracker } from './offsets.ts'
 import { ingestWatch, Pacer } from './pace.ts'
 import type { SubscriberPool } from './pool.ts'
 import { kSliceBytes, kSliceRecords, nextTurn } from './slices.ts'
@@ -70,16 +70,9 @@ export class Dispatcher {
   readonly #stop = new AbortController()
   /** Aborts in-flight pool tasks (close timeout). */
   readonly #hardStop = new AbortController()
-  #tracker!: OffsetTracker
+  /** Where reading starts, the tracker, the commits (commits.ts). */
+  readonly #commits: Commits
   #cursor: LogCursor | undefined
-  #committed = 1
-  #batchesSinceCommit = 0
-  /** When the last commit was queued (Date.now()): count-triggered commits keep a gap after it. */
-  #lastCommitAt = 0
-  /** A commit is queued behind the running one and has not read the done point yet. */
-  #commitQueued = false
-  #commitChain: Promise<void> = Promise.resolve()
-  #commitTimer: NodeJS.Timeout | undefined
   #state: SubscriberState = 'running'
   /** Everyone waiting for a lane to free up, an emit, a resume, a close or durable data. */
   readonly #wake: Wakeups
@@ -101,6 +94,7 @@ export class Dispatcher {
 
   constructor(o: DispatcherOptions) {
     this.#o = o
+    this.#commits = new Commits(o, (err) => this.#delivery.noteError(err))
     this.#wake = new Wakeups(() => this.#cursor!, o.reader, o.durableSignal)
     this.#filter = compileStreamFilter(o.cfg.streams, `dlq.${o.cfg.name}`)
     const idle = (ms: number) => this.#idle(ms)
@@ -161,28 +155,13 @@ export class Dispatcher {
 
   async start(): Promise<void> {
     const { cfg, reader } = this.#o
-    const stored = await reader.groups.get(cfg.group)
-    const committed = typeof stored === 'number' && stored > 0 ? stored : 1
-    const from = cfg.from
-    let cursorOpts: { fromLsn?: number; fromTimeUs?: number }
-    if (from?.lsn !== undefined) {
-      this.#committed = Math.max(1, from.lsn)
-      cursorOpts = { fromLsn: this.#committed }
-    } else if (from?.timeUs !== undefined) {
-      this.#committed = 1
-      cursorOpts = { fromTimeUs: from.timeUs }
-    } else {
-      this.#committed = committed
-      cursorOpts = { fromLsn: committed }
-    }
-    this.#tracker = new OffsetTracker(this.#committed)
+    const cursorOpts = await this.#commits.open()
     // Groups of streams this subscriber does not read (derived records, other subscribers'
     // dead letters) come back undecoded. Not with `until`, which reads each record's receive time.
     const wants = cfg.until === undefined ? this.#filter : undefined
     // sliceBytes: a read of a whole batch's groups (one I/O) is CRC-checked and decoded in slices.
     this.#cursor = new GroupCursor(reader, { ...cursorOpts, wants, sliceBytes: kSliceBytes })
-    this.#commitTimer = setInterval(() => this.#commit(), this.#o.commitIntervalMs)
-    this.#commitTimer.unref()
+    this.#commits.startTimer()
     this.#o.logger.info(
       {
         subscriber: cfg.name,
@@ -222,16 +201,16 @@ export class Dispatcher {
       } catch {}
     }
     const durable = this.#lastDurable
-    const acked = this.#tracker ? this.#tracker.nextLsn() : this.#committed
+    const acked = this.#commits.tracker ? this.#commits.tracker.nextLsn() : this.#commits.committed
     const { running, queued } = this.#lanes.counts()
     const failure = this.#delivery.failure
     return {
       name: this.#o.cfg.name,
       group: this.#o.cfg.group,
       state: this.#state,
-      nextLsn: this.#committed,
+      nextLsn: this.#commits.committed,
       ackedLsn: acked,
-      scannedLsn: this.#tracker ? this.#tracker.scannedLsn() : this.#committed,
+      scannedLsn: this.#commits.tracker ? this.#commits.tracker.scannedLsn() : this.#commits.committed,
       lagRecords: Math.max(0, durable + 1 - acked),
       inFlightBatches: running + this.#delivery.emitting,
       queuedBatches: queued,
@@ -271,7 +250,7 @@ export class Dispatcher {
     // Records added since the last yield (slices.ts): a read brings up to a whole batch, and a read
     // served from the cursor's pending groups does no I/O (no turn ends there).
     let sliced = 0
-    if (cfg.until?.lsn !== undefined && this.#committed > cfg.until.lsn) return this.#finish()
+    if (cfg.until?.lsn !== undefined && this.#commits.committed > cfg.until.lsn) return this.#finish()
     while (!this.#stop.signal.aborted) {
       // Failed: read nothing new; the lane holding the failed batch re-checks it.
       if (this.#state === 'paused' || this.#state === 'failed') {
@@ -292,7 +271,7 @@ export class Dispatcher {
       }
       if (groups.length === 0) {
         const untilLsn = cfg.until?.lsn
-        this.#tracker.caughtUp(Math.min(durableBefore, untilLsn ?? durableBefore) + 1)
+        this.#commits.tracker.caughtUp(Math.min(durableBefore, untilLsn ?? durableBefore) + 1)
         if (untilLsn !== undefined && durableBefore >= untilLsn) {
           await lanes.flushAll()
           return this.#finish()
@@ -304,7 +283,7 @@ export class Dispatcher {
       const hasUntil = cfg.until !== undefined
       for (const g of groups) {
         if (g.filtered) {
-          if (g.first < g.count) this.#tracker.add(g.baseLsn + g.first, null, g.baseLsn + g.count - 1)
+          if (g.first < g.count) this.#commits.tracker.add(g.baseLsn + g.first, null, g.baseLsn + g.count - 1)
           continue
         }
         // Per group, not per record: the filter per distinct stream, the lane per append.
@@ -322,12 +301,12 @@ export class Dispatcher {
             return this.#finish()
           }
           if (!wanted[g.stream[i]!]) {
-            this.#tracker.add(lsn, null)
+            this.#commits.tracker.add(lsn, null)
             continue
           }
           const idx = builderOf ? builderOf[g.batch[i]!]! : 0
           const b = lanes.add(idx, g, i)
-          this.#tracker.add(lsn, b)
+          this.#commits.tracker.add(lsn, b)
           if (b.count >= cfg.batch.maxRecords || b.bytes >= cfg.batch.maxBytes) {
             await lanes.dispatch(idx)
             if (this.#stopping) return
@@ -348,41 +327,7 @@ export class Dispatcher {
       this.#s.deliveredBytes += batch.bytes
     }
     batch.release()
-    // Every commitEveryBatches batches, but at most 10 per commitIntervalMs: a commit is a file
-    // write and two fsyncs, and small batches (64 records at 100k records/s) would otherwise
-    // commit ~100 times a second, on the disk the log's own fsyncs wait for. The commit timer
-    // still covers what the gap holds back; redelivery after a crash stays bounded.
-    if (
-      ++this.#batchesSinceCommit >= this.#o.commitEveryBatches &&
-      Date.now() - this.#lastCommitAt >= this.#o.commitIntervalMs / 10
-    )
-      this.#commit()
-  }
-
-  /**
-   * Commit the contiguous done point if it moved. Serialised, and coalesced: while one commit
-   * waits for the previous one's fsyncs, further calls join it (it reads the done point when it
-   * starts, so it covers them) instead of queueing a file write each. Errors are logged, not thrown.
-   */
-  #commit(): Promise<void> {
-    if (this.#o.pool === null || this.#tracker === undefined || this.#commitQueued) return this.#commitChain
-    this.#commitQueued = true
-    this.#batchesSinceCommit = 0
-    this.#lastCommitAt = Date.now()
-    this.#commitChain = this.#commitChain.then(async () => {
-      this.#commitQueued = false
-      const next = this.#tracker.nextLsn()
-      if (next <= this.#committed) return
-      try {
-        await this.#o.reader.groups.commit(this.#o.cfg.group, next)
-        this.#committed = next
-        this.#o.metrics?.offsetCommitted?.(this.name, next)
-      } catch (err) {
-        this.#delivery.noteError(err as Error)
-        this.#o.logger.error({ subscriber: this.name, err }, 'SubscriberCommitError')
-      }
-    })
-    return this.#commitChain
+    this.#commits.batchDone()
   }
 
   // --- end: until reached, close ---------------------------------------------------------------
@@ -398,9 +343,9 @@ export class Dispatcher {
 
   async #finish(): Promise<void> {
     await this.#drained()
-    await this.#commit()
+    await this.#commits.commit()
     if (this.#state === 'running' || this.#state === 'paused') this.#state = 'finished'
-    this.#o.logger.info({ subscriber: this.name, nextLsn: this.#committed }, 'SubscriberFinished')
+    this.#o.logger.info({ subscriber: this.name, nextLsn: this.#commits.committed }, 'SubscriberFinished')
     this.#finished.resolve()
   }
 
@@ -425,13 +370,13 @@ export class Dispatcher {
     this.#hardStop.abort()
     await this.#drained()
     await this.#loopDone
-    clearInterval(this.#commitTimer)
-    await this.#commit()
+    this.#commits.stopTimer()
+    await this.#commits.commit()
     await this.#o.pool?.close(Math.max(100, timeoutMs))
     this.stats() // keep the final watermark for stats() after the reader is gone
     this.#cursor?.close?.()
     this.#state = 'closed'
     this.#finished.resolve()
-    this.#o.logger.info({ subscriber: this.name, nextLsn: this.#committed }, 'SubscriberClosed')
+    this.#o.logger.info({ subscriber: this.name, nextLsn: this.#commits.committed }, 'SubscriberClosed')
   }
 }
