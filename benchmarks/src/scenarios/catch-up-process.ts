@@ -8,15 +8,13 @@
  * ingest's p99 there (packages/subscriber-s3 README, "Catch-up and ingest").
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { readdirSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { cpuSeconds } from '../procs.ts'
+import { cpuSeconds, reniceThreads } from '../procs.ts'
 
 const kCli = fileURLToPath(new URL('../../../apps/queue-worker/src/cli.ts', import.meta.url))
 
 export interface CatchUpProcess {
-  pid: number
   /** Notes at a window's end: whether it is still catching up, its CPU, its summary once done. */
   notes(): Record<string, number | string>
   /** Wait up to `ms` for it to finish (then its time and MB/s), else kill it. */
@@ -39,8 +37,7 @@ export function pinBeside(pid: number): void {
   execFileSync('taskset', ['-a', '-p', '-c', String(availableParallelism() - 1), String(pid)], {
     stdio: 'ignore',
   })
-  for (const tid of readdirSync(`/proc/${pid}/task`))
-    execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' })
+  reniceThreads(pid, '*=idle')
 }
 
 /** Start `use` over `dataDir` to the log's durable end as of now, with queue-worker `flags`. */
@@ -49,26 +46,24 @@ export function startCatchUpProcess(dataDir: string, use: string, flags: string[
   const child: ChildProcess = spawn(argv[0]!, [...argv.slice(1), ...flags, '--json', '--no-progress'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
-  const started = performance.now()
   let out = ''
-  let endedMs = -1
+  let ended = false
   child.stdout!.on('data', (d: Buffer) => {
     out += d.toString()
   })
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
-      endedMs = performance.now() - started
+      ended = true
       resolve()
     }),
   )
   return {
-    pid: child.pid!,
     notes() {
       const notes: Record<string, number | string> = {
         catch_up_process: prefix().join(' ') || 'plain',
-        catch_up_process_running_at_window_end: endedMs < 0 ? 'yes' : 'no',
+        catch_up_process_running_at_window_end: ended ? 'no' : 'yes',
       }
-      if (endedMs < 0) notes.catch_up_process_cpu_s = +cpuSeconds(child.pid!).toFixed(2)
+      if (!ended) notes.catch_up_process_cpu_s = +cpuSeconds(child.pid!).toFixed(2)
       return notes
     },
     async finish(ms): Promise<Record<string, number | string>> {
